@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Release builds of the numeric modules drop bounds checks on hot loops.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "dro-seg",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dro-train", targets: ["dro-train"]),
+        .executable(name: "dro-infer", targets: ["dro-infer"]),
+        .executable(name: "dro-eval", targets: ["dro-eval"]),
+        .executable(name: "dro-inspect", targets: ["dro-inspect"]),
+        .executable(name: "dro-bench", targets: ["dro-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Libraries, lowest first. Lower modules never import higher ones.
+        .target(name: "NIfTI", dependencies: ["CZlib"], swiftSettings: fast),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Sampling", swiftSettings: fast),
+        .target(name: "Config", dependencies: ["Yams"]),
+        .target(name: "Evaluation", dependencies: ["NIfTI", "CZlib"], swiftSettings: fast),
+        .target(name: "Segmentation",
+                dependencies: ["NIfTI", "Tensor", "Sampling", "Config", "Evaluation"],
+                swiftSettings: fast),
+        .target(name: "Benchmarks",
+                dependencies: ["NIfTI", "Tensor", "Sampling", "Evaluation", "Segmentation", "Config", "CZlib", "CBLAS"],
+                swiftSettings: fast),
+
+        // Thin executables: parse arguments, call one library function.
+        .executableTarget(name: "dro-train", dependencies: ["Segmentation", "Config",
+                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "dro-infer", dependencies: ["Segmentation", "Config",
+                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "dro-eval", dependencies: ["Evaluation",
+                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "dro-inspect", dependencies: ["NIfTI",
+                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "dro-bench", dependencies: ["Benchmarks",
+                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // One test target per module.
+        .testTarget(name: "NIfTITests", dependencies: ["NIfTI"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "NIfTI"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Config", "NIfTI", "Tensor", "Sampling"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+print("dro-bench: not yet implemented")

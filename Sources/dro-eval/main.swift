@@ -1,0 +1,1 @@
+print("dro-eval: not yet implemented")

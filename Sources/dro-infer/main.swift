@@ -1,0 +1,1 @@
+print("dro-infer: not yet implemented")

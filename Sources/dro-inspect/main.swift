@@ -1,0 +1,1 @@
+print("dro-inspect: not yet implemented")

@@ -1,0 +1,1 @@
+print("dro-train: not yet implemented")

@@ -1,0 +1,6 @@
+import XCTest
+@testable import NIfTI
+
+final class NIfTISmokeTests: XCTestCase {
+    func testModuleLinks() { XCTAssertTrue(true) }
+}

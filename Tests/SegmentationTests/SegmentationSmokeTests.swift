@@ -1,0 +1,6 @@
+import XCTest
+@testable import Segmentation
+
+final class SegmentationSmokeTests: XCTestCase {
+    func testModuleLinks() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import Tensor
+
+final class TensorSmokeTests: XCTestCase {
+    func testModuleLinks() { XCTAssertTrue(true) }
+}
