@@ -1,1 +1,0 @@
-print("dro-bench: not yet implemented")
