@@ -79,9 +79,10 @@ public struct NIfTIHeader: Equatable, Sendable {
     }
 
     /// (slope, intercept) to apply, or nil when stored values are used as they are:
-    /// scaling applies when scl_slope is non-zero and finite (nibabel `get_slope_inter`).
+    /// scaling applies when scl_slope is non-zero and finite (nibabel `get_slope_inter`) and
+    /// is not the identity 1, 0 (nibabel `apply_read_scaling` skips it, which keeps −0.0).
     public var scaling: (slope: Double, inter: Double)? {
-        guard sclSlope != 0, sclSlope.isFinite else { return nil }
+        guard sclSlope != 0, sclSlope.isFinite, !(sclSlope == 1 && sclInter == 0) else { return nil }
         return (sclSlope, sclInter)
     }
 }
