@@ -57,7 +57,9 @@ struct SumTree {
         }
     }
 
-    /// The leaf whose cumulative interval contains `target` ∈ [0, total): at each node go left
+    /// The leaf whose cumulative interval contains `target` ∈ [0, total), cumulating leaves in the
+    /// tree's left-to-right order (a rotation of 0..<N when N is not a power of two; the interval
+    /// of leaf i has length leaf(i) either way, which is all sampling needs): at each node go left
     /// when target < left sum, else subtract it and go right. A child with zero mass is never
     /// entered (so zeroed leaves are never returned, even when rounding pushes target past the
     /// end of the last interval). Requires total > 0.
