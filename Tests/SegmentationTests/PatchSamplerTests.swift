@@ -1,5 +1,6 @@
 // Patch locations (random, forced foreground, cells), padding and exact extraction.
 import XCTest
+import Sampling
 @testable import Segmentation
 
 final class PatchSamplerTests: XCTestCase {
@@ -107,19 +108,32 @@ final class PatchSamplerTests: XCTestCase {
         XCTAssertEqual(Double(randomWithFG), m * q, accuracy: 4 * sigma)
     }
 
-    func testCellOriginKeepsPatchCentreInCellAndForegroundBox() throws {
+    func testCellOriginJittersPatchCentreWithinCell() throws {
         let c = try makeCase()
         XCTAssertEqual(c.foregroundBoundingBox, GridBox(lower: GridPoint(d: 4, h: 8, w: 6), upper: GridPoint(d: 17, h: 18, w: 16)))
         let sampler = try PatchSampler(patchSize: GridShape(cube: 8))
-        let cell = GridBox(lower: GridPoint(d: 8, h: 8, w: 8), upper: GridPoint(d: 12, h: 10, w: 14))
+        // Cells from the Sampling module tile the foreground box with patch-sized boxes.
+        let cells = try PatchCells(cases: [c.patchCellCase], patchSize: sampler.patchSize.voxel3)
+        XCTAssertEqual(cells.count, 2 * 2 * 2)
         var rng = SplitMix64(seed: 1)
-        for _ in 0..<200 {
-            let o = try sampler.origin(inCell: cell, shape: c.shape, using: &rng)
-            XCTAssertTrue(cell.contains(GridPoint(d: o.d + 4, h: o.h + 4, w: o.w + 4)), "\(o)")
+        var offsets = Set<Int>()
+        for k in 0..<cells.count {
+            let cellOrigin = GridPoint(cells.cell(k)!.origin)
+            XCTAssertTrue(c.foregroundBoundingBox!.contains(cellOrigin))
+            XCTAssertEqual(try sampler.origin(cellOrigin: cellOrigin, shape: c.shape, jitter: 0, using: &rng), cellOrigin)
+            for _ in 0..<100 {
+                let o = try sampler.origin(cellOrigin: cellOrigin, shape: c.shape, using: &rng)
+                // Jitter 1: offset in [−4, 4] per axis (centre inside the cell) unless clamped to 0…16.
+                for a in 0..<3 {
+                    let d = o[a] - cellOrigin[a]
+                    XCTAssertTrue(abs(d) <= 4 || o[a] == 0 || o[a] == 16, "\(o) from \(cellOrigin)")
+                    offsets.insert(d)
+                }
+            }
         }
-        XCTAssertThrowsError(try sampler.origin(inCell: GridBox(lower: GridPoint(d: 30, h: 0, w: 0),
-                                                                upper: GridPoint(d: 32, h: 2, w: 2)),
-                                                shape: c.shape, using: &rng))
+        XCTAssertEqual(offsets, Set(-4...4))
+        XCTAssertThrowsError(try sampler.origin(cellOrigin: GridPoint(d: 30, h: 0, w: 0), shape: c.shape, using: &rng))
+        XCTAssertThrowsError(try sampler.origin(cellOrigin: .zero, shape: c.shape, jitter: 2, using: &rng))
     }
 
     func testCaseWithoutForegroundFallsBackToRandom() throws {

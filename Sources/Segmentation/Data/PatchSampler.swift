@@ -63,21 +63,26 @@ public struct PatchSampler: Sendable {
         return randomOrigin(for: c.shape, using: &rng)
     }
 
-    /// Origin for a patch cell (`sampler.unit: patch`): the patch centre is drawn uniformly
-    /// among the voxels of `cell` (clipped to the grid), origin = centre − patchSize/2, then
-    /// clamped into `originRange` so the patch never needs more padding than a random one.
-    public func origin(inCell cell: GridBox, shape: GridShape,
+    /// Origin for a patch cell (`sampler.unit: patch`, Sampling's `PatchCells`: cells are
+    /// patch-sized boxes [cellOrigin, cellOrigin + patchSize)). The patch is the cell shifted by
+    /// an integer offset drawn uniformly in [−⌊j·p/2⌋, ⌊j·p/2⌋] per axis (j = `jitter`): with
+    /// j = 1 the patch centre falls anywhere in the cell, with j = 0 the patch is the cell. The
+    /// result is clamped into `originRange`, so it never needs more padding than a random patch.
+    public func origin(cellOrigin: GridPoint, shape: GridShape, jitter: Double = 1,
                        using rng: inout some RandomNumberGenerator) throws -> GridPoint {
+        guard jitter >= 0, jitter <= 1 else {
+            throw DataError.invalidOption(key: "patch_jitter", value: "\(jitter)", allowed: "a fraction in [0, 1]")
+        }
         let (lo, hi) = originRange(for: shape)
         var p = GridPoint.zero
         for a in 0..<3 {
-            let c0 = max(0, cell.lower[a]), c1 = min(shape[a], cell.upper[a])
-            guard c1 > c0 else {
-                throw DataError.invalidOption(key: "patch cell", value: "\(cell)",
-                                              allowed: "a box overlapping the case grid \(shape)")
+            guard cellOrigin[a] > -patchSize[a], cellOrigin[a] < shape[a] else {
+                throw DataError.invalidOption(key: "patch cell origin", value: "\(cellOrigin)",
+                                              allowed: "a cell overlapping the case grid \(shape)")
             }
-            let centre = Int.random(in: c0..<c1, using: &rng)
-            p[a] = min(hi[a], max(lo[a], centre - patchSize[a] / 2))
+            let j = Int((jitter * Double(patchSize[a]) / 2).rounded(.down))
+            let offset = j > 0 ? Int.random(in: -j...j, using: &rng) : 0
+            p[a] = min(hi[a], max(lo[a], cellOrigin[a] + offset))
         }
         return p
     }

@@ -47,14 +47,14 @@ public struct BatchBuilder: Sendable {
         return try assemble(cases: cases, caseIndices: caseIndices, origins: origins, forced: forced, using: &rng)
     }
 
-    /// One patch per (case, cell) (`sampler.unit: patch`): the patch centre is drawn inside the
-    /// cell (see `PatchSampler.origin(inCell:)`); no foreground forcing — the cell decides.
-    public func makeBatch(cases: [CaseVolume], cells: [(caseIndex: Int, cell: GridBox)],
+    /// One patch per (case, cell origin) (`sampler.unit: patch`): the cell, jittered by
+    /// `PatchSampler.origin(cellOrigin:shape:jitter:)`; no foreground forcing — the cell decides.
+    public func makeBatch(cases: [CaseVolume], cells: [(caseIndex: Int, cellOrigin: GridPoint)], jitter: Double = 1,
                           using rng: inout some RandomNumberGenerator) throws -> TrainingBatch {
         var origins = [GridPoint]()
         for (i, cell) in cells {
             try check(i, cases)
-            origins.append(try sampler.origin(inCell: cell, shape: cases[i].shape, using: &rng))
+            origins.append(try sampler.origin(cellOrigin: cell, shape: cases[i].shape, jitter: jitter, using: &rng))
         }
         return try assemble(cases: cases, caseIndices: cells.map(\.caseIndex), origins: origins,
                             forced: [Bool](repeating: false, count: cells.count), using: &rng)
