@@ -62,6 +62,24 @@ final class AugmentIntensityTests: XCTestCase {
         for v in flat { XCTAssertEqual(v, 3, accuracy: 1e-5) }
     }
 
+    func testLowResolutionMatchesHandComputedNearestDownLinearUp() {
+        // Image varying along w only: v(x) = x². Zoom ½ on 8 voxels: nearest-exact keeps
+        // source voxels floor((o + ½)·2) = 1, 3, 5, 7 (values 1, 9, 25, 49); trilinear back to 8
+        // samples the 4-grid at u = (o + ½)/2 − ½, clamped to [0, 3].
+        let shape = GridShape(d: 2, h: 2, w: 8)
+        var x = ArraySlice((0..<shape.count).map { Float(($0 % 8) * ($0 % 8)) })
+        IntensityTransforms.simulateLowResolution(&x, shape: shape, zoom: 0.5)
+        let kept: [Float] = [1, 9, 25, 49]
+        let expected: [Float] = (0..<8).map { o in
+            let u = min(3, max(0, (Double(o) + 0.5) / 2 - 0.5))
+            let i = Int(u), t = Float(u - Double(i))
+            return kept[i] + t * (kept[min(i + 1, 3)] - kept[i])
+        }
+        XCTAssertEqual(expected, [1, 3, 7, 13, 21, 31, 43, 49])
+        // d and h shrink 2 → 1 and grow back: constant along them.
+        for i in 0..<shape.count { XCTAssertEqual(x[i], expected[i % 8], accuracy: 1e-5) }
+    }
+
     func testNoiseHasRequestedVariance() throws {
         var o = AugmentationOptions.none
         o.noise = RandomTransformOptions(probability: 1, range: ParameterRange(0.05, 0.05))
@@ -110,11 +128,12 @@ final class AugmentIntensityTests: XCTestCase {
     static var everything: AugmentationOptions {
         var o = AugmentationOptions()
         for k in [\AugmentationOptions.rotation, \.scaling, \.elastic, \.noise, \.blur, \.brightness, \.contrast,
-                  \.gamma, \.invertedGamma] {
+                  \.lowResolution, \.gamma, \.invertedGamma] {
             o[keyPath: k].enabled = true
             o[keyPath: k].probability = 1
         }
         o.blurProbabilityPerChannel = 1
+        o.lowResolutionProbabilityPerChannel = 1
         return o
     }
 
