@@ -46,7 +46,7 @@ public struct Config: Equatable, Sendable {
         let log = ProblemLog(sourceName: sourceName, baseDirectory: baseDirectory,
                              overrideBaseDirectory: overrideBaseDirectory, overrides: origins)
         let config = Config(SectionReader(path: "", node: root, log: log), sourceName: sourceName)
-        let problems = sortedByLine(log.problems)
+        let problems = sortedByLine(log.problems, overrides: overrides)
         if problems.count == 1 { throw problems[0] }
         if !problems.isEmpty { throw ConfigError.multiple(problems) }
         return config
@@ -82,13 +82,13 @@ public struct Config: Equatable, Sendable {
     }
 }
 
-/// File problems in line order, override problems after them, otherwise in the order found.
-private func sortedByLine(_ problems: [ConfigError]) -> [ConfigError] {
+/// File problems in line order, then override problems in the order the overrides were given.
+private func sortedByLine(_ problems: [ConfigError], overrides: [String]) -> [ConfigError] {
     func line(_ e: ConfigError) -> Int {
         switch e {
         case .unknownKey(_, let at, _, _), .wrongType(_, let at, _, _), .outOfRange(_, let at, _, _),
              .invalidChoice(_, let at, _, _, _), .missingKey(_, let at, _), .inconsistent(_, let at, _):
-            if case .override = at { return Int.max }
+            if case .override(let text) = at { return Int(Int32.max) + (overrides.firstIndex(of: text) ?? 0) }
             return at.line ?? 0
         default: return 0
         }
