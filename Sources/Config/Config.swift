@@ -16,11 +16,16 @@ public struct Config: Equatable, Sendable {
     /// Reads, overrides and validates a config file. Relative paths in the file resolve against
     /// its folder; relative paths given with `--set` against the working directory.
     public static func load(path: String, overrides: [String] = []) throws -> Config {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError.unreadable(path: path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw ConfigError.unreadable(path: path, reason: "it is a folder") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError.unreadable(path: path, reason: "permission denied or read error")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError.unreadable(path: path, reason: "not UTF-8 text")
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try decode(yaml: text, sourceName: path, baseDirectory: folder, overrides: overrides)

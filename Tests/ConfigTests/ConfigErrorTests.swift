@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Config
 
@@ -104,7 +105,19 @@ final class ConfigErrorTests: XCTestCase {
 
     func testUnreadableFile() {
         XCTAssertThrowsError(try Config.load(path: "/nonexistent/x.cfg")) { e in
-            XCTAssertTrue("\(e)".hasPrefix("/nonexistent/x.cfg: cannot read config file"), "\(e)")
+            XCTAssertEqual("\(e)", "/nonexistent/x.cfg: cannot read config file: no such file")
+        }
+    }
+
+    func testFolderAndBinaryFilesRejected() throws {
+        XCTAssertThrowsError(try Config.load(path: NSTemporaryDirectory())) { e in
+            XCTAssertTrue("\(e)".hasSuffix("cannot read config file: it is a folder"), "\(e)")
+        }
+        let path = NSTemporaryDirectory() + "dro-config-\(UUID().uuidString).cfg"
+        try Data([0xff, 0xfe, 0x00, 0xc3]).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try Config.load(path: path)) { e in
+            XCTAssertEqual("\(e)", "\(path): cannot read config file: not UTF-8 text")
         }
     }
 

@@ -81,9 +81,8 @@ final class DatasetIntegrityTests: XCTestCase {
         XCTAssertEqual(lines.count, 7, lines.joined(separator: "\n"))
         XCTAssertEqual(lines[0], "case h: missing label file: \(d)/labelsTr/h.nii.gz")
         XCTAssertEqual(lines[1], "case b: \(d)/labelsTr/b.nii.gz: shape 5×4×2 differs from b_0000.nii.gz 5×4×3")
-        // float32 pixdim: 1.01 is stored as 1.00999999..., so the difference is ~0.01 mm.
-        XCTAssertTrue(lines[2].hasPrefix("case c: \(d)/imagesTr/c_0001.nii.gz: affine differs from c_0000.nii.gz by up to 0.0099"), lines[2])
-        XCTAssertTrue(lines[2].hasSuffix("mm (tolerance 0.0001 mm)"), lines[2])
+        // float32 pixdim: 1.01 is stored as 1.00999999..., printed to 3 significant digits.
+        XCTAssertEqual(lines[2], "case c: \(d)/imagesTr/c_0001.nii.gz: affine differs from c_0000.nii.gz by up to 0.01 mm (tolerance 0.0001 mm)")
         XCTAssertEqual(lines[3], "case d: \(d)/labelsTr/d.nii.gz: label values 1.5, 7 are not declared labels; allowed: integers 0…2 (the declared labels)")
         XCTAssertEqual(lines[4], "case e: \(d)/imagesTr/e_0000.nii.gz: 2 voxels are NaN or infinite")
         XCTAssertEqual(lines[5], "case f: \(d)/imagesTr/f_0001.nii.gz: shape 5×4×3×2, expected a 3-D volume")

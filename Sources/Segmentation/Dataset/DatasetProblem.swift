@@ -1,3 +1,5 @@
+import Foundation
+
 /// One problem found in a dataset. Each description is one line naming the case and the file,
 /// the value found and what is expected, so a dry run can list every problem at once.
 public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
@@ -63,7 +65,7 @@ public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
         case .shapeMismatch(let id, let path, let shape, let reference, let referenceShape):
             return "case \(id): \(path): shape \(shapeText(shape)) differs from \(reference) \(shapeText(referenceShape))"
         case .affineMismatch(let id, let path, let difference, let reference, let tolerance):
-            return "case \(id): \(path): affine differs from \(reference) by up to \(difference) mm (tolerance \(tolerance) mm)"
+            return "case \(id): \(path): affine differs from \(reference) by up to \(String(format: "%.3g", difference)) mm (tolerance \(formatMM(tolerance)) mm)"
         case .labelValues(let id, let path, let found, let allowed):
             return "case \(id): \(path): label values \(found.joined(separator: ", ")) are not declared labels; allowed: \(allowed)"
         case .nonFinite(let id, let path, let count):
@@ -78,6 +80,14 @@ public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
             return "\(path): no training cases found"
         }
     }
+}
+
+/// 0.0001 → "0.0001" (not "1e-04").
+func formatMM(_ v: Double) -> String {
+    var text = String(format: "%.6f", v)
+    while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
+    return text
 }
 
 /// "96×112×96".
