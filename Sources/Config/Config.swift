@@ -87,6 +87,14 @@ public struct Config: Equatable, Sendable {
     }
 }
 
+extension Config {
+    /// Writes `resolvedYAML()` to `path`: what a run folder keeps so the run can be repeated
+    /// or resumed with exactly these values.
+    public func writeResolved(to path: String) throws {
+        try resolvedYAML().write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
 /// File problems in line order, then override problems in the order the overrides were given.
 private func sortedByLine(_ problems: [ConfigError], overrides: [String]) -> [ConfigError] {
     func line(_ e: ConfigError) -> Int {

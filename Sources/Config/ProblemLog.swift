@@ -34,6 +34,11 @@ final class ProblemLog {
 
     func location(key: String, node: Node?) -> ConfigLocation {
         if let text = overrideText(for: key) { return .override(text) }
+        // A section an override created has no line in the file: name the override inside it.
+        if let node, node.mark == nil,
+           let text = overrides.first(where: { $0.key.hasPrefix(key + ".") })?.value {
+            return .override(text)
+        }
         return .file(sourceName, line: node?.mark?.line)
     }
 

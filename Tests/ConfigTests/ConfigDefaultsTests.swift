@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Config
 
@@ -143,6 +144,30 @@ final class ConfigDefaultsTests: XCTestCase {
         XCTAssertEqual(back, c, c.resolvedYAML())
         XCTAssertNil(back.training.gradClip)
         XCTAssertEqual(back.training.weightDecay, 1e-7)
+    }
+
+    func testWriteResolvedLoadsBack() throws {
+        let c = try Config.load(path: "\(repositoryRoot)/configs/demo.cfg", overrides: ["training.lr=0.002"])
+        let path = NSTemporaryDirectory() + "dro-resolved-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try c.writeResolved(to: path)
+        XCTAssertEqual(try Config.load(path: path), c)
+    }
+
+    func testAnchorsAndAliasesAreFollowed() throws {
+        let c = try decodeConfig("""
+        data: {dataset: d}
+        training:
+          patch_size: &patch [32, 32, 32]
+        inference:
+          batch: &one 1
+        model:
+          features: [8, 16]
+        sampler:
+          init_loss: *one
+        """)
+        XCTAssertEqual(c.training.patchSize, [32, 32, 32])
+        XCTAssertEqual(c.sampler.initLoss, 1)
     }
 
     func testResolvedYAMLIsYAML11Friendly() throws {

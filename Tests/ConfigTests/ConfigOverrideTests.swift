@@ -28,6 +28,11 @@ final class ConfigOverrideTests: XCTestCase {
         ])
     }
 
+    func testOverrideCreatingUnknownSectionNamesTheOverride() {
+        let p = problems(minimalData, overrides: ["trainig.lr=0.1"])
+        XCTAssertEqual(p.map(\.description), ["--set trainig.lr=0.1: unknown key 'trainig'; did you mean 'training'?"])
+    }
+
     func testMalformedOverrides() {
         for (text, reason) in [("training.lr", "expected key.path=value, e.g. training.lr=0.001"),
                                ("training..lr=1", "the key path 'training..lr' has an empty part; expected e.g. training.lr"),
