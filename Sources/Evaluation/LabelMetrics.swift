@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Which of the two masks of a label is empty.
 public enum EmptyKind: String, Sendable, CaseIterable {
     case none, gt, pred, both
@@ -103,14 +105,19 @@ public enum SegmentationMetrics {
     /// order of its source mask.
     static func surfaceDistances(_ pair: MaskPair, spacing: [Double])
         -> (predToGT: [Double], gtToPred: [Double]) {
-        let gtSurface = pair.surface(of: pair.gt)
-        let predSurface = pair.surface(of: pair.pred)
-        let toGT = DistanceTransform.squaredEDT(features: gtSurface.flags, shape: pair.shape,
-                                                spacing: spacing)
-        let toPred = DistanceTransform.squaredEDT(features: predSurface.flags, shape: pair.shape,
-                                                  spacing: spacing)
-        return (predSurface.indices.map { toGT[$0].squareRoot() },
-                gtSurface.indices.map { toPred[$0].squareRoot() })
+        // The two directions are independent: run them concurrently (a single large label
+        // then still uses both cores).
+        var directed: [[Double]] = [[], []]
+        directed.withUnsafeMutableBufferPointer { out in
+            DispatchQueue.concurrentPerform(iterations: 2) { k in
+                let source = pair.surface(of: k == 0 ? pair.pred : pair.gt)
+                let target = pair.surface(of: k == 0 ? pair.gt : pair.pred)
+                let edt = DistanceTransform.squaredEDT(features: target.flags, shape: pair.shape,
+                                                       spacing: spacing)
+                out[k] = source.indices.map { edt[$0].squareRoot() }
+            }
+        }
+        return (directed[0], directed[1])
     }
 
     /// Bounding box of a boolean mask, nil when empty.
