@@ -67,24 +67,24 @@ public enum ConsoleReport {
         return "Worst cases\n" + TextFormat.table(["label", "by", "cases (worst first)"], rows)
     }
 
-    /// Side by side per percentile: primary vs comparison, and the difference.
+    /// Side by side per percentile: for each label, group and metric, a row per method and a
+    /// row of differences (compare − pred).
     static func comparisonTable(_ r: EvaluationResults) -> String {
         let a = Robustness.summaries(r, method: 0, worst: 0), b = Robustness.summaries(r, method: 1, worst: 0)
-        let levels = [("mean", -1.0), ("P5", 5.0), ("P10", 10.0), ("P25", 25.0), ("median", 50.0),
-                      ("P75", 75.0), ("P90", 90.0), ("P95", 95.0)]
+        let levels: [Double] = [5, 10, 25, 50, 75, 90, 95]
+        func stats(_ s: MetricSummary) -> [Double] { [s.mean] + levels.map { s.value(atPercentile: $0) ?? .nan } }
         var rows: [[String]] = []
         for (sa, sb) in zip(a, b) {
             for (metric, ma, mb, decimals) in [("dice", sa.dice, sb.dice, 4), ("hd95", sa.hd95, sb.hd95, 2)] {
-                for (name, p) in levels {
-                    let va = p < 0 ? ma.mean : (ma.value(atPercentile: p) ?? .nan)
-                    let vb = p < 0 ? mb.mean : (mb.value(atPercentile: p) ?? .nan)
-                    rows.append(["\(sa.label.value) \(sa.label.name)", sa.group ?? "all", metric, name,
-                                 TextFormat.fixed(va, decimals), TextFormat.fixed(vb, decimals),
-                                 TextFormat.fixed(vb - va, decimals)])
-                }
+                let va = stats(ma), vb = stats(mb)
+                let lead = ["\(sa.label.value) \(sa.label.name)", sa.group ?? "all", metric]
+                rows.append(lead + ["pred"] + va.map { TextFormat.fixed($0, decimals) })
+                rows.append(lead + ["compare"] + vb.map { TextFormat.fixed($0, decimals) })
+                rows.append(lead + ["difference"] + zip(vb, va).map { TextFormat.fixed($0 - $1, decimals) })
             }
         }
-        return "Comparison (pred = \(r.methods[0]), compare = \(r.methods[1]))\n"
-            + TextFormat.table(["label", "group", "metric", "stat", "pred", "compare", "compare-pred"], rows)
+        let header = ["label", "group", "metric", "method", "mean"] + levels.map { $0 == 50 ? "median" : "P\(Int($0))" }
+        return "Comparison (pred = \(r.methods[0]), compare = \(r.methods[1]); difference = compare - pred)\n"
+            + TextFormat.table(header, rows)
     }
 }
