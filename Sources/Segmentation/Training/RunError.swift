@@ -9,9 +9,11 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     /// A checkpoint that is intact but was made by a different configuration or model.
     case incompatibleCheckpoint(path: String, reason: String)
     /// The loss became NaN or infinite.
-    case nonFiniteLoss(iteration: Int, loss: Float, cases: [String], checkpoint: String?)
+    case nonFiniteLoss(iteration: Int, loss: Float, cases: [String], checkpoint: String?, what: String = "loss")
     /// SIGINT or SIGTERM arrived; the run saved its state and stopped.
     case interrupted(signal: Int32, iteration: Int, checkpoint: String)
+    /// A training setting is out of range.
+    case invalidSetting(name: String, value: String, allowed: String)
     /// A piece of the pipeline failed (batch, validation) — its own message is attached.
     case step(iteration: Int, reason: String)
 
@@ -27,15 +29,17 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
                 + "start without --resume to train from scratch"
         case let .incompatibleCheckpoint(path, reason):
             return "checkpoint \(path): cannot resume: \(reason)"
-        case let .nonFiniteLoss(iteration, loss, cases, checkpoint):
+        case let .nonFiniteLoss(iteration, loss, cases, checkpoint, what):
             let kept = checkpoint.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written yet"
-            return "training diverged: loss is \(loss) at iteration \(iteration) "
+            return "training diverged: \(what) is \(loss) at iteration \(iteration) "
                 + "(batch cases: \(cases.joined(separator: ", ")))\(kept) — lower the learning rate "
                 + "or check these cases"
         case let .interrupted(signal, iteration, checkpoint):
             let name = signal == SignalStop.interruptSignal ? "SIGINT" : signal == SignalStop.terminateSignal ? "SIGTERM" : "signal \(signal)"
             return "stopped by \(name) after iteration \(iteration); state saved to \(checkpoint) "
                 + "(continue with --resume)"
+        case let .invalidSetting(name, value, allowed):
+            return "training setting \(name) is \(value); allowed: \(allowed)"
         case let .step(iteration, reason):
             return "iteration \(iteration): \(reason)"
         }
