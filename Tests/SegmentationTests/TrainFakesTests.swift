@@ -124,20 +124,21 @@ final class FakeModel: TrainingModel {
     }
 }
 
-/// p = softmax(β·L̃); B distinct draws by sequential sampling without replacement;
-/// importance weights exp(β(ℓ − L̃)) clipped to [0.1, 10]; L̃ ← ℓ (momentum 0).
+/// p = softmax(β·L̃); B distinct draws by sequential sampling without replacement from its
+/// own generator; importance weights exp(β(ℓ − L̃)) clipped to [0.1, 10]; L̃ ← ℓ (momentum 0).
 struct FakeSampler: TrainingSampler {
-    typealias Generator = FakeGenerator
     var beta: Double
     var stale: [Double]
     var draws: [Int]
     var useWeights: Bool
+    var generator: FakeGenerator
 
-    init(count: Int, beta: Double, useWeights: Bool = true) {
+    init(count: Int, beta: Double, useWeights: Bool = true, seed: UInt64) {
         self.beta = beta
         stale = [Double](repeating: 2, count: count)
         draws = [Int](repeating: 0, count: count)
         self.useWeights = useWeights
+        generator = FakeGenerator(seed: seed)
     }
 
     var count: Int { stale.count }
@@ -149,7 +150,7 @@ struct FakeSampler: TrainingSampler {
         return e.map { $0 / sum }
     }
 
-    mutating func draw(batchSize: Int, generator: inout FakeGenerator) -> [Int] {
+    mutating func draw(batchSize: Int) throws -> [Int] {
         var p = probabilities()
         var chosen: [Int] = []
         for _ in 0..<batchSize {
@@ -167,15 +168,12 @@ struct FakeSampler: TrainingSampler {
         return chosen
     }
 
-    func importanceWeights(indices: [Int], losses: [Float]) -> [Float] {
-        guard useWeights else { return indices.map { _ in 1 } }
-        return zip(indices, losses).map { i, loss in
-            Float(min(10, max(0.1, Foundation.exp(beta * (Double(loss) - stale[i])))))
+    mutating func feedBack(indices: [Int], losses: [Float]) throws -> [Float] {
+        let weights = zip(indices, losses).map { i, loss -> Float in
+            useWeights ? Float(min(10, max(0.1, Foundation.exp(beta * (Double(loss) - stale[i]))))) : 1
         }
-    }
-
-    mutating func update(indices: [Int], losses: [Float]) {
         for (i, loss) in zip(indices, losses) { stale[i] = Double(loss) }
+        return weights
     }
 
     func snapshot() -> [(staleLoss: Double, probability: Double, draws: Int)] {
@@ -186,6 +184,7 @@ struct FakeSampler: TrainingSampler {
         var writer = ByteWriter()
         writer.append(stale)
         writer.append(draws)
+        writer.appendBlob(generator.checkpointBytes)
         return writer.bytes
     }
 
@@ -193,6 +192,7 @@ struct FakeSampler: TrainingSampler {
         var reader = ByteReader(bytes, path: path, section: "sampler")
         stale = try reader.doubles()
         draws = try reader.ints()
+        generator = FakeGenerator(checkpointBytes: try reader.blob())!
         try reader.finish()
     }
 }

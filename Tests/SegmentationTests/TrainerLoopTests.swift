@@ -30,7 +30,7 @@ final class TrainerLoopTests: XCTestCase {
                                        learningRate: 0.05, gradientClipNorm: 12, checkpointEvery: 4, validateEvery: 2)
         var clockValue = 0.0
         return try FakeTrainer(settings: settings, model: model, source: source,
-                               sampler: FakeSampler(count: 5, beta: beta, useWeights: useWeights),
+                               sampler: FakeSampler(count: 5, beta: beta, useWeights: useWeights, seed: seed &+ 1),
                                validator: FakeValidator(script: script), generator: FakeGenerator(seed: seed),
                                run: try RunDirectory(path: root + "/" + name),
                                extraSections: [("config", Array("seed: \(seed)\n".utf8))],
@@ -183,12 +183,12 @@ final class TrainerLoopTests: XCTestCase {
                        "training setting batch_size is 6; allowed: at most the 5 training cases (a batch holds distinct cases)")
     }
 
-    /// lr₀·(1 − t/T)^0.9 by hand; PyTorch's clip coefficient max/(norm + 1e-6).
+    /// lr₀·(1 − e/E)^0.9 by hand; PyTorch's clip coefficient max/(norm + 1e-6).
     func testScheduleAndClip() {
-        XCTAssertEqual(Schedule.polyLearningRate(base: 0.01, iteration: 0, total: 100), 0.01)
-        XCTAssertEqual(Schedule.polyLearningRate(base: 0.01, iteration: 50, total: 100),
+        XCTAssertEqual(Schedule.polyLearningRate(base: 0.01, epoch: 0, epochs: 100), 0.01)
+        XCTAssertEqual(Schedule.polyLearningRate(base: 0.01, epoch: 50, epochs: 100),
                        Float(0.01 * Foundation.pow(0.5, 0.9)), accuracy: 1e-9)
-        XCTAssertEqual(Schedule.polyLearningRate(base: 0.01, iteration: 99, total: 100),
+        XCTAssertEqual(Schedule.polyLearningRate(base: 0.01, epoch: 99, epochs: 100),
                        Float(0.01 * Foundation.pow(0.01, 0.9)), accuracy: 1e-9)
         XCTAssertEqual(Schedule.clipFactor(norm: 24, maxNorm: 12), 12 / (24 + 1e-6))
         XCTAssertEqual(Schedule.clipFactor(norm: 6, maxNorm: 12), 1)

@@ -5,11 +5,11 @@ import Foundation
 /// 3. forward → one loss per sample; 4. the sampler turns the fresh losses into importance
 /// weights (all 1 when disabled, and exactly 1 at β = 0: the same code path as uniform
 /// training) and updates its history; 5. backward of mean(wᵢ·ℓᵢ); 6. gradient-norm clip;
-/// 7. optimizer step at the poly learning rate. Every random choice comes from one
+/// 7. optimizer step at the poly learning rate of the epoch. Every random choice comes from one
 /// checkpointed generator, so a resumed run repeats an uninterrupted one exactly.
 public final class Trainer<Model: TrainingModel, Source: BatchSource, Sampler: TrainingSampler,
                            Validator: TrainingValidator>
-where Source.Batch == Model.Batch, Source.Generator == Sampler.Generator, Validator.Model == Model {
+where Source.Batch == Model.Batch, Validator.Model == Model {
     public typealias Generator = Source.Generator
 
     public let settings: TrainerSettings
@@ -128,7 +128,12 @@ where Source.Batch == Model.Batch, Source.Generator == Sampler.Generator, Valida
 
     /// One optimisation step (steps 1–7 of the type's comment).
     func step(iteration t: Int, epoch: Int) throws -> IterationRecord {
-        let indices = sampler.draw(batchSize: settings.batchSize, generator: &generator)
+        let indices: [Int]
+        do {
+            indices = try sampler.draw(batchSize: settings.batchSize)
+        } catch {
+            throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
+        }
         let names = indices.map { source.caseNames[$0] }
         let batch: Model.Batch
         let losses: [Float]
@@ -144,8 +149,12 @@ where Source.Batch == Model.Batch, Source.Generator == Sampler.Generator, Valida
         if let bad = losses.first(where: { !$0.isFinite }) {
             throw divergence(iteration: t + 1, loss: bad, cases: names)
         }
-        let weights = sampler.importanceWeights(indices: indices, losses: losses)
-        sampler.update(indices: indices, losses: losses)
+        let weights: [Float]
+        do {
+            weights = try sampler.feedBack(indices: indices, losses: losses)
+        } catch {
+            throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
+        }
         let scale = 1 / Float(indices.count)
         let loss = zip(weights, losses).reduce(Float(0)) { $0 + $1.0 * $1.1 } * scale
         do {
@@ -157,8 +166,8 @@ where Source.Batch == Model.Batch, Source.Generator == Sampler.Generator, Valida
         guard norm.isFinite else { throw divergence(iteration: t + 1, loss: norm, cases: names, what: "gradient norm") }
         let factor = Schedule.clipFactor(norm: norm, maxNorm: settings.gradientClipNorm)
         if factor < 1 { model.scaleGradients(by: factor) }
-        let learningRate = Schedule.polyLearningRate(base: settings.learningRate, iteration: t,
-                                                     total: settings.totalIterations, exponent: settings.polyExponent)
+        let learningRate = Schedule.polyLearningRate(base: settings.learningRate, epoch: epoch - 1,
+                                                     epochs: settings.epochs, exponent: settings.polyExponent)
         model.step(learningRate: learningRate)
         return IterationRecord(iteration: t + 1, epoch: epoch, loss: loss, learningRate: learningRate,
                                gradientNorm: norm, seconds: 0, cases: names, caseLosses: losses, caseWeights: weights)

@@ -44,23 +44,21 @@ public protocol BatchSource {
     func batch(cases: [Int], generator: inout Generator) throws -> Batch
 }
 
-/// Chooses which training cases each iteration sees, and learns from their losses.
+/// Chooses which training cases each iteration sees, and learns from their losses. The sampler
+/// owns its random stream and saves it in its state (the Sampling module's samplers do).
 public protocol TrainingSampler {
-    associatedtype Generator: CheckpointableGenerator
     /// Number of samples (training cases).
     var count: Int { get }
     /// B distinct indices.
-    mutating func draw(batchSize: Int, generator: inout Generator) -> [Int]
-    /// Importance weight of each drawn sample given its fresh loss (all 1 when disabled),
-    /// computed before `update`.
-    func importanceWeights(indices: [Int], losses: [Float]) -> [Float]
-    /// Feeds the fresh losses back (stale loss history update).
-    mutating func update(indices: [Int], losses: [Float])
+    mutating func draw(batchSize: Int) throws -> [Int]
+    /// Feeds the fresh per-sample losses back (stale loss history update) and returns each
+    /// drawn sample's importance weight, computed before the update (all 1 when disabled).
+    mutating func feedBack(indices: [Int], losses: [Float]) throws -> [Float]
     /// Per-sample stale loss, probability and draw count, for sampler.csv.
     func snapshot() -> [(staleLoss: Double, probability: Double, draws: Int)]
     /// The complete state, for checkpoints.
     func encodeState() -> [UInt8]
-    /// Restores `encodeState`'s bytes; throws a `CheckpointError` naming `path`.
+    /// Restores `encodeState`'s bytes; throws naming `path`.
     mutating func restoreState(_ bytes: [UInt8], path: String) throws
 }
 
