@@ -1,0 +1,103 @@
+// The obvious O(N) hardness weighted sampler, kept as the oracle for the tree sampler and as the
+// benchmark's reference. It recomputes the whole distribution every iteration, as the authors'
+// code does: q = softmax(β·L̃) with the max subtracted, p = max(q, ε) renormalised (ε = floor/N),
+// then B successive draws by a linear scan of the cumulative sum, each renormalised over the
+// indices not yet drawn (the law of numpy's `choice(replace=False, p=p)`).
+
+import Foundation
+
+public final class NaiveSoftmaxSampler: Sampler {
+    public let options: HardnessSamplerOptions
+    public private(set) var staleLosses: [Double]
+    public private(set) var drawCounts: [UInt32]
+    public private(set) var generator: SeededGenerator
+
+    public var count: Int { staleLosses.count }
+
+    public init(initialLosses: [Double], options: HardnessSamplerOptions, generator: SeededGenerator) throws {
+        try options.validate()
+        guard !initialLosses.isEmpty, initialLosses.allSatisfy({ $0.isFinite }) else {
+            throw SamplerError.invalidInitialLosses("need at least 1 finite value")
+        }
+        self.options = options
+        staleLosses = initialLosses
+        drawCounts = [UInt32](repeating: 0, count: initialLosses.count)
+        self.generator = generator
+    }
+
+    /// p = max(softmax(β·L̃), ε) / Σ max(softmax(β·L̃), ε), recomputed from scratch.
+    public func probabilities() -> [Double] {
+        let top = staleLosses.max() ?? 0
+        var p = staleLosses.map { Foundation.exp(options.beta * ($0 - top)) }
+        let s = p.reduce(0, +)
+        let eps = options.floor / Double(count)
+        var z = 0.0
+        for i in 0 ..< p.count {
+            p[i] = Swift.max(p[i] / s, eps)
+            z += p[i]
+        }
+        return p.map { $0 / z }
+    }
+
+    public func nextBatch(size: Int) throws -> [Int] {
+        guard size >= 1, size <= count else { throw SamplerError.invalidBatchSize(requested: size, samples: count) }
+        var p = probabilities()
+        var batch = [Int](); batch.reserveCapacity(size)
+        for _ in 0 ..< size {
+            let mass = p.reduce(0, +)
+            var i: Int
+            if mass > 0 {
+                let u = generator.nextDouble() * mass
+                var acc = 0.0
+                i = -1
+                for j in 0 ..< p.count where p[j] > 0 {
+                    i = j
+                    acc += p[j]
+                    if u < acc { break }
+                }
+            } else {  // floor off, every remaining probability underflowed: equally likely
+                repeat { i = generator.nextIndex(below: count) } while batch.contains(i)
+            }
+            batch.append(i)
+            p[i] = 0
+            if drawCounts[i] < UInt32.max { drawCounts[i] += 1 }
+        }
+        return batch
+    }
+
+    public func feedBack(indices: [Int], losses: [Double]) throws -> [Double] {
+        try validateFeedback(indices: indices, losses: losses, count: count)
+        let weights = options.importanceSampling
+            ? zip(indices, losses).map { importanceWeight(loss: $1, stale: staleLosses[$0], options: options) }
+            : [Double](repeating: 1, count: indices.count)
+        for (i, l) in zip(indices, losses) {
+            staleLosses[i] = momentumUpdate(stale: staleLosses[i], loss: l, momentum: options.momentum)
+        }
+        return weights
+    }
+
+    /// The oracle keeps no checkpoint format of its own: its state is its history.
+    public func stateBytes() -> [UInt8] {
+        var w = ByteWriter()
+        w.append(magic: "DRONAI01")
+        w.append(UInt64(count))
+        generator.write(to: &w)
+        w.append(doubles: staleLosses)
+        w.append(counts: drawCounts)
+        return w.bytes
+    }
+
+    public func restore(from bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, what: "naive sampler state")
+        try r.expect(magic: "DRONAI01")
+        let n = try r.count(bytesEach: 12)
+        guard n == count else { throw SamplerError.sampleCountMismatch(checkpoint: n, expected: count) }
+        let g = try SeededGenerator(from: &r)
+        let stale = try r.doubles(n)
+        let counts = try r.counts(n)
+        try r.expectEnd()
+        generator = g
+        staleLosses = stale
+        drawCounts = counts
+    }
+}
