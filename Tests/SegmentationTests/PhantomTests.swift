@@ -1,4 +1,5 @@
 // Phantom generator: anatomy plausibility, rare group, determinism, nnU-Net dataset on disk.
+import Tensor
 import XCTest
 import Foundation
 import NIfTI
@@ -101,9 +102,9 @@ final class PhantomTests: XCTestCase {
         // Files read back (NIfTI module) equal the in-memory cases made from the same seed.
         let memory = try PhantomGenerator.makeCases(count: 4, rareFraction: 0.25, seed: 9, shape: shape, spacing: spacing)
         for c in memory {
-            let loaded = try CaseLoader.load(id: c.id,
-                                             imagePaths: [root.appendingPathComponent("imagesTr/\(c.id)_0000.nii.gz").path],
-                                             labelPath: root.appendingPathComponent("labelsTr/\(c.id).nii.gz").path)
+            let files = CaseFiles(id: c.id, channelPaths: [root.appendingPathComponent("imagesTr/\(c.id)_0000.nii.gz").path],
+                                  labelPath: root.appendingPathComponent("labelsTr/\(c.id).nii.gz").path)
+            let loaded = try CaseVolume.load(files, channels: 1, classes: 6)
             XCTAssertEqual(loaded.shape, shape)
             XCTAssertEqual(loaded.image, c.image)
             XCTAssertEqual(loaded.label, c.label)
@@ -130,13 +131,16 @@ final class PhantomTests: XCTestCase {
         var values = [Float](repeating: 0, count: 24)
         values[5] = 1.5
         try NIfTIImage(shape: [4, 3, 2], spacing: [1, 1, 1], values: values).write(to: lab)
-        XCTAssertThrowsError(try CaseLoader.load(id: "a", imagePaths: [img, other], labelPath: nil)) { e in
-            XCTAssertTrue("\(e)".hasPrefix("case a: \(other) has geometry shape [4, 3, 3]"), "\(e)")
+        XCTAssertThrowsError(try CaseVolume.load(CaseFiles(id: "a", channelPaths: [img, other], labelPath: nil),
+                                                 channels: 2, classes: 2)) { e in
+            XCTAssertTrue("\(e)".contains("a_0001.nii.gz"), "\(e)")
+            XCTAssertTrue("\(e)".contains("4×3×3"), "\(e)")
         }
-        XCTAssertThrowsError(try CaseLoader.load(id: "a", imagePaths: [img], labelPath: lab)) { e in
-            XCTAssertEqual("\(e)", "\(lab): label value 1.5 is invalid; allowed: integers 0…255")
+        XCTAssertThrowsError(try CaseVolume.load(CaseFiles(id: "a", channelPaths: [img], labelPath: lab),
+                                                 channels: 1, classes: 2)) { e in
+            XCTAssertTrue("\(e)".contains("1.5"), "\(e)")
         }
-        let ok = try CaseLoader.load(id: "a", imagePaths: [img, img], labelPath: nil)
+        let ok = try CaseVolume.load(CaseFiles(id: "a", channelPaths: [img, img], labelPath: nil), channels: 2, classes: 2)
         XCTAssertEqual(ok.channels, 2)
         XCTAssertEqual(ok.shape, GridShape(d: 2, h: 3, w: 4))
     }
