@@ -48,8 +48,10 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
     public var elastic = RandomTransformOptions(enabled: false, probability: 0.2, range: ParameterRange(0, 0.2))
     public var elasticMagnitude = ParameterRange(0, 0.2)
     public var labelInterpolation = LabelInterpolation.linearVote
-    /// Additive Gaussian noise, variance uniform in `range` (z-scored units), same σ for all
-    /// channels (nnU-Net: (0, 0.1), p = 0.1).
+    /// Additive Gaussian noise, standard deviation σ uniform in `range` (z-scored units), one
+    /// noise field added to every channel (nnU-Net: `noise_variance = (0, 0.1)`, p = 0.1,
+    /// synchronised channels; batchgeneratorsv2 passes the drawn value to
+    /// `np.random.normal(0, value)`, i.e. uses it as σ, and so do we).
     public var noise = RandomTransformOptions(probability: 0.1, range: ParameterRange(0, 0.1))
     /// Gaussian blur, σ per axis uniform in `range` voxels, each channel with
     /// `blurProbabilityPerChannel` (nnU-Net: (0.5, 1), p = 0.2, 0.5 per channel).
@@ -108,7 +110,7 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
         try check("scaling", scaling, min: 0.01, max: 100, what: "factor > 0")
         try check("elastic", elastic, min: 0, max: 1, what: "fraction of the patch size")
         try range("elastic_magnitude", elasticMagnitude, min: 0, max: 1, what: "fraction of the patch size")
-        try check("noise", noise, min: 0, max: 100, what: "variance ≥ 0")
+        try check("noise", noise, min: 0, max: 100, what: "standard deviation ≥ 0")
         try check("blur", blur, min: 0, max: 20, what: "σ in voxels")
         try prob("blur_probability_per_channel", blurProbabilityPerChannel)
         try check("brightness", brightness, min: 0, max: 100, what: "factor ≥ 0")

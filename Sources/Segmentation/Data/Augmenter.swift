@@ -59,10 +59,10 @@ public struct Augmenter: Sendable {
             p.image.replaceSubrange((c * n)..<((c + 1) * n), with: slice)
         }
         if o.noise.enabled && rng.chance(o.noise.probability) {
-            let sigma = Float(rng.uniform(o.noise.range.lower, o.noise.range.upper).squareRoot())
-            var noise = [Float](repeating: 0, count: p.image.count)
+            let sigma = Float(rng.uniform(o.noise.range.lower, o.noise.range.upper))
+            var noise = [Float](repeating: 0, count: n)
             rng.fillNormal(&noise, sigma: sigma)
-            for i in p.image.indices { p.image[i] += noise[i] }
+            for c in 0..<p.channels { for i in 0..<n { p.image[c * n + i] += noise[i] } }
         }
         if o.blur.enabled && rng.chance(o.blur.probability) {
             for c in 0..<p.channels where rng.chance(o.blurProbabilityPerChannel) {

@@ -6,8 +6,9 @@ import Foundation
 
 /// Lower bound on a range or standard deviation before dividing (batchgeneratorsv2's 1e-7 clamp).
 let intensityEpsilon: Float = 1e-7
-/// Gaussian kernels are truncated at this many σ (covers 99.7 % of the mass).
-let gaussianTruncation = 3.0
+/// batchgeneratorsv2's `blur_dimension(truncate = 6)`: the kernel has the odd size nearest to
+/// 6σ + ½ (Python rounding), i.e. it reaches about ±3σ.
+let gaussianTruncation = 6.0
 
 public enum IntensityTransforms {
     /// x ← x · factor (`MultiplicativeBrightnessTransform`).
@@ -52,12 +53,13 @@ public enum IntensityTransforms {
         return (Float(m), Float(max(0, ss / Double(v.count) - m * m).squareRoot()), lo, hi)
     }
 
-    /// Separable Gaussian blur with σ (voxels) per axis d, h, w; edges replicated; σ = 0 skips
-    /// the axis (`GaussianBlurTransform`).
+    /// Separable Gaussian blur with σ (voxels) per axis d, h, w; σ = 0 skips the axis
+    /// (`GaussianBlurTransform`): kernel size `gaussianKernelSize`, borders padded by reflection
+    /// (torch's pad mode "reflect": … c b | a b c | b a …).
     public static func blur(_ x: inout ArraySlice<Float>, shape: GridShape, sigma: [Double]) {
         var buf = Array(x)
         for axis in 0..<3 where sigma[axis] > 0 {
-            let r = max(1, Int((gaussianTruncation * sigma[axis]).rounded(.up)))
+            let r = (gaussianKernelSize(sigma: sigma[axis]) - 1) / 2
             var kernel = (-r...r).map { Float(exp(-0.5 * Double($0 * $0) / (sigma[axis] * sigma[axis]))) }
             let total = kernel.reduce(0, +)
             for i in kernel.indices { kernel[i] /= total }
@@ -72,7 +74,10 @@ public enum IntensityTransforms {
                             // Line start: lines run over the other two axes.
                             let start = stride == 1 ? li * n : (li / stride) * stride * n + li % stride
                             for j in 0..<n { l[r + j] = v[start + j * stride] }
-                            for j in 0..<r { l[j] = l[r]; l[r + n + j] = l[r + n - 1] }
+                            for j in 1...max(1, r) where j <= r {
+                                l[r - j] = l[r + reflect(j, n)]
+                                l[r + n - 1 + j] = l[r + reflect(n - 1 + j, n)]
+                            }
                             for j in 0..<n {
                                 var acc: Float = 0
                                 for t in 0...(2 * r) { acc += k[t] * l[j + t] }
@@ -84,6 +89,24 @@ public enum IntensityTransforms {
             }
         }
         x.replaceSubrange(x.indices, with: buf)
+    }
+
+    /// Odd kernel size nearest to truncate·σ + ½ (batchgeneratorsv2 `_compute_kernel_size`;
+    /// Python's round, ties to even).
+    public static func gaussianKernelSize(sigma: Double) -> Int {
+        let n = gaussianTruncation * sigma + 0.5
+        let r = Int(n.rounded(.toNearestOrEven))
+        if r % 2 == 1 { return r }
+        return max(1, n - Double(r) >= 0 ? r + 1 : r - 1)
+    }
+
+    /// Index i (possibly outside 0..<n) reflected into the line without repeating the edge voxel.
+    @inline(__always) static func reflect(_ i: Int, _ n: Int) -> Int {
+        guard n > 1 else { return 0 }
+        let period = 2 * (n - 1)
+        var k = i % period
+        if k < 0 { k += period }
+        return k < n ? k : period - k
     }
 
     /// Downsamples to round(n · zoom) voxels per axis with nearest neighbour, then back to the
