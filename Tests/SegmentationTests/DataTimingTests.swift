@@ -27,6 +27,13 @@ final class DataTimingTests: XCTestCase {
         var raw = [CaseVolume]()
         let gen = try seconds { raw = try PhantomGenerator.makeCases(count: n, rareFraction: 0.25, seed: 1) }
         print(String(format: "phantom 64³: %.3f s per case", gen / Double(n)))
+        for c in raw {
+            var counts = [Int](repeating: 0, count: 6)
+            for v in c.label ?? [] { counts[Int(v)] += 1 }
+            let brain = Double(counts[1...].reduce(0, +))
+            print("  \(c.id) \(c.group ?? "-"): label shares of 1…5 (% of labelled voxels)",
+                  counts[1...].map { String(format: "%.1f", 100 * Double($0) / brain) }.joined(separator: " "))
+        }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("dro-timing-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let write = try seconds { try PhantomGenerator.writeDataset(to: root, cases: n, rareFraction: 0.25, seed: 1) }
