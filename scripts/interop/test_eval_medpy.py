@@ -241,3 +241,14 @@ def test_html_report_is_self_contained(dataset, tmp_path):
     for b64 in pngs:
         w, h = decode_png(base64.b64decode(b64))
         assert w >= SHAPE[0] and h >= SHAPE[1]
+
+
+@pytest.mark.skipif(not DRO_BIN, reason="DRO_BIN not set")
+def test_help_and_exit_codes(tmp_path):
+    r = run_eval("--help")
+    assert r.returncode == 0 and "--hd95" in r.stdout and "--surface-dice" in r.stdout
+    assert run_eval("--pred", tmp_path).returncode == 64            # --gt missing: usage
+    r = run_eval("--pred", tmp_path, "--gt", tmp_path, "--worst", "-1")
+    assert r.returncode == 64 and "--worst" in r.stderr
+    r = run_eval("--pred", tmp_path / "none.nii.gz", "--gt", tmp_path / "no.nii.gz")
+    assert r.returncode == 1 and "no.nii.gz" in r.stderr and r.stderr.count("\n") == 1
