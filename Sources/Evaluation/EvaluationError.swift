@@ -13,6 +13,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case groupsCSV(path: String, line: Int, found: String)
     case caseWithoutGroup(caseID: String, path: String)
     case imageNotFound(caseID: String, location: String)
+    case imageShape(caseID: String, path: String, image: [Int], gt: [Int])
     case writeFailed(path: String, reason: String)
     case badOption(option: String, value: String, allowed: String)
 
@@ -42,6 +43,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             return "case \(caseID) has no group in \(path) (every evaluated case needs one)"
         case let .imageNotFound(caseID, location):
             return "case \(caseID): no intensity image in \(location) (tried CASE_0000.nii.gz, CASE.nii.gz, .nii)"
+        case let .imageShape(caseID, path, image, gt):
+            return "case \(caseID): intensity image \(path) has shape \(image), ground truth \(gt) (allowed: the same shape)"
         case let .writeFailed(path, reason):
             return "\(path): cannot write: \(reason)"
         case let .badOption(option, value, allowed):

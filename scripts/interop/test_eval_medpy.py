@@ -34,6 +34,7 @@ DIST_ABS_TOL = 1e-4
 DIST_REL_TOL = 1e-5
 SHAPE = (40, 36, 18)
 SPACING = (0.7, 0.9, 2.5)
+NSD_TOLERANCE = 1.5  # mm: between the in-plane and through-plane spacings, so the count varies
 # medpy.metric.binary.__surface_distances is module-private; fetch it by name.
 surface_distances = getattr(medpy_binary, "__surface_distances")
 
@@ -112,16 +113,17 @@ def as_float(s):
 
 def medpy_reference(gt, pred, spacing):
     if gt.sum() == 0 and pred.sum() == 0:
-        return dict(dice=np.nan, hd=np.nan, directed=np.nan, pooled=np.nan, assd=np.nan)
+        return dict(dice=np.nan, hd=np.nan, directed=np.nan, pooled=np.nan, assd=np.nan, nsd=np.nan)
     if gt.sum() == 0 or pred.sum() == 0:
-        return dict(dice=0.0, hd=np.inf, directed=np.inf, pooled=np.inf, assd=np.inf)
+        return dict(dice=0.0, hd=np.inf, directed=np.inf, pooled=np.inf, assd=np.inf, nsd=0.0)
     a = surface_distances(pred, gt, spacing, 1)
     b = surface_distances(gt, pred, spacing, 1)
     return dict(dice=medpy_binary.dc(pred, gt),
                 hd=max(a.max(), b.max()),
                 directed=max(np.percentile(a, 95), np.percentile(b, 95)),
                 pooled=medpy_binary.hd95(pred, gt, voxelspacing=spacing),
-                assd=medpy_binary.assd(pred, gt, voxelspacing=spacing))
+                assd=medpy_binary.assd(pred, gt, voxelspacing=spacing),
+                nsd=((a <= NSD_TOLERANCE).sum() + (b <= NSD_TOLERANCE).sum()) / (len(a) + len(b)))
 
 
 def close(ours, ref, tol):
@@ -145,7 +147,8 @@ def test_matches_medpy(dataset):
     for mode in ["directed", "pooled"]:
         out = root / f"{mode}.csv"
         r = run_eval("--pred", root / "pred", "--gt", root / "gt", "--labels", "1,2,3",
-                     "--hd95", mode, "--csv", out, "--json", root / f"{mode}.json")
+                     "--hd95", mode, "--surface-dice", NSD_TOLERANCE,
+                     "--csv", out, "--json", root / f"{mode}.json")
         assert r.returncode == 0, r.stderr
         rows = list(csv.DictReader(open(out)))
         assert list(rows[0].keys())[:9] == ["case", "label", "dice", "hd", "hd95", "assd", "n_gt", "n_pred", "empty"]
@@ -161,6 +164,9 @@ def test_matches_medpy(dataset):
             assert row["empty"] == expected_empty
             dice = as_float(row["dice"])
             assert close(dice, ref["dice"], lambda v: DICE_TOL), (row, ref)
+            # MONAI compute_surface_dice (use_subvoxels=False) counts boundary voxels within the
+            # tolerance; its boundary is the same 1-connectivity erosion surface as MedPy's.
+            assert close(as_float(row["surface_dice"]), ref["nsd"], lambda v: DICE_TOL), (row, ref)
             for key, ref_key in [("hd", "hd"), ("assd", "assd"), ("hd95", mode)]:
                 ours = as_float(row[key])
                 assert close(ours, ref[ref_key], dist_tol), (mode, key, row, ref)
