@@ -7,6 +7,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case notAVolume(path: String, shape: [Int])
     case nonIntegerLabel(path: String, value: Double)
+    case labelTooLarge(path: String, value: Int, allowed: Int)
     case geometryMismatch(caseID: String, field: String, gt: String, pred: String)
     case badLabelList(value: String)
     case datasetJSON(path: String, key: String, found: String, allowed: String)
@@ -31,6 +32,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             return "\(path): shape \(shape) is not a 3D label volume (allowed: [nx, ny, nz] or [nx, ny, nz, 1])"
         case let .nonIntegerLabel(path, value):
             return "\(path): voxel value \(value) is not a non-negative integer label"
+        case let .labelTooLarge(path, value, allowed):
+            return "\(path): label value \(value) is larger than \(allowed) (allowed: labels 0...\(allowed))"
         case let .geometryMismatch(caseID, field, gt, pred):
             return "case \(caseID): prediction \(field) \(pred) differs from ground truth \(field) \(gt) (allowed: equal shape, affine within 1e-4 mm)"
         case let .badLabelList(value):
