@@ -183,6 +183,19 @@ def test_matches_medpy(dataset):
     print(f"worst |dice - medpy| = {worst['dice']:.3e}, worst |distance - medpy| = {worst['dist']:.3e} mm")
     summary = json.load(open(root / "directed.json"))
     assert summary["hd95_mode"] == "directed"
+    # The robustness view against numpy on the per-case CSV: finite values only, nan/inf counted.
+    rows = list(csv.DictReader(open(root / "directed.csv")))
+    for entry in summary["methods"]["pred"]["summaries"]:
+        for metric in ["dice", "hd95"]:
+            values = np.array([as_float(r[metric]) for r in rows if int(r["label"]) == entry["label"]])
+            finite = values[np.isfinite(values)]
+            stats = entry[metric]
+            assert stats["n"] == len(finite)
+            assert stats["nan_excluded"] == np.isnan(values).sum()
+            assert stats["inf_excluded"] == np.isinf(values).sum()
+            for key, ref in [("mean", np.mean(finite)), ("std", np.std(finite)), ("median", np.median(finite))] + [
+                    (f"p{p}", np.percentile(finite, p)) for p in (5, 10, 25, 75, 90, 95)]:
+                assert abs(as_float(stats[key]) - ref) <= 1e-12 * max(1.0, abs(ref)), (entry["label"], metric, key)
     assert "Infinity" not in open(root / "directed.json").read()
 
 
