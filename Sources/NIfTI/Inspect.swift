@@ -106,7 +106,7 @@ public enum Inspect {
             "  pixdim      \(h.pixdim.map(fmt).joined(separator: " "))  (units: space \(h.spaceUnit), time \(h.timeUnit))",
             "  spacing     \(image.spacing.map(fmt).joined(separator: " "))",
             "  qform_code  \(h.qformCode) (\(xformName(h.qformCode)))   sform_code \(h.sformCode) (\(xformName(h.sformCode)))",
-            "  affine      (\(affineSource(h)))",
+            "  affine      (\(affineSource(h)); axes \(NIfTIAffine.axisCodes(of: image.affine)))",
         ]
         lines += image.affine.map { "    " + $0.map(fmt).joined(separator: "  ") }
         lines.append("  scaling     \(scaling)")

@@ -139,6 +139,9 @@ def test_qform_only(tmp_path, qfac):
     got, back = assert_matches_nibabel(tmp_path / "q.nii")
     assert back.header["pixdim"][0] == qfac
     assert got["qform_code"] == 1 and got["sform_code"] == 0
+    # The text report's axis letters agree with nibabel's aff2axcodes.
+    text = run(tmp_path / "q.nii").stdout
+    assert "axes " + "".join(nib.aff2axcodes(back.affine)) + ")" in text, text
 
 
 def test_sform_and_different_qform(tmp_path):
