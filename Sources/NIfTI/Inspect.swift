@@ -63,7 +63,7 @@ public enum Inspect {
         case .datatype(let t): return try image.converted(to: t, path: source)
         case .labels:
             let labels = try image.converted(to: .int32, path: source)
-            let values = labels.data.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+            let values = labels.data.withUnsafeBytes { raw in raw.withMemoryRebound(to: Int32.self) { Array($0) } }
             return NIfTIImage.like(image, shape: image.shape, labels: values)
         }
     }
