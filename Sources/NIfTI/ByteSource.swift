@@ -79,7 +79,8 @@ final class RawFileSource: ByteSource {
             let n = fread(destination + done, 1, count - done, file.handle)
             if n == 0 {
                 if ferror(file.handle) != 0 {
-                    throw NIfTIError(path: file.path, field: "file", found: "a read error", allowed: "a readable file")
+                    throw NIfTIError(path: file.path, field: "file", found: "unreadable (\(String(cString: strerror(errno))))",
+                                     allowed: "a readable regular file")
                 }
                 break
             }

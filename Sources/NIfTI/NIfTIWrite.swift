@@ -16,7 +16,7 @@ extension NIfTIImage {
         let lower = path.lowercased()
         let gzip = lower.hasSuffix(".nii.gz")
         guard gzip || lower.hasSuffix(".nii") else {
-            throw NIfTIError(path: path, field: "file name", found: "extension of \"\(path)\"", allowed: ".nii or .nii.gz")
+            throw NIfTIError(path: path, field: "file name", found: "\"\(path)\"", allowed: "a name ending in .nii or .nii.gz")
         }
         guard (0...9).contains(gzipLevel) else {
             throw NIfTIError(path: path, field: "gzip level", found: "\(gzipLevel)", allowed: "0...9")

@@ -293,6 +293,8 @@ def test_help_and_usage_errors(tmp_path):
     assert run(tmp_path / "a.nii", "--write-copy", tmp_path / "b.nii", "--datatype", "rgb").returncode == 64
     assert run(tmp_path / "a.nii", tmp_path / "a.nii", "--write-copy", tmp_path / "b.nii").returncode == 64
     assert run(tmp_path / "a.nii", "--gzip-level", "11", "--write-copy", tmp_path / "b.nii.gz").returncode == 64
+    assert run(tmp_path / "a.nii", "--write-copy", tmp_path / "b.img").returncode == 64
+    assert run(tmp_path / "a.nii", "--datatype", "uint8").returncode == 64  # only with --write-copy
 
 
 def test_failed_file_exit_1_others_still_printed(tmp_path):
