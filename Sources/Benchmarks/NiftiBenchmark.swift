@@ -86,12 +86,15 @@ public enum NiftiBenchmark {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
+    /// windowBits 15 + 16: 32 KiB window, gzip wrapper only (zlib manual, inflateInit2).
+    static let gzipWindowBits: Int32 = 15 + 16
+
     /// Inflates a whole gzip file held in memory into a fresh buffer of `outputSize` bytes.
     static func rawInflate(_ compressed: [UInt8], outputSize: Int) throws -> [UInt8] {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer { inflateEnd(stream); stream.deallocate() }
-        guard inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(stream, gzipWindowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw NIfTIError(path: "(memory)", field: "gzip stream", found: "zlib init failure", allowed: "zlib")
         }
         var rc: Int32 = Z_OK

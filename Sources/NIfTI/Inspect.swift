@@ -147,7 +147,7 @@ public enum Inspect {
             switch u {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where u.value < 0x20: out += unicodeEscape(u.value)
+            case _ where u.value < 0x20: out += unicodeEscape(u.value)   // control characters (RFC 8259 §7)
             default: out.unicodeScalars.append(u)
             }
         }
