@@ -1,3 +1,4 @@
+import Tensor
 import XCTest
 @testable import Segmentation
 
