@@ -6,6 +6,9 @@
 // interpolated trilinearly with zeros outside the case (`grid_sample`, padding "zeros"); labels by
 // nearest neighbour or the one-hot linear vote (`LabelInterpolation`), 0 outside. With M = I and
 // no δ the transform is the identity and the patch is an exact crop.
+// nnU-Net cuts an enlarged patch first and transforms that; sampling the whole case directly
+// gives the same patch where the enlarged one would have covered it, and real data instead of
+// zeros in the corners a large rotation or zoom-out brings in.
 
 import Foundation
 
