@@ -76,7 +76,7 @@ extension HardnessWeightedSampler {
         guard c.isFinite, stale.allSatisfy({ $0.isFinite && abs($0) <= HardnessSamplerOptions.maxAbsLoss }) else {
             throw SamplerError.corruptState("hardness sampler state holds a non-finite or out-of-range loss")
         }
-        guard stale.allSatisfy({ o.beta * ($0 - c) <= Self.rebaseExponentLimit }) else {
+        guard stale.allSatisfy({ o.beta * ($0 - c) <= Self.overflowExponentLimit }) else {
             throw SamplerError.corruptState("hardness sampler state: reference c = \(c) is inconsistent with the history")
         }
         options = o

@@ -17,8 +17,11 @@
 // stays ε·S of the full distribution, so draw k follows p_i / (1 − Σ_{drawn} p_j).
 //
 // Range. c is re-based (c ← max L̃, O(N) rebuild, counted in `rebuildCount`) when an update would
-// make β(L̃_i − c) exceed `rebaseExponentLimit` or S fall below exp(−rebaseExponentLimit); so
-// every leaf stays finite and the largest leaf stays far above the subnormal range.
+// make β(L̃_i − c) exceed `overflowExponentLimit` or S fall below exp(−underflowExponentLimit);
+// so every leaf stays finite and the largest leaf stays far above the subnormal range. With
+// losses in a range R and β·R below ~300 (β = 100 with Dice+CE in [0, 2]) this never happens;
+// at β = 10⁴ with losses jumping across [0, 10] it can happen every few iterations (each O(N)),
+// which is still exact, only slower.
 
 import Foundation
 
@@ -35,11 +38,13 @@ public final class HardnessWeightedSampler: Sampler {
     public internal(set) var rebuildCount: Int = 0
     var tree: SumTree
 
-    /// Re-base when β(L̃ − c) would exceed this or S fall below exp(−this): e^300·10⁹ ≈ 2e139 is
-    /// far below Double's 1.8e308, and the largest leaf then stays ≥ e^−321, leaving ≥ 380 nats
-    /// of normal Double range below it for the others.
-    public static let rebaseExponentLimit = 300.0
-    static let minimumTotal = Foundation.exp(-rebaseExponentLimit)
+    /// Re-base when β(L̃ − c) would exceed this: e^600 · 10⁹ samples ≈ 4e269, below Double's
+    /// largest finite 1.8e308 (ln = 709.8), so S and every partial sum stay finite.
+    public static let overflowExponentLimit = 600.0
+    /// Re-base when S falls below exp(−this): the largest leaf is then ≥ e^−300/N (≥ e^−321 for
+    /// N ≤ 10⁹), leaving ≥ 380 nats of normal Double range (down to e^−708) below it.
+    public static let underflowExponentLimit = 300.0
+    static let minimumTotal = Foundation.exp(-underflowExponentLimit)
 
     public var count: Int { staleLosses.count }
 
@@ -87,8 +92,10 @@ public final class HardnessWeightedSampler: Sampler {
     /// Leaves from L̃ and the current c, then the internal sums.
     func rebuildTree() {
         if tree.count != count { tree = SumTree(leaves: [Double](repeating: 0, count: count)) }
-        for i in 0 ..< count { tree.setLeafOnly(i, leafValue(staleLosses[i])) }
-        tree.rebuildInternal()
+        let beta = options.beta, c = reference
+        staleLosses.withUnsafeBufferPointer { l in
+            tree.assignLeaves { i in Foundation.exp(beta * (l[i] - c)) }  // = leafValue(l[i])
+        }
     }
 
     public func nextBatch(size: Int) throws -> [Int] {
@@ -152,7 +159,7 @@ public final class HardnessWeightedSampler: Sampler {
         for (i, l) in zip(indices, losses) {
             let updated = momentumUpdate(stale: staleLosses[i], loss: l, momentum: options.momentum)
             staleLosses[i] = updated
-            if options.beta * (updated - reference) > Self.rebaseExponentLimit { needRebase = true }
+            if options.beta * (updated - reference) > Self.overflowExponentLimit { needRebase = true }
             if !needRebase { tree.set(i, leafValue(updated)) }
         }
         if needRebase || tree.total < Self.minimumTotal {

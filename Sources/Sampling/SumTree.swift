@@ -40,8 +40,14 @@ struct SumTree {
 
     @inline(__always) func leaf(_ i: Int) -> Double { nodes[count + i] }
 
-    /// Writes leaf i without touching its ancestors (follow with `rebuildInternal`).
-    @inline(__always) mutating func setLeafOnly(_ i: Int, _ value: Double) { nodes[count + i] = value }
+    /// Sets every leaf to value(i), then every internal node; O(N).
+    mutating func assignLeaves(_ value: (Int) -> Double) {
+        let n0 = count
+        nodes.withUnsafeMutableBufferPointer { n in
+            for i in 0 ..< n0 { n[n0 + i] = value(i) }
+        }
+        rebuildInternal()
+    }
 
     /// Sets leaf i and recomputes its ancestors.
     @inline(__always) mutating func set(_ i: Int, _ value: Double) {
