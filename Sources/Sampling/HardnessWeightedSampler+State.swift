@@ -37,7 +37,7 @@ extension HardnessWeightedSampler {
     /// Bytes of the per-sample arrays (L̃, counts, tree nodes).
     public var memoryBytes: Int {
         staleLosses.count * MemoryLayout<Double>.stride + drawCounts.count * MemoryLayout<UInt32>.stride
-            + tree.nodes.count * MemoryLayout<Double>.stride
+            + tree.byteCount
     }
 
     public func stateBytes() -> [UInt8] {

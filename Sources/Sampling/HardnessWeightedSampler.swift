@@ -36,7 +36,9 @@ public final class HardnessWeightedSampler: Sampler {
     public internal(set) var reference: Double
     /// Re-basings of c since the sampler was created (initial build excluded).
     public internal(set) var rebuildCount: Int = 0
-    var tree: SumTree
+    let tree: SumTree
+    /// Leaves zeroed during a batch, restored at its end (kept to avoid an allocation per batch).
+    private var zeroed: [(index: Int, leaf: Double)] = []
 
     /// Re-base when β(L̃ − c) would exceed this: e^600 · 10⁹ samples ≈ 4e269, below Double's
     /// largest finite 1.8e308 (ln = 709.8), so S and every partial sum stay finite.
@@ -72,7 +74,7 @@ public final class HardnessWeightedSampler: Sampler {
         drawCounts = [UInt32](repeating: 0, count: initialLosses.count)
         self.generator = generator
         reference = 0
-        tree = SumTree(leaves: [])
+        tree = SumTree(leaves: [Double](repeating: 0, count: initialLosses.count))
         rebase()
     }
 
@@ -91,7 +93,6 @@ public final class HardnessWeightedSampler: Sampler {
 
     /// Leaves from L̃ and the current c, then the internal sums.
     func rebuildTree() {
-        if tree.count != count { tree = SumTree(leaves: [Double](repeating: 0, count: count)) }
         let beta = options.beta, c = reference
         staleLosses.withUnsafeBufferPointer { l in
             tree.assignLeaves { i in Foundation.exp(beta * (l[i] - c)) }  // = leafValue(l[i])
@@ -101,29 +102,31 @@ public final class HardnessWeightedSampler: Sampler {
     public func nextBatch(size: Int) throws -> [Int] {
         guard size >= 1, size <= count else { throw SamplerError.invalidBatchSize(requested: size, samples: count) }
         let tau = floorEpsilon * tree.total
+        var g = generator
+        defer { generator = g }
         var batch = [Int](); batch.reserveCapacity(size)
-        var saved = [Double](); saved.reserveCapacity(size)
+        zeroed.removeAll(keepingCapacity: true)
         for k in 0 ..< size {
-            let i = drawOne(tau: tau, drawn: batch)
+            let i = drawOne(tau: tau, drawn: batch, &g)
             batch.append(i)
             if drawCounts[i] < UInt32.max { drawCounts[i] += 1 }
             if k < size - 1 {
-                saved.append(tree.leaf(i))
+                zeroed.append((i, tree.leaf(i)))
                 tree.set(i, 0)
             }
         }
-        for (i, e) in zip(batch, saved) { tree.set(i, e) }
+        for (i, e) in zeroed { tree.set(i, e) }
         return batch
     }
 
     /// One draw ∝ max(e_i, τ) over the indices not in `drawn` (whose leaves are zeroed).
-    @inline(__always) private func drawOne(tau: Double, drawn: [Int]) -> Int {
+    @inline(__always) private func drawOne(tau: Double, drawn: [Int], _ generator: inout SeededGenerator) -> Int {
         let n = count
         let uniformMass = Double(n) * tau
         while true {
             let remaining = tree.total
             let mass = remaining + uniformMass
-            guard mass > 0 else { return uniformRemaining(drawn: drawn) }
+            guard mass > 0 else { return uniformRemaining(drawn: drawn, &generator) }
             let x = generator.nextDouble() * mass
             let i: Int
             if x < remaining {
@@ -142,7 +145,7 @@ public final class HardnessWeightedSampler: Sampler {
 
     /// Floor off and every remaining leaf underflowed to 0 (all remaining probabilities are below
     /// 1e-308 of the drawn ones): the remaining indices are taken as equally likely.
-    private func uniformRemaining(drawn: [Int]) -> Int {
+    private func uniformRemaining(drawn: [Int], _ generator: inout SeededGenerator) -> Int {
         while true {
             let i = generator.nextIndex(below: count)
             if !drawn.contains(i) { return i }

@@ -30,7 +30,7 @@ final class SumTreePropertyTests: XCTestCase {
         var g = SeededGenerator(seed: 21)
         for n in [1, 2, 3, 5, 8, 13, 100] {
             var leaves = (0 ..< n).map { _ in g.nextDouble() }
-            var t = SumTree(leaves: leaves)
+            let t = SumTree(leaves: leaves)
             for _ in 0 ..< 200 {
                 let i = g.nextIndex(below: n), v = g.nextDouble() < 0.2 ? 0 : g.nextDouble()
                 leaves[i] = v
