@@ -3,7 +3,8 @@
 // O(N) softmax sampler (the authors' method: full softmax, floor, B scans) in the same run.
 //
 // Setting as the authors' overhead script (REFERENCE §6): β = 100, batch 2, histories near 1
-// (L_init = 1 with our 0.1 % tie-breaking noise), fresh losses uniform in [0, 1].
+// (L_init = 1 with our 0.1 % tie-breaking noise), fresh losses uniform in [0, 1]. `--beta 10000`
+// shows the re-basing cost: losses then span 10⁴ nats and c is re-based in O(N) when needed.
 
 import Foundation
 import Sampling
@@ -15,6 +16,7 @@ public struct SamplerBenchResult: Sendable {
     public var naiveMicroseconds: Double
     public var bytesPerSample: Double
     public var rebuilds: Int
+    public var beta: Double
     public var speedup: Double { naiveMicroseconds / treeMicroseconds }
 }
 
@@ -23,8 +25,8 @@ public struct SamplerBenchResult: Sendable {
 let treeBudgetSeconds = 0.4
 let naiveBudgetSeconds = 0.6
 let minimumNaiveIterations = 5
-/// β of the authors' runs and overhead script.
-let benchBeta = 100.0
+/// β of the authors' runs and overhead script (the default of `--beta`).
+public let defaultBenchBeta = 100.0
 
 /// CPU time of the calling thread in seconds. The machines are shared (load often 5× the core
 /// count), so wall time mostly measures the neighbours; thread CPU time measures our work.
@@ -50,11 +52,12 @@ func secondsPerIteration(budget: Double, round: Int, _ body: () throws -> Void) 
 }
 
 /// Measures both samplers for each N.
-public func runSamplerBenchmark(ns: [Int], batch: Int, seed: UInt64 = 2026) throws -> [SamplerBenchResult] {
+public func runSamplerBenchmark(ns: [Int], batch: Int, beta: Double = defaultBenchBeta,
+                                seed: UInt64 = 2026) throws -> [SamplerBenchResult] {
     var results = [SamplerBenchResult]()
     var master = SeededGenerator(seed: seed)
     for n in ns {
-        let options = HardnessSamplerOptions(beta: benchBeta, initLoss: 1)
+        let options = HardnessSamplerOptions(beta: beta, initLoss: 1)
         let tree = try HardnessWeightedSampler(count: n, options: options, generator: master.spawn())
         let naive = try NaiveSoftmaxSampler(initialLosses: tree.staleLosses, options: options, generator: master.spawn())
         var lossGen = master.spawn()
@@ -68,7 +71,7 @@ public func runSamplerBenchmark(ns: [Int], batch: Int, seed: UInt64 = 2026) thro
         let naiveTime = try secondsPerIteration(budget: naiveBudgetSeconds, round: minimumNaiveIterations) { try iterate(naive) }
         results.append(SamplerBenchResult(n: n, batch: batch, treeMicroseconds: treeTime * 1e6,
                                           naiveMicroseconds: naiveTime * 1e6, bytesPerSample: tree.bytesPerSample,
-                                          rebuilds: tree.rebuildCount))
+                                          rebuilds: tree.rebuildCount, beta: beta))
     }
     return results
 }
@@ -80,10 +83,10 @@ public func formatSamplerBenchmark(_ results: [SamplerBenchResult], json: Bool) 
         return results.map {
             "{\"n\": \($0.n), \"batch\": \($0.batch), \"tree_us_per_iter\": \(f($0.treeMicroseconds, 3)), "
                 + "\"naive_us_per_iter\": \(f($0.naiveMicroseconds, 3)), \"bytes_per_sample\": \(f($0.bytesPerSample, 2)), "
-                + "\"rebuilds\": \($0.rebuilds), \"speedup\": \(f($0.speedup, 1))}"
+                + "\"rebuilds\": \($0.rebuilds), \"speedup\": \(f($0.speedup, 1)), \"beta\": \($0.beta)}"
         }.joined(separator: "\n") + "\n"
     }
-    var out = "hardness weighted sampler, β = \(benchBeta), draw B + update B per iteration (thread CPU time)\n"
+    var out = "hardness weighted sampler, β = \(results.first?.beta ?? defaultBenchBeta), draw B + update B per iteration (thread CPU time)\n"
     out += "       N      B   tree µs/iter   naive µs/iter   naive/tree   bytes/sample   rebuilds\n"
     for r in results {
         out += String(format: "%8d %6d %14.3f %15.1f %12.0f %14.2f %10d\n", r.n, r.batch, r.treeMicroseconds,
@@ -93,6 +96,6 @@ public func formatSamplerBenchmark(_ results: [SamplerBenchResult], json: Bool) 
 }
 
 /// The one call `dro-bench sampler` makes.
-public func samplerBenchmarkReport(ns: [Int], batch: Int, json: Bool) throws -> String {
-    formatSamplerBenchmark(try runSamplerBenchmark(ns: ns, batch: batch), json: json)
+public func samplerBenchmarkReport(ns: [Int], batch: Int, beta: Double = defaultBenchBeta, json: Bool) throws -> String {
+    formatSamplerBenchmark(try runSamplerBenchmark(ns: ns, batch: batch, beta: beta), json: json)
 }

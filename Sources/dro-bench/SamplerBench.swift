@@ -13,6 +13,9 @@ struct SamplerBench: ParsableCommand {
     @Option(help: "Batch size B (1 ≤ B ≤ every N).")
     var batch: Int = 2
 
+    @Option(help: "Robustness β (finite, ≥ 0).")
+    var beta: Double = defaultBenchBeta
+
     @Flag(help: "Print one JSON object per N instead of a table.")
     var json = false
 
@@ -30,9 +33,10 @@ struct SamplerBench: ParsableCommand {
         guard batch >= 1, batch <= (ns.min() ?? 0) else {
             throw ValidationError("--batch \(batch) is invalid: allowed 1...\(ns.min() ?? 0) (the smallest --n)")
         }
+        guard beta.isFinite, beta >= 0 else { throw ValidationError("--beta \(beta) is invalid: allowed a finite number ≥ 0") }
     }
 
     func run() throws {
-        print(try samplerBenchmarkReport(ns: try parsedCounts(), batch: batch, json: json), terminator: "")
+        print(try samplerBenchmarkReport(ns: try parsedCounts(), batch: batch, beta: beta, json: json), terminator: "")
     }
 }
