@@ -1,0 +1,194 @@
+import Yams
+
+/// How the dataset folder is organised (REFERENCE §5).
+public enum DatasetLayoutKind: String, CaseIterable, Sendable {
+    /// nnU-Net v2 raw or MSD, decided from dataset.json; an explicit `cases` list means `list`.
+    case auto, nnunet, msd
+    /// The cases listed under `data.cases`.
+    case list
+}
+
+/// Where preprocessed volumes are kept during training.
+public enum CacheMode: String, CaseIterable, Sendable { case memory, disk }
+
+/// Intensity normalisation per case and channel. nnU-Net uses z-score for MRI.
+public enum Normalization: String, CaseIterable, Sendable { case zscore, none }
+
+/// One class of the label map.
+public struct LabelDefinition: Equatable, Sendable {
+    public var name: String
+    public var value: Int
+    public init(name: String, value: Int) { self.name = name; self.value = value }
+}
+
+/// One case of an explicit list: an image file per channel (or one 4-D file), an optional label.
+public struct CaseEntry: Equatable, Sendable {
+    public var id: String
+    public var images: [String]
+    public var label: String?
+    public var group: String?
+    public init(id: String, images: [String], label: String?, group: String? = nil) {
+        self.id = id; self.images = images; self.label = label; self.group = group
+    }
+}
+
+/// The built-in synthetic phantom dataset (written by `dro-train --make-demo-data`).
+public struct DemoConfig: Equatable, Sendable {
+    public static let defaultCases = 24
+    /// Share of cases with the rare anatomy: small enough that uniform sampling under-trains it.
+    public static let defaultRareFraction = 0.2
+    public var cases = DemoConfig.defaultCases
+    public var rareFraction = DemoConfig.defaultRareFraction
+    public var seed = 0
+    public init() {}
+}
+
+/// `data:` — which cases to train on and what their channels and labels mean.
+public struct DataConfig: Equatable, Sendable {
+    /// nnU-Net's default: 5-fold cross-validation holds out one fifth.
+    public static let defaultValFraction = 0.2
+
+    /// Dataset folder (absolute after decoding); nil with an explicit `cases` list.
+    public var dataset: String?
+    public var layout: DatasetLayoutKind = .auto
+    public var cases: [CaseEntry] = []
+    /// Channel names; nil = read from dataset.json.
+    public var channels: [String]?
+    /// Label names and values, consecutive from background 0; nil = read from dataset.json.
+    public var labels: [LabelDefinition]?
+    public var valFraction = DataConfig.defaultValFraction
+    /// Explicit validation case ids (replace `val_fraction`).
+    public var valCases: [String]?
+    public var splitSeed = 0
+    /// CSV file `case,group` (absolute after decoding).
+    public var groups: String?
+    /// Resample to this spacing in mm (x, y, z); nil = keep each case's spacing.
+    public var targetSpacing: [Double]?
+    public var cache: CacheMode = .memory
+    public var normalization: Normalization = .zscore
+    public var demo: DemoConfig?
+
+    public init() {}
+
+    static let keys = ["dataset", "layout", "cases", "channels", "labels", "val_fraction", "val_cases",
+                       "split_seed", "groups", "target_spacing", "cache", "normalization", "demo"]
+
+    init(_ r: SectionReader) {
+        dataset = r.optionalPath("dataset")
+        layout = r.choice("layout", .auto)
+        cases = Self.readCases(r)
+        channels = r.field("channels")?.strings()
+        if let ch = channels, ch.isEmpty || Set(ch).count != ch.count {
+            r.log.add(.outOfRange(key: r.keyPath("channels"), at: r.location("channels"),
+                                  found: "[\(ch.joined(separator: ", "))]", allowed: "one or more distinct names"))
+        }
+        labels = Self.readLabels(r)
+        valFraction = r.double("val_fraction", Self.defaultValFraction, .halfOpen(0, 1))
+        valCases = r.field("val_cases")?.strings()
+        if r.isPresent("val_fraction") && r.isPresent("val_cases") {
+            r.log.add(.inconsistent(key: r.keyPath("val_cases"), at: r.location("val_cases"),
+                                    message: "give either val_cases or val_fraction, not both"))
+        }
+        splitSeed = r.int("split_seed", 0, .atLeast(0))
+        groups = r.optionalPath("groups")
+        targetSpacing = r.field("target_spacing")?.doubles(count: 3, .greaterThan(0))
+        cache = r.choice("cache", .memory)
+        normalization = r.choice("normalization", .zscore)
+        if r.isPresent("demo") {
+            let d = r.section("demo")
+            var demo = DemoConfig()
+            demo.cases = d.int("cases", DemoConfig.defaultCases, .atLeast(2))
+            demo.rareFraction = d.double("rare_fraction", DemoConfig.defaultRareFraction, .closed(0, 1))
+            demo.seed = d.int("seed", 0, .atLeast(0))
+            d.finish()
+            self.demo = demo
+        } else {
+            _ = r.raw("demo")
+        }
+        checkSource(r)
+        r.finish()
+    }
+
+    private func checkSource(_ r: SectionReader) {
+        switch layout {
+        case .list where cases.isEmpty:
+            r.log.add(.missingKey(key: r.keyPath("cases"), at: r.location("layout"),
+                                  meaning: "layout 'list' needs the cases listed under data.cases"))
+        case .nnunet, .msd:
+            if dataset == nil {
+                r.log.add(.missingKey(key: r.keyPath("dataset"), at: r.location("layout"),
+                                      meaning: "layout '\(layout.rawValue)' needs the dataset folder"))
+            }
+        case .auto where dataset == nil && cases.isEmpty:
+            r.log.add(.missingKey(key: r.keyPath("dataset"), at: r.location("dataset"),
+                                  meaning: "the dataset folder, or an explicit list under data.cases"))
+        default: break
+        }
+    }
+
+    private static func readLabels(_ r: SectionReader) -> [LabelDefinition]? {
+        guard let f = r.field("labels") else { return nil }
+        let section = SectionReader(path: f.key, node: f.node, log: r.log)
+        guard case .mapping(let m) = f.node else { return nil }
+        var labels: [LabelDefinition] = []
+        for (k, _) in m {
+            guard let name = k.scalar?.string, let v = section.field(name)?.int(.atLeast(0)) else { continue }
+            labels.append(LabelDefinition(name: name, value: v))
+        }
+        let values = labels.map { $0.value }.sorted()
+        if values.count == m.count, values != Array(0..<values.count) || values.count < 2 {
+            r.log.add(.outOfRange(key: f.key, at: f.location,
+                                  found: "values [\(values.map(String.init).joined(separator: ", "))]",
+                                  allowed: "at least 2 labels with the consecutive values 0, 1, 2, ... (background 0)"))
+        }
+        return labels
+    }
+
+    private static func readCases(_ r: SectionReader) -> [CaseEntry] {
+        guard let list = r.field("cases")?.elements(expected: "a list of cases {id, images, label}") else { return [] }
+        var cases: [CaseEntry] = []
+        for item in list {
+            let c = SectionReader(path: item.key, node: item.node, log: r.log)
+            let id = c.field("id")?.string()
+            let images = c.field("images").flatMap { f in f.strings(single: true).map { $0.map { r.log.resolvePath($0, key: f.key) } } }
+            let label = c.optionalPath("label")
+            let group = c.optionalString("group")
+            c.finish()
+            if id == nil || images == nil {
+                r.log.add(.missingKey(key: item.key + (id == nil ? ".id" : ".images"), at: item.location,
+                                      meaning: "each case needs an id and its image files"))
+                continue
+            }
+            if let id, let images { cases.append(CaseEntry(id: id, images: images, label: label, group: group)) }
+        }
+        let ids = cases.map { $0.id }
+        for (i, id) in ids.enumerated() where ids[..<i].contains(id) {
+            r.log.add(.inconsistent(key: r.keyPath("cases"), at: r.location("cases"), message: "case id '\(id)' appears twice"))
+        }
+        return cases
+    }
+
+    var yaml: Node {
+        YAMLOut.map([
+            ("dataset", YAMLOut.optional(dataset, YAMLOut.string)),
+            ("layout", YAMLOut.string(layout.rawValue)),
+            ("cases", YAMLOut.block(cases.map { c in
+                YAMLOut.map([("id", YAMLOut.string(c.id)), ("images", YAMLOut.strings(c.images)),
+                             ("label", YAMLOut.optional(c.label, YAMLOut.string)),
+                             ("group", YAMLOut.optional(c.group, YAMLOut.string))])
+            })),
+            ("channels", YAMLOut.optional(channels, YAMLOut.strings)),
+            ("labels", YAMLOut.optional(labels) { l in YAMLOut.map(l.map { ($0.name, YAMLOut.int($0.value)) }) }),
+            valCases == nil ? ("val_fraction", YAMLOut.number(valFraction)) : ("val_cases", YAMLOut.optional(valCases, YAMLOut.strings)),
+            ("split_seed", YAMLOut.int(splitSeed)),
+            ("groups", YAMLOut.optional(groups, YAMLOut.string)),
+            ("target_spacing", YAMLOut.optional(targetSpacing, YAMLOut.numbers)),
+            ("cache", YAMLOut.string(cache.rawValue)),
+            ("normalization", YAMLOut.string(normalization.rawValue)),
+            ("demo", YAMLOut.optional(demo) { d in
+                YAMLOut.map([("cases", YAMLOut.int(d.cases)), ("rare_fraction", YAMLOut.number(d.rareFraction)),
+                             ("seed", YAMLOut.int(d.seed))])
+            }),
+        ])
+    }
+}

@@ -1,0 +1,104 @@
+import Config
+import Foundation
+
+/// Exit codes of the command-line tools (TEAM.md).
+public enum ExitStatus {
+    public static let ok: Int32 = 0
+    public static let failure: Int32 = 1
+    /// Usage errors (sysexits.h EX_USAGE; ArgumentParser's ValidationError uses it too).
+    public static let usage: Int32 = 64
+}
+
+/// Where a command writes: `out` for results, `err` for problems (one line per call).
+public struct CommandOutput: Sendable {
+    public var out: @Sendable (String) -> Void
+    public var err: @Sendable (String) -> Void
+    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+        self.out = out
+        self.err = err
+    }
+
+    public static let standard = CommandOutput(
+        out: { print($0) },
+        err: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+}
+
+/// Everything `dro-train` was asked to do (parsed by the executable, nothing decided there).
+public struct TrainOptions: Sendable {
+    public var configPath: String?
+    /// Replaces output.dir; relative to the working directory.
+    public var outputDir: String?
+    public var overrides: [String] = []
+    public var printConfig = false
+    public var dryRun = false
+    public var resume = false
+    public var quiet = false
+    public var makeDemoData: String?
+    public var demoCases: Int?
+    public var demoRareFraction: Double?
+    public var demoSeed: Int?
+    public init() {}
+}
+
+/// `dro-train`'s logic: load and validate the config, then print it, dry-run the dataset,
+/// write the demo dataset or train.
+public enum TrainCommand {
+    public static func run(_ options: TrainOptions, output: CommandOutput = .standard) -> Int32 {
+        if let folder = options.makeDemoData {
+            return TrainingEntry.makeDemoData(folder: folder, options: options, output: output)
+        }
+        guard let path = options.configPath else {
+            output.err("dro-train: --config FILE is required")
+            return ExitStatus.usage
+        }
+        let config: Config
+        do {
+            config = try loadConfig(path: path, options: options)
+        } catch let error as ConfigError {
+            error.problems.forEach { output.err($0.description) }
+            return ExitStatus.failure
+        } catch {
+            output.err("\(path): \(error)")
+            return ExitStatus.failure
+        }
+        if options.printConfig { output.out(config.resolvedYAML()) }
+        if options.dryRun { return DryRun.run(config, quiet: options.quiet, output: output) }
+        if options.printConfig { return ExitStatus.ok }
+        return TrainingEntry.train(config, options: options, output: output)
+    }
+
+    /// The config file with `--set` overrides applied and `--output` replacing output.dir.
+    public static func loadConfig(path: String, options: TrainOptions) throws -> Config {
+        var config = try Config.load(path: path, overrides: options.overrides)
+        if let dir = options.outputDir {
+            config.output.dir = URL(fileURLWithPath: dir).standardizedFileURL.path
+        }
+        return config
+    }
+}
+
+/// `dro-train --dry-run`: the config is valid (already checked); discover the dataset, read
+/// every case, report every problem on stderr and the dataset summary on stdout.
+public enum DryRun {
+    public static func run(_ config: Config, quiet: Bool, output: CommandOutput) -> Int32 {
+        let (layout, discoveryProblems) = DatasetLayout.discoverAll(config.data)
+        guard let layout else {
+            discoveryProblems.forEach { output.err($0.description) }
+            output.err("dry run: \(discoveryProblems.count) problem(s); the dataset could not be listed")
+            return ExitStatus.failure
+        }
+        let report = DatasetCheck.run(layout, discoveryProblems: discoveryProblems)
+        report.problems.forEach { output.err($0.description) }
+        if !quiet {
+            output.out(DatasetSummary.text(report, split: DatasetSplit(cases: layout.cases, data: config.data)))
+            output.out("network: \(layout.channels.count) input channel(s), \(layout.classCount) classes, "
+                       + "features \(config.model.features); output: \(config.output.dir)")
+        }
+        if report.problems.isEmpty {
+            if !quiet { output.out("dry run OK: config valid, \(layout.cases.count) cases checked") }
+            return ExitStatus.ok
+        }
+        output.err("dry run: \(report.problems.count) problem(s) in the dataset")
+        return ExitStatus.failure
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import XCTest
+@testable import Config
+
+final class ConfigErrorTests: XCTestCase {
+    func testUnknownKeySuggestsNearest() {
+        let p = problems("""
+        data:
+          dataset: d
+        training:
+          lrr: 0.1
+        """)
+        XCTAssertEqual(p.count, 1)
+        XCTAssertEqual(p.first?.description, "test.cfg:4: unknown key 'training.lrr'; did you mean 'training.lr'?")
+    }
+
+    func testUnknownSectionSuggestsNearest() {
+        let p = problems("data: {dataset: d}\nsampeler:\n  beta: 3\n")
+        XCTAssertEqual(p.map(\.description), ["test.cfg:2: unknown key 'sampeler'; did you mean 'sampler'?"])
+    }
+
+    func testUnknownKeyWithoutNearMissListsAllowed() {
+        let p = problems("data: {dataset: d}\ninference:\n  zzzzzz: 1\n")
+        XCTAssertEqual(p.first?.description,
+                       "test.cfg:3: unknown key 'inference.zzzzzz'; allowed keys here: overlap, gaussian_sigma_scale, tta, batch")
+    }
+
+    func testWrongTypeNamesKeyLineValueAndExpected() {
+        let p = problems("data: {dataset: d}\ntraining:\n  batch_size: two\n  patch_size: {x: 1}\n  nesterov: 1\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:3: training.batch_size: found two, expected an integer ≥ 1",
+            "test.cfg:4: training.patch_size: found a mapping, expected a list of 3 integers, each ≥ 1",
+            "test.cfg:5: training.nesterov: found 1, expected true or false",
+        ])
+    }
+
+    func testOutOfRangeNamesAllowedRange() {
+        let p = problems("data: {dataset: d}\nsampler:\n  momentum: 1\n  beta: -1\ntraining:\n  lr: 0\n  patch_size: [64, 0, 64]\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:3: sampler.momentum: value 1 is out of range; allowed: a number in [0, 1)",
+            "test.cfg:4: sampler.beta: value -1 is out of range; allowed: a number ≥ 0",
+            "test.cfg:6: training.lr: value 0 is out of range; allowed: a number > 0",
+            "test.cfg:7: training.patch_size[1]: value 0 is out of range; allowed: an integer ≥ 1",
+        ])
+    }
+
+    func testInvalidChoiceSuggests() {
+        let p = problems("data: {dataset: d}\nsampler: {kind: hardnes}\n")
+        XCTAssertEqual(p.first?.description,
+                       "test.cfg:2: sampler.kind: found 'hardnes', allowed: one of uniform, hardness; did you mean 'hardness'?")
+    }
+
+    func testAllProblemsReportedInOnePassInLineOrder() {
+        let p = problems("""
+        model:
+          features: [16, 32, 64]
+        training:
+          optimiser: sgd
+          epochs: 0
+        data:
+          dataset: d
+          val_fraction: 1.5
+        """)
+        XCTAssertEqual(p.count, 3, p.description)
+        XCTAssertEqual(p.map { description(of: $0).line }, [4, 5, 8])
+        XCTAssertTrue(p[0].description.contains("did you mean 'training.optimizer'"))
+    }
+
+    func testPatchSizeMustSuitNetworkDepth() {
+        let p = problems("data: {dataset: d}\nmodel: {features: [8, 16, 32, 64]}\ntraining:\n  patch_size: [64, 60, 64]\n")
+        XCTAssertEqual(p.map(\.description), ["test.cfg:4: training.patch_size: [64, 60, 64] must be divisible by 8 on every axis (the 4 levels of model.features halve it 3 times)"])
+    }
+
+    func testLabelsMustBeConsecutiveFromZero() {
+        let p = problems("data:\n  dataset: d\n  labels: {background: 0, a: 2}\n")
+        XCTAssertEqual(p.first?.description,
+                       "test.cfg:3: data.labels: value values [0, 2] is out of range; allowed: at least 2 labels with the consecutive values 0, 1, 2, ... (background 0)")
+    }
+
+    func testMissingDataset() {
+        let p = problems("data:\n  layout: nnunet\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:2: missing key 'data.dataset' (layout 'nnunet' needs the dataset folder)",
+        ])
+        XCTAssertEqual(problems("model: {}\n").map(\.description), [
+            "test.cfg: missing key 'data.dataset' (the dataset folder, or an explicit list under data.cases)",
+        ])
+    }
+
+    func testDuplicateKeysRejected() {
+        // Yams' parser rejects duplicate keys itself; the message must name the key.
+        XCTAssertThrowsError(try decodeConfig("data:\n  layout: nnunet\n  layout: msd\n")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("test.cfg: not valid YAML:"), "\(e)")
+            XCTAssertTrue("\(e)".contains("'layout'"), "\(e)")
+            XCTAssertFalse("\(e)".contains("\n"), "one line")
+        }
+    }
+
+    func testYAMLSyntaxError() {
+        XCTAssertThrowsError(try decodeConfig("data: [unclosed\n")) { e in
+            guard case .yamlSyntax(let path, _)? = e as? ConfigError else { return XCTFail("\(e)") }
+            XCTAssertEqual(path, "test.cfg")
+        }
+    }
+
+    func testUnreadableFile() {
+        XCTAssertThrowsError(try Config.load(path: "/nonexistent/x.cfg")) { e in
+            XCTAssertEqual("\(e)", "/nonexistent/x.cfg: cannot read config file: no such file")
+        }
+    }
+
+    func testFolderAndBinaryFilesRejected() throws {
+        XCTAssertThrowsError(try Config.load(path: NSTemporaryDirectory())) { e in
+            XCTAssertTrue("\(e)".hasSuffix("cannot read config file: it is a folder"), "\(e)")
+        }
+        let path = NSTemporaryDirectory() + "dro-config-\(UUID().uuidString).cfg"
+        try Data([0xff, 0xfe, 0x00, 0xc3]).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try Config.load(path: path)) { e in
+            XCTAssertEqual("\(e)", "\(path): cannot read config file: not UTF-8 text")
+        }
+    }
+
+    func testEditDistance() {
+        XCTAssertEqual(EditDistance.distance("kitten", "sitting"), 3)
+        XCTAssertEqual(EditDistance.distance("", "abc"), 3)
+        XCTAssertEqual(EditDistance.distance("lr", "lr"), 0)
+        XCTAssertEqual(EditDistance.suggestion(for: "bta", among: ["beta", "kind"]), "beta")
+        XCTAssertNil(EditDistance.suggestion(for: "zz", among: ["beta", "kind"]))
+    }
+
+    private func description(of e: ConfigError) -> (line: Int?, text: String) {
+        switch e {
+        case .unknownKey(_, let at, _, _), .wrongType(_, let at, _, _), .outOfRange(_, let at, _, _),
+             .invalidChoice(_, let at, _, _, _), .missingKey(_, let at, _), .inconsistent(_, let at, _):
+            return (at.line, e.description)
+        default: return (nil, e.description)
+        }
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import NIfTI
-
-final class NIfTISmokeTests: XCTestCase {
-    func testModuleLinks() { XCTAssertTrue(true) }
-}
