@@ -26,6 +26,7 @@ private func allocateNodes(_ n: Int) -> UnsafeMutablePointer<Double> {
     let bytes = n * MemoryLayout<Double>.stride
     var raw: UnsafeMutableRawPointer?
     let alignment = bytes >= hugePageBytes ? hugePageBytes : 64
+    // Allocation failure is out of memory (as for any Swift allocation), not bad input.
     guard posix_memalign(&raw, alignment, bytes) == 0, let p = raw else {
         fatalError("out of memory allocating \(bytes) bytes for the sampler's sum tree")
     }
