@@ -111,7 +111,7 @@ public struct DataConfig: Equatable, Sendable {
 
     private func checkSource(_ r: SectionReader) {
         switch layout {
-        case .list where cases.isEmpty:
+        case .list where !r.isPresent("cases"):
             r.log.add(.missingKey(key: r.keyPath("cases"), at: r.location("layout"),
                                   meaning: "layout 'list' needs the cases listed under data.cases"))
         case .nnunet, .msd:
@@ -119,7 +119,7 @@ public struct DataConfig: Equatable, Sendable {
                 r.log.add(.missingKey(key: r.keyPath("dataset"), at: r.location("layout"),
                                       meaning: "layout '\(layout.rawValue)' needs the dataset folder"))
             }
-        case .auto where dataset == nil && cases.isEmpty:
+        case .auto where dataset == nil && !r.isPresent("cases") && !r.isPresent("dataset"):
             r.log.add(.missingKey(key: r.keyPath("dataset"), at: r.location("dataset"),
                                   meaning: "the dataset folder, or an explicit list under data.cases"))
         default: break
@@ -154,6 +154,7 @@ public struct DataConfig: Equatable, Sendable {
             let label = c.optionalPath("label")
             let group = c.optionalString("group")
             c.finish()
+            guard case .mapping = item.node else { continue }   // reported as a wrong type
             if id == nil || images == nil {
                 r.log.add(.missingKey(key: item.key + (id == nil ? ".id" : ".images"), at: item.location,
                                       meaning: "each case needs an id and its image files"))

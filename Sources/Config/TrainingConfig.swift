@@ -75,6 +75,11 @@ public struct TrainingConfig: Equatable, Sendable {
 
     public init() {}
 
+    /// Steps per epoch for `samples` training samples: the configured value, else ⌈N/B⌉.
+    public func iterations(samples: Int) -> Int {
+        iterationsPerEpoch ?? max(1, (samples + batchSize - 1) / batchSize)
+    }
+
     /// `patchDivisor`: each patch side must be divisible by it (2^(levels−1), from `model`).
     init(_ r: SectionReader, patchDivisor: Int, levels: Int) {
         patchSize = r.field("patch_size")?.ints(count: 3, .atLeast(1)) ?? Self.defaultPatchSize

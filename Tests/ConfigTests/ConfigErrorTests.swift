@@ -66,6 +66,15 @@ final class ConfigErrorTests: XCTestCase {
         XCTAssertTrue(p[0].description.contains("did you mean 'training.optimizer'"))
     }
 
+    func testCaseListItemsMustBeMappings() {
+        let p = problems("data:\n  cases:\n    - a.nii\n    - {id: b, imags: [b.nii]}\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:3: data.cases[0]: found a.nii, expected a mapping of keys",
+            "test.cfg:4: unknown key 'data.cases[1].imags'; did you mean 'data.cases[1].images'?",
+            "test.cfg:4: missing key 'data.cases[1].images' (each case needs an id and its image files)",
+        ])
+    }
+
     func testPatchSizeMustSuitNetworkDepth() {
         let p = problems("data: {dataset: d}\nmodel: {features: [8, 16, 32, 64]}\ntraining:\n  patch_size: [64, 60, 64]\n")
         XCTAssertEqual(p.map(\.description), ["test.cfg:4: training.patch_size: [64, 60, 64] must be divisible by 8 on every axis (the 4 levels of model.features halve it 3 times)"])

@@ -66,6 +66,23 @@ final class DatasetDryRunTests: XCTestCase {
         XCTAssertEqual(c.out, [], "--quiet prints only problems")
     }
 
+    func testBatchLargerThanTrainingSetAndPatchNote() throws {
+        let t = try TempFolder()
+        try makeDataset(t)
+        let c = CapturedOutput()
+        // 3 cases, val_fraction 0.34 → 1 validation case, 2 training cases < batch 3.
+        let status = TrainCommand.run(options(t) {
+            $0.dryRun = true
+            $0.overrides = ["training.batch_size=3", "data.val_fraction=0.34", "training.patch_size=[8, 4, 4]"]
+        }, output: c.output)
+        XCTAssertEqual(status, ExitStatus.failure)
+        XCTAssertEqual(c.err, [
+            "training.batch_size: 3 but only 2 training case(s) after the validation split (a batch draws distinct cases)",
+            "dry run: 1 problem(s) in the dataset",
+        ])
+        XCTAssertTrue(c.out.contains("note: 3 case(s) are smaller than the patch 8×4×4 along some axis (e.g. a 4×4×4); their patches will be padded"), "\(c.out)")
+    }
+
     func testConfigErrorsOneLineEachExitOne() throws {
         let t = try TempFolder()
         try makeDataset(t)

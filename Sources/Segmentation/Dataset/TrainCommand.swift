@@ -87,10 +87,16 @@ public enum DryRun {
             output.err("dry run: \(discoveryProblems.count) problem(s); the dataset could not be listed")
             return ExitStatus.failure
         }
-        let report = DatasetCheck.run(layout, discoveryProblems: discoveryProblems)
+        var report = DatasetCheck.run(layout, discoveryProblems: discoveryProblems)
+        let split = DatasetSplit(cases: layout.cases, data: config.data)
+        if !layout.cases.isEmpty && split.training.count < config.training.batchSize {
+            report.problems.append(.configKey(key: "training.batch_size",
+                message: "\(config.training.batchSize) but only \(split.training.count) training case(s) after the validation split (a batch draws distinct cases)"))
+        }
         report.problems.forEach { output.err($0.description) }
         if !quiet {
-            output.out(DatasetSummary.text(report, split: DatasetSplit(cases: layout.cases, data: config.data)))
+            output.out(DatasetSummary.text(report, split: split))
+            if let note = patchNote(config.training.patchSize, report.cases) { output.out("note: \(note)") }
             output.out("network: \(layout.channels.count) input channel(s), \(layout.classCount) classes, "
                        + "features \(config.model.features); output: \(config.output.dir)")
         }
@@ -100,5 +106,12 @@ public enum DryRun {
         }
         output.err("dry run: \(report.problems.count) problem(s) in the dataset")
         return ExitStatus.failure
+    }
+
+    /// Patches larger than a case along some axis are zero-padded (as nnU-Net does); say so.
+    static func patchNote(_ patch: [Int], _ cases: [CaseStatistics]) -> String? {
+        let smaller = cases.filter { c in zip(c.shape, patch).contains { $0 < $1 } }
+        guard !smaller.isEmpty else { return nil }
+        return "\(smaller.count) case(s) are smaller than the patch \(shapeText(patch)) along some axis (e.g. \(smaller[0].id) \(shapeText(smaller[0].shape))); their patches will be padded"
     }
 }
