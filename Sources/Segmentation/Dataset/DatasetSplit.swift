@@ -13,6 +13,8 @@ public struct DatasetSplit: Equatable, Sendable {
             validation = cases.filter { ids.contains($0.id) }
             return
         }
+        // SplitMix64 (Data/SeededGenerator.swift): the split depends only on `data.split_seed`,
+        // not on the training generator's state.
         var rng = SplitMix64(seed: UInt64(data.splitSeed))
         var validationIDs = Set<String>()
         let groups = Dictionary(grouping: cases, by: { $0.group ?? "" })
@@ -26,19 +28,5 @@ public struct DatasetSplit: Equatable, Sendable {
         }
         training = cases.filter { !validationIDs.contains($0.id) }
         validation = cases.filter { validationIDs.contains($0.id) }
-    }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator so the split depends only on
-/// `data.split_seed`, not on the training generator's state.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,113 @@
+// Augmentation settings, defaults = nnU-Net v2 (`nnUNetTrainer.get_training_transforms` with
+// batchgeneratorsv2's `SpatialTransform`, read from MIC-DKFZ/nnUNet and batchgeneratorsv2).
+// Every transform is switchable (`enabled`) and fires with `probability` per patch.
+
+/// Closed interval [lower, upper] of a random parameter.
+public struct ParameterRange: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var lower: Double
+    public var upper: Double
+    public init(_ lower: Double, _ upper: Double) { self.lower = lower; self.upper = upper }
+    public var description: String { "[\(lower), \(upper)]" }
+}
+
+/// One random transform: applied to a patch with `probability`, parameter drawn from `range`.
+public struct RandomTransformOptions: Codable, Equatable, Sendable {
+    public var enabled: Bool
+    public var probability: Double
+    public var range: ParameterRange
+    public init(enabled: Bool = true, probability: Double, range: ParameterRange) {
+        self.enabled = enabled; self.probability = probability; self.range = range
+    }
+}
+
+/// How the label map follows a rotation / scaling / elastic resample.
+public enum LabelInterpolation: String, Codable, Sendable {
+    /// Label of the nearest source voxel.
+    case nearest
+    /// One-hot trilinear interpolation then argmax (nnU-Net v2's default, `mode_seg='bilinear'`):
+    /// the class with the largest summed trilinear weight among the 8 neighbours; ties go to the
+    /// smaller label (argmax's first index). Never produces a label absent from the neighbours.
+    case linearVote = "linear_vote"
+}
+
+public struct AugmentationOptions: Codable, Equatable, Sendable {
+    /// Mirroring: each enabled axis (d, h, w) flipped with `probabilityPerAxis`
+    /// (batchgeneratorsv2 `MirrorTransform`: 0.5 per axis, all three axes in 3D).
+    public var mirrorEnabled = true
+    public var mirrorAxes: [Bool] = [true, true, true]
+    public var mirrorProbabilityPerAxis = 0.5
+    /// Rotation: one angle per axis, uniform in `range` degrees (nnU-Net 3D: ±30°, p = 0.2).
+    public var rotation = RandomTransformOptions(probability: 0.2, range: ParameterRange(-30, 30))
+    /// Isotropic scaling of the sampling grid; > 1 samples a larger region, so objects shrink
+    /// (nnU-Net: (0.7, 1.4), p = 0.2, same factor on all axes).
+    public var scaling = RandomTransformOptions(probability: 0.2, range: ParameterRange(0.7, 1.4))
+    /// Elastic deformation, off in nnU-Net v2 (`p_elastic_deform = 0`); when enabled,
+    /// batchgeneratorsv2's ranges: smoothness σ = `range` × patch size (voxels, per axis) and
+    /// maximum displacement = `elasticMagnitude` × patch size / 2 voxels (per axis). The
+    /// probability 0.2 is nnU-Net v1's `p_eldef`.
+    public var elastic = RandomTransformOptions(enabled: false, probability: 0.2, range: ParameterRange(0, 0.2))
+    public var elasticMagnitude = ParameterRange(0, 0.2)
+    public var labelInterpolation = LabelInterpolation.linearVote
+    /// Additive Gaussian noise, variance uniform in `range` (z-scored units), same σ for all
+    /// channels (nnU-Net: (0, 0.1), p = 0.1).
+    public var noise = RandomTransformOptions(probability: 0.1, range: ParameterRange(0, 0.1))
+    /// Gaussian blur, σ per axis uniform in `range` voxels, each channel with
+    /// `blurProbabilityPerChannel` (nnU-Net: (0.5, 1), p = 0.2, 0.5 per channel).
+    public var blur = RandomTransformOptions(probability: 0.2, range: ParameterRange(0.5, 1.0))
+    public var blurProbabilityPerChannel = 0.5
+    /// Multiplicative brightness per channel (nnU-Net: BGContrast (0.75, 1.25), p = 0.15).
+    public var brightness = RandomTransformOptions(probability: 0.15, range: ParameterRange(0.75, 1.25))
+    /// Contrast about the channel mean, range preserved (nnU-Net: BGContrast (0.75, 1.25), p = 0.15).
+    public var contrast = RandomTransformOptions(probability: 0.15, range: ParameterRange(0.75, 1.25))
+    /// Gamma with statistics retained (nnU-Net: BGContrast (0.7, 1.5), p = 0.3) ...
+    public var gamma = RandomTransformOptions(probability: 0.3, range: ParameterRange(0.7, 1.5))
+    /// ... and on the inverted image (nnU-Net: same range, p = 0.1).
+    public var invertedGamma = RandomTransformOptions(probability: 0.1, range: ParameterRange(0.7, 1.5))
+
+    /// nnU-Net v2's defaults (above). Not included: `SimulateLowResolutionTransform`.
+    public init() {}
+
+    /// Everything off: patches are exact crops.
+    public static var none: AugmentationOptions {
+        var o = AugmentationOptions()
+        o.mirrorEnabled = false
+        for k in [\AugmentationOptions.rotation, \.scaling, \.elastic, \.noise, \.blur, \.brightness,
+                  \.contrast, \.gamma, \.invertedGamma] { o[keyPath: k].enabled = false }
+        return o
+    }
+
+    /// Throws `DataError.invalidOption` naming the first offending key (YAML names).
+    public func validate() throws {
+        func prob(_ key: String, _ p: Double) throws {
+            guard p >= 0, p <= 1 else {
+                throw DataError.invalidOption(key: "augmentation.\(key)", value: "\(p)", allowed: "a probability in [0, 1]")
+            }
+        }
+        func check(_ key: String, _ t: RandomTransformOptions, min: Double, max: Double, what: String) throws {
+            try prob("\(key).probability", t.probability)
+            try range(key + ".range", t.range, min: min, max: max, what: what)
+        }
+        func range(_ key: String, _ r: ParameterRange, min: Double, max: Double, what: String) throws {
+            guard r.lower.isFinite, r.upper.isFinite, r.lower <= r.upper, r.lower >= min, r.upper <= max else {
+                throw DataError.invalidOption(key: "augmentation.\(key)", value: "\(r)",
+                                              allowed: "lower ≤ upper, both in [\(min), \(max)] (\(what))")
+            }
+        }
+        guard mirrorAxes.count == 3 else {
+            throw DataError.invalidOption(key: "augmentation.mirror_axes", value: "\(mirrorAxes)",
+                                          allowed: "3 booleans for axes d, h, w")
+        }
+        try prob("mirror_probability_per_axis", mirrorProbabilityPerAxis)
+        try check("rotation", rotation, min: -180, max: 180, what: "degrees")
+        try check("scaling", scaling, min: 0.01, max: 100, what: "factor > 0")
+        try check("elastic", elastic, min: 0, max: 1, what: "fraction of the patch size")
+        try range("elastic_magnitude", elasticMagnitude, min: 0, max: 1, what: "fraction of the patch size")
+        try check("noise", noise, min: 0, max: 100, what: "variance ≥ 0")
+        try check("blur", blur, min: 0, max: 20, what: "σ in voxels")
+        try prob("blur_probability_per_channel", blurProbabilityPerChannel)
+        try check("brightness", brightness, min: 0, max: 100, what: "factor ≥ 0")
+        try check("contrast", contrast, min: 0, max: 100, what: "factor ≥ 0")
+        try check("gamma", gamma, min: 0.01, max: 100, what: "exponent > 0")
+        try check("inverted_gamma", invertedGamma, min: 0.01, max: 100, what: "exponent > 0")
+    }
+}

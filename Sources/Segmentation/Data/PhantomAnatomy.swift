@@ -1,0 +1,125 @@
+// Geometry of the synthetic brain phantom: which tissue is at a point, for one random case.
+//
+// A point p (mm, x = left→right, y = posterior→anterior, z = inferior→superior, about the volume
+// centre) is rotated slightly, shifted and warped by a smooth random field, then expressed in
+// brain-normalised coordinates u (brain surface ≈ unit sphere) with radius s = |u|. Layers, from
+// outside in: scalp and skull (label 0), external CSF (1, also filling sulci), a cortical grey-
+// matter ribbon (2) whose inner and outer surfaces dip along the zero sheets of a random
+// sum-of-sines "fold" field (sulci), white matter (3); inside it two curved lateral ventricles (4)
+// and two deep grey nuclei (5). The rare group has enlarged ventricles (ventriculomegaly).
+
+import Foundation
+
+/// Tissues of the phantom; the first six carry the label of the same value.
+public enum PhantomTissue: Int, CaseIterable, Sendable {
+    case background = 0, externalCSF, greyMatter, whiteMatter, ventricles, deepGrey, skull, scalp
+
+    /// Label written to the label map (skull and scalp are background).
+    public var label: UInt8 { rawValue <= 5 ? UInt8(rawValue) : 0 }
+}
+
+/// One smooth random plane wave a·sin(k·p + φ).
+struct PlaneWave: Sendable {
+    var k: SIMD3<Double>
+    var phase: Double
+    var amplitude: Double
+
+    /// Random direction, wavenumber 2π/wavelength, uniform phase.
+    init(wavelength: Double, amplitude: Double, using rng: inout some RandomNumberGenerator) {
+        var d = SIMD3(rng.normal(), rng.normal(), rng.normal())
+        let len = (d * d).sum().squareRoot()
+        d = len > 0 ? d / len : SIMD3(1, 0, 0)
+        k = d * (2 * Double.pi / wavelength)
+        phase = rng.uniform(0, 2 * Double.pi)
+        self.amplitude = amplitude
+    }
+
+    @inline(__always) func callAsFunction(_ p: SIMD3<Double>) -> Double {
+        amplitude * sin((k * p).sum() + phase)
+    }
+}
+
+/// Layer radii in brain-normalised units (brain surface at s = 1). Adult cortex is 2.5–3 mm
+/// thick over a ~65 mm brain radius (≈ 0.05) but folded, so grey matter is ~40–50 % of the brain;
+/// a 0.16 ribbon with deep sulci gives that share and keeps the ribbon ≥ 3 voxels at 64³.
+/// Skull + scalp ≈ 15 % of the head radius.
+enum PhantomLayers {
+    static let csfOuter = 1.06      // outer edge of external CSF (inner table of the skull)
+    static let skullOuter = 1.12
+    static let headOuter = 1.20     // skin
+    static let ribbon = 0.16        // grey-matter thickness
+    static let sulcusWidth = 0.35   // width of the fold sheets, in units of the fold field
+}
+
+public struct PhantomAnatomy: Sendable {
+    public let rare: Bool
+    var brainAxes: SIMD3<Double>            // mm, semi-axes of the brain surface
+    var shift: SIMD3<Double>                // mm
+    var rotation: [Double]                  // 3×3 row-major
+    var warp: [[PlaneWave]]                 // per component, mm
+    var folds: [PlaneWave]                  // in u units
+    var sulcusDepth: Double
+    var ventricleAxes: SIMD3<Double>
+    var deepGreyAxes: SIMD3<Double>
+
+    /// Random anatomy fitting a field of view whose smallest half-extent is `radius` mm.
+    public init(rare: Bool, radius: Double, using rng: inout some RandomNumberGenerator) {
+        self.rare = rare
+        // Head semi-axes (x, y, z) as fractions of the half field of view, ± 6 % per case.
+        let size = rng.uniform(0.94, 1.06)
+        let head = SIMD3(0.76, 0.88, 0.72) * radius * size
+        brainAxes = head / PhantomLayers.headOuter
+        shift = SIMD3(rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1, 1)) * (0.02 * radius)
+        let yaw = rng.uniform(-8, 8) * Double.pi / 180, pitch = rng.uniform(-5, 5) * Double.pi / 180
+        let (cy, sy, cp, sp) = (cos(yaw), sin(yaw), cos(pitch), sin(pitch))
+        // Rz(yaw) · Rx(pitch)
+        rotation = [cy, -sy * cp, sy * sp, sy, cy * cp, -cy * sp, 0, sp, cp]
+        // Smooth deformation: wavelengths ≥ the head radius, amplitude ≈ 3 % of it per wave.
+        warp = (0..<3).map { _ in
+            (0..<2).map { _ in
+                PlaneWave(wavelength: radius * rng.uniform(1.2, 2.0), amplitude: 0.03 * radius, using: &rng)
+            }
+        }
+        folds = (0..<3).map { _ in PlaneWave(wavelength: rng.uniform(0.32, 0.42), amplitude: 1, using: &rng) }
+        sulcusDepth = rng.uniform(0.2, 0.3)
+        let v = rng.uniform(0.85, 1.15)
+        // Lateral ventricles ≈ 1.5 % of the brain (adult ~20 ml of ~1200 ml); rare group ~2× wider
+        // and taller, 25 % longer (≈ 5× the volume: ventriculomegaly).
+        ventricleAxes = SIMD3(0.10, 0.40, 0.16) * v * (rare ? SIMD3(2.1, 1.25, 1.9) : SIMD3(1, 1, 1))
+        // Thalamus + basal ganglia ≈ 2–4 % of the brain.
+        deepGreyAxes = SIMD3(0.18, 0.26, 0.17) * rng.uniform(0.9, 1.1)
+    }
+
+    /// Tissue at point p (mm about the volume centre).
+    public func tissue(at p: SIMD3<Double>) -> PhantomTissue {
+        let r = rotation
+        let c = p - shift
+        var q = SIMD3(r[0] * c.x + r[1] * c.y + r[2] * c.z,
+                      r[3] * c.x + r[4] * c.y + r[5] * c.z,
+                      r[6] * c.x + r[7] * c.y + r[8] * c.z)
+        let q0 = q
+        for a in 0..<3 { for wave in warp[a] { q[a] += wave(q0) } }
+        let u = q / brainAxes
+        let s = (u * u).sum().squareRoot()
+        if s > PhantomLayers.headOuter { return .background }
+        if s > PhantomLayers.skullOuter { return .scalp }
+        if s > PhantomLayers.csfOuter { return .skull }
+        let f = folds[0](u) + folds[1](u) + folds[2](u)
+        let sulcus = exp(-(f / PhantomLayers.sulcusWidth) * (f / PhantomLayers.sulcusWidth))
+        let pial = 1 - sulcusDepth * sulcus
+        if s > pial { return .externalCSF }
+        if s > pial - PhantomLayers.ribbon { return .greyMatter }
+        for side in [-1.0, 1.0] {
+            // Lateral ventricle: an ellipsoid bent down at both ends (z centre falls with y²).
+            var v = u - SIMD3(side * 0.14, -0.02, 0.12)
+            v.z += 0.6 * v.y * v.y
+            let t = v / ventricleAxes
+            if (t * t).sum() < 1 { return .ventricles }
+        }
+        for side in [-1.0, 1.0] {
+            let t = (u - SIMD3(side * 0.24, -0.04, -0.18)) / deepGreyAxes
+            if (t * t).sum() < 1 { return .deepGrey }
+        }
+        return .whiteMatter
+    }
+}

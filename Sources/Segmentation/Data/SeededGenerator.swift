@@ -1,0 +1,73 @@
+// A small seeded generator and the random draws the data pipeline needs.
+
+import Foundation
+
+// Every function here takes `inout some RandomNumberGenerator`, so the project's own generator
+// (Sampling module) can be passed instead of `SplitMix64`.
+
+/// SplitMix64 (Steele, Lea & Flood 2014; constants from the reference implementation): a
+/// 64-bit state, full period 2^64, passes BigCrush. Used for phantoms, tests and as a default.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A seed derived from `seed` and a stream number, so that e.g. case i of a dataset does not
+    /// depend on how many cases are generated.
+    public static func derive(_ seed: UInt64, stream: UInt64) -> UInt64 {
+        var g = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        _ = g.next()
+        return g.next()
+    }
+}
+
+extension RandomNumberGenerator {
+    /// Uniform in [lower, upper] (returns `lower` when the interval is empty).
+    public mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
+        upper > lower ? Double.random(in: lower...upper, using: &self) : lower
+    }
+
+    /// Bernoulli draw with probability p. Always consumes one draw, so toggling an option does
+    /// not shift the random stream of the others.
+    public mutating func chance(_ p: Double) -> Bool {
+        Double.random(in: 0..<1, using: &self) < p
+    }
+
+    /// Standard normal draw (Box–Muller; one of the pair is discarded for simplicity).
+    public mutating func normal() -> Double {
+        let u1 = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &self)
+        let u2 = Double.random(in: 0..<1, using: &self)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+
+    /// Fills `buffer` with N(0, sigma²) values, using both Box–Muller outputs.
+    public mutating func fillNormal(_ buffer: inout [Float], sigma: Float) {
+        var i = 0
+        let n = buffer.count
+        while i < n {
+            let u1 = Float.random(in: Float.leastNonzeroMagnitude..<1, using: &self)
+            let u2 = Float.random(in: 0..<1, using: &self)
+            let r = (-2 * logf(u1)).squareRoot() * sigma
+            let t = 2 * Float.pi * u2
+            buffer[i] = r * cosf(t)
+            if i + 1 < n { buffer[i + 1] = r * sinf(t) }
+            i += 2
+        }
+    }
+
+    /// nnU-Net's `BGContrast` draw for a multiplicative factor range [lo, hi] containing 1:
+    /// with probability 1/2 (and lo < 1) uniform in [lo, 1], otherwise uniform in [max(lo, 1), hi].
+    /// Reductions and increases are then equally likely although the range is asymmetric.
+    public mutating func bgContrastFactor(_ lo: Double, _ hi: Double) -> Double {
+        if chance(0.5) && lo < 1 { return uniform(lo, 1) }
+        return uniform(Swift.max(lo, 1), hi)
+    }
+}
