@@ -12,7 +12,7 @@ public enum DatasetLayoutKind: String, CaseIterable, Sendable {
 public enum CacheMode: String, CaseIterable, Sendable { case memory, disk }
 
 /// Intensity normalisation per case and channel. nnU-Net uses z-score for MRI.
-public enum Normalization: String, CaseIterable, Sendable { case zscore, none }
+public enum IntensityNormalization: String, CaseIterable, Sendable { case zscore, none }
 
 /// One class of the label map.
 public struct LabelDefinition: Equatable, Sendable {
@@ -65,7 +65,7 @@ public struct DataConfig: Equatable, Sendable {
     /// Resample to this spacing in mm (x, y, z); nil = keep each case's spacing.
     public var targetSpacing: [Double]?
     public var cache: CacheMode = .memory
-    public var normalization: Normalization = .zscore
+    public var normalization: IntensityNormalization = .zscore
     public var demo: DemoConfig?
 
     public init() {}

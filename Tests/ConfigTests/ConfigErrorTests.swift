@@ -75,6 +75,25 @@ final class ConfigErrorTests: XCTestCase {
         ])
     }
 
+    func testAugmentationBoundsAndTypos() {
+        let p = problems("""
+        data: {dataset: d}
+        training:
+          augmentation:
+            rotation: {range: [-200, 30]}
+            blur: {probability: 1.5, sigmaa: [1, 2]}
+            flip: {axes: [0, 3]}
+            label_interpolation: linear
+        """)
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:4: training.augmentation.rotation.range[0]: value -200 is out of range; allowed: a number in [-180, 180]",
+            "test.cfg:5: training.augmentation.blur.probability: value 1.5 is out of range; allowed: a number in [0, 1]",
+            "test.cfg:5: unknown key 'training.augmentation.blur.sigmaa'; allowed keys here: enabled, probability, range, probability_per_channel",
+            "test.cfg:6: training.augmentation.flip.axes[1]: value 3 is out of range; allowed: an integer in [0, 2]",
+            "test.cfg:7: training.augmentation.label_interpolation: found 'linear', allowed: one of nearest, linear_vote",
+        ])
+    }
+
     func testPatchSizeMustSuitNetworkDepth() {
         let p = problems("data: {dataset: d}\nmodel: {features: [8, 16, 32, 64]}\ntraining:\n  patch_size: [64, 60, 64]\n")
         XCTAssertEqual(p.map(\.description), ["test.cfg:4: training.patch_size: [64, 60, 64] must be divisible by 8 on every axis (the 4 levels of model.features halve it 3 times)"])
