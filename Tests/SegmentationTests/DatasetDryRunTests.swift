@@ -3,6 +3,10 @@ import Config
 import NIfTI
 @testable import Segmentation
 
+/// The repository root, found from this file's path (Tests/SegmentationTests/<file>).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().path
+
 /// Lines written by a command, for assertions.
 final class CapturedOutput: @unchecked Sendable {
     private let lock = NSLock()
@@ -50,6 +54,26 @@ final class DatasetDryRunTests: XCTestCase {
         XCTAssertTrue(text.contains("cases: 3 training (3 read without problems)"), text)
         XCTAssertTrue(text.contains("network: 1 input channel(s), 2 classes"), text)
         XCTAssertTrue(text.hasSuffix("dry run OK: config valid, 3 cases checked"), text)
+    }
+
+    /// The shipped demo config against the phantom dataset the data pipeline writes.
+    func testDemoConfigAgainstPhantomDataset() throws {
+        let t = try TempFolder()
+        let summary = try PhantomGenerator.writeDataset(to: URL(fileURLWithPath: t.path + "/demo"), cases: 5,
+                                                        rareFraction: 0.4, seed: 3, testCases: 2,
+                                                        shape: GridShape(cube: 16))
+        var o = TrainOptions()
+        o.configPath = repositoryRoot + "/configs/demo.cfg"
+        o.overrides = ["data.dataset=\(t.path)/demo", "data.groups=\(t.path)/demo/groups.csv",
+                       "training.batch_size=1"]
+        o.dryRun = true
+        let c = CapturedOutput()
+        XCTAssertEqual(TrainCommand.run(o, output: c.output), ExitStatus.ok, c.err.joined(separator: "\n"))
+        let text = c.out.joined(separator: "\n")
+        XCTAssertTrue(text.contains("cases: 5 training (5 read without problems), 2 test images"), text)
+        let rare = summary.trainingIDs.filter { summary.groups[$0] == PhantomGenerator.rareGroup }.count
+        XCTAssertTrue(text.contains("groups: common \(5 - rare), rare \(rare)"), text)
+        XCTAssertTrue(text.contains("labels: 0 background, 1 external_csf, 2 grey_matter, 3 white_matter, 4 ventricles, 5 deep_grey"), text)
     }
 
     func testDryRunReportsProblemsAndFails() throws {

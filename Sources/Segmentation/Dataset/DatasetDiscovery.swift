@@ -44,7 +44,7 @@ extension DatasetLayout {
         guard var found = layout else { return (nil, problems) }
         found.reconcile(with: data, problems: &problems)
         if let csv = data.groups {
-            GroupsCSV.apply(path: csv, to: &found.cases, problems: &problems)
+            GroupsCSV.apply(path: csv, to: &found.cases, tests: &found.testCases, problems: &problems)
         }
         for id in data.valCases ?? [] where !found.cases.contains(where: { $0.id == id }) {
             problems.append(.unknownValidationCase(caseID: id))
