@@ -4,11 +4,11 @@ import NIfTI
 @testable import Segmentation
 
 /// The repository root, found from this file's path (Tests/SegmentationTests/<file>).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let datasetTestsRepositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().path
 
 /// Lines written by a command, for assertions.
-final class CapturedOutput: @unchecked Sendable {
+final class DatasetCommandOutput: @unchecked Sendable {
     private let lock = NSLock()
     private var outLines: [String] = []
     private var errLines: [String] = []
@@ -22,7 +22,7 @@ final class CapturedOutput: @unchecked Sendable {
 
 /// `dro-train`'s logic (TrainCommand) end to end on a small generated dataset.
 final class DatasetDryRunTests: XCTestCase {
-    func makeDataset(_ t: TempFolder, badLabel: Bool = false) throws {
+    func makeDataset(_ t: DatasetTestFolder, badLabel: Bool = false) throws {
         try t.write("ds/dataset.json", """
         {"channel_names": {"0": "T2"}, "labels": {"background": 0, "x": 1}, "numTraining": 3, "file_ending": ".nii.gz"}
         """)
@@ -37,7 +37,7 @@ final class DatasetDryRunTests: XCTestCase {
         try t.write("cfg/run.cfg", "data:\n  dataset: ../ds\nmodel:\n  features: [4, 8]\ntraining:\n  patch_size: [4, 4, 4]\n")
     }
 
-    func options(_ t: TempFolder, _ body: (inout TrainOptions) -> Void) -> TrainOptions {
+    func options(_ t: DatasetTestFolder, _ body: (inout TrainOptions) -> Void) -> TrainOptions {
         var o = TrainOptions()
         o.configPath = t.path + "/cfg/run.cfg"
         body(&o)
@@ -45,9 +45,9 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func testDryRunCleanDataset() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try makeDataset(t)
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         XCTAssertEqual(TrainCommand.run(options(t) { $0.dryRun = true }, output: c.output), ExitStatus.ok)
         XCTAssertEqual(c.err, [])
         let text = c.out.joined(separator: "\n")
@@ -58,16 +58,16 @@ final class DatasetDryRunTests: XCTestCase {
 
     /// The shipped demo config against the phantom dataset the data pipeline writes.
     func testDemoConfigAgainstPhantomDataset() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         let summary = try PhantomGenerator.writeDataset(to: URL(fileURLWithPath: t.path + "/demo"), cases: 5,
                                                         rareFraction: 0.4, seed: 3, testCases: 2,
                                                         shape: GridShape(cube: 16))
         var o = TrainOptions()
-        o.configPath = repositoryRoot + "/configs/demo.cfg"
+        o.configPath = datasetTestsRepositoryRoot + "/configs/demo.cfg"
         o.overrides = ["data.dataset=\(t.path)/demo", "data.groups=\(t.path)/demo/groups.csv",
                        "training.batch_size=1"]
         o.dryRun = true
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         XCTAssertEqual(TrainCommand.run(o, output: c.output), ExitStatus.ok, c.err.joined(separator: "\n"))
         let text = c.out.joined(separator: "\n")
         XCTAssertTrue(text.contains("cases: 5 training (5 read without problems), 2 test images"), text)
@@ -77,10 +77,10 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func testDryRunReportsProblemsAndFails() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try makeDataset(t, badLabel: true)
         try FileManager.default.removeItem(atPath: t.path + "/ds/labelsTr/c.nii.gz")
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         XCTAssertEqual(TrainCommand.run(options(t) { $0.dryRun = true; $0.quiet = true }, output: c.output), ExitStatus.failure)
         XCTAssertEqual(c.err, [
             "case c: missing label file: \(t.path)/ds/labelsTr/c.nii.gz",
@@ -91,9 +91,9 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func testBatchLargerThanTrainingSetAndPatchNote() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try makeDataset(t)
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         // 3 cases, val_fraction 0.34 → 1 validation case, 2 training cases < batch 3.
         let status = TrainCommand.run(options(t) {
             $0.dryRun = true
@@ -108,9 +108,9 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func testConfigErrorsOneLineEachExitOne() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try makeDataset(t)
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         let status = TrainCommand.run(options(t) { $0.overrides = ["training.lr=0", "sampler.kind=unifrom"]; $0.dryRun = true },
                                       output: c.output)
         XCTAssertEqual(status, ExitStatus.failure)
@@ -121,9 +121,9 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func testPrintConfigWithOutputOverride() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try makeDataset(t)
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         let status = TrainCommand.run(options(t) { $0.printConfig = true; $0.outputDir = "/tmp/x/../y" }, output: c.output)
         XCTAssertEqual(status, ExitStatus.ok)
         let printed = try Config.decode(yaml: c.out.joined(separator: "\n"), sourceName: "printed", baseDirectory: "/")
@@ -133,9 +133,9 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func testTrainingNotYetAvailableAndUsage() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try makeDataset(t)
-        let c = CapturedOutput()
+        let c = DatasetCommandOutput()
         XCTAssertEqual(TrainCommand.run(options(t) { _ in }, output: c.output), ExitStatus.failure)
         XCTAssertTrue(c.err.first?.contains("arrives with the training issue") == true, "\(c.err)")
         XCTAssertEqual(TrainCommand.run(TrainOptions(), output: c.output), ExitStatus.usage)
