@@ -112,6 +112,6 @@ public enum DryRun {
     static func patchNote(_ patch: [Int], _ cases: [CaseStatistics]) -> String? {
         let smaller = cases.filter { c in zip(c.shape, patch).contains { $0 < $1 } }
         guard !smaller.isEmpty else { return nil }
-        return "\(smaller.count) case(s) are smaller than the patch \(shapeText(patch)) along some axis (e.g. \(smaller[0].id) \(shapeText(smaller[0].shape))); their patches will be padded"
+        return "\(smaller.count) case(s) are smaller than the patch \(DatasetProblem.shapeText(patch)) along some axis (e.g. \(smaller[0].id) \(DatasetProblem.shapeText(smaller[0].shape))); their patches will be padded"
     }
 }
