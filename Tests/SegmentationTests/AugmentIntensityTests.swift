@@ -1,4 +1,5 @@
 // Intensity augmentation, options validation and reproducibility from a seed.
+import Tensor
 import XCTest
 @testable import Segmentation
 

@@ -1,4 +1,5 @@
 // Phantom generator: anatomy plausibility, rare group, determinism, nnU-Net dataset on disk.
+import Tensor
 import XCTest
 import Foundation
 import NIfTI
@@ -133,7 +134,7 @@ final class PhantomTests: XCTestCase {
         XCTAssertThrowsError(try CaseVolume.load(CaseFiles(id: "a", channelPaths: [img, other], labelPath: nil),
                                                  channels: 2, classes: 2)) { e in
             XCTAssertTrue("\(e)".contains("a_0001.nii.gz"), "\(e)")
-            XCTAssertTrue("\(e)".contains("[4, 3, 3]"), "\(e)")
+            XCTAssertTrue("\(e)".contains("4×3×3"), "\(e)")
         }
         XCTAssertThrowsError(try CaseVolume.load(CaseFiles(id: "a", channelPaths: [img], labelPath: lab),
                                                  channels: 1, classes: 2)) { e in

@@ -9,6 +9,7 @@
 // inverted, lower CSF contrast, stronger bias): the under-represented group of the robustness
 // experiment.
 
+import Tensor
 import Foundation
 
 public enum PhantomGenerator {

@@ -1,25 +1,14 @@
 // A small seeded generator and the random draws the data pipeline needs.
 
 import Foundation
+import Tensor
 
 // Every function here takes `inout some RandomNumberGenerator`, so the project's own generator
 // (Sampling module) can be passed instead of `SplitMix64`.
 
-/// SplitMix64 (Steele, Lea & Flood 2014; constants from the reference implementation): a
-/// 64-bit state, full period 2^64, passes BigCrush. Used for phantoms, tests and as a default.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// `SplitMix64` (Tensor/Random.swift; Steele, Lea & Flood 2014) is the generator for phantoms,
+/// splits and tests; the training loop uses `SeededGenerator` (Sampling) instead.
+extension SplitMix64 {
     /// A seed derived from `seed` and a stream number, so that e.g. case i of a dataset does not
     /// depend on how many cases are generated.
     public static func derive(_ seed: UInt64, stream: UInt64) -> UInt64 {

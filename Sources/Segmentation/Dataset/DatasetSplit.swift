@@ -1,3 +1,4 @@
+import Tensor
 import Config
 
 /// The training / validation split of a dataset's cases: `data.val_cases` when given, else a

@@ -1,0 +1,172 @@
+/// Little-endian binary encoding of checkpoint fields. Every multi-byte value in a checkpoint is
+/// little-endian regardless of the host, so files move between machines.
+public struct ByteWriter {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public mutating func append(_ value: UInt8) { bytes.append(value) }
+
+    public mutating func append(_ value: UInt16) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func append(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func append(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func append(_ value: Int) { append(UInt64(bitPattern: Int64(value))) }
+
+    public mutating func append(_ value: Double) { append(value.bitPattern) }
+
+    public mutating func append(_ value: Float) { append(value.bitPattern) }
+
+    /// Count (UInt64) followed by the raw values.
+    public mutating func append(_ values: [Float]) {
+        append(values.count)
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for value in values { append(value.bitPattern) }
+        #endif
+    }
+
+    public mutating func append(_ values: [Double]) {
+        append(values.count)
+        for value in values { append(value.bitPattern) }
+    }
+
+    public mutating func append(_ values: [Int]) {
+        append(values.count)
+        for value in values { append(value) }
+    }
+
+    /// Length (UInt64) followed by raw bytes.
+    public mutating func appendBlob(_ blob: [UInt8]) {
+        append(blob.count)
+        bytes.append(contentsOf: blob)
+    }
+
+    /// UTF-8 length-prefixed string.
+    public mutating func append(_ string: String) { appendBlob(Array(string.utf8)) }
+}
+
+/// Reads what `ByteWriter` wrote; every read is bounds-checked and throws a message naming the
+/// section instead of trapping on a short buffer.
+public struct ByteReader {
+    let bytes: [UInt8]
+    public private(set) var offset = 0
+    let path: String
+    let section: String
+
+    public init(_ bytes: [UInt8], path: String, section: String) {
+        self.bytes = bytes
+        self.path = path
+        self.section = section
+    }
+
+    public var isAtEnd: Bool { offset == bytes.count }
+
+    func fail(_ reason: String) -> CheckpointError {
+        .badSection(path: path, name: section, reason: reason)
+    }
+
+    mutating func take(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
+        guard count >= 0, count <= bytes.count - offset else {
+            throw fail("\(what) needs \(count) bytes at offset \(offset), only \(bytes.count - offset) left")
+        }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    mutating func fixed<T: FixedWidthInteger>(_ type: T.Type, _ what: String) throws -> T {
+        let slice = try take(MemoryLayout<T>.size, what)
+        var value: T = 0
+        for (shift, byte) in slice.enumerated() { value |= T(byte) << (8 * shift) }
+        return value
+    }
+
+    public mutating func uint8(_ what: String = "byte") throws -> UInt8 { try fixed(UInt8.self, what) }
+    public mutating func uint16(_ what: String = "uint16") throws -> UInt16 { try fixed(UInt16.self, what) }
+    public mutating func uint32(_ what: String = "uint32") throws -> UInt32 { try fixed(UInt32.self, what) }
+    public mutating func uint64(_ what: String = "uint64") throws -> UInt64 { try fixed(UInt64.self, what) }
+
+    public mutating func int(_ what: String = "integer") throws -> Int {
+        let raw = Int64(bitPattern: try uint64(what))
+        guard let value = Int(exactly: raw) else { throw fail("\(what) \(raw) does not fit") }
+        return value
+    }
+
+    public mutating func double(_ what: String = "double") throws -> Double {
+        Double(bitPattern: try uint64(what))
+    }
+
+    public mutating func float(_ what: String = "float") throws -> Float {
+        Float(bitPattern: try uint32(what))
+    }
+
+    /// A count that must fit in the remaining bytes at `elementSize` each.
+    mutating func count(_ what: String, elementSize: Int) throws -> Int {
+        let count = try int("\(what) count")
+        guard count >= 0, count <= (bytes.count - offset) / max(elementSize, 1) else {
+            throw fail("\(what) count \(count) exceeds the \(bytes.count - offset) bytes left")
+        }
+        return count
+    }
+
+    public mutating func floats(_ what: String = "floats") throws -> [Float] {
+        let count = try self.count(what, elementSize: 4)
+        #if _endian(little)
+        let raw = try take(4 * count, what)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            raw.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+            }
+            initialized = count
+        }
+        #else
+        var values = [Float]()
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try float(what)) }
+        return values
+        #endif
+    }
+
+    public mutating func doubles(_ what: String = "doubles") throws -> [Double] {
+        let count = try self.count(what, elementSize: 8)
+        var values = [Double]()
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try double(what)) }
+        return values
+    }
+
+    public mutating func ints(_ what: String = "integers") throws -> [Int] {
+        let count = try self.count(what, elementSize: 8)
+        var values = [Int]()
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try int(what)) }
+        return values
+    }
+
+    public mutating func blob(_ what: String = "bytes") throws -> [UInt8] {
+        let count = try self.count(what, elementSize: 1)
+        return Array(try take(count, what))
+    }
+
+    public mutating func string(_ what: String = "text") throws -> String {
+        let raw = try blob(what)
+        guard let text = String(validating: raw, as: UTF8.self) else {
+            throw fail("\(what) is not valid UTF-8")
+        }
+        return text
+    }
+
+    /// Throws unless every byte was consumed (a section with leftovers is not what we wrote).
+    public func finish() throws {
+        guard isAtEnd else { throw fail("\(bytes.count - offset) unexpected trailing bytes") }
+    }
+}

@@ -1,1 +1,0 @@
-print("dro-eval: not yet implemented")

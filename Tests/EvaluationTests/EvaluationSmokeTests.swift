@@ -1,6 +1,0 @@
-import XCTest
-@testable import Evaluation
-
-final class EvaluationSmokeTests: XCTestCase {
-    func testModuleLinks() { XCTAssertTrue(true) }
-}

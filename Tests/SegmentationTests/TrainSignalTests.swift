@@ -1,0 +1,30 @@
+import XCTest
+@testable import Segmentation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class TrainSignalTests: XCTestCase {
+    /// A real SIGTERM sent to this process sets the flag instead of killing the test runner.
+    func testSignalSetsTheFlagInsteadOfKilling() throws {
+        let stop = SignalStop()
+        stop.start()
+        defer { stop.stop() }
+        XCTAssertNil(stop.signal)
+        kill(getpid(), SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while stop.signal == nil && Date() < deadline { usleep(1000) }
+        XCTAssertEqual(stop.signal, SIGTERM)
+        stop.request(SIGINT)
+        XCTAssertEqual(stop.signal, SIGTERM, "the first signal is kept")
+    }
+
+    func testExitCodesFollowTheShellConvention() {
+        XCTAssertEqual(RunError.interrupted(signal: SIGINT, iteration: 3, checkpoint: "c").exitCode, 130)
+        XCTAssertEqual(RunError.interrupted(signal: SIGTERM, iteration: 3, checkpoint: "c").exitCode, 143)
+        XCTAssertEqual(RunError.nonFiniteLoss(iteration: 3, loss: .nan, cases: [], checkpoint: nil).exitCode, 1)
+        XCTAssertEqual("\(RunError.interrupted(signal: SIGINT, iteration: 3, checkpoint: "out/checkpoint_latest.ckpt"))",
+                       "stopped by SIGINT after iteration 3; state saved to out/checkpoint_latest.ckpt "
+                       + "(continue with --resume)")
+    }
+}
