@@ -44,6 +44,26 @@ final class ConfigErrorTests: XCTestCase {
         ])
     }
 
+    func testScalarSpellings() throws {
+        // Plain exponent notation is a number here (YAML 1.1 would read "1e-3" as text).
+        let c = try decodeConfig("data: {dataset: d}\ntraining: {lr: 1e-3, weight_decay: 0, epochs: 1_000}\n")
+        XCTAssertEqual(c.training.lr, 0.001)
+        XCTAssertEqual(c.training.weightDecay, 0)
+        XCTAssertEqual(c.training.epochs, 1000)
+        // Quoted text is never a number; yes/no are not booleans; .nan is not a finite number.
+        let p = problems("data: {dataset: d}\ntraining: {lr: '0.1', nesterov: yes, weight_decay: .nan}\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:2: training.lr: found '0.1' (quoted text), expected a number > 0",
+            "test.cfg:2: training.nesterov: found yes, expected true or false",
+            "test.cfg:2: training.weight_decay: found .nan, expected a number ≥ 0",
+        ])
+    }
+
+    func testDocumentMustBeAMapping() {
+        let p = problems("- data\n- model\n")
+        XCTAssertTrue(p.map(\.description).contains("test.cfg:1: (document): found a list, expected a mapping of keys"), "\(p)")
+    }
+
     func testInvalidChoiceSuggests() {
         let p = problems("data: {dataset: d}\nsampler: {kind: hardnes}\n")
         XCTAssertEqual(p.first?.description,
