@@ -68,7 +68,7 @@ public struct AugmentationConfig: Equatable, Sendable {
         let f = r.section("flip")
         flip = f.bool("enabled", true)
         flipProbability = f.double("probability", 0.5, .closed(0, 1))
-        flipAxes = f.field("axes")?.ints(.closed(0, 2)) ?? [0, 1, 2]
+        flipAxes = f.requiredField("axes")?.ints(.closed(0, 2)) ?? [0, 1, 2]
         f.finish()
         rotation = Self.read(r, "rotation", rotation)
         scaling = Self.read(r, "scaling", scaling)

@@ -128,18 +128,18 @@ public struct DataConfig: Equatable, Sendable {
 
     private static func readLabels(_ r: SectionReader) -> [LabelDefinition]? {
         guard let f = r.field("labels") else { return nil }
-        let section = SectionReader(path: f.key, node: f.node, log: r.log)
+        _ = SectionReader(path: f.key, node: f.node, log: r.log)   // reports a non-mapping
         guard case .mapping(let m) = f.node else { return nil }
         var labels: [LabelDefinition] = []
-        for (k, _) in m {
-            guard let name = k.scalar?.string, let v = section.field(name)?.int(.atLeast(0)) else { continue }
-            labels.append(LabelDefinition(name: name, value: v))
+        for (k, v) in m {
+            let name = k.scalar?.string ?? ""
+            guard let value = Field(key: "\(f.key).\(name)", node: v, log: r.log).int(.atLeast(0)) else { continue }
+            labels.append(LabelDefinition(name: name, value: value))
         }
         let values = labels.map { $0.value }.sorted()
         if values.count == m.count, values != Array(0..<values.count) || values.count < 2 {
-            r.log.add(.outOfRange(key: f.key, at: f.location,
-                                  found: "values [\(values.map(String.init).joined(separator: ", "))]",
-                                  allowed: "at least 2 labels with the consecutive values 0, 1, 2, ... (background 0)"))
+            r.log.add(.inconsistent(key: f.key, at: f.location,
+                message: "values [\(values.map(String.init).joined(separator: ", "))] must be 0, 1, 2, ... without gaps or repeats (background 0, at least 2 labels)"))
         }
         return labels
     }
@@ -150,7 +150,10 @@ public struct DataConfig: Equatable, Sendable {
         for item in list {
             let c = SectionReader(path: item.key, node: item.node, log: r.log)
             let id = c.field("id")?.string()
-            let images = c.field("images").flatMap { f in f.strings(single: true).map { $0.map { r.log.resolvePath($0, key: f.key) } } }
+            var images: [String]?
+            if let f = c.field("images"), let raw = f.strings(single: true) {
+                images = raw.map { r.log.resolvePath($0, key: f.key) }
+            }
             let label = c.optionalPath("label")
             let group = c.optionalString("group")
             c.finish()

@@ -59,6 +59,18 @@ final class ConfigErrorTests: XCTestCase {
         ])
     }
 
+    func testNullOnlyWhereAllowed() throws {
+        let p = problems("data: {dataset: d}\ntraining:\n  lr:\n  patch_size: null\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:3: training.lr: found null, expected a number > 0",
+            "test.cfg:4: training.patch_size: found null, expected a list of 3 integers, each ≥ 1",
+        ])
+        let c = try decodeConfig("data: {dataset: d, groups: null, target_spacing: ~}\ntraining: {iterations_per_epoch: null, grad_clip: null}\n")
+        XCTAssertNil(c.data.groups)
+        XCTAssertNil(c.training.iterationsPerEpoch)
+        XCTAssertNil(c.training.gradClip)
+    }
+
     func testDocumentMustBeAMapping() {
         let p = problems("- data\n- model\n")
         XCTAssertTrue(p.map(\.description).contains("test.cfg:1: (document): found a list, expected a mapping of keys"), "\(p)")
@@ -121,8 +133,13 @@ final class ConfigErrorTests: XCTestCase {
 
     func testLabelsMustBeConsecutiveFromZero() {
         let p = problems("data:\n  dataset: d\n  labels: {background: 0, a: 2}\n")
-        XCTAssertEqual(p.first?.description,
-                       "test.cfg:3: data.labels: value values [0, 2] is out of range; allowed: at least 2 labels with the consecutive values 0, 1, 2, ... (background 0)")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:3: data.labels: values [0, 2] must be 0, 1, 2, ... without gaps or repeats (background 0, at least 2 labels)"])
+        let q = problems("data:\n  dataset: d\n  labels:\n    background: 0\n    a:\n    b: [1]\n")
+        XCTAssertEqual(q.map(\.description), [
+            "test.cfg:5: data.labels.a: found null, expected an integer ≥ 0",
+            "test.cfg:6: data.labels.b: found a list, expected an integer ≥ 0",
+        ])
     }
 
     func testMissingDataset() {
