@@ -21,13 +21,15 @@ final class TrainerLoopTests: XCTestCase {
     /// iterations and at epoch ends; validation every 2 epochs.
     func makeTrainer(_ name: String, seed: UInt64 = 7, beta: Double = 1, useWeights: Bool = true,
                      batch: Int = 2, script: [Double] = [0.5], stop: SignalStop? = nil,
+                     checkpointEvery: Int? = 4, checkpointEveryEpochs: Int = 1,
                      configure: (FakeModel) -> Void = { _ in }) throws -> FakeTrainer {
         let source = FakeSource(cases: 5, dimension: 4)
         let model = FakeModel(targets: source.targets)
         configure(model)
         let settings = TrainerSettings(epochs: 6, batchSize: batch,
                                        iterationsPerEpoch: TrainerSettings.iterationsPerEpoch(cases: 5, batch: batch),
-                                       learningRate: 0.05, gradientClipNorm: 12, checkpointEvery: 4, validateEvery: 2)
+                                       learningRate: 0.05, gradientClipNorm: 12, checkpointEvery: checkpointEvery,
+                                       checkpointEveryEpochs: checkpointEveryEpochs, validateEvery: 2)
         var clockValue = 0.0
         return try FakeTrainer(settings: settings, model: model, source: source,
                                sampler: FakeSampler(count: 5, beta: beta, useWeights: useWeights, seed: seed &+ 1),
@@ -134,6 +136,22 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertTrue(message { try early.train() }.hasSuffix("); no checkpoint was written yet — lower the learning rate or check these cases"))
     }
 
+    /// Checkpoints only every 2 epochs (6 iterations): a NaN at iteration 11 leaves the one
+    /// from iteration 6; the last iteration always saves.
+    func testEpochGranularCheckpoints() throws {
+        let latest = root + "/epochs/checkpoint_latest.ckpt"
+        let diverging = try makeTrainer("epochs", checkpointEvery: nil, checkpointEveryEpochs: 2) { $0.nanAt = 11 }
+        XCTAssertTrue(message { try diverging.train() }.contains("at iteration 11"))
+        func savedIteration() throws -> Int {
+            try TrainingProgress.decode(try Checkpoint.read(path: latest).require("progress", path: latest), path: latest).iteration
+        }
+        XCTAssertEqual(try savedIteration(), 6)
+        let odd = try makeTrainer("odd", checkpointEvery: nil, checkpointEveryEpochs: 4)
+        try odd.train()
+        XCTAssertEqual(try TrainingProgress.decode(try Checkpoint.read(path: root + "/odd/checkpoint_latest.ckpt")
+            .require("progress", path: "p"), path: "p").iteration, 18)
+    }
+
     /// Validation at epochs 2, 4, 6 with mean foreground Dice 0.3, 0.6, 0.45 (background row
     /// excluded): the best checkpoint is epoch 4's.
     func testBestCheckpointFollowsMeanForegroundDice() throws {
@@ -180,7 +198,7 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertEqual(message { try other.resume() },
                        "checkpoint \(root)/shape/checkpoint_latest.ckpt: cannot resume: it has batch size 2, the configuration 1")
         XCTAssertEqual(message { _ = try self.makeTrainer("big", batch: 6) },
-                       "training setting batch_size is 6; allowed: at most the 5 training cases (a batch holds distinct cases)")
+                       "training setting training.batch_size is 6; allowed: at most the 5 training cases (a batch holds distinct cases)")
     }
 
     /// lr₀·(1 − e/E)^0.9 by hand; PyTorch's clip coefficient max/(norm + 1e-6).

@@ -1,17 +1,27 @@
 import Config
+import Foundation
 
-/// Entry points of training and demo-data generation, called by `TrainCommand`. They arrive
-/// with the training issue; until then they say so and fail.
+/// Entry points of training and demo-data generation, called by `TrainCommand`.
 public enum TrainingEntry {
-    static let pending = "arrives with the training issue; for now dro-train can --print-config and --dry-run"
-
     public static func train(_ config: Config, options: TrainOptions, output: CommandOutput) -> Int32 {
-        output.err("dro-train: training\(options.resume ? " (--resume)" : "") is not implemented yet: it \(pending)")
-        return ExitStatus.failure
+        TrainRun.run(config, resume: options.resume, quiet: options.quiet, output: output)
     }
 
+    /// Writes the synthetic phantom dataset (nnU-Net v2 layout with groups.csv) to `folder`.
     public static func makeDemoData(folder: String, options: TrainOptions, output: CommandOutput) -> Int32 {
-        output.err("dro-train: --make-demo-data is not implemented yet: it \(pending)")
-        return ExitStatus.failure
+        do {
+            let summary = try PhantomGenerator.writeDataset(
+                to: URL(fileURLWithPath: folder), cases: options.demoCases ?? DemoConfig.defaultCases,
+                rareFraction: options.demoRareFraction ?? DemoConfig.defaultRareFraction,
+                seed: UInt64(max(0, options.demoSeed ?? 0)))
+            if !options.quiet {
+                let rare = summary.groups.values.filter { $0 == PhantomGenerator.rareGroup }.count
+                output.out("demo dataset: \(summary.trainingIDs.count) cases (\(rare) rare) written to \(folder)")
+            }
+            return ExitStatus.ok
+        } catch {
+            output.err("dro-train: --make-demo-data \(folder): \(error)")
+            return ExitStatus.failure
+        }
     }
 }

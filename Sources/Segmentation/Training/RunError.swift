@@ -6,6 +6,8 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     case logHeaderMismatch(path: String, found: String, expected: String)
     /// `--resume` without a checkpoint in the output folder.
     case nothingToResume(folder: String, checkpoint: String)
+    /// A fresh run pointed at a folder that already holds a run.
+    case existingRun(folder: String, checkpoint: String)
     /// A checkpoint that is intact but was made by a different configuration or model.
     case incompatibleCheckpoint(path: String, reason: String)
     /// The loss became NaN or infinite.
@@ -27,6 +29,9 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
         case let .nothingToResume(folder, checkpoint):
             return "--resume: no checkpoint \(checkpoint) in output folder \(folder); "
                 + "start without --resume to train from scratch"
+        case let .existingRun(folder, checkpoint):
+            return "output folder \(folder) already holds a run (\(checkpoint)); continue it with --resume "
+                + "or choose another --output"
         case let .incompatibleCheckpoint(path, reason):
             return "checkpoint \(path): cannot resume: \(reason)"
         case let .nonFiniteLoss(iteration, loss, cases, checkpoint, what):

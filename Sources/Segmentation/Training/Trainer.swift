@@ -112,18 +112,25 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
 
             let epochEnd = progress.iteration % settings.iterationsPerEpoch == 0
             if epochEnd { try finishEpoch(epoch, logs: logs) }
-            if epochEnd || progress.iteration % settings.checkpointEvery == 0 {
-                try saveLatest()
-            }
+            let saved = isCheckpointIteration(progress.iteration, epochEnd: epochEnd, epoch: epoch)
+            if saved { try saveLatest() }
             if progress.iteration == haltAfter { return progress }
             if let signal = stop?.signal {
-                if !(epochEnd || progress.iteration % settings.checkpointEvery == 0) { try saveLatest() }
+                if !saved { try saveLatest() }
                 reporter.endBar()
                 throw RunError.interrupted(signal: signal, iteration: progress.iteration, checkpoint: run.latestCheckpointPath)
             }
         }
         reporter.endBar()
         return progress
+    }
+
+    /// checkpoint_latest after every `checkpointEvery` iterations, at the end of every
+    /// `checkpointEveryEpochs` epochs, and after the last iteration.
+    func isCheckpointIteration(_ iteration: Int, epochEnd: Bool, epoch: Int) -> Bool {
+        if iteration == settings.totalIterations { return true }
+        if let every = settings.checkpointEvery, iteration % every == 0 { return true }
+        return epochEnd && epoch % settings.checkpointEveryEpochs == 0
     }
 
     /// One optimisation step (steps 1–7 of the type's comment).

@@ -76,14 +76,16 @@ public struct TrainerSettings: Equatable {
     public var polyExponent: Float
     /// Gradient-norm clip (the authors use 12); nil disables clipping.
     public var gradientClipNorm: Float?
-    /// Write checkpoint_latest every this many iterations (and at each epoch end).
-    public var checkpointEvery: Int
+    /// Write checkpoint_latest every this many iterations (nil: only at epoch ends) ...
+    public var checkpointEvery: Int?
+    /// ... and at the end of every this many epochs (and after the last epoch).
+    public var checkpointEveryEpochs: Int
     /// Validate every this many epochs (and after the last one).
     public var validateEvery: Int
 
     public init(epochs: Int, batchSize: Int, iterationsPerEpoch: Int, learningRate: Float,
                 polyExponent: Float = Schedule.defaultPolyExponent, gradientClipNorm: Float?,
-                checkpointEvery: Int, validateEvery: Int) {
+                checkpointEvery: Int?, checkpointEveryEpochs: Int = 1, validateEvery: Int) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.iterationsPerEpoch = iterationsPerEpoch
@@ -91,6 +93,7 @@ public struct TrainerSettings: Equatable {
         self.polyExponent = polyExponent
         self.gradientClipNorm = gradientClipNorm
         self.checkpointEvery = checkpointEvery
+        self.checkpointEveryEpochs = checkpointEveryEpochs
         self.validateEvery = validateEvery
     }
 
@@ -103,21 +106,23 @@ public struct TrainerSettings: Equatable {
 
     /// Every count must be positive; the message names the setting.
     public func validate(sampleCount: Int) throws {
-        let checks: [(String, Int)] = [("epochs", epochs), ("batch_size", batchSize),
+        let checks: [(String, Int)] = [("training.epochs", epochs), ("training.batch_size", batchSize),
                                        ("iterations per epoch", iterationsPerEpoch),
-                                       ("checkpoint_every", checkpointEvery), ("validate_every", validateEvery)]
+                                       ("checkpoint every (iterations)", checkpointEvery ?? 1),
+                                       ("output.checkpoint_every", checkpointEveryEpochs),
+                                       ("training.val_every", validateEvery)]
         for (name, value) in checks where value < 1 {
             throw RunError.invalidSetting(name: name, value: "\(value)", allowed: "an integer ≥ 1")
         }
         guard batchSize <= sampleCount else {
-            throw RunError.invalidSetting(name: "batch_size", value: "\(batchSize)",
+            throw RunError.invalidSetting(name: "training.batch_size", value: "\(batchSize)",
                                           allowed: "at most the \(sampleCount) training cases (a batch holds distinct cases)")
         }
         guard learningRate > 0, learningRate.isFinite else {
-            throw RunError.invalidSetting(name: "learning_rate", value: "\(learningRate)", allowed: "a finite number > 0")
+            throw RunError.invalidSetting(name: "training.lr", value: "\(learningRate)", allowed: "a finite number > 0")
         }
         if let clip = gradientClipNorm, !(clip > 0 && clip.isFinite) {
-            throw RunError.invalidSetting(name: "gradient_clip", value: "\(clip)", allowed: "a finite number > 0")
+            throw RunError.invalidSetting(name: "training.grad_clip", value: "\(clip)", allowed: "a finite number > 0")
         }
     }
 }

@@ -1,0 +1,189 @@
+import Foundation
+import Tensor
+
+/// The U-Net, its Dice+CE loss and its optimizer as one `TrainingModel`.
+///
+/// forward: logits of the batch, then the loss per sample (no gradient yet). backward: the loss
+/// again with the sampler's importance weights — always passed, so β = 0 (weights exactly 1)
+/// runs the same arithmetic as any other β — giving dLoss/dlogits, then the network's backward
+/// into the gradient arena.
+public final class UNetTrainingModel: TrainingModel {
+    public let network: UNet3D
+    public let loss: DiceCELoss
+    public let optimizer: Optimizer
+    let workspace = Workspace()
+    let threads: Int
+    /// The last forward's batch (labels as Int32) and logits.
+    private var labels: [Int32] = []
+    private var logits: UnsafePointer<Float>?
+    private var batchSize = 0
+    private var voxels = 0
+    private var gradient = FloatBuffer(count: 0)
+
+    /// SGD (nnU-Net's) or AdamW, over the arena's layout.
+    public enum Optimizer {
+        case sgd(SGDOptimizer)
+        case adamw(AdamWOptimizer)
+    }
+
+    public init(network: UNet3D, loss: DiceCELoss, optimizer: Optimizer, threads: Int) {
+        self.network = network
+        self.loss = loss
+        self.optimizer = optimizer
+        self.threads = threads
+    }
+
+    public func forward(_ batch: TrainingBatch) throws -> [Float] {
+        let spatial = [batch.patchSize.d, batch.patchSize.h, batch.patchSize.w]
+        batchSize = batch.count
+        voxels = batch.patchSize.count
+        labels = batch.labels.map { Int32($0) }
+        logits = try batch.images.withUnsafeBufferPointer {
+            try network.forward($0.baseAddress!, batch: batch.count, spatial: spatial)
+        }
+        let output = try evaluate(weights: nil, gradient: nil)
+        return output.perSample.map { Float($0) }
+    }
+
+    func evaluate(weights: [Double]?, gradient: UnsafeMutablePointer<Float>?) throws -> DiceCELoss.Output {
+        guard let logits else { throw RunError.step(iteration: 0, reason: "backward before forward") }
+        return try labels.withUnsafeBufferPointer {
+            try loss.evaluate(logits: logits, labels: $0.baseAddress!, batch: batchSize, classes: network.options.classes,
+                              voxels: voxels, weights: weights, gradient: gradient, workspace: workspace, threads: threads)
+        }
+    }
+
+    /// `sampleWeights` = wᵢ/B; the loss's own mean supplies the 1/B, so it gets wᵢ.
+    public func backward(sampleWeights: [Float]) throws {
+        let count = batchSize * network.options.classes * voxels
+        if gradient.count != count { gradient = FloatBuffer(count: count) }
+        let weights = sampleWeights.map { Double($0) * Double(batchSize) }
+        if loss.batchDice {
+            // Batch Dice does not decompose over samples: only unit weights are meaningful.
+            guard weights.allSatisfy({ $0 == 1 }) else {
+                throw RunError.invalidSetting(name: "training.loss.batch_dice", value: "true",
+                                              allowed: "false when sampler.importance_sampling is on")
+            }
+            _ = try evaluate(weights: nil, gradient: gradient.pointer)
+        } else {
+            _ = try evaluate(weights: weights, gradient: gradient.pointer)
+        }
+        try network.backward(gradient.pointer)
+    }
+
+    public func gradientNorm() -> Float {
+        let g = network.arena.gradients
+        var sum = 0.0
+        for i in 0..<g.count { sum += Double(g.pointer[i]) * Double(g.pointer[i]) }
+        return Float(sum.squareRoot())
+    }
+
+    public func scaleGradients(by factor: Float) {
+        let g = network.arena.gradients
+        for i in 0..<g.count { g.pointer[i] *= factor }
+    }
+
+    public func step(learningRate: Float) {
+        let arena = network.arena
+        switch optimizer {
+        case let .sgd(sgd):
+            sgd.learningRate = learningRate
+            sgd.step(parameters: arena.values.pointer, gradients: arena.gradients.pointer, threads: threads)
+        case let .adamw(adam):
+            adam.learningRate = learningRate
+            adam.step(parameters: arena.values.pointer, gradients: arena.gradients.pointer, threads: threads)
+        }
+    }
+
+    // MARK: checkpoint sections
+
+    public static let modelSection = "model"
+    public static let optimizerSection = "optimizer"
+    /// Layout versions of the two sections.
+    static let sectionVersion: UInt32 = 1
+
+    /// "model": version, then every parameter tensor's name and shape, then all values in arena
+    /// order (so a reader can rebuild and check the layout). "optimizer": kind and its buffers.
+    public func saveState(into checkpoint: inout Checkpoint) {
+        var model = ByteWriter()
+        model.append(UNetTrainingModel.sectionVersion)
+        let tensors = network.parameterTensors
+        model.append(tensors.count)
+        for (name, shape) in tensors {
+            model.append(name)
+            model.append(shape)
+        }
+        model.append(network.arena.values.array)
+        checkpoint.set(UNetTrainingModel.modelSection, model.bytes)
+
+        var state = ByteWriter()
+        state.append(UNetTrainingModel.sectionVersion)
+        switch optimizer {
+        case let .sgd(sgd):
+            state.append("sgd")
+            state.append(sgd.velocity.array)
+        case let .adamw(adam):
+            state.append("adamw")
+            state.append(adam.stepCount)
+            state.append(adam.firstMoment.array)
+            state.append(adam.secondMoment.array)
+        }
+        checkpoint.set(UNetTrainingModel.optimizerSection, state.bytes)
+    }
+
+    public func loadState(from checkpoint: Checkpoint, path: String) throws {
+        let section = UNetTrainingModel.modelSection
+        var model = ByteReader(try checkpoint.require(section, path: path), path: path, section: section)
+        try UNetTrainingModel.checkVersion(try model.uint32("version"), path: path, section: section)
+        let count = try model.int("tensor count")
+        var tensors: [(name: String, shape: [Int])] = []
+        for _ in 0..<max(0, min(count, 100_000)) { tensors.append((try model.string("name"), try model.ints("shape"))) }
+        let expected = network.parameterTensors
+        guard tensors.map(\.name) == expected.map(\.name), tensors.map(\.shape) == expected.map(\.shape) else {
+            let first = zip(tensors, expected).first { $0.0.name != $0.1.name || $0.0.shape != $0.1.shape }
+            let detail = first.map { "\($0.0.name) \($0.0.shape) where the configured network has \($0.1.name) \($0.1.shape)" }
+                ?? "\(tensors.count) tensors where the configured network has \(expected.count)"
+            throw RunError.incompatibleCheckpoint(path: path, reason: "network differs: \(detail)")
+        }
+        let values = try model.floats("parameters")
+        try model.finish()
+        try UNetTrainingModel.copy(values, into: network.arena.values, path: path, section: section)
+
+        let optimizerName = UNetTrainingModel.optimizerSection
+        var state = ByteReader(try checkpoint.require(optimizerName, path: path), path: path, section: optimizerName)
+        try UNetTrainingModel.checkVersion(try state.uint32("version"), path: path, section: optimizerName)
+        let kind = try state.string("kind")
+        switch (optimizer, kind) {
+        case let (.sgd(sgd), "sgd"):
+            try UNetTrainingModel.copy(try state.floats("velocity"), into: sgd.velocity, path: path, section: optimizerName)
+        case let (.adamw(adam), "adamw"):
+            let steps = try state.int("step count")
+            // AdamW's bias correction depends on its step count, which the Tensor optimizer does
+            // not let us set: resuming would silently change the update, so it is refused.
+            guard steps == adam.stepCount else {
+                throw RunError.incompatibleCheckpoint(path: path, reason: "resuming AdamW (step \(steps)) is not supported "
+                    + "yet: its step count cannot be restored; use training.optimizer: sgd or start a new run")
+            }
+            try UNetTrainingModel.copy(try state.floats("first moment"), into: adam.firstMoment, path: path, section: optimizerName)
+            try UNetTrainingModel.copy(try state.floats("second moment"), into: adam.secondMoment, path: path, section: optimizerName)
+        default:
+            throw RunError.incompatibleCheckpoint(path: path, reason: "optimizer is \(kind), the configuration's differs")
+        }
+        try state.finish()
+    }
+
+    static func checkVersion(_ version: UInt32, path: String, section: String) throws {
+        guard version == sectionVersion else {
+            throw CheckpointError.badSection(path: path, name: section,
+                                             reason: "layout version \(version), this build reads \(sectionVersion)")
+        }
+    }
+
+    static func copy(_ values: [Float], into buffer: FloatBuffer, path: String, section: String) throws {
+        guard values.count == buffer.count else {
+            throw CheckpointError.badSection(path: path, name: section,
+                                             reason: "\(values.count) values, the network needs \(buffer.count)")
+        }
+        values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+}
