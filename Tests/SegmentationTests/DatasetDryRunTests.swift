@@ -132,6 +132,19 @@ final class DatasetDryRunTests: XCTestCase {
         XCTAssertEqual(printed.model.features, [4, 8])
     }
 
+    func testMakeDemoDataTakesTheConfigDemoSection() throws {
+        let t = try DatasetTestFolder()
+        try t.write("demo.cfg", "data:\n  dataset: d\n  demo: {cases: 3, rare_fraction: 0.34, seed: 5}\n")
+        var o = TrainOptions()
+        o.configPath = t.path + "/demo.cfg"
+        o.makeDemoData = t.path + "/d"
+        o.quiet = true
+        let c = DatasetCommandOutput()
+        XCTAssertEqual(TrainCommand.run(o, output: c.output), ExitStatus.ok, "\(c.err)")
+        let layout = try DatasetLayout.discover(try decodeDataConfig("data: {dataset: d}", base: t.path))
+        XCTAssertEqual(layout.cases.count, 3)
+    }
+
     func testMissingConfigIsAUsageError() {
         let c = DatasetCommandOutput()
         XCTAssertEqual(TrainCommand.run(TrainOptions(), output: c.output), ExitStatus.usage)

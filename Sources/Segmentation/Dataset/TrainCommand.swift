@@ -44,23 +44,33 @@ public struct TrainOptions: Sendable {
 /// write the demo dataset or train.
 public enum TrainCommand {
     public static func run(_ options: TrainOptions, output: CommandOutput = .standard) -> Int32 {
-        if let folder = options.makeDemoData {
-            return TrainingEntry.makeDemoData(folder: folder, options: options, output: output)
-        }
-        guard let path = options.configPath else {
+        if options.makeDemoData == nil && options.configPath == nil {
             output.err("dro-train: --config FILE is required")
             return ExitStatus.usage
         }
-        let config: Config
-        do {
-            config = try loadConfig(path: path, options: options)
-        } catch let error as ConfigError {
-            error.problems.forEach { output.err($0.description) }
-            return ExitStatus.failure
-        } catch {
-            output.err("\(path): \(error)")
-            return ExitStatus.failure
+        var config: Config?
+        if let path = options.configPath {
+            do {
+                config = try loadConfig(path: path, options: options)
+            } catch let error as ConfigError {
+                error.problems.forEach { output.err($0.description) }
+                return ExitStatus.failure
+            } catch {
+                output.err("\(path): \(error)")
+                return ExitStatus.failure
+            }
         }
+        if let folder = options.makeDemoData {
+            // The config's data.demo section supplies what the command line leaves out.
+            var demoOptions = options
+            if let demo = config?.data.demo {
+                demoOptions.demoCases = options.demoCases ?? demo.cases
+                demoOptions.demoRareFraction = options.demoRareFraction ?? demo.rareFraction
+                demoOptions.demoSeed = options.demoSeed ?? demo.seed
+            }
+            return TrainingEntry.makeDemoData(folder: folder, options: demoOptions, output: output)
+        }
+        guard let config else { return ExitStatus.usage }
         if options.printConfig { output.out(config.resolvedYAML()) }
         if options.dryRun { return DryRun.run(config, quiet: options.quiet, output: output) }
         if options.printConfig { return ExitStatus.ok }
