@@ -1,21 +1,28 @@
-import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// The signal number caught by the async-signal-safe handler (0 = none yet). A C signal handler
+/// cannot capture context, so it writes here; `SignalStop.signal` moves it under its lock.
+private let caughtSignal: UnsafeMutablePointer<sig_atomic_t> = {
+    let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+    p.initialize(to: 0)
+    return p
+}()
+
 /// Turns SIGINT and SIGTERM into a flag the training loop polls between iterations, so a stop
 /// request finishes the current iteration, saves a checkpoint and exits 130 / 143 instead of
-/// dying mid-write. Uses dispatch signal sources (the handler runs on a queue, not in signal
-/// context, so taking a lock is safe); the default disposition is restored by `stop()`.
+/// dying mid-write. The handler is installed with `sigaction` before `start()` returns, so a
+/// signal that arrives right after `start()` is never lost (dispatch signal sources register
+/// asynchronously and would drop it). The handler only stores the first signal number, which is
+/// async-signal-safe; the default disposition is restored by `stop()`.
 public final class SignalStop: @unchecked Sendable {
     public static let interruptSignal = SIGINT
     public static let terminateSignal = SIGTERM
 
     private let lock = NSLock()
     private var received: Int32?
-    private var sources: [DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "dro-seg.signals")
 
     public init() {}
 
@@ -23,6 +30,7 @@ public final class SignalStop: @unchecked Sendable {
     public var signal: Int32? {
         lock.lock()
         defer { lock.unlock() }
+        if received == nil, caughtSignal.pointee != 0 { received = Int32(caughtSignal.pointee) }
         return received
     }
 
@@ -35,19 +43,20 @@ public final class SignalStop: @unchecked Sendable {
 
     /// Starts catching SIGINT and SIGTERM.
     public func start() {
+        caughtSignal.pointee = 0
         for number in [SignalStop.interruptSignal, SignalStop.terminateSignal] {
-            Glibc.signal(number, SIG_IGN)  // dispatch sources need the default action disabled
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { [weak self] in self?.request(number) }
-            source.resume()
-            sources.append(source)
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                if caughtSignal.pointee == 0 { caughtSignal.pointee = sig_atomic_t(number) }
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(number, &action, nil)
         }
     }
 
     /// Stops catching; the signals get their default action back.
     public func stop() {
-        for source in sources { source.cancel() }
-        sources.removeAll()
         Glibc.signal(SignalStop.interruptSignal, SIG_DFL)
         Glibc.signal(SignalStop.terminateSignal, SIG_DFL)
     }
