@@ -15,6 +15,10 @@ protocol ByteSource: AnyObject {
     var fileSize: Int { get }
 }
 
+/// Size of the throw-away buffer used to skip bytes (extensions before vox_offset, the tail of a
+/// gzip member): 64 KiB, small next to any volume.
+let skipBufferSize = 1 << 16
+
 extension ByteSource {
     /// Reads exactly `count` bytes or returns the shorter prefix that exists.
     func readBytes(_ count: Int) throws -> [UInt8] {
@@ -29,7 +33,7 @@ extension ByteSource {
     /// Discards `count` bytes; returns how many were available.
     func skip(_ count: Int) throws -> Int {
         var remaining = count
-        var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
+        var scratch = [UInt8](repeating: 0, count: min(count, skipBufferSize))
         while remaining > 0 {
             let want = min(remaining, scratch.count)
             let got = try scratch.withUnsafeMutableBytes { try read(into: $0.baseAddress!, count: want) }
@@ -79,7 +83,8 @@ final class RawFileSource: ByteSource {
             let n = fread(destination + done, 1, count - done, file.handle)
             if n == 0 {
                 if ferror(file.handle) != 0 {
-                    throw NIfTIError(path: file.path, field: "file", found: "a read error", allowed: "a readable file")
+                    throw NIfTIError(path: file.path, field: "file", found: "unreadable (\(String(cString: strerror(errno))))",
+                                     allowed: "a readable regular file")
                 }
                 break
             }

@@ -93,7 +93,7 @@ final class GzipSource: ByteSource {
 
     /// Inflates the rest of the current member so its CRC-32 and length are verified.
     func finish() throws {
-        var scratch = [UInt8](repeating: 0, count: 1 << 16)
+        var scratch = [UInt8](repeating: 0, count: skipBufferSize)
         while inMember {
             let n = try scratch.withUnsafeMutableBytes { try read(into: $0.baseAddress!, count: $0.count) }
             if n == 0 { break }

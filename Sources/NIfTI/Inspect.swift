@@ -63,7 +63,7 @@ public enum Inspect {
         case .datatype(let t): return try image.converted(to: t, path: source)
         case .labels:
             let labels = try image.converted(to: .int32, path: source)
-            let values = labels.data.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+            let values = labels.data.withUnsafeBytes { raw in raw.withMemoryRebound(to: Int32.self) { Array($0) } }
             return NIfTIImage.like(image, shape: image.shape, labels: values)
         }
     }
@@ -106,7 +106,7 @@ public enum Inspect {
             "  pixdim      \(h.pixdim.map(fmt).joined(separator: " "))  (units: space \(h.spaceUnit), time \(h.timeUnit))",
             "  spacing     \(image.spacing.map(fmt).joined(separator: " "))",
             "  qform_code  \(h.qformCode) (\(xformName(h.qformCode)))   sform_code \(h.sformCode) (\(xformName(h.sformCode)))",
-            "  affine      (\(affineSource(h)))",
+            "  affine      (\(affineSource(h)); axes \(NIfTIAffine.axisCodes(of: image.affine)))",
         ]
         lines += image.affine.map { "    " + $0.map(fmt).joined(separator: "  ") }
         lines.append("  scaling     \(scaling)")
@@ -147,7 +147,7 @@ public enum Inspect {
             switch u {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where u.value < 0x20: out += unicodeEscape(u.value)
+            case _ where u.value < 0x20: out += unicodeEscape(u.value)   // control characters (RFC 8259 §7)
             default: out.unicodeScalars.append(u)
             }
         }

@@ -115,4 +115,16 @@ public enum NIfTIAffine {
     public static func spacing(of affine: [[Double]]) -> [Double] {
         (0..<3).map { j in (0..<3).reduce(0.0) { $0 + affine[$1][j] * affine[$1][j] }.squareRoot() }
     }
+
+    /// World axis each voxel axis points along most, as nibabel's `aff2axcodes` letters
+    /// (RAS+ world: "R"/"L", "A"/"P", "S"/"I"), by the largest |entry| of each 3×3 column.
+    /// A zero column gives "?".
+    public static func axisCodes(of affine: [[Double]]) -> String {
+        let positive: [Character] = ["R", "A", "S"], negative: [Character] = ["L", "P", "I"]
+        return String((0..<3).map { j -> Character in
+            let column = (0..<3).map { affine[$0][j] }
+            guard let row = (0..<3).max(by: { Swift.abs(column[$0]) < Swift.abs(column[$1]) }), column[row] != 0 else { return "?" }
+            return column[row] > 0 ? positive[row] : negative[row]
+        })
+    }
 }

@@ -48,8 +48,9 @@ extension NIfTIHeader {
             h.sclInter = r.float32(NIfTI1Offset.sclInter)
             h.qformCode = r.int16(NIfTI1Offset.qformCode)
             h.sformCode = r.int16(NIfTI1Offset.sformCode)
-            (h.quaternB, h.quaternC, h.quaternD) = (r.float32(256), r.float32(260), r.float32(264))
-            (h.qoffsetX, h.qoffsetY, h.qoffsetZ) = (r.float32(268), r.float32(272), r.float32(276))
+            let q = NIfTI1Offset.quatern, o = NIfTI1Offset.qoffset
+            (h.quaternB, h.quaternC, h.quaternD) = (r.float32(q), r.float32(q + 4), r.float32(q + 8))
+            (h.qoffsetX, h.qoffsetY, h.qoffsetZ) = (r.float32(o), r.float32(o + 4), r.float32(o + 8))
             let row = { (k: Int) in (0..<4).map { r.float32(NIfTI1Offset.srow + 16 * k + 4 * $0) } }
             (h.srowX, h.srowY, h.srowZ) = (row(0), row(1), row(2))
             h.xyztUnits = r.uint8(NIfTI1Offset.xyztUnits)

@@ -1,7 +1,7 @@
 /// A NIfTI volume: its header and its voxel bytes as stored (datatype of the header, native
 /// byte order). Values are scaled only when asked for (`floatValues`, `doubleValues`).
 /// Linear voxel index = x + nx·(y + ny·(z + nz·t)): x fastest, as in the file.
-public struct NIfTIImage {
+public struct NIfTIImage: Sendable {
     public var header: NIfTIHeader
     /// Stored voxel bytes, `header.datatype`, native byte order, count = voxels × byteSize.
     public internal(set) var data: [UInt8]

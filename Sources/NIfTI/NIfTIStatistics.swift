@@ -43,11 +43,12 @@ extension NIfTIImage {
     private func statistics<T: StoredScalar>(_: T.Type) -> NIfTIStatistics {
         var s = NIfTIStatistics()
         data.withUnsafeBytes { raw in
-            let stored = raw.bindMemory(to: T.self)
-            if let (slope, inter) = header.scaling {
-                for v in stored { s.add(slope * v.asDouble + inter) }
-            } else {
-                for v in stored { s.add(v.asDouble) }
+            raw.withMemoryRebound(to: T.self) { stored in
+                if let (slope, inter) = header.scaling {
+                    for v in stored { s.add(slope * v.asDouble + inter) }
+                } else {
+                    for v in stored { s.add(v.asDouble) }
+                }
             }
         }
         return s

@@ -18,7 +18,7 @@ extension NIfTIImage {
     /// Scaled values as Float, x fastest (file order).
     public func floatValues() -> [Float] {
         if datatype == .float32, header.scaling == nil {
-            return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            return data.withUnsafeBytes { raw in raw.withMemoryRebound(to: Float.self) { Array($0) } }
         }
         return mapStored { Float($0) }
     }
@@ -45,11 +45,12 @@ extension NIfTIImage {
 
     private func map<T: StoredScalar, R>(_: T.Type, _ body: (Double) -> R) -> [R] {
         data.withUnsafeBytes { raw in
-            let stored = raw.bindMemory(to: T.self)
-            if let (slope, inter) = header.scaling {
-                return stored.map { body(slope * $0.asDouble + inter) }
+            raw.withMemoryRebound(to: T.self) { stored in
+                if let (slope, inter) = header.scaling {
+                    return stored.map { body(slope * $0.asDouble + inter) }
+                }
+                return stored.map { body($0.asDouble) }
             }
-            return stored.map { body($0.asDouble) }
         }
     }
 

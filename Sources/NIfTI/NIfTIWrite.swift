@@ -16,7 +16,7 @@ extension NIfTIImage {
         let lower = path.lowercased()
         let gzip = lower.hasSuffix(".nii.gz")
         guard gzip || lower.hasSuffix(".nii") else {
-            throw NIfTIError(path: path, field: "file name", found: "extension of \"\(path)\"", allowed: ".nii or .nii.gz")
+            throw NIfTIError(path: path, field: "file name", found: "\"\(path)\"", allowed: "a name ending in .nii or .nii.gz")
         }
         guard (0...9).contains(gzipLevel) else {
             throw NIfTIError(path: path, field: "gzip level", found: "\(gzipLevel)", allowed: "0...9")
@@ -24,6 +24,7 @@ extension NIfTIImage {
         let headerBytes = try encodedHeader(path: path)
         let temporary = path + ".tmp\(getpid())"
         do {
+            defer { if access(temporary, F_OK) == 0 { unlink(temporary) } }
             let file = try CFile(path: temporary, mode: "wb")
             let sink: ByteSink = gzip ? try GzipSink(file: file, level: gzipLevel) : RawSink(file: file)
             try sink.write(headerBytes)
@@ -36,13 +37,10 @@ extension NIfTIImage {
             }
             try sink.finish()
             guard fflush(file.handle) == 0 else { throw writeError(temporary) }
-        } catch {
-            unlink(temporary)
+            guard rename(temporary, path) == 0 else { throw writeError(path) }
+        } catch var error as NIfTIError {
+            error.path = path   // name the file the caller asked for, not the temporary one
             throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw writeError(path)
         }
     }
 

@@ -49,6 +49,9 @@ struct DroInspect: ParsableCommand {
         if writeCopy == nil && datatype != "same" {
             throw ValidationError("--datatype only applies with --write-copy")
         }
+        if let out = writeCopy, !(out.lowercased().hasSuffix(".nii") || out.lowercased().hasSuffix(".nii.gz")) {
+            throw ValidationError("--write-copy \(out) must end in .nii or .nii.gz")
+        }
         if !(0...9).contains(gzipLevel) { throw ValidationError("--gzip-level \(gzipLevel) is not in 0...9") }
     }
 

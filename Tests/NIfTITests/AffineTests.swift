@@ -24,6 +24,9 @@ final class AffineTests: NIfTITestCase {
         let image = try load(f)
         XCTAssertEqual(image.affine, [[0, -1.5, 0, 10], [2, 0, 0, -3], [0, 0, 0.5, 5], [0, 0, 0, 1]])
         XCTAssertEqual(image.spacing, [2, 1.5, 0.5])
+        // Voxel x → world +y (A), voxel y → world −x (L), voxel z → +z (S).
+        XCTAssertEqual(NIfTIAffine.axisCodes(of: image.affine), "ALS")
+        XCTAssertEqual(NIfTIAffine.axisCodes(of: NIfTIAffine.base(of: image.header)), "LAS")
     }
 
     func testQformExactHalfTurnAboutX() throws {

@@ -30,6 +30,10 @@ final class RoundTripTests: NIfTITestCase {
         try sampleImage().write(to: path("b.nii.gz"))
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path("b.nii.gz")))
         XCTAssertEqual(Array(bytes.prefix(2)), [0x1f, 0x8b])
+        // RFC 1952 XFL byte (offset 8): zlib sets 4 for level 1 (fastest), 2 for level 9.
+        XCTAssertEqual(bytes[8], 4, "default level is 1, as nibabel")
+        try sampleImage().write(to: path("c.nii.gz"), gzipLevel: 9)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("c.nii.gz")))[8], 2)
     }
 
     func testLikeCopiesGeometryAndChoosesLabelType() throws {
