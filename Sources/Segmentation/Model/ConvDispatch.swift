@@ -4,6 +4,9 @@ import Tensor
 /// conv (the checked straightforward path). The Winograd F(2,3) kernels plug in here for the
 /// stride-1 3×3×3 layers once the winograd branch lands.
 enum ConvDispatch {
+    /// Name of the kernel `forward`/`backward` use for g (for profiles).
+    static func path(_ g: Conv3dGeometry) -> String { "im2col+sgemm" }
+
     static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace, threads: Int) {
         Conv3d.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
