@@ -1,0 +1,180 @@
+import CBLAS
+
+/// Winograd F(2×2×2, 3×3×3) convolution for stride-1, padding-1, 3×3×3 layers, NCDHW Float32.
+///
+/// Each 2×2×2 block of outputs ("tile") comes from a 4×4×4 input tile: y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A
+/// per axis. Summed over input channels, the ⊙ becomes 64 GEMMs (one per transformed component ξ)
+/// of M = Cout, K = Cin, N = tiles, on OpenBLAS: 64 instead of 27·8 = 216 multiplies per tile and
+/// channel pair (3.4× fewer). Tiles are processed in chunks of whole tile rows sized for one core's
+/// L2 (`WinogradTuning.chunkBytes`); the batch is folded into the tile dimension. Odd D/H/W work:
+/// the last tile is zero-padded on input and cropped on output.
+///
+/// Parameter names: `weight:` is the kernel [Cout, Cin, 3, 3, 3] and `width:` the W extent (the
+/// brief's `w:` would have meant both).
+///
+/// Scratch comes from `workspace` slots 0 (transformed weights / weight-gradient sum) and 1 (per
+/// worker chunk buffers); a Workspace must not be shared between threads of control.
+///
+/// Threads: `Parallel.defaultThreads` workers each own whole chunks (transform, 64 GEMMs with
+/// OpenBLAS held at one thread, transform); OpenBLAS's thread count is restored on return.
+public enum WinogradConv3d {
+    /// x: [N, Cin, D, H, W], weight: [Cout, Cin, 3, 3, 3], bias: [Cout] → y: [N, Cout, D, H, W].
+    /// Overwrites y.
+    public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                               d: Int, h: Int, width: Int, workspace: Workspace) {
+        forward(x: x, weight: weight, bias: bias, y: y, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
+                workspace: workspace, tuning: .standard)
+    }
+
+    /// dy: [N, Cout, D, H, W] → dx: [N, Cin, D, H, W]. Overwrites dx. This is the forward
+    /// transform with the kernel flipped in space and its channel axes swapped.
+    public static func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                                     d: Int, h: Int, width: Int, workspace: Workspace) {
+        backwardInput(dy: dy, weight: weight, dx: dx, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
+                      workspace: workspace, tuning: .standard)
+    }
+
+    /// ACCUMULATES dL/dweight into dweight [Cout, Cin, 3, 3, 3] and dL/dbias into dbias [Cout]
+    /// (dbias may be nil). Computed in the Winograd domain: dU_ξ = Σ_tiles (A dy Aᵀ)_ξ (Bᵀ x B)_ξᵀ,
+    /// i.e. 64 GEMMs of M = Cout, N = Cin, K = tiles, then dweight += Gᵀ dU G.
+    public static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                      dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                                      n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                                      workspace: Workspace) {
+        backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout, d: d, h: h,
+                       width: width, workspace: workspace, tuning: .standard)
+    }
+
+    // MARK: - Tunable entry points (the benchmark sweeps `tuning`)
+
+    static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                        workspace: Workspace, tuning: WinogradTuning) {
+        precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
+                     "WinogradConv3d.forward: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
+        guard n * d * h * width > 0 else { return }
+        let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
+        WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: false, u: u)
+        convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
+                 d: d, h: h, w: width, workspace: workspace, tuning: tuning)
+    }
+
+    static func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                              n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                              workspace: Workspace, tuning: WinogradTuning) {
+        precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
+                     "WinogradConv3d.backwardInput: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
+        guard n * d * h * width > 0 else { return }
+        let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
+        WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: true, u: u)
+        convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
+                 d: d, h: h, w: width, workspace: workspace, tuning: tuning)
+    }
+
+    /// output [n, cout, …] = conv(input [n, cin, …]) with transformed weights u [64][cout][cin].
+    private static func convolve(input: UnsafePointer<Float>, u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 output: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                                 d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning) {
+        let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
+        let strideIn = plan.componentStride(channels: cin), strideOut = plan.componentStride(channels: cout)
+        let matrix = cout * cin
+        let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
+                                                  accumulatorFloats: 0, count: plan.threads,
+                                                  workspace: workspace, slot: 1)
+        WinogradChunkDriver.run(
+            plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin, outputItems: cout,
+            transformIn: { row, local, c, lanes, buffers in
+                let (s, td, th) = plan.decode(row: row)
+                WinogradTileTransforms.inputRow(
+                    plane: input + (s * cin + c) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
+                    tilesW: plan.tilesW, out: buffers.data + c * plan.ld + local * plan.tilesW, xiStride: strideIn,
+                    lines: lanes.lines, stage: lanes.stage)
+            },
+            gemms: { tiles, buffers in
+                for xi in 0..<WinogradWeightTransforms.components {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
+                                1, u + xi * matrix, Int32(cin), buffers.data + xi * strideIn, Int32(plan.ld),
+                                0, buffers.products + xi * strideOut, Int32(plan.ld))
+                }
+            },
+            transformOut: { row, local, co, lanes, buffers in
+                let (s, td, th) = plan.decode(row: row)
+                WinogradTileTransforms.outputRow(
+                    src: buffers.products + co * plan.ld + local * plan.tilesW, xiStride: strideOut,
+                    plane: output + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
+                    tilesW: plan.tilesW, bias: bias?[co] ?? 0, rowBuffer: lanes.rowBuffer, stage: lanes.stage)
+            })
+    }
+
+    static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                               dbias: UnsafeMutablePointer<Float>?, n: Int, cin: Int, cout: Int,
+                               d: Int, h: Int, width: Int, workspace: Workspace, tuning: WinogradTuning) {
+        precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
+                     "WinogradConv3d.backwardWeight: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
+        guard n * d * h * width > 0 else { return }
+        let w = width
+        let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
+        let strideX = plan.componentStride(channels: cin), strideG = plan.componentStride(channels: cout)
+        let matrix = cout * cin, components = WinogradWeightTransforms.components
+        let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
+                                                  accumulatorFloats: components * matrix, count: plan.threads,
+                                                  workspace: workspace, slot: 1)
+        for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
+        WinogradChunkDriver.run(
+            plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin + cout, outputItems: 0,
+            transformIn: { row, local, item, lanes, buffers in
+                let (s, td, th) = plan.decode(row: row)
+                if item < cin {
+                    WinogradTileTransforms.inputRow(
+                        plane: x + (s * cin + item) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
+                        tilesW: plan.tilesW, out: buffers.data + item * plan.ld + local * plan.tilesW,
+                        xiStride: strideX, lines: lanes.lines, stage: lanes.stage)
+                } else {
+                    let co = item - cin
+                    WinogradTileTransforms.gradientRow(
+                        plane: dy + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
+                        tilesW: plan.tilesW, out: buffers.products + co * plan.ld + local * plan.tilesW,
+                        xiStride: strideG, lines: lanes.lines, stage: lanes.stage)
+                }
+            },
+            gemms: { tiles, buffers in
+                for xi in 0..<components {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(cout), Int32(cin), Int32(tiles),
+                                1, buffers.products + xi * strideG, Int32(plan.ld), buffers.data + xi * strideX,
+                                Int32(plan.ld), 1, buffers.accumulator + xi * matrix, Int32(cin))
+                }
+            },
+            transformOut: { _, _, _, _, _ in })
+        // Sum the workers' partial dU into the first, then fold back to 3×3×3 kernels.
+        let total = scratch[0].accumulator
+        for s in scratch.dropFirst() {
+            for i in 0..<components * matrix { total[i] += s.accumulator[i] }
+        }
+        WinogradWeightTransforms.accumulateGradient(du: total, cout: cout, cin: cin, dw: dweight)
+        if let dbias { accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize) }
+    }
+
+    /// dbias[co] += Σ over samples and voxels of dy[n, co]; per-plane Float sums in 8 lanes,
+    /// planes added in Double.
+    private static func accumulateBiasGradient(dy: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+                                               n: Int, cout: Int, planeSize: Int) {
+        for co in 0..<cout {
+            var sum = 0.0
+            for s in 0..<n {
+                let p = dy + (s * cout + co) * planeSize
+                var lanes = SIMD8<Float>.zero
+                var i = 0
+                while i + 8 <= planeSize {
+                    lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                    i += 8
+                }
+                var tail: Float = 0
+                while i < planeSize { tail += p[i]; i += 1 }
+                sum += Double(lanes.sum()) + Double(tail)
+            }
+            dbias[co] += Float(sum)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import CBLAS
+
+/// How a Winograd convolution spreads over cores.
+enum WinogradThreading {
+    /// Each worker owns whole chunks (transform → 64 single-threaded GEMMs → transform) and
+    /// OpenBLAS is held at one thread meanwhile: no fork/join per GEMM, and each worker's chunk
+    /// stays in its own core's L2.
+    case workersOwnChunks
+    /// Chunks run one after another; transforms split over `Parallel.forEach`, GEMMs over
+    /// OpenBLAS threads (never both at once).
+    case blasThreads
+}
+
+/// Tuning knobs (internal: the benchmark test sweeps them; callers use the defaults).
+struct WinogradTuning {
+    /// Target bytes of one chunk's transformed input plus GEMM output: the L2 of one core
+    /// (2 MiB on the reference machine's Xeon; lscpu: "L2 cache: 4 MiB (2 instances)").
+    var chunkBytes = 2 << 20
+    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers (128 channels).
+    var minimumChunkTiles = 128
+    var threading = WinogradThreading.workersOwnChunks
+    var threads = Parallel.defaultThreads
+
+    static let standard = WinogradTuning()
+}
+
+/// Tiling of an [n, c, d, h, w] volume into 2×2×2 output tiles and of the tiles into chunks.
+/// A row = the tilesW tiles of one (sample, tile depth, tile height); a chunk = whole rows.
+struct WinogradPlan {
+    let batch, d, h, w: Int
+    let tilesD, tilesH, tilesW: Int
+    let rowsPerChunk: Int
+    /// Column stride of a chunk's per-component matrices (≥ tiles per chunk).
+    let ld: Int
+    let threads: Int
+
+    init(batch: Int, d: Int, h: Int, w: Int, channels: Int, tuning: WinogradTuning) {
+        self.batch = batch; self.d = d; self.h = h; self.w = w
+        tilesD = (d + 1) / 2; tilesH = (h + 1) / 2; tilesW = (w + 1) / 2
+        let bytesPerTile = WinogradWeightTransforms.components * channels * MemoryLayout<Float>.size
+        let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
+        let rows = batch * tilesD * tilesH
+        rowsPerChunk = max(1, min(rows, target / max(1, tilesW)))
+        ld = (rowsPerChunk * tilesW + 3) / 4 * 4
+        let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
+        switch tuning.threading {
+        case .workersOwnChunks: threads = max(1, min(tuning.threads, chunks))
+        case .blasThreads: threads = max(1, tuning.threads)
+        }
+    }
+
+    var rows: Int { batch * tilesD * tilesH }
+    var chunkCount: Int { (rows + rowsPerChunk - 1) / rowsPerChunk }
+    var planeSize: Int { d * h * w }
+
+    func rowRange(chunk: Int) -> Range<Int> {
+        chunk * rowsPerChunk ..< min(rows, (chunk + 1) * rowsPerChunk)
+    }
+
+    /// (sample, tile depth, tile height) of a row.
+    func decode(row: Int) -> (n: Int, td: Int, th: Int) {
+        let perSample = tilesD * tilesH
+        let rem = row % perSample
+        return (row / perSample, rem / tilesH, rem % tilesH)
+    }
+
+    /// Stride between the 64 component matrices of `channels` rows: padded by one cache line so
+    /// the 64 streams of a transform do not map onto the same cache sets.
+    func componentStride(channels: Int) -> Int { channels * ld + 16 }
+
+    /// Floats of one component-major chunk buffer for `channels` (plus a vector of overrun).
+    func chunkFloats(channels: Int) -> Int { WinogradWeightTransforms.components * componentStride(channels: channels) + 16 }
+}
+
+/// One worker's slice of scratch memory, carved from a single workspace slot.
+struct WinogradWorkerScratch {
+    let data: UnsafeMutablePointer<Float>      // transformed input / output-gradient (component-major)
+    let products: UnsafeMutablePointer<Float>  // GEMM output or second operand
+    let lines: UnsafeMutablePointer<Float>     // 32 deinterleaved lines
+    let rowBuffer: UnsafeMutablePointer<Float> // 4 output lines
+    let stage: UnsafeMutablePointer<WinogradLanes>
+    let accumulator: UnsafeMutablePointer<Float> // weight-gradient partial dU, 64·cout·cin
+
+    /// Carves `count` workers' scratch from `workspace` slot `slot`.
+    static func carve(plan: WinogradPlan, dataChannels: Int, productChannels: Int, accumulatorFloats: Int,
+                      count: Int, workspace: Workspace, slot: Int) -> [WinogradWorkerScratch] {
+        @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }   // 64-byte multiples
+        let lineLength = winogradLineLength(tilesW: plan.tilesW)
+        let sizes = [plan.chunkFloats(channels: dataChannels), plan.chunkFloats(channels: productChannels),
+                     32 * lineLength, 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
+        let perWorker = sizes.reduce(0, +)
+        let base = workspace.buffer(slot, count: perWorker * count + 16)
+        // Align to 64 bytes so the lane stage and the GEMM operands start on cache lines.
+        let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
+        let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
+        return (0..<count).map { k in
+            var p = aligned + k * perWorker
+            func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
+            let data = take(0), products = take(1), lines = take(2), rowBuffer = take(3)
+            let stage = UnsafeMutableRawPointer(take(4)).bindMemory(to: WinogradLanes.self, capacity: 32)
+            return WinogradWorkerScratch(data: data, products: products, lines: lines, rowBuffer: rowBuffer,
+                                         stage: stage, accumulator: take(5))
+        }
+    }
+}
+
+/// Runs `body(worker)` for worker = 0..<workers under the chosen threading: with
+/// `.workersOwnChunks` OpenBLAS is held at one thread for the duration (restored after).
+func winogradRunWorkers(_ workers: Int, threading: WinogradThreading, _ body: (Int) -> Void) {
+    switch threading {
+    case .workersOwnChunks where workers > 1:
+        let saved = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        Parallel.forEach(count: workers, threads: workers, body)
+    default:
+        for k in 0..<workers { body(k) }
+    }
+}
