@@ -14,6 +14,8 @@ public final class UNet3D {
     /// Threads for OpenBLAS and the elementwise passes.
     public var threads: Int
     let workspace = Workspace()
+    /// Kernel choice for the 3×3×3 convolutions (default: Winograd where it pays, see ConvAlgorithm).
+    public var convAlgorithm: ConvAlgorithm = .auto
     /// When set, every layer call is timed into it (benchmarks).
     public var profiler: LayerProfiler?
     private var trainingState: UNet3DActivations?
@@ -140,9 +142,9 @@ public final class UNet3D {
 
     private func convBlockForward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
                                   buffers: UNet3DActivations.Block) {
-        timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g)) {
+        timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
             ConvDispatch.forward(x: x, w: arena.value(b.weight), bias: arena.value(b.bias), y: buffers.z, g: g,
-                                 workspace: workspace, threads: threads)
+                                 algorithm: convAlgorithm, workspace: workspace, threads: threads)
         }
         timed("\(name) norm+lrelu fwd", .norm, flops: 0) { InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
                                       y: buffers.a, mean: buffers.mean, rstd: buffers.rstd,
@@ -228,9 +230,9 @@ public final class UNet3D {
                                        batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
                                        slope: options.leakySlope, threads: threads) }
         // Backward = input gradient (skipped for the first layer) + weight gradient.
-        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g)) {
+        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
             ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
-                                  dbias: arena.gradient(b.bias), g: g, workspace: workspace,
+                                  dbias: arena.gradient(b.bias), g: g, algorithm: convAlgorithm, workspace: workspace,
                                   accumulateInput: accumulate, threads: threads)
         }
     }
