@@ -12,9 +12,18 @@ class ConvBlock(nn.Module):
         self.conv = nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=True)
         self.norm = nn.InstanceNorm3d(cout, eps=eps, affine=True)
         self.slope = slope
+        # Optional: a tensor whose sign decides the LeakyReLU branch (check_against_torch.py sets
+        # it to dro-seg's block output, so both sides differentiate the same linear piece).
+        self.branch = None
+        self.disagreements = 0
 
     def forward(self, x):
-        return F.leaky_relu(self.norm(self.conv(x)), self.slope)
+        u = self.norm(self.conv(x))
+        if self.branch is None:
+            return F.leaky_relu(u, self.slope)
+        positive = self.branch.reshape(u.shape) > 0
+        self.disagreements = int((positive != (u > 0)).sum())
+        return torch.where(positive, u, self.slope * u)
 
 
 class DecoderLevel(nn.Module):

@@ -19,6 +19,8 @@ public struct UNetBenchOptions: Sendable {
     public var mode: Mode = .all
     public var json = false
     public var seed: UInt64 = 1
+    /// Kernel for the 3×3×3 convolutions.
+    public var algorithm: ConvAlgorithm = .auto
     public init() {}
 }
 
@@ -36,12 +38,13 @@ public enum UNetBenchmark {
         var rng = SplitMix64(seed: o.seed)
         let net = try UNet3D(options: UNet3DOptions(inChannels: 1, classes: classes, features: o.features),
                              threads: o.threads, rng: &rng)
+        net.convAlgorithm = o.algorithm
         var result: [String: Any] = [
             "features": o.features, "patch": o.patch, "batch": o.batch, "threads": o.threads,
             "sgemm_peak_gflops": peak, "openblas_core": Parallel.blasCoreName,
-            "parameters": net.parameterCount,
+            "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
-        var text = "dro-bench unet: features \(o.features), patch \(o.patch), batch \(o.batch), threads \(o.threads), OpenBLAS core \(Parallel.blasCoreName)\n"
+        var text = "dro-bench unet: features \(o.features), patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(Parallel.blasCoreName)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
         if o.mode != .infer {
             let (steps, profile) = try trainSteps(net, o, &rng)
@@ -157,7 +160,7 @@ public enum UNetBenchmark {
 extension UNetBenchmark {
     /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
     public static func main(_ o: UNetBenchOptions, dump: String?) throws -> String {
-        if let dump { return try UNetDump.write(to: dump, threads: o.threads) }
+        if let dump { return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm) }
         return try run(o)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Benchmarks
+import Segmentation
 
 struct UNetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,7 @@ struct UNetBench: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the elementwise passes.") var threads = 2
     @Option(help: "Timed training steps (after 2 warm-up steps).") var steps = 10
     @Option(help: "What to time: train, infer or all.") var mode = "all"
+    @Option(help: "Kernel for the 3×3×3 convolutions: auto, winograd or im2col.") var algorithm = "auto"
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Option(help: "Write a small network's weights, input, output and gradients to this directory and exit.")
     var dump: String?
@@ -31,6 +33,9 @@ struct UNetBench: ParsableCommand {
         guard batch > 0 else { throw ValidationError("--batch must be positive, got \(batch)") }
         guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard ConvAlgorithm(rawValue: algorithm) != nil else {
+            throw ValidationError("--algorithm must be auto, winograd or im2col, got '\(algorithm)'")
+        }
         guard UNetBenchOptions.Mode(rawValue: mode) != nil else {
             throw ValidationError("--mode must be train, infer or all, got '\(mode)'")
         }
@@ -42,6 +47,7 @@ struct UNetBench: ParsableCommand {
         o.patch = [patch, patch, patch]
         o.batch = batch; o.threads = threads; o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
+        o.algorithm = ConvAlgorithm(rawValue: algorithm)!
         print(try UNetBenchmark.main(o, dump: dump))
     }
 }

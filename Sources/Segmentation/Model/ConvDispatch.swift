@@ -35,10 +35,10 @@ enum ConvDispatch {
 
     static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, algorithm: ConvAlgorithm,
-                        workspace: Workspace, threads: Int) {
+                        workspace: Workspace, winogradWorkspace: Workspace, threads: Int) {
         if usesWinograd(g, algorithm) {
             WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                   d: g.inD, h: g.inH, width: g.inW, workspace: workspace)
+                                   d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         } else {
             Conv3d.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
         }
@@ -48,23 +48,23 @@ enum ConvDispatch {
     static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                          dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, algorithm: ConvAlgorithm,
-                         workspace: Workspace, accumulateInput: Bool, threads: Int) {
+                         workspace: Workspace, winogradWorkspace: Workspace, accumulateInput: Bool, threads: Int) {
         guard usesWinograd(g, algorithm) else {
             Conv3d.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
                             accumulateInput: accumulateInput, threads: threads)
             return
         }
         WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels,
-                                      cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: workspace)
+                                      cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         guard let dx else { return }
         if accumulateInput {
             let tmp = workspace.buffer(accumulateSlot, count: g.inputCount)
             WinogradConv3d.backwardInput(dy: dy, weight: w, dx: tmp, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                         d: g.inD, h: g.inH, width: g.inW, workspace: workspace)
+                                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
             Parallel.forEach(0..<g.inputCount, threads: threads) { r in for i in r { dx[i] += tmp[i] } }
         } else {
             WinogradConv3d.backwardInput(dy: dy, weight: w, dx: dx, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                         d: g.inD, h: g.inH, width: g.inW, workspace: workspace)
+                                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         }
     }
 }

@@ -14,6 +14,8 @@ public final class UNet3D {
     /// Threads for OpenBLAS and the elementwise passes.
     public var threads: Int
     let workspace = Workspace()
+    /// Scratch of the Winograd kernels (kept apart from im2col's so each keeps its grown size).
+    let winogradWorkspace = Workspace()
     /// Kernel choice for the 3×3×3 convolutions (default: Winograd where it pays, see ConvAlgorithm).
     public var convAlgorithm: ConvAlgorithm = .auto
     /// When set, every layer call is timed into it (benchmarks).
@@ -53,12 +55,12 @@ public final class UNet3D {
 
     /// Frees cached activations (e.g. before switching from training to inference).
     public func releaseActivations() {
-        trainingState = nil; inferenceState = nil; workspace.releaseAll()
+        trainingState = nil; inferenceState = nil; workspace.releaseAll(); winogradWorkspace.releaseAll()
     }
 
     /// Floats held by cached activations and scratch.
     public var activationFloats: Int {
-        (trainingState?.floatCount ?? 0) + (inferenceState?.floatCount ?? 0) + workspace.floatsAllocated
+        (trainingState?.floatCount ?? 0) + (inferenceState?.floatCount ?? 0) + workspace.floatsAllocated + winogradWorkspace.floatsAllocated
     }
 
     @inline(__always)
@@ -144,7 +146,8 @@ public final class UNet3D {
                                   buffers: UNet3DActivations.Block) {
         timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
             ConvDispatch.forward(x: x, w: arena.value(b.weight), bias: arena.value(b.bias), y: buffers.z, g: g,
-                                 algorithm: convAlgorithm, workspace: workspace, threads: threads)
+                                 algorithm: convAlgorithm, workspace: workspace,
+                                 winogradWorkspace: winogradWorkspace, threads: threads)
         }
         timed("\(name) norm+lrelu fwd", .norm, flops: 0) { InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
                                       y: buffers.a, mean: buffers.mean, rstd: buffers.rstd,
@@ -233,8 +236,27 @@ public final class UNet3D {
         timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
             ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
                                   dbias: arena.gradient(b.bias), g: g, algorithm: convAlgorithm, workspace: workspace,
+                                  winogradWorkspace: winogradWorkspace,
                                   accumulateInput: accumulate, threads: threads)
         }
+    }
+
+    /// Outputs of every conv block of the last training forward, in execution order (encoder
+    /// levels, then decoder levels deepest first), named as the parameters ("encoder.0.1", ...).
+    /// For cross-checks against other implementations, which need the LeakyReLU branch taken.
+    public func cachedBlockOutputs() -> [(name: String, values: [Float])] {
+        guard let s = trainingState else { return [] }
+        let n = s.batch, f = options.features
+        var out: [(String, [Float])] = []
+        for l in 0..<f.count {
+            let count = n * f[l] * UNet3DActivations.levelSpatial(s.spatial, l).reduce(1, *)
+            for j in s.encoder[l].indices { out.append(("encoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.encoder[l][j].a, count: count)))) }
+        }
+        for l in stride(from: f.count - 2, through: 0, by: -1) {
+            let count = n * f[l] * UNet3DActivations.levelSpatial(s.spatial, l).reduce(1, *)
+            for j in s.decoder[l].indices { out.append(("decoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.decoder[l][j].a, count: count)))) }
+        }
+        return out
     }
 
     // MARK: parameters on disk
