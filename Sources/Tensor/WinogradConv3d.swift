@@ -78,33 +78,35 @@ public enum WinogradConv3d {
                                  output: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
                                  d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning) {
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
-        let strideIn = plan.componentStride(channels: cin), strideOut = plan.componentStride(channels: cout)
+        let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: 0, count: plan.threads,
                                                   workspace: workspace, slot: 1)
         WinogradChunkDriver.run(
             plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin, outputItems: cout,
-            transformIn: { row, local, c, lanes, buffers in
-                let (s, td, th) = plan.decode(row: row)
-                WinogradTileTransforms.inputRow(
-                    plane: input + (s * cin + c) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
-                    tilesW: plan.tilesW, out: buffers.data + c * plan.ld + local * plan.tilesW, xiStride: strideIn,
-                    lines: lanes.lines, stage: lanes.stage)
+            transformIn: { chunkRows, rows, c, lanes, buffers in
+                WinogradInputTransform.rows(
+                    rows, input: input, channel: c, channels: cin, plan: plan,
+                    out: buffers.data + c * ld + (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW,
+                    xiStride: xiStride, lines: lanes.lines)
             },
             gemms: { tiles, buffers in
                 for xi in 0..<WinogradWeightTransforms.components {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
-                                1, u + xi * matrix, Int32(cin), buffers.data + xi * strideIn, Int32(plan.ld),
-                                0, buffers.products + xi * strideOut, Int32(plan.ld))
+                                1, u + xi * matrix, Int32(cin), buffers.data + xi * xiStride, Int32(ld),
+                                0, buffers.products + xi * xiStride, Int32(ld))
                 }
             },
-            transformOut: { row, local, co, lanes, buffers in
-                let (s, td, th) = plan.decode(row: row)
-                WinogradTileTransforms.outputRow(
-                    src: buffers.products + co * plan.ld + local * plan.tilesW, xiStride: strideOut,
-                    plane: output + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
-                    tilesW: plan.tilesW, bias: bias?[co] ?? 0, rowBuffer: lanes.rowBuffer, stage: lanes.stage)
+            transformOut: { chunkRows, rows, co, lanes, buffers in
+                for row in rows {
+                    let (s, td, th) = plan.decode(row: row)
+                    WinogradTileTransforms.outputRow(
+                        src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.tilesW,
+                        xiStride: xiStride, plane: output + (s * cout + co) * plan.planeSize,
+                        d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
+                        rowBuffer: lanes.rowBuffer, stage: lanes.stage)
+                }
             })
     }
 
@@ -116,7 +118,7 @@ public enum WinogradConv3d {
         guard n * d * h * width > 0 else { return }
         let w = width
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
-        let strideX = plan.componentStride(channels: cin), strideG = plan.componentStride(channels: cout)
+        let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin, components = WinogradWeightTransforms.components
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: components * matrix, count: plan.threads,
@@ -124,26 +126,29 @@ public enum WinogradConv3d {
         for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
         WinogradChunkDriver.run(
             plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin + cout, outputItems: 0,
-            transformIn: { row, local, item, lanes, buffers in
-                let (s, td, th) = plan.decode(row: row)
+            transformIn: { chunkRows, rows, item, lanes, buffers in
+                let local = (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW
                 if item < cin {
-                    WinogradTileTransforms.inputRow(
-                        plane: x + (s * cin + item) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
-                        tilesW: plan.tilesW, out: buffers.data + item * plan.ld + local * plan.tilesW,
-                        xiStride: strideX, lines: lanes.lines, stage: lanes.stage)
-                } else {
-                    let co = item - cin
+                    WinogradInputTransform.rows(rows, input: x, channel: item, channels: cin, plan: plan,
+                                                out: buffers.data + item * ld + local, xiStride: xiStride,
+                                                lines: lanes.lines)
+                    return
+                }
+                let co = item - cin
+                for row in rows {
+                    let (s, td, th) = plan.decode(row: row)
                     WinogradTileTransforms.gradientRow(
                         plane: dy + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
-                        tilesW: plan.tilesW, out: buffers.products + co * plan.ld + local * plan.tilesW,
-                        xiStride: strideG, lines: lanes.lines, stage: lanes.stage)
+                        tilesW: plan.tilesW,
+                        out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.tilesW,
+                        xiStride: xiStride, lines: lanes.lines, stage: lanes.stage)
                 }
             },
             gemms: { tiles, buffers in
                 for xi in 0..<components {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(cout), Int32(cin), Int32(tiles),
-                                1, buffers.products + xi * strideG, Int32(plan.ld), buffers.data + xi * strideX,
-                                Int32(plan.ld), 1, buffers.accumulator + xi * matrix, Int32(cin))
+                                1, buffers.products + xi * xiStride, Int32(ld), buffers.data + xi * xiStride,
+                                Int32(ld), 1, buffers.accumulator + xi * matrix, Int32(cin))
                 }
             },
             transformOut: { _, _, _, _, _ in })

@@ -30,8 +30,10 @@ struct WinogradPlan {
     let batch, d, h, w: Int
     let tilesD, tilesH, tilesW: Int
     let rowsPerChunk: Int
-    /// Column stride of a chunk's per-component matrices (≥ tiles per chunk).
-    let ld: Int
+    /// Stride between the 64 component rows of one channel in a chunk buffer laid out
+    /// [channel][ξ][tile]: ≥ tiles per chunk, rounded to an odd number of 64-byte lines so the
+    /// 64 streams a tile transform touches fall in distinct cache sets (and span few pages).
+    let componentStride: Int
     let threads: Int
 
     init(batch: Int, d: Int, h: Int, w: Int, channels: Int, tuning: WinogradTuning) {
@@ -41,7 +43,7 @@ struct WinogradPlan {
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
         rowsPerChunk = max(1, min(rows, target / max(1, tilesW)))
-        ld = (rowsPerChunk * tilesW + 3) / 4 * 4
+        componentStride = (rowsPerChunk * tilesW + 31) / 32 * 32 + 16
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         switch tuning.threading {
         case .workersOwnChunks: threads = max(1, min(tuning.threads, chunks))
@@ -64,19 +66,18 @@ struct WinogradPlan {
         return (row / perSample, rem / tilesH, rem % tilesH)
     }
 
-    /// Stride between the 64 component matrices of `channels` rows: padded by one cache line so
-    /// the 64 streams of a transform do not map onto the same cache sets.
-    func componentStride(channels: Int) -> Int { channels * ld + 16 }
+    /// Stride between channels in a chunk buffer: the row stride (ld) of every GEMM operand.
+    var channelStride: Int { WinogradWeightTransforms.components * componentStride }
 
-    /// Floats of one component-major chunk buffer for `channels` (plus a vector of overrun).
-    func chunkFloats(channels: Int) -> Int { WinogradWeightTransforms.components * componentStride(channels: channels) + 16 }
+    /// Floats of one chunk buffer for `channels` (plus a vector of overrun).
+    func chunkFloats(channels: Int) -> Int { channels * channelStride + 16 }
 }
 
 /// One worker's slice of scratch memory, carved from a single workspace slot.
 struct WinogradWorkerScratch {
     let data: UnsafeMutablePointer<Float>      // transformed input / output-gradient (component-major)
     let products: UnsafeMutablePointer<Float>  // GEMM output or second operand
-    let lines: UnsafeMutablePointer<Float>     // 32 deinterleaved lines
+    let lines: UnsafeMutablePointer<Float>     // W-line slots / deinterleaved lines
     let rowBuffer: UnsafeMutablePointer<Float> // 4 output lines
     let stage: UnsafeMutablePointer<WinogradLanes>
     let accumulator: UnsafeMutablePointer<Float> // weight-gradient partial dU, 64·cout·cin
@@ -87,7 +88,7 @@ struct WinogradWorkerScratch {
         @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }   // 64-byte multiples
         let lineLength = winogradLineLength(tilesW: plan.tilesW)
         let sizes = [plan.chunkFloats(channels: dataChannels), plan.chunkFloats(channels: productChannels),
-                     32 * lineLength, 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
+                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength), 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
         let perWorker = sizes.reduce(0, +)
         let base = workspace.buffer(slot, count: perWorker * count + 16)
         // Align to 64 bytes so the lane stage and the GEMM operands start on cache lines.
