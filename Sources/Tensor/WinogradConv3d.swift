@@ -172,7 +172,7 @@ public enum WinogradConv3d {
                 var lanes = SIMD8<Float>.zero
                 var i = 0
                 while i + 8 <= planeSize {
-                    lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                    lanes += loadEight(p + i)
                     i += 8
                 }
                 var tail: Float = 0

@@ -92,9 +92,10 @@ enum WinogradInputTransform {
                 }
                 p = UnsafePointer(border)
             }
-            let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-            let b = UnsafeRawPointer(p + 2).loadUnaligned(as: SIMD8<Float>.self)
-            let r = inputTransform(a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+            let a = loadEight(p)
+            let b = loadEight(p + 2)
+            let r = inputTransform(SIMD4(a[0], a[2], a[4], a[6]), SIMD4(a[1], a[3], a[5], a[7]),
+                                   SIMD4(b[0], b[2], b[4], b[6]), SIMD4(b[1], b[3], b[5], b[7]))
             storeLanes(r.0, dst, lanes)
             storeLanes(r.1, dst + 16 * lanes, lanes)
             storeLanes(r.2, dst + 32 * lanes, lanes)

@@ -42,7 +42,12 @@ struct WinogradPlan {
         let bytesPerTile = WinogradWeightTransforms.components * channels * MemoryLayout<Float>.size
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
-        rowsPerChunk = max(1, min(rows, target / max(1, tilesW)))
+        var perChunk = max(1, min(rows, target / max(1, tilesW)))
+        if tuning.threading == .workersOwnChunks {
+            // At least one chunk per worker (small volumes, e.g. 8³, would otherwise be one chunk).
+            perChunk = min(perChunk, (rows + tuning.threads - 1) / max(1, tuning.threads))
+        }
+        rowsPerChunk = max(1, perChunk)
         componentStride = (rowsPerChunk * tilesW + 31) / 32 * 32 + 16
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         switch tuning.threading {

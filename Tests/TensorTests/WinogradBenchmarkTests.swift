@@ -41,6 +41,20 @@ final class WinogradBenchmarkTests: XCTestCase {
         return Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
     }
 
+    /// Best time of each body over `repeats` rounds, the bodies taking turns within a round so a
+    /// change of machine load hits all of them alike.
+    static func alternating(_ bodies: [() -> Void]) -> [Double] {
+        var best = [Double](repeating: .infinity, count: bodies.count)
+        for _ in 0..<repeats {
+            for (i, body) in bodies.enumerated() {
+                let t0 = now()
+                body()
+                best[i] = min(best[i], now() - t0)
+            }
+        }
+        return best
+    }
+
     static func seconds(_ body: () -> Void) -> Double {
         var best = Double.infinity
         for _ in 0..<repeats {
@@ -79,7 +93,7 @@ final class WinogradBenchmarkTests: XCTestCase {
             let s = layer.size
             for op in ops {
                 if op == "bwdX" && layer.cin == 1 { continue }   // the image needs no gradient
-                let baseline = Self.seconds {
+                let baselineRun = {
                     switch op {
                     case "fwd": Im2colReference.forward(x: x, w: w, bias: bias, y: &ref, n: n, cin: layer.cin,
                                                         cout: layer.cout, size: s, workspace: wsRef)
@@ -89,10 +103,8 @@ final class WinogradBenchmarkTests: XCTestCase {
                                                             cout: layer.cout, size: s, workspace: wsRef)
                     }
                 }
-                var line = String(format: "%@ %4d %4d %4d | %@ | %7.1f", layer.name, layer.cin, layer.cout, s,
-                                  op.padding(toLength: 4, withPad: " ", startingAt: 0), flops / baseline / 1e9)
-                for (name, tuning) in variants {
-                    let t = Self.seconds {
+                let variantRuns = variants.map { _, tuning in
+                    {
                         switch op {
                         case "fwd": WinogradConv3d.forward(x: x, weight: w, bias: bias, y: &out, n: n, cin: layer.cin,
                                                            cout: layer.cout, d: s, h: s, width: s, workspace: ws,
@@ -105,6 +117,12 @@ final class WinogradBenchmarkTests: XCTestCase {
                                                                width: s, workspace: ws, tuning: tuning)
                         }
                     }
+                }
+                let times = Self.alternating([baselineRun] + variantRuns)
+                let baseline = times[0]
+                var line = String(format: "%@ %4d %4d %4d | %@ | %7.1f", layer.name, layer.cin, layer.cout, s,
+                                  op.padding(toLength: 4, withPad: " ", startingAt: 0), flops / baseline / 1e9)
+                for ((name, tuning), t) in zip(variants, times.dropFirst()) {
                     line += String(format: " | %7.1f %5.2f", flops / t / 1e9, baseline / t)
                     if op == "fwd" {
                         let g = Self.forwardGemmSeconds(layer: layer, tuning: tuning, workspace: ws)
