@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Runs the three phases of a Winograd convolution over the chunks of a plan:
 ///   1. `transformIn(chunkRows, rows, item, lanes, buffers)` for the rows of the chunk and every
 ///      input item (channel), writing into `buffers`' [channel][ξ][tile] chunk matrices;
@@ -10,22 +12,29 @@ enum WinogradChunkDriver {
                               _ lanes: WinogradWorkerScratch, _ buffers: WinogradWorkerScratch) -> Void
 
     static func run(plan: WinogradPlan, threading: WinogradThreading, scratch: [WinogradWorkerScratch],
-                    inputItems: Int, outputItems: Int, transformIn: RowsItemBody,
+                    inputItems: Int, outputItems: Int, fixedAssignment: Bool, transformIn: RowsItemBody,
                     gemms: (_ tiles: Int, _ buffers: WinogradWorkerScratch) -> Void,
                     transformOut: RowsItemBody) {
         let workers = scratch.count
         switch threading {
         case .workersOwnChunks:
-            // Worker k takes chunks k, k + workers, …; every phase of a chunk stays on its core.
+            // Every phase of a chunk stays on its worker's core. With `fixedAssignment` worker k
+            // takes chunks k, k + workers, … (per-worker sums then do not depend on timing);
+            // otherwise workers take the next unclaimed chunk, so a worker preempted on a shared
+            // machine does not hold back a fixed share.
+            let next = Atomic<Int>(0)
             winogradRunWorkers(workers, threading: threading) { k in
-                var chunk = k
-                while chunk < plan.chunkCount {
+                var claimed = 0
+                while true {
+                    let chunk = fixedAssignment ? k + claimed * workers
+                                                : next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    claimed += 1
+                    if chunk >= plan.chunkCount { break }
                     let rows = plan.rowRange(chunk: chunk)
                     let s = scratch[k]
                     for item in 0..<inputItems { transformIn(rows, rows, item, s, s) }
                     gemms(rows.count * plan.tilesW, s)
                     for item in 0..<outputItems { transformOut(rows, rows, item, s, s) }
-                    chunk += workers
                 }
             }
         case .blasThreads:

@@ -85,6 +85,7 @@ public enum WinogradConv3d {
                                                   workspace: workspace, slot: 1)
         WinogradChunkDriver.run(
             plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin, outputItems: cout,
+            fixedAssignment: false,
             transformIn: { chunkRows, rows, c, lanes, buffers in
                 WinogradInputTransform.rows(
                     rows, input: input, channel: c, channels: cin, plan: plan,
@@ -126,6 +127,9 @@ public enum WinogradConv3d {
         for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
         WinogradChunkDriver.run(
             plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin + cout, outputItems: 0,
+            // Fixed chunk → worker assignment: each worker's partial dU, and so the result, is
+            // the same from run to run (training stays reproducible from its seed).
+            fixedAssignment: true,
             transformIn: { chunkRows, rows, item, lanes, buffers in
                 let local = (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW
                 if item < cin {

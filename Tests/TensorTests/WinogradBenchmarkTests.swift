@@ -160,6 +160,7 @@ final class WinogradBenchmarkTests: XCTestCase {
         return seconds {
             WinogradChunkDriver.run(
                 plan: plan, threading: tuning.threading, scratch: scratch, inputItems: 0, outputItems: 0,
+                fixedAssignment: false,
                 transformIn: { _, _, _, _, _ in },
                 gemms: { tiles, buffers in
                     for xi in 0..<64 {

@@ -198,6 +198,24 @@ final class WinogradConv3dTests: XCTestCase {
         print("Winograd backwardWeight: worst relative error dw \(worstW), dbias \(worstB)")
     }
 
+    /// Two workers over many chunks: the weight gradient must be bit-identical from call to call.
+    func testBackwardWeightIsReproducibleWithTwoWorkers() {
+        var rng = SplitMix64(state: 6)
+        let s = Self.shapes[4]
+        let x = rng.values(s.n * s.cin * s.d * s.h * s.w), dy = rng.values(s.n * s.cout * s.d * s.h * s.w)
+        let tuning = WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks, threads: 2)
+        let workspace = Workspace()
+        var results = [[Float]]()
+        for _ in 0..<3 {
+            var dw = [Float](repeating: 0, count: s.cout * s.cin * 27)
+            WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: &dw, dbias: nil, n: s.n, cin: s.cin, cout: s.cout,
+                                          d: s.d, h: s.h, width: s.w, workspace: workspace, tuning: tuning)
+            results.append(dw)
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+    }
+
     func testBackwardWeightWithoutBiasLeavesOnlyWeights() {
         var rng = SplitMix64(state: 5)
         let s = Self.shapes[3]
