@@ -21,7 +21,8 @@ struct WinogradTuning {
     var threading = WinogradThreading.workersOwnChunks
     var threads = Parallel.defaultThreads
 
-    static let standard = WinogradTuning()
+    /// Defaults, with the thread count read from `Parallel` at each call (it may be reconfigured).
+    static var standard: WinogradTuning { WinogradTuning() }
 }
 
 /// Tiling of an [n, c, d, h, w] volume into 2×2×2 output tiles and of the tiles into chunks.

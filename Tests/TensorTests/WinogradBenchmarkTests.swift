@@ -79,7 +79,13 @@ final class WinogradBenchmarkTests: XCTestCase {
         let ops = (Self.environment["DRO_WINOGRAD_OPS"] ?? "fwd,bwdX,bwdW").split(separator: ",").map(String.init)
         var totals = [String: (wino: Double, im2col: Double)]()
         print("layer  cin cout size | op  | im2col GF/s | " + variants.map { "\($0.0) GF/s  ×" }.joined(separator: " | "))
-        for layer in Self.layers where filter == nil || filter!.split(separator: ",").contains(Substring(layer.name)) {
+        // DRO_WINOGRAD_SHAPES="cin:cout:size,…" adds layers outside the bench network (thresholds).
+        let extra = (Self.environment["DRO_WINOGRAD_SHAPES"] ?? "").split(separator: ",").compactMap { spec -> Layer? in
+            let v = spec.split(separator: ":").compactMap { Int($0) }
+            return v.count == 3 ? Layer(name: "x\(v[0])-\(v[1])", cin: v[0], cout: v[1], size: v[2]) : nil
+        }
+        let selected = Self.layers.filter { filter == nil || filter!.split(separator: ",").contains(Substring($0.name)) }
+        for layer in selected + extra {
             let voxels = layer.size * layer.size * layer.size
             let n = Self.batch
             var rng = WinogradConv3dTests.SplitMix64(state: 7)
