@@ -13,10 +13,13 @@ enum WinogradThreading {
 
 /// Tuning knobs (internal: the benchmark test sweeps them; callers use the defaults).
 struct WinogradTuning {
-    /// Target bytes of one chunk's transformed input plus GEMM output: the L2 of one core
-    /// (2 MiB on the reference machine's Xeon; lscpu: "L2 cache: 4 MiB (2 instances)").
-    var chunkBytes = 2 << 20
-    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers (128 channels).
+    /// Target bytes of one chunk's transformed input plus GEMM output: half the L2 of one core
+    /// (2 MiB per core here; lscpu: "L2 cache: 4 MiB (2 instances)"), leaving room for OpenBLAS's
+    /// packed panels. Sweep (WinogradBenchmarkTests.testChunkSizeSweep, 1 thread, forward):
+    /// 256 KiB – 2 MiB within noise of each other; 4 MiB 10–35 % slower.
+    var chunkBytes = 1 << 20
+    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers. Same sweep: 128
+    /// beat 32 by 0–30 % and 512 by 5–20 % (it governs most bench layers at 1 MiB).
     var minimumChunkTiles = 128
     var threading = WinogradThreading.workersOwnChunks
     var threads = Parallel.defaultThreads
