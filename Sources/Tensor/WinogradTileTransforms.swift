@@ -2,9 +2,10 @@
 //
 // A "row" is the tilesW tiles sharing (sample n, tile depth td, tile height th). Every kernel here
 // is vectorised across the tiles of a row (lane k = tile tw + k), so each of the 64 transformed
-// components ξ = ξz·16 + ξy·4 + ξw is stored as a contiguous run of the row's tiles in a
-// [64][channels][ld] matrix (component stride `xiStride`, channel stride `ld`). Those 64 matrices
-// are the operands of the 64 GEMMs.
+// components ξ = ξz·16 + ξy·4 + ξw is stored as a contiguous run of the row's tiles in a chunk
+// buffer laid out [channel][ξ][tile] (component stride `xiStride`, channel stride 64·xiStride).
+// Component ξ of all channels is then a channels × tiles matrix with row stride 64·xiStride: the
+// operands of the 64 GEMMs. (The input transform is in WinogradInputTransform.swift.)
 //
 // F(2,3) matrices (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"),
 // applied along each of the three axes:
