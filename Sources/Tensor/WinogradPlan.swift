@@ -1,6 +1,12 @@
 import CBLAS
 
-/// How a Winograd convolution spreads over cores.
+/// How a Winograd convolution spreads over cores. `.workersOwnChunks` is the default: on one
+/// thread both are the same code (measured within noise of each other); on two threads the
+/// per-chunk GEMMs (e.g. M = K = 16, N = 128) are too small for OpenBLAS to split usefully, so
+/// `.blasThreads` leaves a core idle during them and pays a fork/join per chunk phase. The
+/// two-thread wall-clock comparison on the shared, 5×-oversubscribed benchmark machine was
+/// inconclusive (either mode ahead by up to 2× from run to run); `.blasThreads` is kept for
+/// re-measuring on a quiet machine (WinogradBenchmarkTests prints both).
 enum WinogradThreading {
     /// Each worker owns whole chunks (transform → 64 single-threaded GEMMs → transform) and
     /// OpenBLAS is held at one thread meanwhile: no fork/join per GEMM, and each worker's chunk
