@@ -82,20 +82,20 @@ sampler:
 training:
   patch_size: [16, 16, 16]
   batch_size: 2
-  epochs: 6
+  epochs: 8
   iterations_per_epoch: 25
   optimizer: sgd
   lr: 0.05
   momentum: 0.9
   threads: 2
-  val_every: 6
+  val_every: 8
   seed: 3
   augmentation:
     enabled: false
 output:
   dir: run
   plots: false
-  checkpoint_every: 6
+  checkpoint_every: 8
 """)
     r = run("dro-train", "--config", root / "tiny.cfg", "--quiet")
     assert r.returncode == 0, r.stderr
@@ -186,7 +186,7 @@ def test_segments_held_out_cases_and_dro_eval_scores_them(trained, tmp_path):
     assert set(scored) == set(dices), (scored, report.get("missing_ground_truth"))
     for case, dice in dices.items():
         assert abs(scored[case] - dice) < 1e-12, (case, scored[case], dice)
-    # A 150-step model separates a unit-contrast sphere from noise 0.3 (measured Dice ≈ 0.9+);
+    # A 200-step model separates a unit-contrast sphere from noise 0.3 (measured Dice 0.98 and 0.85: the larger sphere is under-segmented, centroid within 0.1 voxel);
     # a prediction landing anywhere else on the oblique grid would score near 0.
     print("held-out Dice:", dices)
     assert min(dices.values()) > 0.8, dices
