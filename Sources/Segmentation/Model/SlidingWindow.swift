@@ -42,33 +42,60 @@ public struct SlidingWindow: Sendable {
 
     /// Weighted-average logits [classes, D, H, W] of `model` over `volume` [inChannels, D, H, W].
     public func logits(volume: UnsafePointer<Float>, spatial: [Int], model: UNet3D) throws -> [Float] {
+        try logits(volume: volume, spatial: spatial, inChannels: model.options.inChannels,
+                   classes: model.options.classes, batch: 1) { windows, count, out in
+            try model.predict(windows, batch: count, spatial: patch, into: out)
+        }
+    }
+
+    /// Window positions in visiting order (z, then y, then x), each [z0, y0, x0].
+    public func windowStarts(spatial: [Int]) -> [[Int]] {
+        var all: [[Int]] = []
+        for z0 in Self.starts(size: spatial[0], patch: patch[0], overlap: overlap) {
+            for y0 in Self.starts(size: spatial[1], patch: patch[1], overlap: overlap) {
+                for x0 in Self.starts(size: spatial[2], patch: patch[2], overlap: overlap) { all.append([z0, y0, x0]) }
+            }
+        }
+        return all
+    }
+
+    /// The same weighted average with any window predictor: `predict(windows, count, logits)`
+    /// receives `count` ≤ `batch` windows [count, inChannels, patch] and writes their logits
+    /// [count, classes, patch]. Memory: the accumulator [classes + 1, D, H, W] and one batch of
+    /// windows in and out.
+    public func logits(volume: UnsafePointer<Float>, spatial: [Int], inChannels cin: Int, classes: Int, batch: Int,
+                       predict: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) throws -> Void) throws -> [Float] {
         guard spatial.count == 3, zip(spatial, patch).allSatisfy({ $0 >= $1 }) else {
             throw UNet3DError.shape(what: "volume size for sliding window", found: "\(spatial)",
                                     allowed: "each axis ≥ the patch \(patch) (pad smaller volumes first)")
         }
-        let cin = model.options.inChannels, classes = model.options.classes
-        let (D, H, W) = (spatial[0], spatial[1], spatial[2]), (pd, ph, pw) = (patch[0], patch[1], patch[2])
-        let pv = pd * ph * pw, vv = D * H * W
+        let (H, W) = (spatial[1], spatial[2]), (pd, ph, pw) = (patch[0], patch[1], patch[2])
+        let pv = pd * ph * pw, vv = spatial.reduce(1, *), n = max(1, batch)
         let weights = gaussian()
         var sum = [Float](repeating: 0, count: classes * vv), norm = [Float](repeating: 0, count: vv)
-        var window = [Float](repeating: 0, count: cin * pv), out = [Float](repeating: 0, count: classes * pv)
-        for z0 in Self.starts(size: D, patch: pd, overlap: overlap) {
-            for y0 in Self.starts(size: H, patch: ph, overlap: overlap) {
-                for x0 in Self.starts(size: W, patch: pw, overlap: overlap) {
-                    for c in 0..<cin { for z in 0..<pd { for y in 0..<ph {
-                        let src = volume + c * vv + ((z0 + z) * H + (y0 + y)) * W + x0
-                        for x in 0..<pw { window[c * pv + (z * ph + y) * pw + x] = src[x] }
-                    }}}
-                    try window.withUnsafeBufferPointer { try model.predict($0.baseAddress!, batch: 1, spatial: patch, into: &out) }
-                    for z in 0..<pd { for y in 0..<ph {
-                        let row = ((z0 + z) * H + (y0 + y)) * W + x0, prow = (z * ph + y) * pw
-                        for x in 0..<pw {
-                            let w = weights[prow + x]
-                            norm[row + x] += w
-                            for c in 0..<classes { sum[c * vv + row + x] += w * out[c * pv + prow + x] }
-                        }
-                    }}
-                }
+        var window = [Float](repeating: 0, count: n * cin * pv), out = [Float](repeating: 0, count: n * classes * pv)
+        let positions = windowStarts(spatial: spatial)
+        for first in stride(from: 0, to: positions.count, by: n) {
+            let group = positions[first..<min(first + n, positions.count)]
+            for (b, p) in group.enumerated() {
+                for c in 0..<cin { for z in 0..<pd { for y in 0..<ph {
+                    let src = volume + c * vv + ((p[0] + z) * H + (p[1] + y)) * W + p[2]
+                    let dst = ((b * cin + c) * pd + z) * ph * pw + y * pw
+                    for x in 0..<pw { window[dst + x] = src[x] }
+                }}}
+            }
+            try window.withUnsafeBufferPointer { w in
+                try out.withUnsafeMutableBufferPointer { try predict(w.baseAddress!, group.count, $0.baseAddress!) }
+            }
+            for (b, p) in group.enumerated() {
+                for z in 0..<pd { for y in 0..<ph {
+                    let row = ((p[0] + z) * H + (p[1] + y)) * W + p[2], prow = (z * ph + y) * pw
+                    for x in 0..<pw {
+                        let w = weights[prow + x]
+                        norm[row + x] += w
+                        for c in 0..<classes { sum[c * vv + row + x] += w * out[(b * classes + c) * pv + prow + x] }
+                    }
+                }}
             }
         }
         for c in 0..<classes { for i in 0..<vv { sum[c * vv + i] /= norm[i] } }

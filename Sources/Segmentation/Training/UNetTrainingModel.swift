@@ -131,13 +131,24 @@ public final class UNetTrainingModel: TrainingModel {
         checkpoint.set(UNetTrainingModel.optimizerSection, state.bytes)
     }
 
-    public func loadState(from checkpoint: Checkpoint, path: String) throws {
-        let section = UNetTrainingModel.modelSection
+    /// The "model" section decoded: parameter tensors (name, shape) and all values in arena order.
+    /// Used by `loadState` and by inference (`TrainedModel`).
+    public static func readParameters(from checkpoint: Checkpoint, path: String) throws
+        -> (tensors: [(name: String, shape: [Int])], values: [Float]) {
+        let section = modelSection
         var model = ByteReader(try checkpoint.require(section, path: path), path: path, section: section)
-        try UNetTrainingModel.checkVersion(try model.uint32("version"), path: path, section: section)
+        try checkVersion(try model.uint32("version"), path: path, section: section)
         let count = try model.int("tensor count")
         var tensors: [(name: String, shape: [Int])] = []
         for _ in 0..<max(0, min(count, 100_000)) { tensors.append((try model.string("name"), try model.ints("shape"))) }
+        let values = try model.floats("parameters")
+        try model.finish()
+        return (tensors, values)
+    }
+
+    public func loadState(from checkpoint: Checkpoint, path: String) throws {
+        let section = UNetTrainingModel.modelSection
+        let (tensors, values) = try UNetTrainingModel.readParameters(from: checkpoint, path: path)
         let expected = network.parameterTensors
         guard tensors.map(\.name) == expected.map(\.name), tensors.map(\.shape) == expected.map(\.shape) else {
             let first = zip(tensors, expected).first { $0.0.name != $0.1.name || $0.0.shape != $0.1.shape }
@@ -145,8 +156,6 @@ public final class UNetTrainingModel: TrainingModel {
                 ?? "\(tensors.count) tensors where the configured network has \(expected.count)"
             throw RunError.incompatibleCheckpoint(path: path, reason: "network differs: \(detail)")
         }
-        let values = try model.floats("parameters")
-        try model.finish()
         try UNetTrainingModel.copy(values, into: network.arena.values, path: path, section: section)
 
         let optimizerName = UNetTrainingModel.optimizerSection
