@@ -41,6 +41,8 @@ is_int() { [[ "$1" =~ ^[0-9]+$ ]]; }
 is_number() { [[ "$1" =~ ^[0-9]*\.?[0-9]+$ ]]; }
 
 ORIGINAL_ARGS=("$@")
+ORIGINAL_COMMAND="scripts/experiment.sh${*:+ $(printf '%q ' "$@")}"
+ORIGINAL_COMMAND="${ORIGINAL_COMMAND% }"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --budget-minutes) need_value "$@"; BUDGET_MINUTES="$2"; shift 2 ;;
@@ -206,16 +208,19 @@ if chosen < seeds:
     note += f" (asked for {seeds} seeds: the budget allows fewer at >= {min_it} iterations)"
 print(it, chosen, note)
 EOF
-    )
+    ) || die "could not plan the iteration budget from the warm-up"
 fi
+# Whole epochs: the run trains epochs × iterations-per-epoch, which may round the budget down.
+EPOCHS=$(( ITERATIONS / PER_EPOCH )); [[ $EPOCHS -ge 1 ]] || EPOCHS=1
+ITERATIONS=$(( (ITERATIONS / EPOCHS) * EPOCHS ))
 SEED_LIST=$(seq -s, "$SEED" "$((SEED + SEEDS - 1))")
-log "budget: $ITERATIONS iterations per arm and seed, seeds $SEED_LIST, epoch = $PER_EPOCH iterations ($PLAN)"
+log "budget: $ITERATIONS iterations per arm and seed ($EPOCHS epochs × $((ITERATIONS / EPOCHS))), seeds $SEED_LIST ($PLAN)"
 cat > "$OUT/experiment.txt" <<EOF
-command: scripts/experiment.sh ${ORIGINAL_ARGS[*]}
+command: $ORIGINAL_COMMAND
 commit: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO" && git diff --quiet 2>/dev/null || echo " (with local changes)")
 started: $(date -u -d "@$START" '+%Y-%m-%d %H:%M:%S UTC')
 dataset: $DATASET ($N_TRAIN training, $N_TEST test cases)
-iterations per arm and seed: $ITERATIONS (batch $BATCH, $PER_EPOCH iterations per epoch)
+iterations per arm and seed: $ITERATIONS (batch $BATCH, $EPOCHS epochs × $((ITERATIONS / EPOCHS)) iterations)
 budget: $PLAN
 seeds: $SEED_LIST
 reproduce exactly: scripts/experiment.sh --iterations $ITERATIONS --seed $SEED --seeds $SEEDS${USER_DATASET:+ --dataset $DATASET} $(printf '%q ' "${SETS[@]}")
@@ -239,7 +244,7 @@ for seed in $(seq "$SEED" "$((SEED + SEEDS - 1))"); do
 done
 
 # ---- table -------------------------------------------------------------------------------------
-HEADER="Command: \`scripts/experiment.sh ${ORIGINAL_ARGS[*]}\` — $ITERATIONS iterations per arm and seed, $N_TRAIN training / $N_TEST test cases; $PLAN."
+HEADER="Command: \`$ORIGINAL_COMMAND\` — $ITERATIONS iterations per arm and seed, $N_TRAIN training / $N_TEST test cases; $PLAN."
 "$PYTHON" "$REPO/scripts/experiment/make_table.py" --results "$OUT" --arms "$(IFS=,; echo "${ARMS[*]}")" \
     --seeds "$SEED_LIST" --header "$HEADER" > /dev/null
 log "done in $(( $(elapsed) / 60 )) min $(( $(elapsed) % 60 )) s: $OUT/table.md"
