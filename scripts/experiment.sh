@@ -4,7 +4,8 @@
 #
 #   scripts/experiment.sh [--budget-minutes M] [--seed S] [--seeds N] [--dataset DIR] [--out DIR]
 #                         [--bin DIR] [--iterations N] [--train-cases N] [--test-cases N]
-#                         [--rare-fraction F] [--test-rare-fraction F] [--set key=value ...]
+#                         [--rare-fraction F] [--test-rare-fraction F] [--threads T]
+#                         [--infer-overlap O] [--set key=value ...]
 #
 # Arms (same network, same iteration budget, same seed; only the sampler differs):
 #   uniform      sampler.kind=uniform                                    (ERM, β = 0)
@@ -23,17 +24,20 @@ OUT=""
 BIN="${DRO_BIN:-}"
 ITERATIONS=""            # fixed iteration count per arm and seed (skips the warm-up measurement)
 TRAIN_CASES=30
-TEST_CASES=20
+TEST_CASES=16
 RARE_FRACTION=0.1        # rare group share of the generated training set
 TEST_RARE_FRACTION=0.5   # ... and of the generated test set
 TEST_SEED_OFFSET=1000    # test phantoms come from seed SEED+1000: distinct from the training cases
 MIN_ITERATIONS=100       # below this per run, fewer seeds are used (a barely trained net says nothing)
 WARMUP_ITERATIONS=8      # iterations timed before the budget is split
 BUDGET_SAFETY=0.85       # share of the remaining budget planned for (the machine's load varies)
+THREADS=2                # training and inference threads (1 is faster on a heavily shared machine)
+INFER_OVERLAP=0          # sliding-window overlap at test time; 0 tiles a 64³ phantom into 8 windows of
+                         # 32³ (the budget goes to training; 0.5, nnU-Net's, costs 3.4× more)
 ARMS=(uniform hardness hardness_is)
 SETS=()
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "experiment.sh: $*" >&2; exit 1; }
 usage_error() { echo "experiment.sh: $*" >&2; usage >&2; exit 64; }
 need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
@@ -56,6 +60,8 @@ while [[ $# -gt 0 ]]; do
         --test-cases) need_value "$@"; TEST_CASES="$2"; shift 2 ;;
         --rare-fraction) need_value "$@"; RARE_FRACTION="$2"; shift 2 ;;
         --test-rare-fraction) need_value "$@"; TEST_RARE_FRACTION="$2"; shift 2 ;;
+        --threads) need_value "$@"; THREADS="$2"; shift 2 ;;
+        --infer-overlap) need_value "$@"; INFER_OVERLAP="$2"; shift 2 ;;
         --set) need_value "$@"; SETS+=("--set" "$2"); shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage_error "unknown option '$1'" ;;
@@ -68,6 +74,8 @@ is_int "$SEEDS" && [[ "$SEEDS" -ge 1 ]] || usage_error "--seeds must be an integ
     || usage_error "--iterations must be an integer ≥ 1, got '$ITERATIONS'"
 is_int "$TRAIN_CASES" && [[ "$TRAIN_CASES" -ge 2 ]] || usage_error "--train-cases must be an integer ≥ 2"
 is_int "$TEST_CASES" && [[ "$TEST_CASES" -ge 1 ]] || usage_error "--test-cases must be an integer ≥ 1"
+is_int "$THREADS" && [[ "$THREADS" -ge 1 ]] || usage_error "--threads must be an integer ≥ 1"
+is_number "$INFER_OVERLAP" || usage_error "--infer-overlap must be a number in [0, 1), got '$INFER_OVERLAP'"
 [[ -z "$DATASET" || -d "$DATASET" ]] || usage_error "--dataset $DATASET: no such folder"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -143,7 +151,7 @@ N_TRAIN=$(ls "$DATASET/labelsTr" | grep -c '\.nii' || true)
 N_TEST=$(ls "$DATASET/labelsTs" | grep -c '\.nii' || true)
 [[ "$N_TRAIN" -ge 2 && "$N_TEST" -ge 1 ]] || die "$DATASET: needs ≥ 2 training and ≥ 1 test labels (found $N_TRAIN, $N_TEST)"
 
-COMMON_SETS=(--set "data.dataset=$DATASET" --set "data.groups=$TRAIN_GROUPS" "${SETS[@]}")
+COMMON_SETS=(--set "data.dataset=$DATASET" --set "data.groups=$TRAIN_GROUPS" --set "training.threads=$THREADS" "${SETS[@]}")
 # Batch size as the config resolves it (after --set): one epoch = ⌈N/B⌉ iterations.
 BATCH=$("$BIN/dro-train" --config "$CONFIG" "${COMMON_SETS[@]}" --print-config \
         | awk '/^training:/{t=1} t && /^  batch_size:/{print $2; exit}')
@@ -167,7 +175,7 @@ train_arm() {  # arm seed iterations run_dir → trains one arm
 infer_run() {  # run_dir pred_dir [inputs...]
     local dir="$1" pred="$2"; shift 2
     run_step "infer-$(basename "$pred")" "$BIN/dro-infer" --model "$dir/checkpoint_latest.ckpt" \
-        --input "$@" --output "$pred" --threads 2 --overwrite
+        --input "$@" --output "$pred" --threads "$THREADS" --overlap "$INFER_OVERLAP" --overwrite
 }
 
 # ---- iteration budget --------------------------------------------------------------------------
@@ -223,7 +231,8 @@ dataset: $DATASET ($N_TRAIN training, $N_TEST test cases)
 iterations per arm and seed: $ITERATIONS (batch $BATCH, $EPOCHS epochs × $((ITERATIONS / EPOCHS)) iterations)
 budget: $PLAN
 seeds: $SEED_LIST
-reproduce exactly: scripts/experiment.sh --iterations $ITERATIONS --seed $SEED --seeds $SEEDS${USER_DATASET:+ --dataset $DATASET} $(printf '%q ' "${SETS[@]}")
+inference: overlap $INFER_OVERLAP; threads $THREADS
+reproduce exactly: scripts/experiment.sh --iterations $ITERATIONS --seed $SEED --seeds $SEEDS --threads $THREADS --infer-overlap $INFER_OVERLAP${USER_DATASET:+ --dataset $DATASET} $(printf '%q ' "${SETS[@]}")
 EOF
 
 # ---- the arms ----------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """scripts/experiment.sh end to end on a tiny budget (tiny phantom set, tiny network, a few
-iterations, all three arms, two seeds), and its table builder against numpy.
+iterations, all three arms, one seed), and its table builder against numpy.
 
 The table's numbers are recomputed here from dro-eval's per-case CSVs with numpy (an independent
 implementation of mean / linear-interpolation percentiles), so the check can fail when
@@ -21,7 +21,7 @@ BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
 SCRIPT = ROOT / "scripts" / "experiment.sh"
 TOOLS = ["dro-train", "dro-infer", "dro-eval"]
 ARMS = ["uniform", "hardness", "hardness_is"]
-SEEDS = [3, 4]
+SEEDS = [3]
 # Tiny: 4 training phantoms (1 rare at 0.25), 2 test phantoms (1 rare at the default 0.5,
 # 1 common), a 2-level 4/8-channel network on 32³ patches, 4 iterations per arm and seed.
 TINY = ["--iterations", "4", "--train-cases", "4", "--test-cases", "2", "--rare-fraction", "0.25",
