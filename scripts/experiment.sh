@@ -232,7 +232,7 @@ iterations per arm and seed: $ITERATIONS (batch $BATCH, $EPOCHS epochs × $((ITE
 budget: $PLAN
 seeds: $SEED_LIST
 inference: overlap $INFER_OVERLAP; threads $THREADS
-reproduce exactly: scripts/experiment.sh --iterations $ITERATIONS --seed $SEED --seeds $SEEDS --threads $THREADS --infer-overlap $INFER_OVERLAP${USER_DATASET:+ --dataset $DATASET} $(printf '%q ' "${SETS[@]}")
+reproduce exactly: scripts/experiment.sh --iterations $ITERATIONS --seed $SEED --seeds $SEEDS --threads $THREADS --infer-overlap $INFER_OVERLAP$(if [[ -n "$USER_DATASET" ]]; then echo " --dataset $DATASET"; else echo " --train-cases $TRAIN_CASES --test-cases $TEST_CASES --rare-fraction $RARE_FRACTION --test-rare-fraction $TEST_RARE_FRACTION"; fi)${SETS[*]:+ $(printf '%q ' "${SETS[@]}")}
 EOF
 
 # ---- the arms ----------------------------------------------------------------------------------
