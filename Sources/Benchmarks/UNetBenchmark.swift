@@ -145,16 +145,7 @@ public enum UNetBenchmark {
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
     }
 
-    public static func peakRSSMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024   // Linux: kilobytes
-    }
 
-    static func median(_ x: [Double]) -> Double {
-        let s = x.sorted()
-        return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
-    }
 }
 
 extension UNetBenchmark {
