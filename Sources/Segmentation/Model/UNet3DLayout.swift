@@ -1,0 +1,71 @@
+import Tensor
+
+/// The U-Net's layer list, from which the parameter arena's specs (names, shapes, initialisers)
+/// and every layer's parameter indices are derived — sizes are never written twice.
+struct UNet3DLayout {
+    /// Conv3d (k3, padding 1) → InstanceNorm(affine) → LeakyReLU.
+    struct ConvBlock {
+        var inChannels: Int, outChannels: Int, stride: Int
+        var weight: Int, bias: Int, gamma: Int, beta: Int   // parameter indices
+    }
+    /// ConvTranspose3d k2 s2 (+ bias).
+    struct Up { var inChannels: Int, outChannels: Int, weight: Int, bias: Int }
+    /// Final 1×1×1 conv.
+    struct Head { var inChannels: Int, classes: Int, weight: Int, bias: Int }
+
+    var encoder: [[ConvBlock]] = []   // [level][block]
+    var up: [Up] = []                 // [level] for levels 0..<L−1: from level+1 to level
+    var decoder: [[ConvBlock]] = []   // [level][block] for levels 0..<L−1
+    var head: Head
+    var specs: [ParameterSpec] = []
+
+    /// nnU-Net's InitWeights_He(neg_slope=1e-2).
+    static let initSlope = 0.01
+
+    init(_ o: UNet3DOptions) {
+        var specs: [ParameterSpec] = []
+        func add(_ name: String, _ shape: [Int], _ initializer: ParameterInit) -> Int {
+            specs.append(ParameterSpec(name: name, shape: shape, initializer: initializer))
+            return specs.count - 1
+        }
+        func block(_ name: String, _ cin: Int, _ cout: Int, _ stride: Int) -> ConvBlock {
+            ConvBlock(inChannels: cin, outChannels: cout, stride: stride,
+                      weight: add("\(name).conv.weight", [cout, cin, 3, 3, 3], .kaimingNormal(fanIn: cin * 27, negativeSlope: Self.initSlope)),
+                      bias: add("\(name).conv.bias", [cout], .zeros),
+                      gamma: add("\(name).norm.weight", [cout], .ones),
+                      beta: add("\(name).norm.bias", [cout], .zeros))
+        }
+        let f = o.features, levels = f.count
+        var enc: [[ConvBlock]] = []
+        for l in 0..<levels {
+            var blocks: [ConvBlock] = []
+            for j in 0..<o.convsPerLevel {
+                let cin = j == 0 ? (l == 0 ? o.inChannels : f[l - 1]) : f[l]
+                blocks.append(block("encoder.\(l).\(j)", cin, f[l], (j == 0 && l > 0) ? 2 : 1))
+            }
+            enc.append(blocks)
+        }
+        var ups: [Up] = [], dec: [[ConvBlock]] = []
+        // Decoder parameters listed from the deepest level up, in execution order.
+        var upByLevel = [Up?](repeating: nil, count: max(0, levels - 1))
+        var decByLevel = [[ConvBlock]](repeating: [], count: max(0, levels - 1))
+        for l in stride(from: levels - 2, through: 0, by: -1) {
+            // torch ConvTranspose3d weight [Cin, Cout, 2, 2, 2]: fan_in = Cout·8 (dim 1 × receptive field).
+            upByLevel[l] = Up(inChannels: f[l + 1], outChannels: f[l],
+                              weight: add("decoder.\(l).up.weight", [f[l + 1], f[l], 2, 2, 2],
+                                          .kaimingNormal(fanIn: f[l] * 8, negativeSlope: Self.initSlope)),
+                              bias: add("decoder.\(l).up.bias", [f[l]], .zeros))
+            var blocks: [ConvBlock] = []
+            for j in 0..<o.convsPerLevel {
+                blocks.append(block("decoder.\(l).\(j)", j == 0 ? 2 * f[l] : f[l], f[l], 1))
+            }
+            decByLevel[l] = blocks
+        }
+        for l in 0..<(levels - 1) { ups.append(upByLevel[l]!); dec.append(decByLevel[l]) }
+        head = Head(inChannels: f[0], classes: o.classes,
+                    weight: add("head.weight", [o.classes, f[0], 1, 1, 1], .kaimingNormal(fanIn: f[0], negativeSlope: Self.initSlope)),
+                    bias: add("head.bias", [o.classes], .zeros))
+        encoder = enc; up = ups; decoder = dec
+        self.specs = specs
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+
+/// Soft Dice + cross-entropy on softmax(logits), equal weights — nnU-Net v2's DC_and_CE_loss with
+/// SoftDiceLoss(do_bg=False, smooth=1e-5) and RobustCrossEntropyLoss:
+///
+///   p = softmax over classes; y = one-hot labels; per sample n and foreground class c ≥ 1
+///   D_nc = (2·Σ_v p·y + s) / (Σ_v p + Σ_v y + s)          (= (2tp + s)/(2tp + fp + fn + s))
+///   Dice = mean over n and c ≥ 1 of D_nc                   (batch Dice: sums over n first, mean over c)
+///   CE_n = −mean_v log p[y_v, v]
+///   ℓ_n  = CE_n + 1 − mean_c D_nc                          (per-sample loss, what the sampler records)
+///   loss = mean_n w_n·ℓ_n  (w ≡ 1 without importance weights) — equals CE + 1 − Dice.
+///
+/// nnU-Net returns CE − Dice; we add the constant 1 so the loss is ≥ 0 and per-sample values lie
+/// in [0, 1 + CE] (REFERENCE §1: L_init = 2 is an upper bound). Gradients are identical.
+/// Batch Dice (nnU-Net's `batch_dice`) changes the Dice term of the loss and its gradient; the
+/// per-sample values still use per-sample Dice (REFERENCE §1). Batch Dice with importance weights
+/// is rejected: the batch term does not decompose over samples.
+public struct DiceCELoss: Sendable {
+    /// nnU-Net's smooth term for the soft Dice.
+    public static let defaultSmooth = 1e-5
+    public var smooth: Double
+    public var batchDice: Bool
+
+    public init(smooth: Double = defaultSmooth, batchDice: Bool = false) {
+        self.smooth = smooth
+        self.batchDice = batchDice
+    }
+
+    public struct Output: Sendable {
+        /// mean_n w_n·ℓ_n (batch Dice: mean CE + 1 − batch Dice).
+        public var loss: Double
+        /// ℓ_n = CE_n + 1 − Dice_n for each sample (unweighted).
+        public var perSample: [Double]
+        /// Soft Dice per sample (mean over foreground classes).
+        public var perSampleDice: [Double]
+        public var perSampleCrossEntropy: [Double]
+    }
+
+    /// logits [N, C, V], labels [N, V] with values in 0..<C → loss; gradient [N, C, V] (dloss/dlogits)
+    /// OVERWRITTEN when given. `weights` [N]: importance weights w_n. Needs C ≥ 2.
+    public func evaluate(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                         batch: Int, classes: Int, voxels: Int, weights: [Double]? = nil,
+                         gradient: UnsafeMutablePointer<Float>?, workspace: Workspace,
+                         threads: Int = Parallel.defaultThreads) throws -> Output {
+        guard classes >= 2 else { throw LossError.tooFewClasses(classes) }
+        if let weights, weights.count != batch { throw LossError.weightCount(found: weights.count, batch: batch) }
+        if weights != nil && batchDice { throw LossError.weightsWithBatchDice }
+        for n in 0..<batch {
+            for v in 0..<voxels {
+                let l = labels[n * voxels + v]
+                if l < 0 || Int(l) >= classes { throw LossError.labelOutOfRange(value: Int(l), sample: n, voxel: v, classes: classes) }
+            }
+        }
+        let count = batch * classes * voxels
+        let p = gradient ?? workspace.buffer(DiceCELoss.slot, count: count)
+        ChannelSoftmax.forward(x: logits, p: p, batch: batch, channels: classes, voxels: voxels, threads: threads)
+
+        // Per-sample sums: intersection Σp·y, Σp, Σy per class; Σ −log p_y.
+        var inter = [Double](repeating: 0, count: batch * classes)
+        var sumP = inter, sumY = inter
+        var ce = [Double](repeating: 0, count: batch)
+        for n in 0..<batch {
+            let ps = p + n * classes * voxels, ls = labels + n * voxels, xs = logits + n * classes * voxels
+            for c in 0..<classes {
+                sumP[n * classes + c] = Reduce.sum(ps + c * voxels, count: voxels)
+            }
+            var nll = 0.0
+            for v in 0..<voxels {
+                let y = Int(ls[v])
+                inter[n * classes + y] += Double(ps[y * voxels + v])
+                sumY[n * classes + y] += 1
+                // −log p_y from the logits (log-sum-exp), not from the rounded p.
+                var m = xs[v]
+                for c in 1..<classes { m = max(m, xs[c * voxels + v]) }
+                var s = 0.0
+                for c in 0..<classes { s += exp(Double(xs[c * voxels + v] - m)) }
+                nll += log(s) - Double(xs[y * voxels + v] - m)
+            }
+            ce[n] = nll / Double(voxels)
+        }
+        let fg = Double(classes - 1)
+        func dice(_ i: Double, _ sp: Double, _ sy: Double) -> Double { (2 * i + smooth) / max(sp + sy + smooth, 1e-8) }
+        var sampleDice = [Double](repeating: 0, count: batch)
+        for n in 0..<batch {
+            var d = 0.0
+            for c in 1..<classes { d += dice(inter[n * classes + c], sumP[n * classes + c], sumY[n * classes + c]) }
+            sampleDice[n] = d / fg
+        }
+        let perSample = (0..<batch).map { ce[$0] + 1 - sampleDice[$0] }
+        let w = weights ?? [Double](repeating: 1, count: batch)
+        var loss: Double
+        // Dice term coefficients: dLoss/dp[n, c, v] (Dice part) = a_nc·y − b_nc for c ≥ 1.
+        var coefY = [Double](repeating: 0, count: batch * classes), coefP = coefY
+        if batchDice {
+            var batchD = 0.0
+            for c in 1..<classes {
+                var i = 0.0, sp = 0.0, sy = 0.0
+                for n in 0..<batch { i += inter[n * classes + c]; sp += sumP[n * classes + c]; sy += sumY[n * classes + c] }
+                let d = dice(i, sp, sy), den = max(sp + sy + smooth, 1e-8)
+                batchD += d
+                for n in 0..<batch { coefY[n * classes + c] = -2 / (fg * den); coefP[n * classes + c] = -d / (fg * den) }
+            }
+            loss = ce.reduce(0, +) / Double(batch) + 1 - batchD / fg
+        } else {
+            loss = 0
+            for n in 0..<batch {
+                loss += w[n] * perSample[n]
+                let a = w[n] / Double(batch)
+                for c in 1..<classes {
+                    let k = n * classes + c
+                    let den = max(sumP[k] + sumY[k] + smooth, 1e-8), d = dice(inter[k], sumP[k], sumY[k])
+                    coefY[k] = -a * 2 / (fg * den); coefP[k] = -a * d / (fg * den)
+                }
+            }
+            loss /= Double(batch)
+        }
+        if let gradient {
+            writeGradient(p: gradient, labels: labels, batch: batch, classes: classes, voxels: voxels,
+                          ceScale: (0..<batch).map { w[$0] / Double(batch * voxels) },
+                          coefY: coefY, coefP: coefP, threads: threads)
+        }
+        return Output(loss: loss, perSample: perSample, perSampleDice: sampleDice, perSampleCrossEntropy: ce)
+    }
+
+    /// In place on p: dz_c = p_c·(g_c − Σ_k p_k g_k) + ceScale·(p_c − y_c), with the Dice gradient
+    /// w.r.t. p g_c = coefY·y_c − coefP (c ≥ 1; g_0 = 0).
+    private func writeGradient(p: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+                               classes: Int, voxels: Int, ceScale: [Double], coefY: [Double], coefP: [Double],
+                               threads: Int) {
+        for n in 0..<batch {
+            let ps = p + n * classes * voxels, ls = labels + n * voxels
+            let cy = (0..<classes).map { Float(coefY[n * classes + $0]) }
+            let cp = (0..<classes).map { Float(coefP[n * classes + $0]) }
+            let k = Float(ceScale[n])
+            cy.withUnsafeBufferPointer { cy in cp.withUnsafeBufferPointer { cp in
+                Parallel.forEach(0..<voxels, threads: threads) { vs in
+                    for v in vs {
+                        let y = Int(ls[v])
+                        var dot: Float = 0
+                        for c in 1..<classes {
+                            let g = (c == y ? cy[c] : 0) - cp[c]
+                            dot += ps[c * voxels + v] * g
+                        }
+                        for c in 0..<classes {
+                            let pc = ps[c * voxels + v]
+                            let g: Float = c == 0 ? 0 : (c == y ? cy[c] : 0) - cp[c]
+                            ps[c * voxels + v] = pc * (g - dot) + k * (pc - (c == y ? 1 : 0))
+                        }
+                    }
+                }
+            }}
+        }
+    }
+
+    static let slot = 3
+}
+
+/// Invalid loss inputs: each description names the value found and what is allowed.
+public enum LossError: Error, CustomStringConvertible, Equatable {
+    case tooFewClasses(Int)
+    case weightCount(found: Int, batch: Int)
+    case weightsWithBatchDice
+    case labelOutOfRange(value: Int, sample: Int, voxel: Int, classes: Int)
+
+    public var description: String {
+        switch self {
+        case .tooFewClasses(let c): return "loss: classes = \(c); Dice+CE needs at least 2 (background + one foreground)"
+        case .weightCount(let f, let b): return "loss: \(f) importance weights given for a batch of \(b); need one per sample"
+        case .weightsWithBatchDice: return "loss: importance weights need per-sample Dice; batch Dice is on"
+        case .labelOutOfRange(let v, let n, let i, let c):
+            return "loss: label \(v) at sample \(n), voxel \(i); allowed 0...\(c - 1)"
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import XCTest
+@testable import Tensor
+
+final class ConvTranspose3dTests: XCTestCase {
+    static let shapes: [(ConvTranspose3dGeometry, tile: Int?)] = [
+        (ConvTranspose3dGeometry(batch: 2, inChannels: 3, outChannels: 2, inD: 3, inH: 2, inW: 5), nil),
+        (ConvTranspose3dGeometry(batch: 1, inChannels: 4, outChannels: 3, inD: 2, inH: 3, inW: 3), 4),
+    ]
+
+    /// Against the definition y[2i + t] = b + Σ_ci x[ci, i]·w[ci, co, t] (ConvNaive).
+    func testForwardMatchesDefinition() {
+        for (g, tile) in Self.shapes {
+            let x = randomDoubles(g.inputCount, seed: 21), w = randomDoubles(g.weightCount, seed: 22)
+            let b = randomDoubles(g.outChannels, seed: 23)
+            let ref = ConvNaive.convTranspose3d(x: x, w: w, bias: b, g: g)
+            var y = [Float](repeating: .nan, count: g.outputCount)
+            floats(x).withPtr { xp in floats(w).withPtr { wp in floats(b).withPtr { bp in
+                ConvTranspose3d.forward(x: xp, w: wp, bias: bp, y: &y, g: g, workspace: Workspace(), tile: tile, threads: 2)
+            }}}
+            let err = worstRelativeError(y, ref)
+            report("convT forward vs definition", err)
+            XCTAssertLessThan(err, 1e-5)   // sums of ≤ 4 Float products
+        }
+    }
+
+    /// A hand-worked case: one input voxel, one channel each, w = 1…8, bias 0.5.
+    func testSingleVoxelSpreadsToTwoCubedBlock() {
+        let g = ConvTranspose3dGeometry(batch: 1, inChannels: 1, outChannels: 1, inD: 1, inH: 1, inW: 1)
+        let w: [Float] = [1, 2, 3, 4, 5, 6, 7, 8]
+        var y = [Float](repeating: 0, count: 8)
+        [Float(2)].withPtr { xp in w.withPtr { wp in [Float(0.5)].withPtr { bp in
+            ConvTranspose3d.forward(x: xp, w: wp, bias: bp, y: &y, g: g, workspace: Workspace())
+        }}}
+        XCTAssertEqual(y, [2.5, 4.5, 6.5, 8.5, 10.5, 12.5, 14.5, 16.5])
+    }
+
+    func testGradientsAgainstFiniteDifferences() {
+        for (g, tile) in Self.shapes {
+            let x = randomDoubles(g.inputCount, seed: 31), w = randomDoubles(g.weightCount, seed: 32)
+            let b = randomDoubles(g.outChannels, seed: 33), r = randomDoubles(g.outputCount, seed: 34)
+            var dx = [Float](repeating: .nan, count: g.inputCount)
+            var dw = [Float](repeating: 0, count: g.weightCount), db = [Float](repeating: 0, count: g.outChannels)
+            floats(x).withPtr { xp in floats(w).withPtr { wp in floats(r).withPtr { rp in
+                ConvTranspose3d.backward(x: xp, w: wp, dy: rp, dx: &dx, dw: &dw, dbias: &db, g: g,
+                                         workspace: Workspace(), tile: tile, threads: 2)
+            }}}
+            let ex = worstRelativeError(analytic: dx, reference: finiteDifferences(x) {
+                dotLoss(ConvNaive.convTranspose3d(x: $0, w: w, bias: b, g: g), r) })
+            let ew = worstRelativeError(analytic: dw, reference: finiteDifferences(w) {
+                dotLoss(ConvNaive.convTranspose3d(x: x, w: $0, bias: b, g: g), r) })
+            let eb = worstRelativeError(analytic: db, reference: finiteDifferences(b) {
+                dotLoss(ConvNaive.convTranspose3d(x: x, w: w, bias: $0, g: g), r) })
+            report("convT dx", ex); report("convT dw", ew); report("convT dbias", eb)
+            XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4); XCTAssertLessThan(eb, 1e-4)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import XCTest
+@testable import Tensor
+
+/// Dice + CE against a Double reimplementation written from nnU-Net's formula, and its gradient
+/// against finite differences of that reimplementation.
+final class DiceCELossTests: XCTestCase {
+    let n = 2, cl = 3, v = 5 * 6 * 7
+
+    /// Returns (loss, per-sample ℓ). Mirrors SoftDiceLoss(do_bg=False, smooth) + CE (module doc).
+    static func reference(_ z: [Double], labels: [Int32], n: Int, cl: Int, v: Int, smooth: Double = 1e-5,
+                          batchDice: Bool = false, weights: [Double]? = nil) -> (Double, [Double]) {
+        var p = z
+        var ce = [Double](repeating: 0, count: n)
+        for s in 0..<n { for i in 0..<v {
+            let zs = (0..<cl).map { z[(s * cl + $0) * v + i] }
+            let m = zs.max()!, lse = m + Foundation.log(zs.map { Foundation.exp($0 - m) }.reduce(0, +))
+            for k in 0..<cl { p[(s * cl + k) * v + i] = Foundation.exp(zs[k] - lse) }
+            ce[s] -= (zs[Int(labels[s * v + i])] - lse) / Double(v)
+        }}
+        func sums(_ s: Int, _ k: Int) -> (Double, Double, Double) {
+            var tp = 0.0, sp = 0.0, sy = 0.0
+            for i in 0..<v { let y = labels[s * v + i] == k ? 1.0 : 0.0; let q = p[(s * cl + k) * v + i]; tp += q * y; sp += q; sy += y }
+            return (tp, sp, sy)
+        }
+        var per = [Double](repeating: 0, count: n)
+        for s in 0..<n {
+            var d = 0.0
+            for k in 1..<cl { let (tp, sp, sy) = sums(s, k); d += (2 * tp + smooth) / (sp + sy + smooth) }
+            per[s] = ce[s] + 1 - d / Double(cl - 1)
+        }
+        if batchDice {
+            var d = 0.0
+            for k in 1..<cl {
+                var tp = 0.0, sp = 0.0, sy = 0.0
+                for s in 0..<n { let t = sums(s, k); tp += t.0; sp += t.1; sy += t.2 }
+                d += (2 * tp + smooth) / (sp + sy + smooth)
+            }
+            return (ce.reduce(0, +) / Double(n) + 1 - d / Double(cl - 1), per)
+        }
+        let w = weights ?? [Double](repeating: 1, count: n)
+        return ((0..<n).map { w[$0] * per[$0] }.reduce(0, +) / Double(n), per)
+    }
+
+    func labels(seed: UInt64) -> [Int32] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<(n * v)).map { _ in Int32.random(in: 0..<Int32(cl), using: &rng) }
+    }
+
+    func check(batchDice: Bool, weights: [Double]?, name: String) throws {
+        let z = randomDoubles(n * cl * v, seed: 41, scale: 2), y = labels(seed: 42)
+        var grad = [Float](repeating: .nan, count: z.count)
+        let loss = DiceCELoss(batchDice: batchDice)
+        let out = try floats(z).withPtr { zp in try y.withUnsafeBufferPointer { yp in
+            try loss.evaluate(logits: zp, labels: yp.baseAddress!, batch: n, classes: cl, voxels: v, weights: weights,
+                              gradient: &grad, workspace: Workspace())
+        }}
+        let (refLoss, refPer) = Self.reference(z, labels: y, n: n, cl: cl, v: v, batchDice: batchDice, weights: weights)
+        let fd = finiteDifferences(z, indices: sampledIndices(z.count, every: 2)) {
+            Self.reference($0, labels: y, n: self.n, cl: self.cl, v: self.v, batchDice: batchDice, weights: weights).0 }
+        let e = worstRelativeError(analytic: grad, reference: fd)
+        report("\(name) dlogits", e)
+        print("[FD] \(name): loss \(out.loss) reference \(refLoss)")
+        // Loss from Float softmax sums over 210 voxels: 1e-6 relative.
+        XCTAssertEqual(out.loss, refLoss, accuracy: 1e-6 * max(1, abs(refLoss)))
+        for s in 0..<n { XCTAssertEqual(out.perSample[s], refPer[s], accuracy: 1e-6) }
+        XCTAssertLessThan(e, 1e-4)
+    }
+
+    func testSampleDiceGradient() throws { try check(batchDice: false, weights: nil, name: "dice+ce") }
+    func testBatchDiceGradient() throws { try check(batchDice: true, weights: nil, name: "batch dice+ce") }
+    func testWeightedGradient() throws { try check(batchDice: false, weights: [0.3, 2.5], name: "weighted dice+ce") }
+
+    /// Perfect, confident prediction: Dice → 1, CE → 0, loss → 0 (up to exp(−20) terms).
+    func testPerfectPredictionHasNearZeroLoss() throws {
+        let y = labels(seed: 5)
+        var z = [Float](repeating: -10, count: n * cl * v)
+        for s in 0..<n { for i in 0..<v { z[(s * cl + Int(y[s * v + i])) * v + i] = 10 } }
+        let out = try z.withPtr { zp in try y.withUnsafeBufferPointer { yp in
+            try DiceCELoss().evaluate(logits: zp, labels: yp.baseAddress!, batch: n, classes: cl, voxels: v,
+                                      gradient: nil, workspace: Workspace()) } }
+        XCTAssertLessThan(out.loss, 1e-6)
+        for d in out.perSampleDice { XCTAssertEqual(d, 1, accuracy: 1e-6) }
+    }
+
+    func testBadInputsThrowNamedErrors() {
+        let z = [Float](repeating: 0, count: 2 * 3)
+        let bad: [Int32] = [0, 3]
+        XCTAssertThrowsError(try z.withPtr { zp in try bad.withUnsafeBufferPointer { yp in
+            try DiceCELoss().evaluate(logits: zp, labels: yp.baseAddress!, batch: 1, classes: 3, voxels: 2,
+                                      gradient: nil, workspace: Workspace()) } }) { e in
+            XCTAssertEqual("\(e)", "loss: label 3 at sample 0, voxel 1; allowed 0...2")
+        }
+        let ok: [Int32] = [0, 1]
+        XCTAssertThrowsError(try z.withPtr { zp in try ok.withUnsafeBufferPointer { yp in
+            try DiceCELoss(batchDice: true).evaluate(logits: zp, labels: yp.baseAddress!, batch: 1, classes: 3, voxels: 2,
+                                                     weights: [1], gradient: nil, workspace: Workspace()) } })
+    }
+}
