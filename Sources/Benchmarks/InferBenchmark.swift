@@ -133,7 +133,7 @@ public enum InferBenchmark {
     /// Peak resident set of this process (getrusage; Linux reports kilobytes).
     static func peakRSSMegabytes() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024
     }
 
