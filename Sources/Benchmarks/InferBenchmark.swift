@@ -130,16 +130,5 @@ public enum InferBenchmark {
                            version: json["torch"] as? String ?? "?")
     }
 
-    /// Peak resident set of this process (getrusage; Linux reports kilobytes).
-    static func peakRSSMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
 
-    static func median(_ x: [Double]) -> Double {
-        guard !x.isEmpty else { return .nan }
-        let s = x.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 }

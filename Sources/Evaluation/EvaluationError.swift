@@ -7,12 +7,14 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case notAVolume(path: String, shape: [Int])
     case nonIntegerLabel(path: String, value: Double)
+    case labelTooLarge(path: String, value: Int, allowed: Int)
     case geometryMismatch(caseID: String, field: String, gt: String, pred: String)
     case badLabelList(value: String)
     case datasetJSON(path: String, key: String, found: String, allowed: String)
     case groupsCSV(path: String, line: Int, found: String)
     case caseWithoutGroup(caseID: String, path: String)
     case imageNotFound(caseID: String, location: String)
+    case imageShape(caseID: String, path: String, image: [Int], gt: [Int])
     case writeFailed(path: String, reason: String)
     case badOption(option: String, value: String, allowed: String)
 
@@ -30,6 +32,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             return "\(path): shape \(shape) is not a 3D label volume (allowed: [nx, ny, nz] or [nx, ny, nz, 1])"
         case let .nonIntegerLabel(path, value):
             return "\(path): voxel value \(value) is not a non-negative integer label"
+        case let .labelTooLarge(path, value, allowed):
+            return "\(path): label value \(value) is larger than \(allowed) (allowed: labels 0...\(allowed))"
         case let .geometryMismatch(caseID, field, gt, pred):
             return "case \(caseID): prediction \(field) \(pred) differs from ground truth \(field) \(gt) (allowed: equal shape, affine within 1e-4 mm)"
         case let .badLabelList(value):
@@ -42,6 +46,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             return "case \(caseID) has no group in \(path) (every evaluated case needs one)"
         case let .imageNotFound(caseID, location):
             return "case \(caseID): no intensity image in \(location) (tried CASE_0000.nii.gz, CASE.nii.gz, .nii)"
+        case let .imageShape(caseID, path, image, gt):
+            return "case \(caseID): intensity image \(path) has shape \(image), ground truth \(gt) (allowed: the same shape)"
         case let .writeFailed(path, reason):
             return "\(path): cannot write: \(reason)"
         case let .badOption(option, value, allowed):

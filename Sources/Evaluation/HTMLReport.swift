@@ -70,10 +70,10 @@ public enum HTMLReport {
                     let gt = try LabelVolume.read(p.gt), pred = try LabelVolume.read(p.predictions[0])
                     var intensity: IntensityVolume?
                     if let image {
-                        let v = try IntensityVolume.read(try CaseMatching.imagePath(caseID: ranked.caseID, location: image))
+                        let path = try CaseMatching.imagePath(caseID: ranked.caseID, location: image)
+                        let v = try IntensityVolume.read(path)
                         if v.shape != gt.shape {
-                            throw EvaluationError.geometryMismatch(caseID: ranked.caseID, field: "image shape",
-                                                                   gt: "\(gt.shape)", pred: "\(v.shape)")
+                            throw EvaluationError.imageShape(caseID: ranked.caseID, path: path, image: v.shape, gt: gt.shape)
                         }
                         intensity = v
                     }

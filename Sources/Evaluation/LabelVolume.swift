@@ -5,6 +5,9 @@ struct LabelVolume {
     /// Tolerance on affine entries when checking that prediction and ground truth share a grid
     /// (mm; the 1e-4 mm — NIfTI affines are float32 on disk, REFERENCE §3).
     static let affineTolerance = 1e-4
+    /// Largest label value accepted: uint16's range, the widest label datatype a prediction is
+    /// written in (REFERENCE §4). Per-label tables are sized by the largest value present.
+    static let maxLabelValue: Int32 = 65535
 
     let path: String
     let shape: [Int]
@@ -29,6 +32,9 @@ struct LabelVolume {
         for (i, v) in values.enumerated() {
             let l = Int32(exactly: v)
             guard let l, l >= 0 else { throw EvaluationError.nonIntegerLabel(path: path, value: Double(v)) }
+            if l > maxLabelValue {
+                throw EvaluationError.labelTooLarge(path: path, value: Int(l), allowed: Int(maxLabelValue))
+            }
             labels[i] = l
             if l > maxLabel { maxLabel = l }
         }

@@ -24,7 +24,7 @@ struct DroEval: ParsableCommand {
     var datasetJSON: String?
     @Option(help: "HD95: directed = max of the two directed P95 (MONAI, default); pooled = MedPy.")
     var hd95: HD95Mode = .directed
-    @Option(name: .customLong("surface-dice"), help: "Add normalised surface Dice at this tolerance (mm).")
+    @Option(name: .customLong("surface-dice"), help: "Add normalised surface Dice at this tolerance (mm): MONAI's boundary-voxel count (d ≤ tolerance).")
     var surfaceDice: Double?
     @Option(help: "CSV file mapping case,group for per-group summaries.") var groups: String?
     @Option(help: "Number of worst cases listed per label.") var worst: Int = Robustness.defaultWorstCount

@@ -110,6 +110,11 @@ final class EndToEndTests: XCTestCase {
         try ref.write(to: root + "/pred/a.nii.gz")
         let bad = try EvalCommand.evaluate(EvalOptions(pred: root + "/pred", gt: root + "/gt"))
         XCTAssertTrue(bad.caseErrors.first?.message.contains("pred/a.nii.gz: voxel value 0.5") ?? false)
+        // a label beyond uint16 is refused instead of sizing per-label tables by it
+        try NIfTIImage(shape: shape, spacing: [1, 1, 1], values: [Float](repeating: 70000, count: 720))
+            .write(to: root + "/pred/a.nii.gz")
+        let huge = try EvalCommand.evaluate(EvalOptions(pred: root + "/pred", gt: root + "/gt"))
+        XCTAssertTrue(huge.caseErrors.first?.message.contains("label value 70000 is larger than 65535") ?? false)
         XCTAssertThrowsError(try EvalCommand.evaluate(EvalOptions(pred: root + "/pred", gt: root + "/nope"))) {
             XCTAssertEqual("\($0)", "--gt: '\(root)/nope' does not exist")
         }

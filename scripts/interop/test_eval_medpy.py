@@ -34,6 +34,7 @@ DIST_ABS_TOL = 1e-4
 DIST_REL_TOL = 1e-5
 SHAPE = (40, 36, 18)
 SPACING = (0.7, 0.9, 2.5)
+NSD_TOLERANCE = 1.5  # mm: between the in-plane and through-plane spacings, so the count varies
 # medpy.metric.binary.__surface_distances is module-private; fetch it by name.
 surface_distances = getattr(medpy_binary, "__surface_distances")
 
@@ -112,16 +113,17 @@ def as_float(s):
 
 def medpy_reference(gt, pred, spacing):
     if gt.sum() == 0 and pred.sum() == 0:
-        return dict(dice=np.nan, hd=np.nan, directed=np.nan, pooled=np.nan, assd=np.nan)
+        return dict(dice=np.nan, hd=np.nan, directed=np.nan, pooled=np.nan, assd=np.nan, nsd=np.nan)
     if gt.sum() == 0 or pred.sum() == 0:
-        return dict(dice=0.0, hd=np.inf, directed=np.inf, pooled=np.inf, assd=np.inf)
+        return dict(dice=0.0, hd=np.inf, directed=np.inf, pooled=np.inf, assd=np.inf, nsd=0.0)
     a = surface_distances(pred, gt, spacing, 1)
     b = surface_distances(gt, pred, spacing, 1)
     return dict(dice=medpy_binary.dc(pred, gt),
                 hd=max(a.max(), b.max()),
                 directed=max(np.percentile(a, 95), np.percentile(b, 95)),
                 pooled=medpy_binary.hd95(pred, gt, voxelspacing=spacing),
-                assd=medpy_binary.assd(pred, gt, voxelspacing=spacing))
+                assd=medpy_binary.assd(pred, gt, voxelspacing=spacing),
+                nsd=((a <= NSD_TOLERANCE).sum() + (b <= NSD_TOLERANCE).sum()) / (len(a) + len(b)))
 
 
 def close(ours, ref, tol):
@@ -145,7 +147,8 @@ def test_matches_medpy(dataset):
     for mode in ["directed", "pooled"]:
         out = root / f"{mode}.csv"
         r = run_eval("--pred", root / "pred", "--gt", root / "gt", "--labels", "1,2,3",
-                     "--hd95", mode, "--csv", out, "--json", root / f"{mode}.json")
+                     "--hd95", mode, "--surface-dice", NSD_TOLERANCE,
+                     "--csv", out, "--json", root / f"{mode}.json")
         assert r.returncode == 0, r.stderr
         rows = list(csv.DictReader(open(out)))
         assert list(rows[0].keys())[:9] == ["case", "label", "dice", "hd", "hd95", "assd", "n_gt", "n_pred", "empty"]
@@ -161,6 +164,9 @@ def test_matches_medpy(dataset):
             assert row["empty"] == expected_empty
             dice = as_float(row["dice"])
             assert close(dice, ref["dice"], lambda v: DICE_TOL), (row, ref)
+            # MONAI compute_surface_dice (use_subvoxels=False) counts boundary voxels within the
+            # tolerance; its boundary is the same 1-connectivity erosion surface as MedPy's.
+            assert close(as_float(row["surface_dice"]), ref["nsd"], lambda v: DICE_TOL), (row, ref)
             for key, ref_key in [("hd", "hd"), ("assd", "assd"), ("hd95", mode)]:
                 ours = as_float(row[key])
                 assert close(ours, ref[ref_key], dist_tol), (mode, key, row, ref)
@@ -177,6 +183,19 @@ def test_matches_medpy(dataset):
     print(f"worst |dice - medpy| = {worst['dice']:.3e}, worst |distance - medpy| = {worst['dist']:.3e} mm")
     summary = json.load(open(root / "directed.json"))
     assert summary["hd95_mode"] == "directed"
+    # The robustness view against numpy on the per-case CSV: finite values only, nan/inf counted.
+    rows = list(csv.DictReader(open(root / "directed.csv")))
+    for entry in summary["methods"]["pred"]["summaries"]:
+        for metric in ["dice", "hd95"]:
+            values = np.array([as_float(r[metric]) for r in rows if int(r["label"]) == entry["label"]])
+            finite = values[np.isfinite(values)]
+            stats = entry[metric]
+            assert stats["n"] == len(finite)
+            assert stats["nan_excluded"] == np.isnan(values).sum()
+            assert stats["inf_excluded"] == np.isinf(values).sum()
+            for key, ref in [("mean", np.mean(finite)), ("std", np.std(finite)), ("median", np.median(finite))] + [
+                    (f"p{p}", np.percentile(finite, p)) for p in (5, 10, 25, 75, 90, 95)]:
+                assert abs(as_float(stats[key]) - ref) <= 1e-12 * max(1.0, abs(ref)), (entry["label"], metric, key)
     assert "Infinity" not in open(root / "directed.json").read()
 
 
@@ -241,3 +260,14 @@ def test_html_report_is_self_contained(dataset, tmp_path):
     for b64 in pngs:
         w, h = decode_png(base64.b64decode(b64))
         assert w >= SHAPE[0] and h >= SHAPE[1]
+
+
+@pytest.mark.skipif(not DRO_BIN, reason="DRO_BIN not set")
+def test_help_and_exit_codes(tmp_path):
+    r = run_eval("--help")
+    assert r.returncode == 0 and "--hd95" in r.stdout and "--surface-dice" in r.stdout
+    assert run_eval("--pred", tmp_path).returncode == 64            # --gt missing: usage
+    r = run_eval("--pred", tmp_path, "--gt", tmp_path, "--worst", "-1")
+    assert r.returncode == 64 and "--worst" in r.stderr
+    r = run_eval("--pred", tmp_path / "none.nii.gz", "--gt", tmp_path / "no.nii.gz")
+    assert r.returncode == 1 and "no.nii.gz" in r.stderr and r.stderr.count("\n") == 1
