@@ -8,7 +8,8 @@ Input: RESULTS/cases/<arm>-seed<S>.csv, one per arm and seed, written by
 
 Per case: Dice = mean of the foreground labels' Dice; HD95 = mean of the labels' HD95 (inf when
 any label's is inf, i.e. a label was predicted empty). Per arm × group × seed: mean Dice,
-10th-percentile Dice, 95th-percentile HD95, worst (minimum) Dice. Across seeds: mean ± sample
+10th-percentile Dice, 95th-percentile HD95, worst (minimum) Dice, and the number of
+(case, label) pairs whose label is in the ground truth but predicted empty ("missed labels"). Across seeds: mean ± sample
 standard deviation. Differences to the uniform arm are paired by seed (same seed = same network
 initialisation and data stream seed): mean ± SD of the per-seed differences, called "within
 seed noise" when |mean| <= SD (or when there is a single seed, "no noise estimate").
@@ -35,6 +36,7 @@ STATS = [
     ("p10_dice", "P10 Dice", True, 3),
     ("p95_hd95", "P95 HD95 (mm)", False, 2),
     ("worst_dice", "worst Dice", True, 3),
+    ("missed", "missed labels", False, 1),
 ]
 # Percentiles of the table (robustness is read in the low Dice / high HD95 tail, REFERENCE §1).
 DICE_PERCENTILE = 10
@@ -68,13 +70,15 @@ def parse_float(text):
 
 
 def read_cases(path, label=None):
-    """case → (group, dice, hd95) from one per-case CSV; `label` restricts to one label name."""
+    """case → (group, dice, hd95, missed) from one per-case CSV; `label` restricts to one label
+    name; missed = labels present in the ground truth but predicted empty."""
     per_case = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             if label is not None and row["label_name"] != label:
                 continue
-            entry = per_case.setdefault(row["case"], {"group": row["group"] or "(none)", "dice": [], "hd95": []})
+            entry = per_case.setdefault(row["case"], {"group": row["group"] or "(none)", "dice": [], "hd95": [], "missed": 0})
+            entry["missed"] += row.get("empty") == "pred"
             entry["dice"].append(parse_float(row["dice"]))
             entry["hd95"].append(parse_float(row["hd95"]))
     out = {}
@@ -83,14 +87,15 @@ def read_cases(path, label=None):
         hd = [h for h in e["hd95"] if not math.isnan(h)]
         out[case] = (e["group"],
                      sum(dice) / len(dice) if dice else math.nan,
-                     (math.inf if any(math.isinf(h) for h in hd) else sum(hd) / len(hd)) if hd else math.nan)
+                     (math.inf if any(math.isinf(h) for h in hd) else sum(hd) / len(hd)) if hd else math.nan,
+                     e["missed"])
     return out
 
 
 def group_stats(cases):
-    """Statistics of one arm × seed × group; cases = [(case, dice, hd95)]."""
-    dice = [(d, c) for c, d, _ in cases if not math.isnan(d)]
-    hd = [h for _, _, h in cases if not math.isnan(h)]
+    """Statistics of one arm × seed × group; cases = [(case, dice, hd95, missed)]."""
+    dice = [(d, c) for c, d, _, _ in cases if not math.isnan(d)]
+    hd = [h for _, _, h, _ in cases if not math.isnan(h)]
     worst = min(dice) if dice else (math.nan, "")
     return {
         "n": len(cases),
@@ -99,6 +104,7 @@ def group_stats(cases):
         "p95_hd95": percentile(hd, HD95_PERCENTILE),
         "worst_dice": worst[0],
         "worst_case": worst[1],
+        "missed": float(sum(m for *_, m in cases)),
     }
 
 
@@ -136,9 +142,9 @@ def build(results, arms, seeds, label=None):
             if not os.path.exists(path):
                 raise SystemExit(f"make_table.py: {path}: missing (arm {arm}, seed {seed})")
             by_group = {}
-            for case, (group, dice, hd) in sorted(read_cases(path, label).items()):
-                by_group.setdefault(group, []).append((case, dice, hd))
-                by_group.setdefault("all", []).append((case, dice, hd))
+            for case, (group, dice, hd, missed) in sorted(read_cases(path, label).items()):
+                by_group.setdefault(group, []).append((case, dice, hd, missed))
+                by_group.setdefault("all", []).append((case, dice, hd, missed))
             for group, cases in by_group.items():
                 s = group_stats(cases)
                 g = table[arm].setdefault(group, {k: [] for k, *_ in STATS} | {"worst_cases": [], "n": s["n"]})
@@ -229,6 +235,42 @@ def difference_lines(diffs, baseline_title):
     return lines
 
 
+def draw_shares(results, arms, seeds):
+    """{arm: {group: [per-seed share of training draws]}} from each run's sampler.csv (cumulative
+    draws per case at the last logged epoch); {} when a run has no sampler log."""
+    out = {}
+    for arm in arms:
+        for seed in seeds:
+            path = os.path.join(results, "runs", f"{arm}-seed{seed}", "sampler.csv")
+            if not os.path.exists(path):
+                return {}
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            if not rows:
+                return {}
+            last = max(int(r["epoch"]) for r in rows)
+            draws = {}
+            for r in rows:
+                if int(r["epoch"]) == last:
+                    group = r["group"] or "(none)"
+                    draws[group] = draws.get(group, 0) + int(r["draws"])
+            total = sum(draws.values()) or 1
+            for group, n in draws.items():
+                out.setdefault(arm, {}).setdefault(group, []).append(n / total)
+    return out
+
+
+def share_lines(shares, arms, seeds):
+    groups = sorted({g for a in shares.values() for g in a})
+    lines = ["", "Share of training draws per group (from each run's sampler.csv; "
+             + ("mean ± SD over seeds" if len(seeds) > 1 else "one seed") + "):", "",
+             "| method | " + " | ".join(groups) + " |", "|---|" + "---:|" * len(groups)]
+    for arm in arms:
+        cells = [fmt_pm([100 * v for v in shares[arm].get(g, [0.0] * len(seeds))], 1) + " %" for g in groups]
+        lines.append(f"| {ARM_TITLES.get(arm, arm)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", required=True, help="experiment results folder (holds cases/)")
@@ -247,6 +289,10 @@ def main(argv=None):
     lines += markdown(table, arms, seeds, "All foreground labels (per case: mean over labels)")
     lines += difference_lines(diffs, ARM_TITLES["uniform"])
     summary = {"arms": arms, "seeds": seeds, "all_labels": table, "differences": diffs}
+    shares = draw_shares(a.results, arms, seeds)
+    if shares:
+        lines += share_lines(shares, arms, seeds)
+        summary["draw_shares"] = shares
 
     first = os.path.join(a.results, "cases", f"{arms[0]}-seed{seeds[0]}.csv")
     with open(first, newline="") as f:

@@ -106,6 +106,10 @@ def test_table_numbers_match_numpy(experiment):
                 assert abs(got["mean_dice"][i] - dice.mean()) < 1e-12
                 assert abs(got["p10_dice"][i] - np.percentile(dice, 10)) < 1e-12
                 assert abs(got["worst_dice"][i] - dice.min()) < 1e-12
+                with open(out / "cases" / f"{arm}-seed{seed}.csv", newline="") as f:
+                    missed = sum(1 for r in csv.DictReader(f)
+                                 if r["empty"] == "pred" and (group == "all" or r["group"] == group))
+                assert got["missed"][i] == missed
                 expected = np.percentile(hd, 95) if np.all(np.isfinite(hd)) else math.inf
                 value = got["p95_hd95"][i]
                 value = math.inf if value == "inf" else value
