@@ -40,6 +40,12 @@ public struct DemoConfig: Equatable, Sendable {
     public var cases = DemoConfig.defaultCases
     public var rareFraction = DemoConfig.defaultRareFraction
     public var seed = 0
+    /// Held-out test cases written to imagesTs/labelsTs (what `dro-infer` and `dro-eval` are
+    /// shown on in the demo); the rare group is over-represented there so its score is readable.
+    public static let defaultTestCases = 8
+    public static let defaultTestRareFraction = 0.5
+    public var testCases = DemoConfig.defaultTestCases
+    public var testRareFraction = DemoConfig.defaultTestRareFraction
     public init() {}
 }
 
@@ -100,6 +106,8 @@ public struct DataConfig: Equatable, Sendable {
             demo.cases = d.int("cases", DemoConfig.defaultCases, .atLeast(2))
             demo.rareFraction = d.double("rare_fraction", DemoConfig.defaultRareFraction, .closed(0, 1))
             demo.seed = d.int("seed", 0, .atLeast(0))
+            demo.testCases = d.int("test_cases", DemoConfig.defaultTestCases, .atLeast(0))
+            demo.testRareFraction = d.double("test_rare_fraction", DemoConfig.defaultTestRareFraction, .closed(0, 1))
             d.finish()
             self.demo = demo
         } else {
@@ -191,7 +199,8 @@ public struct DataConfig: Equatable, Sendable {
             ("normalization", YAMLOut.string(normalization.rawValue)),
             ("demo", YAMLOut.optional(demo) { d in
                 YAMLOut.map([("cases", YAMLOut.int(d.cases)), ("rare_fraction", YAMLOut.number(d.rareFraction)),
-                             ("seed", YAMLOut.int(d.seed))])
+                             ("seed", YAMLOut.int(d.seed)), ("test_cases", YAMLOut.int(d.testCases)),
+                             ("test_rare_fraction", YAMLOut.number(d.testRareFraction))])
             }),
         ])
     }

@@ -37,6 +37,8 @@ public struct TrainOptions: Sendable {
     public var demoCases: Int?
     public var demoRareFraction: Double?
     public var demoSeed: Int?
+    public var demoTestCases: Int?
+    public var demoTestRareFraction: Double?
     public init() {}
 }
 
@@ -67,6 +69,8 @@ public enum TrainCommand {
                 demoOptions.demoCases = options.demoCases ?? demo.cases
                 demoOptions.demoRareFraction = options.demoRareFraction ?? demo.rareFraction
                 demoOptions.demoSeed = options.demoSeed ?? demo.seed
+                demoOptions.demoTestCases = options.demoTestCases ?? demo.testCases
+                demoOptions.demoTestRareFraction = options.demoTestRareFraction ?? demo.testRareFraction
             }
             return TrainingEntry.makeDemoData(folder: folder, options: demoOptions, output: output)
         }
