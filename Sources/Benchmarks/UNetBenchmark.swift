@@ -22,6 +22,13 @@ public struct UNetBenchOptions: Sendable {
     /// Kernel for the 3×3×3 convolutions.
     public var algorithm: ConvAlgorithm = .auto
     public init() {}
+
+    /// Names accepted for `algorithmName` (for the command line, which sees only this module).
+    public static let algorithmNames = ConvAlgorithm.allCases.map(\.rawValue)
+    public var algorithmName: String {
+        get { algorithm.rawValue }
+        set { if let a = ConvAlgorithm(rawValue: newValue) { algorithm = a } }
+    }
 }
 
 public enum UNetBenchmark {
