@@ -22,6 +22,13 @@ public struct UNetBenchOptions: Sendable {
     /// Kernel for the 3×3×3 convolutions.
     public var algorithm: ConvAlgorithm = .auto
     public init() {}
+
+    /// Names accepted for `algorithmName` (for the command line, which sees only this module).
+    public static let algorithmNames = ConvAlgorithm.allCases.map(\.rawValue)
+    public var algorithmName: String {
+        get { algorithm.rawValue }
+        set { if let a = ConvAlgorithm(rawValue: newValue) { algorithm = a } }
+    }
 }
 
 public enum UNetBenchmark {
@@ -46,6 +53,11 @@ public enum UNetBenchmark {
         ]
         var text = "dro-bench unet: features \(o.features), patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(Parallel.blasCoreName)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
+        if Parallel.blasCoreName.lowercased().contains("prescott") {
+            // OpenBLAS did not recognise the CPU and fell back to SSE3 kernels (seen on VMs that
+            // report a generic CPU model); AVX2 kernels are ~3× faster.
+            text += "note: OpenBLAS chose Prescott (SSE3) kernels; set OPENBLAS_CORETYPE=Haswell if the CPU has AVX2\n"
+        }
         if o.mode != .infer {
             let (steps, profile) = try trainSteps(net, o, &rng)
             let med = median(steps)

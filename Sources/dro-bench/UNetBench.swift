@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Benchmarks
-import Segmentation
 
 struct UNetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +32,7 @@ struct UNetBench: ParsableCommand {
         guard batch > 0 else { throw ValidationError("--batch must be positive, got \(batch)") }
         guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        guard ConvAlgorithm(rawValue: algorithm) != nil else {
+        guard UNetBenchOptions.algorithmNames.contains(algorithm) else {
             throw ValidationError("--algorithm must be auto, winograd or im2col, got '\(algorithm)'")
         }
         guard UNetBenchOptions.Mode(rawValue: mode) != nil else {
@@ -47,7 +46,7 @@ struct UNetBench: ParsableCommand {
         o.patch = [patch, patch, patch]
         o.batch = batch; o.threads = threads; o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
-        o.algorithm = ConvAlgorithm(rawValue: algorithm)!
+        o.algorithmName = algorithm
         print(try UNetBenchmark.main(o, dump: dump))
     }
 }

@@ -103,9 +103,9 @@ final class UNetTests: XCTestCase {
     /// The fast path (Winograd for every stride-1 3×3×3 conv) against the im2col oracle path on
     /// the same weights: logits and every gradient tensor.
     func testWinogradPathMatchesIm2colPath() throws {
-        let opts = UNet3DOptions(inChannels: 1, classes: 3, features: [4, 8, 16]), spatial = [8, 12, 20], n = 2
+        let opts = UNet3DOptions(inChannels: 2, classes: 3, features: [8, 16, 32]), spatial = [16, 12, 20], n = 2
         let v = spatial.reduce(1, *)
-        let x = randomInput(n * v, seed: 31)
+        let x = randomInput(n * opts.inChannels * v, seed: 31)
         let labels = (0..<(n * v)).map { Int32(($0 / 7) % 3) }
         var results: [(logits: [Float], grads: [Float])] = []
         for algorithm in [ConvAlgorithm.im2col, .winograd] {
