@@ -167,14 +167,14 @@ public final class UNetTrainingModel: TrainingModel {
             try UNetTrainingModel.copy(try state.floats("velocity"), into: sgd.velocity, path: path, section: optimizerName)
         case let (.adamw(adam), "adamw"):
             let steps = try state.int("step count")
-            // AdamW's bias correction depends on its step count, which the Tensor optimizer does
-            // not let us set: resuming would silently change the update, so it is refused.
-            guard steps == adam.stepCount else {
-                throw RunError.incompatibleCheckpoint(path: path, reason: "resuming AdamW (step \(steps)) is not supported "
-                    + "yet: its step count cannot be restored; use training.optimizer: sgd or start a new run")
+            // AdamW's bias corrections 1 − βᵗ depend on the step count t: restored with the moments.
+            guard steps >= 0 else {
+                throw CheckpointError.badSection(path: path, name: optimizerName,
+                                                 reason: "AdamW step count \(steps), allowed: ≥ 0")
             }
             try UNetTrainingModel.copy(try state.floats("first moment"), into: adam.firstMoment, path: path, section: optimizerName)
             try UNetTrainingModel.copy(try state.floats("second moment"), into: adam.secondMoment, path: path, section: optimizerName)
+            adam.restore(stepCount: steps)
         default:
             throw RunError.incompatibleCheckpoint(path: path, reason: "optimizer is \(kind), the configuration's differs")
         }
