@@ -9,6 +9,9 @@ public struct UNetBenchOptions: Sendable {
     public var patch: [Int] = [64, 64, 64]
     public var batch = 2
     public var threads = 2
+    /// Input channels and output classes of the network (REFERENCE §2: 1 and 4).
+    public var inChannels = 1
+    public var classes = 4
     /// Timed training steps after `warmup` untimed ones (median reported).
     public var steps = 10
     public var warmup = 2
@@ -34,7 +37,6 @@ public struct UNetBenchOptions: Sendable {
 public enum UNetBenchmark {
     /// SGD settings of REFERENCE §2.
     static let learningRate: Float = 0.01, momentum: Float = 0.99, weightDecay: Float = 3e-5
-    static let classes = 4
     /// Square sgemm size used for the peak (REFERENCE §6).
     public static let peakSize = 2048
 
@@ -43,15 +45,15 @@ public enum UNetBenchmark {
         Parallel.configure(threads: o.threads)
         let peak = sgemmPeakGFLOPs()
         var rng = SplitMix64(seed: o.seed)
-        let net = try UNet3D(options: UNet3DOptions(inChannels: 1, classes: classes, features: o.features),
+        let net = try UNet3D(options: UNet3DOptions(inChannels: o.inChannels, classes: o.classes, features: o.features),
                              threads: o.threads, rng: &rng)
         net.convAlgorithm = o.algorithm
         var result: [String: Any] = [
-            "features": o.features, "patch": o.patch, "batch": o.batch, "threads": o.threads,
+            "features": o.features, "in_channels": o.inChannels, "classes": o.classes, "patch": o.patch, "batch": o.batch, "threads": o.threads,
             "sgemm_peak_gflops": peak, "openblas_core": Parallel.blasCoreName,
             "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
-        var text = "dro-bench unet: features \(o.features), patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(Parallel.blasCoreName)\n"
+        var text = "dro-bench unet: features \(o.features), \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(Parallel.blasCoreName)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
         if Parallel.blasCoreName.lowercased().contains("prescott") {
             // OpenBLAS did not recognise the CPU and fell back to SSE3 kernels (seen on VMs that
@@ -94,7 +96,7 @@ public enum UNetBenchmark {
             result["infer_seconds"] = times
             result["peak_rss_mb_after_infer"] = peakRSSMegabytes()
             text += String(format: "inference %@ (sliding window %@, 50%% overlap, Gaussian): median %.3f s/volume\n",
-                           "\(o.inferVolume)" as NSString, "\(o.patch)" as NSString, median(times))
+                           "\(inferSpatial(o))" as NSString, "\(o.patch)" as NSString, median(times))
             if o.mode == .infer { result["peak_rss_mb"] = peakRSSMegabytes() }
         }
         if o.json {
@@ -107,12 +109,12 @@ public enum UNetBenchmark {
     /// Seconds of each timed training step (forward + loss + backward + SGD step) and the layer profile.
     static func trainSteps(_ net: UNet3D, _ o: UNetBenchOptions, _ rng: inout SplitMix64) throws -> ([Double], LayerProfiler) {
         let v = o.patch.reduce(1, *)
-        let x = (0..<(o.batch * v)).map { _ in Float.random(in: -1..<1, using: &rng) }
-        let y = (0..<(o.batch * v)).map { _ in Int32.random(in: 0..<Int32(classes), using: &rng) }
+        let x = (0..<(o.batch * o.inChannels * v)).map { _ in Float.random(in: -1..<1, using: &rng) }
+        let y = (0..<(o.batch * v)).map { _ in Int32.random(in: 0..<Int32(o.classes), using: &rng) }
         let opt = SGDOptimizer(count: net.parameterCount, learningRate: learningRate, momentum: momentum,
                                nesterov: true, weightDecay: weightDecay)
         let loss = DiceCELoss(), ws = Workspace()
-        var dl = [Float](repeating: 0, count: o.batch * classes * v)
+        var dl = [Float](repeating: 0, count: o.batch * o.classes * v)
         let profiler = LayerProfiler()
         var times: [Double] = []
         for step in 0..<(o.warmup + o.steps) {
@@ -120,7 +122,7 @@ public enum UNetBenchmark {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let logits = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: o.batch, spatial: o.patch) }
             _ = try y.withUnsafeBufferPointer {
-                try loss.evaluate(logits: logits, labels: $0.baseAddress!, batch: o.batch, classes: classes, voxels: v,
+                try loss.evaluate(logits: logits, labels: $0.baseAddress!, batch: o.batch, classes: o.classes, voxels: v,
                                   gradient: &dl, workspace: ws, threads: o.threads)
             }
             try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
@@ -132,16 +134,20 @@ public enum UNetBenchmark {
     }
 
     static func inference(_ net: UNet3D, _ o: UNetBenchOptions, _ rng: inout SplitMix64) throws -> [Double] {
-        let vol = (0..<o.inferVolume.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &rng) }
+        let spatial = inferSpatial(o)
+        let vol = (0..<(o.inChannels * spatial.reduce(1, *))).map { _ in Float.random(in: -1..<1, using: &rng) }
         let sw = SlidingWindow(patch: o.patch)
         var times: [Double] = []
         for _ in 0..<max(1, o.inferRuns) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try vol.withUnsafeBufferPointer { try sw.logits(volume: $0.baseAddress!, spatial: o.inferVolume, model: net) }
+            _ = try vol.withUnsafeBufferPointer { try sw.logits(volume: $0.baseAddress!, spatial: spatial, model: net) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         return times
     }
+
+    /// The inference volume, grown on any axis where a config's patch is larger.
+    static func inferSpatial(_ o: UNetBenchOptions) -> [Int] { zip(o.inferVolume, o.patch).map { max($0, $1) } }
 
     /// Best of 5 square sgemm runs after one warm-up, in GFLOP/s.
     public static func sgemmPeakGFLOPs(size n: Int = peakSize) -> Double {

@@ -50,6 +50,12 @@ public final class AdamWOptimizer: @unchecked Sendable {
         secondMoment = FloatBuffer(count: count)
     }
 
+    /// Sets the number of steps already taken (its bias corrections use it), when resuming from
+    /// saved moments. `steps` must be ≥ 0; callers validate stored values first.
+    public func restore(stepCount steps: Int) {
+        stepCount = max(0, steps)
+    }
+
     public func step(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
                      threads: Int = Parallel.defaultThreads) {
         stepCount += 1

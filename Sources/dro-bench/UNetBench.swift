@@ -7,10 +7,12 @@ struct UNetBench: ParsableCommand {
         commandName: "unet",
         abstract: "Time the reference U-Net's training step and sliding-window inference (REFERENCE §2).")
 
-    @Option(help: "Channels per level, comma-separated.") var features = "16,32,64,128"
-    @Option(help: "Cubic patch size in voxels.") var patch = 64
-    @Option(help: "Batch size.") var batch = 2
-    @Option(help: "Threads for OpenBLAS and the elementwise passes.") var threads = 2
+    @Option(help: "Take the network, patch, batch and threads from this dro-train config (the flags below override it).")
+    var config: String?
+    @Option(help: "Channels per level, comma-separated (default 16,32,64,128).") var features: String?
+    @Option(help: "Cubic patch size in voxels (default 64).") var patch: Int?
+    @Option(help: "Batch size (default 2).") var batch: Int?
+    @Option(help: "Threads for OpenBLAS and the elementwise passes (default 2).") var threads: Int?
     @Option(help: "Timed training steps (after 2 warm-up steps).") var steps = 10
     @Option(help: "What to time: train, infer or all.") var mode = "all"
     @Option(help: "Kernel for the 3×3×3 convolutions: auto, winograd or im2col.") var algorithm = "auto"
@@ -18,7 +20,8 @@ struct UNetBench: ParsableCommand {
     @Option(help: "Write a small network's weights, input, output and gradients to this directory and exit.")
     var dump: String?
 
-    func parsedFeatures() throws -> [Int] {
+    func parsedFeatures() throws -> [Int]? {
+        guard let features else { return nil }
         let parts = features.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
             throw ValidationError("--features must be positive integers separated by commas, got '\(features)'")
@@ -28,9 +31,9 @@ struct UNetBench: ParsableCommand {
 
     func validate() throws {
         _ = try parsedFeatures()
-        guard patch > 0 else { throw ValidationError("--patch must be positive, got \(patch)") }
-        guard batch > 0 else { throw ValidationError("--batch must be positive, got \(batch)") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
+        if let patch, patch <= 0 { throw ValidationError("--patch must be positive, got \(patch)") }
+        if let batch, batch <= 0 { throw ValidationError("--batch must be positive, got \(batch)") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard UNetBenchOptions.algorithmNames.contains(algorithm) else {
             throw ValidationError("--algorithm must be auto, winograd or im2col, got '\(algorithm)'")
@@ -41,10 +44,12 @@ struct UNetBench: ParsableCommand {
     }
 
     func run() throws {
-        var o = UNetBenchOptions()
-        o.features = try parsedFeatures()
-        o.patch = [patch, patch, patch]
-        o.batch = batch; o.threads = threads; o.steps = steps; o.json = json
+        var o = try config.map(UNetBenchOptions.init(configPath:)) ?? UNetBenchOptions()
+        if let f = try parsedFeatures() { o.features = f }
+        if let patch { o.patch = [patch, patch, patch] }
+        if let batch { o.batch = batch }
+        if let threads { o.threads = threads }
+        o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
         o.algorithmName = algorithm
         print(try UNetBenchmark.main(o, dump: dump))

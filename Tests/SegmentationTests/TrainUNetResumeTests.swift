@@ -21,7 +21,7 @@ final class TrainUNetResumeTests: XCTestCase {
     }
 
     /// Everything built from the seed, as TrainRun does (network, sampler, data streams).
-    func makeTrainer(_ name: String, seed: UInt64 = 11, stop: SignalStop? = nil) throws -> RealTrainer {
+    func makeTrainer(_ name: String, seed: UInt64 = 11, adamW: Bool = false, stop: SignalStop? = nil) throws -> RealTrainer {
         let preprocessing = PreprocessingOptions()
         let all = try PhantomGenerator.makeCases(count: 5, rareFraction: 0.4, seed: 2, shape: GridShape(cube: 12))
             .map { try Preprocessor.preprocess($0, options: preprocessing) }
@@ -33,8 +33,10 @@ final class TrainUNetResumeTests: XCTestCase {
         let network = try UNet3D(options: UNet3DOptions(inChannels: 1, classes: PhantomGenerator.labelNames.count,
                                                         features: [4, 8]), threads: 1, rng: &networkGenerator)
         let model = UNetTrainingModel(network: network, loss: DiceCELoss(),
-                                      optimizer: .sgd(SGDOptimizer(count: network.parameterCount, learningRate: 0.01,
-                                                                   momentum: 0.99, nesterov: true, weightDecay: 3e-5)),
+                                      optimizer: adamW
+                                          ? .adamw(AdamWOptimizer(count: network.parameterCount, learningRate: 0.01))
+                                          : .sgd(SGDOptimizer(count: network.parameterCount, learningRate: 0.01,
+                                                              momentum: 0.99, nesterov: true, weightDecay: 3e-5)),
                                       threads: 1)
         let source = VolumeBatchSource(cases: training, builder: try BatchBuilder(patchSize: Self.patch), cells: nil)
         let sampler = SamplerDriver(try HardnessWeightedSampler(
@@ -78,6 +80,26 @@ final class TrainUNetResumeTests: XCTestCase {
         let other = try makeTrainer("other", seed: 12)
         try other.train()
         XCTAssertNotEqual(try log("other", RunDirectory.trainLogName), try log("whole", RunDirectory.trainLogName))
+    }
+
+    /// The same with AdamW: its moments and step count (bias corrections 1 − βᵗ) come from the
+    /// checkpoint, so the resumed run equals the uninterrupted one bit for bit. Without the step
+    /// count the first resumed update would use t = 1 instead of 5 and the weights would differ.
+    func testKilledAndResumedAdamWRunRepeatsTheUninterruptedOne() throws {
+        let whole = try makeTrainer("whole", adamW: true)
+        try whole.train()
+        try makeTrainer("resumed", adamW: true).train(haltAfter: 5)
+        let resumed = try makeTrainer("resumed", seed: 12345, adamW: true)
+        try resumed.resume()
+        XCTAssertEqual(resumed.progress.iteration, 4)
+        guard case let .adamw(adam) = resumed.model.optimizer else { return XCTFail("optimizer is not AdamW") }
+        XCTAssertEqual(adam.stepCount, 4)
+        try resumed.train()
+        for file in [RunDirectory.trainLogName, RunDirectory.samplerLogName, RunDirectory.validationLogName] {
+            XCTAssertEqual(try log("resumed", file), try log("whole", file), file)
+        }
+        XCTAssertEqual(resumed.model.network.arena.values.array, whole.model.network.arena.values.array)
+        XCTAssertEqual(try log("whole", RunDirectory.trainLogName).count, 1 + 8)
     }
 
     /// The checkpoint of a U-Net run holds the network layout and refuses another network.

@@ -39,7 +39,13 @@ struct UNetReference {
 
     /// Logits [N, classes, D, H, W].
     func forward(_ flat: [Double], input: [Double], batch n: Int, spatial: [Int]) -> [Double] {
+        forwardAll(flat, input: input, batch: n, spatial: spatial)[0]
+    }
+
+    /// Main logits, then (deep supervision) the logits of the heads on decoder levels 1, 2, ...
+    func forwardAll(_ flat: [Double], input: [Double], batch n: Int, spatial: [Int]) -> [[Double]] {
         let p = split(flat), f = options.features, levels = f.count
+        var aux: [Int: [Double]] = [:]
         var x = input, dims = spatial, ch = options.inChannels
         var skips: [[Double]] = []
         func block(_ name: String, stride: Int, cout: Int) {
@@ -65,9 +71,14 @@ struct UNetReference {
             }
             x = cat; ch = 2 * f[l]
             for j in 0..<options.convsPerLevel { block("decoder.\(l).\(j)", stride: 1, cout: f[l]) }
+            if options.deepSupervision, l > 0 {
+                let ag = Conv3dGeometry(batch: n, inChannels: ch, outChannels: options.classes,
+                                        inD: dims[0], inH: dims[1], inW: dims[2], kernel: 1)
+                aux[l] = ConvNaive.conv3d(x: x, w: p["deep_supervision.\(l).weight"]!, bias: p["deep_supervision.\(l).bias"]!, g: ag)
+            }
         }
         let hg = Conv3dGeometry(batch: n, inChannels: ch, outChannels: options.classes, inD: dims[0], inH: dims[1], inW: dims[2], kernel: 1)
-        return ConvNaive.conv3d(x: x, w: p["head.weight"]!, bias: p["head.bias"]!, g: hg)
+        return [ConvNaive.conv3d(x: x, w: p["head.weight"]!, bias: p["head.bias"]!, g: hg)] + aux.keys.sorted().map { aux[$0]! }
     }
 
     /// Dice (foreground, per sample, smooth 1e-5) + CE, mean over the batch (+1 offset, see DiceCELoss).

@@ -57,9 +57,15 @@ public final class TrainedModel {
             return value
         }
         guard let channels = net["channels"] as? [String] else { throw bad(networkSection, "\"channels\" is not a list of names") }
-        let options = UNet3DOptions(inChannels: try int("in_channels"), classes: try int("classes"),
+        var options = UNet3DOptions(inChannels: try int("in_channels"), classes: try int("classes"),
                                     features: try ints("features"), convsPerLevel: try int("convs_per_level"),
                                     normEps: Float(try number("norm_eps")), leakySlope: Float(try number("leaky_slope")))
+        // Deep-supervision heads are stored with the weights (inference uses the main head only);
+        // checkpoints written before the key existed have none.
+        if let value = net["deep_supervision"] {
+            guard let flag = value as? Bool else { throw bad(networkSection, "\"deep_supervision\" is not true or false") }
+            options.deepSupervision = flag
+        }
         do { try options.validate() } catch { throw bad(networkSection, "\(error)") }
         guard channels.count == options.inChannels else {
             throw bad(networkSection, "\(channels.count) channel names for in_channels \(options.inChannels)")

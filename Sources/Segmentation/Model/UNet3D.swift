@@ -124,6 +124,13 @@ public final class UNet3D {
                 convBlockForward(blk, name: "dec\(l).\(j)", g: g, x: x, buffers: s.decoder[l][j])
                 x = UnsafePointer(s.decoder[l][j].a)
             }
+            if s.training, l > 0, l <= layout.auxHeads.count {
+                let h = layout.auxHeads[l - 1], ag = auxHeadGeometry(l, batch: n, spatial: dims)
+                timed("ds\(l) conv1 fwd", .conv, flops: ag.forwardFLOPs, path: "sgemm") {
+                    Conv3d.forward(x: x, w: arena.value(h.weight), bias: arena.value(h.bias), y: s.auxLogits[l - 1],
+                                   g: ag, workspace: workspace, threads: threads)
+                }
+            }
         }
         let hg = headGeometry(batch: n, spatial: s.spatial)
         timed("head conv1 fwd", .conv, flops: hg.forwardFLOPs, path: "sgemm") {
@@ -136,6 +143,15 @@ public final class UNet3D {
         Conv3dGeometry(batch: batch, inChannels: b.inChannels, outChannels: b.outChannels,
                        inD: d[0], inH: d[1], inW: d[2], kernel: 3, stride: b.stride, padding: 1)
     }
+
+    func auxHeadGeometry(_ level: Int, batch: Int, spatial d: [Int]) -> Conv3dGeometry {
+        Conv3dGeometry(batch: batch, inChannels: layout.auxHeads[level - 1].inChannels, outChannels: options.classes,
+                       inD: d[0], inH: d[1], inW: d[2], kernel: 1)
+    }
+
+    /// Deep-supervision logits [N, classes, D/2^l, H/2^l, W/2^l] of the last `forward`, for
+    /// `options.supervisedLevels` l > 0 (index l − 1); empty without deep supervision.
+    public var auxiliaryLogits: [UnsafePointer<Float>] { trainingState?.auxLogits.map { UnsafePointer($0) } ?? [] }
 
     func headGeometry(batch: Int, spatial d: [Int]) -> Conv3dGeometry {
         Conv3dGeometry(batch: batch, inChannels: layout.head.inChannels, outChannels: layout.head.classes,
@@ -157,11 +173,16 @@ public final class UNet3D {
 
     // MARK: backward
 
-    /// Back-propagates dLogits [N, classes, D, H, W] through the last `forward`.
+    /// Back-propagates dLogits [N, classes, D, H, W] (and, with deep supervision, dLoss/d of each
+    /// `auxiliaryLogits` entry, same order) through the last `forward`.
     /// OVERWRITES the gradient arena (`arena.gradients`) with dLoss/dθ.
-    public func backward(_ dLogits: UnsafePointer<Float>) throws {
+    public func backward(_ dLogits: UnsafePointer<Float>, auxiliary: [UnsafePointer<Float>] = []) throws {
         guard let s = trainingState, let gradA = s.gradA, let gradB = s.gradB else {
             throw UNet3DError.shape(what: "backward call", found: "no training forward before it", allowed: "forward, then backward")
+        }
+        guard auxiliary.isEmpty || auxiliary.count == layout.auxHeads.count else {
+            throw UNet3DError.shape(what: "deep-supervision gradients", found: "\(auxiliary.count)",
+                                    allowed: "0 or \(layout.auxHeads.count)")
         }
         Parallel.configure(threads: threads)
         arena.zeroGradients()
@@ -178,6 +199,15 @@ public final class UNet3D {
         }
         for l in 0..<(levels - 1) {
             let d = vox[l], v = d.reduce(1, *)
+            if l > 0, l <= auxiliary.count {
+                // cur = dLoss/d(decoder[l] output) from above; add this level's head.
+                let h = layout.auxHeads[l - 1], ag = auxHeadGeometry(l, batch: n, spatial: d)
+                timed("ds\(l) conv1 bwd", .conv, flops: 2 * ag.forwardFLOPs, path: "sgemm") {
+                    Conv3d.backward(x: s.decoder[l].last!.a, w: arena.value(h.weight), dy: auxiliary[l - 1], dx: cur,
+                                    dw: arena.gradient(h.weight), dbias: arena.gradient(h.bias),
+                                    g: ag, workspace: workspace, accumulateInput: true, threads: threads)
+                }
+            }
             for j in stride(from: layout.decoder[l].count - 1, through: 0, by: -1) {
                 let blk = layout.decoder[l][j], buf = s.decoder[l][j]
                 let x = j == 0 ? s.concat[l] : s.decoder[l][j - 1].a

@@ -22,6 +22,8 @@ final class UNet3DActivations {
     var concat: [UnsafeMutablePointer<Float>] = []   // [level] [N, 2f, S_l]
     var decoder: [[Block]] = []
     var logits: UnsafeMutablePointer<Float>
+    /// Deep-supervision logits of decoder levels 1..<L−1 (index l − 1), training only.
+    var auxLogits: [UnsafeMutablePointer<Float>] = []
     /// Gradient scratch (training only): two ping-pong buffers and one skip gradient per level.
     var gradA: UnsafeMutablePointer<Float>?
     var gradB: UnsafeMutablePointer<Float>?
@@ -56,6 +58,7 @@ final class UNet3DActivations {
                 })
                 gradSkip.append(alloc(n * f[l] * vox[l]))
             }
+            for h in layout.auxHeads.indices { auxLogits.append(alloc(n * o.classes * vox[h + 1])) }
             let largest = (0..<levels).map { n * 2 * f[$0] * vox[$0] }.max() ?? 0
             gradA = alloc(largest); gradB = alloc(largest)
         } else {

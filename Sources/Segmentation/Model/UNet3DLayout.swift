@@ -17,6 +17,8 @@ struct UNet3DLayout {
     var up: [Up] = []                 // [level] for levels 0..<L−1: from level+1 to level
     var decoder: [[ConvBlock]] = []   // [level][block] for levels 0..<L−1
     var head: Head
+    /// Deep-supervision heads of decoder levels 1..<L−1 (index l − 1); empty without it.
+    var auxHeads: [Head] = []
     var specs: [ParameterSpec] = []
 
     /// nnU-Net's InitWeights_He(neg_slope=1e-2).
@@ -65,6 +67,15 @@ struct UNet3DLayout {
         head = Head(inChannels: f[0], classes: o.classes,
                     weight: add("head.weight", [o.classes, f[0], 1, 1, 1], .kaimingNormal(fanIn: f[0], negativeSlope: Self.initSlope)),
                     bias: add("head.bias", [o.classes], .zeros))
+        if o.deepSupervision {
+            // Listed after the main head so networks without it keep their parameter order.
+            for l in o.supervisedLevels where l > 0 {
+                auxHeads.append(Head(inChannels: f[l], classes: o.classes,
+                                     weight: add("deep_supervision.\(l).weight", [o.classes, f[l], 1, 1, 1],
+                                                 .kaimingNormal(fanIn: f[l], negativeSlope: Self.initSlope)),
+                                     bias: add("deep_supervision.\(l).bias", [o.classes], .zeros)))
+            }
+        }
         encoder = enc; up = ups; decoder = dec
         self.specs = specs
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// Architecture of the nnU-Net-style 3D U-Net (REFERENCE §2). The Config module maps YAML onto it.
@@ -10,6 +11,9 @@ public struct UNet3DOptions: Equatable, Sendable {
     public var convsPerLevel: Int
     public var normEps: Float
     public var leakySlope: Float
+    /// nnU-Net's deep supervision: extra 1×1×1 heads on the decoder levels below full
+    /// resolution, trained with `deepSupervisionWeights`; inference uses the full-resolution head.
+    public var deepSupervision = false
 
     /// REFERENCE §2's bench network: 1 → 4 classes, [16, 32, 64, 128], 2 convs per level,
     /// InstanceNorm eps 1e-5, LeakyReLU 0.01.
@@ -21,6 +25,20 @@ public struct UNet3DOptions: Equatable, Sendable {
     }
 
     public var levels: Int { features.count }
+
+    /// Decoder levels with an output (0 = full resolution), finest first.
+    public var supervisedLevels: [Int] { deepSupervision ? Array(0..<max(1, levels - 1)) : [0] }
+
+    /// nnU-Net v2's loss weights of `supervisedLevels`: w_k ∝ 1/2^k, the lowest resolution's set
+    /// to 0, normalised to sum 1 (nnUNetTrainer._build_loss). One output: [1].
+    public var deepSupervisionWeights: [Double] {
+        let count = supervisedLevels.count
+        guard count > 1 else { return [1] }
+        var w = (0..<count).map { 1 / pow(2, Double($0)) }
+        w[count - 1] = 0
+        let sum = w.reduce(0, +)
+        return w.map { $0 / sum }
+    }
 
     /// Each spatial size must be divisible by this (one halving per level below the first).
     public var sizeDivisor: Int { 1 << (levels - 1) }

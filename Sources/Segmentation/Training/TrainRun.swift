@@ -144,7 +144,7 @@ public enum TrainRun {
             "in_channels": network.inChannels, "classes": network.classes, "features": network.features,
             "convs_per_level": network.convsPerLevel, "norm_eps": Double(network.normEps),
             "leaky_slope": Double(network.leakySlope), "channels": layout.channels,
-            "patch_size": config.training.patchSize,
+            "patch_size": config.training.patchSize, "deep_supervision": network.deepSupervision,
         ]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -34,8 +34,10 @@ public enum TrainingSetup {
 
     /// The network the config describes for `channels` inputs and `classes` outputs.
     public static func networkOptions(_ model: ModelConfig, channels: Int, classes: Int) -> UNet3DOptions {
-        UNet3DOptions(inChannels: channels, classes: classes, features: model.features,
-                      normEps: Float(model.normEps), leakySlope: Float(model.leakySlope))
+        var options = UNet3DOptions(inChannels: channels, classes: classes, features: model.features,
+                                    normEps: Float(model.normEps), leakySlope: Float(model.leakySlope))
+        options.deepSupervision = model.deepSupervision
+        return options
     }
 
     public static func optimizer(_ training: TrainingConfig, count: Int) -> UNetTrainingModel.Optimizer {

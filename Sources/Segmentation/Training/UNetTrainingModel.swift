@@ -19,6 +19,9 @@ public final class UNetTrainingModel: TrainingModel {
     private var batchSize = 0
     private var voxels = 0
     private var gradient = FloatBuffer(count: 0)
+    /// Deep supervision: labels and dLoss/dlogits of each auxiliary output (levels 1, 2, ...).
+    private var auxLabels: [[Int32]] = []
+    private var auxGradients: [FloatBuffer] = []
 
     /// SGD (nnU-Net's) or AdamW, over the arena's layout.
     public enum Optimizer {
@@ -41,8 +44,50 @@ public final class UNetTrainingModel: TrainingModel {
         logits = try batch.images.withUnsafeBufferPointer {
             try network.forward($0.baseAddress!, batch: batch.count, spatial: spatial)
         }
-        let output = try evaluate(weights: nil, gradient: nil)
-        return output.perSample.map { Float($0) }
+        auxLabels = network.options.supervisedLevels.dropFirst().map {
+            DeepSupervision.downsample(labels, batch: batchSize, spatial: spatial, level: $0)
+        }
+        return try evaluateAll(weights: nil, gradients: false).map { Float($0) }
+    }
+
+    /// Σ_k w_k·loss(output k) per sample (deep-supervision weights; one output: w = [1]). With
+    /// `gradients`, writes w_k·dLoss_k/dlogits_k to `gradient` (k = 0) and `auxGradients`.
+    func evaluateAll(weights: [Double]?, gradients: Bool) throws -> [Double] {
+        let levelWeights = network.options.deepSupervisionWeights
+        let classes = network.options.classes
+        if gradients {
+            let count = batchSize * classes * voxels
+            if gradient.count != count { gradient = FloatBuffer(count: count) }
+            let auxCounts = auxLabels.map { $0.count * classes }
+            if auxGradients.map(\.count) != auxCounts { auxGradients = auxCounts.map { FloatBuffer(count: $0) } }
+        }
+        var total = [Double](repeating: 0, count: batchSize)
+        func add(_ output: DiceCELoss.Output, _ w: Double) { for i in total.indices { total[i] += w * output.perSample[i] } }
+        let main = try evaluate(weights: weights, gradient: gradients ? gradient.pointer : nil)
+        add(main, levelWeights[0])
+        if gradients { Self.scale(gradient, by: levelWeights[0]) }
+        let aux = network.auxiliaryLogits
+        for (k, levelLabels) in auxLabels.enumerated() where k < aux.count {
+            let w = levelWeights[k + 1]
+            if w == 0 {   // nnU-Net's lowest output: weight 0, no gradient
+                if gradients { auxGradients[k].pointer.update(repeating: 0, count: auxGradients[k].count) }
+                continue
+            }
+            let output = try levelLabels.withUnsafeBufferPointer {
+                try loss.evaluate(logits: aux[k], labels: $0.baseAddress!, batch: batchSize, classes: classes,
+                                  voxels: levelLabels.count / batchSize, weights: weights,
+                                  gradient: gradients ? auxGradients[k].pointer : nil, workspace: workspace, threads: threads)
+            }
+            add(output, w)
+            if gradients { Self.scale(auxGradients[k], by: w) }
+        }
+        return total
+    }
+
+    static func scale(_ buffer: FloatBuffer, by w: Double) {
+        guard w != 1 else { return }
+        let k = Float(w)
+        for i in 0..<buffer.count { buffer.pointer[i] *= k }
     }
 
     func evaluate(weights: [Double]?, gradient: UnsafeMutablePointer<Float>?) throws -> DiceCELoss.Output {
@@ -55,8 +100,6 @@ public final class UNetTrainingModel: TrainingModel {
 
     /// `sampleWeights` = wᵢ/B; the loss's own mean supplies the 1/B, so it gets wᵢ.
     public func backward(sampleWeights: [Float]) throws {
-        let count = batchSize * network.options.classes * voxels
-        if gradient.count != count { gradient = FloatBuffer(count: count) }
         let weights = sampleWeights.map { Double($0) * Double(batchSize) }
         if loss.batchDice {
             // Batch Dice does not decompose over samples: only unit weights are meaningful.
@@ -64,11 +107,11 @@ public final class UNetTrainingModel: TrainingModel {
                 throw RunError.invalidSetting(name: "training.loss.batch_dice", value: "true",
                                               allowed: "false when sampler.importance_sampling is on")
             }
-            _ = try evaluate(weights: nil, gradient: gradient.pointer)
+            _ = try evaluateAll(weights: nil, gradients: true)
         } else {
-            _ = try evaluate(weights: weights, gradient: gradient.pointer)
+            _ = try evaluateAll(weights: weights, gradients: true)
         }
-        try network.backward(gradient.pointer)
+        try network.backward(gradient.pointer, auxiliary: auxGradients.map { UnsafePointer($0.pointer) })
     }
 
     public func gradientNorm() -> Float {
@@ -167,14 +210,14 @@ public final class UNetTrainingModel: TrainingModel {
             try UNetTrainingModel.copy(try state.floats("velocity"), into: sgd.velocity, path: path, section: optimizerName)
         case let (.adamw(adam), "adamw"):
             let steps = try state.int("step count")
-            // AdamW's bias correction depends on its step count, which the Tensor optimizer does
-            // not let us set: resuming would silently change the update, so it is refused.
-            guard steps == adam.stepCount else {
-                throw RunError.incompatibleCheckpoint(path: path, reason: "resuming AdamW (step \(steps)) is not supported "
-                    + "yet: its step count cannot be restored; use training.optimizer: sgd or start a new run")
+            // AdamW's bias corrections 1 − βᵗ depend on the step count t: restored with the moments.
+            guard steps >= 0 else {
+                throw CheckpointError.badSection(path: path, name: optimizerName,
+                                                 reason: "AdamW step count \(steps), allowed: ≥ 0")
             }
             try UNetTrainingModel.copy(try state.floats("first moment"), into: adam.firstMoment, path: path, section: optimizerName)
             try UNetTrainingModel.copy(try state.floats("second moment"), into: adam.secondMoment, path: path, section: optimizerName)
+            adam.restore(stepCount: steps)
         default:
             throw RunError.incompatibleCheckpoint(path: path, reason: "optimizer is \(kind), the configuration's differs")
         }
