@@ -19,7 +19,7 @@ fi
 if [ "${DRO_SKIP_PIP:-0}" != "1" ]; then
     missing=$(python3 - <<'PY'
 import importlib.util
-mods = {"nibabel": "nibabel", "medpy": "medpy", "scipy": "scipy", "numpy": "numpy", "pytest": "pytest"}
+mods = {"nibabel": "nibabel", "medpy": "medpy", "scipy": "scipy", "numpy": "numpy", "pytest": "pytest", "yaml": "pyyaml"}
 print(" ".join(pkg for mod, pkg in mods.items() if importlib.util.find_spec(mod) is None))
 PY
 )

@@ -81,10 +81,6 @@ public enum NiftiBenchmark {
         return (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu)
     }
 
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 
     /// windowBits 15 + 16: 32 KiB window, gzip wrapper only (zlib manual, inflateInit2).
     static let gzipWindowBits: Int32 = 15 + 16

@@ -1,103 +1,123 @@
 import Yams
 
-/// One switchable augmentation: whether it runs, its probability per sample, and its
-/// parameters as named intervals / numbers. Defaults are nnU-Net v2's training transforms.
-public struct Augmentation: Equatable, Sendable {
+/// One random transform: applied with `probability`, its parameter drawn uniformly from `range`.
+public struct RandomAugmentation: Equatable, Sendable {
     public var enabled: Bool
     public var probability: Double
-    /// Named [low, high] parameter intervals (e.g. "range", "sigma").
-    public var intervals: [String: ClosedRange<Double>]
-    /// Named scalar parameters (e.g. "max_degrees", "invert_probability").
-    public var numbers: [String: Double]
-
-    public func interval(_ name: String) -> ClosedRange<Double>? { intervals[name] }
-    public func number(_ name: String) -> Double? { numbers[name] }
-}
-
-/// Parameter schema of one augmentation kind: names, allowed ranges, defaults (in key order).
-struct AugmentationSpec {
-    let name: String
-    let enabled: Bool
-    let probability: Double
-    let intervals: [(String, ClosedRange<Double>, NumberRange)]
-    let numbers: [(String, Double, NumberRange)]
-
-    var defaults: Augmentation {
-        Augmentation(enabled: enabled, probability: probability,
-                     intervals: Dictionary(uniqueKeysWithValues: intervals.map { ($0.0, $0.1) }),
-                     numbers: Dictionary(uniqueKeysWithValues: numbers.map { ($0.0, $0.1) }))
+    public var range: ClosedRange<Double>
+    public init(enabled: Bool = true, probability: Double, range: ClosedRange<Double>) {
+        self.enabled = enabled; self.probability = probability; self.range = range
     }
 }
 
-/// `training.augmentation:` — spatial and intensity augmentation, each switchable.
-public struct AugmentationConfig: Equatable, Sendable {
-    /// nnU-Net v2 `get_training_transforms` values (elastic off as in v2; its v1 α, σ ranges).
-    static let specs: [AugmentationSpec] = [
-        AugmentationSpec(name: "flip", enabled: true, probability: 0.5, intervals: [],
-                         numbers: []),
-        AugmentationSpec(name: "rotation", enabled: true, probability: 0.2, intervals: [],
-                         numbers: [("max_degrees", 30, .closed(0, 180))]),
-        AugmentationSpec(name: "scaling", enabled: true, probability: 0.2,
-                         intervals: [("range", 0.7...1.4, .greaterThan(0))], numbers: []),
-        AugmentationSpec(name: "elastic", enabled: false, probability: 0.2,
-                         intervals: [("alpha", 0...900, .atLeast(0)), ("sigma", 9...13, .greaterThan(0))], numbers: []),
-        AugmentationSpec(name: "gamma", enabled: true, probability: 0.3,
-                         intervals: [("range", 0.7...1.5, .greaterThan(0))],
-                         numbers: [("invert_probability", 0.1, .closed(0, 1))]),
-        AugmentationSpec(name: "brightness_contrast", enabled: true, probability: 0.15,
-                         intervals: [("brightness", 0.75...1.25, .greaterThan(0)),
-                                     ("contrast", 0.75...1.25, .greaterThan(0))], numbers: []),
-        AugmentationSpec(name: "noise", enabled: true, probability: 0.1,
-                         intervals: [("variance", 0...0.1, .atLeast(0))], numbers: []),
-        AugmentationSpec(name: "blur", enabled: true, probability: 0.2,
-                         intervals: [("sigma", 0.5...1.0, .greaterThan(0))], numbers: []),
-    ]
+/// How the label map follows a rotation, scaling or elastic resample.
+public enum LabelInterpolationKind: String, CaseIterable, Sendable {
+    /// Label of the nearest source voxel.
+    case nearest
+    /// One-hot trilinear interpolation then argmax (nnU-Net v2).
+    case linearVote = "linear_vote"
+}
 
+/// `training.augmentation:` — nnU-Net v2's training transforms, each switchable. Keys and
+/// bounds follow the data pipeline's `AugmentationOptions`, so every accepted config is valid there.
+public struct AugmentationConfig: Equatable, Sendable {
     /// Master switch: false disables every augmentation.
     public var enabled = true
-    /// Flip axes (0 = x, 1 = y, 2 = z), each flipped with `flip.probability`.
+    public var labelInterpolation: LabelInterpolationKind = .linearVote
+    public var flip = true
+    /// Flip axes in NIfTI order (0 = x, 1 = y, 2 = z), each flipped with `flipProbability`.
     public var flipAxes = [0, 1, 2]
-    public var flip, rotation, scaling, elastic, gamma, brightnessContrast, noise, blur: Augmentation
+    /// nnU-Net: 0.5 per axis.
+    public var flipProbability = 0.5
+    /// Degrees per axis (nnU-Net 3D: ±30°, p 0.2).
+    public var rotation = RandomAugmentation(probability: 0.2, range: -30...30)
+    /// Isotropic scale factor of the sampling grid (nnU-Net: 0.7–1.4, p 0.2).
+    public var scaling = RandomAugmentation(probability: 0.2, range: 0.7...1.4)
+    /// Elastic deformation, off in nnU-Net v2; range = smoothness σ as a fraction of the patch
+    /// size (batchgeneratorsv2), p 0.2 (nnU-Net v1).
+    public var elastic = RandomAugmentation(enabled: false, probability: 0.2, range: 0...0.2)
+    /// Maximum displacement as a fraction of half the patch size.
+    public var elasticMagnitude: ClosedRange<Double> = 0...0.2
+    /// Gamma exponent with statistics retained (nnU-Net: 0.7–1.5, p 0.3).
+    public var gamma = RandomAugmentation(probability: 0.3, range: 0.7...1.5)
+    /// Gamma on the inverted image with the same range (nnU-Net: p 0.1); 0 disables it.
+    public var invertedGammaProbability = 0.1
+    /// Multiplicative brightness per channel (nnU-Net: 0.75–1.25, p 0.15).
+    public var brightness = RandomAugmentation(probability: 0.15, range: 0.75...1.25)
+    /// Contrast about the channel mean (nnU-Net: 0.75–1.25, p 0.15).
+    public var contrast = RandomAugmentation(probability: 0.15, range: 0.75...1.25)
+    /// Additive Gaussian noise variance on normalised intensities (nnU-Net: 0–0.1, p 0.1).
+    public var noise = RandomAugmentation(probability: 0.1, range: 0...0.1)
+    /// Gaussian blur σ in voxels (nnU-Net: 0.5–1, p 0.2, each channel with 0.5).
+    public var blur = RandomAugmentation(probability: 0.2, range: 0.5...1.0)
+    public var blurProbabilityPerChannel = 0.5
 
-    public init() {
-        let d = Self.specs.map { $0.defaults }
-        (flip, rotation, scaling, elastic) = (d[0], d[1], d[2], d[3])
-        (gamma, brightnessContrast, noise, blur) = (d[4], d[5], d[6], d[7])
-    }
+    public init() {}
 
-    private var all: [Augmentation] { [flip, rotation, scaling, elastic, gamma, brightnessContrast, noise, blur] }
+    /// Allowed parameter ranges (the data pipeline's `AugmentationOptions.validate` bounds).
+    static let bounds: [String: NumberRange] = [
+        "rotation": .closed(-180, 180), "scaling": .closed(0.01, 100), "elastic": .closed(0, 1),
+        "gamma": .closed(0.01, 100), "brightness": .closed(0, 100), "contrast": .closed(0, 100),
+        "noise": .closed(0, 100), "blur": .closed(0, 20),
+    ]
 
     init(_ r: SectionReader) {
         self.init()
         enabled = r.bool("enabled", true)
-        var read: [Augmentation] = []
-        for spec in Self.specs {
-            let s = r.section(spec.name)
-            var a = spec.defaults
-            a.enabled = s.bool("enabled", spec.enabled)
-            a.probability = s.double("probability", spec.probability, .closed(0, 1))
-            if spec.name == "flip" {
-                flipAxes = s.field("axes")?.ints(.closed(0, 2)) ?? [0, 1, 2]
-            }
-            for (key, fallback, range) in spec.intervals { a.intervals[key] = s.interval(key, fallback, range) }
-            for (key, fallback, range) in spec.numbers { a.numbers[key] = s.double(key, fallback, range) }
-            s.finish()
-            read.append(a)
+        labelInterpolation = r.choice("label_interpolation", .linearVote)
+        let f = r.section("flip")
+        flip = f.bool("enabled", true)
+        flipProbability = f.double("probability", 0.5, .closed(0, 1))
+        flipAxes = f.requiredField("axes")?.ints(.closed(0, 2)) ?? [0, 1, 2]
+        f.finish()
+        rotation = Self.read(r, "rotation", rotation)
+        scaling = Self.read(r, "scaling", scaling)
+        elastic = Self.read(r, "elastic", elastic) { s in
+            elasticMagnitude = s.interval("magnitude", elasticMagnitude, .closed(0, 1))
         }
-        (flip, rotation, scaling, elastic) = (read[0], read[1], read[2], read[3])
-        (gamma, brightnessContrast, noise, blur) = (read[4], read[5], read[6], read[7])
+        gamma = Self.read(r, "gamma", gamma) { s in
+            invertedGammaProbability = s.double("inverted_probability", 0.1, .closed(0, 1))
+        }
+        brightness = Self.read(r, "brightness", brightness)
+        contrast = Self.read(r, "contrast", contrast)
+        noise = Self.read(r, "noise", noise)
+        blur = Self.read(r, "blur", blur) { s in
+            blurProbabilityPerChannel = s.double("probability_per_channel", 0.5, .closed(0, 1))
+        }
         r.finish()
     }
 
+    private static func read(_ r: SectionReader, _ name: String, _ fallback: RandomAugmentation,
+                             extra: (SectionReader) -> Void = { _ in }) -> RandomAugmentation {
+        let s = r.section(name)
+        var a = fallback
+        a.enabled = s.bool("enabled", fallback.enabled)
+        a.probability = s.double("probability", fallback.probability, .closed(0, 1))
+        a.range = s.interval("range", fallback.range, bounds[name] ?? .any)
+        extra(s)
+        s.finish()
+        return a
+    }
+
+    private static func yaml(_ a: RandomAugmentation, _ extra: [(String, Node)] = []) -> Node {
+        YAMLOut.map([("enabled", YAMLOut.bool(a.enabled)), ("probability", YAMLOut.number(a.probability)),
+                     ("range", YAMLOut.interval(a.range))] + extra)
+    }
+
     var yaml: Node {
-        var pairs: [(String, Node)] = [("enabled", YAMLOut.bool(enabled))]
-        for (spec, a) in zip(Self.specs, all) {
-            var p: [(String, Node)] = [("enabled", YAMLOut.bool(a.enabled)), ("probability", YAMLOut.number(a.probability))]
-            if spec.name == "flip" { p.append(("axes", YAMLOut.ints(flipAxes))) }
-            for (key, _, _) in spec.intervals { p.append((key, YAMLOut.optional(a.intervals[key], YAMLOut.interval))) }
-            for (key, _, _) in spec.numbers { p.append((key, YAMLOut.optional(a.numbers[key], YAMLOut.number))) }
-            pairs.append((spec.name, YAMLOut.map(p)))
-        }
-        return YAMLOut.map(pairs)
+        YAMLOut.map([
+            ("enabled", YAMLOut.bool(enabled)),
+            ("label_interpolation", YAMLOut.string(labelInterpolation.rawValue)),
+            ("flip", YAMLOut.map([("enabled", YAMLOut.bool(flip)), ("probability", YAMLOut.number(flipProbability)),
+                                  ("axes", YAMLOut.ints(flipAxes))])),
+            ("rotation", Self.yaml(rotation)),
+            ("scaling", Self.yaml(scaling)),
+            ("elastic", Self.yaml(elastic, [("magnitude", YAMLOut.interval(elasticMagnitude))])),
+            ("gamma", Self.yaml(gamma, [("inverted_probability", YAMLOut.number(invertedGammaProbability))])),
+            ("brightness", Self.yaml(brightness)),
+            ("contrast", Self.yaml(contrast)),
+            ("noise", Self.yaml(noise)),
+            ("blur", Self.yaml(blur, [("probability_per_channel", YAMLOut.number(blurProbabilityPerChannel))])),
+        ])
     }
 }

@@ -12,7 +12,7 @@ public enum DatasetLayoutKind: String, CaseIterable, Sendable {
 public enum CacheMode: String, CaseIterable, Sendable { case memory, disk }
 
 /// Intensity normalisation per case and channel. nnU-Net uses z-score for MRI.
-public enum Normalization: String, CaseIterable, Sendable { case zscore, none }
+public enum IntensityNormalization: String, CaseIterable, Sendable { case zscore, none }
 
 /// One class of the label map.
 public struct LabelDefinition: Equatable, Sendable {
@@ -40,6 +40,12 @@ public struct DemoConfig: Equatable, Sendable {
     public var cases = DemoConfig.defaultCases
     public var rareFraction = DemoConfig.defaultRareFraction
     public var seed = 0
+    /// Held-out test cases written to imagesTs/labelsTs (what `dro-infer` and `dro-eval` are
+    /// shown on in the demo); the rare group is over-represented there so its score is readable.
+    public static let defaultTestCases = 8
+    public static let defaultTestRareFraction = 0.5
+    public var testCases = DemoConfig.defaultTestCases
+    public var testRareFraction = DemoConfig.defaultTestRareFraction
     public init() {}
 }
 
@@ -65,7 +71,7 @@ public struct DataConfig: Equatable, Sendable {
     /// Resample to this spacing in mm (x, y, z); nil = keep each case's spacing.
     public var targetSpacing: [Double]?
     public var cache: CacheMode = .memory
-    public var normalization: Normalization = .zscore
+    public var normalization: IntensityNormalization = .zscore
     public var demo: DemoConfig?
 
     public init() {}
@@ -100,6 +106,8 @@ public struct DataConfig: Equatable, Sendable {
             demo.cases = d.int("cases", DemoConfig.defaultCases, .atLeast(2))
             demo.rareFraction = d.double("rare_fraction", DemoConfig.defaultRareFraction, .closed(0, 1))
             demo.seed = d.int("seed", 0, .atLeast(0))
+            demo.testCases = d.int("test_cases", DemoConfig.defaultTestCases, .atLeast(0))
+            demo.testRareFraction = d.double("test_rare_fraction", DemoConfig.defaultTestRareFraction, .closed(0, 1))
             d.finish()
             self.demo = demo
         } else {
@@ -111,7 +119,7 @@ public struct DataConfig: Equatable, Sendable {
 
     private func checkSource(_ r: SectionReader) {
         switch layout {
-        case .list where cases.isEmpty:
+        case .list where !r.isPresent("cases"):
             r.log.add(.missingKey(key: r.keyPath("cases"), at: r.location("layout"),
                                   meaning: "layout 'list' needs the cases listed under data.cases"))
         case .nnunet, .msd:
@@ -119,7 +127,7 @@ public struct DataConfig: Equatable, Sendable {
                 r.log.add(.missingKey(key: r.keyPath("dataset"), at: r.location("layout"),
                                       meaning: "layout '\(layout.rawValue)' needs the dataset folder"))
             }
-        case .auto where dataset == nil && cases.isEmpty:
+        case .auto where dataset == nil && !r.isPresent("cases") && !r.isPresent("dataset"):
             r.log.add(.missingKey(key: r.keyPath("dataset"), at: r.location("dataset"),
                                   meaning: "the dataset folder, or an explicit list under data.cases"))
         default: break
@@ -128,18 +136,18 @@ public struct DataConfig: Equatable, Sendable {
 
     private static func readLabels(_ r: SectionReader) -> [LabelDefinition]? {
         guard let f = r.field("labels") else { return nil }
-        let section = SectionReader(path: f.key, node: f.node, log: r.log)
+        _ = SectionReader(path: f.key, node: f.node, log: r.log)   // reports a non-mapping
         guard case .mapping(let m) = f.node else { return nil }
         var labels: [LabelDefinition] = []
-        for (k, _) in m {
-            guard let name = k.scalar?.string, let v = section.field(name)?.int(.atLeast(0)) else { continue }
-            labels.append(LabelDefinition(name: name, value: v))
+        for (k, v) in m {
+            let name = k.scalar?.string ?? ""
+            guard let value = Field(key: "\(f.key).\(name)", node: v, log: r.log).int(.atLeast(0)) else { continue }
+            labels.append(LabelDefinition(name: name, value: value))
         }
         let values = labels.map { $0.value }.sorted()
         if values.count == m.count, values != Array(0..<values.count) || values.count < 2 {
-            r.log.add(.outOfRange(key: f.key, at: f.location,
-                                  found: "values [\(values.map(String.init).joined(separator: ", "))]",
-                                  allowed: "at least 2 labels with the consecutive values 0, 1, 2, ... (background 0)"))
+            r.log.add(.inconsistent(key: f.key, at: f.location,
+                message: "values [\(values.map(String.init).joined(separator: ", "))] must be 0, 1, 2, ... without gaps or repeats (background 0, at least 2 labels)"))
         }
         return labels
     }
@@ -150,10 +158,14 @@ public struct DataConfig: Equatable, Sendable {
         for item in list {
             let c = SectionReader(path: item.key, node: item.node, log: r.log)
             let id = c.field("id")?.string()
-            let images = c.field("images").flatMap { f in f.strings(single: true).map { $0.map { r.log.resolvePath($0, key: f.key) } } }
+            var images: [String]?
+            if let f = c.field("images"), let raw = f.strings(single: true) {
+                images = raw.map { r.log.resolvePath($0, key: f.key) }
+            }
             let label = c.optionalPath("label")
             let group = c.optionalString("group")
             c.finish()
+            guard case .mapping = item.node else { continue }   // reported as a wrong type
             if id == nil || images == nil {
                 r.log.add(.missingKey(key: item.key + (id == nil ? ".id" : ".images"), at: item.location,
                                       meaning: "each case needs an id and its image files"))
@@ -187,7 +199,8 @@ public struct DataConfig: Equatable, Sendable {
             ("normalization", YAMLOut.string(normalization.rawValue)),
             ("demo", YAMLOut.optional(demo) { d in
                 YAMLOut.map([("cases", YAMLOut.int(d.cases)), ("rare_fraction", YAMLOut.number(d.rareFraction)),
-                             ("seed", YAMLOut.int(d.seed))])
+                             ("seed", YAMLOut.int(d.seed)), ("test_cases", YAMLOut.int(d.testCases)),
+                             ("test_rare_fraction", YAMLOut.number(d.testRareFraction))])
             }),
         ])
     }

@@ -24,7 +24,7 @@ public struct ModelConfig: Equatable, Sendable {
     public var patchDivisor: Int { 1 << max(0, features.count - 1) }
 
     init(_ r: SectionReader) {
-        features = r.field("features")?.ints(minCount: 1, .atLeast(1)) ?? Self.defaultFeatures
+        features = r.requiredField("features")?.ints(minCount: 1, .atLeast(1)) ?? Self.defaultFeatures
         deepSupervision = r.bool("deep_supervision", false)
         normEps = r.double("norm_eps", Self.defaultNormEps, .greaterThan(0))
         leakySlope = r.double("leaky_slope", Self.defaultLeakySlope, .halfOpen(0, 1))

@@ -54,6 +54,13 @@ final class SectionReader {
         return Field(key: keyPath(key), node: v, log: log)
     }
 
+    /// The field for `key` when present, null included: for keys that do not accept null, so
+    /// that `lr: ` is reported instead of silently meaning the default.
+    func requiredField(_ key: String) -> Field? {
+        guard let v = raw(key) else { return nil }
+        return Field(key: keyPath(key), node: v, log: log)
+    }
+
     /// Location of `key` (its line), or of the section when the key is absent.
     func location(_ key: String) -> ConfigLocation {
         if let e = entries.first(where: { $0.key == key }) { return log.location(key: keyPath(key), node: e.keyNode) }
@@ -65,19 +72,19 @@ final class SectionReader {
     func section(_ key: String) -> SectionReader { SectionReader(path: keyPath(key), node: raw(key), log: log) }
 
     func double(_ key: String, _ fallback: Double, _ range: NumberRange) -> Double {
-        field(key)?.double(range) ?? fallback
+        requiredField(key)?.double(range) ?? fallback
     }
     func optionalDouble(_ key: String, _ range: NumberRange) -> Double? { field(key)?.double(range) }
-    func int(_ key: String, _ fallback: Int, _ range: NumberRange) -> Int { field(key)?.int(range) ?? fallback }
+    func int(_ key: String, _ fallback: Int, _ range: NumberRange) -> Int { requiredField(key)?.int(range) ?? fallback }
     func optionalInt(_ key: String, _ range: NumberRange) -> Int? { field(key)?.int(range) }
-    func bool(_ key: String, _ fallback: Bool) -> Bool { field(key)?.bool() ?? fallback }
-    func string(_ key: String, _ fallback: String) -> String { field(key)?.string() ?? fallback }
+    func bool(_ key: String, _ fallback: Bool) -> Bool { requiredField(key)?.bool() ?? fallback }
+    func string(_ key: String, _ fallback: String) -> String { requiredField(key)?.string() ?? fallback }
     func optionalString(_ key: String) -> String? { field(key)?.string() }
     func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ fallback: E) -> E where E.RawValue == String {
-        field(key)?.choice(E.self) ?? fallback
+        requiredField(key)?.choice(E.self) ?? fallback
     }
     func interval(_ key: String, _ fallback: ClosedRange<Double>, _ range: NumberRange) -> ClosedRange<Double> {
-        field(key)?.interval(range) ?? fallback
+        requiredField(key)?.interval(range) ?? fallback
     }
     /// An absolute path (see `ProblemLog.resolvePath`), or nil when absent.
     func optionalPath(_ key: String) -> String? {

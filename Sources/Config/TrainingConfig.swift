@@ -75,9 +75,14 @@ public struct TrainingConfig: Equatable, Sendable {
 
     public init() {}
 
+    /// Steps per epoch for `samples` training samples: the configured value, else ⌈N/B⌉.
+    public func iterations(samples: Int) -> Int {
+        iterationsPerEpoch ?? max(1, (samples + batchSize - 1) / batchSize)
+    }
+
     /// `patchDivisor`: each patch side must be divisible by it (2^(levels−1), from `model`).
     init(_ r: SectionReader, patchDivisor: Int, levels: Int) {
-        patchSize = r.field("patch_size")?.ints(count: 3, .atLeast(1)) ?? Self.defaultPatchSize
+        patchSize = r.requiredField("patch_size")?.ints(count: 3, .atLeast(1)) ?? Self.defaultPatchSize
         if patchSize.contains(where: { $0 % patchDivisor != 0 }) {
             r.log.add(.inconsistent(key: r.keyPath("patch_size"), at: r.location("patch_size"),
                 message: "[\(patchSize.map(String.init).joined(separator: ", "))] must be divisible by \(patchDivisor) on every axis (the \(levels) levels of model.features halve it \(levels - 1) times)"))

@@ -14,6 +14,8 @@ public struct ClipRange: Equatable, Sendable {
         self.lower = lower
         self.upper = upper
     }
+    /// From a Swift range (the Config module's `sampler.clip`).
+    public init(_ range: ClosedRange<Double>) { self.init(lower: range.lowerBound, upper: range.upperBound) }
 }
 
 public struct HardnessSamplerOptions: Equatable, Sendable {
@@ -54,6 +56,12 @@ public struct HardnessSamplerOptions: Equatable, Sendable {
         self.importanceSampling = importanceSampling
         self.clip = clip
         self.floor = floor
+    }
+
+    /// YAML `sampler.floor: true/false` ↔ floor = 1e-4 (the authors' ε = 1e-4/N) or 0.
+    public var floorEnabled: Bool {
+        get { floor > 0 }
+        set { floor = newValue ? Self.defaultFloor : 0 }
     }
 
     /// Throws `SamplerError.invalidOption` naming the first offending YAML key.

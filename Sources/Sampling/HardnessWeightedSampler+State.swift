@@ -5,6 +5,8 @@
 // not stored: it is rebuilt from L̃ and the saved c, which reproduces it bit for bit (internal
 // nodes are always the sums of their children), so a restored run continues bit-identically.
 
+import Foundation
+
 extension HardnessWeightedSampler {
     static let stateMagic = "DROHWS01"
 
@@ -37,7 +39,7 @@ extension HardnessWeightedSampler {
     /// Bytes of the per-sample arrays (L̃, counts, tree nodes).
     public var memoryBytes: Int {
         staleLosses.count * MemoryLayout<Double>.stride + drawCounts.count * MemoryLayout<UInt32>.stride
-            + tree.nodes.count * MemoryLayout<Double>.stride
+            + tree.byteCount
     }
 
     public func stateBytes() -> [UInt8] {
@@ -76,7 +78,10 @@ extension HardnessWeightedSampler {
         guard c.isFinite, stale.allSatisfy({ $0.isFinite && abs($0) <= HardnessSamplerOptions.maxAbsLoss }) else {
             throw SamplerError.corruptState("hardness sampler state holds a non-finite or out-of-range loss")
         }
-        guard stale.allSatisfy({ o.beta * ($0 - c) <= Self.rebaseExponentLimit }) else {
+        // The saved c must satisfy the invariants every update keeps (no leaf above e^600, total
+        // at least e^−300); checked before anything is changed, so a refused restore changes nothing.
+        let total = stale.reduce(0.0) { $0 + Foundation.exp(o.beta * ($1 - c)) }
+        guard stale.allSatisfy({ o.beta * ($0 - c) <= Self.overflowExponentLimit }), total >= Self.minimumTotal else {
             throw SamplerError.corruptState("hardness sampler state: reference c = \(c) is inconsistent with the history")
         }
         options = o
@@ -86,9 +91,6 @@ extension HardnessWeightedSampler {
         staleLosses = stale
         drawCounts = counts
         rebuildTree()
-        guard tree.total >= Self.minimumTotal else {
-            throw SamplerError.corruptState("hardness sampler state: reference c = \(c) is inconsistent with the history")
-        }
     }
 
     /// A sampler rebuilt from checkpoint bytes alone (sample count taken from the bytes).

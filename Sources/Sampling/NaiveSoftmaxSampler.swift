@@ -25,41 +25,63 @@ public final class NaiveSoftmaxSampler: Sampler {
         self.generator = generator
     }
 
+    /// Work buffer for p, reused across iterations.
+    private var scratch: [Double] = []
+
     /// p = max(softmax(β·L̃), ε) / Σ max(softmax(β·L̃), ε), recomputed from scratch.
     public func probabilities() -> [Double] {
-        let top = staleLosses.max() ?? 0
-        var p = staleLosses.map { Foundation.exp(options.beta * ($0 - top)) }
-        let s = p.reduce(0, +)
-        let eps = options.floor / Double(count)
-        var z = 0.0
-        for i in 0 ..< p.count {
-            p[i] = Swift.max(p[i] / s, eps)
-            z += p[i]
+        var p = [Double](repeating: 0, count: count)
+        let z = fillFloored(&p)
+        for i in 0 ..< p.count { p[i] /= z }
+        return p
+    }
+
+    /// Writes max(softmax(β·L̃)_i, ε) into p (unnormalised by the floor's renormalisation) and
+    /// returns their sum: max, exp, sum and floor passes over N, as the authors' code does.
+    private func fillFloored(_ p: inout [Double]) -> Double {
+        let beta = options.beta, eps = options.floor / Double(count)
+        return staleLosses.withUnsafeBufferPointer { l in
+            p.withUnsafeMutableBufferPointer { q in
+                var top = -Double.infinity
+                for v in l where v > top { top = v }
+                var s = 0.0
+                for i in 0 ..< l.count {
+                    q[i] = Foundation.exp(beta * (l[i] - top))
+                    s += q[i]
+                }
+                var z = 0.0
+                for i in 0 ..< q.count {
+                    q[i] = Swift.max(q[i] / s, eps)
+                    z += q[i]
+                }
+                return z
+            }
         }
-        return p.map { $0 / z }
     }
 
     public func nextBatch(size: Int) throws -> [Int] {
         guard size >= 1, size <= count else { throw SamplerError.invalidBatchSize(requested: size, samples: count) }
-        var p = probabilities()
+        if scratch.count != count { scratch = [Double](repeating: 0, count: count) }
+        var mass = fillFloored(&scratch)
         var batch = [Int](); batch.reserveCapacity(size)
         for _ in 0 ..< size {
-            let mass = p.reduce(0, +)
-            var i: Int
+            var i = -1
             if mass > 0 {
                 let u = generator.nextDouble() * mass
-                var acc = 0.0
-                i = -1
-                for j in 0 ..< p.count where p[j] > 0 {
-                    i = j
-                    acc += p[j]
-                    if u < acc { break }
+                scratch.withUnsafeBufferPointer { q in
+                    var acc = 0.0
+                    for j in 0 ..< q.count where q[j] > 0 {
+                        i = j
+                        acc += q[j]
+                        if u < acc { break }
+                    }
                 }
             } else {  // floor off, every remaining probability underflowed: equally likely
                 repeat { i = generator.nextIndex(below: count) } while batch.contains(i)
             }
             batch.append(i)
-            p[i] = 0
+            scratch[i] = 0
+            mass = scratch.reduce(0, +)  // renormalise over the remaining indices, as numpy does
             if drawCounts[i] < UInt32.max { drawCounts[i] += 1 }
         }
         return batch

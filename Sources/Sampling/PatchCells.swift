@@ -46,6 +46,11 @@ public struct PatchCells: Sendable {
     public var caseCount: Int { grids.count }
     public func caseID(_ caseIndex: Int) -> String { grids[caseIndex].id }
     public func cellCount(caseIndex: Int) -> Int { grids[caseIndex].cellCount }
+    /// Bytes held (per case, not per cell): the grids, their ids and the offsets.
+    public var memoryBytes: Int {
+        grids.count * MemoryLayout<Grid>.stride + offsets.count * MemoryLayout<Int>.stride
+            + grids.reduce(0) { $0 + $1.id.utf8.count }
+    }
 
     public init(cases: [Case], patchSize: Voxel3) throws {
         guard patchSize.x >= 1, patchSize.y >= 1, patchSize.z >= 1 else {

@@ -1,6 +1,12 @@
 import CBLAS
 
-/// How a Winograd convolution spreads over cores.
+/// How a Winograd convolution spreads over cores. `.workersOwnChunks` is the default: on one
+/// thread both are the same code (measured within noise of each other); on two threads the
+/// per-chunk GEMMs (e.g. M = K = 16, N = 128) are too small for OpenBLAS to split usefully, so
+/// `.blasThreads` leaves a core idle during them and pays a fork/join per chunk phase. The
+/// two-thread wall-clock comparison on the shared, 5×-oversubscribed benchmark machine was
+/// inconclusive (either mode ahead by up to 2× from run to run); `.blasThreads` is kept for
+/// re-measuring on a quiet machine (WinogradBenchmarkTests prints both).
 enum WinogradThreading {
     /// Each worker owns whole chunks (transform → 64 single-threaded GEMMs → transform) and
     /// OpenBLAS is held at one thread meanwhile: no fork/join per GEMM, and each worker's chunk
@@ -13,15 +19,19 @@ enum WinogradThreading {
 
 /// Tuning knobs (internal: the benchmark test sweeps them; callers use the defaults).
 struct WinogradTuning {
-    /// Target bytes of one chunk's transformed input plus GEMM output: the L2 of one core
-    /// (2 MiB on the reference machine's Xeon; lscpu: "L2 cache: 4 MiB (2 instances)").
-    var chunkBytes = 2 << 20
-    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers (128 channels).
+    /// Target bytes of one chunk's transformed input plus GEMM output: half the L2 of one core
+    /// (2 MiB per core here; lscpu: "L2 cache: 4 MiB (2 instances)"), leaving room for OpenBLAS's
+    /// packed panels. Sweep (WinogradBenchmarkTests.testChunkSizeSweep, 1 thread, forward):
+    /// 256 KiB – 2 MiB within noise of each other; 4 MiB 10–35 % slower.
+    var chunkBytes = 1 << 20
+    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers. Same sweep: 128
+    /// beat 32 by 0–30 % and 512 by 5–20 % (it governs most bench layers at 1 MiB).
     var minimumChunkTiles = 128
     var threading = WinogradThreading.workersOwnChunks
     var threads = Parallel.defaultThreads
 
-    static let standard = WinogradTuning()
+    /// Defaults, with the thread count read from `Parallel` at each call (it may be reconfigured).
+    static var standard: WinogradTuning { WinogradTuning() }
 }
 
 /// Tiling of an [n, c, d, h, w] volume into 2×2×2 output tiles and of the tiles into chunks.
@@ -30,8 +40,10 @@ struct WinogradPlan {
     let batch, d, h, w: Int
     let tilesD, tilesH, tilesW: Int
     let rowsPerChunk: Int
-    /// Column stride of a chunk's per-component matrices (≥ tiles per chunk).
-    let ld: Int
+    /// Stride between the 64 component rows of one channel in a chunk buffer laid out
+    /// [channel][ξ][tile]: ≥ tiles per chunk, rounded to an odd number of 64-byte lines so the
+    /// 64 streams a tile transform touches fall in distinct cache sets (and span few pages).
+    let componentStride: Int
     let threads: Int
 
     init(batch: Int, d: Int, h: Int, w: Int, channels: Int, tuning: WinogradTuning) {
@@ -40,8 +52,13 @@ struct WinogradPlan {
         let bytesPerTile = WinogradWeightTransforms.components * channels * MemoryLayout<Float>.size
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
-        rowsPerChunk = max(1, min(rows, target / max(1, tilesW)))
-        ld = (rowsPerChunk * tilesW + 3) / 4 * 4
+        var perChunk = max(1, min(rows, target / max(1, tilesW)))
+        if tuning.threading == .workersOwnChunks {
+            // At least one chunk per worker (small volumes, e.g. 8³, would otherwise be one chunk).
+            perChunk = min(perChunk, (rows + tuning.threads - 1) / max(1, tuning.threads))
+        }
+        rowsPerChunk = max(1, perChunk)
+        componentStride = (rowsPerChunk * tilesW + 31) / 32 * 32 + 16
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         switch tuning.threading {
         case .workersOwnChunks: threads = max(1, min(tuning.threads, chunks))
@@ -64,19 +81,18 @@ struct WinogradPlan {
         return (row / perSample, rem / tilesH, rem % tilesH)
     }
 
-    /// Stride between the 64 component matrices of `channels` rows: padded by one cache line so
-    /// the 64 streams of a transform do not map onto the same cache sets.
-    func componentStride(channels: Int) -> Int { channels * ld + 16 }
+    /// Stride between channels in a chunk buffer: the row stride (ld) of every GEMM operand.
+    var channelStride: Int { WinogradWeightTransforms.components * componentStride }
 
-    /// Floats of one component-major chunk buffer for `channels` (plus a vector of overrun).
-    func chunkFloats(channels: Int) -> Int { WinogradWeightTransforms.components * componentStride(channels: channels) + 16 }
+    /// Floats of one chunk buffer for `channels` (plus a vector of overrun).
+    func chunkFloats(channels: Int) -> Int { channels * channelStride + 16 }
 }
 
 /// One worker's slice of scratch memory, carved from a single workspace slot.
 struct WinogradWorkerScratch {
     let data: UnsafeMutablePointer<Float>      // transformed input / output-gradient (component-major)
     let products: UnsafeMutablePointer<Float>  // GEMM output or second operand
-    let lines: UnsafeMutablePointer<Float>     // 32 deinterleaved lines
+    let lines: UnsafeMutablePointer<Float>     // W-line slots / deinterleaved lines
     let rowBuffer: UnsafeMutablePointer<Float> // 4 output lines
     let stage: UnsafeMutablePointer<WinogradLanes>
     let accumulator: UnsafeMutablePointer<Float> // weight-gradient partial dU, 64·cout·cin
@@ -87,7 +103,7 @@ struct WinogradWorkerScratch {
         @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }   // 64-byte multiples
         let lineLength = winogradLineLength(tilesW: plan.tilesW)
         let sizes = [plan.chunkFloats(channels: dataChannels), plan.chunkFloats(channels: productChannels),
-                     32 * lineLength, 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
+                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength), 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
         let perWorker = sizes.reduce(0, +)
         let base = workspace.buffer(slot, count: perWorker * count + 16)
         // Align to 64 bytes so the lane stage and the GEMM operands start on cache lines.

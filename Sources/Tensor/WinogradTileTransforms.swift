@@ -2,9 +2,10 @@
 //
 // A "row" is the tilesW tiles sharing (sample n, tile depth td, tile height th). Every kernel here
 // is vectorised across the tiles of a row (lane k = tile tw + k), so each of the 64 transformed
-// components ξ = ξz·16 + ξy·4 + ξw is stored as a contiguous run of the row's tiles in a
-// [64][channels][ld] matrix (component stride `xiStride`, channel stride `ld`). Those 64 matrices
-// are the operands of the 64 GEMMs.
+// components ξ = ξz·16 + ξy·4 + ξw is stored as a contiguous run of the row's tiles in a chunk
+// buffer laid out [channel][ξ][tile] (component stride `xiStride`, channel stride 64·xiStride).
+// Component ξ of all channels is then a channels × tiles matrix with row stride 64·xiStride: the
+// operands of the 64 GEMMs. (The input transform is in WinogradInputTransform.swift.)
 //
 // F(2,3) matrices (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"),
 // applied along each of the three axes:
@@ -16,16 +17,25 @@
 /// Lane vector used by the tile kernels: one lane per tile of a row.
 typealias WinogradLanes = SIMD4<Float>
 
+// Unaligned vector access is spelled as element-wise loads and stores, which LLVM merges into
+// single unaligned vector moves. (The standard library's loadUnaligned/storeBytes were left as
+// out-of-line calls in `-enable-testing` release builds, halving the transforms' speed.)
+
 @inline(__always)
-private func loadLanes(_ p: UnsafePointer<Float>) -> WinogradLanes {
-    UnsafeRawPointer(p).loadUnaligned(as: WinogradLanes.self)
+func loadLanes(_ p: UnsafePointer<Float>) -> WinogradLanes {
+    WinogradLanes(p[0], p[1], p[2], p[3])
+}
+
+@inline(__always)
+func loadEight(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    SIMD8<Float>(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
 }
 
 /// Stores the first `count` lanes (all when count ≥ lane count): the last vector of a row is partial.
 @inline(__always)
-private func storeLanes(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+func storeLanes(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
     if count >= WinogradLanes.scalarCount {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: WinogradLanes.self)
+        p[0] = v[0]; p[1] = v[1]; p[2] = v[2]; p[3] = v[3]
     } else {
         for k in 0..<count { p[k] = v[k] }
     }
@@ -33,7 +43,7 @@ private func storeLanes(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>, _ 
 
 /// Bᵀ applied to one axis: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
 @inline(__always)
-private func inputTransform(_ d0: WinogradLanes, _ d1: WinogradLanes, _ d2: WinogradLanes, _ d3: WinogradLanes)
+func inputTransform(_ d0: WinogradLanes, _ d1: WinogradLanes, _ d2: WinogradLanes, _ d3: WinogradLanes)
     -> (WinogradLanes, WinogradLanes, WinogradLanes, WinogradLanes) {
     (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
 }
@@ -58,16 +68,25 @@ func winogradLineLength(tilesW: Int) -> Int {
 /// `shift` is 1 for input tiles (which start one voxel before the output tile) and 0 for output
 /// gradient tiles (even[m] = g[2m], odd[m] = g[2m+1]).
 @inline(__always)
-private func deinterleave(_ src: UnsafePointer<Float>?, w: Int, shift: Int,
+func deinterleave(_ src: UnsafePointer<Float>?, w: Int, shift: Int,
                           even: UnsafeMutablePointer<Float>, odd: UnsafeMutablePointer<Float>, length: Int) {
-    even.update(repeating: 0, count: length)
-    odd.update(repeating: 0, count: length)
-    guard let src else { return }
-    if shift == 1 {
-        for x in 0..<w { if x & 1 == 0 { odd[x >> 1] = src[x] } else { even[(x + 1) >> 1] = src[x] } }
-    } else {
-        for x in 0..<w { if x & 1 == 0 { even[x >> 1] = src[x] } else { odd[x >> 1] = src[x] } }
+    guard let src else {
+        even.update(repeating: 0, count: length)
+        odd.update(repeating: 0, count: length)
+        return
     }
+    // Voxel x goes to (x + shift) / 2 of odd (x + shift odd) or even; pairs first, then the tail.
+    let first = shift == 1 ? odd : even, second = shift == 1 ? even + 1 : odd
+    let pairs = w / 2
+    for m in 0..<pairs {
+        first[m] = src[2 * m]
+        second[m] = src[2 * m + 1]
+    }
+    var firstEnd = pairs, secondEnd = pairs + (shift == 1 ? 1 : 0)
+    if w & 1 == 1 { first[pairs] = src[w - 1]; firstEnd += 1 }
+    if shift == 1 { even[0] = 0 }
+    (first + firstEnd).update(repeating: 0, count: length - firstEnd)
+    (shift == 1 ? even + secondEnd : odd + secondEnd).update(repeating: 0, count: length - secondEnd)
 }
 
 /// Stores the four ξy components of one ξw at stride 4 (stage layout ξy·4 + ξw).
@@ -78,58 +97,6 @@ private func storeGradientY(_ r: (WinogradLanes, WinogradLanes, WinogradLanes, W
 }
 
 enum WinogradTileTransforms {
-    /// Bᵀ d B on every tile of one row of one channel plane [d, h, w].
-    /// Writes component ξ of tile tw at out[ξ·xiStride + tw]. `lines` holds 32 line buffers of
-    /// winogradLineLength(tilesW) floats; `stage` holds 16 lane vectors.
-    static func inputRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int,
-                         out: UnsafeMutablePointer<Float>, xiStride: Int,
-                         lines: UnsafeMutablePointer<Float>, stage: UnsafeMutablePointer<WinogradLanes>) {
-        let length = winogradLineLength(tilesW: tilesW)
-        for i in 0..<4 {
-            for j in 0..<4 {
-                let z = 2 * td - 1 + i, y = 2 * th - 1 + j
-                let inside = z >= 0 && z < d && y >= 0 && y < h
-                let line = i * 4 + j
-                deinterleave(inside ? plane + (z * h + y) * w : nil, w: w, shift: 1,
-                             even: lines + 2 * line * length, odd: lines + (2 * line + 1) * length, length: length)
-            }
-        }
-        let lanes = WinogradLanes.scalarCount
-        var m = 0
-        while m < tilesW {
-            let count = tilesW - m
-            for xiw in 0..<4 {
-                // W axis: component ξw of each of the 16 (z, y) lines, from the deinterleaved halves.
-                for line in 0..<16 {
-                    let e = UnsafePointer(lines + 2 * line * length + m)
-                    let o = UnsafePointer(lines + (2 * line + 1) * length + m)
-                    let v: WinogradLanes
-                    switch xiw {
-                    case 0: v = loadLanes(e) - loadLanes(e + 1)
-                    case 1: v = loadLanes(o) + loadLanes(e + 1)
-                    case 2: v = loadLanes(e + 1) - loadLanes(o)
-                    default: v = loadLanes(o) - loadLanes(o + 1)
-                    }
-                    stage[line] = v
-                }
-                // Y axis within each z, then Z axis; store the 16 components with this ξw.
-                for i in 0..<4 {
-                    let r = inputTransform(stage[i * 4], stage[i * 4 + 1], stage[i * 4 + 2], stage[i * 4 + 3])
-                    stage[i * 4] = r.0; stage[i * 4 + 1] = r.1; stage[i * 4 + 2] = r.2; stage[i * 4 + 3] = r.3
-                }
-                for xiy in 0..<4 {
-                    let r = inputTransform(stage[xiy], stage[4 + xiy], stage[8 + xiy], stage[12 + xiy])
-                    let base = out + (xiy * 4 + xiw) * xiStride + m
-                    storeLanes(r.0, base, count)
-                    storeLanes(r.1, base + 16 * xiStride, count)
-                    storeLanes(r.2, base + 32 * xiStride, count)
-                    storeLanes(r.3, base + 48 * xiStride, count)
-                }
-            }
-            m += lanes
-        }
-    }
-
     /// Aᵀ m A on every tile of one row of one output channel: reads component ξ of tile tw at
     /// src[ξ·xiStride + tw], writes the valid voxels of the 2×2×2 outputs into plane [d, h, w]
     /// (plus `bias`). `rowBuffer` holds 4 × 2·winogradLineLength(tilesW) floats; `stage` 32 vectors.
@@ -157,8 +124,10 @@ enum WinogradTileTransforms {
                     let y2 = b == 0 ? s[2] + s[6] + s[10] : s[6] - s[10] - s[14]
                     let y3 = b == 0 ? s[3] + s[7] + s[11] : s[7] - s[11] - s[15]
                     let c0 = y0 + y1 + y2, c1 = y1 - y2 - y3
+                    // Interleave the two W outputs of 4 tiles (written for 4-lane vectors).
                     let dst = rowBuffer + (a * 2 + b) * rowLength + 2 * m
-                    for k in 0..<lanes { dst[2 * k] = c0[k]; dst[2 * k + 1] = c1[k] }
+                    storeLanes(WinogradLanes(c0[0], c1[0], c0[1], c1[1]), dst, lanes)
+                    storeLanes(WinogradLanes(c0[2], c1[2], c0[3], c1[3]), dst + 4, lanes)
                 }
             }
             m += lanes

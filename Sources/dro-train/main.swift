@@ -46,12 +46,18 @@ struct DroTrain: ParsableCommand {
     @Option(name: .long, help: "Demo dataset: random seed.")
     var seed: Int?
 
+    @Option(name: .long, help: "Demo dataset: number of held-out test cases (imagesTs/labelsTs; default 8).")
+    var testCases: Int?
+
+    @Option(name: .long, help: "Demo dataset: fraction of test cases with the rare anatomy (default 0.5).")
+    var testRareFraction: Double?
+
     func validate() throws {
         if config == nil && makeDemoData == nil {
             throw ValidationError("--config FILE is required (or --make-demo-data DIR)")
         }
-        if makeDemoData == nil && (cases != nil || rareFraction != nil || seed != nil) {
-            throw ValidationError("--cases, --rare-fraction and --seed go with --make-demo-data")
+        if makeDemoData == nil && (cases != nil || rareFraction != nil || seed != nil || testCases != nil || testRareFraction != nil) {
+            throw ValidationError("--cases, --rare-fraction, --seed, --test-cases and --test-rare-fraction go with --make-demo-data")
         }
     }
 
@@ -68,6 +74,8 @@ struct DroTrain: ParsableCommand {
         options.demoCases = cases
         options.demoRareFraction = rareFraction
         options.demoSeed = seed
+        options.demoTestCases = testCases
+        options.demoTestRareFraction = testRareFraction
         let status = TrainCommand.run(options)
         if status != 0 { throw ExitCode(status) }
     }

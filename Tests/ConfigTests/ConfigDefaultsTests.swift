@@ -41,13 +41,23 @@ final class ConfigDefaultsTests: XCTestCase {
         XCTAssertEqual(c.data.layout, .auto)
         XCTAssertEqual(c.data.cache, .memory)
         XCTAssertNil(c.data.labels)
-        // nnU-Net v2 augmentation: mirror p 0.5 on 3 axes, rotation p 0.2 ±30°, elastic off.
-        XCTAssertEqual(c.training.augmentation.flipAxes, [0, 1, 2])
-        XCTAssertEqual(c.training.augmentation.flip.probability, 0.5)
-        XCTAssertEqual(c.training.augmentation.rotation.number("max_degrees"), 30)
-        XCTAssertEqual(c.training.augmentation.scaling.interval("range"), 0.7...1.4)
-        XCTAssertFalse(c.training.augmentation.elastic.enabled)
-        XCTAssertEqual(c.training.augmentation.gamma.number("invert_probability"), 0.1)
+        // nnU-Net v2 augmentation: mirror p 0.5 on 3 axes, rotation p 0.2 ±30°, elastic off,
+        // gamma p 0.3 (inverted p 0.1), brightness/contrast p 0.15, noise p 0.1, blur p 0.2.
+        let a = c.training.augmentation
+        XCTAssertTrue(a.enabled && a.flip)
+        XCTAssertEqual(a.flipAxes, [0, 1, 2])
+        XCTAssertEqual(a.flipProbability, 0.5)
+        XCTAssertEqual(a.rotation, RandomAugmentation(probability: 0.2, range: -30...30))
+        XCTAssertEqual(a.scaling, RandomAugmentation(probability: 0.2, range: 0.7...1.4))
+        XCTAssertFalse(a.elastic.enabled)
+        XCTAssertEqual(a.gamma, RandomAugmentation(probability: 0.3, range: 0.7...1.5))
+        XCTAssertEqual(a.invertedGammaProbability, 0.1)
+        XCTAssertEqual(a.brightness, RandomAugmentation(probability: 0.15, range: 0.75...1.25))
+        XCTAssertEqual(a.contrast, RandomAugmentation(probability: 0.15, range: 0.75...1.25))
+        XCTAssertEqual(a.noise, RandomAugmentation(probability: 0.1, range: 0...0.1))
+        XCTAssertEqual(a.blur, RandomAugmentation(probability: 0.2, range: 0.5...1.0))
+        XCTAssertEqual(a.blurProbabilityPerChannel, 0.5)
+        XCTAssertEqual(a.labelInterpolation, .linearVote)
         // Output defaults to runs/<config name> next to the config file.
         XCTAssertEqual(c.output.dir, "/work/cfgdir/runs/test")
         XCTAssertEqual(c.output.checkpointEvery, 50)
@@ -138,7 +148,7 @@ final class ConfigDefaultsTests: XCTestCase {
           grad_clip: null
           iterations_per_epoch: 7
           weight_decay: 1e-7
-          augmentation: {enabled: false, flip: {axes: [2]}, gamma: {range: [0.5, 2]}}
+          augmentation: {enabled: false, label_interpolation: nearest, flip: {axes: [2]}, gamma: {range: [0.5, 2], inverted_probability: 0}, elastic: {enabled: true, magnitude: [0.1, 0.3]}, blur: {probability_per_channel: 1}}
         """)
         let back = try decodeConfig(c.resolvedYAML(), base: "/x")
         XCTAssertEqual(back, c, c.resolvedYAML())

@@ -74,6 +74,13 @@ final class SamplerStateTests: XCTestCase {
         let betaOffset = 8 + 8
         for k in 0 ..< 8 { badBeta[betaOffset + k] = withUnsafeBytes(of: (-1.0).bitPattern.littleEndian) { $0[k] } }
         XCTAssertThrowsError(try s.restore(from: badBeta)) { XCTAssertTrue("\($0)".hasPrefix("sampler.beta = -1.0"), "\($0)") }
+        // c far below the history (β(L̃ − c) ≈ 1000 > 600) or far above it (total < e^−300).
+        for c in [-1000.0, 1000.0] {
+            var badC = bytes
+            let cOffset = 8 + 8 + 3 * 8 + 1 + 3 * 8  // magic, N, β m L_init, flag, clip ×2 floor
+            for k in 0 ..< 8 { badC[cOffset + k] = withUnsafeBytes(of: c.bitPattern.littleEndian) { $0[k] } }
+            XCTAssertThrowsError(try s.restore(from: badC)) { XCTAssertTrue("\($0)".contains("reference c = \(c) is inconsistent"), "\($0)") }
+        }
         XCTAssertEqual(s.stateBytes(), bytes)  // a refused restore changes nothing
     }
 

@@ -9,7 +9,7 @@
 // rounding of at most ~|β·L|·2⁻⁵² ≈ 2e-11 here, so agreement is ~1e-11 in practice.
 // Underflow: with the floor off, a probability below e^−(708−300−ln N) ≈ 1e-180 may be 0 in the
 // tree (its leaves are relative to c, which may sit up to 300/β above the current max — see
-// `rebaseExponentLimit`) while the oracle, relative to the exact max, still resolves it down to
+// `underflowExponentLimit`) while the oracle, relative to the exact max, still resolves it down to
 // 1e-308; there only an absolute 1e-180 is asked. The floor (on by default) keeps every
 // probability ≥ ε/(1 + floor), far from this range.
 
@@ -30,7 +30,7 @@ final class SumTreePropertyTests: XCTestCase {
         var g = SeededGenerator(seed: 21)
         for n in [1, 2, 3, 5, 8, 13, 100] {
             var leaves = (0 ..< n).map { _ in g.nextDouble() }
-            var t = SumTree(leaves: leaves)
+            let t = SumTree(leaves: leaves)
             for _ in 0 ..< 200 {
                 let i = g.nextIndex(below: n), v = g.nextDouble() < 0.2 ? 0 : g.nextDouble()
                 leaves[i] = v

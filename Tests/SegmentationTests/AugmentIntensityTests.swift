@@ -58,20 +58,53 @@ final class AugmentIntensityTests: XCTestCase {
         // (the normalisation cancels in the ratio; 1 % covers Float rounding of tiny values).
         let ratio = Double(impulse[shape.index(8, 9, 8)] / impulse[shape.index(8, 8, 8)])
         XCTAssertEqual(ratio, exp(-0.5), accuracy: 0.01)
+        // Kernel sizes of batchgeneratorsv2: odd size nearest to 6σ + ½ (Python rounding).
+        XCTAssertEqual([0.5, 0.6, 0.75, 1.0, 2.0].map { IntensityTransforms.gaussianKernelSize(sigma: $0) }, [3, 5, 5, 7, 13])
+        // Reflection at the border (torch "reflect"): a step at the edge of a 4-voxel line.
+        var line = ArraySlice<Float>([1, 0, 0, 0])
+        IntensityTransforms.blur(&line, shape: GridShape(d: 1, h: 1, w: 4), sigma: [0, 0, 0.5])
+        let k = [exp(-2.0), 1, exp(-2.0)].map { $0 / (1 + 2 * exp(-2.0)) }   // 3 taps at σ = ½
+        // Padded line: 0 | 1 0 0 0 | 0 → voxel 0 = k0·0 + k1·1 + k2·0; voxel 1 = k0·1.
+        XCTAssertEqual(Double(line[0]), k[1], accuracy: 1e-6)
+        XCTAssertEqual(Double(line[1]), k[0], accuracy: 1e-6)
+        XCTAssertEqual(line[3], 0)
         var flat = ArraySlice([Float](repeating: 3, count: shape.count))
         IntensityTransforms.blur(&flat, shape: shape, sigma: [1, 1, 1])
         for v in flat { XCTAssertEqual(v, 3, accuracy: 1e-5) }
     }
 
-    func testNoiseHasRequestedVariance() throws {
+    func testLowResolutionMatchesHandComputedNearestDownLinearUp() {
+        // Image varying along w only: v(x) = x². Zoom ½ on 8 voxels: nearest-exact keeps
+        // source voxels floor((o + ½)·2) = 1, 3, 5, 7 (values 1, 9, 25, 49); trilinear back to 8
+        // samples the 4-grid at u = (o + ½)/2 − ½, clamped to [0, 3].
+        let shape = GridShape(d: 2, h: 2, w: 8)
+        var x = ArraySlice((0..<shape.count).map { Float(($0 % 8) * ($0 % 8)) })
+        IntensityTransforms.simulateLowResolution(&x, shape: shape, zoom: 0.5)
+        let kept: [Float] = [1, 9, 25, 49]
+        let expected: [Float] = (0..<8).map { o in
+            let u = min(3, max(0, (Double(o) + 0.5) / 2 - 0.5))
+            let i = Int(u), t = Float(u - Double(i))
+            return kept[i] + t * (kept[min(i + 1, 3)] - kept[i])
+        }
+        XCTAssertEqual(expected, [1, 3, 7, 13, 21, 31, 43, 49])
+        // d and h shrink 2 → 1 and grow back: constant along them.
+        for i in 0..<shape.count { XCTAssertEqual(x[i], expected[i % 8], accuracy: 1e-5) }
+    }
+
+    func testNoiseHasRequestedStdAndIsSharedByChannels() throws {
         var o = AugmentationOptions.none
         o.noise = RandomTransformOptions(probability: 1, range: ParameterRange(0.05, 0.05))
         let aug = try Augmenter(options: o, patchSize: GridShape(cube: 32))
-        var p = Patch(image: [Float](repeating: 0, count: 32768), label: nil, size: GridShape(cube: 32), channels: 1, origin: .zero)
+        var p = Patch(image: [Float](repeating: 0, count: 2 * 32768) , label: nil, size: GridShape(cube: 32),
+                      channels: 2, origin: .zero)
+        for i in 32768..<65536 { p.image[i] = 1 }
         var rng = SplitMix64(seed: 3)
         aug.applyIntensity(to: &p, using: &rng)
-        // Sample std of 32768 normals: relative standard error 1/√(2n) = 0.4 %; bound 4 × that.
-        XCTAssertEqual(moments(p.image[...]).std, 0.05.squareRoot(), accuracy: 0.016 * 0.05.squareRoot())
+        // σ = 0.05 (the drawn value is the standard deviation, as in batchgeneratorsv2). Sample
+        // std of 32768 normals: relative standard error 1/√(2n) = 0.4 %; bound 4 × that.
+        XCTAssertEqual(moments(p.image[0..<32768]).std, 0.05, accuracy: 0.016 * 0.05)
+        // One noise field for all channels (synchronize_channels = True).
+        for i in 0..<32768 { XCTAssertEqual(p.image[32768 + i] - 1, p.image[i], accuracy: 1e-6) }
     }
 
     func testBGContrastDrawsBelowAndAboveOneEquallyOften() {
@@ -111,11 +144,12 @@ final class AugmentIntensityTests: XCTestCase {
     static var everything: AugmentationOptions {
         var o = AugmentationOptions()
         for k in [\AugmentationOptions.rotation, \.scaling, \.elastic, \.noise, \.blur, \.brightness, \.contrast,
-                  \.gamma, \.invertedGamma] {
+                  \.lowResolution, \.gamma, \.invertedGamma] {
             o[keyPath: k].enabled = true
             o[keyPath: k].probability = 1
         }
         o.blurProbabilityPerChannel = 1
+        o.lowResolutionProbabilityPerChannel = 1
         return o
     }
 

@@ -19,7 +19,7 @@ final class DatasetIntegrityTests: XCTestCase {
 
     static func ramp(_ offset: Float) -> [Float] { (0..<60).map { Float($0) + offset } }
 
-    func write(_ t: TempFolder, _ relative: String, shape: [Int] = shape, spacing: [Double] = [1, 1, 1],
+    func write(_ t: DatasetTestFolder, _ relative: String, shape: [Int] = shape, spacing: [Double] = [1, 1, 1],
                values: [Float]? = nil) throws {
         let count = shape.reduce(1, *)
         let image = NIfTIImage(shape: shape, spacing: spacing, values: values ?? Self.ramp(0).prefix(count).map { $0 } + [Float](repeating: 0, count: max(0, count - 60)))
@@ -28,7 +28,7 @@ final class DatasetIntegrityTests: XCTestCase {
         try image.write(to: t.path + "/" + relative)
     }
 
-    func writeJSON(_ t: TempFolder, cases: Int) throws {
+    func writeJSON(_ t: DatasetTestFolder, cases: Int) throws {
         try t.write("ds/dataset.json", """
         {"channel_names": {"0": "T2", "1": "T1"}, "labels": {"background": 0, "a": 1, "b": 2},
          "numTraining": \(cases), "file_ending": ".nii.gz"}
@@ -36,7 +36,7 @@ final class DatasetIntegrityTests: XCTestCase {
     }
 
     func testEveryProblemReportedInOnePass() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try writeJSON(t, cases: 8)
         let L = Self.labelValues
         // a: clean; channel 1's spacing differs by 1e-5 mm, inside the 1e-4 mm tolerance.
@@ -73,7 +73,7 @@ final class DatasetIntegrityTests: XCTestCase {
         try write(t, "ds/imagesTr/h_0000.nii.gz")
         try write(t, "ds/imagesTr/h_0001.nii.gz")
 
-        let data = try dataConfig("data: {dataset: ds}", base: t.path)
+        let data = try decodeDataConfig("data: {dataset: ds}", base: t.path)
         let (layout, discovery) = DatasetLayout.discoverAll(data)
         let report = DatasetCheck.run(try XCTUnwrap(layout), discoveryProblems: discovery)
         let d = t.path + "/ds"
@@ -92,14 +92,14 @@ final class DatasetIntegrityTests: XCTestCase {
     }
 
     func testCleanDatasetStatistics() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try writeJSON(t, cases: 2)
         for id in ["p", "q"] {
             try write(t, "ds/imagesTr/\(id)_0000.nii.gz", spacing: [2, 2, 2], values: Self.ramp(-10))
             try write(t, "ds/imagesTr/\(id)_0001.nii.gz", spacing: [2, 2, 2], values: Self.ramp(100))
             try write(t, "ds/labelsTr/\(id).nii.gz", spacing: [2, 2, 2], values: Self.labelValues)
         }
-        let layout = try DatasetLayout.discover(try dataConfig("data: {dataset: ds}", base: t.path))
+        let layout = try DatasetLayout.discover(try decodeDataConfig("data: {dataset: ds}", base: t.path))
         let report = DatasetCheck.run(layout)
         XCTAssertEqual(report.problems, [])
         // Independent count of each class over the 5×4×3 grid.
@@ -120,7 +120,7 @@ final class DatasetIntegrityTests: XCTestCase {
     }
 
     func testMultiChannelFileLoadsChannelMajor() throws {
-        let t = try TempFolder()
+        let t = try DatasetTestFolder()
         try write(t, "x.nii.gz", shape: [5, 4, 3, 2], values: Self.ramp(0) + Self.ramp(1000))
         try write(t, "xl.nii.gz", values: Self.labelValues)
         try write(t, "y.nii.gz")

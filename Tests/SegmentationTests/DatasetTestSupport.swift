@@ -4,7 +4,7 @@ import Config
 @testable import Segmentation
 
 /// A fresh temporary folder per test, removed afterwards.
-final class TempFolder {
+final class DatasetTestFolder {
     let path: String
     init() throws {
         path = NSTemporaryDirectory() + "dro-dataset-\(UUID().uuidString)"
@@ -23,16 +23,16 @@ final class TempFolder {
     }
 }
 
-func dataConfig(_ yaml: String, base: String) throws -> DataConfig {
+func decodeDataConfig(_ yaml: String, base: String) throws -> DataConfig {
     try Config.decode(yaml: yaml, sourceName: "t.cfg", baseDirectory: base).data
 }
 
-let nnunetJSON = """
+let datasetTestNNUNetJSON = """
 {"channel_names": {"0": "T2", "1": "ADC"}, "labels": {"background": 0, "a": 1, "b": 2},
  "numTraining": 2, "file_ending": ".nii.gz"}
 """
 
-let msdJSON = """
+let datasetTestMSDJSON = """
 {"name": "x", "modality": {"0": "FLAIR", "1": "T1w"}, "labels": {"0": "background", "1": "edema"},
  "numTraining": 2, "training": [{"image": "./imagesTr/c2.nii.gz", "label": "./labelsTr/c2.nii.gz"},
                                 {"image": "./imagesTr/c1.nii.gz", "label": "./labelsTr/c1.nii.gz"}],

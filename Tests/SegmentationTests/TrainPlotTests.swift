@@ -9,6 +9,8 @@ final class TrainPlotTests: XCTestCase {
         XCTAssertEqual(PlotAxes.ticks(3, 17), [5, 10, 15])  // step 2.8 → 5
         XCTAssertEqual(PlotAxes.ticks(-0.3, 0.3), [-0.2, 0, 0.2], accuracy: 1e-12)  // step 0.12 → 0.2
         XCTAssertEqual(PlotAxes.ticks(2, 2), [2])
+        XCTAssertEqual(PlotAxes.ticks(1, 3), [1, 1.5, 2, 2.5, 3])
+        XCTAssertEqual(PlotAxes.ticks(1, 3, integer: true), [1, 2, 3])
         XCTAssertEqual(PlotAxes.label(200), "200")
         XCTAssertEqual(PlotAxes.label(0.25), "0.25")
         XCTAssertEqual(PlotAxes.label(0.123456), "0.123")

@@ -7,6 +7,12 @@ import Glibc
 final class TrainSignalTests: XCTestCase {
     /// A real SIGTERM sent to this process sets the flag instead of killing the test runner.
     func testSignalSetsTheFlagInsteadOfKilling() throws {
+        // A previous run's handler started and stopped first (as when training twice in one
+        // process) must not disturb the next one.
+        let earlier = SignalStop()
+        earlier.start()
+        earlier.stop()
+        XCTAssertNil(earlier.signal)
         let stop = SignalStop()
         stop.start()
         defer { stop.stop() }
@@ -17,6 +23,20 @@ final class TrainSignalTests: XCTestCase {
         XCTAssertEqual(stop.signal, SIGTERM)
         stop.request(SIGINT)
         XCTAssertEqual(stop.signal, SIGTERM, "the first signal is kept")
+        kill(getpid(), SIGINT)
+        usleep(10_000)
+        XCTAssertEqual(stop.signal, SIGTERM, "the first signal is kept")
+        stop.stop()
+        XCTAssertEqual(stop.signal, SIGTERM, "still readable after stop")
+
+        let next = SignalStop()
+        next.start()
+        defer { next.stop() }
+        XCTAssertNil(next.signal, "a new run starts clean")
+        kill(getpid(), SIGINT)
+        let again = Date().addingTimeInterval(5)
+        while next.signal == nil && Date() < again { usleep(1000) }
+        XCTAssertEqual(next.signal, SIGINT)
     }
 
     func testExitCodesFollowTheShellConvention() {

@@ -100,6 +100,38 @@ final class UNetTests: XCTestCase {
         XCTAssertLessThan(e, 2e-3)
     }
 
+    /// The fast path (Winograd for every stride-1 3×3×3 conv) against the im2col oracle path on
+    /// the same weights: logits and every gradient tensor.
+    func testWinogradPathMatchesIm2colPath() throws {
+        let opts = UNet3DOptions(inChannels: 2, classes: 3, features: [8, 16, 32]), spatial = [16, 12, 20], n = 2
+        let v = spatial.reduce(1, *)
+        let x = randomInput(n * opts.inChannels * v, seed: 31)
+        let labels = (0..<(n * v)).map { Int32(($0 / 7) % 3) }
+        var results: [(logits: [Float], grads: [Float])] = []
+        for algorithm in [ConvAlgorithm.im2col, .winograd] {
+            var rng = SplitMix64(seed: 30)
+            let net = try UNet3D(options: opts, threads: 2, rng: &rng)
+            net.convAlgorithm = algorithm
+            let logits = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: n, spatial: spatial) }
+            var dl = [Float](repeating: 0, count: n * 3 * v)
+            _ = try labels.withUnsafeBufferPointer {
+                try DiceCELoss().evaluate(logits: logits, labels: $0.baseAddress!, batch: n, classes: 3, voxels: v,
+                                          gradient: &dl, workspace: Workspace())
+            }
+            try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
+            results.append((Array(UnsafeBufferPointer(start: logits, count: n * 3 * v)), net.arena.gradients.array))
+        }
+        func rel(_ a: [Float], _ b: [Float]) -> Double {
+            let scale = b.map { abs(Double($0)) }.max()!
+            return zip(a, b).map { abs(Double($0) - Double($1)) }.max()! / scale
+        }
+        let el = rel(results[1].logits, results[0].logits), eg = rel(results[1].grads, results[0].grads)
+        print("[UNet] winograd vs im2col: logits \(el), gradients \(eg) (max error / max magnitude)")
+        // Winograd's transforms add a few Float roundings per output: 1e-4 of the scale.
+        XCTAssertLessThan(el, 1e-4)
+        XCTAssertLessThan(eg, 1e-4)
+    }
+
     func testShapeAndOptionErrors() throws {
         var rng = SplitMix64(seed: 1)
         XCTAssertThrowsError(try UNet3D(options: UNet3DOptions(classes: 1), rng: &rng)) {

@@ -14,13 +14,14 @@ final class WinogradConv3dTests: XCTestCase {
     struct Shape { let n, cin, cout, d, h, w: Int }
 
     /// Awkward shapes: odd extents, one-voxel axes, Cin ≠ Cout, rows wider than one lane vector
-    /// (W = 11 → 6 tiles, W = 18 → 9 tiles), batch 2.
+    /// (W = 11 → 6 tiles, W = 18 → 9 tiles; W = 18 also has interior vectors), batch 2.
     static let shapes = [
         Shape(n: 2, cin: 3, cout: 4, d: 5, h: 6, w: 7),
         Shape(n: 1, cin: 2, cout: 3, d: 1, h: 1, w: 1),
         Shape(n: 2, cin: 4, cout: 2, d: 1, h: 3, w: 2),
         Shape(n: 1, cin: 5, cout: 3, d: 3, h: 1, w: 11),
         Shape(n: 2, cin: 16, cout: 8, d: 4, h: 5, w: 18),
+        Shape(n: 2, cin: 1, cout: 2, d: 6, h: 5, w: 9),   // one input channel: rows split over workers
     ]
 
     /// Default tuning, plus one-row chunks (many chunks, last chunk partial) under both threadings.
@@ -195,6 +196,24 @@ final class WinogradConv3dTests: XCTestCase {
             }
         }
         print("Winograd backwardWeight: worst relative error dw \(worstW), dbias \(worstB)")
+    }
+
+    /// Two workers over many chunks: the weight gradient must be bit-identical from call to call.
+    func testBackwardWeightIsReproducibleWithTwoWorkers() {
+        var rng = SplitMix64(state: 6)
+        let s = Self.shapes[4]
+        let x = rng.values(s.n * s.cin * s.d * s.h * s.w), dy = rng.values(s.n * s.cout * s.d * s.h * s.w)
+        let tuning = WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks, threads: 2)
+        let workspace = Workspace()
+        var results = [[Float]]()
+        for _ in 0..<3 {
+            var dw = [Float](repeating: 0, count: s.cout * s.cin * 27)
+            WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: &dw, dbias: nil, n: s.n, cin: s.cin, cout: s.cout,
+                                          d: s.d, h: s.h, width: s.w, workspace: workspace, tuning: tuning)
+            results.append(dw)
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
     }
 
     func testBackwardWeightWithoutBiasLeavesOnlyWeights() {

@@ -48,8 +48,10 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
     public var elastic = RandomTransformOptions(enabled: false, probability: 0.2, range: ParameterRange(0, 0.2))
     public var elasticMagnitude = ParameterRange(0, 0.2)
     public var labelInterpolation = LabelInterpolation.linearVote
-    /// Additive Gaussian noise, variance uniform in `range` (z-scored units), same σ for all
-    /// channels (nnU-Net: (0, 0.1), p = 0.1).
+    /// Additive Gaussian noise, standard deviation σ uniform in `range` (z-scored units), one
+    /// noise field added to every channel (nnU-Net: `noise_variance = (0, 0.1)`, p = 0.1,
+    /// synchronised channels; batchgeneratorsv2 passes the drawn value to
+    /// `np.random.normal(0, value)`, i.e. uses it as σ, and so do we).
     public var noise = RandomTransformOptions(probability: 0.1, range: ParameterRange(0, 0.1))
     /// Gaussian blur, σ per axis uniform in `range` voxels, each channel with
     /// `blurProbabilityPerChannel` (nnU-Net: (0.5, 1), p = 0.2, 0.5 per channel).
@@ -59,12 +61,18 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
     public var brightness = RandomTransformOptions(probability: 0.15, range: ParameterRange(0.75, 1.25))
     /// Contrast about the channel mean, range preserved (nnU-Net: BGContrast (0.75, 1.25), p = 0.15).
     public var contrast = RandomTransformOptions(probability: 0.15, range: ParameterRange(0.75, 1.25))
+    /// Simulated low resolution: the channel is downsampled by a factor drawn in `range` (same on
+    /// all axes) with nearest neighbour and upsampled back with trilinear interpolation; each
+    /// channel with `lowResolutionProbabilityPerChannel` (nnU-Net: (0.5, 1), p = 0.25, 0.5 per
+    /// channel; batchgeneratorsv2's `SimulateLowResolutionTransform`).
+    public var lowResolution = RandomTransformOptions(probability: 0.25, range: ParameterRange(0.5, 1))
+    public var lowResolutionProbabilityPerChannel = 0.5
     /// Gamma with statistics retained (nnU-Net: BGContrast (0.7, 1.5), p = 0.3) ...
     public var gamma = RandomTransformOptions(probability: 0.3, range: ParameterRange(0.7, 1.5))
     /// ... and on the inverted image (nnU-Net: same range, p = 0.1).
     public var invertedGamma = RandomTransformOptions(probability: 0.1, range: ParameterRange(0.7, 1.5))
 
-    /// nnU-Net v2's defaults (above). Not included: `SimulateLowResolutionTransform`.
+    /// nnU-Net v2's defaults (above).
     public init() {}
 
     /// Everything off: patches are exact crops.
@@ -72,7 +80,7 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
         var o = AugmentationOptions()
         o.mirrorEnabled = false
         for k in [\AugmentationOptions.rotation, \.scaling, \.elastic, \.noise, \.blur, \.brightness,
-                  \.contrast, \.gamma, \.invertedGamma] { o[keyPath: k].enabled = false }
+                  \.contrast, \.lowResolution, \.gamma, \.invertedGamma] { o[keyPath: k].enabled = false }
         return o
     }
 
@@ -102,11 +110,13 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
         try check("scaling", scaling, min: 0.01, max: 100, what: "factor > 0")
         try check("elastic", elastic, min: 0, max: 1, what: "fraction of the patch size")
         try range("elastic_magnitude", elasticMagnitude, min: 0, max: 1, what: "fraction of the patch size")
-        try check("noise", noise, min: 0, max: 100, what: "variance ≥ 0")
+        try check("noise", noise, min: 0, max: 100, what: "standard deviation ≥ 0")
         try check("blur", blur, min: 0, max: 20, what: "σ in voxels")
         try prob("blur_probability_per_channel", blurProbabilityPerChannel)
         try check("brightness", brightness, min: 0, max: 100, what: "factor ≥ 0")
         try check("contrast", contrast, min: 0, max: 100, what: "factor ≥ 0")
+        try check("low_resolution", lowResolution, min: 0.01, max: 1, what: "zoom factor in (0, 1]")
+        try prob("low_resolution_probability_per_channel", lowResolutionProbabilityPerChannel)
         try check("gamma", gamma, min: 0.01, max: 100, what: "exponent > 0")
         try check("inverted_gamma", invertedGamma, min: 0.01, max: 100, what: "exponent > 0")
     }

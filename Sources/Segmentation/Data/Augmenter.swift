@@ -1,6 +1,6 @@
 // Draws augmentation parameters from the one generator passed in and applies them in
 // nnU-Net's order: spatial (one resample from the case), noise, blur, brightness, contrast,
-// inverted gamma, gamma, mirroring.
+// low resolution, inverted gamma, gamma, mirroring.
 
 import Foundation
 
@@ -49,7 +49,8 @@ public struct Augmenter: Sendable {
         return patch
     }
 
-    /// Noise, blur, brightness, contrast, inverted gamma and gamma, each with its probability.
+    /// Noise, blur, brightness, contrast, low resolution, inverted gamma and gamma, each with its
+    /// probability.
     public func applyIntensity(to p: inout Patch, using rng: inout some RandomNumberGenerator) {
         let o = options, n = p.size.count
         func channel(_ c: Int, _ body: (inout ArraySlice<Float>) -> Void) {
@@ -58,10 +59,10 @@ public struct Augmenter: Sendable {
             p.image.replaceSubrange((c * n)..<((c + 1) * n), with: slice)
         }
         if o.noise.enabled && rng.chance(o.noise.probability) {
-            let sigma = Float(rng.uniform(o.noise.range.lower, o.noise.range.upper).squareRoot())
-            var noise = [Float](repeating: 0, count: p.image.count)
+            let sigma = Float(rng.uniform(o.noise.range.lower, o.noise.range.upper))
+            var noise = [Float](repeating: 0, count: n)
             rng.fillNormal(&noise, sigma: sigma)
-            for i in p.image.indices { p.image[i] += noise[i] }
+            for c in 0..<p.channels { for i in 0..<n { p.image[c * n + i] += noise[i] } }
         }
         if o.blur.enabled && rng.chance(o.blur.probability) {
             for c in 0..<p.channels where rng.chance(o.blurProbabilityPerChannel) {
@@ -79,6 +80,12 @@ public struct Augmenter: Sendable {
             for c in 0..<p.channels {
                 let f = Float(rng.bgContrastFactor(o.contrast.range.lower, o.contrast.range.upper))
                 channel(c) { IntensityTransforms.contrast(&$0, factor: f) }
+            }
+        }
+        if o.lowResolution.enabled && rng.chance(o.lowResolution.probability) {
+            for c in 0..<p.channels where rng.chance(o.lowResolutionProbabilityPerChannel) {
+                let zoom = rng.uniform(o.lowResolution.range.lower, o.lowResolution.range.upper)
+                channel(c) { IntensityTransforms.simulateLowResolution(&$0, shape: p.size, zoom: zoom) }
             }
         }
         for (t, invert) in [(o.invertedGamma, true), (o.gamma, false)] where t.enabled && rng.chance(t.probability) {

@@ -68,22 +68,27 @@ public struct DisplacementField: Sendable {
         }
         let tz = table(size.d, step[0]), ty = table(size.h, step[1]), tx = table(size.w, step[2])
         var out = [Float](repeating: 0, count: size.count)
-        var o = 0
-        for z in 0..<size.d {
-            let (iz, fz) = tz[z]
-            for y in 0..<size.h {
-                let (iy, fy) = ty[y]
-                for x in 0..<size.w {
-                    let (ix, fx) = tx[x]
-                    let b = g.index(iz, iy, ix)
-                    let c00 = c[b] + fx * (c[b + 1] - c[b])
-                    let c01 = c[b + g.w] + fx * (c[b + g.w + 1] - c[b + g.w])
-                    let b1 = b + g.w * g.h
-                    let c10 = c[b1] + fx * (c[b1 + 1] - c[b1])
-                    let c11 = c[b1 + g.w] + fx * (c[b1 + g.w + 1] - c[b1 + g.w])
-                    let c0 = c00 + fy * (c01 - c00), c1 = c10 + fy * (c11 - c10)
-                    out[o] = c0 + fz * (c1 - c0)
-                    o += 1
+        let gw = g.w, gs = g.w * g.h
+        c.withUnsafeBufferPointer { c in
+            out.withUnsafeMutableBufferPointer { out in
+                var o = 0
+                for z in 0..<size.d {
+                    let (iz, fz) = tz[z]
+                    for y in 0..<size.h {
+                        let (iy, fy) = ty[y]
+                        let row = iz * gs + iy * gw
+                        for x in 0..<size.w {
+                            let (ix, fx) = tx[x]
+                            let b = row + ix, b1 = b + gs
+                            let c00 = c[b] + fx * (c[b + 1] - c[b])
+                            let c01 = c[b + gw] + fx * (c[b + gw + 1] - c[b + gw])
+                            let c10 = c[b1] + fx * (c[b1 + 1] - c[b1])
+                            let c11 = c[b1 + gw] + fx * (c[b1 + gw + 1] - c[b1 + gw])
+                            let c0 = c00 + fy * (c01 - c00), c1 = c10 + fy * (c11 - c10)
+                            out[o] = c0 + fz * (c1 - c0)
+                            o += 1
+                        }
+                    }
                 }
             }
         }

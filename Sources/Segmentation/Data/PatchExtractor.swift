@@ -38,14 +38,15 @@ public enum PatchExtractor {
                 }
             }
         }
-        if let src = c.label {
+        if let src = c.label, var dst = label {
             for z in lo.d..<hi.d {
                 for y in lo.h..<hi.h {
                     let s = shape.index(z + origin.d, y + origin.h, lo.w + origin.w)
                     let d = size.index(z, y, lo.w)
-                    label!.replaceSubrange(d..<(d + run), with: src[s..<(s + run)])
+                    dst.replaceSubrange(d..<(d + run), with: src[s..<(s + run)])
                 }
             }
+            label = dst
         }
         return Patch(image: image, label: label, size: size, channels: c.channels, origin: origin)
     }

@@ -56,7 +56,7 @@ public struct PhantomAnatomy: Sendable {
     var brainAxes: SIMD3<Double>            // mm, semi-axes of the brain surface
     var shift: SIMD3<Double>                // mm
     var rotation: [Double]                  // 3×3 row-major
-    var warp: [[PlaneWave]]                 // per component, mm
+    var warp: [PlaneWave]                   // two per component x, y, z; mm
     var folds: [PlaneWave]                  // in u units
     var sulcusDepth: Double
     var ventricleAxes: SIMD3<Double>
@@ -75,10 +75,8 @@ public struct PhantomAnatomy: Sendable {
         // Rz(yaw) · Rx(pitch)
         rotation = [cy, -sy * cp, sy * sp, sy, cy * cp, -cy * sp, 0, sp, cp]
         // Smooth deformation: wavelengths ≥ the head radius, amplitude ≈ 3 % of it per wave.
-        warp = (0..<3).map { _ in
-            (0..<2).map { _ in
-                PlaneWave(wavelength: radius * rng.uniform(1.2, 2.0), amplitude: 0.03 * radius, using: &rng)
-            }
+        warp = (0..<6).map { _ in
+            PlaneWave(wavelength: radius * rng.uniform(1.2, 2.0), amplitude: 0.03 * radius, using: &rng)
         }
         folds = (0..<3).map { _ in PlaneWave(wavelength: rng.uniform(0.32, 0.42), amplitude: 1, using: &rng) }
         sulcusDepth = rng.uniform(0.2, 0.3)
@@ -98,7 +96,9 @@ public struct PhantomAnatomy: Sendable {
                       r[3] * c.x + r[4] * c.y + r[5] * c.z,
                       r[6] * c.x + r[7] * c.y + r[8] * c.z)
         let q0 = q
-        for a in 0..<3 { for wave in warp[a] { q[a] += wave(q0) } }
+        q.x += warp[0](q0) + warp[1](q0)
+        q.y += warp[2](q0) + warp[3](q0)
+        q.z += warp[4](q0) + warp[5](q0)
         let u = q / brainAxes
         let s = (u * u).sum().squareRoot()
         if s > PhantomLayers.headOuter { return .background }
@@ -109,17 +109,21 @@ public struct PhantomAnatomy: Sendable {
         let pial = 1 - sulcusDepth * sulcus
         if s > pial { return .externalCSF }
         if s > pial - PhantomLayers.ribbon { return .greyMatter }
-        for side in [-1.0, 1.0] {
-            // Lateral ventricle: an ellipsoid bent down at both ends (z centre falls with y²).
-            var v = u - SIMD3(side * 0.14, -0.02, 0.12)
-            v.z += 0.6 * v.y * v.y
-            let t = v / ventricleAxes
-            if (t * t).sum() < 1 { return .ventricles }
-        }
-        for side in [-1.0, 1.0] {
-            let t = (u - SIMD3(side * 0.24, -0.04, -0.18)) / deepGreyAxes
-            if (t * t).sum() < 1 { return .deepGrey }
-        }
+        if inVentricle(u, side: -1) || inVentricle(u, side: 1) { return .ventricles }
+        if inDeepGrey(u, side: -1) || inDeepGrey(u, side: 1) { return .deepGrey }
         return .whiteMatter
+    }
+
+    /// Lateral ventricle: an ellipsoid bent down at both ends (z centre falls with y²).
+    @inline(__always) func inVentricle(_ u: SIMD3<Double>, side: Double) -> Bool {
+        var v = u - SIMD3(side * 0.14, -0.02, 0.12)
+        v.z += 0.6 * v.y * v.y
+        let t = v / ventricleAxes
+        return (t * t).sum() < 1
+    }
+
+    @inline(__always) func inDeepGrey(_ u: SIMD3<Double>, side: Double) -> Bool {
+        let t = (u - SIMD3(side * 0.24, -0.04, -0.18)) / deepGreyAxes
+        return (t * t).sum() < 1
     }
 }

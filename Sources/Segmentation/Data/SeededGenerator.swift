@@ -9,6 +9,26 @@ import Tensor
 /// `SplitMix64` (Tensor/Random.swift; Steele, Lea & Flood 2014) is the generator for phantoms,
 /// splits and tests; the training loop uses `SeededGenerator` (Sampling) instead.
 extension SplitMix64 {
+    /// Uniform Float in (0, 1]: the top 24 bits, offset by one ulp so log() is finite.
+    @inline(__always) mutating func nextUnitFloat() -> Float {
+        Float((next() >> 40) + 1) * (1 / 16_777_216)
+    }
+
+    /// Box–Muller, both outputs used.
+    mutating func fillNormalFast(_ buffer: inout [Float], sigma: Float) {
+        let n = buffer.count
+        buffer.withUnsafeMutableBufferPointer { b in
+            var i = 0
+            while i < n {
+                let r = (-2 * logf(nextUnitFloat())).squareRoot() * sigma
+                let t = 2 * Float.pi * nextUnitFloat()
+                b[i] = r * cosf(t)
+                if i + 1 < n { b[i + 1] = r * sinf(t) }
+                i += 2
+            }
+        }
+    }
+
     /// A seed derived from `seed` and a stream number, so that e.g. case i of a dataset does not
     /// depend on how many cases are generated.
     public static func derive(_ seed: UInt64, stream: UInt64) -> UInt64 {
@@ -37,19 +57,12 @@ extension RandomNumberGenerator {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
-    /// Fills `buffer` with N(0, sigma²) values, using both Box–Muller outputs.
+    /// Fills `buffer` with N(0, sigma²) values. Bulk draws come from a local `SplitMix64`
+    /// seeded by one draw of this generator: reproducible from it, and free of the per-value
+    /// cost of calling an unspecialised generic generator (~0.7 µs per value measured).
     public mutating func fillNormal(_ buffer: inout [Float], sigma: Float) {
-        var i = 0
-        let n = buffer.count
-        while i < n {
-            let u1 = Float.random(in: Float.leastNonzeroMagnitude..<1, using: &self)
-            let u2 = Float.random(in: 0..<1, using: &self)
-            let r = (-2 * logf(u1)).squareRoot() * sigma
-            let t = 2 * Float.pi * u2
-            buffer[i] = r * cosf(t)
-            if i + 1 < n { buffer[i + 1] = r * sinf(t) }
-            i += 2
-        }
+        var local = SplitMix64(seed: next())
+        local.fillNormalFast(&buffer, sigma: sigma)
     }
 
     /// nnU-Net's `BGContrast` draw for a multiplicative factor range [lo, hi] containing 1:

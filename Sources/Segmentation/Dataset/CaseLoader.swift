@@ -94,7 +94,7 @@ public enum CaseLoader {
     }
 
     private static func readNIfTI(_ path: String, id: String, problems: inout [DatasetProblem]) -> NIfTIImage? {
-        guard fileExists(path) else { return nil }   // reported by discovery
+        guard DatasetFiles.fileExists(path) else { return nil }   // reported by discovery
         do {
             return try NIfTIImage.read(path: path)
         } catch {
@@ -126,27 +126,27 @@ public enum CaseLoader {
 }
 
 /// Drops trailing singleton dimensions beyond the third ([64, 64, 64, 1] → [64, 64, 64]).
-func trimmedShape(_ shape: [Int]) -> [Int] {
+private func trimmedShape(_ shape: [Int]) -> [Int] {
     var s = shape
     while s.count > 3, s.last == 1 { s.removeLast() }
     return s
 }
 
 /// Largest absolute difference over the top three rows of two 4×4 affines (mm).
-func maxAffineDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
+private func maxAffineDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
     var worst = 0.0
     for r in 0..<3 { for c in 0..<4 { worst = max(worst, abs(a[r][c] - b[r][c])) } }
     return worst
 }
 
 /// Column norms of the affine's 3×3 (x, y, z spacing in mm).
-func spacingOf(_ affine: [[Double]]) -> [Double] {
+private func spacingOf(_ affine: [[Double]]) -> [Double] {
     (0..<3).map { c in (0..<3).map { affine[$0][c] * affine[$0][c] }.reduce(0, +).squareRoot() }
 }
 
-func fileName(_ path: String) -> String { URL(fileURLWithPath: path).lastPathComponent }
+private func fileName(_ path: String) -> String { URL(fileURLWithPath: path).lastPathComponent }
 
-func formatLabelValue(_ v: Float) -> String {
+private func formatLabelValue(_ v: Float) -> String {
     if v.isFinite && v == v.rounded() && abs(v) < 1e9 { return String(Int(v)) }
     return "\(v)"
 }

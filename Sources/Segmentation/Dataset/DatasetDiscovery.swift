@@ -23,7 +23,7 @@ extension DatasetLayout {
             guard let root = data.dataset else {
                 return (nil, [.configKey(key: "data.dataset", message: "no dataset folder given")])
             }
-            guard directoryExists(root) else {
+            guard DatasetFiles.directoryExists(root) else {
                 let hint = data.demo != nil ? "create the demo dataset with dro-train --config <this config> --make-demo-data \(root)"
                     : "check data.dataset in the config"
                 return (nil, [.missingFolder(path: root, hint: hint)])
@@ -44,7 +44,7 @@ extension DatasetLayout {
         guard var found = layout else { return (nil, problems) }
         found.reconcile(with: data, problems: &problems)
         if let csv = data.groups {
-            GroupsCSV.apply(path: csv, to: &found.cases, problems: &problems)
+            GroupsCSV.apply(path: csv, to: &found.cases, tests: &found.testCases, problems: &problems)
         }
         for id in data.valCases ?? [] where !found.cases.contains(where: { $0.id == id }) {
             problems.append(.unknownValidationCase(caseID: id))
@@ -76,18 +76,21 @@ extension DatasetLayout {
     }
 }
 
-func directoryExists(_ path: String) -> Bool {
-    var isDirectory: ObjCBool = false
-    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-}
+/// File-system questions of dataset discovery.
+enum DatasetFiles {
+    static func directoryExists(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
 
-func fileExists(_ path: String) -> Bool {
-    var isDirectory: ObjCBool = false
-    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
-}
+    static func fileExists(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+    }
 
-/// Visible file names of a folder, sorted; empty when the folder does not exist.
-func listFiles(_ folder: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-        .filter { !$0.hasPrefix(".") && fileExists(folder + "/" + $0) }.sorted()
+    /// Visible file names of a folder, sorted; empty when the folder does not exist.
+    static func list(_ folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { !$0.hasPrefix(".") && fileExists(folder + "/" + $0) }.sorted()
+    }
 }

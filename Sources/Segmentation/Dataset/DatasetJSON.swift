@@ -10,7 +10,7 @@ struct DatasetJSON {
     static let defaultFileEnding = ".nii.gz"
 
     let path: String
-    let object: [String: JSONValue]
+    let object: [String: DatasetJSONValue]
 
     /// Reads the file; a missing or malformed file is a problem, not a crash.
     static func read(folder: String) -> (DatasetJSON?, [DatasetProblem]) {
@@ -21,7 +21,7 @@ struct DatasetJSON {
         }
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let object = try JSONDecoder().decode(JSONValue.self, from: data).object else {
+            guard let object = try JSONDecoder().decode(DatasetJSONValue.self, from: data).object else {
                 return (nil, [.datasetJSON(path: path, field: "(top level)", found: "not an object", expected: "a JSON object")])
             }
             return (DatasetJSON(path: path, object: object), [])
@@ -37,7 +37,7 @@ struct DatasetJSON {
         return nil
     }
 
-    func problem(_ field: String, _ found: JSONValue?, _ expected: String) -> DatasetProblem {
+    func problem(_ field: String, _ found: DatasetJSONValue?, _ expected: String) -> DatasetProblem {
         .datasetJSON(path: path, field: field, found: found?.description ?? "nothing", expected: expected)
     }
 

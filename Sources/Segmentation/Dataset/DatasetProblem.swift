@@ -61,9 +61,9 @@ public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
         case .unreadable(let id, let path, let reason):
             return "case \(id): \(path): cannot read: \(reason)"
         case .dimensions(let id, let path, let found, let expected):
-            return "case \(id): \(path): shape \(shapeText(found)), expected \(expected)"
+            return "case \(id): \(path): shape \(Self.shapeText(found)), expected \(expected)"
         case .shapeMismatch(let id, let path, let shape, let reference, let referenceShape):
-            return "case \(id): \(path): shape \(shapeText(shape)) differs from \(reference) \(shapeText(referenceShape))"
+            return "case \(id): \(path): shape \(Self.shapeText(shape)) differs from \(reference) \(Self.shapeText(referenceShape))"
         case .affineMismatch(let id, let path, let difference, let reference, let tolerance):
             return "case \(id): \(path): affine differs from \(reference) by up to \(String(format: "%.3g", difference)) mm (tolerance \(formatMM(tolerance)) mm)"
         case .labelValues(let id, let path, let found, let allowed):
@@ -83,15 +83,17 @@ public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// 0.0001 → "0.0001" (not "1e-04").
-func formatMM(_ v: Double) -> String {
+private func formatMM(_ v: Double) -> String {
     var text = String(format: "%.6f", v)
     while text.hasSuffix("0") { text.removeLast() }
     if text.hasSuffix(".") { text.removeLast() }
     return text
 }
 
-/// "96×112×96".
-func shapeText(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "×") }
+extension DatasetProblem {
+    /// "96×112×96".
+    static func shapeText(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "×") }
+}
 
 /// Thrown when a dataset has problems; `problems` lists every one found in the pass.
 public struct DatasetError: Error, CustomStringConvertible {

@@ -1,11 +1,13 @@
 import Foundation
 
 /// The groups file: CSV rows `case,group` (an optional header row `case,group`). Groups name
-/// the under-represented populations whose low percentiles robustness is judged on.
+/// the under-represented populations whose low percentiles robustness is judged on. Rows may
+/// name training or test cases; a row naming neither is a problem (likely a typo).
 enum GroupsCSV {
     static let headerNames: Set<String> = ["case", "id", "case_id", "subject"]
 
-    static func apply(path: String, to cases: inout [CaseFiles], problems: inout [DatasetProblem]) {
+    static func apply(path: String, to cases: inout [CaseFiles], tests: inout [CaseFiles],
+                      problems: inout [DatasetProblem]) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             problems.append(.groups(path: path, line: 0, message: "cannot read the groups file (data.groups)"))
             return
@@ -27,11 +29,13 @@ enum GroupsCSV {
                 continue
             }
             seen[fields[0]] = number
-            guard let i = cases.firstIndex(where: { $0.id == fields[0] }) else {
+            if let i = cases.firstIndex(where: { $0.id == fields[0] }) {
+                cases[i].group = fields[1]
+            } else if let i = tests.firstIndex(where: { $0.id == fields[0] }) {
+                tests[i].group = fields[1]
+            } else {
                 problems.append(.groups(path: path, line: number, message: "case \(fields[0]) is not in the dataset"))
-                continue
             }
-            cases[i].group = fields[1]
         }
     }
 }

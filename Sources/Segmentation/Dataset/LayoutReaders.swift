@@ -2,10 +2,10 @@ import Config
 import Foundation
 
 /// File endings the NIfTI reader understands.
-let niftiEndings = [".nii.gz", ".nii"]
+private let niftiEndings = [".nii.gz", ".nii"]
 
 /// nnU-Net v2 channel suffix: CASE_0000 (four digits).
-let nnunetChannelDigits = 4
+private let nnunetChannelDigits = 4
 
 extension DatasetLayout {
     /// nnU-Net v2 raw: imagesTr/CASE_XXXX<ending> (one per channel), labelsTr/CASE<ending>,
@@ -22,7 +22,7 @@ extension DatasetLayout {
         guard !channels.isEmpty else { return nil }
         let training = nnunetCases(folder: root + "/imagesTr", labels: root + "/labelsTr", ending: ending,
                                    channels: channels, problems: &problems)
-        let test = directoryExists(root + "/imagesTs")
+        let test = DatasetFiles.directoryExists(root + "/imagesTs")
             ? nnunetCases(folder: root + "/imagesTs", labels: nil, ending: ending, channels: channels, problems: &problems)
             : []
         if let declared = json.numTraining, declared != training.count {
@@ -34,11 +34,11 @@ extension DatasetLayout {
 
     private static func nnunetCases(folder: String, labels labelFolder: String?, ending: String, channels: [String],
                                     problems: inout [DatasetProblem]) -> [CaseFiles] {
-        if !directoryExists(folder) && labelFolder != nil {
+        if !DatasetFiles.directoryExists(folder) && labelFolder != nil {
             problems.append(.strayFile(path: folder, reason: "folder missing (nnU-Net v2 keeps training images in imagesTr)"))
         }
         var ids = Set<String>()
-        for name in listFiles(folder) {
+        for name in DatasetFiles.list(folder) {
             guard name.hasSuffix(ending) else {
                 problems.append(.strayFile(path: "\(folder)/\(name)", reason: "does not end with the dataset's file_ending \(ending)"))
                 continue
@@ -58,18 +58,18 @@ extension DatasetLayout {
             ids.insert(String(stem.dropLast(nnunetChannelDigits + 1)))
         }
         if let labelFolder {
-            if !directoryExists(labelFolder) {
+            if !DatasetFiles.directoryExists(labelFolder) {
                 problems.append(.strayFile(path: labelFolder, reason: "folder missing (nnU-Net v2 keeps labels in labelsTr)"))
             }
-            for name in listFiles(labelFolder) where name.hasSuffix(ending) { ids.insert(String(name.dropLast(ending.count))) }
+            for name in DatasetFiles.list(labelFolder) where name.hasSuffix(ending) { ids.insert(String(name.dropLast(ending.count))) }
         }
         return ids.sorted().map { id in
             let paths = channels.indices.map { "\(folder)/\(id)_\(String(format: "%04d", $0))\(ending)" }
-            for (c, path) in paths.enumerated() where !fileExists(path) {
+            for (c, path) in paths.enumerated() where !DatasetFiles.fileExists(path) {
                 problems.append(.missingImage(caseID: id, channel: "\(c) (\(channels[c]))", path: path))
             }
             let label = labelFolder.map { "\($0)/\(id)\(ending)" }
-            if let label, !fileExists(label) { problems.append(.missingLabel(caseID: id, path: label)) }
+            if let label, !DatasetFiles.fileExists(label) { problems.append(.missingLabel(caseID: id, path: label)) }
             return CaseFiles(id: id, channelPaths: paths, labelPath: label)
         }
     }
@@ -92,8 +92,8 @@ extension DatasetLayout {
             }
             let id = caseID(fromPath: image)
             let imagePath = join(root, image), labelPath = join(root, label)
-            if !fileExists(imagePath) { problems.append(.missingImage(caseID: id, channel: "all", path: imagePath)) }
-            if !fileExists(labelPath) { problems.append(.missingLabel(caseID: id, path: labelPath)) }
+            if !DatasetFiles.fileExists(imagePath) { problems.append(.missingImage(caseID: id, channel: "all", path: imagePath)) }
+            if !DatasetFiles.fileExists(labelPath) { problems.append(.missingLabel(caseID: id, path: labelPath)) }
             cases.append(CaseFiles(id: id, channelPaths: [imagePath], multiChannelFile: true, labelPath: labelPath))
         }
         let test = (json.object["test"]?.array ?? []).compactMap { $0.string }.map {
@@ -121,10 +121,10 @@ extension DatasetLayout {
                 problems.append(.configKey(key: "data.cases[\(i)].images",
                     message: "case \(entry.id) lists \(entry.images.count) images for \(channelCount) channels (give one per channel, or one 4-D image)"))
             }
-            for (c, path) in entry.images.enumerated() where !fileExists(path) {
+            for (c, path) in entry.images.enumerated() where !DatasetFiles.fileExists(path) {
                 problems.append(.missingImage(caseID: entry.id, channel: fourD ? "all" : "\(c) (\(c < channels.count ? channels[c] : "?"))", path: path))
             }
-            if let label = entry.label, !fileExists(label) { problems.append(.missingLabel(caseID: entry.id, path: label)) }
+            if let label = entry.label, !DatasetFiles.fileExists(label) { problems.append(.missingLabel(caseID: entry.id, path: label)) }
             if entry.label == nil {
                 problems.append(.configKey(key: "data.cases[\(i)].label", message: "case \(entry.id) has no label file"))
             }
@@ -137,14 +137,14 @@ extension DatasetLayout {
 }
 
 /// "./imagesTr/la_003.nii.gz" → "la_003".
-func caseID(fromPath path: String) -> String {
+private func caseID(fromPath path: String) -> String {
     var name = URL(fileURLWithPath: path).lastPathComponent
     for ending in niftiEndings where name.hasSuffix(ending) { name.removeLast(ending.count); break }
     return name
 }
 
 /// A dataset.json path joined to the dataset folder ("./x" and "x" alike; absolute kept).
-func join(_ root: String, _ path: String) -> String {
+private func join(_ root: String, _ path: String) -> String {
     if path.hasPrefix("/") { return path }
     return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: root, isDirectory: true)).standardizedFileURL.path
 }

@@ -16,14 +16,17 @@ public struct WindowModel {
         self.inChannels = inChannels; self.classes = classes; self.patch = patch; self.predict = predict
     }
 
-    /// The checkpoint's network with its training patch, mirrored when `tta`.
-    public init(_ model: TrainedModel, tta: Bool) {
-        let predictor = WindowPredictor(network: model.network, patch: model.patch, tta: tta)
-        self.init(inChannels: model.network.options.inChannels, classes: model.classes, patch: model.patch) {
+    /// A network's memory-lean `predict` on windows of `patch`, mirrored when `tta`.
+    public init(network: UNet3D, patch: [Int], tta: Bool) {
+        let predictor = WindowPredictor(network: network, patch: patch, tta: tta)
+        self.init(inChannels: network.options.inChannels, classes: network.options.classes, patch: patch) {
             try predictor.predict($0, count: $1, into: $2)
         }
-        finished = { model.network.releaseActivations() }
+        finished = { network.releaseActivations() }
     }
+
+    /// The checkpoint's network with its training patch, mirrored when `tta`.
+    public init(_ model: TrainedModel, tta: Bool) { self.init(network: model.network, patch: model.patch, tta: tta) }
 }
 
 /// A case's segmentation on the grid it was read on.

@@ -14,6 +14,12 @@ public final class UNet3D {
     /// Threads for OpenBLAS and the elementwise passes.
     public var threads: Int
     let workspace = Workspace()
+    /// Scratch of the Winograd kernels (kept apart from im2col's so each keeps its grown size).
+    let winogradWorkspace = Workspace()
+    /// Kernel choice for the 3×3×3 convolutions (default: Winograd where it pays, see ConvAlgorithm).
+    public var convAlgorithm: ConvAlgorithm = .auto
+    /// When set, every layer call is timed into it (benchmarks).
+    public var profiler: LayerProfiler?
     private var trainingState: UNet3DActivations?
     private var inferenceState: UNet3DActivations?
 
@@ -49,12 +55,17 @@ public final class UNet3D {
 
     /// Frees cached activations (e.g. before switching from training to inference).
     public func releaseActivations() {
-        trainingState = nil; inferenceState = nil; workspace.releaseAll()
+        trainingState = nil; inferenceState = nil; workspace.releaseAll(); winogradWorkspace.releaseAll()
     }
 
     /// Floats held by cached activations and scratch.
     public var activationFloats: Int {
-        (trainingState?.floatCount ?? 0) + (inferenceState?.floatCount ?? 0) + workspace.floatsAllocated
+        (trainingState?.floatCount ?? 0) + (inferenceState?.floatCount ?? 0) + workspace.floatsAllocated + winogradWorkspace.floatsAllocated
+    }
+
+    @inline(__always)
+    func timed(_ name: String, _ kind: LayerProfiler.Kind, flops: Double, path: String = "", _ body: () -> Void) {
+        if let p = profiler { p.measure(name, kind: kind, flops: flops, path: path, body) } else { body() }
     }
 
     // MARK: forward
@@ -88,7 +99,7 @@ public final class UNet3D {
         for l in 0..<levels {
             for (j, blk) in layout.encoder[l].enumerated() {
                 let g = geometry(blk, batch: n, inSpatial: dims)
-                convBlockForward(blk, g: g, x: x, buffers: s.encoder[l][j])
+                convBlockForward(blk, name: "enc\(l).\(j)", g: g, x: x, buffers: s.encoder[l][j])
                 x = UnsafePointer(s.encoder[l][j].a)
                 dims = [g.outD, g.outH, g.outW]
             }
@@ -99,20 +110,26 @@ public final class UNet3D {
                                              inD: dims[0], inH: dims[1], inW: dims[2])
             dims = [ug.outD, ug.outH, ug.outW]
             let vox = ug.outVoxels, cat = s.concat[l]
-            ConvTranspose3d.forward(x: x, w: arena.value(u.weight), bias: arena.value(u.bias), y: cat, g: ug,
-                                    ySampleStride: 2 * f[l] * vox, workspace: workspace, threads: threads)
+            timed("up\(l) convT fwd", .convTranspose, flops: ug.forwardFLOPs, path: "sgemm+scatter") {
+                ConvTranspose3d.forward(x: x, w: arena.value(u.weight), bias: arena.value(u.bias), y: cat, g: ug,
+                                        ySampleStride: 2 * f[l] * vox, workspace: workspace, threads: threads)
+            }
             let skip = s.encoder[l].last!.a
-            for i in 0..<n { (cat + (2 * i + 1) * f[l] * vox).update(from: skip + i * f[l] * vox, count: f[l] * vox) }
+            timed("cat\(l) fwd", .other, flops: 0) {
+                for i in 0..<n { (cat + (2 * i + 1) * f[l] * vox).update(from: skip + i * f[l] * vox, count: f[l] * vox) }
+            }
             x = UnsafePointer(cat)
             for (j, blk) in layout.decoder[l].enumerated() {
                 let g = geometry(blk, batch: n, inSpatial: dims)
-                convBlockForward(blk, g: g, x: x, buffers: s.decoder[l][j])
+                convBlockForward(blk, name: "dec\(l).\(j)", g: g, x: x, buffers: s.decoder[l][j])
                 x = UnsafePointer(s.decoder[l][j].a)
             }
         }
         let hg = headGeometry(batch: n, spatial: s.spatial)
-        Conv3d.forward(x: x, w: arena.value(layout.head.weight), bias: arena.value(layout.head.bias), y: s.logits,
-                       g: hg, workspace: workspace, threads: threads)
+        timed("head conv1 fwd", .conv, flops: hg.forwardFLOPs, path: "sgemm") {
+            Conv3d.forward(x: x, w: arena.value(layout.head.weight), bias: arena.value(layout.head.bias), y: s.logits,
+                           g: hg, workspace: workspace, threads: threads)
+        }
     }
 
     func geometry(_ b: UNet3DLayout.ConvBlock, batch: Int, inSpatial d: [Int]) -> Conv3dGeometry {
@@ -125,14 +142,17 @@ public final class UNet3D {
                        inD: d[0], inH: d[1], inW: d[2], kernel: 1)
     }
 
-    private func convBlockForward(_ b: UNet3DLayout.ConvBlock, g: Conv3dGeometry, x: UnsafePointer<Float>,
+    private func convBlockForward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
                                   buffers: UNet3DActivations.Block) {
-        ConvDispatch.forward(x: x, w: arena.value(b.weight), bias: arena.value(b.bias), y: buffers.z, g: g,
-                             workspace: workspace, threads: threads)
-        InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
+        timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
+            ConvDispatch.forward(x: x, w: arena.value(b.weight), bias: arena.value(b.bias), y: buffers.z, g: g,
+                                 algorithm: convAlgorithm, workspace: workspace,
+                                 winogradWorkspace: winogradWorkspace, threads: threads)
+        }
+        timed("\(name) norm+lrelu fwd", .norm, flops: 0) { InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
                                       y: buffers.a, mean: buffers.mean, rstd: buffers.rstd,
                                       batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
-                                      eps: options.normEps, slope: options.leakySlope, threads: threads)
+                                      eps: options.normEps, slope: options.leakySlope, threads: threads) }
     }
 
     // MARK: backward
@@ -150,28 +170,35 @@ public final class UNet3D {
         var cur = gradA, other = gradB
         func swapBuffers() { swap(&cur, &other) }
         let headInput = levels > 1 ? s.decoder[0].last!.a : s.encoder[0].last!.a
-        Conv3d.backward(x: headInput, w: arena.value(layout.head.weight), dy: dLogits, dx: cur,
-                        dw: arena.gradient(layout.head.weight), dbias: arena.gradient(layout.head.bias),
-                        g: headGeometry(batch: n, spatial: s.spatial), workspace: workspace, threads: threads)
+        let hg = headGeometry(batch: n, spatial: s.spatial)
+        timed("head conv1 bwd", .conv, flops: 2 * hg.forwardFLOPs, path: "sgemm") {
+            Conv3d.backward(x: headInput, w: arena.value(layout.head.weight), dy: dLogits, dx: cur,
+                            dw: arena.gradient(layout.head.weight), dbias: arena.gradient(layout.head.bias),
+                            g: hg, workspace: workspace, threads: threads)
+        }
         for l in 0..<(levels - 1) {
             let d = vox[l], v = d.reduce(1, *)
             for j in stride(from: layout.decoder[l].count - 1, through: 0, by: -1) {
                 let blk = layout.decoder[l][j], buf = s.decoder[l][j]
                 let x = j == 0 ? s.concat[l] : s.decoder[l][j - 1].a
-                convBlockBackward(blk, g: geometry(blk, batch: n, inSpatial: d), x: x, buffers: buf,
+                convBlockBackward(blk, name: "dec\(l).\(j)", g: geometry(blk, batch: n, inSpatial: d), x: x, buffers: buf,
                                   grad: cur, dx: other, accumulate: false)
                 swapBuffers()
             }
             // cur = d(concat): split into d(up) → other, d(skip) → gradSkip[l].
-            ChannelConcat.backward(dy: cur, da: other, db: s.gradSkip[l], batch: n, channelsA: f[l], channelsB: f[l], voxels: v)
+            timed("cat\(l) bwd", .other, flops: 0) {
+                ChannelConcat.backward(dy: cur, da: other, db: s.gradSkip[l], batch: n, channelsA: f[l], channelsB: f[l], voxels: v)
+            }
             swapBuffers()
             let u = layout.up[l], below = vox[l + 1]
             let upInput = l + 1 == levels - 1 ? s.encoder[l + 1].last!.a : s.decoder[l + 1].last!.a
-            ConvTranspose3d.backward(x: upInput, w: arena.value(u.weight), dy: cur, dx: other,
-                                     dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
-                                     g: ConvTranspose3dGeometry(batch: n, inChannels: u.inChannels, outChannels: u.outChannels,
-                                                                inD: below[0], inH: below[1], inW: below[2]),
-                                     workspace: workspace, threads: threads)
+            let ug = ConvTranspose3dGeometry(batch: n, inChannels: u.inChannels, outChannels: u.outChannels,
+                                             inD: below[0], inH: below[1], inW: below[2])
+            timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: "gather+sgemm") {
+                ConvTranspose3d.backward(x: upInput, w: arena.value(u.weight), dy: cur, dx: other,
+                                         dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
+                                         g: ug, workspace: workspace, threads: threads)
+            }
             swapBuffers()
         }
         for l in stride(from: levels - 1, through: 0, by: -1) {
@@ -184,30 +211,52 @@ public final class UNet3D {
                 let geo = geometry(blk, batch: n, inSpatial: j == 0 ? inDims : vox[l])
                 if j > 0 {
                     let dst = g == gradA ? gradB : gradA
-                    convBlockBackward(blk, g: geo, x: s.encoder[l][j - 1].a, buffers: buf, grad: g, dx: dst, accumulate: false)
+                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.encoder[l][j - 1].a, buffers: buf, grad: g, dx: dst, accumulate: false)
                     g = dst
                 } else if l > 0 {
-                    convBlockBackward(blk, g: geo, x: s.encoder[l - 1].last!.a, buffers: buf, grad: g,
+                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.encoder[l - 1].last!.a, buffers: buf, grad: g,
                                       dx: s.gradSkip[l - 1], accumulate: true)
                 } else {
-                    convBlockBackward(blk, g: geo, x: s.input, buffers: buf, grad: g, dx: nil, accumulate: false)
+                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.input, buffers: buf, grad: g, dx: nil, accumulate: false)
                 }
             }
         }
     }
 
     /// grad holds dLoss/da on entry (overwritten with dLoss/dz); dx receives dLoss/dx.
-    private func convBlockBackward(_ b: UNet3DLayout.ConvBlock, g: Conv3dGeometry, x: UnsafePointer<Float>,
+    private func convBlockBackward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
                                    buffers: UNet3DActivations.Block, grad: UnsafeMutablePointer<Float>,
                                    dx: UnsafeMutablePointer<Float>?, accumulate: Bool) {
-        InstanceNormLeakyReLU.backward(x: buffers.z, gamma: arena.value(b.gamma), mean: buffers.mean, rstd: buffers.rstd,
+        timed("\(name) norm+lrelu bwd", .norm, flops: 0) { InstanceNormLeakyReLU.backward(x: buffers.z, gamma: arena.value(b.gamma), mean: buffers.mean, rstd: buffers.rstd,
                                        output: buffers.a, dOutput: grad, dx: grad,
                                        dgamma: arena.gradient(b.gamma), dbeta: arena.gradient(b.beta),
                                        batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
-                                       slope: options.leakySlope, threads: threads)
-        ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
-                              dbias: arena.gradient(b.bias), g: g, workspace: workspace,
-                              accumulateInput: accumulate, threads: threads)
+                                       slope: options.leakySlope, threads: threads) }
+        // Backward = input gradient (skipped for the first layer) + weight gradient.
+        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
+            ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
+                                  dbias: arena.gradient(b.bias), g: g, algorithm: convAlgorithm, workspace: workspace,
+                                  winogradWorkspace: winogradWorkspace,
+                                  accumulateInput: accumulate, threads: threads)
+        }
+    }
+
+    /// Outputs of every conv block of the last training forward, in execution order (encoder
+    /// levels, then decoder levels deepest first), named as the parameters ("encoder.0.1", ...).
+    /// For cross-checks against other implementations, which need the LeakyReLU branch taken.
+    public func cachedBlockOutputs() -> [(name: String, values: [Float])] {
+        guard let s = trainingState else { return [] }
+        let n = s.batch, f = options.features
+        var out: [(String, [Float])] = []
+        for l in 0..<f.count {
+            let count = n * f[l] * UNet3DActivations.levelSpatial(s.spatial, l).reduce(1, *)
+            for j in s.encoder[l].indices { out.append(("encoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.encoder[l][j].a, count: count)))) }
+        }
+        for l in stride(from: f.count - 2, through: 0, by: -1) {
+            let count = n * f[l] * UNet3DActivations.levelSpatial(s.spatial, l).reduce(1, *)
+            for j in s.decoder[l].indices { out.append(("decoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.decoder[l][j].a, count: count)))) }
+        }
+        return out
     }
 
     // MARK: parameters on disk

@@ -6,10 +6,11 @@ public enum PlotAxes {
     /// Tick steps are 1, 2 or 5 × 10ᵏ (the usual choice of plotting libraries: round labels).
     static let niceSteps: [Double] = [1, 2, 5, 10]
 
-    /// About `target` round tick values covering [lower, upper].
-    public static func ticks(_ lower: Double, _ upper: Double, target: Int = 5) -> [Double] {
+    /// About `target` round tick values covering [lower, upper]; `integer` axes (epochs,
+    /// iterations) never get a step below 1.
+    public static func ticks(_ lower: Double, _ upper: Double, target: Int = 5, integer: Bool = false) -> [Double] {
         guard lower.isFinite, upper.isFinite, upper > lower, target > 0 else { return lower.isFinite ? [lower] : [] }
-        let raw = (upper - lower) / Double(target)
+        let raw = max((upper - lower) / Double(target), integer ? 1 : 0)
         let magnitude = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
         let step = (niceSteps.first { $0 * magnitude >= raw } ?? 10) * magnitude
         let first = Foundation.ceil(lower / step - 1e-9) * step
@@ -61,6 +62,8 @@ public struct LineChart {
 
     public var title: String
     public var xLabel: String
+    /// The x axis counts (iterations, epochs): integer ticks only.
+    public var integerX = true
     public var series: [Series]
     /// Fixed y range (e.g. 0…1 for Dice); nil = from the data.
     public var yRange: (lower: Double, upper: Double)?
@@ -85,7 +88,7 @@ public struct LineChart {
         canvas.text(title, x: area.left, y: 8, colour: .black)
         canvas.strokeRect(x: area.left, y: area.top, width: area.right - area.left + 1,
                           height: area.bottom - area.top + 1, colour: .black)
-        for tick in PlotAxes.ticks(xs.lower, xs.upper) {
+        for tick in PlotAxes.ticks(xs.lower, xs.upper, integer: integerX) {
             let x = PlotAxes.pixel(tick, lower: xs.lower, upper: xs.upper, start: area.left, end: area.right)
             canvas.line(x0: x, y0: area.bottom, x1: x, y1: area.bottom + LineChart.tickLength, colour: .black)
             let text = PlotAxes.label(tick)

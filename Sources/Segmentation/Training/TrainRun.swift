@@ -85,6 +85,7 @@ public enum TrainRun {
         do {
             try trainer.train()
         } catch {
+            reporter.endBar()
             if config.output.plots { _ = try? TrainingPlots.write(run: run) }
             throw error
         }

@@ -8,34 +8,10 @@ import Tensor
 /// `training.seed` spawns, in this order, the network's initialisation stream, the sampler's
 /// stream and the data (patch + augmentation) stream.
 public enum TrainingSetup {
-    /// Augmentation settings of the config mapped onto the data pipeline's options.
+    /// Augmentation settings of the config mapped onto the data pipeline's options
+    /// (Dataset/AugmentationBridge.swift: flip axes x, y, z → d, h, w; every key carried).
     public static func augmentation(_ config: AugmentationConfig) -> AugmentationOptions {
-        guard config.enabled else { return .none }
-        var options = AugmentationOptions()
-        // Config axes are NIfTI's (0 = x, 1 = y, 2 = z); the pipeline's are memory order d, h, w.
-        options.mirrorEnabled = config.flip.enabled && !config.flipAxes.isEmpty
-        options.mirrorAxes = [config.flipAxes.contains(2), config.flipAxes.contains(1), config.flipAxes.contains(0)]
-        options.mirrorProbabilityPerAxis = config.flip.probability
-        let degrees = config.rotation.number("max_degrees") ?? 30
-        options.rotation = RandomTransformOptions(enabled: config.rotation.enabled, probability: config.rotation.probability,
-                                                  range: ParameterRange(-degrees, degrees))
-        options.scaling = transform(config.scaling, "range", default: options.scaling)
-        options.elastic.enabled = config.elastic.enabled
-        options.elastic.probability = config.elastic.probability
-        options.gamma = transform(config.gamma, "range", default: options.gamma)
-        options.invertedGamma = RandomTransformOptions(enabled: config.gamma.enabled,
-                                                       probability: config.gamma.number("invert_probability") ?? 0.1,
-                                                       range: options.gamma.range)
-        options.brightness = transform(config.brightnessContrast, "brightness", default: options.brightness)
-        options.contrast = transform(config.brightnessContrast, "contrast", default: options.contrast)
-        options.noise = transform(config.noise, "variance", default: options.noise)
-        options.blur = transform(config.blur, "sigma", default: options.blur)
-        return options
-    }
-
-    static func transform(_ a: Augmentation, _ key: String, default fallback: RandomTransformOptions) -> RandomTransformOptions {
-        let range = a.interval(key).map { ParameterRange($0.lowerBound, $0.upperBound) } ?? fallback.range
-        return RandomTransformOptions(enabled: a.enabled, probability: a.probability, range: range)
+        AugmentationOptions(config)
     }
 
     /// Preprocessing the config asks for (crop to non-zero, z-score, optional resampling).

@@ -2,14 +2,14 @@ import Foundation
 
 /// A JSON value decoded with Codable, so booleans, integers and reals stay distinct on every
 /// platform (JSONSerialization's NSNumber blurs them on Linux).
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
+enum DatasetJSONValue: Decodable, Equatable, CustomStringConvertible {
     case null
     case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([DatasetJSONValue])
+    case object([String: DatasetJSONValue])
 
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -18,13 +18,13 @@ enum JSONValue: Decodable, Equatable, CustomStringConvertible {
         else if let i = try? c.decode(Int.self) { self = .int(i) }
         else if let d = try? c.decode(Double.self) { self = .double(d) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        else if let a = try? c.decode([DatasetJSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: DatasetJSONValue].self)) }
     }
 
     var string: String? { if case .string(let s) = self { return s }; return nil }
-    var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    var object: [String: DatasetJSONValue]? { if case .object(let o) = self { return o }; return nil }
+    var array: [DatasetJSONValue]? { if case .array(let a) = self { return a }; return nil }
     /// Integers, and reals with no fraction (some writers emit 3.0).
     var int: Int? {
         switch self {
@@ -33,7 +33,7 @@ enum JSONValue: Decodable, Equatable, CustomStringConvertible {
         default: return nil
         }
     }
-    subscript(key: String) -> JSONValue? { object?[key] }
+    subscript(key: String) -> DatasetJSONValue? { object?[key] }
 
     /// Compact JSON-like text for messages, cut at 120 characters.
     var description: String {

@@ -1,0 +1,169 @@
+import Foundation
+import Tensor
+import Segmentation
+
+/// `dro-bench unet`: training-step and inference timing of the reference U-Net (REFERENCE §2),
+/// per-layer profile, the machine's sgemm peak measured in the same run, and peak RSS.
+public struct UNetBenchOptions: Sendable {
+    public var features: [Int] = [16, 32, 64, 128]
+    public var patch: [Int] = [64, 64, 64]
+    public var batch = 2
+    public var threads = 2
+    /// Timed training steps after `warmup` untimed ones (median reported).
+    public var steps = 10
+    public var warmup = 2
+    /// REFERENCE §2's inference volume.
+    public var inferVolume = [96, 112, 96]
+    public var inferRuns = 2
+    public enum Mode: String, Sendable, CaseIterable { case train, infer, all }
+    public var mode: Mode = .all
+    public var json = false
+    public var seed: UInt64 = 1
+    /// Kernel for the 3×3×3 convolutions.
+    public var algorithm: ConvAlgorithm = .auto
+    public init() {}
+
+    /// Names accepted for `algorithmName` (for the command line, which sees only this module).
+    public static let algorithmNames = ConvAlgorithm.allCases.map(\.rawValue)
+    public var algorithmName: String {
+        get { algorithm.rawValue }
+        set { if let a = ConvAlgorithm(rawValue: newValue) { algorithm = a } }
+    }
+}
+
+public enum UNetBenchmark {
+    /// SGD settings of REFERENCE §2.
+    static let learningRate: Float = 0.01, momentum: Float = 0.99, weightDecay: Float = 3e-5
+    static let classes = 4
+    /// Square sgemm size used for the peak (REFERENCE §6).
+    public static let peakSize = 2048
+
+    /// Runs the benchmark; returns the report (text table or JSON).
+    public static func run(_ o: UNetBenchOptions) throws -> String {
+        Parallel.configure(threads: o.threads)
+        let peak = sgemmPeakGFLOPs()
+        var rng = SplitMix64(seed: o.seed)
+        let net = try UNet3D(options: UNet3DOptions(inChannels: 1, classes: classes, features: o.features),
+                             threads: o.threads, rng: &rng)
+        net.convAlgorithm = o.algorithm
+        var result: [String: Any] = [
+            "features": o.features, "patch": o.patch, "batch": o.batch, "threads": o.threads,
+            "sgemm_peak_gflops": peak, "openblas_core": Parallel.blasCoreName,
+            "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
+        ]
+        var text = "dro-bench unet: features \(o.features), patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(Parallel.blasCoreName)\n"
+        text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
+        if Parallel.blasCoreName.lowercased().contains("prescott") {
+            // OpenBLAS did not recognise the CPU and fell back to SSE3 kernels (seen on VMs that
+            // report a generic CPU model); AVX2 kernels are ~3× faster.
+            text += "note: OpenBLAS chose Prescott (SSE3) kernels; set OPENBLAS_CORETYPE=Haswell if the CPU has AVX2\n"
+        }
+        if o.mode != .infer {
+            let (steps, profile) = try trainSteps(net, o, &rng)
+            let med = median(steps)
+            let rss = peakRSSMegabytes()
+            let conv = profile.entries.filter { $0.kind == .conv }
+            let convFlops = conv.reduce(0) { $0 + $1.flops }, convSec = conv.reduce(0) { $0 + $1.seconds }
+            let convFraction = convFlops / convSec / 1e9 / peak
+            result["step_seconds_median"] = med
+            result["step_seconds"] = steps
+            result["conv_fraction_of_peak"] = convFraction
+            result["conv_gflop_per_step"] = convFlops / Double(o.steps) / 1e9
+            result["peak_rss_mb"] = rss
+            result["activation_mb"] = Double(net.activationFloats * 4) / 1e6
+            var layers: [[String: Any]] = []
+            text += String(format: "training step: median %.3f s over %d steps (min %.3f, max %.3f)\n", med, steps.count,
+                           steps.min()!, steps.max()!)
+            text += "layer                          path            ms/step   GFLOP/s  of peak\n"
+            for e in profile.entries {
+                let ms = e.seconds / Double(o.steps) * 1e3
+                let gf = e.flops > 0 ? e.flops / e.seconds / 1e9 : 0
+                layers.append(["name": e.name, "kind": e.kind.rawValue, "path": e.path, "ms": ms, "gflops": gf,
+                               "fraction_of_peak": gf / peak])
+                text += String(format: "%-30@ %-14@ %8.2f %9.1f %7.0f%%\n", e.name as NSString, e.path as NSString, ms, gf, 100 * gf / peak)
+            }
+            result["layers"] = layers
+            text += String(format: "conv layers: %.1f GFLOP/step at %.0f%% of sgemm peak\n", convFlops / Double(o.steps) / 1e9, 100 * convFraction)
+            text += String(format: "peak RSS after training: %.0f MB (activations + scratch %.0f MB)\n", rss,
+                           Double(net.activationFloats * 4) / 1e6)
+            net.releaseActivations()
+        }
+        if o.mode != .train {
+            let times = try inference(net, o, &rng)
+            result["infer_seconds_median"] = median(times)
+            result["infer_seconds"] = times
+            result["peak_rss_mb_after_infer"] = peakRSSMegabytes()
+            text += String(format: "inference %@ (sliding window %@, 50%% overlap, Gaussian): median %.3f s/volume\n",
+                           "\(o.inferVolume)" as NSString, "\(o.patch)" as NSString, median(times))
+            if o.mode == .infer { result["peak_rss_mb"] = peakRSSMegabytes() }
+        }
+        if o.json {
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+            return String(decoding: data, as: UTF8.self)
+        }
+        return text
+    }
+
+    /// Seconds of each timed training step (forward + loss + backward + SGD step) and the layer profile.
+    static func trainSteps(_ net: UNet3D, _ o: UNetBenchOptions, _ rng: inout SplitMix64) throws -> ([Double], LayerProfiler) {
+        let v = o.patch.reduce(1, *)
+        let x = (0..<(o.batch * v)).map { _ in Float.random(in: -1..<1, using: &rng) }
+        let y = (0..<(o.batch * v)).map { _ in Int32.random(in: 0..<Int32(classes), using: &rng) }
+        let opt = SGDOptimizer(count: net.parameterCount, learningRate: learningRate, momentum: momentum,
+                               nesterov: true, weightDecay: weightDecay)
+        let loss = DiceCELoss(), ws = Workspace()
+        var dl = [Float](repeating: 0, count: o.batch * classes * v)
+        let profiler = LayerProfiler()
+        var times: [Double] = []
+        for step in 0..<(o.warmup + o.steps) {
+            if step == o.warmup { profiler.reset(); net.profiler = profiler }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let logits = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: o.batch, spatial: o.patch) }
+            _ = try y.withUnsafeBufferPointer {
+                try loss.evaluate(logits: logits, labels: $0.baseAddress!, batch: o.batch, classes: classes, voxels: v,
+                                  gradient: &dl, workspace: ws, threads: o.threads)
+            }
+            try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
+            opt.step(parameters: net.arena.values.pointer, gradients: net.arena.gradients.pointer, threads: o.threads)
+            if step >= o.warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
+        }
+        net.profiler = nil
+        return (times, profiler)
+    }
+
+    static func inference(_ net: UNet3D, _ o: UNetBenchOptions, _ rng: inout SplitMix64) throws -> [Double] {
+        let vol = (0..<o.inferVolume.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &rng) }
+        let sw = SlidingWindow(patch: o.patch)
+        var times: [Double] = []
+        for _ in 0..<max(1, o.inferRuns) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try vol.withUnsafeBufferPointer { try sw.logits(volume: $0.baseAddress!, spatial: o.inferVolume, model: net) }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return times
+    }
+
+    /// Best of 5 square sgemm runs after one warm-up, in GFLOP/s.
+    public static func sgemmPeakGFLOPs(size n: Int = peakSize) -> Double {
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+        var best = Double.infinity
+        for run in 0..<6 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            BLAS.matmul(a.pointer, b.pointer, c.pointer, m: n, n: n, k: n)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            if run > 0 { best = min(best, dt) }
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+    }
+
+
+}
+
+extension UNetBenchmark {
+    /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
+    public static func main(_ o: UNetBenchOptions, dump: String?) throws -> String {
+        if let dump { return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm) }
+        return try run(o)
+    }
+}
