@@ -27,7 +27,7 @@ TRAIN_CASES=30
 TEST_CASES=16
 RARE_FRACTION=0.1        # rare group share of the generated training set
 TEST_RARE_FRACTION=0.5   # ... and of the generated test set
-TEST_SEED_OFFSET=1000    # test phantoms come from seed SEED+1000: distinct from the training cases
+TEST_SEED_OFFSET=1000    # (older dro-train only) test phantoms from seed SEED+1000
 MIN_ITERATIONS=100       # below this per run, fewer seeds are used (a barely trained net says nothing)
 WARMUP_ITERATIONS=8      # iterations timed before the budget is split
 BUDGET_SAFETY=0.85       # share of the remaining budget planned for (the machine's load varies)
@@ -119,20 +119,29 @@ run_step() {
 if [[ -z "$DATASET" ]]; then
     DATASET="$OUT/data/phantom"
     log "generating phantoms: $TRAIN_CASES training cases (rare fraction $RARE_FRACTION), $TEST_CASES test cases (rare fraction $TEST_RARE_FRACTION)"
-    run_step make-train-data "$BIN/dro-train" --make-demo-data "$DATASET" --cases "$TRAIN_CASES" \
-        --rare-fraction "$RARE_FRACTION" --seed "$SEED"
-    run_step make-test-data "$BIN/dro-train" --make-demo-data "$OUT/data/test-tmp" --cases "$TEST_CASES" \
-        --rare-fraction "$TEST_RARE_FRACTION" --seed "$((SEED + TEST_SEED_OFFSET))"
-    # The test phantoms become the dataset's imagesTs/labelsTs as phantom_ts_*, groups appended.
-    mkdir -p "$DATASET/imagesTs" "$DATASET/labelsTs"
-    for f in "$OUT/data/test-tmp/imagesTr/"*.nii.gz; do
-        b="$(basename "$f")"; mv "$f" "$DATASET/imagesTs/${b/phantom_/phantom_ts_}"
-    done
-    for f in "$OUT/data/test-tmp/labelsTr/"*.nii.gz; do
-        b="$(basename "$f")"; mv "$f" "$DATASET/labelsTs/${b/phantom_/phantom_ts_}"
-    done
-    tail -n +2 "$OUT/data/test-tmp/groups.csv" | sed 's/^phantom_/phantom_ts_/' >> "$DATASET/groups.csv"
-    rm -rf "$OUT/data/test-tmp"
+    TRAIN_HELP="$("$BIN/dro-train" --help 2>&1 || true)"
+    if [[ "$TRAIN_HELP" == *--test-rare-fraction* ]]; then
+        # One call: training cases from split 0, test cases (phantom_ts_*) from split 1 of the seed.
+        run_step make-data "$BIN/dro-train" --make-demo-data "$DATASET" --cases "$TRAIN_CASES" \
+            --rare-fraction "$RARE_FRACTION" --seed "$SEED" --test-cases "$TEST_CASES" \
+            --test-rare-fraction "$TEST_RARE_FRACTION"
+    else
+        # Older dro-train without a test split: a second phantom set from seed SEED+1000 becomes
+        # the dataset's imagesTs/labelsTs as phantom_ts_*, its groups appended.
+        run_step make-train-data "$BIN/dro-train" --make-demo-data "$DATASET" --cases "$TRAIN_CASES" \
+            --rare-fraction "$RARE_FRACTION" --seed "$SEED"
+        run_step make-test-data "$BIN/dro-train" --make-demo-data "$OUT/data/test-tmp" --cases "$TEST_CASES" \
+            --rare-fraction "$TEST_RARE_FRACTION" --seed "$((SEED + TEST_SEED_OFFSET))"
+        mkdir -p "$DATASET/imagesTs" "$DATASET/labelsTs"
+        for f in "$OUT/data/test-tmp/imagesTr/"*.nii.gz; do
+            b="$(basename "$f")"; mv "$f" "$DATASET/imagesTs/${b/phantom_/phantom_ts_}"
+        done
+        for f in "$OUT/data/test-tmp/labelsTr/"*.nii.gz; do
+            b="$(basename "$f")"; mv "$f" "$DATASET/labelsTs/${b/phantom_/phantom_ts_}"
+        done
+        tail -n +2 "$OUT/data/test-tmp/groups.csv" | sed 's/^phantom_/phantom_ts_/' >> "$DATASET/groups.csv"
+        rm -rf "$OUT/data/test-tmp"
+    fi
 fi
 DATASET="$(cd "$DATASET" && pwd)"
 for d in imagesTr labelsTr imagesTs labelsTs; do
