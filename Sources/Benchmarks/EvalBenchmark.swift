@@ -101,19 +101,8 @@ public enum EvalBenchmark {
 
     /// Runs the MedPy script; nil when python, medpy or the script is missing or it fails.
     static func runMedPy(_ o: Options, pred: String, gt: String) -> MedPyTiming? {
-        guard FileManager.default.fileExists(atPath: o.medpyScript) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [o.python, o.medpyScript, pred, gt, "--labels",
-                             labels.map(String.init).joined(separator: ",")]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let json = runReferenceScript(python: o.python, script: o.medpyScript,
+                                            arguments: [pred, gt, "--labels", labels.map(String.init).joined(separator: ",")]),
               let total = json["seconds"] as? Double, let load = json["load_seconds"] as? Double,
               let metrics = json["metric_seconds"] as? Double,
               let perLabel = json["labels"] as? [String: [String: Double]] else { return nil }

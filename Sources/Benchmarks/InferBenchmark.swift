@@ -112,19 +112,9 @@ public enum InferBenchmark {
     /// cannot run (no torch, no script).
     static func runTorch(_ o: Options) -> TorchTiming? {
         guard FileManager.default.fileExists(atPath: o.torchScript), o.volume == [96, 112, 96] else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [o.python, o.torchScript, "--infer", "--json", "--threads", "\(o.threads)",
-                             "--patch", "\(o.patch)", "--features", o.features.map(String.init).joined(separator: ","),
-                             "--infer-runs", "\(max(2, o.runs))"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let json = runReferenceScript(python: o.python, script: o.torchScript, arguments:
+                ["--infer", "--json", "--threads", "\(o.threads)", "--patch", "\(o.patch)",
+                 "--features", o.features.map(String.init).joined(separator: ","), "--infer-runs", "\(max(2, o.runs))"]),
               let seconds = json["infer_seconds_median"] as? Double else { return nil }
         return TorchTiming(seconds: seconds, peakRSS: json["peak_rss_mb"] as? Double ?? .nan,
                            version: json["torch"] as? String ?? "?")

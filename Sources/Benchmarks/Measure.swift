@@ -18,3 +18,21 @@ func peakRSSMegabytes() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
 }
+
+/// Runs a Python reference script (`python script args…`) and returns the JSON object it prints
+/// on stdout; nil when the interpreter or the script is missing, it fails, or prints no object.
+/// Reference runs are optional: a benchmark reports its own figures alone when this is nil.
+func runReferenceScript(python: String, script: String, arguments: [String]) -> [String: Any]? {
+    guard FileManager.default.fileExists(atPath: script) else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [python, script] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return nil }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+}
