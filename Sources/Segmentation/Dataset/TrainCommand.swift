@@ -19,7 +19,7 @@ public struct CommandOutput: Sendable {
     }
 
     public static let standard = CommandOutput(
-        out: { print($0) },
+        out: { print($0); fflush(stdout) },  // keep order with stderr progress when piped
         err: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
 }
 
