@@ -3,7 +3,8 @@ import Foundation
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator for tests and initialisation
 /// when the caller has no generator of its own. Any `RandomNumberGenerator` can be passed instead.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole state (8 bytes); `SplitMix64(seed: g.state)` continues exactly where `g` is.
+    public private(set) var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -6,21 +6,15 @@ import XCTest
 // stateful in every way the real pieces are (parameters, optimizer momentum, a loss-driven
 // sampler, random augmentation), so resume equivalence is tested on all of it.
 
-/// SplitMix64 (Steele, Lea & Flood 2014): 8 bytes of state.
+/// Tensor's SplitMix64 with its 8 bytes of state as checkpoint bytes.
 struct FakeGenerator: CheckpointableGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    var checkpointBytes: [UInt8] { withUnsafeBytes(of: state.littleEndian, Array.init) }
+    var inner: SplitMix64
+    init(seed: UInt64) { inner = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { inner.next() }
+    var checkpointBytes: [UInt8] { withUnsafeBytes(of: inner.state.littleEndian, Array.init) }
     init?(checkpointBytes: [UInt8]) {
         guard checkpointBytes.count == 8 else { return nil }
-        state = checkpointBytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
+        inner = SplitMix64(seed: checkpointBytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) })
     }
 }
 

@@ -88,7 +88,7 @@ final class WinogradBenchmarkTests: XCTestCase {
         for layer in selected + extra {
             let voxels = layer.size * layer.size * layer.size
             let n = Self.batch
-            var rng = WinogradConv3dTests.SplitMix64(state: 7)
+            var rng = SplitMix64(seed: 7)
             let x = rng.values(n * layer.cin * voxels), dy = rng.values(n * layer.cout * voxels)
             let w = rng.values(layer.cout * layer.cin * 27), bias = rng.values(layer.cout)
             var out = [Float](repeating: 0, count: n * max(layer.cin, layer.cout) * voxels)
@@ -187,7 +187,7 @@ final class WinogradBenchmarkTests: XCTestCase {
         }
         Parallel.configure(threads: Self.threads)
         let n = Self.batch, s = layer.size, voxels = s * s * s
-        var rng = WinogradConv3dTests.SplitMix64(state: 8)
+        var rng = SplitMix64(seed: 8)
         let x = rng.values(n * layer.cin * voxels), w = rng.values(layer.cout * layer.cin * 27)
         var y = [Float](repeating: 0, count: n * layer.cout * voxels)
         let flops = 2.0 * Double(layer.cout * layer.cin * 27 * n * voxels)

@@ -95,21 +95,6 @@ final class WinogradConv3dTests: XCTestCase {
 
     // MARK: - Helpers
 
-    /// SplitMix64 (Steele et al. 2014): a seeded generator local to the tests.
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        /// Uniform in [−1, 1).
-        mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
-        mutating func values(_ count: Int) -> [Float] { (0..<count).map { _ in uniform() } }
-    }
-
     /// Worst |got − want| divided by max |want|.
     static func relativeError(_ got: [Float], _ want: [Double]) -> Double {
         let scale = max(want.map { abs($0) }.max() ?? 0, 1e-30)
@@ -119,7 +104,7 @@ final class WinogradConv3dTests: XCTestCase {
     // MARK: - Tests
 
     func testForwardMatchesDirectConvolution() {
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMix64(seed: 1)
         let workspace = Workspace()
         var worst = 0.0
         for s in Self.shapes {
@@ -139,7 +124,7 @@ final class WinogradConv3dTests: XCTestCase {
     }
 
     func testPublicForwardWithoutBias() {
-        var rng = SplitMix64(state: 2)
+        var rng = SplitMix64(seed: 2)
         let s = Self.shapes[0]
         let x = rng.values(s.n * s.cin * s.d * s.h * s.w), w = rng.values(s.cout * s.cin * 27)
         let want = Self.directForward(s, x: x, w: w, bias: [Float](repeating: 0, count: s.cout))
@@ -150,7 +135,7 @@ final class WinogradConv3dTests: XCTestCase {
     }
 
     func testBackwardInputMatchesDirectGradient() {
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         let workspace = Workspace()
         var worst = 0.0
         for s in Self.shapes {
@@ -169,7 +154,7 @@ final class WinogradConv3dTests: XCTestCase {
     }
 
     func testBackwardWeightMatchesDirectGradientAndAccumulates() {
-        var rng = SplitMix64(state: 4)
+        var rng = SplitMix64(seed: 4)
         let workspace = Workspace()
         var worstW = 0.0, worstB = 0.0
         for s in Self.shapes {
@@ -200,7 +185,7 @@ final class WinogradConv3dTests: XCTestCase {
 
     /// Two workers over many chunks: the weight gradient must be bit-identical from call to call.
     func testBackwardWeightIsReproducibleWithTwoWorkers() {
-        var rng = SplitMix64(state: 6)
+        var rng = SplitMix64(seed: 6)
         let s = Self.shapes[4]
         let x = rng.values(s.n * s.cin * s.d * s.h * s.w), dy = rng.values(s.n * s.cout * s.d * s.h * s.w)
         let tuning = WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks, threads: 2)
@@ -217,7 +202,7 @@ final class WinogradConv3dTests: XCTestCase {
     }
 
     func testBackwardWeightWithoutBiasLeavesOnlyWeights() {
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         let s = Self.shapes[3]
         let x = rng.values(s.n * s.cin * s.d * s.h * s.w), dy = rng.values(s.n * s.cout * s.d * s.h * s.w)
         let (gw, _) = Self.directWeightGradient(s, x: x, dy: dy)
@@ -226,4 +211,10 @@ final class WinogradConv3dTests: XCTestCase {
                                       d: s.d, h: s.h, width: s.w, workspace: Workspace())
         XCTAssertLessThan(Self.relativeError(dw, gw), Self.relativeTolerance)
     }
+}
+
+extension SplitMix64 {
+    /// Uniform in [−1, 1).
+    mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
+    mutating func values(_ count: Int) -> [Float] { (0..<count).map { _ in uniform() } }
 }
