@@ -9,7 +9,10 @@ public enum DatasetLayoutKind: String, CaseIterable, Sendable {
 }
 
 /// Where preprocessed volumes are kept during training.
-public enum CacheMode: String, CaseIterable, Sendable { case memory, disk }
+/// Where preprocessed cases are kept while training: `auto` keeps them in memory while they fit
+/// in half of the available memory and writes the rest to `<output>/cache`; `memory` keeps all
+/// of them in memory; `disk` writes all of them to the cache folder.
+public enum CacheMode: String, CaseIterable, Sendable { case auto, memory, disk }
 
 /// Intensity normalisation per case and channel. nnU-Net uses z-score for MRI.
 public enum IntensityNormalization: String, CaseIterable, Sendable { case zscore, none }
@@ -70,7 +73,7 @@ public struct DataConfig: Equatable, Sendable {
     public var groups: String?
     /// Resample to this spacing in mm (x, y, z); nil = keep each case's spacing.
     public var targetSpacing: [Double]?
-    public var cache: CacheMode = .memory
+    public var cache: CacheMode = .auto
     public var normalization: IntensityNormalization = .zscore
     public var demo: DemoConfig?
 
@@ -98,7 +101,7 @@ public struct DataConfig: Equatable, Sendable {
         splitSeed = r.int("split_seed", 0, .atLeast(0))
         groups = r.optionalPath("groups")
         targetSpacing = r.field("target_spacing")?.doubles(count: 3, .greaterThan(0))
-        cache = r.choice("cache", .memory)
+        cache = r.choice("cache", .auto)
         normalization = r.choice("normalization", .zscore)
         if r.isPresent("demo") {
             let d = r.section("demo")

@@ -39,7 +39,7 @@ final class ConfigDefaultsTests: XCTestCase {
         XCTAssertFalse(c.inference.tta)
         XCTAssertEqual(c.data.valFraction, 0.2)
         XCTAssertEqual(c.data.layout, .auto)
-        XCTAssertEqual(c.data.cache, .memory)
+        XCTAssertEqual(c.data.cache, .auto)
         XCTAssertNil(c.data.labels)
         // nnU-Net v2 augmentation: mirror p 0.5 on 3 axes, rotation p 0.2 ±30°, elastic off,
         // gamma p 0.3 (inverted p 0.1), brightness/contrast p 0.15, noise p 0.1, blur p 0.2.

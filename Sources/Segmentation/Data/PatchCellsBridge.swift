@@ -21,3 +21,13 @@ extension CaseVolume {
                         foreground: foregroundBoundingBox.map { ($0.lower.voxel3, $0.upper.voxel3) })
     }
 }
+
+extension CaseStore {
+    /// Every case as Sampling's `PatchCells.Case`, without loading cases kept on disk.
+    public var patchCellCases: [PatchCells.Case] {
+        entries.map { entry in
+            PatchCells.Case(id: entry.id, shape: entry.shape.voxel3,
+                            foreground: entry.foregroundBox.map { ($0.lower.voxel3, $0.upper.voxel3) })
+        }
+    }
+}

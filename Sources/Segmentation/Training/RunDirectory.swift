@@ -8,6 +8,7 @@ import Foundation
 /// train_log.csv            one row per iteration
 /// val.csv                  one row per (validation epoch, case, label)
 /// sampler.csv              one row per (epoch, training case): the sampler's state
+/// cache/                   preprocessed cases that did not stay in memory (`data.cache`)
 /// *.png                    plots of the above
 /// ```
 public struct RunDirectory {
@@ -19,6 +20,8 @@ public struct RunDirectory {
     public static let trainLogName = "train_log.csv"
     public static let validationLogName = "val.csv"
     public static let samplerLogName = "sampler.csv"
+    /// Preprocessed cases kept on disk (`data.cache: disk`, or `auto` beyond the memory budget).
+    public static let cacheFolderName = "cache"
 
     public static let trainLogHeader = ["iteration", "epoch", "loss", "lr", "grad_norm", "seconds",
                                         "cases", "case_losses", "case_weights"]

@@ -34,8 +34,14 @@ public enum TrainRun {
         let split = DatasetSplit(cases: layout.cases, data: config.data)
         reporter.message("loading \(split.training.count) training and \(split.validation.count) validation cases")
         let preprocessing = TrainingSetup.preprocessing(config.data)
-        let trainCases = try TrainingSetup.loadCases(split.training, layout: layout, preprocessing: preprocessing)
-        let validationCases = try TrainingSetup.loadCases(split.validation, layout: layout, preprocessing: preprocessing)
+        let placement = TrainingSetup.placement(config.data.cache, run: run)
+        let trainCases = try TrainingSetup.storeCases(split.training, layout: layout, preprocessing: preprocessing,
+                                                      placement: placement)
+        let validationCases = try TrainingSetup.storeCases(split.validation, layout: layout,
+                                                           preprocessing: preprocessing,
+                                                           placement: remaining(placement, after: trainCases))
+        reporter.message(TrainingSetup.storageSummary(training: trainCases, validation: validationCases,
+                                                      mode: config.data.cache))
 
         // One root generator: network initialisation, sampler and data streams, in this order.
         var root = SeededGenerator(seed: UInt64(config.training.seed))
@@ -55,12 +61,12 @@ public enum TrainRun {
         let builder = try BatchBuilder(patchSize: patch, augmentation: TrainingSetup.augmentation(config.training.augmentation),
                                        foregroundFraction: config.training.foregroundFraction)
         let cells = config.sampler.unit == .patch
-            ? try PatchCells(cases: trainCases.map(\.patchCellCase), patchSize: patch.voxel3) : nil
-        let source = VolumeBatchSource(cases: trainCases, builder: builder, cells: cells)
+            ? try PatchCells(cases: trainCases.patchCellCases, patchSize: patch.voxel3) : nil
+        let source = VolumeBatchSource(store: trainCases, builder: builder, cells: cells)
         let sampler = SamplerDriver(try TrainingSetup.sampler(config.sampler, count: source.sampleCount,
                                                               generator: samplerGenerator))
         let validator = VolumeValidator(
-            cases: validationCases,
+            store: validationCases,
             window: SlidingWindow(patch: [patch.d, patch.h, patch.w], overlap: config.inference.overlap,
                                   sigmaScale: config.inference.gaussianSigmaScale),
             labelNames: layout.labels.map(\.name))
@@ -95,6 +101,12 @@ public enum TrainRun {
                    RunDirectory.bestCheckpointName)
         } ?? ""
         reporter.message("done: \(trainer.progress.iteration) iterations\(best); logs and plots in \(run.path)")
+    }
+
+    /// The `auto` budget left for the validation cases once the training cases are placed.
+    static func remaining(_ placement: CasePlacement, after store: CaseStore) -> CasePlacement {
+        guard case let .auto(folder, budget) = placement else { return placement }
+        return .auto(folder: folder, budgetBytes: max(0, budget - store.memoryBytes))
     }
 
     /// A fresh run refuses a folder that already holds one; a resumed run needs its checkpoint

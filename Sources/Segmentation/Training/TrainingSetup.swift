@@ -32,6 +32,48 @@ public enum TrainingSetup {
         }
     }
 
+    /// Reads and preprocesses cases one at a time into a store placed as `placement` says, so
+    /// at most one case beyond the memory budget is in memory at once.
+    public static func storeCases(_ files: [CaseFiles], layout: DatasetLayout, preprocessing: PreprocessingOptions,
+                                  placement: CasePlacement) throws -> CaseStore {
+        var builder = try CaseStoreBuilder(placement: placement)
+        for file in files {
+            let raw = try CaseVolume.load(file, channels: layout.channels.count, classes: layout.classCount)
+            try builder.add(try Preprocessor.preprocess(raw, options: preprocessing))
+        }
+        return builder.store
+    }
+
+    /// `data.cache` as a placement under the run folder; `budgetBytes` overrides the `auto`
+    /// budget (half of MemAvailable) — shared by the training and validation stores.
+    public static func placement(_ mode: CacheMode, run: RunDirectory, budgetBytes: Int? = nil) -> CasePlacement {
+        let folder = run.file(RunDirectory.cacheFolderName)
+        switch mode {
+        case .memory: return .memory
+        case .disk: return .disk(folder: folder)
+        case .auto:
+            guard let budget = budgetBytes ?? CaseStoreBuilder.defaultBudgetBytes() else { return .memory }
+            return .auto(folder: folder, budgetBytes: budget)
+        }
+    }
+
+    /// One line on where the preprocessed cases are and what they take.
+    public static func storageSummary(training: CaseStore, validation: CaseStore, mode: CacheMode) -> String {
+        let memory = training.memoryBytes + validation.memoryBytes
+        let disk = training.diskBytes + validation.diskBytes
+        let onDisk = training.diskCount + validation.diskCount
+        var line = "preprocessed cases (cache: \(mode.rawValue)): \(megabytes(memory)) in memory"
+        if onDisk > 0 {
+            line += ", \(onDisk) of \(training.count + validation.count) cases (\(megabytes(disk))) in "
+                + RunDirectory.cacheFolderName + "/, read when drawn"
+        }
+        return line
+    }
+
+    static func megabytes(_ bytes: Int) -> String {
+        String(format: "%.1f MB", Double(bytes) / 1_048_576)
+    }
+
     /// The network the config describes for `channels` inputs and `classes` outputs.
     public static func networkOptions(_ model: ModelConfig, channels: Int, classes: Int) -> UNet3DOptions {
         var options = UNet3DOptions(inChannels: channels, classes: classes, features: model.features,

@@ -4,20 +4,26 @@ import Tensor
 /// nnU-Net), argmax, Dice of every foreground label against the reference. Volumes smaller
 /// than the patch are zero-padded at the far end and the prediction cropped back.
 public struct VolumeValidator: TrainingValidator {
-    public let cases: [CaseVolume]
+    /// Validation cases, in memory or in the run's case cache (read one at a time).
+    public let store: CaseStore
     public let window: SlidingWindow
     /// Label names by value (index = label value).
     public let labelNames: [String]
 
-    public init(cases: [CaseVolume], window: SlidingWindow, labelNames: [String]) {
-        self.cases = cases
+    public init(store: CaseStore, window: SlidingWindow, labelNames: [String]) {
+        self.store = store
         self.window = window
         self.labelNames = labelNames
     }
 
+    public init(cases: [CaseVolume], window: SlidingWindow, labelNames: [String]) {
+        self.init(store: CaseStore(cases), window: window, labelNames: labelNames)
+    }
+
     public func validate(_ model: UNetTrainingModel) throws -> [ValidationRow] {
         var rows: [ValidationRow] = []
-        for volume in cases {
+        for index in 0..<store.count {
+            let volume = try store.volume(index)
             guard let reference = volume.label else { continue }
             let prediction = try predict(volume, network: model.network)
             for label in 1..<max(1, labelNames.count) {
