@@ -21,7 +21,7 @@ public struct RunDirectory {
     public static let samplerLogName = "sampler.csv"
 
     public static let trainLogHeader = ["iteration", "epoch", "loss", "lr", "grad_norm", "seconds",
-                                        "cases", "case_losses", "case_weights"]
+                                        "cases", "case_losses", "case_weights", "data_seconds", "step_seconds"]
     public static let validationLogHeader = ["epoch", "case", "label", "name", "dice"]
     public static let samplerLogHeader = ["epoch", "index", "case", "group", "stale_loss", "probability", "draws"]
 
@@ -85,6 +85,7 @@ public struct RunLogs {
             record.cases.joined(separator: ";"),
             record.caseLosses.map { String($0) }.joined(separator: ";"),
             record.caseWeights.map { String($0) }.joined(separator: ";"),
+            RunLogs.fixed(record.dataSeconds, digits: 5), RunLogs.fixed(record.stepSeconds, digits: 5),
         ])
     }
 
@@ -118,6 +119,11 @@ public struct IterationRecord: Equatable {
     public var cases: [String]
     public var caseLosses: [Float]
     public var caseWeights: [Float]
+    /// Seconds spent building this iteration's batch (patch placement, cut and augmentation).
+    public var dataSeconds: Double = 0
+    /// Seconds of the whole iteration: draw, batch, forward, loss, backward, clip, optimizer step
+    /// (validation and checkpoints excluded); `dataSeconds` is part of it.
+    public var stepSeconds: Double = 0
 }
 
 /// Dice of one label of one validation case.

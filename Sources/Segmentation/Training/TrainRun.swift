@@ -95,6 +95,7 @@ public enum TrainRun {
                    RunDirectory.bestCheckpointName)
         } ?? ""
         reporter.message("done: \(trainer.progress.iteration) iterations\(best); logs and plots in \(run.path)")
+        reporter.message(try DataTimeShare.read(run: run).summary)
     }
 
     /// A fresh run refuses a folder that already holds one; a resumed run needs its checkpoint
