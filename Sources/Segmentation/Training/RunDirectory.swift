@@ -5,7 +5,9 @@ import Foundation
 /// config.resolved.yaml     the configuration after defaults, as the caller resolved it
 /// checkpoint_latest.ckpt   written every `checkpointEvery` iterations and at each epoch end
 /// checkpoint_best.ckpt     the checkpoint with the best mean foreground validation Dice
-/// train_log.csv            one row per iteration
+/// train_log.csv            one row per iteration (loss, lr, cases, their losses and weights;
+///                          wall times: cumulative `seconds`, and `data_seconds` of the batch
+///                          building within `step_seconds` of the whole step)
 /// val.csv                  one row per (validation epoch, case, label)
 /// sampler.csv              one row per (epoch, training case): the sampler's state
 /// *.png                    plots of the above
