@@ -21,14 +21,18 @@ final class PhantomTests: XCTestCase {
             XCTAssertEqual(n[6], 0, "labels above 5")
             let brain = Double(n[1...5].reduce(0, +))
             let share = (1...5).map { Double(n[$0]) / brain }
-            // Broad anatomical ranges (fractions of the labelled intracranial volume): external
-            // CSF 5–35 %, grey matter 15–50 %, white matter 25–65 %, ventricles 0.3–15 %, deep
-            // grey 0.5–8 %. They catch a missing or runaway structure, not fine anatomy.
-            XCTAssertTrue((0.05...0.35).contains(share[0]), "external CSF \(share[0]) in \(c.id)")
+            // Broad ranges (fractions of the labelled intracranial volume) for a fetal/neonatal
+            // brain: external CSF 15–50 % (a wide extra-axial space: the CSF shell from radius 1
+            // to 1.14 alone is 1 − 1/1.14³ ≈ 33 %, sulci add to it, the warp and folds vary it),
+            // grey matter 15–50 %, white matter 20–65 % (the wide CSF shell leaves the brain
+            // ≈ 1/1.14³ ≈ 67 % of the volume, the ribbon takes a third of that), ventricles
+            // 0.3–15 %, deep grey 1–8 %.
+            // They catch a missing or runaway structure, not fine anatomy.
+            XCTAssertTrue((0.15...0.50).contains(share[0]), "external CSF \(share[0]) in \(c.id)")
             XCTAssertTrue((0.15...0.50).contains(share[1]), "grey matter \(share[1]) in \(c.id)")
-            XCTAssertTrue((0.25...0.65).contains(share[2]), "white matter \(share[2]) in \(c.id)")
+            XCTAssertTrue((0.20...0.65).contains(share[2]), "white matter \(share[2]) in \(c.id)")
             XCTAssertTrue((0.003...0.15).contains(share[3]), "ventricles \(share[3]) in \(c.id)")
-            XCTAssertTrue((0.005...0.08).contains(share[4]), "deep grey \(share[4]) in \(c.id)")
+            XCTAssertTrue((0.01...0.08).contains(share[4]), "deep grey \(share[4]) in \(c.id)")
             // The head fits in the field of view: the outer faces of the grid are background.
             let s = c.shape
             for a in 0..<s.h { for b in 0..<s.w {
@@ -41,6 +45,9 @@ final class PhantomTests: XCTestCase {
             var sum = [Double](repeating: 0, count: 6)
             for i in 0..<s.count { sum[Int(c.label![i])] += Double(c.image[i]) }
             let mean = (0..<6).map { sum[$0] / Double(max(n[$0], 1)) }
+            // T2: CSF (external and ventricular) brightest in both protocols.
+            XCTAssertGreaterThan(mean[1], max(mean[2], mean[3], mean[5]), "external CSF in \(c.id)")
+            XCTAssertGreaterThan(mean[4], max(mean[2], mean[3], mean[5]), "ventricles in \(c.id)")
             if c.group == PhantomGenerator.commonGroup {
                 XCTAssertGreaterThan(mean[4], mean[2]); XCTAssertGreaterThan(mean[2], mean[3])
             } else {
@@ -51,6 +58,34 @@ final class PhantomTests: XCTestCase {
         let common = ventricleShare["common"]!, rare = ventricleShare["rare"]!
         XCTAssertEqual(common.count, 3); XCTAssertEqual(rare.count, 3)
         XCTAssertGreaterThan(rare.reduce(0, +) / 3, 2 * common.reduce(0, +) / 3)
+    }
+
+    /// Share of the voxels of `label` whose six face neighbours all carry it too (the voxels a
+    /// one-voxel erosion keeps): 0 for a structure at most 2 voxels thick everywhere.
+    static func coreShare(_ c: CaseVolume, label: UInt8) -> Double {
+        let s = c.shape, l = c.label!
+        var total = 0, core = 0
+        for z in 0..<s.d { for y in 0..<s.h { for x in 0..<s.w where l[s.index(z, y, x)] == label {
+            total += 1
+            guard z > 0, y > 0, x > 0, z < s.d - 1, y < s.h - 1, x < s.w - 1 else { continue }
+            if l[s.index(z - 1, y, x)] == label, l[s.index(z + 1, y, x)] == label, l[s.index(z, y - 1, x)] == label,
+               l[s.index(z, y + 1, x)] == label, l[s.index(z, y, x - 1)] == label, l[s.index(z, y, x + 1)] == label {
+                core += 1
+            }
+        } } }
+        return total > 0 ? Double(core) / Double(total) : 0
+    }
+
+    /// At the demo's grid (64³ × 1.2 mm) every structure is ≥ 3 voxels thick over a good part of
+    /// it, so a U-Net can resolve it: the external CSF shell is 0.14 of a ≈ 19-voxel brain radius
+    /// (≈ 2.7 voxels, wider in sulci), the ribbon 0.16 (≈ 3 voxels), the nuclei ≥ 7 voxels across.
+    /// A 10 % eroded core is the bar: a 1–2-voxel shell keeps ≈ 0–5 %, a 3-voxel ribbon ≈ 20 %.
+    func testStructuresAreThickEnoughAtTheDemoGrid() throws {
+        for c in try PhantomGenerator.makeCases(count: 2, rareFraction: 0.5, seed: 3) {
+            for label in [UInt8(1), 2, 3, 4, 5] {
+                XCTAssertGreaterThan(PhantomTests.coreShare(c, label: label), 0.10, "label \(label) in \(c.id) (\(c.group ?? ""))")
+            }
+        }
     }
 
     func testRareFractionIsExactAndDeterministic() throws {

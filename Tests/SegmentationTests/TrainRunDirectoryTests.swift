@@ -20,7 +20,7 @@ final class TrainRunDirectoryTests: XCTestCase {
     func record(_ iteration: Int) -> IterationRecord {
         IterationRecord(iteration: iteration, epoch: (iteration - 1) / 2 + 1, loss: 0.5, learningRate: 0.01,
                         gradientNorm: 1.5, seconds: Double(iteration), cases: ["a", "b,c"],
-                        caseLosses: [0.25, 0.75], caseWeights: [1, 1])
+                        caseLosses: [0.25, 0.75], caseWeights: [1, 1], dataSeconds: 0.0125, stepSeconds: 0.25)
     }
 
     func testFreshRunCreatesFolderConfigAndLogHeaders() throws {
@@ -30,8 +30,8 @@ final class TrainRunDirectoryTests: XCTestCase {
         let logs = try run.openLogs(resume: nil)
         try logs.logIteration(record(1))
         XCTAssertEqual(try lines("train_log.csv"), [
-            "iteration,epoch,loss,lr,grad_norm,seconds,cases,case_losses,case_weights",
-            "1,1,0.5,0.01,1.5,1.000,\"a;b,c\",0.25;0.75,1.0;1.0",
+            "iteration,epoch,loss,lr,grad_norm,seconds,cases,case_losses,case_weights,data_seconds,step_seconds",
+            "1,1,0.5,0.01,1.5,1.000,\"a;b,c\",0.25;0.75,1.0;1.0,0.01250,0.25000",
         ])
         XCTAssertEqual(try lines("val.csv"), ["epoch,case,label,name,dice"])
         XCTAssertEqual(try lines("sampler.csv"), ["epoch,index,case,group,stale_loss,probability,draws"])
@@ -79,7 +79,7 @@ final class TrainRunDirectoryTests: XCTestCase {
         try Data("image,mask\n1,2\n".utf8).write(to: URL(fileURLWithPath: folder + "/train_log.csv"))
         XCTAssertThrowsError(try run.openLogs(resume: ResumePoint(iteration: 1, epochsCompleted: 0))) { error in
             XCTAssertEqual("\(error)", "log \(self.folder)/train_log.csv: header is \"image,mask\", expected "
-                + "\"iteration,epoch,loss,lr,grad_norm,seconds,cases,case_losses,case_weights\" — "
+                + "\"iteration,epoch,loss,lr,grad_norm,seconds,cases,case_losses,case_weights,data_seconds,step_seconds\" — "
                 + "the output folder holds a different run; choose another --output")
         }
     }
@@ -91,6 +91,23 @@ final class TrainRunDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try RunDirectory(path: file + "/run")) { error in
             XCTAssertTrue("\(error)".hasPrefix("run folder: cannot create output folder \(file)/run: "), "\(error)")
         }
+    }
+
+    /// The data-preparation share sums both timing columns over all logged iterations.
+    func testDataTimeShareSumsTheTimingColumns() throws {
+        let run = try RunDirectory(path: folder)
+        let logs = try run.openLogs(resume: nil)
+        var first = record(1), second = record(2)
+        (first.dataSeconds, first.stepSeconds) = (0.1, 1)
+        (second.dataSeconds, second.stepSeconds) = (0.3, 1)
+        try logs.logIteration(first)
+        try logs.logIteration(second)
+        let share = try DataTimeShare.read(run: run)
+        XCTAssertEqual(share.iterations, 2)
+        // (0.1 + 0.3) / (1 + 1), from values written with 5 decimals (exact for these).
+        XCTAssertEqual(try XCTUnwrap(share.fraction), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(share.summary, "data preparation: 20.0 % of iteration time (0.4 s of 2.0 s over 2 iterations)")
+        XCTAssertNil(DataTimeShare(iterations: 0, dataSeconds: 0, stepSeconds: 0).fraction)
     }
 
     func testCSVQuoting() {

@@ -76,6 +76,20 @@ final class TrainRunEndToEndTests: XCTestCase {
         // 4 training cases, batch 2 → 2 iterations per epoch, 2 epochs.
         let trainLog = try String(contentsOfFile: run + "/train_log.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(trainLog.count, 1 + 4)
+        // Batch-building time is logged per iteration and is part of the iteration's time.
+        for row in try RunLogReader.rows(path: run + "/train_log.csv") {
+            let data = try XCTUnwrap(row["data_seconds"].flatMap(Double.init), "\(row)")
+            let step = try XCTUnwrap(row["step_seconds"].flatMap(Double.init), "\(row)")
+            XCTAssertGreaterThanOrEqual(data, 0)
+            XCTAssertGreaterThan(step, 0)
+            // Both printed with 5 decimals: allow one rounding unit.
+            XCTAssertLessThanOrEqual(data, step + 1e-5, "\(row)")
+        }
+        let share = try DataTimeShare.read(run: try RunDirectory(path: run))
+        XCTAssertEqual(share.iterations, 4)
+        let fraction = try XCTUnwrap(share.fraction)
+        XCTAssertTrue((0...1).contains(fraction), "\(fraction)")
+        XCTAssertTrue(share.summary.hasPrefix("data preparation: "), share.summary)
         let sampler = try RunLogReader.rows(path: run + "/sampler.csv")
         XCTAssertEqual(sampler.count, 2 * 4)
         XCTAssertEqual(Set(sampler.map { $0["group"] ?? "" }), ["common", "rare"])

@@ -39,16 +39,36 @@ struct PlaneWave: Sendable {
     }
 }
 
-/// Layer radii in brain-normalised units (brain surface at s = 1). Adult cortex is 2.5–3 mm
-/// thick over a ~65 mm brain radius (≈ 0.05) but folded, so grey matter is ~40–50 % of the brain;
-/// a 0.16 ribbon with deep sulci gives that share and keeps the ribbon ≥ 3 voxels at 64³.
-/// Skull + scalp ≈ 15 % of the head radius.
+/// Layer radii in brain-normalised units (brain surface at s = 1), at the proportions of the
+/// product's target, fetal and neonatal brain MRI (configs/fetal.cfg), and thick enough to be
+/// resolved at 64³ × 1.2 mm, where the brain radius is ≈ 19 voxels:
+/// - extra-axial CSF: the fetal subarachnoid space is a few millimetres wide over a brain of
+///   radius 30–45 mm (≈ 10–15 % of the radius, and a large share, ~20–40 %, of the intracranial
+///   volume); 0.14 → ≈ 2.7 voxels, sulci add more;
+/// - the cortical ribbon: 0.16 → ≥ 3 voxels (the fetal cortex is thin, 1–3 mm, but a thinner
+///   ribbon would not survive the partial-volume blur at this grid);
+/// - skull and scalp thin (the fetal skull is thin; maternal tissue around is not modelled).
 enum PhantomLayers {
-    static let csfOuter = 1.06      // outer edge of external CSF (inner table of the skull)
-    static let skullOuter = 1.12
-    static let headOuter = 1.20     // skin
+    static let csfOuter = 1.14      // outer edge of external CSF (inner table of the skull)
+    static let skullOuter = 1.19
+    static let headOuter = 1.24     // skin
     static let ribbon = 0.16        // grey-matter thickness
     static let sulcusWidth = 0.35   // width of the fold sheets, in units of the fold field
+}
+
+/// Ventricles and deep grey nuclei, brain-normalised. Fetal lateral ventricles are large relative
+/// to the brain: an atrial width < 10 mm is normal, ≥ 10 mm is ventriculomegaly; the common
+/// semi-axis 0.18 (x) gives ≈ 7 voxels ≈ 8 mm across, the rare group's 1.6× ≈ 13 mm; together
+/// ≈ 3 % of the intracranial volume (rare ≈ 8 %). Deep grey (thalami + basal ganglia) is ≈ 5 % of
+/// the neonatal brain: two ellipsoids of semi-axes (0.28, 0.38, 0.26) are ≈ 5.5 % of the unit
+/// sphere before the ventricles carve them.
+enum PhantomNuclei {
+    static let ventricleCentre = SIMD3(0.19, -0.02, 0.12)     // x is ± per side
+    static let ventricleAxes = SIMD3(0.18, 0.48, 0.26)
+    /// Rare group (ventriculomegaly): wider, longer and taller (≈ 3× the volume).
+    static let rareVentricleScale = SIMD3(1.6, 1.15, 1.6)
+    static let deepGreyCentre = SIMD3(0.26, -0.04, -0.26)
+    static let deepGreyAxes = SIMD3(0.28, 0.38, 0.26)
 }
 
 public struct PhantomAnatomy: Sendable {
@@ -79,13 +99,12 @@ public struct PhantomAnatomy: Sendable {
             PlaneWave(wavelength: radius * rng.uniform(1.2, 2.0), amplitude: 0.03 * radius, using: &rng)
         }
         folds = (0..<3).map { _ in PlaneWave(wavelength: rng.uniform(0.32, 0.42), amplitude: 1, using: &rng) }
-        sulcusDepth = rng.uniform(0.2, 0.3)
+        // Sulci 15–25 % of the radius deep: a brain in its third trimester, still folding.
+        sulcusDepth = rng.uniform(0.15, 0.25)
         let v = rng.uniform(0.85, 1.15)
-        // Lateral ventricles ≈ 1.5 % of the brain (adult ~20 ml of ~1200 ml); rare group ~2× wider
-        // and taller, 25 % longer (≈ 5× the volume: ventriculomegaly).
-        ventricleAxes = SIMD3(0.10, 0.40, 0.16) * v * (rare ? SIMD3(2.1, 1.25, 1.9) : SIMD3(1, 1, 1))
-        // Thalamus + basal ganglia ≈ 2–4 % of the brain.
-        deepGreyAxes = SIMD3(0.18, 0.26, 0.17) * rng.uniform(0.9, 1.1)
+        ventricleAxes = PhantomNuclei.ventricleAxes * v
+            * (rare ? PhantomNuclei.rareVentricleScale : SIMD3(1, 1, 1))
+        deepGreyAxes = PhantomNuclei.deepGreyAxes * rng.uniform(0.9, 1.1)
     }
 
     /// Tissue at point p (mm about the volume centre).
@@ -116,14 +135,16 @@ public struct PhantomAnatomy: Sendable {
 
     /// Lateral ventricle: an ellipsoid bent down at both ends (z centre falls with y²).
     @inline(__always) func inVentricle(_ u: SIMD3<Double>, side: Double) -> Bool {
-        var v = u - SIMD3(side * 0.14, -0.02, 0.12)
+        let c = PhantomNuclei.ventricleCentre
+        var v = u - SIMD3(side * c.x, c.y, c.z)
         v.z += 0.6 * v.y * v.y
         let t = v / ventricleAxes
         return (t * t).sum() < 1
     }
 
     @inline(__always) func inDeepGrey(_ u: SIMD3<Double>, side: Double) -> Bool {
-        let t = (u - SIMD3(side * 0.24, -0.04, -0.18)) / deepGreyAxes
+        let c = PhantomNuclei.deepGreyCentre
+        let t = (u - SIMD3(side * c.x, c.y, c.z)) / deepGreyAxes
         return (t * t).sum() < 1
     }
 }

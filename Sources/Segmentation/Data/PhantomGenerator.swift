@@ -6,8 +6,8 @@
 // multiplicative bias field exp(b), Gaussian noise taken in magnitude inside the head, and a global
 // scale; exactly 0 outside the head, so cropping to the non-zero box is meaningful.
 // The rare group combines enlarged ventricles with another protocol (grey/white contrast
-// inverted, lower CSF contrast, stronger bias): the under-represented group of the robustness
-// experiment.
+// inverted as in an immature brain, lower CSF contrast, stronger bias): the under-represented
+// group of the robustness experiment.
 
 import Tensor
 import Foundation
@@ -25,8 +25,10 @@ public enum PhantomGenerator {
     /// Mean intensity per `PhantomTissue` (background, CSF, GM, WM, ventricles, deep grey,
     /// skull, scalp). Common protocol: T2-like ordering CSF > GM > deep grey > WM, dark skull.
     static let commonContrast: [Double] = [0, 1.00, 0.62, 0.42, 1.00, 0.52, 0.08, 0.55]
-    /// Rare protocol: WM brighter than GM, CSF contrast reduced.
-    static let rareContrast: [Double] = [0, 0.72, 0.50, 0.62, 0.76, 0.56, 0.10, 0.70]
+    /// Rare protocol: the T2 contrast of an immature brain (fetal / neonatal: unmyelinated white
+    /// matter brighter than the cortex, deep grey darkest), CSF still brightest but less so
+    /// against the tissue than in the common protocol.
+    static let rareContrast: [Double] = [0, 0.90, 0.46, 0.68, 0.90, 0.40, 0.10, 0.70]
 
     /// One case. `rare` selects enlarged ventricles and the rare protocol.
     public static func makeCase(id: String, rare: Bool, shape: GridShape = defaultShape,

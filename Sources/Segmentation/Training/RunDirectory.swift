@@ -5,7 +5,9 @@ import Foundation
 /// config.resolved.yaml     the configuration after defaults, as the caller resolved it
 /// checkpoint_latest.ckpt   written every `checkpointEvery` iterations and at each epoch end
 /// checkpoint_best.ckpt     the checkpoint with the best mean foreground validation Dice
-/// train_log.csv            one row per iteration
+/// train_log.csv            one row per iteration (loss, lr, cases, their losses and weights;
+///                          wall times: cumulative `seconds`, and `data_seconds` of the batch
+///                          building within `step_seconds` of the whole step)
 /// val.csv                  one row per (validation epoch, case, label)
 /// sampler.csv              one row per (epoch, training case): the sampler's state
 /// cache/                   preprocessed cases that did not stay in memory (`data.cache`)
@@ -24,7 +26,7 @@ public struct RunDirectory {
     public static let cacheFolderName = "cache"
 
     public static let trainLogHeader = ["iteration", "epoch", "loss", "lr", "grad_norm", "seconds",
-                                        "cases", "case_losses", "case_weights"]
+                                        "cases", "case_losses", "case_weights", "data_seconds", "step_seconds"]
     public static let validationLogHeader = ["epoch", "case", "label", "name", "dice"]
     public static let samplerLogHeader = ["epoch", "index", "case", "group", "stale_loss", "probability", "draws"]
 
@@ -88,6 +90,7 @@ public struct RunLogs {
             record.cases.joined(separator: ";"),
             record.caseLosses.map { String($0) }.joined(separator: ";"),
             record.caseWeights.map { String($0) }.joined(separator: ";"),
+            RunLogs.fixed(record.dataSeconds, digits: 5), RunLogs.fixed(record.stepSeconds, digits: 5),
         ])
     }
 
@@ -121,6 +124,11 @@ public struct IterationRecord: Equatable {
     public var cases: [String]
     public var caseLosses: [Float]
     public var caseWeights: [Float]
+    /// Seconds spent building this iteration's batch (patch placement, cut and augmentation).
+    public var dataSeconds: Double = 0
+    /// Seconds of the whole iteration: draw, batch, forward, loss, backward, clip, optimizer step
+    /// (validation and checkpoints excluded); `dataSeconds` is part of it.
+    public var stepSeconds: Double = 0
 }
 
 /// Dice of one label of one validation case.

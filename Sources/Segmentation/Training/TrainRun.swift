@@ -101,6 +101,7 @@ public enum TrainRun {
                    RunDirectory.bestCheckpointName)
         } ?? ""
         reporter.message("done: \(trainer.progress.iteration) iterations\(best); logs and plots in \(run.path)")
+        reporter.message(try DataTimeShare.read(run: run).summary)
     }
 
     /// The `auto` budget left for the validation cases once the training cases are placed.

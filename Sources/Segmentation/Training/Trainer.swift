@@ -135,6 +135,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
 
     /// One optimisation step (steps 1–7 of the type's comment).
     func step(iteration t: Int, epoch: Int) throws -> IterationRecord {
+        let stepStart = clock()
         let indices: [Int]
         do {
             indices = try sampler.draw(batchSize: settings.batchSize)
@@ -144,8 +145,11 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         let names = indices.map { source.caseNames[$0] }
         let batch: Model.Batch
         let losses: [Float]
+        var dataSeconds = 0.0
         do {
+            let dataStart = clock()
             batch = try source.batch(cases: indices, generator: &generator)
+            dataSeconds = clock() - dataStart
             losses = try model.forward(batch)
         } catch {
             throw RunError.step(iteration: t + 1, reason: "\(error)")
@@ -177,7 +181,8 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                                                      epochs: settings.epochs, exponent: settings.polyExponent)
         model.step(learningRate: learningRate)
         return IterationRecord(iteration: t + 1, epoch: epoch, loss: loss, learningRate: learningRate,
-                               gradientNorm: norm, seconds: 0, cases: names, caseLosses: losses, caseWeights: weights)
+                               gradientNorm: norm, seconds: 0, cases: names, caseLosses: losses, caseWeights: weights,
+                               dataSeconds: dataSeconds, stepSeconds: clock() - stepStart)
     }
 
     func divergence(iteration: Int, loss: Float, cases: [String], what: String = "loss") -> RunError {
