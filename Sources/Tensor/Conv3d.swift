@@ -3,6 +3,10 @@
 ///
 /// Forward per sample n and tile: Y[n][:, tile] = W [Cout, K] · col [K, T] (+ bias).
 /// Backward: dW += dY_tile · colᵀ, dcol = Wᵀ · dY_tile then col2im into dX.
+///
+/// Single-channel 3×3×3 stride-1 layers (the U-Net's first conv) use the direct SIMD kernel
+/// `Conv3dSingleChannel` instead (forward, and backward when no input gradient is asked for);
+/// passing `tile` forces the im2col path (tests, `dro-bench unet --conv-phases`).
 public enum Conv3d {
     /// Largest column tile in output voxels. 4096 columns measured faster than one whole-volume
     /// GEMM on this machine (REFERENCE §6: 176 vs 122 GFLOP/s for M=16, K=432).
@@ -28,6 +32,10 @@ public enum Conv3d {
                                g: Conv3dGeometry, workspace: Workspace,
                                tile tileOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
+        if tileOverride == nil && Conv3dSingleChannel.applies(g) {
+            Conv3dSingleChannel.forward(x: x, w: w, bias: bias, y: y, g: g, threads: threads)
+            return
+        }
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)
@@ -60,6 +68,14 @@ public enum Conv3d {
                                 g: Conv3dGeometry, workspace: Workspace,
                                 accumulateInput: Bool = false, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
+        if dx == nil && tileOverride == nil && Conv3dSingleChannel.applies(g) {
+            Conv3dSingleChannel.accumulateWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
+            if let dbias {
+                accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: g.outChannels,
+                                       voxels: g.outVoxels, threads: threads)
+            }
+            return
+        }
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)

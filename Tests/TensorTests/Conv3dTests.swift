@@ -11,6 +11,13 @@ final class Conv3dTests: XCTestCase {
         (Conv3dGeometry(batch: 1, inChannels: 2, outChannels: 5, inD: 5, inH: 7, inW: 6, kernel: 3, stride: 2, padding: 1), 5),
         (Conv3dGeometry(batch: 2, inChannels: 4, outChannels: 3, inD: 3, inH: 5, inW: 4, kernel: 1, stride: 1, padding: 0), 7),
         (Conv3dGeometry(batch: 1, inChannels: 2, outChannels: 2, inD: 4, inH: 3, inW: 5, kernel: 3, stride: 2, padding: 1), nil),
+        // Even sizes with stride 2 (the U-Net's downsampling), a tile ending mid-row.
+        (Conv3dGeometry(batch: 2, inChannels: 2, outChannels: 3, inD: 6, inH: 4, inW: 10, kernel: 3, stride: 2, padding: 1), 13),
+        // No padding with stride 2, and a strided 1×1×1 (not pointwise): the padding-free ends of rows.
+        (Conv3dGeometry(batch: 1, inChannels: 2, outChannels: 3, inD: 5, inH: 6, inW: 9, kernel: 3, stride: 2, padding: 0), 11),
+        (Conv3dGeometry(batch: 1, inChannels: 3, outChannels: 2, inD: 5, inH: 4, inW: 7, kernel: 1, stride: 2, padding: 0), nil),
+        // Cin = 1 through im2col (a tile forces it; without one the direct kernel runs).
+        (Conv3dGeometry(batch: 2, inChannels: 1, outChannels: 5, inD: 4, inH: 5, inW: 11, kernel: 3, stride: 1, padding: 1), 17),
     ]
 
     func testForwardMatchesDirect() {
