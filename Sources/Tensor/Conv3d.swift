@@ -4,8 +4,8 @@
 /// Forward per sample n and tile: Y[n][:, tile] = W [Cout, K] · col [K, T] (+ bias).
 /// Backward: dW += dY_tile · colᵀ, dcol = Wᵀ · dY_tile then col2im into dX.
 ///
-/// Single-channel 3×3×3 stride-1 layers (the U-Net's first conv) use the direct SIMD kernel
-/// `Conv3dSingleChannel` instead (forward, and backward when no input gradient is asked for);
+/// The weight gradient of single-channel 3×3×3 stride-1 layers (the U-Net's first conv) comes
+/// from the direct SIMD kernel `Conv3dSingleChannel` when no input gradient is asked for;
 /// passing `tile` forces the im2col path (tests, `dro-bench unet --conv-phases`).
 public enum Conv3d {
     /// Largest column tile in output voxels. 4096 columns measured faster than one whole-volume
@@ -32,10 +32,6 @@ public enum Conv3d {
                                g: Conv3dGeometry, workspace: Workspace,
                                tile tileOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
-        if tileOverride == nil && Conv3dSingleChannel.applies(g) {
-            Conv3dSingleChannel.forward(x: x, w: w, bias: bias, y: y, g: g, threads: threads)
-            return
-        }
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)

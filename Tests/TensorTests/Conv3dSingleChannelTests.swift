@@ -1,8 +1,9 @@
 import XCTest
 @testable import Tensor
 
-/// The direct single-channel kernel (the U-Net's first conv) against the naive convolution,
-/// finite differences in Double, and the im2col path.
+/// Single-channel convolutions (the U-Net's first conv): the forward (im2col + sgemm) against the
+/// naive convolution, and the direct weight-gradient kernel against finite differences in Double,
+/// an exact Double sum and the im2col path.
 final class Conv3dSingleChannelTests: XCTestCase {
     /// Widths below, at and between SIMD widths (8 lanes), Cout not a multiple of the 4-channel
     /// block, non-cubic volumes, batch 2.
@@ -33,7 +34,7 @@ final class Conv3dSingleChannelTests: XCTestCase {
                 }}}
                 // 27 Float products of values in [-1, 1] plus a bias: ≲ 1e-6 relative to the output scale.
                 let err = worstRelativeError(y, ref)
-                report("single-channel forward vs direct \(g) threads \(threads)", err)
+                report("single-channel forward (im2col) vs naive \(g) threads \(threads)", err)
                 XCTAssertLessThan(err, 1e-5, "\(g)")
             }
         }
