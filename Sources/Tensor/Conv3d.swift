@@ -103,7 +103,9 @@ public enum Conv3d {
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)
-        if let dx, !accumulateInput { dx.update(repeating: 0, count: g.inputCount) }
+        // col2im accumulates, so dx starts at 0; the pointwise path writes each dx tile with one
+        // GEMM (beta 0 when overwriting), so it needs no zeroing pass.
+        if let dx, !accumulateInput, !g.isPointwise { dx.update(repeating: 0, count: g.inputCount) }
         let col = g.isPointwise ? nil : workspace.buffer(columnSlot, count: kRows * tile)
         let dcol = g.isPointwise ? nil : workspace.buffer(columnSlot + 1, count: kRows * tile)
         for n in 0..<g.batch {
@@ -126,7 +128,7 @@ public enum Conv3d {
                           b: xs + v0, ldb: g.inVoxels, beta: 1, c: dw, ldc: kRows)
                     if let dx {
                         sgemm(transA: true, m: kRows, n: t, k: g.outChannels, a: w, lda: kRows,
-                              b: dys + v0, ldb: ov, beta: 1, c: dx + n * inSample + v0, ldc: g.inVoxels)
+                              b: dys + v0, ldb: ov, beta: accumulateInput ? 1 : 0, c: dx + n * inSample + v0, ldc: g.inVoxels)
                     }
                 }
                 v0 += t

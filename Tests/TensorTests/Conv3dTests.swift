@@ -60,18 +60,22 @@ final class Conv3dTests: XCTestCase {
     }
 
     func testBackwardAccumulatesWeightsAndOptionallyInput() {
-        let g = Self.shapes[0].0
-        let x = floats(randomDoubles(g.inputCount, seed: 3)), w = floats(randomDoubles(g.weightCount, seed: 4))
-        let r = floats(randomDoubles(g.outputCount, seed: 5))
-        let ws = Workspace()
-        var dx1 = [Float](repeating: 0, count: g.inputCount), dw1 = [Float](repeating: 0, count: g.weightCount)
-        var dx2 = [Float](repeating: 1, count: g.inputCount), dw2 = [Float](repeating: 0, count: g.weightCount)
-        x.withPtr { xp in w.withPtr { wp in r.withPtr { rp in
-            Conv3d.backward(x: xp, w: wp, dy: rp, dx: &dx1, dw: &dw1, dbias: nil, g: g, workspace: ws)
-            Conv3d.backward(x: xp, w: wp, dy: rp, dx: &dx2, dw: &dw2, dbias: nil, g: g, workspace: ws, accumulateInput: true)
-            Conv3d.backward(x: xp, w: wp, dy: rp, dx: nil, dw: &dw2, dbias: nil, g: g, workspace: ws)
-        }}}
-        for i in dx1.indices { XCTAssertEqual(dx2[i], dx1[i] + 1, accuracy: 1e-5) }
-        for i in dw1.indices { XCTAssertEqual(dw2[i], 2 * dw1[i], accuracy: 1e-4 * max(1, abs(dw1[i]))) }
+        // A 3×3×3 conv (col2im path) and a 1×1×1 one (dx straight from one GEMM per tile).
+        for g in [Self.shapes[0].0, Self.shapes[3].0] {
+            let x = floats(randomDoubles(g.inputCount, seed: 3)), w = floats(randomDoubles(g.weightCount, seed: 4))
+            let r = floats(randomDoubles(g.outputCount, seed: 5))
+            let ws = Workspace()
+            var dx1 = [Float](repeating: .nan, count: g.inputCount), dw1 = [Float](repeating: 0, count: g.weightCount)
+            var dx2 = [Float](repeating: 1, count: g.inputCount), dw2 = [Float](repeating: 0, count: g.weightCount)
+            x.withPtr { xp in w.withPtr { wp in r.withPtr { rp in
+                Conv3d.backward(x: xp, w: wp, dy: rp, dx: &dx1, dw: &dw1, dbias: nil, g: g, workspace: ws)
+                Conv3d.backward(x: xp, w: wp, dy: rp, dx: &dx2, dw: &dw2, dbias: nil, g: g, workspace: ws, accumulateInput: true)
+                Conv3d.backward(x: xp, w: wp, dy: rp, dx: nil, dw: &dw2, dbias: nil, g: g, workspace: ws)
+            }}}
+            // dx1 started as NaN: overwriting must not read it.
+            XCTAssertFalse(dx1.contains { $0.isNaN }, "\(g)")
+            for i in dx1.indices { XCTAssertEqual(dx2[i], dx1[i] + 1, accuracy: 1e-5, "\(g)") }
+            for i in dw1.indices { XCTAssertEqual(dw2[i], 2 * dw1[i], accuracy: 1e-4 * max(1, abs(dw1[i])), "\(g)") }
+        }
     }
 }
