@@ -50,15 +50,15 @@ public enum UNetBenchmark {
         net.convAlgorithm = o.algorithm
         var result: [String: Any] = [
             "features": o.features, "in_channels": o.inChannels, "classes": o.classes, "patch": o.patch, "batch": o.batch, "threads": o.threads,
-            "sgemm_peak_gflops": peak, "openblas_core": Parallel.blasCoreName,
+            "sgemm_peak_gflops": peak, "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
             "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
-        var text = "dro-bench unet: features \(o.features), \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(Parallel.blasCoreName)\n"
+        var text = "dro-bench unet: features \(o.features), \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
-        if Parallel.blasCoreName.lowercased().contains("prescott") {
-            // OpenBLAS did not recognise the CPU and fell back to SSE3 kernels (seen on VMs that
-            // report a generic CPU model); AVX2 kernels are ~3× faster.
-            text += "note: OpenBLAS chose Prescott (SSE3) kernels; set OPENBLAS_CORETYPE=Haswell if the CPU has AVX2\n"
+        if BLASRuntime.isFallbackCore(BLASRuntime.coreName) {
+            // OpenBLAS did not recognise the CPU and kept its pre-AVX kernels (seen on VMs that
+            // report a generic CPU model, with DRO_KEEP_OPENBLAS_CORE=1); AVX2 kernels are ~3× faster.
+            text += BLASBenchmark.fallbackNote + "\n"
         }
         if o.mode != .infer {
             let (steps, profile) = try trainSteps(net, o, &rng)
@@ -168,7 +168,8 @@ public enum UNetBenchmark {
 
 extension UNetBenchmark {
     /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
-    public static func main(_ o: UNetBenchOptions, dump: String?) throws -> String {
+    public static func main(_ o: UNetBenchOptions, dump: String?, convPhases: Bool = false) throws -> String {
+        if convPhases { return UNetConvPhases.report(o) }
         if let dump { return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm) }
         return try run(o)
     }

@@ -1,25 +1,38 @@
 /// 3D convolution as im2col + sgemm, in tiles of output voxels so the column buffer stays
 /// bounded (≤ `columnBudget` Floats) whatever the patch size.
 ///
-/// Forward per sample n and tile: Y[n][:, tile] = W [Cout, K] · col [K, T] (+ bias).
+/// Forward per sample n and tile: Y[n][:, tile] = [W | bias] [Cout, K+1] · [col; 1] [K+1, T]: the
+/// bias rides in the GEMM as an extra row of ones, so the output is written once (no bias-fill
+/// pass, no read-back of C).
 /// Backward: dW += dY_tile · colᵀ, dcol = Wᵀ · dY_tile then col2im into dX.
+///
+/// The weight gradient of single-channel 3×3×3 stride-1 layers (the U-Net's first conv) comes
+/// from the direct SIMD kernel `Conv3dSingleChannel` when no input gradient is asked for;
+/// passing `tile` forces the im2col path (tests, `dro-bench unet --conv-phases`).
 public enum Conv3d {
     /// Largest column tile in output voxels. 4096 columns measured faster than one whole-volume
     /// GEMM on this machine (REFERENCE §6: 176 vs 122 GFLOP/s for M=16, K=432).
     public static let maxTileColumns = 4096
-    /// Cap on the im2col tile: 4 Mi Floats = 16 MB, so the workspace stays a few tens of MB.
-    public static let columnBudget = 4 << 20
+    /// Target size of one im2col tile: 512 Ki Floats = 2 MB, the L2 of this machine's cores, so
+    /// the fill writes and the GEMM reads stay in cache. `dro-bench unet --conv-phases`
+    /// (2026-11-29, Haswell kernels, 2 threads) measured the stride-2 layers' backward 8–18 %
+    /// faster at such tiles (K=432: 1024–2048 columns; K=864: 512–1024) than at 4096 columns.
+    public static let columnBudget = 512 << 10
     /// Fewest columns per tile even for very large K (keeps GEMMs efficient).
-    static let minTileColumns = 256
+    static let minTileColumns = 512
+    /// Tiles are whole multiples of this many columns (OpenBLAS's N blocking works in such steps).
+    static let tileGranule = 256
 
     /// Columns per tile for a geometry.
     public static func tileColumns(_ g: Conv3dGeometry) -> Int {
-        let byBudget = max(minTileColumns, columnBudget / max(1, g.columnRows))
+        let byBudget = max(minTileColumns, columnBudget / max(1, g.columnRows) / tileGranule * tileGranule)
         return max(1, min(maxTileColumns, byBudget, g.outVoxels))
     }
 
-    /// Workspace slots used by this kernel.
+    /// Workspace slots used by this kernel: columns (0), column gradient (1), [W | bias] (5; 2 is
+    /// ConvTranspose3d's, 3 DiceCELoss's, 4 ConvDispatch's).
     static let columnSlot = 0
+    static let weightBiasSlot = 5
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, k, k, k], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
     /// Overwrites y.
@@ -31,21 +44,40 @@ public enum Conv3d {
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)
-        let col = g.isPointwise ? nil : workspace.buffer(columnSlot, count: kRows * tile)
+        if g.isPointwise {
+            for n in 0..<g.batch {
+                let xs = x + n * inSample, ys = y + n * outSample
+                fillBias(ys, bias: bias, channels: g.outChannels, voxels: ov, threads: threads)
+                var v0 = 0
+                while v0 < ov {
+                    let t = min(tile, ov - v0)
+                    sgemm(m: g.outChannels, n: t, k: kRows, a: w, lda: kRows, b: xs + v0, ldb: g.inVoxels,
+                          beta: 1, c: ys + v0, ldc: ov)
+                    v0 += t
+                }
+            }
+            return
+        }
+        // With a bias: A = [W | bias] [Cout, K+1] and a last column row of ones.
+        let kb = bias == nil ? kRows : kRows + 1
+        let col = workspace.buffer(columnSlot, count: kb * tile)
+        var a = w
+        if let bias {
+            let wb = workspace.buffer(weightBiasSlot, count: g.outChannels * kb)
+            for co in 0..<g.outChannels {
+                (wb + co * kb).update(from: w + co * kRows, count: kRows)
+                wb[co * kb + kRows] = bias[co]
+            }
+            a = UnsafePointer(wb)
+        }
         for n in 0..<g.batch {
             let xs = x + n * inSample, ys = y + n * outSample
-            fillBias(ys, bias: bias, channels: g.outChannels, voxels: ov, threads: threads)
             var v0 = 0
             while v0 < ov {
                 let t = min(tile, ov - v0)
-                if let col {
-                    Im2col.fill(x: xs, g: g, v0: v0, count: t, col: col, threads: threads)
-                    sgemm(m: g.outChannels, n: t, k: kRows, a: w, lda: kRows, b: col, ldb: t,
-                          beta: 1, c: ys + v0, ldc: ov)
-                } else {
-                    sgemm(m: g.outChannels, n: t, k: kRows, a: w, lda: kRows, b: xs + v0, ldb: g.inVoxels,
-                          beta: 1, c: ys + v0, ldc: ov)
-                }
+                Im2col.fill(x: xs, g: g, v0: v0, count: t, col: col, threads: threads)
+                if kb > kRows { (col + kRows * t).update(repeating: 1, count: t) }
+                sgemm(m: g.outChannels, n: t, k: kb, a: a, lda: kb, b: col, ldb: t, beta: 0, c: ys + v0, ldc: ov)
                 v0 += t
             }
         }
@@ -60,10 +92,20 @@ public enum Conv3d {
                                 g: Conv3dGeometry, workspace: Workspace,
                                 accumulateInput: Bool = false, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
+        if dx == nil && tileOverride == nil && Conv3dSingleChannel.applies(g) {
+            Conv3dSingleChannel.accumulateWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
+            if let dbias {
+                accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: g.outChannels,
+                                       voxels: g.outVoxels, threads: threads)
+            }
+            return
+        }
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)
-        if let dx, !accumulateInput { dx.update(repeating: 0, count: g.inputCount) }
+        // col2im accumulates, so dx starts at 0; the pointwise path writes each dx tile with one
+        // GEMM (beta 0 when overwriting), so it needs no zeroing pass.
+        if let dx, !accumulateInput, !g.isPointwise { dx.update(repeating: 0, count: g.inputCount) }
         let col = g.isPointwise ? nil : workspace.buffer(columnSlot, count: kRows * tile)
         let dcol = g.isPointwise ? nil : workspace.buffer(columnSlot + 1, count: kRows * tile)
         for n in 0..<g.batch {
@@ -86,7 +128,7 @@ public enum Conv3d {
                           b: xs + v0, ldb: g.inVoxels, beta: 1, c: dw, ldc: kRows)
                     if let dx {
                         sgemm(transA: true, m: kRows, n: t, k: g.outChannels, a: w, lda: kRows,
-                              b: dys + v0, ldb: ov, beta: 1, c: dx + n * inSample + v0, ldc: g.inVoxels)
+                              b: dys + v0, ldb: ov, beta: accumulateInput ? 1 : 0, c: dx + n * inSample + v0, ldc: g.inVoxels)
                     }
                 }
                 v0 += t

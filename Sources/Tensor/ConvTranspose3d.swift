@@ -30,9 +30,13 @@ public enum ConvTranspose3d {
                     for co in cs {
                         let b = bias?[co] ?? 0
                         let yc = ys + co * g.outVoxels
-                        for tap in 0..<8 {
-                            let src = p + (co * 8 + tap) * t
-                            visit(g: g, v0: v0, count: t, tap: tap) { j, o in yc[o] = src[j] + b }
+                        for pair in 0..<4 {
+                            // Taps (a, b, 0) and (a, b, 1) fill alternate voxels of the same output rows.
+                            let even = p + (co * 8 + 2 * pair) * t, odd = even + t
+                            visitRows(g: g, v0: v0, count: t, pair: pair) { j, len, o in
+                                let out = yc + o, e = even + j, f = odd + j
+                                for i in 0..<len { out[2 * i] = e[i] + b; out[2 * i + 1] = f[i] + b }
+                            }
                         }
                     }
                 }
@@ -60,9 +64,12 @@ public enum ConvTranspose3d {
                 Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
                     for co in cs {
                         let yc = dys + co * g.outVoxels
-                        for tap in 0..<8 {
-                            let dst = p + (co * 8 + tap) * t
-                            visit(g: g, v0: v0, count: t, tap: tap) { j, o in dst[j] = yc[o] }
+                        for pair in 0..<4 {
+                            let even = p + (co * 8 + 2 * pair) * t, odd = even + t
+                            visitRows(g: g, v0: v0, count: t, pair: pair) { j, len, o in
+                                let src = yc + o, e = even + j, f = odd + j
+                                for i in 0..<len { e[i] = src[2 * i]; f[i] = src[2 * i + 1] }
+                            }
                         }
                     }
                 }
@@ -86,10 +93,12 @@ public enum ConvTranspose3d {
         }
     }
 
-    /// For input voxels v0..<v0+count, calls body(j, output voxel index) for tap (a, b, c) = tap bits.
+    /// For input voxels v0..<v0+count, walked as runs along W: body(j = tile column of the run's
+    /// first voxel, len, output index of tap (a, b, 0) for that voxel) with (a, b) = the bits of
+    /// `pair`; voxel j + i of the run maps to output o + 2·i (tap c = 0) and o + 2·i + 1 (c = 1).
     @inline(__always)
-    static func visit(g: ConvTranspose3dGeometry, v0: Int, count: Int, tap: Int, _ body: (Int, Int) -> Void) {
-        let a = tap >> 2, b = (tap >> 1) & 1, c = tap & 1
+    static func visitRows(g: ConvTranspose3dGeometry, v0: Int, count: Int, pair: Int, _ body: (Int, Int, Int) -> Void) {
+        let a = pair >> 1, b = pair & 1
         let ow = g.outW, ohw = g.outH * g.outW
         var v = v0, j = 0
         let end = v0 + count
@@ -97,8 +106,7 @@ public enum ConvTranspose3d {
             let row = v / g.inW, w0 = v - row * g.inW
             let len = min(g.inW - w0, end - v)
             let h = row % g.inH, d = row / g.inH
-            let base = (2 * d + a) * ohw + (2 * h + b) * ow + c
-            for t in 0..<len { body(j + t, base + 2 * (w0 + t)) }
+            body(j, len, (2 * d + a) * ohw + (2 * h + b) * ow + 2 * w0)
             v += len
             j += len
         }

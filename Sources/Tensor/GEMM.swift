@@ -22,4 +22,12 @@ public enum BLAS {
                               _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
         sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
     }
+
+    /// The general row-major sgemm (C = alpha·op(A)·op(B) + beta·C), for benchmarks that time
+    /// the GEMMs of a kernel on their own.
+    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
 }

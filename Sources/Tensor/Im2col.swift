@@ -3,9 +3,10 @@
 /// Column matrix layout: [K = Cin·k³ rows, T columns], row r = ((ci·k + kd)·k + kh)·k + kw (the
 /// order of PyTorch's weight [Cout, Cin, k, k, k] flattened), column j = output voxel v0 + j in
 /// D·H·W raster order. Entries falling in the zero padding are 0.
-enum Im2col {
+/// Public for dro-bench's phase profile (`dro-bench unet --conv-phases`).
+public enum Im2col {
     /// Fills `col` [K, count] from the sample `x` [Cin, D, H, W]. Overwrites `col`.
-    static func fill(x: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
+    public static func fill(x: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
                      col: UnsafeMutablePointer<Float>, threads: Int) {
         let k = g.kernel, k3 = k * k * k
         Parallel.forEach(0..<g.columnRows, threads: threads) { rows in
@@ -18,20 +19,17 @@ enum Im2col {
                         return
                     }
                     let src = x + ci * g.inVoxels + srcRow
-                    let s = g.stride, iw0 = -g.padding + kw
-                    if s == 1 {
-                        // Contiguous run with zero padding at the ends.
-                        var t = 0
-                        while t < len {
-                            let iw = (ow0 + t) + iw0
-                            dst[t] = (iw >= 0 && iw < g.inW) ? src[iw] : 0
-                            t += 1
-                        }
+                    let (lo, hi) = validRange(g: g, kw: kw, ow0: ow0, len: len)
+                    if lo > 0 { dst.update(repeating: 0, count: lo) }
+                    if hi < len { (dst + hi).update(repeating: 0, count: len - hi) }
+                    guard lo < hi else { return }
+                    // Input w of output w (ow0 + t): (ow0 + t)·s − p + kw, inside [0, inW) for t in lo..<hi.
+                    let first = src + ((ow0 + lo) * g.stride - g.padding + kw)
+                    if g.stride == 1 {
+                        (dst + lo).update(from: first, count: hi - lo)
                     } else {
-                        for t in 0..<len {
-                            let iw = (ow0 + t) * s + iw0
-                            dst[t] = (iw >= 0 && iw < g.inW) ? src[iw] : 0
-                        }
+                        let s = g.stride, d = dst + lo
+                        for t in 0..<(hi - lo) { d[t] = first[t * s] }
                     }
                 }
             }
@@ -41,7 +39,7 @@ enum Im2col {
     /// Adds the columns `col` [K, count] back into the sample gradient `dx` [Cin, D, H, W]
     /// (the adjoint of `fill`). Accumulates. Parallel over input channels, which own disjoint
     /// slices of `dx`, so no two workers write the same element.
-    static func accumulate(col: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
+    public static func accumulate(col: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
                            dx: UnsafeMutablePointer<Float>, threads: Int) {
         let k = g.kernel, k3 = k * k * k
         Parallel.forEach(0..<g.inChannels, threads: threads) { channels in
@@ -52,16 +50,32 @@ enum Im2col {
                     forEachSegment(g: g, v0: v0, count: count, kd: kd, kh: kh) { j, ow0, len, srcRow in
                         guard let srcRow else { return }
                         let src = col + r * count + j
-                        let dst = dx + ci * g.inVoxels + srcRow
-                        let s = g.stride, iw0 = -g.padding + kw
-                        for t in 0..<len {
-                            let iw = (ow0 + t) * s + iw0
-                            if iw >= 0 && iw < g.inW { dst[iw] += src[t] }
+                        let (lo, hi) = validRange(g: g, kw: kw, ow0: ow0, len: len)
+                        guard lo < hi else { return }
+                        let dst = dx + (ci * g.inVoxels + srcRow + (ow0 + lo) * g.stride - g.padding + kw)
+                        let s = g.stride, from = src + lo
+                        if s == 1 {
+                            for t in 0..<(hi - lo) { dst[t] += from[t] }
+                        } else {
+                            for t in 0..<(hi - lo) { dst[t * s] += from[t] }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// For the run of outputs ow0..<ow0+len along W and tap kw: the sub-range lo..<hi of t whose
+    /// input w = (ow0 + t)·stride − padding + kw lies inside [0, inW); outside it the tap reads
+    /// zero padding. Lets the inner loops run without per-element bounds tests.
+    @inline(__always)
+    static func validRange(g: Conv3dGeometry, kw: Int, ow0: Int, len: Int) -> (Int, Int) {
+        let s = g.stride, off = kw - g.padding
+        // Smallest ow with ow·s + off ≥ 0, and one past the largest with ow·s + off ≤ inW − 1.
+        let owLo = off >= 0 ? 0 : (-off + s - 1) / s
+        let owHi = g.inW - off <= 0 ? 0 : (g.inW - off + s - 1) / s
+        let lo = min(len, max(0, owLo - ow0)), hi = max(lo, min(len, owHi - ow0))
+        return (lo, hi)
     }
 
     /// Walks the tile [v0, v0+count) as runs along W within one output row (od, oh). For each run

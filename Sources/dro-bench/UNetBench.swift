@@ -17,6 +17,7 @@ struct UNetBench: ParsableCommand {
     @Option(help: "What to time: train, infer or all.") var mode = "all"
     @Option(help: "Kernel for the 3×3×3 convolutions: auto, winograd or im2col.") var algorithm = "auto"
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @Flag(help: "Time the im2col layers' phases (im2col, each GEMM, col2im) alone and exit.") var convPhases = false
     @Option(help: "Write a small network's weights, input, output and gradients to this directory and exit.")
     var dump: String?
 
@@ -52,6 +53,6 @@ struct UNetBench: ParsableCommand {
         o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
         o.algorithmName = algorithm
-        print(try UNetBenchmark.main(o, dump: dump))
+        print(try UNetBenchmark.main(o, dump: dump, convPhases: convPhases))
     }
 }

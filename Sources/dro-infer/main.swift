@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Segmentation
+import Tensor
 
 extension Connectivity: ExpressibleByArgument {}
 
@@ -63,4 +64,6 @@ struct DroInfer: ParsableCommand {
     }
 }
 
+// First, before any output or thread: vector OpenBLAS kernels (may re-execute; see BLASRuntime).
+BLASRuntime.ensureVectorKernels()
 DroInfer.main()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Segmentation
+import Tensor
 
 /// `dro-train`: parses arguments and calls `TrainCommand.run`; no logic here.
 struct DroTrain: ParsableCommand {
@@ -81,4 +82,6 @@ struct DroTrain: ParsableCommand {
     }
 }
 
+// First, before any output or thread: vector OpenBLAS kernels (may re-execute; see BLASRuntime).
+BLASRuntime.ensureVectorKernels()
 DroTrain.main()

@@ -5,6 +5,8 @@ final class ConvTranspose3dTests: XCTestCase {
     static let shapes: [(ConvTranspose3dGeometry, tile: Int?)] = [
         (ConvTranspose3dGeometry(batch: 2, inChannels: 3, outChannels: 2, inD: 3, inH: 2, inW: 5), nil),
         (ConvTranspose3dGeometry(batch: 1, inChannels: 4, outChannels: 3, inD: 2, inH: 3, inW: 3), 4),
+        // Rows longer than a tile and tiles ending mid-row, batch 2.
+        (ConvTranspose3dGeometry(batch: 2, inChannels: 3, outChannels: 5, inD: 2, inH: 3, inW: 7), 5),
     ]
 
     /// Against the definition y[2i + t] = b + Σ_ci x[ci, i]·w[ci, co, t] (ConvNaive).

@@ -1,0 +1,91 @@
+import Foundation
+import Tensor
+
+/// `dro-bench unet --conv-phases`: where the time of the im2col convolutions goes. For each
+/// im2col layer of the reference network (the Cin = 1 first conv and the stride-2 convs) it runs
+/// the forward and backward kernels, and then each phase alone over the same tiles: im2col fill,
+/// forward GEMM, weight-gradient GEMM, column-gradient GEMM and col2im, so the share of the
+/// memory passes and of each GEMM is visible. Best of `repeats` runs (the machine is shared:
+/// the minimum is the least disturbed run), ms per call.
+public enum UNetConvPhases {
+    /// Runs per figure (median reported).
+    static let repeats = 5
+
+    /// The reference network's im2col layers for these options (names as in the step profile).
+    static func layers(_ o: UNetBenchOptions) -> [(String, Conv3dGeometry)] {
+        var out: [(String, Conv3dGeometry)] = []
+        var size = o.patch, cin = o.inChannels
+        for (l, f) in o.features.enumerated() {
+            let stride = l == 0 ? 1 : 2
+            let g = Conv3dGeometry(batch: o.batch, inChannels: cin, outChannels: f, inD: size[0], inH: size[1], inW: size[2],
+                                   kernel: 3, stride: stride, padding: 1)
+            out.append(("enc\(l).0", g))
+            size = [g.outD, g.outH, g.outW]
+            cin = f
+        }
+        return out
+    }
+
+    /// The kernel's own tile choice first, then the other sizes tried for comparison.
+    static func tileSweep(_ g: Conv3dGeometry) -> [Int] {
+        let own = Conv3d.tileColumns(g)
+        return [own] + [512, 1024, 2048, 4096, 8192].filter { $0 != own && $0 <= g.outVoxels }
+    }
+
+    static func time(_ body: () -> Void) -> Double {
+        var samples: [Double] = []
+        for run in 0...repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            if run > 0 { samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6) }
+        }
+        return samples.min() ?? .nan
+    }
+
+    public static func report(_ o: UNetBenchOptions) -> String {
+        Parallel.configure(threads: o.threads)
+        let peak = UNetBenchmark.sgemmPeakGFLOPs()
+        var text = "dro-bench unet --conv-phases: batch \(o.batch), threads \(o.threads), OpenBLAS \(BLASRuntime.coreDescription)\n"
+        text += String(format: "sgemm 2048² peak %.1f GFLOP/s; ms per call (best of %d)\n", peak, repeats)
+        text += "layer    tile  | fwd   = im2col + gemm   | bwd   = im2col + dW gemm + dcol gemm + col2im\n"
+        var rng = SplitMix64(seed: o.seed)
+        for (name, g) in layers(o) {
+          for tile in tileSweep(g) {
+            let x = FloatBuffer(count: g.inputCount), w = FloatBuffer(count: g.weightCount)
+            let y = FloatBuffer(count: g.outputCount), dx = FloatBuffer(count: g.inputCount), dw = FloatBuffer(count: g.weightCount)
+            for i in 0..<g.inputCount { x[i] = Float.random(in: -1..<1, using: &rng) }
+            for i in 0..<g.weightCount { w[i] = Float.random(in: -0.1..<0.1, using: &rng) }
+            for i in 0..<g.outputCount { y[i] = Float.random(in: -1..<1, using: &rng) }
+            let needsDx = name != "enc0.0"   // the U-Net never asks for the input image's gradient
+            let ws = Workspace(), kr = g.columnRows, ov = g.outVoxels
+            // The kernel's own choice runs as in training (nil tile: the direct weight gradient for Cin = 1).
+            let own = tile == Conv3d.tileColumns(g) ? nil : tile
+            let fwd = time { Conv3d.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws, tile: own, threads: o.threads) }
+            let bwd = time { Conv3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: needsDx ? dx.pointer : nil, dw: dw.pointer,
+                                             dbias: nil, g: g, workspace: ws, tile: own, threads: o.threads) }
+            let col = ws.buffer(0, count: kr * tile), dcol = ws.buffer(1, count: kr * tile)
+            // Each phase over every tile of every sample, as the kernels run them.
+            func tiles(_ body: (Int, Int, Int) -> Void) {
+                for n in 0..<g.batch { var v0 = 0; while v0 < ov { let t = min(tile, ov - v0); body(n, v0, t); v0 += t } }
+            }
+            let inS = g.inChannels * g.inVoxels, outS = g.outChannels * ov
+            let fill = time { tiles { n, v0, t in Im2col.fill(x: x.pointer + n * inS, g: g, v0: v0, count: t, col: col, threads: o.threads) } }
+            let gemmF = time { tiles { n, v0, t in BLAS.gemm(m: g.outChannels, n: t, k: kr, a: w.pointer, lda: kr, b: col, ldb: t, beta: 1,
+                                                             c: y.pointer + n * outS + v0, ldc: ov) } }
+            let gemmW = time { tiles { n, v0, t in BLAS.gemm(transB: true, m: g.outChannels, n: kr, k: t, a: y.pointer + n * outS + v0, lda: ov,
+                                                             b: col, ldb: t, beta: 1, c: dw.pointer, ldc: kr) } }
+            let gemmC = needsDx ? time { tiles { n, v0, t in BLAS.gemm(transA: true, m: kr, n: t, k: g.outChannels, a: w.pointer, lda: kr,
+                                                                       b: y.pointer + n * outS + v0, ldb: ov, beta: 0, c: dcol, ldc: t) } } : 0
+            let acc = needsDx ? time { tiles { n, v0, t in Im2col.accumulate(col: dcol, g: g, v0: v0, count: t, dx: dx.pointer + n * inS,
+                                                                             threads: o.threads) } } : 0
+            let gf = g.forwardFLOPs / 1e9
+            text += String(format: "%-7@ %5d  | %5.1f = %5.1f + %5.1f (%2.0f%%) | %5.1f = %5.1f + %5.1f (%2.0f%%) + %5.1f (%2.0f%%) + %5.1f\n",
+                           (own == nil && name == "enc0.0" ? "enc0.0*" : name) as NSString, tile, fwd, fill, gemmF, 100 * gf / (gemmF * 1e-3) / peak,
+                           bwd, fill, gemmW, 100 * gf / (gemmW * 1e-3) / peak, gemmC,
+                           needsDx ? 100 * gf / (gemmC * 1e-3) / peak : 0, acc)
+          }
+        }
+        text += "(%) = that GEMM's rate as a fraction of the sgemm peak; enc0.0*: bwd = the direct Cin = 1 weight-gradient kernel, phases = im2col path\n"
+        return text
+    }
+}

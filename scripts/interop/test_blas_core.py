@@ -1,0 +1,104 @@
+"""OpenBLAS kernel selection at start-up (Tensor/BLASRuntime.swift): when OpenBLAS falls back to its
+pre-AVX kernels (e.g. "Prescott" for a CPU it does not know) on a CPU whose /proc/cpuinfo flags
+show AVX2, dro-seg's executables set OPENBLAS_CORETYPE and re-execute themselves; a caller's
+OPENBLAS_CORETYPE is never overridden; DRO_KEEP_OPENBLAS_CORE=1 keeps OpenBLAS's own choice.
+
+The expected core is derived here from /proc/cpuinfo (independently of the Swift code) and the
+observed core is what `openblas_get_corename()` reports in `dro-bench blas --json`.
+
+Run by scripts/test.sh with DRO_BIN = the release bin folder."""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
+DRO_BENCH = BIN / "dro-bench"
+
+pytestmark = pytest.mark.skipif(not DRO_BENCH.exists(), reason=f"{DRO_BENCH} not built")
+
+# OpenBLAS 0.3.x x86-64 kernel families older than AVX (driver/others/dynamic.c corename[]).
+PRE_AVX = {"unknown", "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",
+           "penryn", "dunnington", "nehalem"}
+VARIABLES = ("OPENBLAS_CORETYPE", "DRO_KEEP_OPENBLAS_CORE", "DRO_BLAS_REEXEC")
+# A small sgemm keeps each run well under a second even with the SSE3 kernels.
+SIZE = 256
+
+
+def cpu_flags():
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def run(args, **extra_env):
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    env.update(extra_env)
+    return subprocess.run([str(DRO_BENCH), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def core_report(**extra_env):
+    r = run(["blas", "--json", "--size", str(SIZE), "--threads", "1"], **extra_env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    report = json.loads(r.stdout)
+    # The arguments survive the re-execution.
+    assert report["sgemm_size"] == SIZE and report["threads"] == 1
+    assert report["sgemm_gflops"] > 0
+    return report
+
+
+def test_vector_kernels_when_cpu_has_avx2():
+    flags = cpu_flags()
+    if not {"avx2", "fma"} <= flags:
+        pytest.skip("CPU without AVX2+FMA: OpenBLAS's own choice is kept")
+    kept = core_report(DRO_KEEP_OPENBLAS_CORE="1")
+    auto = core_report()
+    assert auto["openblas_core"].lower() not in PRE_AVX, auto
+    if kept["openblas_core"].lower() in PRE_AVX:
+        # OpenBLAS fell back: the executable must have chosen the core OpenBLAS's own feature
+        # tests would pick for these flags.
+        if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+            expected = "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
+        else:
+            expected = "Haswell"
+        assert auto["core_selection"] == "automatic", auto
+        assert auto["replaced_core"] == kept["openblas_core"], (auto, kept)
+        assert auto["openblas_core"].lower() == expected.lower(), (auto, expected)
+    else:
+        # OpenBLAS knows this CPU: nothing to do, nothing re-executed.
+        assert auto["core_selection"] == "openblas", auto
+        assert auto["openblas_core"] == kept["openblas_core"]
+
+
+def test_pinned_core_is_never_overridden():
+    report = core_report(OPENBLAS_CORETYPE="Haswell")
+    assert report["openblas_core"] == "Haswell", report
+    assert report["core_selection"] == "environment"
+    assert "replaced_core" not in report
+
+
+def test_opt_out_keeps_openblas_choice():
+    report = core_report(DRO_KEEP_OPENBLAS_CORE="1")
+    assert report["core_selection"] == "openblas", report
+    assert "replaced_core" not in report
+
+
+def test_usage_errors_and_help_unchanged_by_reexecution():
+    # Same exit status and one copy of the output whether or not the binary re-executed itself.
+    for extra in ({}, {"DRO_KEEP_OPENBLAS_CORE": "1"}):
+        r = run(["blas", "--size", "0"], **extra)
+        assert r.returncode == 64, (extra, r)
+        assert r.stdout == ""
+        assert r.stderr.count("--size must be ≥ 1") == 1, r.stderr
+        h = run(["--help"], **extra)
+        assert h.returncode == 0
+        assert h.stdout.count("USAGE: dro-bench") == 1, h.stdout
