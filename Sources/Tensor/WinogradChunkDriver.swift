@@ -33,7 +33,7 @@ enum WinogradChunkDriver {
                     let rows = plan.rowRange(chunk: chunk)
                     let s = scratch[k]
                     for item in 0..<inputItems { transformIn(rows, rows, item, s, s) }
-                    gemms(rows.count * plan.tilesW, s)
+                    gemms(plan.columns(rows: rows.count), s)
                     for item in 0..<outputItems { transformOut(rows, rows, item, s, s) }
                 }
             }
@@ -47,7 +47,7 @@ enum WinogradChunkDriver {
                 split(rows: rows, items: inputItems, workers: workers) { part, item, k in
                     transformIn(rows, part, item, scratch[k], buffers)
                 }
-                gemms(rows.count * plan.tilesW, buffers)
+                gemms(plan.columns(rows: rows.count), buffers)
                 split(rows: rows, items: outputItems, workers: workers) { part, item, k in
                     transformOut(rows, part, item, scratch[k], buffers)
                 }

@@ -105,7 +105,7 @@ public enum WinogradConv3d {
             transformIn: { chunkRows, rows, c, lanes, buffers in
                 WinogradInputTransform.rows(
                     rows, input: input, channel: c, channels: cin, plan: plan,
-                    out: buffers.data + c * ld + (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW,
+                    out: buffers.data + c * ld + (rows.lowerBound - chunkRows.lowerBound) * plan.rowStride,
                     xiStride: xiStride, lines: lanes.lines)
             },
             gemms: { tiles, buffers in
@@ -119,7 +119,7 @@ public enum WinogradConv3d {
                 for row in rows {
                     let (s, td, th) = plan.decode(row: row)
                     WinogradTileTransforms.outputRow(
-                        src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.tilesW,
+                        src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
                         xiStride: xiStride, plane: output + (s * cout + co) * plan.planeSize,
                         d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
                         rowBuffer: lanes.rowBuffer, stage: lanes.stage)
@@ -147,7 +147,7 @@ public enum WinogradConv3d {
             // the same from run to run (training stays reproducible from its seed).
             fixedAssignment: true,
             transformIn: { chunkRows, rows, item, lanes, buffers in
-                let local = (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW
+                let local = (rows.lowerBound - chunkRows.lowerBound) * plan.rowStride
                 if item < cin {
                     WinogradInputTransform.rows(rows, input: x, channel: item, channels: cin, plan: plan,
                                                 out: buffers.data + item * ld + local, xiStride: xiStride,
@@ -160,7 +160,7 @@ public enum WinogradConv3d {
                     WinogradTileTransforms.gradientRow(
                         plane: dy + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
                         tilesW: plan.tilesW,
-                        out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.tilesW,
+                        out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
                         xiStride: xiStride, lines: lanes.lines, stage: lanes.stage)
                 }
             },

@@ -39,6 +39,10 @@ struct WinogradTuning {
 struct WinogradPlan {
     let batch, d, h, w: Int
     let tilesD, tilesH, tilesW: Int
+    /// Columns one row occupies in a chunk buffer: tilesW rounded up to whole lane vectors, so
+    /// every row starts on a 16-byte boundary and the transforms store whole vectors (the extra
+    /// columns hold the transform of the zero padding; the output transform skips them).
+    let rowStride: Int
     let rowsPerChunk: Int
     /// Stride between the 64 component rows of one channel in a chunk buffer laid out
     /// [channel][ξ][tile]: ≥ tiles per chunk, rounded to an odd number of 64-byte lines so the
@@ -49,16 +53,18 @@ struct WinogradPlan {
     init(batch: Int, d: Int, h: Int, w: Int, channels: Int, tuning: WinogradTuning) {
         self.batch = batch; self.d = d; self.h = h; self.w = w
         tilesD = (d + 1) / 2; tilesH = (h + 1) / 2; tilesW = (w + 1) / 2
+        let lanes = WinogradLanes.scalarCount
+        rowStride = (tilesW + lanes - 1) / lanes * lanes
         let bytesPerTile = WinogradWeightTransforms.components * channels * MemoryLayout<Float>.size
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
-        var perChunk = max(1, min(rows, target / max(1, tilesW)))
+        var perChunk = max(1, min(rows, target / max(1, rowStride)))
         if tuning.threading == .workersOwnChunks {
             // At least one chunk per worker (small volumes, e.g. 8³, would otherwise be one chunk).
             perChunk = min(perChunk, (rows + tuning.threads - 1) / max(1, tuning.threads))
         }
         rowsPerChunk = max(1, perChunk)
-        componentStride = (rowsPerChunk * tilesW + 31) / 32 * 32 + 16
+        componentStride = (rowsPerChunk * rowStride + 31) / 32 * 32 + 16
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         switch tuning.threading {
         case .workersOwnChunks: threads = max(1, min(tuning.threads, chunks))
@@ -80,6 +86,9 @@ struct WinogradPlan {
         let rem = row % perSample
         return (row / perSample, rem / tilesH, rem % tilesH)
     }
+
+    /// GEMM columns of a chunk of `rows` rows (padding columns included).
+    func columns(rows: Int) -> Int { rows * rowStride }
 
     /// Stride between channels in a chunk buffer: the row stride (ld) of every GEMM operand.
     var channelStride: Int { WinogradWeightTransforms.components * componentStride }

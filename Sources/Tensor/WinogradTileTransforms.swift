@@ -41,6 +41,12 @@ func storeLanes(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>, _ count: I
     }
 }
 
+/// Stores a whole lane vector (rows are padded to whole vectors, see WinogradPlan.rowStride).
+@inline(__always)
+func storeVector(_ v: WinogradLanes, _ p: UnsafeMutablePointer<Float>) {
+    p[0] = v[0]; p[1] = v[1]; p[2] = v[2]; p[3] = v[3]
+}
+
 /// Bᵀ applied to one axis: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
 @inline(__always)
 func inputTransform(_ d0: WinogradLanes, _ d1: WinogradLanes, _ d2: WinogradLanes, _ d3: WinogradLanes)
@@ -163,7 +169,6 @@ enum WinogradTileTransforms {
         let lanes = WinogradLanes.scalarCount
         var m = 0
         while m < tilesW {
-            let count = tilesW - m
             // W then Y axis: stage[a·16 + ξy·4 + ξw].
             for a in 0..<2 {
                 let l0 = lines + 2 * (a * 2) * length + m, l1 = lines + 2 * (a * 2 + 1) * length + m
@@ -178,10 +183,12 @@ enum WinogradTileTransforms {
             for yw in 0..<16 {
                 let r = gradientTransform(stage[yw], stage[16 + yw])
                 let base = out + yw * xiStride + m
-                storeLanes(r.0, base, count)
-                storeLanes(r.1, base + 16 * xiStride, count)
-                storeLanes(r.2, base + 32 * xiStride, count)
-                storeLanes(r.3, base + 48 * xiStride, count)
+                // Whole vectors: tiles ≥ tilesW read the zero fill of the line buffers, so the
+                // padding columns of a row hold zeros (the weight gradient sums over them).
+                storeVector(r.0, base)
+                storeVector(r.1, base + 16 * xiStride)
+                storeVector(r.2, base + 32 * xiStride)
+                storeVector(r.3, base + 48 * xiStride)
             }
             m += lanes
         }
