@@ -6,7 +6,7 @@ import Synchronization
 ///   2. `gemms(tiles, buffers)`: the 64 GEMMs of the chunk (`tiles` columns);
 ///   3. `transformOut(chunkRows, rows, item, lanes, buffers)` for the rows and every output item.
 /// `rows` ⊆ `chunkRows` (whole chunk unless split over workers); `lanes` is the calling worker's
-/// scratch (line buffers, lane stage); `buffers` holds the chunk.
+/// scratch (line buffers, edge vector); `buffers` holds the chunk.
 enum WinogradChunkDriver {
     typealias RowsItemBody = (_ chunkRows: Range<Int>, _ rows: Range<Int>, _ item: Int,
                               _ lanes: WinogradWorkerScratch, _ buffers: WinogradWorkerScratch) -> Void

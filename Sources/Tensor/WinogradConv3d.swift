@@ -122,7 +122,7 @@ public enum WinogradConv3d {
                         src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
                         xiStride: xiStride, plane: output + (s * cout + co) * plan.planeSize,
                         d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
-                        rowBuffer: lanes.rowBuffer, stage: lanes.stage)
+                        edge: lanes.edge)
                 }
             })
     }
@@ -161,7 +161,7 @@ public enum WinogradConv3d {
                         plane: dy + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
                         tilesW: plan.tilesW,
                         out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
-                        xiStride: xiStride, lines: lanes.lines, stage: lanes.stage)
+                        xiStride: xiStride, lines: lanes.lines)
                 }
             },
             gemms: { tiles, buffers in

@@ -101,9 +101,8 @@ struct WinogradPlan {
 struct WinogradWorkerScratch {
     let data: UnsafeMutablePointer<Float>      // transformed input / output-gradient (component-major)
     let products: UnsafeMutablePointer<Float>  // GEMM output or second operand
-    let lines: UnsafeMutablePointer<Float>     // W-line slots / deinterleaved lines
-    let rowBuffer: UnsafeMutablePointer<Float> // 4 output lines
-    let stage: UnsafeMutablePointer<WinogradLanes>
+    let lines: UnsafeMutablePointer<Float>     // W-line blocks / padded voxel lines
+    let edge: UnsafeMutablePointer<Float>      // the last, partial output vector of a line
     let accumulator: UnsafeMutablePointer<Float> // weight-gradient partial dU, 64·cout·cin
 
     /// Carves `count` workers' scratch from `workspace` slot `slot`.
@@ -112,19 +111,19 @@ struct WinogradWorkerScratch {
         @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }   // 64-byte multiples
         let lineLength = winogradLineLength(tilesW: plan.tilesW)
         let sizes = [plan.chunkFloats(channels: dataChannels), plan.chunkFloats(channels: productChannels),
-                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength), 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
+                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength),
+                     4 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
         let perWorker = sizes.reduce(0, +)
         let base = workspace.buffer(slot, count: perWorker * count + 16)
-        // Align to 64 bytes so the lane stage and the GEMM operands start on cache lines.
+        // Align to 64 bytes so the GEMM operands and every row of a chunk start on cache lines.
         let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
         let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
         return (0..<count).map { k in
             var p = aligned + k * perWorker
             func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
-            let data = take(0), products = take(1), lines = take(2), rowBuffer = take(3)
-            let stage = UnsafeMutableRawPointer(take(4)).bindMemory(to: WinogradLanes.self, capacity: 32)
-            return WinogradWorkerScratch(data: data, products: products, lines: lines, rowBuffer: rowBuffer,
-                                         stage: stage, accumulator: take(5))
+            let data = take(0), products = take(1), lines = take(2), edge = take(3)
+            return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge,
+                                         accumulator: take(4))
         }
     }
 }
