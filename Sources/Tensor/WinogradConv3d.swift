@@ -122,7 +122,7 @@ public enum WinogradConv3d {
                         src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
                         xiStride: xiStride, plane: output + (s * cout + co) * plan.planeSize,
                         d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
-                        edge: lanes.edge)
+                        edge: lanes.edge, sink: lanes.lines)
                 }
             })
     }
@@ -178,14 +178,18 @@ public enum WinogradConv3d {
             for i in 0..<components * matrix { total[i] += s.accumulator[i] }
         }
         WinogradWeightTransforms.accumulateGradient(du: total, cout: cout, cin: cin, dw: dweight)
-        if let dbias { accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize) }
+        if let dbias {
+            accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,
+                                   threads: tuning.threads)
+        }
     }
 
     /// dbias[co] += Σ over samples and voxels of dy[n, co]; per-plane Float sums in 8 lanes,
-    /// planes added in Double.
+    /// planes added in Double. Channels are split over `threads` (each sum is computed the same
+    /// way whichever thread runs it, so the result does not depend on the thread count).
     private static func accumulateBiasGradient(dy: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>,
-                                               n: Int, cout: Int, planeSize: Int) {
-        for co in 0..<cout {
+                                               n: Int, cout: Int, planeSize: Int, threads: Int) {
+        Parallel.forEach(count: cout, threads: threads) { co in
             var sum = 0.0
             for s in 0..<n {
                 let p = dy + (s * cout + co) * planeSize
