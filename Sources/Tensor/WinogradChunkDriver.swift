@@ -6,7 +6,7 @@ import Synchronization
 ///   2. `gemms(tiles, buffers)`: the 64 GEMMs of the chunk (`tiles` columns);
 ///   3. `transformOut(chunkRows, rows, item, lanes, buffers)` for the rows and every output item.
 /// `rows` ⊆ `chunkRows` (whole chunk unless split over workers); `lanes` is the calling worker's
-/// scratch (line buffers, lane stage); `buffers` holds the chunk.
+/// scratch (line buffers, edge vector); `buffers` holds the chunk.
 enum WinogradChunkDriver {
     typealias RowsItemBody = (_ chunkRows: Range<Int>, _ rows: Range<Int>, _ item: Int,
                               _ lanes: WinogradWorkerScratch, _ buffers: WinogradWorkerScratch) -> Void
@@ -33,7 +33,7 @@ enum WinogradChunkDriver {
                     let rows = plan.rowRange(chunk: chunk)
                     let s = scratch[k]
                     for item in 0..<inputItems { transformIn(rows, rows, item, s, s) }
-                    gemms(rows.count * plan.tilesW, s)
+                    gemms(plan.columns(rows: rows.count), s)
                     for item in 0..<outputItems { transformOut(rows, rows, item, s, s) }
                 }
             }
@@ -47,7 +47,7 @@ enum WinogradChunkDriver {
                 split(rows: rows, items: inputItems, workers: workers) { part, item, k in
                     transformIn(rows, part, item, scratch[k], buffers)
                 }
-                gemms(rows.count * plan.tilesW, buffers)
+                gemms(plan.columns(rows: rows.count), buffers)
                 split(rows: rows, items: outputItems, workers: workers) { part, item, k in
                     transformOut(rows, part, item, scratch[k], buffers)
                 }

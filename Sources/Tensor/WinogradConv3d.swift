@@ -105,7 +105,7 @@ public enum WinogradConv3d {
             transformIn: { chunkRows, rows, c, lanes, buffers in
                 WinogradInputTransform.rows(
                     rows, input: input, channel: c, channels: cin, plan: plan,
-                    out: buffers.data + c * ld + (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW,
+                    out: buffers.data + c * ld + (rows.lowerBound - chunkRows.lowerBound) * plan.rowStride,
                     xiStride: xiStride, lines: lanes.lines)
             },
             gemms: { tiles, buffers in
@@ -119,10 +119,10 @@ public enum WinogradConv3d {
                 for row in rows {
                     let (s, td, th) = plan.decode(row: row)
                     WinogradTileTransforms.outputRow(
-                        src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.tilesW,
+                        src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
                         xiStride: xiStride, plane: output + (s * cout + co) * plan.planeSize,
                         d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
-                        rowBuffer: lanes.rowBuffer, stage: lanes.stage)
+                        edge: lanes.edge, sink: lanes.lines)
                 }
             })
     }
@@ -147,7 +147,7 @@ public enum WinogradConv3d {
             // the same from run to run (training stays reproducible from its seed).
             fixedAssignment: true,
             transformIn: { chunkRows, rows, item, lanes, buffers in
-                let local = (rows.lowerBound - chunkRows.lowerBound) * plan.tilesW
+                let local = (rows.lowerBound - chunkRows.lowerBound) * plan.rowStride
                 if item < cin {
                     WinogradInputTransform.rows(rows, input: x, channel: item, channels: cin, plan: plan,
                                                 out: buffers.data + item * ld + local, xiStride: xiStride,
@@ -160,8 +160,8 @@ public enum WinogradConv3d {
                     WinogradTileTransforms.gradientRow(
                         plane: dy + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
                         tilesW: plan.tilesW,
-                        out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.tilesW,
-                        xiStride: xiStride, lines: lanes.lines, stage: lanes.stage)
+                        out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
+                        xiStride: xiStride, lines: lanes.lines)
                 }
             },
             gemms: { tiles, buffers in
@@ -178,14 +178,18 @@ public enum WinogradConv3d {
             for i in 0..<components * matrix { total[i] += s.accumulator[i] }
         }
         WinogradWeightTransforms.accumulateGradient(du: total, cout: cout, cin: cin, dw: dweight)
-        if let dbias { accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize) }
+        if let dbias {
+            accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,
+                                   threads: tuning.threads)
+        }
     }
 
     /// dbias[co] += Σ over samples and voxels of dy[n, co]; per-plane Float sums in 8 lanes,
-    /// planes added in Double.
+    /// planes added in Double. Channels are split over `threads` (each sum is computed the same
+    /// way whichever thread runs it, so the result does not depend on the thread count).
     private static func accumulateBiasGradient(dy: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>,
-                                               n: Int, cout: Int, planeSize: Int) {
-        for co in 0..<cout {
+                                               n: Int, cout: Int, planeSize: Int, threads: Int) {
+        Parallel.forEach(count: cout, threads: threads) { co in
             var sum = 0.0
             for s in 0..<n {
                 let p = dy + (s * cout + co) * planeSize

@@ -39,6 +39,10 @@ struct WinogradTuning {
 struct WinogradPlan {
     let batch, d, h, w: Int
     let tilesD, tilesH, tilesW: Int
+    /// Columns one row occupies in a chunk buffer: tilesW rounded up to whole lane vectors, so
+    /// every row starts on a 16-byte boundary and the transforms store whole vectors (the extra
+    /// columns hold the transform of the zero padding; the output transform skips them).
+    let rowStride: Int
     let rowsPerChunk: Int
     /// Stride between the 64 component rows of one channel in a chunk buffer laid out
     /// [channel][ξ][tile]: ≥ tiles per chunk, rounded to an odd number of 64-byte lines so the
@@ -49,16 +53,18 @@ struct WinogradPlan {
     init(batch: Int, d: Int, h: Int, w: Int, channels: Int, tuning: WinogradTuning) {
         self.batch = batch; self.d = d; self.h = h; self.w = w
         tilesD = (d + 1) / 2; tilesH = (h + 1) / 2; tilesW = (w + 1) / 2
+        let lanes = WinogradLanes.scalarCount
+        rowStride = (tilesW + lanes - 1) / lanes * lanes
         let bytesPerTile = WinogradWeightTransforms.components * channels * MemoryLayout<Float>.size
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
-        var perChunk = max(1, min(rows, target / max(1, tilesW)))
+        var perChunk = max(1, min(rows, target / max(1, rowStride)))
         if tuning.threading == .workersOwnChunks {
             // At least one chunk per worker (small volumes, e.g. 8³, would otherwise be one chunk).
             perChunk = min(perChunk, (rows + tuning.threads - 1) / max(1, tuning.threads))
         }
         rowsPerChunk = max(1, perChunk)
-        componentStride = (rowsPerChunk * tilesW + 31) / 32 * 32 + 16
+        componentStride = (rowsPerChunk * rowStride + 31) / 32 * 32 + 16
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         switch tuning.threading {
         case .workersOwnChunks: threads = max(1, min(tuning.threads, chunks))
@@ -81,6 +87,9 @@ struct WinogradPlan {
         return (row / perSample, rem / tilesH, rem % tilesH)
     }
 
+    /// GEMM columns of a chunk of `rows` rows (padding columns included).
+    func columns(rows: Int) -> Int { rows * rowStride }
+
     /// Stride between channels in a chunk buffer: the row stride (ld) of every GEMM operand.
     var channelStride: Int { WinogradWeightTransforms.components * componentStride }
 
@@ -92,9 +101,8 @@ struct WinogradPlan {
 struct WinogradWorkerScratch {
     let data: UnsafeMutablePointer<Float>      // transformed input / output-gradient (component-major)
     let products: UnsafeMutablePointer<Float>  // GEMM output or second operand
-    let lines: UnsafeMutablePointer<Float>     // W-line slots / deinterleaved lines
-    let rowBuffer: UnsafeMutablePointer<Float> // 4 output lines
-    let stage: UnsafeMutablePointer<WinogradLanes>
+    let lines: UnsafeMutablePointer<Float>     // W-line blocks / padded voxel lines
+    let edge: UnsafeMutablePointer<Float>      // the last, partial output vector of a line
     let accumulator: UnsafeMutablePointer<Float> // weight-gradient partial dU, 64·cout·cin
 
     /// Carves `count` workers' scratch from `workspace` slot `slot`.
@@ -103,19 +111,19 @@ struct WinogradWorkerScratch {
         @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }   // 64-byte multiples
         let lineLength = winogradLineLength(tilesW: plan.tilesW)
         let sizes = [plan.chunkFloats(channels: dataChannels), plan.chunkFloats(channels: productChannels),
-                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength), 8 * lineLength, 32 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
+                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength),
+                     4 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
         let perWorker = sizes.reduce(0, +)
         let base = workspace.buffer(slot, count: perWorker * count + 16)
-        // Align to 64 bytes so the lane stage and the GEMM operands start on cache lines.
+        // Align to 64 bytes so the GEMM operands and every row of a chunk start on cache lines.
         let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
         let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
         return (0..<count).map { k in
             var p = aligned + k * perWorker
             func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
-            let data = take(0), products = take(1), lines = take(2), rowBuffer = take(3)
-            let stage = UnsafeMutableRawPointer(take(4)).bindMemory(to: WinogradLanes.self, capacity: 32)
-            return WinogradWorkerScratch(data: data, products: products, lines: lines, rowBuffer: rowBuffer,
-                                         stage: stage, accumulator: take(5))
+            let data = take(0), products = take(1), lines = take(2), edge = take(3)
+            return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge,
+                                         accumulator: take(4))
         }
     }
 }

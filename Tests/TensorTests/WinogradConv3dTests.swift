@@ -95,8 +95,10 @@ final class WinogradConv3dTests: XCTestCase {
 
     // MARK: - Helpers
 
-    /// Worst |got − want| divided by max |want|.
+    /// Worst |got − want| divided by max |want|; infinity when any value is NaN or infinite
+    /// (`max()` would skip a NaN, so an element left unwritten would otherwise go unnoticed).
     static func relativeError(_ got: [Float], _ want: [Double]) -> Double {
+        guard got.count == want.count, got.allSatisfy({ $0.isFinite }) else { return .infinity }
         let scale = max(want.map { abs($0) }.max() ?? 0, 1e-30)
         return zip(got, want).map { abs(Double($0) - $1) }.max().map { $0 / scale } ?? 0
     }
@@ -199,6 +201,41 @@ final class WinogradConv3dTests: XCTestCase {
         }
         XCTAssertEqual(results[0], results[1])
         XCTAssertEqual(results[0], results[2])
+    }
+
+    /// Rows are padded to whole lane vectors in the chunk buffers (WinogradPlan.rowStride). With an
+    /// even W whose tile count is not a multiple of the lane count (W = 18 → 9 tiles, 3 padding
+    /// columns; W = 2 → 1 tile, 3 padding columns) the input transform of a padding tile is not
+    /// zero (it reads the last voxel), so the weight gradient is right only if the gradient
+    /// transform writes zeros there. The workspace is filled with NaN first: any padding column
+    /// or chunk element read before being written would turn the result into NaN. Batch 2,
+    /// one-row chunks over two workers (chunk boundaries inside a sample) and the default plan.
+    func testPaddingColumnsWithStaleWorkspace() {
+        var rng = SplitMix64(seed: 9)
+        let shapes = [Shape(n: 2, cin: 3, cout: 5, d: 3, h: 4, w: 18), Shape(n: 2, cin: 4, cout: 4, d: 2, h: 3, w: 2),
+                      Shape(n: 2, cin: 2, cout: 3, d: 5, h: 3, w: 10)]
+        for s in shapes {
+            let x = rng.values(s.n * s.cin * s.d * s.h * s.w), dy = rng.values(s.n * s.cout * s.d * s.h * s.w)
+            let w = rng.values(s.cout * s.cin * 27), bias = rng.values(s.cout)
+            let wantY = Self.directForward(s, x: x, w: w, bias: bias)
+            let wantX = Self.directInputGradient(s, dy: dy, w: w)
+            let (wantW, _) = Self.directWeightGradient(s, x: x, dy: dy)
+            for (name, tuning) in Self.tunings {
+                let workspace = Workspace()
+                for slot in 0..<2 { workspace.buffer(slot, count: 1 << 20).update(repeating: .nan, count: 1 << 20) }
+                var y = [Float](repeating: .nan, count: wantY.count), dx = [Float](repeating: .nan, count: wantX.count)
+                var dw = [Float](repeating: 0, count: wantW.count)
+                WinogradConv3d.forward(x: x, weight: w, bias: bias, y: &y, n: s.n, cin: s.cin, cout: s.cout,
+                                       d: s.d, h: s.h, width: s.w, workspace: workspace, tuning: tuning)
+                WinogradConv3d.backwardInput(dy: dy, weight: w, dx: &dx, n: s.n, cin: s.cin, cout: s.cout,
+                                             d: s.d, h: s.h, width: s.w, workspace: workspace, tuning: tuning)
+                WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: &dw, dbias: nil, n: s.n, cin: s.cin, cout: s.cout,
+                                              d: s.d, h: s.h, width: s.w, workspace: workspace, tuning: tuning)
+                XCTAssertLessThan(Self.relativeError(y, wantY), Self.relativeTolerance, "forward \(s) \(name)")
+                XCTAssertLessThan(Self.relativeError(dx, wantX), Self.relativeTolerance, "backwardInput \(s) \(name)")
+                XCTAssertLessThan(Self.relativeError(dw, wantW), Self.relativeTolerance, "backwardWeight \(s) \(name)")
+            }
+        }
     }
 
     func testBackwardWeightWithoutBiasLeavesOnlyWeights() {
