@@ -7,24 +7,14 @@ public enum InstanceNorm3d {
     /// PyTorch's default eps for InstanceNorm3d, also nnU-Net's.
     public static let defaultEps: Float = 1e-5
 
-    /// Mean and rstd of each [V] row of x [N·C, V] (two passes, Double accumulation).
+    /// Mean and rstd of each [V] row of x [N·C, V] (one pass over memory, Double merge of Float
+    /// SIMD block sums: `NormRowKernels.meanVariance`).
     static func statistics(x: UnsafePointer<Float>, rows: Int, voxels: Int, eps: Float,
                            mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, threads: Int) {
         Parallel.forEach(0..<rows, threads: threads) { rs in
             for r in rs {
-                let p = x + r * voxels
-                let m = Reduce.sum(p, count: voxels) / Double(voxels)
-                let mf = Float(m)
-                var acc = 0.0, i = 0
-                while i < voxels {
-                    let e = min(voxels, i + Reduce.block)
-                    var s: Float = 0
-                    for j in i..<e { let d = p[j] - mf; s += d * d }
-                    acc += Double(s)
-                    i = e
-                }
-                let variance = acc / Double(voxels)
-                mean[r] = mf
+                let (m, variance) = NormRowKernels.meanVariance(x + r * voxels, count: voxels)
+                mean[r] = Float(m)
                 rstd[r] = Float(1 / (variance + Double(eps)).squareRoot())
             }
         }
@@ -40,8 +30,8 @@ public enum InstanceNorm3d {
             for r in rs {
                 let c = r % channels
                 let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
-                let p = x + r * voxels, q = y + r * voxels
-                for i in 0..<voxels { q[i] = p[i] * scale + shift }
+                NormRowKernels.affineLeaky(x + r * voxels, y + r * voxels, count: voxels,
+                                           scale: scale, shift: shift, slope: 1)
             }
         }
     }
@@ -79,36 +69,15 @@ enum NormActivationBackward {
                 let m = mean[r], s = rstd[r]
                 let xp = x + r * voxels, gp = dOut + r * voxels
                 let ap = activation.map { $0 + r * voxels }
-                var sg = 0.0, sgx = 0.0, i = 0
-                while i < voxels {
-                    let e = min(voxels, i + Reduce.block)
-                    var bg: Float = 0, bgx: Float = 0
-                    if let ap {
-                        for j in i..<e {
-                            let g = ap[j] > 0 ? gp[j] : gp[j] * slope
-                            bg += g; bgx += g * (xp[j] - m) * s
-                        }
-                    } else {
-                        for j in i..<e { let g = gp[j]; bg += g; bgx += g * (xp[j] - m) * s }
-                    }
-                    sg += Double(bg); sgx += Double(bgx)
-                    i = e
-                }
+                let (sg, sgx) = NormRowKernels.gradientSums(x: xp, dOut: gp, activation: ap, slope: slope,
+                                                            m: m, s: s, count: voxels)
                 sums[2 * r] = sg
                 sums[2 * r + 1] = sgx
                 // dx = rstd·γ·(g − Σg/V − x̂·Σg·x̂/V)
                 let c = r % channels
-                let k = gamma[c] * s
-                let mg = Float(sg / Double(voxels)), mgx = Float(sgx / Double(voxels))
-                let dp = dx + r * voxels
-                if let ap {
-                    for j in 0..<voxels {
-                        let g = ap[j] > 0 ? gp[j] : gp[j] * slope
-                        dp[j] = k * (g - mg - (xp[j] - m) * s * mgx)
-                    }
-                } else {
-                    for j in 0..<voxels { dp[j] = k * (gp[j] - mg - (xp[j] - m) * s * mgx) }
-                }
+                NormRowKernels.inputGradient(x: xp, dOut: gp, activation: ap, slope: slope, m: m, s: s,
+                                             k: gamma[c] * s, mg: Float(sg / Double(voxels)),
+                                             mgx: Float(sgx / Double(voxels)), dx: dx + r * voxels, count: voxels)
             }
         }
         for c in 0..<channels {

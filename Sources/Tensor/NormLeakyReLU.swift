@@ -13,11 +13,8 @@ public enum InstanceNormLeakyReLU {
             for r in rs {
                 let c = r % channels
                 let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
-                let p = x + r * voxels, q = y + r * voxels
-                for i in 0..<voxels {
-                    let u = p[i] * scale + shift
-                    q[i] = u > 0 ? u : u * slope
-                }
+                NormRowKernels.affineLeaky(x + r * voxels, y + r * voxels, count: voxels,
+                                           scale: scale, shift: shift, slope: slope)
             }
         }
     }
