@@ -22,16 +22,6 @@ public enum TrainingSetup {
         return options
     }
 
-    /// Reads and preprocesses cases; `progress` is told each case id.
-    public static func loadCases(_ files: [CaseFiles], layout: DatasetLayout, preprocessing: PreprocessingOptions,
-                                 progress: (String) -> Void = { _ in }) throws -> [CaseVolume] {
-        try files.map { file in
-            progress(file.id)
-            let raw = try CaseVolume.load(file, channels: layout.channels.count, classes: layout.classCount)
-            return try Preprocessor.preprocess(raw, options: preprocessing)
-        }
-    }
-
     /// Reads and preprocesses cases one at a time into a store placed as `placement` says, so
     /// at most one case beyond the memory budget is in memory at once.
     public static func storeCases(_ files: [CaseFiles], layout: DatasetLayout, preprocessing: PreprocessingOptions,
