@@ -67,16 +67,7 @@ enum InferFixtures {
         return path
     }
 
-    /// Collects a command's output lines.
-    final class Lines: @unchecked Sendable {
-        var out: [String] = []
-        var err: [String] = []
-        let lock = NSLock()
-        var output: CommandOutput {
-            CommandOutput(out: { [self] line in lock.lock(); out.append(line); lock.unlock() },
-                          err: { [self] line in lock.lock(); err.append(line); lock.unlock() })
-        }
-    }
+    typealias Lines = CapturedLines
 }
 
 /// Checkpoint → `TrainedModel`: everything written comes back; damaged files are refused with

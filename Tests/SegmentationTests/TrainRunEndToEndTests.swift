@@ -45,15 +45,7 @@ final class TrainRunEndToEndTests: XCTestCase {
         return try Config.decode(yaml: yaml, sourceName: root + "/tiny.cfg", baseDirectory: root)
     }
 
-    final class Lines: @unchecked Sendable {
-        var out: [String] = []
-        var err: [String] = []
-        let lock = NSLock()
-        var output: CommandOutput {
-            CommandOutput(out: { [self] line in lock.lock(); out.append(line); lock.unlock() },
-                          err: { [self] line in lock.lock(); err.append(line); lock.unlock() })
-        }
-    }
+    typealias Lines = CapturedLines
 
     func testTinyRunWritesCheckpointsLogsAndPlotsAndGuardsTheFolder() throws {
         let lines = Lines()
