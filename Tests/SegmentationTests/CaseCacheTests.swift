@@ -54,7 +54,8 @@ final class CaseCacheTests: XCTestCase {
         let variants: [(String, Data, String)] = [
             ("truncated", bytes.prefix(bytes.count - 7), "truncated"),
             ("foreign", Data("not a case at all".utf8), "bad magic"),
-            ("metadata", { var d = bytes; d[14] = 0x7b; d[15] = 0x7b; return d }(), "corrupt metadata"),
+            // Byte 12 is the metadata's opening brace: without it the JSON cannot parse.
+            ("metadata", { var d = bytes; d[12] = UInt8(ascii: "x"); return d }(), "corrupt metadata"),
             ("empty", Data(), "bad magic"),
         ]
         for (name, data, expected) in variants {

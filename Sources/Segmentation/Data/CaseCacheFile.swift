@@ -32,7 +32,9 @@ public enum CaseCacheFile {
                                      spacing: volume.spacing, affine: volume.affine, geometry: volume.geometry,
                                      intensityStats: volume.intensityStats, group: volume.group,
                                      hasLabel: volume.label != nil)
-        let json = try JSONEncoder().encode(header)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys     // the same case always writes the same bytes
+        let json = try encoder.encode(header)
         var data = Data(magic)
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
