@@ -22,10 +22,12 @@ let package = Package(
         // System-library shims.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Hand-written C kernels (AVX2/AVX-512 per function, chosen at run time by CPU checks).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
 
         // Libraries, lowest first. Lower modules never import higher ones.
         .target(name: "NIfTI", dependencies: ["CZlib"], swiftSettings: fast),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "Sampling", swiftSettings: fast),
         .target(name: "Config", dependencies: ["Yams"]),
         .target(name: "Evaluation", dependencies: ["NIfTI", "CZlib"], swiftSettings: fast),
