@@ -9,13 +9,17 @@ import Glibc
 /// per-call packing and beta pass and handle all 64 components in one call.
 ///
 /// Which is faster depends on OpenBLAS's kernel family. Measured one core at a time
-/// (2026-11-29, standalone C harness, thread CPU time, all 64 components of a 128-tile chunk):
-/// - OpenBLAS Haswell (AVX2): 42–63 GFLOP/s forward, 32–62 weight gradient; ours (AVX2) 68–74
-///   and 61–65 — ours is used;
-/// - OpenBLAS SkylakeX/Cooperlake (AVX-512): 106–133 forward (it has a small-matrix kernel for
-///   these shapes), 60–95 weight gradient; ours (AVX-512) 95–130 forward — level — and 52–60
-///   weight gradient (the dot products along only 8 zmm vectors of tiles spend much of their time
-///   in the final lane reductions) — OpenBLAS is kept.
+/// (2026-11-29, loaded machine; standalone C harness, all 64 components of a 128-tile chunk,
+/// Cout × Cin from 16 × 16 to 128 × 128, GFLOP/s):
+/// - OpenBLAS Haswell (AVX2): 42–63 forward, 32–67 weight gradient; ours (AVX2) 59–74 and
+///   58–68. In the 64³ layers (WinogradBenchmarkTests, 1 thread, CPU time, median of 3 runs per
+///   layer) ours made the forward 1.24–1.26×, the input gradient 1.22–1.32× and the weight
+///   gradient 1.33–1.37× faster — used;
+/// - OpenBLAS SkylakeX/Cooperlake (AVX-512; it has small-matrix kernels for these shapes):
+///   81–133 forward, 58–109 weight gradient; ours (AVX-512) 95–137 forward and 52–60 weight
+///   gradient (the dot products along only 8 zmm vectors of tiles spend much of their time in
+///   the final lane reductions). Same 64³ layers: forward 0.353 vs 0.352 s, input gradient 0.306
+///   vs 0.307 s, weight gradient 0.529 vs 0.493 s — level or worse, so OpenBLAS is kept.
 /// So the automatic choice is ours with AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs
 /// neither of its AVX-512 kernel families; OpenBLAS otherwise (and with DRO_PORTABLE_KERNELS=1).
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides the choice (for measurements; a kernel the
