@@ -1,10 +1,9 @@
-import CBLAS
-
 /// Winograd F(2×2×2, 3×3×3) convolution for stride-1, padding-1, 3×3×3 layers, NCDHW Float32.
 ///
 /// Each 2×2×2 block of outputs ("tile") comes from a 4×4×4 input tile: y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A
 /// per axis. Summed over input channels, the ⊙ becomes 64 GEMMs (one per transformed component ξ)
-/// of M = Cout, K = Cin, N = tiles, on OpenBLAS: 64 instead of 27·8 = 216 multiplies per tile and
+/// of M = Cout, K = Cin, N = tiles (`WinogradGEMM`: this package's C kernels or OpenBLAS, whichever
+/// is faster with the OpenBLAS kernels in use): 64 instead of 27·8 = 216 multiplies per tile and
 /// channel pair (3.4× fewer). Tiles are processed in chunks of whole tile rows sized for one core's
 /// L2 (`WinogradTuning.chunkBytes`); the batch is folded into the tile dimension. Odd D/H/W work:
 /// the last tile is zero-padded on input and cropped on output.
@@ -95,7 +94,7 @@ public enum WinogradConv3d {
                                  d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning) {
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
         let xiStride = plan.componentStride, ld = plan.channelStride
-        let matrix = cout * cin
+        let kernel = tuning.gemmKernel
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: 0, count: plan.threads,
                                                   workspace: workspace, slot: 1)
@@ -109,11 +108,8 @@ public enum WinogradConv3d {
                     xiStride: xiStride, lines: lanes.lines)
             },
             gemms: { tiles, buffers in
-                for xi in 0..<WinogradWeightTransforms.components {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
-                                1, u + xi * matrix, Int32(cin), buffers.data + xi * xiStride, Int32(ld),
-                                0, buffers.products + xi * xiStride, Int32(ld))
-                }
+                WinogradGEMM.forward(kernel, u: u, data: buffers.data, products: buffers.products,
+                                     cout: cout, cin: cin, tiles: tiles, ld: ld, xiStride: xiStride)
             },
             transformOut: { chunkRows, rows, co, lanes, buffers in
                 for row in rows {
@@ -137,6 +133,7 @@ public enum WinogradConv3d {
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
         let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin, components = WinogradWeightTransforms.components
+        let kernel = tuning.gemmKernel
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: components * matrix, count: plan.threads,
                                                   workspace: workspace, slot: 1)
@@ -165,11 +162,9 @@ public enum WinogradConv3d {
                 }
             },
             gemms: { tiles, buffers in
-                for xi in 0..<components {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(cout), Int32(cin), Int32(tiles),
-                                1, buffers.products + xi * xiStride, Int32(ld), buffers.data + xi * xiStride,
-                                Int32(ld), 1, buffers.accumulator + xi * matrix, Int32(cin))
-                }
+                WinogradGEMM.weight(kernel, products: buffers.products, data: buffers.data,
+                                    du: buffers.accumulator, cout: cout, cin: cin, tiles: tiles, ld: ld,
+                                    xiStride: xiStride)
             },
             transformOut: { _, _, _, _, _ in })
         // Sum the workers' partial dU into the first, then fold back to 3×3×3 kernels.

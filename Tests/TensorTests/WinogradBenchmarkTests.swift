@@ -69,7 +69,8 @@ final class WinogradBenchmarkTests: XCTestCase {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["DRO_WINOGRAD_BENCH"] == "1",
                           "set DRO_WINOGRAD_BENCH=1 to run the Winograd benchmark")
         Parallel.configure(threads: Self.threads)
-        print("OpenBLAS core: \(Parallel.blasCoreName), threads \(Self.threads), batch \(Self.batch), "
+        print("OpenBLAS core: \(Parallel.blasCoreName), Winograd GEMMs \(WinogradGEMM.automatic.rawValue), "
+              + "threads \(Self.threads), batch \(Self.batch), "
               + "clock \(Self.cpuClock ? "process CPU" : "wall"), best of \(Self.repeats)")
         let variants: [(String, WinogradTuning)] = [
             ("workers", WinogradTuning(threading: .workersOwnChunks, threads: Self.threads)),
@@ -153,7 +154,8 @@ final class WinogradBenchmarkTests: XCTestCase {
         }
     }
 
-    /// Time of the forward pass's 64 GEMMs per chunk alone, same plan and threading, operands left in
+    /// Time of the forward pass's 64 GEMMs per chunk alone, same plan, threading and GEMM kernel
+    /// (`WinogradGEMM`; DRO_WINOGRAD_GEMM=blas|avx2|avx512 picks it), operands left in
     /// the workspace by a previous forward call (real values, no denormals).
     static func forwardGemmSeconds(layer: Layer, tuning: WinogradTuning, workspace: Workspace) -> Double {
         let s = layer.size, cin = layer.cin, cout = layer.cout
@@ -169,11 +171,8 @@ final class WinogradBenchmarkTests: XCTestCase {
                 fixedAssignment: false,
                 transformIn: { _, _, _, _, _ in },
                 gemms: { tiles, buffers in
-                    for xi in 0..<64 {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
-                                    1, u + xi * cout * cin, Int32(cin), buffers.data + xi * xiStride, Int32(ld),
-                                    0, buffers.products + xi * xiStride, Int32(ld))
-                    }
+                    WinogradGEMM.forward(tuning.gemmKernel, u: u, data: buffers.data, products: buffers.products,
+                                         cout: cout, cin: cin, tiles: tiles, ld: ld, xiStride: xiStride)
                 },
                 transformOut: { _, _, _, _, _ in })
         }

@@ -1,0 +1,102 @@
+import CBLAS
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The 64 small GEMMs of one Winograd chunk (M = Cout, K = Cin of 16–128, ~128 tiles), on
+/// OpenBLAS or on this package's C kernels (CKernels/winograd_gemm*.c), which skip OpenBLAS's
+/// per-call packing and beta pass and handle all 64 components in one call.
+///
+/// Which is faster depends on OpenBLAS's kernel family. Measured one core at a time
+/// (2026-11-29, loaded machine; standalone C harness, all 64 components of a 128-tile chunk,
+/// Cout × Cin from 16 × 16 to 128 × 128, GFLOP/s):
+/// - OpenBLAS Haswell (AVX2): 42–63 forward, 32–67 weight gradient; ours (AVX2) 59–74 and
+///   58–68. In the 64³ layers (WinogradBenchmarkTests, 1 thread, CPU time, median of 3 runs per
+///   layer) ours made the forward 1.24–1.26×, the input gradient 1.22–1.32× and the weight
+///   gradient 1.33–1.37× faster — used;
+/// - OpenBLAS SkylakeX/Cooperlake (AVX-512; it has small-matrix kernels for these shapes):
+///   81–133 forward, 58–109 weight gradient; ours (AVX-512) 95–137 forward and 52–60 weight
+///   gradient (the dot products along only 8 zmm vectors of tiles spend much of their time in
+///   the final lane reductions). Same 64³ layers: forward 0.353 vs 0.352 s, input gradient 0.306
+///   vs 0.307 s, weight gradient 0.529 vs 0.493 s — level or worse, so OpenBLAS is kept.
+/// So the automatic choice is ours with AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs
+/// neither of its AVX-512 kernel families; OpenBLAS otherwise (and with DRO_PORTABLE_KERNELS=1).
+/// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides the choice (for measurements; a kernel the
+/// CPU lacks falls back to OpenBLAS).
+enum WinogradGEMM {
+    enum Kernel: String, CaseIterable, Sendable {
+        case blas, avx2, avx512
+    }
+
+    /// Environment variable that overrides the automatic choice.
+    static let overrideVariable = "DRO_WINOGRAD_GEMM"
+    /// OpenBLAS 0.3.x kernel families with AVX-512 small-matrix GEMM kernels (dynamic.c names).
+    static let avx512BLASCores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
+
+    /// The kernel used by default in this process.
+    static let automatic: Kernel = {
+        let requested = getenv(overrideVariable).flatMap { Kernel(rawValue: String(cString: $0)) }
+        return choose(requested: requested, avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512,
+                      blasCore: BLASRuntime.coreName)
+    }()
+
+    /// The automatic rule (see the type's comment); `requested` wins when the CPU supports it.
+    static func choose(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
+        if let requested { return isSupported(requested, avx2FMA: avx2FMA, avx512: avx512) ? requested : .blas }
+        return avx2FMA && !avx512BLASCores.contains(blasCore.lowercased()) ? .avx2 : .blas
+    }
+
+    /// Whether this CPU (and DRO_PORTABLE_KERNELS) allows `kernel`.
+    static func isSupported(_ kernel: Kernel) -> Bool {
+        isSupported(kernel, avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512)
+    }
+
+    private static func isSupported(_ kernel: Kernel, avx2FMA: Bool, avx512: Bool) -> Bool {
+        switch kernel {
+        case .blas: return true
+        case .avx2: return avx2FMA
+        case .avx512: return avx512
+        }
+    }
+
+    /// For ξ in 0..<components: C_ξ[cout × tiles] = U_ξ[cout × cin] · B_ξ[cin × tiles] (overwrites).
+    /// U_ξ row-major at u + ξ·cout·cin; row r of B_ξ at data + r·ld + ξ·xiStride, of C_ξ at
+    /// products + r·ld + ξ·xiStride. The kernel must be supported (`isSupported`).
+    static func forward(_ kernel: Kernel, u: UnsafePointer<Float>, data: UnsafePointer<Float>,
+                        products: UnsafeMutablePointer<Float>, cout: Int, cin: Int, tiles: Int, ld: Int,
+                        xiStride: Int, components: Int = WinogradWeightTransforms.components) {
+        switch kernel {
+        case .avx2:
+            dro_winograd_gemm_forward_avx2(u, data, products, cout, cin, tiles, ld, xiStride, components)
+        case .avx512:
+            dro_winograd_gemm_forward_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
+        case .blas:
+            for xi in 0..<components {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
+                            1, u + xi * cout * cin, Int32(cin), data + xi * xiStride, Int32(ld),
+                            0, products + xi * xiStride, Int32(ld))
+            }
+        }
+    }
+
+    /// For ξ in 0..<components: dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ
+    /// (accumulates). dU_ξ row-major at du + ξ·cout·cin; P_ξ at `products`, D_ξ at `data`, laid
+    /// out as in `forward`.
+    static func weight(_ kernel: Kernel, products: UnsafePointer<Float>, data: UnsafePointer<Float>,
+                       du: UnsafeMutablePointer<Float>, cout: Int, cin: Int, tiles: Int, ld: Int,
+                       xiStride: Int, components: Int = WinogradWeightTransforms.components) {
+        switch kernel {
+        case .avx2:
+            dro_winograd_gemm_weight_avx2(products, data, du, cout, cin, tiles, ld, xiStride, components)
+        case .avx512:
+            dro_winograd_gemm_weight_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
+        case .blas:
+            for xi in 0..<components {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(cout), Int32(cin), Int32(tiles),
+                            1, products + xi * xiStride, Int32(ld), data + xi * xiStride, Int32(ld),
+                            1, du + xi * cout * cin, Int32(cin))
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import XCTest
+@testable import Tensor
+
+/// The C kernels of WinogradGEMM (and its OpenBLAS path) against a Double reference computed in
+/// this file, on shapes that are not multiples of any register block (AVX2 blocks: 6 × 16 forward,
+/// 3 × 4 weight; AVX-512: 8 × 32, 4 × 4), with several components and padded strides, plus the
+/// whole Winograd convolution run with each kernel.
+///
+/// Tolerance: each result is a Float32 sum of K products (plus, for the weight gradient, the
+/// value it accumulates into), rounded in an order that differs between kernels. The standard
+/// bound for such a sum is |error| ≤ γ_K · Σ|terms| with γ_K ≈ K·u (u = 2⁻²⁴, unit roundoff);
+/// we allow (K + 2)·ε with ε = 2⁻²³ = 2u, i.e. twice the bound plus the final rounding. A wrong
+/// index, a lost tail column or a missing accumulation gives errors of the size of the terms.
+final class WinogradGEMMTests: XCTestCase {
+    static let rows = [1, 5, 16, 17, 33]         // M = Cout
+    static let depths = [1, 3, 16, 31]           // K = Cin
+    static let widths = [1, 7, 8, 9, 127, 130]   // N = tiles
+    /// Components per call (the network uses 64; 3 already tests the ξ offsets of every operand).
+    static let components = 3
+    /// Extra floats past the tiles in each component and channel row: odd, so rows are misaligned.
+    static let xiPadding = 5, ldPadding = 3
+    /// Sentinel left in every float a forward GEMM must not write (the gaps between rows).
+    static let sentinel: Float = -12345
+
+    struct Layout {
+        let cout, cin, tiles, xiStride, ld: Int
+        init(cout: Int, cin: Int, tiles: Int) {
+            self.cout = cout; self.cin = cin; self.tiles = tiles
+            xiStride = tiles + WinogradGEMMTests.xiPadding
+            ld = WinogradGEMMTests.components * xiStride + WinogradGEMMTests.ldPadding
+        }
+        func at(_ row: Int, _ xi: Int, _ t: Int) -> Int { row * ld + xi * xiStride + t }
+    }
+
+    func skipUnlessSupported(_ kernel: WinogradGEMM.Kernel) throws {
+        try XCTSkipUnless(WinogradGEMM.isSupported(kernel),
+                          "this CPU lacks \(kernel.rawValue) (or DRO_PORTABLE_KERNELS=1 is set)")
+    }
+
+    /// Checks `kernel`'s forward on every shape; returns nothing, fails with the worst case.
+    func checkForward(_ kernel: WinogradGEMM.Kernel) {
+        var seed: UInt64 = 1
+        for cout in Self.rows { for cin in Self.depths { for tiles in Self.widths {
+            let l = Layout(cout: cout, cin: cin, tiles: tiles)
+            seed += 1
+            let u = floats(randomDoubles(Self.components * cout * cin, seed: seed))
+            let data = floats(randomDoubles(cin * l.ld, seed: seed + 1000))
+            var products = [Float](repeating: Self.sentinel, count: cout * l.ld)
+            products.withUnsafeMutableBufferPointer { c in
+                WinogradGEMM.forward(kernel, u: u, data: data, products: c.baseAddress!, cout: cout, cin: cin,
+                                     tiles: tiles, ld: l.ld, xiStride: l.xiStride, components: Self.components)
+            }
+            var written = Set<Int>()
+            for xi in 0..<Self.components { for i in 0..<cout { for t in 0..<tiles {
+                var sum = 0.0, magnitude = 0.0
+                for k in 0..<cin {
+                    let term = Double(u[(xi * cout + i) * cin + k]) * Double(data[l.at(k, xi, t)])
+                    sum += term; magnitude += abs(term)
+                }
+                let index = l.at(i, xi, t)
+                written.insert(index)
+                let bound = Double(cin + 2) * Double(Float.ulpOfOne) * magnitude
+                if abs(Double(products[index]) - sum) > bound {
+                    XCTFail("\(kernel) forward M \(cout) K \(cin) N \(tiles) ξ \(xi) [\(i), \(t)]: "
+                            + "\(products[index]) vs \(sum), bound \(bound)")
+                    return
+                }
+            } } }
+            for (index, value) in products.enumerated() where !written.contains(index) && value != Self.sentinel {
+                XCTFail("\(kernel) forward M \(cout) K \(cin) N \(tiles) wrote outside C at \(index)")
+                return
+            }
+        } } }
+    }
+
+    /// Checks `kernel`'s weight gradient (accumulating into random dU) on every shape.
+    func checkWeight(_ kernel: WinogradGEMM.Kernel) {
+        var seed: UInt64 = 500
+        for cout in Self.rows { for cin in Self.depths { for tiles in Self.widths {
+            let l = Layout(cout: cout, cin: cin, tiles: tiles)
+            seed += 1
+            let products = floats(randomDoubles(cout * l.ld, seed: seed))
+            let data = floats(randomDoubles(cin * l.ld, seed: seed + 1000))
+            let initial = floats(randomDoubles(Self.components * cout * cin, seed: seed + 2000))
+            var du = initial
+            du.withUnsafeMutableBufferPointer { out in
+                WinogradGEMM.weight(kernel, products: products, data: data, du: out.baseAddress!, cout: cout,
+                                    cin: cin, tiles: tiles, ld: l.ld, xiStride: l.xiStride,
+                                    components: Self.components)
+            }
+            for xi in 0..<Self.components { for i in 0..<cout { for j in 0..<cin {
+                let index = (xi * cout + i) * cin + j
+                var sum = Double(initial[index]), magnitude = abs(sum)
+                for t in 0..<tiles {
+                    let term = Double(products[l.at(i, xi, t)]) * Double(data[l.at(j, xi, t)])
+                    sum += term; magnitude += abs(term)
+                }
+                let bound = Double(tiles + 2) * Double(Float.ulpOfOne) * magnitude
+                if abs(Double(du[index]) - sum) > bound {
+                    XCTFail("\(kernel) weight M \(cout) K \(cin) N \(tiles) ξ \(xi) [\(i), \(j)]: "
+                            + "\(du[index]) vs \(sum), bound \(bound)")
+                    return
+                }
+            } } }
+        } } }
+    }
+
+    func testAVX2Forward() throws { try skipUnlessSupported(.avx2); checkForward(.avx2) }
+    func testAVX2Weight() throws { try skipUnlessSupported(.avx2); checkWeight(.avx2) }
+    func testAVX512Forward() throws { try skipUnlessSupported(.avx512); checkForward(.avx512) }
+    func testAVX512Weight() throws { try skipUnlessSupported(.avx512); checkWeight(.avx512) }
+    func testBLASForward() { checkForward(.blas) }
+    func testBLASWeight() { checkWeight(.blas) }
+
+    func testAutomaticChoice() {
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "Haswell"), .avx2)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: false, blasCore: "Prescott"), .avx2)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "Cooperlake"), .blas)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "SkylakeX"), .blas)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: false, avx512: false, blasCore: "Haswell"), .blas)
+        XCTAssertEqual(WinogradGEMM.choose(requested: .avx512, avx2FMA: true, avx512: true, blasCore: "Haswell"),
+                       .avx512)
+        XCTAssertEqual(WinogradGEMM.choose(requested: .avx512, avx2FMA: true, avx512: false, blasCore: "Haswell"),
+                       .blas, "a kernel the CPU lacks must fall back to OpenBLAS")
+    }
+
+    /// The whole convolution (plan layout, padded rows, several chunks on two workers) with each
+    /// supported kernel against the OpenBLAS path. Both are Float32 with K ≤ 16 per GEMM, so
+    /// 1e-5 of the largest value leaves an order of magnitude over their rounding differences.
+    func testConvolutionWithEachKernelMatchesOpenBLASPath() {
+        let (n, cin, cout, d, h, w) = (2, 7, 5, 5, 6, 11)
+        let x = floats(randomDoubles(n * cin * d * h * w, seed: 91))
+        let dy = floats(randomDoubles(n * cout * d * h * w, seed: 92))
+        let weight = floats(randomDoubles(cout * cin * 27, seed: 93))
+        let bias = floats(randomDoubles(cout, seed: 94))
+        func run(_ kernel: WinogradGEMM.Kernel) -> [Float] {
+            let tuning = WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks,
+                                        threads: 2, gemm: kernel)
+            let workspace = Workspace()
+            var y = [Float](repeating: 0, count: n * cout * d * h * w)
+            var dx = [Float](repeating: 0, count: n * cin * d * h * w)
+            var dw = [Float](repeating: 0, count: cout * cin * 27)
+            WinogradConv3d.forward(x: x, weight: weight, bias: bias, y: &y, n: n, cin: cin, cout: cout,
+                                   d: d, h: h, width: w, workspace: workspace, tuning: tuning)
+            WinogradConv3d.backwardInput(dy: dy, weight: weight, dx: &dx, n: n, cin: cin, cout: cout,
+                                         d: d, h: h, width: w, workspace: workspace, tuning: tuning)
+            WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: &dw, dbias: nil, n: n, cin: cin, cout: cout,
+                                          d: d, h: h, width: w, workspace: workspace, tuning: tuning)
+            return y + dx + dw
+        }
+        let reference = run(.blas)
+        let scale = reference.map { abs($0) }.max() ?? 1
+        for kernel in [WinogradGEMM.Kernel.avx2, .avx512] where WinogradGEMM.isSupported(kernel) {
+            let got = run(kernel)
+            let worst = zip(got, reference).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5 * scale, "\(kernel) convolution differs from OpenBLAS path")
+        }
+    }
+}
