@@ -1,8 +1,9 @@
 import CKernels
 
 /// Swift entry points to the AVX2 + FMA convolution kernels of CKernels (`conv_kernels.h`):
-/// stride-2 im2col / col2im (`conv_im2col_s2.c`) and the direct single-channel first layer
-/// (`conv_single_channel.c`). Callers check `available` and the `applies…` test; otherwise the
+/// stride-2 im2col / col2im (`conv_im2col_s2.c`), the direct single-channel first layer
+/// (`conv_single_channel.c`) and the transposed convs' scatter / gather
+/// (`conv_transpose_scatter.c`). Callers check `available` and the `applies…` test; otherwise the
 /// Swift / OpenBLAS paths run, which stay the oracle (Tests/TensorTests/ConvCKernelTests.swift).
 enum ConvCKernels {
     /// The CPU has AVX2 + FMA and `DRO_PORTABLE_KERNELS=1` is not set.
@@ -72,6 +73,32 @@ enum ConvCKernels {
             var s = 0.0
             for k in 0..<workers { s += partial[k * n + i] }
             dw[i] += Float(s)
+        }
+    }
+}
+
+extension ConvCKernels {
+    static func dims(_ g: ConvTranspose3dGeometry) -> dro_conv_dims {
+        dro_conv_dims(inD: g.inD, inH: g.inH, inW: g.inW, outD: g.outD, outH: g.outH, outW: g.outW)
+    }
+
+    /// `ConvTranspose3d.scatterPortable` in C (same values): y of one sample from the tile's
+    /// GEMM product p [Cout·8, count], + bias. Parallel over output channels (disjoint slices).
+    static func transposeScatter(p: UnsafePointer<Float>, count: Int, bias: UnsafePointer<Float>?,
+                                 y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry, v0: Int,
+                                 threads: Int) {
+        let d = dims(g)
+        Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
+            dro_convtranspose_scatter_avx2(p, count, bias, y, d, v0, cs.lowerBound, cs.upperBound)
+        }
+    }
+
+    /// `ConvTranspose3d.gatherPortable` in C (same values).
+    static func transposeGather(dy: UnsafePointer<Float>, p: UnsafeMutablePointer<Float>, count: Int,
+                                g: ConvTranspose3dGeometry, v0: Int, threads: Int) {
+        let d = dims(g)
+        Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
+            dro_convtranspose_gather_avx2(dy, p, count, d, v0, cs.lowerBound, cs.upperBound)
         }
     }
 }

@@ -169,6 +169,42 @@ final class ConvCKernelTests: XCTestCase {
         }
     }
 
+    /// Transposed conv k2 s2: input sizes odd and even, W below and above one 8-lane vector,
+    /// tiles ending mid-row; scatter (with bias) and gather bit for bit against the Swift loops.
+    func testTransposeScatterGatherBitIdenticalToSwift() throws {
+        try requireKernels()
+        let shapes = [ConvTranspose3dGeometry(batch: 1, inChannels: 3, outChannels: 5, inD: 3, inH: 4, inW: 5),
+                      ConvTranspose3dGeometry(batch: 1, inChannels: 2, outChannels: 3, inD: 2, inH: 3, inW: 19),
+                      ConvTranspose3dGeometry(batch: 1, inChannels: 2, outChannels: 2, inD: 4, inH: 2, inW: 16)]
+        for (k, g) in shapes.enumerated() {
+            for tile in [g.inVoxels, 7, g.inW + 3] {
+                let p = floats(randomDoubles(g.outChannels * 8 * tile, seed: 2000 + UInt64(k)))
+                let bias = floats(randomDoubles(g.outChannels, seed: 2100))
+                let dy = floats(randomDoubles(g.outChannels * g.outVoxels, seed: 2200 + UInt64(k)))
+                for threads in [1, 2] {
+                    var v0 = 0
+                    while v0 < g.inVoxels {
+                        let t = min(tile, g.inVoxels - v0)
+                        var ya = [Float](repeating: .nan, count: g.outChannels * g.outVoxels), yb = ya
+                        var pa = [Float](repeating: .nan, count: g.outChannels * 8 * t), pb = pa
+                        p.withPtr { pp in bias.withPtr { bp in
+                            ConvTranspose3d.scatterPortable(p: pp, count: t, bias: bp, y: &ya, g: g, v0: v0, threads: threads)
+                            ConvCKernels.transposeScatter(p: pp, count: t, bias: bp, y: &yb, g: g, v0: v0, threads: threads)
+                        }}
+                        dy.withPtr { dp in
+                            ConvTranspose3d.gatherPortable(dy: dp, p: &pa, count: t, g: g, v0: v0, threads: threads)
+                            ConvCKernels.transposeGather(dy: dp, p: &pb, count: t, g: g, v0: v0, threads: threads)
+                        }
+                        // NaN-filled outputs: every element the Swift loop leaves unwritten must stay so.
+                        XCTAssertEqual(ya.map(\.bitPattern), yb.map(\.bitPattern), "scatter \(g) tile \(tile) v0 \(v0)")
+                        XCTAssertEqual(pa.map(\.bitPattern), pb.map(\.bitPattern), "gather \(g) tile \(tile) v0 \(v0)")
+                        v0 += t
+                    }
+                }
+            }
+        }
+    }
+
     /// dx and dw of the convolution in Double straight from the definition (adjoint of ConvNaive):
     /// dx[n, ci, i] = Σ w[co, ci, k] · dy[n, co, o] and dw[co, ci, k] = Σ dy[n, co, o] · x[n, ci, i]
     /// over every (o, k) with i = o·s − p + k inside the input.

@@ -38,4 +38,15 @@ void dro_conv1ch_forward_avx2(const float *x, const float *w, const float *bias,
 void dro_conv1ch_weight_grad_avx2(const float *x, const float *dy, double *partial,
                                   dro_conv_dims dims, long cout, long row0, long row1);
 
+/// Transposed convolution, kernel 2, stride 2 (dims: the INPUT volume; out = 2× per axis):
+/// scatters the GEMM product p [cout·8, tileCount] of input voxels [v0, v0 + tileCount) into
+/// y [cout, 2D, 2H, 2W] of one sample, adding bias[co] (NULL: none), for channels
+/// [channel0, channel1). Same values as the Swift `ConvTranspose3d.forward` scatter.
+void dro_convtranspose_scatter_avx2(const float *p, long tileCount, const float *bias, float *y,
+                                    dro_conv_dims dims, long v0, long channel0, long channel1);
+
+/// Its adjoint (backward): p[co·8 + tap, j] = dy[co, output of tap for input voxel v0 + j].
+void dro_convtranspose_gather_avx2(const float *dy, float *p, long tileCount, dro_conv_dims dims,
+                                   long v0, long channel0, long channel1);
+
 #endif
