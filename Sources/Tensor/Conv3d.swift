@@ -6,9 +6,11 @@
 /// pass, no read-back of C).
 /// Backward: dW += dY_tile · colᵀ, dcol = Wᵀ · dY_tile then col2im into dX.
 ///
-/// The weight gradient of single-channel 3×3×3 stride-1 layers (the U-Net's first conv) comes
-/// from the direct SIMD kernel `Conv3dSingleChannel` when no input gradient is asked for;
-/// passing `tile` forces the im2col path (tests, `dro-bench unet --conv-phases`).
+/// Single-channel 3×3×3 stride-1 layers (the U-Net's first conv) run direct kernels instead:
+/// the forward in C with AVX2 + FMA (`ConvCKernels`, when the CPU has it), the weight gradient in
+/// C or else in Swift SIMD (`Conv3dSingleChannel`) when no input gradient is asked for; passing
+/// `tile` forces the im2col path (tests, `dro-bench unet --conv-phases`). Stride-2 layers'
+/// im2col/col2im run in C with AVX2 when available (`Im2col`).
 public enum Conv3d {
     /// Largest column tile in output voxels. 4096 columns measured faster than one whole-volume
     /// GEMM on this machine (REFERENCE §6: 176 vs 122 GFLOP/s for M=16, K=432).
@@ -44,6 +46,10 @@ public enum Conv3d {
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)
+        if tileOverride == nil && ConvCKernels.available && Conv3dSingleChannel.applies(g) {
+            ConvCKernels.singleChannelForward(x: x, w: w, bias: bias, y: y, g: g, threads: threads)
+            return
+        }
         if g.isPointwise {
             for n in 0..<g.batch {
                 let xs = x + n * inSample, ys = y + n * outSample
@@ -93,7 +99,11 @@ public enum Conv3d {
                                 accumulateInput: Bool = false, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
         if dx == nil && tileOverride == nil && Conv3dSingleChannel.applies(g) {
-            Conv3dSingleChannel.accumulateWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
+            if ConvCKernels.available {
+                ConvCKernels.singleChannelWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
+            } else {
+                Conv3dSingleChannel.accumulateWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
+            }
             if let dbias {
                 accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: g.outChannels,
                                        voxels: g.outVoxels, threads: threads)

@@ -7,8 +7,10 @@
 /// dw[co, kd, kh, kw] += Σ_{n,d,h,w} dy[n, co, d, h, w] · x[n, d+kd−1, h+kh−1, w+kw−1],
 /// summed per SIMD lane in Float over ≤ `flushRows` rows and in Double beyond.
 ///
-/// The forward pass stays on im2col + sgemm: a direct 8-lane kernel was measured 2× slower than
-/// OpenBLAS's AVX2 GEMM (Swift code here is compiled for baseline x86-64, i.e. SSE). The input
+/// This Swift kernel is the fallback for CPUs without AVX2 + FMA (and the oracle): with them the
+/// weight gradient and the forward run in C (`ConvCKernels`, `CKernels/conv_single_channel.c`).
+/// Without them the forward stays on im2col + sgemm: a direct 8-lane Swift kernel was measured 2×
+/// slower than OpenBLAS's AVX2 GEMM (Swift here is compiled for baseline x86-64, i.e. SSE). The input
 /// gradient is not provided: the network's input image needs none (`Conv3d.backward` uses
 /// im2col when a caller asks for it).
 enum Conv3dSingleChannel {

@@ -2,7 +2,8 @@
 ///
 /// Per sample, per tile of T input voxels: P [Cout·8, T] = Wᵀ · X[:, tile] with W viewed as
 /// [Cin, Cout·8]; row co·8 + t of P goes to output voxel 2·i + t. No overlap between taps, so the
-/// scatter is a permutation and the backward gather is exact.
+/// scatter is a permutation and the backward gather is exact. Scatter and gather run in C with
+/// AVX2 (`ConvCKernels`, same values) when the CPU has it.
 public enum ConvTranspose3d {
     /// Input voxels per GEMM tile.
     public static let tileVoxels = 4096
@@ -26,21 +27,32 @@ public enum ConvTranspose3d {
                 let t = min(tile, iv - v0)
                 sgemm(transA: true, m: rows, n: t, k: g.inChannels, a: w, lda: rows,
                       b: xs + v0, ldb: iv, beta: 0, c: p, ldc: t)
-                Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
-                    for co in cs {
-                        let b = bias?[co] ?? 0
-                        let yc = ys + co * g.outVoxels
-                        for pair in 0..<4 {
-                            // Taps (a, b, 0) and (a, b, 1) fill alternate voxels of the same output rows.
-                            let even = p + (co * 8 + 2 * pair) * t, odd = even + t
-                            visitRows(g: g, v0: v0, count: t, pair: pair) { j, len, o in
-                                let out = yc + o, e = even + j, f = odd + j
-                                for i in 0..<len { out[2 * i] = e[i] + b; out[2 * i + 1] = f[i] + b }
-                            }
-                        }
-                    }
+                if ConvCKernels.available {
+                    ConvCKernels.transposeScatter(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
+                } else {
+                    scatterPortable(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
                 }
                 v0 += t
+            }
+        }
+    }
+
+    /// Output voxels of input voxels v0..<v0+count of one sample y = P's rows (+ bias), tap by tap
+    /// (Swift; the fallback and the oracle of the AVX2 scatter in `ConvCKernels`).
+    static func scatterPortable(p: UnsafePointer<Float>, count t: Int, bias: UnsafePointer<Float>?,
+                                y ys: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry, v0: Int, threads: Int) {
+        Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
+            for co in cs {
+                let b = bias?[co] ?? 0
+                let yc = ys + co * g.outVoxels
+                for pair in 0..<4 {
+                    // Taps (a, b, 0) and (a, b, 1) fill alternate voxels of the same output rows.
+                    let even = p + (co * 8 + 2 * pair) * t, odd = even + t
+                    visitRows(g: g, v0: v0, count: t, pair: pair) { j, len, o in
+                        let out = yc + o, e = even + j, f = odd + j
+                        for i in 0..<len { out[2 * i] = e[i] + b; out[2 * i + 1] = f[i] + b }
+                    }
+                }
             }
         }
     }
@@ -61,17 +73,10 @@ public enum ConvTranspose3d {
             var v0 = 0
             while v0 < iv {
                 let t = min(tile, iv - v0)
-                Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
-                    for co in cs {
-                        let yc = dys + co * g.outVoxels
-                        for pair in 0..<4 {
-                            let even = p + (co * 8 + 2 * pair) * t, odd = even + t
-                            visitRows(g: g, v0: v0, count: t, pair: pair) { j, len, o in
-                                let src = yc + o, e = even + j, f = odd + j
-                                for i in 0..<len { e[i] = src[2 * i]; f[i] = src[2 * i + 1] }
-                            }
-                        }
-                    }
+                if ConvCKernels.available {
+                    ConvCKernels.transposeGather(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
+                } else {
+                    gatherPortable(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
                 }
                 sgemm(transB: true, m: g.inChannels, n: rows, k: t, a: xs + v0, lda: iv,
                       b: p, ldb: t, beta: 1, c: dw, ldc: rows)
@@ -88,6 +93,24 @@ public enum ConvTranspose3d {
                     var s = 0.0
                     for n in 0..<g.batch { s += Reduce.sum(dy + n * dyStride + co * g.outVoxels, count: g.outVoxels) }
                     dbias[co] += Float(s)
+                }
+            }
+        }
+    }
+
+    /// p[co·8 + tap, j] = dy[co, output of tap for input voxel v0 + j] for one sample (Swift; the
+    /// fallback and the oracle of the AVX2 gather in `ConvCKernels`).
+    static func gatherPortable(dy dys: UnsafePointer<Float>, p: UnsafeMutablePointer<Float>, count t: Int,
+                               g: ConvTranspose3dGeometry, v0: Int, threads: Int) {
+        Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
+            for co in cs {
+                let yc = dys + co * g.outVoxels
+                for pair in 0..<4 {
+                    let even = p + (co * 8 + 2 * pair) * t, odd = even + t
+                    visitRows(g: g, v0: v0, count: t, pair: pair) { j, len, o in
+                        let src = yc + o, e = even + j, f = odd + j
+                        for i in 0..<len { e[i] = src[2 * i]; f[i] = src[2 * i + 1] }
+                    }
                 }
             }
         }

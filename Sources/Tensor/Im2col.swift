@@ -5,9 +5,20 @@
 /// D·H·W raster order. Entries falling in the zero padding are 0.
 /// Public for dro-bench's phase profile (`dro-bench unet --conv-phases`).
 public enum Im2col {
-    /// Fills `col` [K, count] from the sample `x` [Cin, D, H, W]. Overwrites `col`.
+    /// Fills `col` [K, count] from the sample `x` [Cin, D, H, W]. Overwrites `col`. Stride-2
+    /// 3×3×3 layers go to the AVX2 kernel (`ConvCKernels`, same values) when the CPU has it.
     public static func fill(x: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
                      col: UnsafeMutablePointer<Float>, threads: Int) {
+        if ConvCKernels.available && ConvCKernels.appliesStride2(g) {
+            ConvCKernels.im2colStride2(x: x, g: g, v0: v0, count: count, col: col, threads: threads)
+        } else {
+            fillPortable(x: x, g: g, v0: v0, count: count, col: col, threads: threads)
+        }
+    }
+
+    /// `fill` in Swift for every geometry (the fallback and the C kernel's oracle).
+    static func fillPortable(x: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
+                             col: UnsafeMutablePointer<Float>, threads: Int) {
         let k = g.kernel, k3 = k * k * k
         Parallel.forEach(0..<g.columnRows, threads: threads) { rows in
             for r in rows {
@@ -41,6 +52,16 @@ public enum Im2col {
     /// slices of `dx`, so no two workers write the same element.
     public static func accumulate(col: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
                            dx: UnsafeMutablePointer<Float>, threads: Int) {
+        if ConvCKernels.available && ConvCKernels.appliesStride2(g) {
+            ConvCKernels.col2imStride2(col: col, g: g, v0: v0, count: count, dx: dx, threads: threads)
+        } else {
+            accumulatePortable(col: col, g: g, v0: v0, count: count, dx: dx, threads: threads)
+        }
+    }
+
+    /// `accumulate` in Swift for every geometry (the fallback and the C kernel's oracle).
+    static func accumulatePortable(col: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
+                                   dx: UnsafeMutablePointer<Float>, threads: Int) {
         let k = g.kernel, k3 = k * k * k
         Parallel.forEach(0..<g.inChannels, threads: threads) { channels in
             for ci in channels {
