@@ -37,6 +37,16 @@ public enum Conv3d {
     static let weightBiasSlot = 5
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, k, k, k], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
+    /// Name of the kernel `forward` runs for g, for profiles: "sgemm" (1×1×1), "direct-avx2"
+    /// (Cin = 1 stride 1 on an AVX2 CPU), "im2col-avx2+sgemm" (stride 2 on an AVX2 CPU) or
+    /// "im2col+sgemm".
+    public static func kernelName(_ g: Conv3dGeometry) -> String {
+        if g.isPointwise { return "sgemm" }
+        guard ConvCKernels.available else { return "im2col+sgemm" }
+        if Conv3dSingleChannel.applies(g) { return "direct-avx2" }
+        return ConvCKernels.appliesStride2(g) ? "im2col-avx2+sgemm" : "im2col+sgemm"
+    }
+
     /// Overwrites y.
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,

@@ -30,7 +30,7 @@ enum ConvDispatch {
 
     /// Name of the kernel used for g (for profiles).
     static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
-        usesWinograd(g, algorithm) ? "winograd" : (g.isPointwise ? "sgemm" : "im2col+sgemm")
+        usesWinograd(g, algorithm) ? "winograd" : Conv3d.kernelName(g)
     }
 
     static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
