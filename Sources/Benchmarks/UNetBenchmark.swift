@@ -76,13 +76,15 @@ public enum UNetBenchmark {
             var layers: [[String: Any]] = []
             text += String(format: "training step: median %.3f s over %d steps (min %.3f, max %.3f)\n", med, steps.count,
                            steps.min()!, steps.max()!)
-            text += "layer                          path            ms/step   GFLOP/s  of peak\n"
+            text += padded("layer", 30) + " " + padded("path", 17) + " ms/step   GFLOP/s  of peak\n"
             for e in profile.entries {
                 let ms = e.seconds / Double(o.steps) * 1e3
                 let gf = e.flops > 0 ? e.flops / e.seconds / 1e9 : 0
                 layers.append(["name": e.name, "kind": e.kind.rawValue, "path": e.path, "ms": ms, "gflops": gf,
                                "fraction_of_peak": gf / peak])
-                text += String(format: "%-30@ %-14@ %8.2f %9.1f %7.0f%%\n", e.name as NSString, e.path as NSString, ms, gf, 100 * gf / peak)
+                // Padded in Swift: Foundation on Linux ignores the width of %@.
+                text += padded(e.name, 30) + " " + padded(e.path, 17)
+                    + String(format: "%8.2f %9.1f %7.0f%%\n", ms, gf, 100 * gf / peak)
             }
             result["layers"] = layers
             text += String(format: "conv layers: %.1f GFLOP/step at %.0f%% of sgemm peak\n", convFlops / Double(o.steps) / 1e9, 100 * convFraction)
@@ -173,4 +175,9 @@ extension UNetBenchmark {
         if let dump { return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm) }
         return try run(o)
     }
+}
+
+/// `s` left-aligned in a field of `width` characters (never truncated).
+private func padded(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
