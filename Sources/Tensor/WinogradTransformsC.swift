@@ -6,17 +6,26 @@ import CKernels
 /// `WinogradTileTransforms.portableOutputRow` / `.portableGradientRow`), so results are
 /// bit-identical to them (WinogradTransformCTests compares every bit on awkward shapes).
 ///
-/// Used when the CPU has AVX2 + FMA (`CPUFeatures.avx2FMA`, so not with
-/// DRO_PORTABLE_KERNELS=1); the Swift kernels, compiled for baseline x86-64 (SSE, 4 lanes), are
-/// the fallback.
+/// AVX-512 (16 tiles per vector) when the CPU has it, else AVX2 + FMA (8 tiles), else — and with
+/// DRO_PORTABLE_KERNELS=1 — the Swift kernels, compiled for baseline x86-64 (SSE, 4 lanes).
+/// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread, see
+/// docs/performance.md): see the figures in winograd_transforms*.c.
 enum WinogradTransformsC {
-    /// Whether `WinogradInputTransform.rows` / `WinogradTileTransforms.outputRow` / `.gradientRow`
-    /// run the C kernels (read once per process).
-    static let enabled = CPUFeatures.avx2FMA
+    /// The instruction set of a C kernel.
+    enum Kernel { case avx2, avx512 }
 
-    /// Floats of line scratch the C input and gradient transforms need for rows of `tilesW` tiles.
+    /// The C kernel `WinogradInputTransform.rows` / `WinogradTileTransforms.outputRow` /
+    /// `.gradientRow` run, nil for the Swift fallback (read once per process).
+    static let preferred: Kernel? = CPUFeatures.avx512 ? .avx512 : CPUFeatures.avx2FMA ? .avx2 : nil
+
+    /// Whether the dispatchers run a C kernel.
+    static let enabled = preferred != nil
+
+    /// Floats of line scratch every C input and gradient transform needs for rows of `tilesW` tiles.
     static func scratchFloats(tilesW: Int) -> Int {
-        Int(max(dro_winograd_input_scratch_floats(Int64(tilesW)), dro_winograd_gradient_scratch_floats(Int64(tilesW))))
+        let t = Int64(tilesW)
+        return Int(max(dro_winograd_input_scratch_floats(t), dro_winograd_gradient_scratch_floats(t),
+                       dro_winograd_input_scratch_floats_avx512(t)))
     }
 
     /// Columns of one tile row in a chunk buffer, as `WinogradPlan.rowStride`.
@@ -36,24 +45,29 @@ enum WinogradTransformsC {
     /// Same contract as `WinogradInputTransform.rows` (`lines`: the worker's line scratch).
     static func inputRows(_ rows: Range<Int>, input: UnsafePointer<Float>, channel: Int, channels: Int,
                           plan: WinogradPlan, out: UnsafeMutablePointer<Float>, xiStride: Int,
-                          lines: UnsafeMutablePointer<Float>) {
+                          lines: UnsafeMutablePointer<Float>, kernel: Kernel? = preferred) {
         var g = geometry(d: plan.d, h: plan.h, w: plan.w)
         precondition(g.rowStride == Int64(plan.rowStride), "WinogradTransformsC: row stride differs from the plan's")
-        dro_winograd_input_rows_avx2(&g, Int64(rows.lowerBound), Int64(rows.upperBound), input, Int64(channel),
-                                     Int64(channels), out, Int64(xiStride), lines)
+        let run = kernel == .avx512 ? dro_winograd_input_rows_avx512 : dro_winograd_input_rows_avx2
+        run(&g, Int64(rows.lowerBound), Int64(rows.upperBound), input, Int64(channel), Int64(channels), out,
+            Int64(xiStride), lines)
     }
 
     /// Same contract as `WinogradTileTransforms.outputRow` (no edge or sink buffer needed).
     static func outputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
-                          d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float) {
+                          d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float,
+                          kernel: Kernel? = preferred) {
         var g = geometry(d: d, h: h, w: w)
-        dro_winograd_output_row_avx2(&g, src, Int64(xiStride), plane, Int64(td), Int64(th), bias)
+        let run = kernel == .avx512 ? dro_winograd_output_row_avx512 : dro_winograd_output_row_avx2
+        run(&g, src, Int64(xiStride), plane, Int64(td), Int64(th), bias)
     }
 
     /// Same contract as `WinogradTileTransforms.gradientRow`.
     static func gradientRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int,
-                            out: UnsafeMutablePointer<Float>, xiStride: Int, lines: UnsafeMutablePointer<Float>) {
+                            out: UnsafeMutablePointer<Float>, xiStride: Int, lines: UnsafeMutablePointer<Float>,
+                            kernel: Kernel? = preferred) {
         var g = geometry(d: d, h: h, w: w)
-        dro_winograd_gradient_row_avx2(&g, plane, Int64(td), Int64(th), out, Int64(xiStride), lines)
+        let run = kernel == .avx512 ? dro_winograd_gradient_row_avx512 : dro_winograd_gradient_row_avx2
+        run(&g, plane, Int64(td), Int64(th), out, Int64(xiStride), lines)
     }
 }

@@ -1,7 +1,7 @@
 import XCTest
 @testable import Tensor
 
-/// The AVX2 Winograd transforms (CKernels, `WinogradTransformsC`) against the Swift kernels
+/// The AVX2 and AVX-512 Winograd transforms (CKernels, `WinogradTransformsC`) against the Swift kernels
 /// (`portableRows`, `portableOutputRow`, `portableGradientRow`), which are themselves checked
 /// against a direct Double convolution in WinogradConv3dTests.
 ///
@@ -14,8 +14,9 @@ import XCTest
 final class WinogradTransformCTests: XCTestCase {
     struct Shape { let n, channels, d, h, w: Int }
 
-    /// Odd extents (partial edge tiles), tilesW = 1, 5, 7, 9, 12, 18, 32 (row strides 4, 8, 8, 12,
-    /// 12, 20, 32: a last vector of 4 tiles whenever rowStride mod 8 = 4), one-voxel axes, batch 2.
+    /// Odd extents (partial edge tiles), tilesW = 1, 5, 7, 9, 12, 18, 32, 25 (row strides 4, 8, 8,
+    /// 12, 12, 20, 32, 28: the last 8-lane vector holds 4 tiles whenever rowStride mod 8 = 4, the
+    /// last 16-lane vector 4, 8 or 12), one-voxel axes, batch 2.
     static let shapes = [
         Shape(n: 2, channels: 3, d: 5, h: 7, w: 9),
         Shape(n: 1, channels: 2, d: 1, h: 1, w: 1),
@@ -24,6 +25,7 @@ final class WinogradTransformCTests: XCTestCase {
         Shape(n: 1, channels: 5, d: 3, h: 3, w: 23),
         Shape(n: 2, channels: 2, d: 2, h: 3, w: 35),
         Shape(n: 2, channels: 2, d: 3, h: 4, w: 64),
+        Shape(n: 2, channels: 2, d: 3, h: 3, w: 49),
     ]
 
     /// Default chunks, and one-row chunks (many chunks; consecutive-row reuse restarts at each).
@@ -54,12 +56,17 @@ final class WinogradTransformCTests: XCTestCase {
                                                 8 * winogradLineLength(tilesW: plan.tilesW)))
     }
 
+    /// The C kernels this CPU can run (AVX-512 ones only where it has AVX-512).
+    static var kernels: [WinogradTransformsC.Kernel] {
+        (CPUFeatures.avx2FMA ? [.avx2] : []) + (CPUFeatures.avx512 ? [.avx512] : [])
+    }
+
     override func setUpWithError() throws {
         try XCTSkipUnless(CPUFeatures.avx2FMA, "no AVX2 + FMA on this CPU (or DRO_PORTABLE_KERNELS=1)")
     }
 
     func testInputTransformMatchesSwift() {
-        for (k, s) in Self.shapes.enumerated() { for tuning in Self.tunings { for integers in [false, true] {
+        for kernel in Self.kernels { for (k, s) in Self.shapes.enumerated() { for tuning in Self.tunings { for integers in [false, true] {
             let input = Self.data(s.n * s.channels * s.d * s.h * s.w, seed: UInt64(10 + k), integers: integers)
             let plan = WinogradPlan(batch: s.n, d: s.d, h: s.h, w: s.w, channels: s.channels, tuning: tuning)
             var swift = [Float](repeating: Self.sentinel, count: plan.chunkFloats(channels: s.channels))
@@ -75,16 +82,17 @@ final class WinogradTransformCTests: XCTestCase {
                                                             plan: plan, out: &swift[at], xiStride: plan.componentStride,
                                                             lines: &lines)
                         WinogradTransformsC.inputRows(part, input: input, channel: ch, channels: s.channels, plan: plan,
-                                                      out: &c[at], xiStride: plan.componentStride, lines: &lines)
+                                                      out: &c[at], xiStride: plan.componentStride, lines: &lines,
+                                                      kernel: kernel)
                     }
                 }
-                Self.assertBitIdentical(swift, c, "input transform \(s), chunk \(chunk), integers \(integers)")
+                Self.assertBitIdentical(swift, c, "\(kernel) input transform \(s), chunk \(chunk), integers \(integers)")
             }
-        } } }
+        } } } }
     }
 
     func testOutputTransformMatchesSwift() {
-        for (k, s) in Self.shapes.enumerated() { for tuning in Self.tunings { for integers in [false, true] {
+        for kernel in Self.kernels { for (k, s) in Self.shapes.enumerated() { for tuning in Self.tunings { for integers in [false, true] {
             let plan = WinogradPlan(batch: s.n, d: s.d, h: s.h, w: s.w, channels: s.channels, tuning: tuning)
             // Products of every channel, padding columns and the stride's slack included.
             let products = Self.data(plan.chunkFloats(channels: s.channels), seed: UInt64(20 + k), integers: integers)
@@ -105,17 +113,18 @@ final class WinogradTransformCTests: XCTestCase {
                             edge: &edge, sink: &lines)
                         WinogradTransformsC.outputRow(
                             src: p.baseAddress! + src, xiStride: plan.componentStride, plane: &c[plane],
-                            d: s.d, h: s.h, w: s.w, td: td, th: th, tilesW: plan.tilesW, bias: bias[co])
+                            d: s.d, h: s.h, w: s.w, td: td, th: th, tilesW: plan.tilesW, bias: bias[co],
+                            kernel: kernel)
                     }
                 } }
             }
             XCTAssertFalse(c.contains { $0.bitPattern == Self.sentinel.bitPattern }, "output voxel left unwritten \(s)")
-            Self.assertBitIdentical(swift, c, "output transform \(s), integers \(integers)")
-        } } }
+            Self.assertBitIdentical(swift, c, "\(kernel) output transform \(s), integers \(integers)")
+        } } } }
     }
 
     func testGradientTransformMatchesSwift() {
-        for (k, s) in Self.shapes.enumerated() { for tuning in Self.tunings { for integers in [false, true] {
+        for kernel in Self.kernels { for (k, s) in Self.shapes.enumerated() { for tuning in Self.tunings { for integers in [false, true] {
             let dy = Self.data(s.n * s.channels * s.d * s.h * s.w, seed: UInt64(40 + k), integers: integers)
             let plan = WinogradPlan(batch: s.n, d: s.d, h: s.h, w: s.w, channels: s.channels, tuning: tuning)
             var swift = [Float](repeating: Self.sentinel, count: plan.chunkFloats(channels: s.channels))
@@ -132,7 +141,7 @@ final class WinogradTransformCTests: XCTestCase {
                             out: &swift[at], xiStride: plan.componentStride, lines: &lines)
                         WinogradTransformsC.gradientRow(
                             plane: p.baseAddress! + plane, d: s.d, h: s.h, w: s.w, td: td, th: th, tilesW: plan.tilesW,
-                            out: &c[at], xiStride: plan.componentStride, lines: &lines)
+                            out: &c[at], xiStride: plan.componentStride, lines: &lines, kernel: kernel)
                     }
                 } }
                 // The weight gradient sums over padding columns: they must hold zeros.
@@ -142,8 +151,8 @@ final class WinogradTransformCTests: XCTestCase {
                         XCTAssertEqual(v, 0, "padding column \(t) of \(s)")
                     }
                 } } }
-                Self.assertBitIdentical(swift, c, "gradient transform \(s), chunk \(chunk), integers \(integers)")
+                Self.assertBitIdentical(swift, c, "\(kernel) gradient transform \(s), chunk \(chunk), integers \(integers)")
             }
-        } } }
+        } } } }
     }
 }

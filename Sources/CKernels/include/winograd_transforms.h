@@ -32,6 +32,14 @@ void dro_winograd_input_rows_avx2(const dro_winograd_geometry *geometry, int64_t
                                   const float *input, int64_t channel, int64_t channels,
                                   float *out, int64_t xiStride, float *lines);
 
+/// The same with AVX-512 (16 tiles per vector); callers check `dro_cpu_has_avx512()`.
+void dro_winograd_input_rows_avx512(const dro_winograd_geometry *geometry, int64_t rowBegin, int64_t rowEnd,
+                                    const float *input, int64_t channel, int64_t channels,
+                                    float *out, int64_t xiStride, float *lines);
+
+/// Floats of line scratch `dro_winograd_input_rows_avx512` needs.
+int64_t dro_winograd_input_scratch_floats_avx512(int64_t tilesW);
+
 /// Aᵀ m A + bias of one row (td, th) of one channel: reads src[ξ·xiStride + tw] and writes the
 /// valid voxels of the 2×2×2 outputs into `plane` [d, h, w]. May read up to 4 floats beyond the
 /// row's `rowStride` columns of each component (they must be inside the buffer; a chunk buffer's
@@ -44,6 +52,14 @@ void dro_winograd_output_row_avx2(const dro_winograd_geometry *geometry, const f
 /// scratch of `dro_winograd_gradient_scratch_floats(tilesW)` floats.
 void dro_winograd_gradient_row_avx2(const dro_winograd_geometry *geometry, const float *plane,
                                     int64_t td, int64_t th, float *out, int64_t xiStride, float *lines);
+
+/// AVX-512 versions (16 tiles per vector; callers check `dro_cpu_has_avx512()`). They read and
+/// write the volume under lane masks, so the output transform reads nothing beyond a row's
+/// rowStride columns and the gradient transform needs no line scratch (`lines` is unused).
+void dro_winograd_output_row_avx512(const dro_winograd_geometry *geometry, const float *src, int64_t xiStride,
+                                    float *plane, int64_t td, int64_t th, float bias);
+void dro_winograd_gradient_row_avx512(const dro_winograd_geometry *geometry, const float *plane,
+                                      int64_t td, int64_t th, float *out, int64_t xiStride, float *lines);
 
 /// Floats of line scratch `dro_winograd_gradient_row_avx2` needs for rows of `tilesW` tiles.
 int64_t dro_winograd_gradient_scratch_floats(int64_t tilesW);
