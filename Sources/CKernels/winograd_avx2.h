@@ -41,6 +41,16 @@ DRO_AVX2_INLINE void dro_wino_store(float *p, __m256 v, int half) {
     else _mm256_storeu_ps(p, v);
 }
 
+/// Loads line[start … start + 7], zero for lanes outside [0, w): a plain load inside the line,
+/// else a masked load (masked-out lanes touch no memory), so borders need no padded copy.
+DRO_AVX2_INLINE __m256 dro_wino_load_line(const float *line, int64_t start, int64_t w) {
+    if (start >= 0 && start + DRO_WINO_LANES <= w) return _mm256_loadu_ps(line + start);
+    const __m256i index = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)start));
+    const __m256i inside = _mm256_and_si256(_mm256_cmpgt_epi32(index, _mm256_set1_epi32(-1)),
+                                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), index));
+    return _mm256_maskload_ps(line + start, inside);
+}
+
 /// Swift's prefix minus on SIMD floats, 0 − x (so −(+0) is +0, as there).
 DRO_AVX2_INLINE __m256 dro_wino_negate(__m256 x) {
     return _mm256_sub_ps(_mm256_setzero_ps(), x);

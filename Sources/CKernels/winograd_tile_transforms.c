@@ -13,10 +13,6 @@
 #define TILE_LINES 4
 #define VOXELS_PER_VECTOR (2 * DRO_WINO_LANES)
 
-int64_t dro_winograd_gradient_scratch_floats(int64_t tilesW) {
-    return TILE_LINES * VOXELS_PER_VECTOR * dro_wino_vectors(tilesW);
-}
-
 #if defined(__x86_64__)
 
 /// Stores the first `count` (1 … 8) lanes of v.
@@ -118,24 +114,24 @@ DRO_AVX2_INLINE void emit(float *o, int64_t s, int xiw, int half, __m256 w00, __
 DRO_AVX2 void dro_winograd_gradient_row_avx2(const dro_winograd_geometry *g, const float *plane,
                                              int64_t td, int64_t th, float *out, int64_t s, float *lines) {
     const int64_t w = g->w, vectors = dro_wino_vectors(g->tilesW);
-    const int64_t length = VOXELS_PER_VECTOR * vectors;
-    // Output lines (a, b) = (z 2td + a, y 2th + b) copied into zero-padded buffers.
+    (void)lines;
+    // Output lines (a, b) = (z 2td + a, y 2th + b), read straight from the plane (masked at the
+    // line's end); lines outside the volume (odd D or H) read as zero.
+    const float *line[TILE_LINES];
+    int64_t extent[TILE_LINES];
     for (int k = 0; k < TILE_LINES; k++) {
         const int64_t z = 2 * td + k / 2, y = 2 * th + k % 2;
-        float *dst = lines + k * length;
-        if (z < g->d && y < g->h) {
-            memcpy(dst, plane + (z * g->h + y) * w, (size_t)w * sizeof(float));
-            memset(dst + w, 0, (size_t)(length - w) * sizeof(float));
-        } else {
-            memset(dst, 0, (size_t)length * sizeof(float));
-        }
+        const int in = z < g->d && y < g->h;
+        line[k] = in ? plane + (z * g->h + y) * w : plane;
+        extent[k] = in ? w : 0;
     }
     for (int64_t v = 0; v < vectors; v++) {
         const int half = DRO_WINO_LANES * (v + 1) > g->rowStride;
-        const float *p = lines + VOXELS_PER_VECTOR * v;
+        const int64_t x0 = VOXELS_PER_VECTOR * v;
         __m256 e[TILE_LINES], od[TILE_LINES];
         for (int k = 0; k < TILE_LINES; k++) {
-            __m256 a = _mm256_loadu_ps(p + k * length), b = _mm256_loadu_ps(p + k * length + DRO_WINO_LANES);
+            __m256 a = dro_wino_load_line(line[k], x0, extent[k]);
+            __m256 b = dro_wino_load_line(line[k], x0 + DRO_WINO_LANES, extent[k]);
             e[k] = dro_wino_even(a, b);
             od[k] = dro_wino_odd(a, b);
         }

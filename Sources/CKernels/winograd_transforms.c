@@ -7,9 +7,9 @@
 // 2th+2, so only 8 new W lines are built per row. Line (i, y) sits in ring slot 4i + ((y + 1) mod 4);
 // row th finds line (i, j) in slot 4i + ((j + 2·(th mod 2)) mod 4).
 //
-// W-line scratch layout: lines[(ξw·16 + slot)·L + tile], L = tilesW rounded up to 8, then the
-// zero-padded voxel line pad[0 … 2L + 1] (pad[1 + x] = voxel x). Every vector of 8 tiles is four
-// unaligned loads of pad and four even/odd splits; Y and Z are 16 loads at fixed offsets per ξw.
+// W-line scratch layout: lines[(ξw·16 + slot)·L + tile], L = tilesW rounded up to 8. Every vector
+// of 8 tiles is four unaligned loads straight from the volume (masked where they cross the line's
+// ends: the zero padding) and four even/odd splits; Y and Z are 16 loads at fixed offsets per ξw.
 
 #include "winograd_transforms.h"
 #include "winograd_avx2.h"
@@ -22,11 +22,8 @@
 /// Floats between W-line slots: tiles rounded up to whole 8-lane vectors.
 static int64_t line_stride(int64_t tilesW) { return dro_wino_vectors(tilesW) * DRO_WINO_LANES; }
 
-/// Padded voxel line: vector v reads pad[16v … 16v + 17], so 2L + 2 floats, plus one vector of slack.
-static int64_t padded_floats(int64_t tilesW) { return 2 * line_stride(tilesW) + 2 + DRO_WINO_LANES; }
-
 int64_t dro_winograd_input_scratch_floats(int64_t tilesW) {
-    return (int64_t)COMPONENTS * line_stride(tilesW) + padded_floats(tilesW);
+    return (int64_t)COMPONENTS * line_stride(tilesW);
 }
 
 #if defined(__x86_64__)
@@ -39,13 +36,14 @@ DRO_AVX2_INLINE void bt(__m256 d0, __m256 d1, __m256 d2, __m256 d3, __m256 r[4])
     r[3] = _mm256_sub_ps(d1, d3);
 }
 
-/// Bᵀ along W of one padded voxel line into ring slot `slot` (component ξw at slot + ξw·16·L):
-/// tile m combines d_k = pad[2m + k], the even and odd voxels of pad[16v …] and pad[16v + 2 …].
-DRO_AVX2_INLINE void w_line(const float *pad, int64_t vectors, float *slot, int64_t L) {
+/// Bᵀ along W of one voxel line x[0 … w) into ring slot `slot` (component ξw at slot + ξw·16·L):
+/// tile m combines d_k = x[2m − 1 + k] (zero outside the line), the even and odd voxels of
+/// x[16v − 1 …] and x[16v + 1 …], read straight from the volume (masked at the borders).
+DRO_AVX2_INLINE void w_line(const float *x, int64_t w, int64_t vectors, float *slot, int64_t L) {
     for (int64_t v = 0; v < vectors; v++) {
-        const float *p = pad + 2 * DRO_WINO_LANES * v;
-        __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-        __m256 c = _mm256_loadu_ps(p + 2), e = _mm256_loadu_ps(p + 10);
+        const int64_t start = 2 * DRO_WINO_LANES * v - 1;
+        __m256 a = dro_wino_load_line(x, start, w), b = dro_wino_load_line(x, start + 8, w);
+        __m256 c = dro_wino_load_line(x, start + 2, w), e = dro_wino_load_line(x, start + 10, w);
         __m256 r[4];
         bt(dro_wino_even(a, b), dro_wino_odd(a, b), dro_wino_even(c, e), dro_wino_odd(c, e), r);
         float *dst = slot + DRO_WINO_LANES * v;
@@ -83,10 +81,6 @@ DRO_AVX2 void dro_winograd_input_rows_avx2(const dro_winograd_geometry *g, int64
                                            float *out, int64_t xiStride, float *lines) {
     const int64_t L = line_stride(g->tilesW), vectors = dro_wino_vectors(g->tilesW), w = g->w;
     const int64_t planeSize = g->d * g->h * w, perSample = g->tilesD * g->tilesH;
-    float *pad = lines + COMPONENTS * L;
-    // pad[0] is voxel −1 and pad[w + 1 …] lie right of the line: zeroed once, never overwritten.
-    pad[0] = 0;
-    memset(pad + w + 1, 0, (size_t)(padded_floats(g->tilesW) - w - 1) * sizeof(float));
     int64_t pn = -1, ptd = -1, pth = -1;
     for (int64_t row = rowBegin; row < rowEnd; row++) {
         const int64_t n = row / perSample, rem = row % perSample, td = rem / g->tilesH, th = rem % g->tilesH;
@@ -97,8 +91,7 @@ DRO_AVX2 void dro_winograd_input_rows_avx2(const dro_winograd_geometry *g, int64
                 const int64_t z = 2 * td - 1 + i, y = 2 * th - 1 + j;
                 float *slot = lines + (4 * i + ((y + 1) & 3)) * L;
                 if (z >= 0 && z < g->d && y >= 0 && y < g->h) {
-                    memcpy(pad + 1, plane + (z * g->h + y) * w, (size_t)w * sizeof(float));
-                    w_line(pad, vectors, slot, L);
+                    w_line(plane + (z * g->h + y) * w, w, vectors, slot, L);
                 } else {
                     for (int xiw = 0; xiw < 4; xiw++) memset(slot + xiw * SLOTS * L, 0, (size_t)L * sizeof(float));
                 }

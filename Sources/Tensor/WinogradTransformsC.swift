@@ -21,11 +21,10 @@ enum WinogradTransformsC {
     /// Whether the dispatchers run a C kernel.
     static let enabled = preferred != nil
 
-    /// Floats of line scratch every C input and gradient transform needs for rows of `tilesW` tiles.
+    /// Floats of line scratch every C input transform needs (the others need none) for rows of `tilesW` tiles.
     static func scratchFloats(tilesW: Int) -> Int {
         let t = Int64(tilesW)
-        return Int(max(dro_winograd_input_scratch_floats(t), dro_winograd_gradient_scratch_floats(t),
-                       dro_winograd_input_scratch_floats_avx512(t)))
+        return Int(max(dro_winograd_input_scratch_floats(t), dro_winograd_input_scratch_floats_avx512(t)))
     }
 
     /// Columns of one tile row in a chunk buffer, as `WinogradPlan.rowStride`.

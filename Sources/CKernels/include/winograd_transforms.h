@@ -48,20 +48,17 @@ void dro_winograd_output_row_avx2(const dro_winograd_geometry *geometry, const f
                                   float *plane, int64_t td, int64_t th, float bias);
 
 /// A g Aᵀ of one row (td, th) of one output-gradient plane [d, h, w]: writes component ξ of tile
-/// tw at out[ξ·xiStride + tw] for tw < rowStride (zeros in the padding columns). `lines`:
-/// scratch of `dro_winograd_gradient_scratch_floats(tilesW)` floats.
+/// tw at out[ξ·xiStride + tw] for tw < rowStride (zeros in the padding columns). Reads the plane
+/// directly (masked loads at the borders): `lines` is unused (kept for the Swift signature).
 void dro_winograd_gradient_row_avx2(const dro_winograd_geometry *geometry, const float *plane,
                                     int64_t td, int64_t th, float *out, int64_t xiStride, float *lines);
 
 /// AVX-512 versions (16 tiles per vector; callers check `dro_cpu_has_avx512()`). They read and
-/// write the volume under lane masks, so the output transform reads nothing beyond a row's
-/// rowStride columns and the gradient transform needs no line scratch (`lines` is unused).
+/// write the volume under lane masks; the output transform reads nothing beyond a row's
+/// rowStride columns.
 void dro_winograd_output_row_avx512(const dro_winograd_geometry *geometry, const float *src, int64_t xiStride,
                                     float *plane, int64_t td, int64_t th, float bias);
 void dro_winograd_gradient_row_avx512(const dro_winograd_geometry *geometry, const float *plane,
                                       int64_t td, int64_t th, float *out, int64_t xiStride, float *lines);
-
-/// Floats of line scratch `dro_winograd_gradient_row_avx2` needs for rows of `tilesW` tiles.
-int64_t dro_winograd_gradient_scratch_floats(int64_t tilesW);
 
 #endif
