@@ -3,6 +3,10 @@
 // split of 32 voxels is one two-source permute (vpermt2ps) instead of AVX2's shuffle + permute,
 // and the last vector of a row is stored under a lane mask (rows are padded to 4 tiles only).
 // Same additions in the same order as the Swift and AVX2 kernels: bit-identical results.
+//
+// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread): 16.4–16.8 ns
+// per tile and channel, against 21.7–22.5 (AVX2) and 26.6–26.9 (Swift); with a padded copy of
+// each line instead of masked loads it was ~19 ns.
 
 #include "winograd_transforms.h"
 #include "winograd_avx2.h"

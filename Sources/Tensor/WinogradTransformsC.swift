@@ -1,4 +1,9 @@
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The AVX2 Winograd data-side transforms of CKernels (winograd_transforms.c,
 /// winograd_tile_transforms.c): 8 tiles per 256-bit vector, the same chunk-buffer layout and the
@@ -8,15 +13,33 @@ import CKernels
 ///
 /// AVX-512 (16 tiles per vector) when the CPU has it, else AVX2 + FMA (8 tiles), else — and with
 /// DRO_PORTABLE_KERNELS=1 — the Swift kernels, compiled for baseline x86-64 (SSE, 4 lanes).
-/// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread, see
-/// docs/performance.md): see the figures in winograd_transforms*.c.
+/// Measured (WinogradTransformCBenchmarkTests: 64³, batch 2, 16 channels, 1 thread, thread CPU
+/// time, kernels alternating, best of 7, two runs, shared machine at load 4–5), ns per tile and
+/// channel, Swift → AVX2 → AVX-512: input 26.6–26.9 → 21.7–22.5 → 16.4–16.8; output 10.3–12.9 →
+/// 8.1–10.1 → 6.6–7.7; gradient 19.3–19.7 → 12.5–12.6 → 12.4–13.0. AVX-512 is taken where
+/// available (input 1.6×, output 1.6×, gradient 1.5× the Swift kernels).
 enum WinogradTransformsC {
     /// The instruction set of a C kernel.
     enum Kernel { case avx2, avx512 }
 
     /// The C kernel `WinogradInputTransform.rows` / `WinogradTileTransforms.outputRow` /
-    /// `.gradientRow` run, nil for the Swift fallback (read once per process).
-    static let preferred: Kernel? = CPUFeatures.avx512 ? .avx512 : CPUFeatures.avx2FMA ? .avx2 : nil
+    /// `.gradientRow` run, nil for the Swift fallback (read once per process). AVX-512 wherever
+    /// the CPU has it, also under OpenBLAS's AVX2 (Haswell) GEMMs: WinogradBenchmarkTests (enc1b +
+    /// dec1b, fwd/bwdX/bwdW, 1 thread, Haswell GEMMs, best of two runs) took 540 ms with AVX-512
+    /// transforms, 586 with AVX2 and 620 with the Swift ones, so the clock penalty 512-bit code
+    /// can cause does not outweigh its gain here. DRO_WINOGRAD_TRANSFORMS=swift|avx2|avx512
+    /// overrides (within what the CPU has), to measure.
+    static let preferred: Kernel? = {
+        let avx512 = CPUFeatures.avx512 ? Kernel.avx512 : nil, avx2 = CPUFeatures.avx2FMA ? Kernel.avx2 : nil
+        switch getenv(overrideVariable).map({ String(cString: $0) }) {
+        case "swift": return nil
+        case "avx2": return avx2
+        default: return avx512 ?? avx2
+        }
+    }()
+
+    /// Environment variable that picks the transforms' kernel (measurements only).
+    static let overrideVariable = "DRO_WINOGRAD_TRANSFORMS"
 
     /// Whether the dispatchers run a C kernel.
     static let enabled = preferred != nil

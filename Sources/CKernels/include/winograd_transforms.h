@@ -3,16 +3,16 @@
 
 #include <stdint.h>
 
-/// Winograd F(2×2×2, 3×3×3) data-side tile transforms with AVX2 bodies: 8 tiles of a row per
-/// 256-bit vector. They produce and read the same chunk buffers as the Swift transforms
-/// (Sources/Tensor/WinogradInputTransform.swift, WinogradTileTransforms.swift): component ξ of
-/// local tile t at buffer[ξ·xiStride + t], ξ = ξz·16 + ξy·4 + ξw, rows `rowStride` columns apart
-/// (tilesW rounded up to 4), padding columns written as the transform of the zero padding. The
-/// arithmetic is the Swift code's, operation for operation (only additions and subtractions, no
-/// FMA), so results are bit-identical to it.
+/// Winograd F(2×2×2, 3×3×3) data-side tile transforms with AVX2 bodies (8 tiles of a row per
+/// 256-bit vector) and AVX-512 bodies (16 tiles per 512-bit vector). They produce and read the
+/// same chunk buffers as the Swift transforms (Sources/Tensor/WinogradInputTransform.swift,
+/// WinogradTileTransforms.swift): component ξ of local tile t at buffer[ξ·xiStride + t],
+/// ξ = ξz·16 + ξy·4 + ξw, rows `rowStride` columns apart (tilesW rounded up to 4), padding columns
+/// written as the transform of the zero padding. The arithmetic is the Swift code's, operation for
+/// operation (only additions and subtractions, no FMA), so results are bit-identical to it.
 ///
-/// Callers must check `dro_cpu_has_avx2_fma()` (Swift: `CPUFeatures.avx2FMA`) first; on other
-/// architectures these functions do nothing.
+/// Callers must check `dro_cpu_has_avx2_fma()` / `dro_cpu_has_avx512()` (Swift: `CPUFeatures`)
+/// first; on other architectures these functions do nothing.
 
 /// Extents of one volume and its tiling into 2×2×2 output tiles (Swift `WinogradPlan`).
 typedef struct {
