@@ -72,7 +72,7 @@ enum WinogradTileTransforms {
     /// intermediate goes through memory. Measured (standalone copy, 64³, batch 2, 16 channels,
     /// 1 thread, thread CPU time, shared machine): 44–47 ns per tile and channel before (two
     /// passes through a stage buffer and a row buffer, then a copy), 30–35 ns after; bit-identical.
-    /// Runs the AVX2 kernel when `WinogradTransformsC.enabled`, else `portableOutputRow`.
+    /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableOutputRow`.
     @inline(__always)
     static func outputRow(src: UnsafePointer<Float>, xiStride s: Int, plane: UnsafeMutablePointer<Float>,
                           d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float,
@@ -159,7 +159,7 @@ enum WinogradTileTransforms {
     ///
     /// Each output line (a, b) = (z 2td + a, y 2th + b) is copied into a zero-padded buffer, so a
     /// vector of tiles is one even/odd split of 2·lanes voxels; then W, Y, Z in registers per ξw.
-    /// Runs the AVX2 kernel when `WinogradTransformsC.enabled`, else `portableGradientRow`.
+    /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableGradientRow`.
     @inline(__always)
     static func gradientRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int,
                             out: UnsafeMutablePointer<Float>, xiStride s: Int, lines: UnsafeMutablePointer<Float>) {
