@@ -24,8 +24,9 @@ enum WinogradInputTransform {
 
     /// Floats of line scratch for a row of `tilesW` tiles: the W-line blocks, then the padded
     /// voxel line (2·lanes voxels per vector, one leading zero, one trailing vector of slack).
+    /// (At least what the C input transforms need, which use the same scratch.)
     static func scratchFloats(tilesW: Int) -> Int {
-        vectors(tilesW) * blockFloats + paddedLineFloats(tilesW)
+        max(vectors(tilesW) * blockFloats + paddedLineFloats(tilesW), WinogradTransformsC.scratchFloats(tilesW: tilesW))
     }
 
     @inline(__always)
@@ -38,9 +39,24 @@ enum WinogradInputTransform {
     /// input [batch, channels, d, h, w]. Component ξ of local tile t goes to
     /// out[ξ·xiStride + t], local tile 0 being the first tile of `rows.lowerBound` and each row
     /// `plan.rowStride` columns wide (its last vector's extra columns are written too).
+    /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableRows`.
+    @inline(__always)
     static func rows(_ rows: Range<Int>, input: UnsafePointer<Float>, channel: Int, channels: Int,
                      plan: WinogradPlan, out: UnsafeMutablePointer<Float>, xiStride: Int,
                      lines: UnsafeMutablePointer<Float>) {
+        if WinogradTransformsC.enabled {
+            WinogradTransformsC.inputRows(rows, input: input, channel: channel, channels: channels, plan: plan,
+                                          out: out, xiStride: xiStride, lines: lines)
+        } else {
+            portableRows(rows, input: input, channel: channel, channels: channels, plan: plan, out: out,
+                         xiStride: xiStride, lines: lines)
+        }
+    }
+
+    /// The Swift (SSE, 4-lane) kernel: the fallback, and the reference the C ones are tested against.
+    static func portableRows(_ rows: Range<Int>, input: UnsafePointer<Float>, channel: Int, channels: Int,
+                             plan: WinogradPlan, out: UnsafeMutablePointer<Float>, xiStride: Int,
+                             lines: UnsafeMutablePointer<Float>) {
         let count = vectors(plan.tilesW), w = plan.w
         let pad = lines + count * blockFloats
         // pad[0] is voxel −1 and pad[w + 1 …] lie right of the line: zero once, never overwritten.

@@ -72,9 +72,24 @@ enum WinogradTileTransforms {
     /// intermediate goes through memory. Measured (standalone copy, 64³, batch 2, 16 channels,
     /// 1 thread, thread CPU time, shared machine): 44–47 ns per tile and channel before (two
     /// passes through a stage buffer and a row buffer, then a copy), 30–35 ns after; bit-identical.
+    /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableOutputRow`.
+    @inline(__always)
     static func outputRow(src: UnsafePointer<Float>, xiStride s: Int, plane: UnsafeMutablePointer<Float>,
                           d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float,
                           edge: UnsafeMutablePointer<Float>, sink: UnsafeMutablePointer<Float>) {
+        if WinogradTransformsC.enabled {
+            WinogradTransformsC.outputRow(src: src, xiStride: s, plane: plane, d: d, h: h, w: w, td: td, th: th,
+                                          tilesW: tilesW, bias: bias)
+        } else {
+            portableOutputRow(src: src, xiStride: s, plane: plane, d: d, h: h, w: w, td: td, th: th,
+                              tilesW: tilesW, bias: bias, edge: edge, sink: sink)
+        }
+    }
+
+    /// The Swift (SSE, 4-lane) output transform: fallback and test reference.
+    static func portableOutputRow(src: UnsafePointer<Float>, xiStride s: Int, plane: UnsafeMutablePointer<Float>,
+                                  d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float,
+                                  edge: UnsafeMutablePointer<Float>, sink: UnsafeMutablePointer<Float>) {
         let lanes = WinogradLanes.scalarCount
         let s4 = 4 * s
         let biasLanes = WinogradLanes(repeating: bias)
@@ -144,8 +159,23 @@ enum WinogradTileTransforms {
     ///
     /// Each output line (a, b) = (z 2td + a, y 2th + b) is copied into a zero-padded buffer, so a
     /// vector of tiles is one even/odd split of 2·lanes voxels; then W, Y, Z in registers per ξw.
+    /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableGradientRow`.
+    @inline(__always)
     static func gradientRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int,
                             out: UnsafeMutablePointer<Float>, xiStride s: Int, lines: UnsafeMutablePointer<Float>) {
+        if WinogradTransformsC.enabled {
+            WinogradTransformsC.gradientRow(plane: plane, d: d, h: h, w: w, td: td, th: th, tilesW: tilesW,
+                                            out: out, xiStride: s, lines: lines)
+        } else {
+            portableGradientRow(plane: plane, d: d, h: h, w: w, td: td, th: th, tilesW: tilesW,
+                                out: out, xiStride: s, lines: lines)
+        }
+    }
+
+    /// The Swift (SSE, 4-lane) gradient transform: fallback and test reference.
+    static func portableGradientRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int,
+                                    tilesW: Int, out: UnsafeMutablePointer<Float>, xiStride s: Int,
+                                    lines: UnsafeMutablePointer<Float>) {
         let lanes = WinogradLanes.scalarCount
         let vectors = (tilesW + lanes - 1) / lanes
         let length = 2 * lanes * vectors
