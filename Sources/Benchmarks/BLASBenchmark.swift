@@ -2,7 +2,8 @@ import Foundation
 import Tensor
 
 /// `dro-bench blas`: which OpenBLAS kernels this process runs, how they were chosen, and a quick
-/// square sgemm rate — a cheap check that `BLASRuntime.ensureVectorKernels` did its job.
+/// square sgemm rate — a cheap check that `BLASRuntime.ensureVectorKernels` did its job — and
+/// which of the package's own C kernels (CKernels) run.
 public enum BLASBenchmark {
     /// Default square size: 1024³ multiply-adds = 2.1 GFLOP per call, a fraction of a second
     /// even with the SSE3 fallback kernels (~56 GFLOP/s on 2 threads here).
@@ -19,12 +20,14 @@ public enum BLASBenchmark {
                 "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
                 "fallback_core": BLASRuntime.isFallbackCore(BLASRuntime.coreName),
                 "sgemm_size": size, "threads": threads, "sgemm_gflops": gflops,
+                "kernels": KernelChoice.summary,
             ]
             if let replaced { object["replaced_core"] = replaced }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return String(decoding: data, as: UTF8.self) + "\n"
         }
         var text = "OpenBLAS core: \(BLASRuntime.coreDescription)\n"
+        text += "kernels: \(KernelChoice.description)\n"
         text += String(format: "sgemm %d² on %d threads: %.1f GFLOP/s (best of 5)\n", size, threads, gflops)
         if BLASRuntime.isFallbackCore(BLASRuntime.coreName) { text += fallbackNote + "\n" }
         return text

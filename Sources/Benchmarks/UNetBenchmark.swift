@@ -51,9 +51,11 @@ public enum UNetBenchmark {
         var result: [String: Any] = [
             "features": o.features, "in_channels": o.inChannels, "classes": o.classes, "patch": o.patch, "batch": o.batch, "threads": o.threads,
             "sgemm_peak_gflops": peak, "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
+            "kernels": KernelChoice.summary,
             "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
         var text = "dro-bench unet: features \(o.features), \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription)\n"
+            + "kernels: \(KernelChoice.description)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
         if BLASRuntime.isFallbackCore(BLASRuntime.coreName) {
             // OpenBLAS did not recognise the CPU and kept its pre-AVX kernels (seen on VMs that

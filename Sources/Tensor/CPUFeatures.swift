@@ -19,3 +19,27 @@ public enum CPUFeatures {
         (getenv("DRO_PORTABLE_KERNELS").map { String(cString: $0) }) == "1"
     }
 }
+
+/// Which kernels this process runs where there is a choice, for benchmark and log headers.
+public enum KernelChoice {
+    /// "winograd_gemm" (avx2 | avx512 | blas), "winograd_transforms" (avx512 | avx2 | swift),
+    /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift).
+    public static var summary: [String: String] {
+        let transforms: String
+        switch WinogradTransformsC.preferred {
+        case .avx512?: transforms = "avx512"
+        case .avx2?: transforms = "avx2"
+        case nil: transforms = "swift"
+        }
+        return ["winograd_gemm": WinogradGEMM.automatic.rawValue, "winograd_transforms": transforms,
+                "conv_kernels": ConvCKernels.available ? "avx2" : "swift"]
+    }
+
+    /// One line: "Winograd GEMMs avx2, transforms avx512, conv kernels avx2".
+    public static var description: String {
+        let s = summary
+        return [("winograd_gemm", "Winograd GEMMs"), ("winograd_transforms", "transforms"), ("conv_kernels", "conv kernels")]
+            .map { key, label in "\(label) \(s[key] ?? "?")" }
+            .joined(separator: ", ")
+    }
+}

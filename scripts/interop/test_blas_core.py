@@ -102,3 +102,25 @@ def test_usage_errors_and_help_unchanged_by_reexecution():
         h = run(["--help"], **extra)
         assert h.returncode == 0
         assert h.stdout.count("USAGE: dro-bench") == 1, h.stdout
+
+
+def test_c_kernels_follow_cpu_flags_and_portable_switch():
+    """The hand-written C kernels (CKernels) run only where /proc/cpuinfo shows their instruction
+    set, and DRO_PORTABLE_KERNELS=1 turns them all off. Expected values derived here from the
+    flags; the Winograd GEMM choice also depends on OpenBLAS's core (OpenBLAS keeps the GEMMs
+    when it runs its AVX-512 kernels, whose small-matrix path was as fast as ours)."""
+    flags = cpu_flags()
+    avx2 = {"avx2", "fma"} <= flags
+    avx512 = {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags
+    report = core_report()
+    kernels = report["kernels"]
+    assert kernels["conv_kernels"] == ("avx2" if avx2 else "swift")
+    assert kernels["winograd_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
+    openblas_avx512 = report["openblas_core"].lower() in {"skylakex", "cooperlake", "sapphirerapids"}
+    assert kernels["winograd_gemm"] == ("avx2" if avx2 and not openblas_avx512 else "blas")
+    if avx2:
+        pinned = core_report(OPENBLAS_CORETYPE="Haswell")["kernels"]
+        assert pinned["winograd_gemm"] == "avx2"
+
+    portable = core_report(DRO_PORTABLE_KERNELS="1")["kernels"]
+    assert portable == {"conv_kernels": "swift", "winograd_transforms": "swift", "winograd_gemm": "blas"}
