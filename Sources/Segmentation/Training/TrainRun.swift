@@ -88,6 +88,8 @@ public enum TrainRun {
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
                          + "\(settings.iterationsPerEpoch) iterations, batch \(settings.batchSize), "
                          + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue); run folder \(run.path)")
+        reporter.message("compute: \(Parallel.defaultThreads) threads, OpenBLAS \(BLASRuntime.coreDescription); "
+                         + KernelChoice.description)
         do {
             try trainer.train()
         } catch {
