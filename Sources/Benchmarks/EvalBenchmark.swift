@@ -1,3 +1,4 @@
+import Commands
 import Evaluation
 import Foundation
 import NIfTI

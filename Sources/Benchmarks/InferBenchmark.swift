@@ -1,8 +1,10 @@
-import Foundation
-import Segmentation
-import Tensor
 #if canImport(Glibc)
+import DataPipeline
+import Foundation
 import Glibc
+import Inference
+import Model
+import Tensor
 #endif
 
 /// `dro-bench infer`: seconds per volume of dro-infer's sliding window on the reference network

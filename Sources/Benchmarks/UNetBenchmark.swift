@@ -1,6 +1,6 @@
 import Foundation
+import Model
 import Tensor
-import Segmentation
 
 /// `dro-bench unet`: training-step and inference timing of the reference U-Net (REFERENCE §2),
 /// per-layer profile, the machine's sgemm peak measured in the same run, and peak RSS.

@@ -1,6 +1,6 @@
 import Foundation
+import Model
 import Tensor
-import Segmentation
 
 /// `dro-bench unet --dump DIR`: one forward/loss/backward of a small U-Net with everything written
 /// as raw little-endian files for scripts/check_against_torch.py:

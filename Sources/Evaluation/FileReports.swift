@@ -102,7 +102,7 @@ public enum FileReports {
     }
 
     /// Writes text to a file, creating nothing else; errors name the path.
-    static func write(_ text: String, to path: String) throws {
+    package static func write(_ text: String, to path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw EvaluationError.writeFailed(path: path, reason: error.localizedDescription)
         }

@@ -1,6 +1,8 @@
 /// PNG slice overlays: ground-truth outline (green) and prediction outline (red; yellow where
 /// both) of one label on an axial slice of the intensity image or, without one, of the
 /// ground-truth labels.
+import Plotting
+
 enum SliceOverlay {
     /// Target width of an overlay in pixels; slices are enlarged by an integer factor up to it.
     static let targetWidth = 256

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Commands
 import Evaluation
 
 extension HD95Mode: ExpressibleByArgument {}

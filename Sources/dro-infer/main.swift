@@ -1,6 +1,8 @@
 import ArgumentParser
+import Commands
 import Foundation
-import Segmentation
+import Inference
+import Model
 import Tensor
 
 extension Connectivity: ExpressibleByArgument {}

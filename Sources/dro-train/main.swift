@@ -1,6 +1,6 @@
 import ArgumentParser
+import Commands
 import Foundation
-import Segmentation
 import Tensor
 
 /// `dro-train`: parses arguments and calls `TrainCommand.run`; no logic here.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Evaluation
+@testable import Plotting
 
 /// Overlay colours at known pixels: outlines of a 4×4 square (ground truth) and the same square
 /// shifted by one column (prediction), on the ground-truth labels as background.

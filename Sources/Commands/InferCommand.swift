@@ -1,0 +1,158 @@
+import Common
+import DataPipeline
+import Foundation
+import Inference
+import NIfTI
+
+/// Everything `dro-infer` was asked to do (parsed by the executable, nothing decided there).
+public struct InferOptions: Sendable {
+    /// Checkpoint written by dro-train.
+    public var model: String
+    /// Further checkpoints whose softmax is averaged with the first's.
+    public var ensemble: [String] = []
+    /// Files and folders (see `InputDiscovery`).
+    public var inputs: [String]
+    /// A folder (created if needed), or a `.nii.gz` / `.nii` file name for a single case.
+    public var output: String
+    public var settings = InferenceSettings()
+    /// Threads for OpenBLAS and the elementwise passes.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Replace existing outputs (otherwise such a case fails and the file is kept).
+    public var overwrite = false
+    /// Require a dataset.json next to the inputs to name the model's channels.
+    public var checkChannelNames = true
+    /// No progress lines, only problems.
+    public var quiet = false
+
+    public init(model: String, inputs: [String], output: String) {
+        self.model = model; self.inputs = inputs; self.output = output
+    }
+}
+
+/// `dro-infer`: load the checkpoint(s), find the cases, segment each one and write its label
+/// map (and probabilities) with the input's geometry. A failing case is reported and skipped;
+/// the exit status is 1 when any case failed, 64 for usage errors, else 0.
+public enum InferCommand {
+    public static func run(_ options: InferOptions, output: CommandOutput = .standard) -> Int32 {
+        let models: [TrainedModel], cases: [PlannedCase], plan: OutputPlan
+        do {
+            try options.settings.validate()
+            guard options.threads >= 1 else {
+                throw InferenceError.usage(option: "--threads", found: "\(options.threads)", allowed: "an integer ≥ 1")
+            }
+            models = try ([options.model] + options.ensemble).map { try TrainedModel.load(path: $0, threads: options.threads) }
+            for other in models.dropFirst() { try models[0].checkCompatible(other) }
+            cases = try InputDiscovery.cases(inputs: options.inputs, channels: models[0].channels,
+                                             checkNames: options.checkChannelNames)
+            plan = try OutputPlan(output: options.output, caseCount: cases.count)
+        } catch let error as InferenceError {
+            output.err("dro-infer: \(error)")
+            return error.exitCode
+        } catch {
+            output.err("dro-infer: \(oneLine(error))")
+            return ExitStatus.failure
+        }
+        var failed: [String] = []
+        for (index, planned) in cases.enumerated() {
+            let counter = "[\(index + 1)/\(cases.count)] \(planned.id)"
+            let start = Date()
+            do {
+                let written = try segment(planned, models: models, plan: plan, options: options)
+                if !options.quiet {
+                    output.err("dro-infer: \(counter): \(written.shape), "
+                               + String(format: "%.1f s", Date().timeIntervalSince(start)) + " → \(written.path)")
+                }
+            } catch {
+                failed.append(planned.id)
+                output.err("dro-infer: \(counter) failed: \(oneLine(error))")
+            }
+        }
+        guard failed.isEmpty else {
+            output.err("dro-infer: \(failed.count) of \(cases.count) case(s) failed: \(failed.joined(separator: ", "))")
+            return ExitStatus.failure
+        }
+        if !options.quiet { output.err("dro-infer: \(cases.count) case(s) segmented into \(plan.description)") }
+        return ExitStatus.ok
+    }
+
+    /// Segments and writes one case; returns its shape text and label file.
+    static func segment(_ planned: PlannedCase, models: [TrainedModel], plan: OutputPlan,
+                        options: InferOptions) throws -> (shape: String, path: String) {
+        if let problem = planned.problem { throw problem }
+        guard let files = planned.files else { throw InferenceError.emptyInput(path: planned.id) }
+        let labelsPath = plan.labelsPath(planned.id)
+        let probabilitiesPath = options.settings.probabilities ? plan.probabilitiesPath(planned.id) : nil
+        for path in [labelsPath] + (probabilitiesPath.map { [$0] } ?? []) {
+            let resolved = URL(fileURLWithPath: path).standardizedFileURL.path
+            if files.channelPaths.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.path == resolved }) {
+                throw InferenceError.write(caseID: planned.id, path: path, reason: "it is this case's input image")
+            }
+            if !options.overwrite && FileManager.default.fileExists(atPath: path) {
+                throw InferenceError.outputExists(caseID: planned.id, path: path)
+            }
+        }
+        let raw = try CaseVolume.load(files, channels: models[0].channels.count, classes: models[0].classes)
+        let result = try VolumeSegmenter.segment(raw, models: models, settings: options.settings)
+        // The geometry (qform, sform, codes, pixdim, units) comes from the first input file.
+        let reference = try NIfTIImage.read(path: files.channelPaths[0])
+        let spatial = raw.shape.niftiShape
+        try write(NIfTIImage.like(reference, shape: spatial, labels: result.labels), to: labelsPath, caseID: planned.id)
+        if let path = probabilitiesPath, let p = result.probabilities {
+            try write(NIfTIImage.like(reference, shape: spatial + [models[0].classes], values: p), to: path, caseID: planned.id)
+        }
+        return (spatial.map(String.init).joined(separator: "×"), labelsPath)
+    }
+
+    static func write(_ image: NIfTIImage, to path: String, caseID: String) throws {
+        do { try image.write(to: path) } catch { throw InferenceError.write(caseID: caseID, path: path, reason: "\(error)") }
+    }
+
+    /// Errors that list several problems (a case's `DatasetError`) on one line.
+    static func oneLine(_ error: Error) -> String {
+        if let dataset = error as? DatasetError { return dataset.problems.map(\.description).joined(separator: "; ") }
+        return "\(error)"
+    }
+}
+
+/// Where the outputs of each case go: `FOLDER/CASE.nii.gz` (+ `CASE_probabilities.nii.gz`), or
+/// the one file named by `--output` for a single case.
+struct OutputPlan: CustomStringConvertible {
+    static let probabilitiesSuffix = "_probabilities"
+    static let labelEnding = ".nii.gz"
+    let folder: String?
+    let file: String?
+
+    init(output: String, caseCount: Int) throws {
+        if InputDiscovery.stem(InputDiscovery.lastComponent(output)) != nil {
+            guard caseCount == 1 else {
+                throw InferenceError.usage(option: "--output \(output)", found: "a file name for \(caseCount) cases",
+                                           allowed: "a folder (one CASE.nii.gz per case), or one input case")
+            }
+            folder = nil; file = output
+            try OutputPlan.makeFolder(URL(fileURLWithPath: output).deletingLastPathComponent().path)
+        } else {
+            folder = output; file = nil
+            try OutputPlan.makeFolder(output)
+        }
+    }
+
+    static func makeFolder(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw InferenceError.write(caseID: "(all)", path: path, reason: "cannot create the output folder: \(error.localizedDescription)")
+        }
+    }
+
+    func labelsPath(_ id: String) -> String {
+        file ?? InputDiscovery.folderJoin(folder ?? ".", id + OutputPlan.labelEnding)
+    }
+
+    func probabilitiesPath(_ id: String) -> String {
+        guard let file else { return InputDiscovery.folderJoin(folder ?? ".", id + OutputPlan.probabilitiesSuffix + OutputPlan.labelEnding) }
+        let name = InputDiscovery.lastComponent(file), stem = InputDiscovery.stem(name) ?? name
+        return String(file.dropLast(name.count)) + stem + OutputPlan.probabilitiesSuffix + String(name.dropFirst(stem.count))
+    }
+
+    var description: String { folder ?? file ?? "" }
+}

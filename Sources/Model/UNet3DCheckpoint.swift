@@ -1,0 +1,43 @@
+import Tensor
+
+/// The network's parameters as a checkpoint section, shared by training (save, resume) and
+/// inference (`TrainedModel`).
+extension UNet3D {
+    /// Name of the section that holds the parameters.
+    public static let parameterSection = "model"
+    /// Layout version of the parameter section (and of the trainer's optimizer section).
+    public static let parameterSectionVersion: UInt32 = 1
+
+    /// "model": version, then every parameter tensor's name and shape, then all values in arena
+    /// order (so a reader can rebuild and check the layout).
+    public func writeParameters(into checkpoint: inout Checkpoint) {
+        var model = ByteWriter()
+        model.append(UNet3D.parameterSectionVersion)
+        let tensors = parameterTensors
+        model.append(tensors.count)
+        for (name, shape) in tensors {
+            model.append(name)
+            model.append(shape)
+        }
+        model.append(arena.values.array)
+        checkpoint.set(UNet3D.parameterSection, model.bytes)
+    }
+
+    /// The "model" section decoded: parameter tensors (name, shape) and all values in arena order.
+    public static func readParameters(from checkpoint: Checkpoint, path: String) throws
+        -> (tensors: [(name: String, shape: [Int])], values: [Float]) {
+        let section = parameterSection
+        var model = ByteReader(try checkpoint.require(section, path: path), path: path, section: section)
+        let version = try model.uint32("version")
+        guard version == parameterSectionVersion else {
+            throw CheckpointError.badSection(path: path, name: section,
+                                             reason: "layout version \(version), this build reads \(parameterSectionVersion)")
+        }
+        let count = try model.int("tensor count")
+        var tensors: [(name: String, shape: [Int])] = []
+        for _ in 0..<max(0, min(count, 100_000)) { tensors.append((try model.string("name"), try model.ints("shape"))) }
+        let values = try model.floats("parameters")
+        try model.finish()
+        return (tensors, values)
+    }
+}

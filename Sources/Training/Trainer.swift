@@ -1,0 +1,241 @@
+import Foundation
+import Model
+
+/// The training loop. Each iteration:
+/// 1. the sampler draws B distinct cases; 2. the batch source cuts and augments their patches;
+/// 3. forward → one loss per sample; 4. the sampler turns the fresh losses into importance
+/// weights (all 1 when disabled, and exactly 1 at β = 0: the same code path as uniform
+/// training) and updates its history; 5. backward of mean(wᵢ·ℓᵢ); 6. gradient-norm clip;
+/// 7. optimizer step at the poly learning rate of the epoch. Every random choice comes from one
+/// checkpointed generator, so a resumed run repeats an uninterrupted one exactly.
+public final class Trainer<Model: TrainingModel, Source: BatchSource, Sampler: TrainingSampler,
+                           Validator: TrainingValidator>
+where Source.Batch == Model.Batch, Validator.Model == Model {
+    public typealias Generator = Source.Generator
+
+    public let settings: TrainerSettings
+    public let model: Model
+    public let source: Source
+    public private(set) var sampler: Sampler
+    public let validator: Validator
+    public private(set) var generator: Generator
+    public private(set) var progress: TrainingProgress
+    public let run: RunDirectory
+    /// Sections stored verbatim in every checkpoint ("config", "labels", "preprocessing").
+    public let extraSections: [(name: String, bytes: [UInt8])]
+    let reporter: ProgressReporter
+    let stop: SignalStop?
+    /// Monotonic seconds (injectable so tests need not wait).
+    let clock: () -> Double
+    private var resumed = false
+
+    public init(settings: TrainerSettings, model: Model, source: Source, sampler: Sampler, validator: Validator,
+                generator: Generator, run: RunDirectory, extraSections: [(name: String, bytes: [UInt8])] = [],
+                reporter: ProgressReporter, stop: SignalStop? = nil,
+                clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) throws {
+        try settings.validate(sampleCount: sampler.count)
+        guard source.caseNames.count == sampler.count else {
+            throw RunError.invalidSetting(name: "training cases", value: "\(source.caseNames.count) in the data set",
+                                          allowed: "the sampler's \(sampler.count) samples")
+        }
+        self.settings = settings
+        self.model = model
+        self.source = source
+        self.sampler = sampler
+        self.validator = validator
+        self.generator = generator
+        self.run = run
+        self.extraSections = extraSections
+        self.reporter = reporter
+        self.stop = stop
+        self.clock = clock
+        progress = TrainingProgress(batchSize: settings.batchSize, iterationsPerEpoch: settings.iterationsPerEpoch,
+                                    sampleCount: sampler.count)
+    }
+
+    /// Restores model, optimizer, sampler, generator and progress from checkpoint_latest.
+    public func resume() throws {
+        let path = run.latestCheckpointPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RunError.nothingToResume(folder: run.path, checkpoint: RunDirectory.latestCheckpointName)
+        }
+        let checkpoint = try Checkpoint.read(path: path)
+        let saved = try TrainingProgress.decode(try checkpoint.require(TrainingProgress.sectionName, path: path), path: path)
+        for (name, now, then) in [("batch size", progress.batchSize, saved.batchSize),
+                                  ("iterations per epoch", progress.iterationsPerEpoch, saved.iterationsPerEpoch),
+                                  ("training cases", progress.sampleCount, saved.sampleCount)] where now != then {
+            throw RunError.incompatibleCheckpoint(path: path, reason: "it has \(name) \(then), the configuration \(now)")
+        }
+        try model.loadState(from: checkpoint, path: path)
+        try sampler.restoreState(try checkpoint.require("sampler", path: path), path: path)
+        guard let restored = Generator(checkpointBytes: try checkpoint.require("rng", path: path)) else {
+            throw CheckpointError.badSection(path: path, name: "rng", reason: "not a generator state of this build")
+        }
+        generator = restored
+        progress = saved
+        resumed = true
+    }
+
+    /// Trains to the last iteration. Throws `RunError.interrupted` after saving on SIGINT /
+    /// SIGTERM and `RunError.nonFiniteLoss` (nothing saved) when the loss diverges.
+    @discardableResult
+    public func train() throws -> TrainingProgress { try train(haltAfter: nil) }
+
+    /// `haltAfter` (tests): return after that iteration without saving, as a SIGKILL would.
+    func train(haltAfter: Int?) throws -> TrainingProgress {
+        let logs = try run.openLogs(resume: resumed ? ResumePoint(iteration: progress.iteration,
+                                                                  epochsCompleted: progress.epochsCompleted) : nil)
+        let sessionStart = clock()
+        let elapsedBefore = progress.elapsedSeconds
+        let firstIteration = progress.iteration
+        var epochLossSum: Double = 0
+        var epochLossCount = 0
+        while progress.iteration < settings.totalIterations {
+            let t = progress.iteration
+            let epoch = t / settings.iterationsPerEpoch + 1
+            if t % settings.iterationsPerEpoch == 0 { (epochLossSum, epochLossCount) = (0, 0) }
+            let record = try step(iteration: t, epoch: epoch)
+            progress.iteration = t + 1
+            progress.elapsedSeconds = elapsedBefore + (clock() - sessionStart)
+            var logged = record
+            logged.seconds = progress.elapsedSeconds
+            try logs.logIteration(logged)
+            epochLossSum += Double(record.loss)
+            epochLossCount += 1
+
+            let now = clock()
+            let rate = now > sessionStart ? Double(progress.iteration - firstIteration) / (now - sessionStart) : nil
+            reporter.update(ProgressState(iteration: progress.iteration, totalIterations: settings.totalIterations,
+                                          epoch: epoch, totalEpochs: settings.epochs,
+                                          loss: Float(epochLossSum / Double(epochLossCount)),
+                                          learningRate: record.learningRate, iterationsPerSecond: rate),
+                            now: now, force: progress.iteration == settings.totalIterations)
+
+            let epochEnd = progress.iteration % settings.iterationsPerEpoch == 0
+            if epochEnd { try finishEpoch(epoch, logs: logs) }
+            let saved = isCheckpointIteration(progress.iteration, epochEnd: epochEnd, epoch: epoch)
+            if saved { try saveLatest() }
+            if progress.iteration == haltAfter { return progress }
+            if let signal = stop?.signal {
+                if !saved { try saveLatest() }
+                reporter.endBar()
+                throw RunError.interrupted(signal: signal, iteration: progress.iteration, checkpoint: run.latestCheckpointPath)
+            }
+        }
+        reporter.endBar()
+        return progress
+    }
+
+    /// checkpoint_latest after every `checkpointEvery` iterations, at the end of every
+    /// `checkpointEveryEpochs` epochs, and after the last iteration.
+    func isCheckpointIteration(_ iteration: Int, epochEnd: Bool, epoch: Int) -> Bool {
+        if iteration == settings.totalIterations { return true }
+        if let every = settings.checkpointEvery, iteration % every == 0 { return true }
+        return epochEnd && epoch % settings.checkpointEveryEpochs == 0
+    }
+
+    /// One optimisation step (steps 1–7 of the type's comment).
+    func step(iteration t: Int, epoch: Int) throws -> IterationRecord {
+        let stepStart = clock()
+        let indices: [Int]
+        do {
+            indices = try sampler.draw(batchSize: settings.batchSize)
+        } catch {
+            throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
+        }
+        let names = indices.map { source.caseNames[$0] }
+        let batch: Model.Batch
+        let losses: [Float]
+        var dataSeconds = 0.0
+        do {
+            let dataStart = clock()
+            batch = try source.batch(cases: indices, generator: &generator)
+            dataSeconds = clock() - dataStart
+            losses = try model.forward(batch)
+        } catch {
+            throw RunError.step(iteration: t + 1, reason: "\(error)")
+        }
+        guard losses.count == indices.count else {
+            throw RunError.step(iteration: t + 1, reason: "the model returned \(losses.count) losses for \(indices.count) cases")
+        }
+        if let bad = losses.first(where: { !$0.isFinite }) {
+            throw divergence(iteration: t + 1, loss: bad, cases: names)
+        }
+        let weights: [Float]
+        do {
+            weights = try sampler.feedBack(indices: indices, losses: losses)
+        } catch {
+            throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
+        }
+        let scale = 1 / Float(indices.count)
+        let loss = zip(weights, losses).reduce(Float(0)) { $0 + $1.0 * $1.1 } * scale
+        do {
+            try model.backward(sampleWeights: weights.map { $0 * scale })
+        } catch {
+            throw RunError.step(iteration: t + 1, reason: "\(error)")
+        }
+        let norm = model.gradientNorm()
+        guard norm.isFinite else { throw divergence(iteration: t + 1, loss: norm, cases: names, what: "gradient norm") }
+        let factor = Schedule.clipFactor(norm: norm, maxNorm: settings.gradientClipNorm)
+        if factor < 1 { model.scaleGradients(by: factor) }
+        let learningRate = Schedule.polyLearningRate(base: settings.learningRate, epoch: epoch - 1,
+                                                     epochs: settings.epochs, exponent: settings.polyExponent)
+        model.step(learningRate: learningRate)
+        return IterationRecord(iteration: t + 1, epoch: epoch, loss: loss, learningRate: learningRate,
+                               gradientNorm: norm, seconds: 0, cases: names, caseLosses: losses, caseWeights: weights,
+                               dataSeconds: dataSeconds, stepSeconds: clock() - stepStart)
+    }
+
+    func divergence(iteration: Int, loss: Float, cases: [String], what: String = "loss") -> RunError {
+        reporter.endBar()
+        let latest = run.latestCheckpointPath
+        return RunError.nonFiniteLoss(iteration: iteration, loss: loss, cases: cases,
+                                      checkpoint: FileManager.default.fileExists(atPath: latest) ? latest : nil,
+                                      what: what)
+    }
+
+    /// Epoch end: sampler state to sampler.csv; validation (every K epochs and after the last),
+    /// val.csv and the best checkpoint.
+    func finishEpoch(_ epoch: Int, logs: RunLogs) throws {
+        let snapshot = sampler.snapshot()
+        try logs.logSampler(epoch: epoch, rows: snapshot.enumerated().map { index, entry in
+            SamplerRow(index: index, caseName: source.caseNames[index],
+                       group: index < source.caseGroups.count ? source.caseGroups[index] : "",
+                       staleLoss: entry.staleLoss, probability: entry.probability, draws: entry.draws)
+        })
+        guard epoch % settings.validateEvery == 0 || epoch == settings.epochs else { return }
+        let rows: [ValidationRow]
+        do {
+            rows = try validator.validate(model)
+        } catch {
+            throw RunError.step(iteration: progress.iteration, reason: "validation: \(error)")
+        }
+        guard !rows.isEmpty else { return }
+        try logs.logValidation(epoch: epoch, rows: rows)
+        let foreground = rows.filter { $0.label > 0 && !$0.dice.isNaN }.map(\.dice)
+        guard !foreground.isEmpty else { return }
+        let mean = foreground.reduce(0, +) / Double(foreground.count)
+        let improved = progress.bestMetric.map { mean > $0 } ?? true
+        if improved {
+            progress.bestMetric = mean
+            progress.bestEpoch = epoch
+            try makeCheckpoint().write(to: run.bestCheckpointPath)
+        }
+        reporter.message("epoch \(epoch): validation mean foreground Dice "
+                         + String(format: "%.4f", mean) + (improved ? " (best, saved)" : ""))
+    }
+
+    func saveLatest() throws { try makeCheckpoint().write(to: run.latestCheckpointPath) }
+
+    /// Everything a resume needs: caller's sections, model + optimizer, sampler, generator,
+    /// progress.
+    func makeCheckpoint() -> Checkpoint {
+        var checkpoint = Checkpoint()
+        for (name, bytes) in extraSections { checkpoint.set(name, bytes) }
+        model.saveState(into: &checkpoint)
+        checkpoint.set("sampler", sampler.encodeState())
+        checkpoint.set("rng", generator.checkpointBytes)
+        checkpoint.set(TrainingProgress.sectionName, progress.encoded())
+        return checkpoint
+    }
+}

@@ -1,0 +1,130 @@
+/// Where training stands, saved as the checkpoint's "progress" section together with the
+/// loop's shape (batch size, iterations per epoch, sample count) so a resume with a different
+/// shape is refused instead of silently continuing another experiment.
+import Model
+
+public struct TrainingProgress: Equatable {
+    /// Layout version of this section.
+    static let sectionVersion: UInt32 = 1
+    public static let sectionName = "progress"
+
+    /// Completed iterations.
+    public var iteration = 0
+    /// Best mean foreground validation Dice so far (nil before the first validation).
+    public var bestMetric: Double?
+    /// Epoch (1-based) at which `bestMetric` was reached, 0 if none.
+    public var bestEpoch = 0
+    /// Wall-clock seconds spent training, summed over resumed sessions.
+    public var elapsedSeconds = 0.0
+    public var batchSize: Int
+    public var iterationsPerEpoch: Int
+    public var sampleCount: Int
+
+    public init(batchSize: Int, iterationsPerEpoch: Int, sampleCount: Int) {
+        self.batchSize = batchSize
+        self.iterationsPerEpoch = iterationsPerEpoch
+        self.sampleCount = sampleCount
+    }
+
+    /// Fully completed epochs.
+    public var epochsCompleted: Int { iterationsPerEpoch > 0 ? iteration / iterationsPerEpoch : 0 }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(TrainingProgress.sectionVersion)
+        writer.append(iteration)
+        writer.append(bestMetric ?? .nan)
+        writer.append(bestEpoch)
+        writer.append(elapsedSeconds)
+        writer.append(batchSize)
+        writer.append(iterationsPerEpoch)
+        writer.append(sampleCount)
+        return writer.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String) throws -> TrainingProgress {
+        var reader = ByteReader(bytes, path: path, section: sectionName)
+        let version = try reader.uint32("version")
+        guard version == sectionVersion else {
+            throw CheckpointError.badSection(path: path, name: sectionName,
+                                             reason: "layout version \(version), this build reads \(sectionVersion)")
+        }
+        let iteration = try reader.int("iteration")
+        let best = try reader.double("best metric")
+        let bestEpoch = try reader.int("best epoch")
+        let elapsed = try reader.double("elapsed seconds")
+        var progress = TrainingProgress(batchSize: try reader.int("batch size"),
+                                        iterationsPerEpoch: try reader.int("iterations per epoch"),
+                                        sampleCount: try reader.int("sample count"))
+        try reader.finish()
+        guard iteration >= 0 else {
+            throw CheckpointError.badSection(path: path, name: sectionName, reason: "negative iteration \(iteration)")
+        }
+        progress.iteration = iteration
+        progress.bestMetric = best.isNaN ? nil : best
+        progress.bestEpoch = bestEpoch
+        progress.elapsedSeconds = elapsed
+        return progress
+    }
+}
+
+/// The training loop's numbers, from the configuration.
+public struct TrainerSettings: Equatable {
+    public var epochs: Int
+    public var batchSize: Int
+    /// Iterations per epoch; the paper's definition is ⌈N/B⌉ (`iterationsPerEpoch(cases:batch:)`).
+    public var iterationsPerEpoch: Int
+    public var learningRate: Float
+    public var polyExponent: Float
+    /// Gradient-norm clip (the authors use 12); nil disables clipping.
+    public var gradientClipNorm: Float?
+    /// Write checkpoint_latest every this many iterations (nil: only at epoch ends) ...
+    public var checkpointEvery: Int?
+    /// ... and at the end of every this many epochs (and after the last epoch).
+    public var checkpointEveryEpochs: Int
+    /// Validate every this many epochs (and after the last one).
+    public var validateEvery: Int
+
+    public init(epochs: Int, batchSize: Int, iterationsPerEpoch: Int, learningRate: Float,
+                polyExponent: Float = Schedule.defaultPolyExponent, gradientClipNorm: Float?,
+                checkpointEvery: Int?, checkpointEveryEpochs: Int = 1, validateEvery: Int) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.iterationsPerEpoch = iterationsPerEpoch
+        self.learningRate = learningRate
+        self.polyExponent = polyExponent
+        self.gradientClipNorm = gradientClipNorm
+        self.checkpointEvery = checkpointEvery
+        self.checkpointEveryEpochs = checkpointEveryEpochs
+        self.validateEvery = validateEvery
+    }
+
+    public var totalIterations: Int { epochs * iterationsPerEpoch }
+
+    /// ⌈N/B⌉: one epoch sees about every case once (Fidon et al.).
+    public static func iterationsPerEpoch(cases: Int, batch: Int) -> Int {
+        batch > 0 ? (cases + batch - 1) / batch : 0
+    }
+
+    /// Every count must be positive; the message names the setting.
+    public func validate(sampleCount: Int) throws {
+        let checks: [(String, Int)] = [("training.epochs", epochs), ("training.batch_size", batchSize),
+                                       ("iterations per epoch", iterationsPerEpoch),
+                                       ("checkpoint every (iterations)", checkpointEvery ?? 1),
+                                       ("output.checkpoint_every", checkpointEveryEpochs),
+                                       ("training.val_every", validateEvery)]
+        for (name, value) in checks where value < 1 {
+            throw RunError.invalidSetting(name: name, value: "\(value)", allowed: "an integer ≥ 1")
+        }
+        guard batchSize <= sampleCount else {
+            throw RunError.invalidSetting(name: "training.batch_size", value: "\(batchSize)",
+                                          allowed: "at most the \(sampleCount) training cases (a batch holds distinct cases)")
+        }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw RunError.invalidSetting(name: "training.lr", value: "\(learningRate)", allowed: "a finite number > 0")
+        }
+        if let clip = gradientClipNorm, !(clip > 0 && clip.isFinite) {
+            throw RunError.invalidSetting(name: "training.grad_clip", value: "\(clip)", allowed: "a finite number > 0")
+        }
+    }
+}
