@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "NIfTI", "Plotting"]),
         .target(name: "TestSupport", dependencies: ["Common", "Config", "Model"], path: "Tests/TestSupport"),
-        .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting", "Evaluation"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline", "Training", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "DataPipeline", "Training", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Commands", "TestSupport"]),
