@@ -28,8 +28,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-DRO_BIN = os.environ.get("DRO_BIN", "")
-INSPECT = os.path.join(DRO_BIN, "dro-inspect")
+from dro_bin import BIN, needs
+
+INSPECT = str(BIN / "dro-inspect")
 AFFINE_ATOL = 1e-9
 SUM_RTOL = 1e-12
 SHAPE = (7, 6, 5)
@@ -39,7 +40,7 @@ AFFINE = np.eye(4)
 AFFINE[:3, :3] = ROT @ np.diag([0.75, 1.25, 2.0])
 AFFINE[:3, 3] = [-12.5, 30.0, 4.25]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(INSPECT), reason="DRO_BIN/dro-inspect not built")
+pytestmark = needs("dro-inspect")
 
 
 def run(*args):
