@@ -20,7 +20,7 @@ fi
 if [ "${DRO_SKIP_PIP:-0}" != "1" ]; then
     # Exact versions of the reference implementations the interop checks compare against (and of
     # the test runner): a new nibabel or MedPy release must not change what "agrees" means without
-    # a commit. Pinned 2026-11-30 to the versions pip installed then (Python 3.11).
+    # a commit. Pinned 2026-12-02 to the versions pip installed then (Python 3.11).
     pins="nibabel==5.4.2 medpy==0.5.2 scipy==1.17.1 numpy==2.4.6 pytest==9.0.3 pyyaml==6.0.3"
     differ=$(python3 - $pins <<'PY'
 import sys
