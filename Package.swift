@@ -27,10 +27,10 @@ let package = Package(
 
         // Libraries, lowest first. Lower modules never import higher ones.
         .target(name: "NIfTI", dependencies: ["CZlib"], swiftSettings: fast),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
-        .target(name: "Sampling", swiftSettings: fast),
-        .target(name: "Config", dependencies: ["Yams"]),
+        .target(name: "Tensor", dependencies: ["Common", "CBLAS", "CKernels"], swiftSettings: fast),
+        .target(name: "Sampling", dependencies: ["Common"], swiftSettings: fast),
         .target(name: "Common"),
+        .target(name: "Config", dependencies: ["Yams"]),
         .target(name: "Plotting", dependencies: ["CZlib"]),
         .target(name: "Evaluation", dependencies: ["NIfTI", "CZlib", "Plotting"], swiftSettings: fast),
 
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Inference",
                 dependencies: ["Common", "NIfTI", "Tensor", "Config", "DataPipeline", "Model"], swiftSettings: fast),
         .target(name: "Training",
-                dependencies: ["Common", "NIfTI", "Tensor", "Sampling", "Config", "Plotting",
+                dependencies: ["Common", "NIfTI", "Tensor", "Sampling", "Config", "Plotting", "Evaluation",
                                "DataPipeline", "Model", "Inference"], swiftSettings: fast),
         .target(name: "Commands",
                 dependencies: ["Common", "NIfTI", "Config", "Evaluation", "DataPipeline", "Model", "Inference", "Training"]),
@@ -63,17 +63,17 @@ let package = Package(
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // One test target per module.
-        .testTarget(name: "NIfTITests", dependencies: ["NIfTI"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+        .testTarget(name: "NIfTITests", dependencies: ["Common", "NIfTI"]),
+        .testTarget(name: "TensorTests", dependencies: ["Common", "Tensor"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Common", "Sampling"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "NIfTI", "Plotting"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Common", "Evaluation", "NIfTI", "Plotting"]),
         .target(name: "TestSupport", dependencies: ["Common", "Config", "Model"], path: "Tests/TestSupport"),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline", "Training", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "DataPipeline", "Training", "TestSupport"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Commands", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "DataPipelineTests", dependencies: ["Common", "DataPipeline", "Training", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Common", "Model", "DataPipeline", "Training", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Common", "Inference", "Training", "Commands", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Common", "Sampling", "Training", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands", "Evaluation", "NIfTI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
