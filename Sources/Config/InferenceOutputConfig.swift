@@ -1,6 +1,6 @@
 import Yams
 
-/// `inference:` — sliding-window prediction (nnU-Net defaults, REFERENCE §2).
+/// `inference:` — sliding-window prediction (nnU-Net defaults, docs/method.md §4).
 public struct InferenceConfig: Equatable, Sendable {
     /// Window overlap as a fraction of the patch (nnU-Net: 50 %).
     public static let defaultOverlap = 0.5

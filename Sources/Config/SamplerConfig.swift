@@ -4,7 +4,7 @@ import Yams
 public enum SamplerKind: String, CaseIterable, Sendable {
     /// Plain ERM: every sample equally likely.
     case uniform
-    /// Hardness weighted sampling: p = softmax(β·L̃) over a stale loss history (REFERENCE §1).
+    /// Hardness weighted sampling: p = softmax(β·L̃) over a stale loss history (docs/method.md §1.4).
     case hardness
 }
 
@@ -16,7 +16,7 @@ public enum SampleUnit: String, CaseIterable, Sendable {
     case patch
 }
 
-/// `sampler:` — the hardness weighted sampler (REFERENCE §1; authors' values as defaults).
+/// `sampler:` — the hardness weighted sampler (docs/method.md §1; defaults: the authors' values, §2).
 public struct SamplerConfig: Equatable, Sendable {
     /// Robustness parameter β used by the authors.
     public static let defaultBeta = 100.0

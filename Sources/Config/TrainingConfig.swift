@@ -2,13 +2,13 @@ import Yams
 
 public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adamw }
 
-/// `training.loss:` — soft Dice (foreground classes) + cross-entropy (REFERENCE §2).
+/// `training.loss:` — soft Dice (foreground classes) + cross-entropy (docs/method.md §3).
 public struct LossConfig: Equatable, Sendable {
-    /// Dice smoothing term of REFERENCE §2.
+    /// Dice smoothing term of docs/method.md §3.
     public static let defaultDiceSmooth = 1e-5
     public var diceSmooth = LossConfig.defaultDiceSmooth
     /// Dice over the whole batch instead of per sample (the sampler's per-sample loss is
-    /// always per sample, REFERENCE §1).
+    /// always per sample, docs/method.md §1.8).
     public var batchDice = false
     public var diceWeight = 1.0
     public var ceWeight = 1.0
@@ -32,7 +32,7 @@ public struct LossConfig: Equatable, Sendable {
     }
 }
 
-/// `training:` — optimisation (nnU-Net defaults; the authors' SGD settings, REFERENCE §1–§2).
+/// `training:` — optimisation (nnU-Net defaults; the authors' SGD settings, docs/method.md §2).
 public struct TrainingConfig: Equatable, Sendable {
     public static let defaultPatchSize = [64, 64, 64]
     public static let defaultBatchSize = 2

@@ -1,9 +1,9 @@
-/// The Dice similarity coefficient, 2·|A∩B| / (|A| + |B|) in Double (MedPy's `dc`), for
-/// dro-eval's reports and for validation during training alike.
+/// The Dice similarity coefficient, 2·|A∩B| / (|A| + |B|) in Double (MedPy's `dc`,
+/// docs/method.md §5.4), for dro-eval's reports and for validation during training alike.
 ///
-/// Empty masks: one empty and the other not → 0 (the formula gives it); both empty → nan (the
-/// label is absent from both, Dice is undefined; means skip it, as dro-eval's reports and the
-/// trainer's best-checkpoint choice do).
+/// Empty masks (docs/method.md §5.5): one empty and the other not → 0 (the formula gives it);
+/// both empty → nan (Dice is undefined; means skip it, as dro-eval's reports and the trainer's
+/// best-checkpoint choice do).
 public enum Dice {
     /// From voxel counts |A∩B|, |A| (reference) and |B| (prediction).
     @inlinable
