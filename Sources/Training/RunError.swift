@@ -14,6 +14,8 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     case nonFiniteLoss(iteration: Int, loss: Double, cases: [String], checkpoint: String?, what: String = "loss")
     /// SIGINT or SIGTERM arrived; the run saved its state and stopped.
     case interrupted(signal: Int32, iteration: Int, checkpoint: String)
+    /// SIGINT / SIGTERM before the first iteration: nothing to save.
+    case interruptedBeforeTraining(signal: Int32, phase: String)
     /// A training setting is out of range.
     case invalidSetting(name: String, value: String, allowed: String)
     /// A piece of the pipeline failed (batch, validation) — its own message is attached.
@@ -39,9 +41,10 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
             return "training diverged: \(what) is \(loss) at iteration \(iteration) "
                 + "(batch cases: \(cases.joined(separator: ", ")))\(kept) — lower the learning rate "
                 + "or check these cases"
+        case let .interruptedBeforeTraining(signal, phase):
+            return "stopped by \(SignalStop.name(signal)) while \(phase), before any iteration; nothing new to save"
         case let .interrupted(signal, iteration, checkpoint):
-            let name = signal == SignalStop.interruptSignal ? "SIGINT" : signal == SignalStop.terminateSignal ? "SIGTERM" : "signal \(signal)"
-            return "stopped by \(name) after iteration \(iteration); state saved to \(checkpoint) "
+            return "stopped by \(SignalStop.name(signal)) after iteration \(iteration); state saved to \(checkpoint) "
                 + "(continue with --resume)"
         case let .invalidSetting(name, value, allowed):
             return "training setting \(name) is \(value); allowed: \(allowed)"
@@ -53,7 +56,15 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     /// Process exit status: 128 + signal number for interruptions (130 SIGINT, 143 SIGTERM, the
     /// shell convention), 1 for every other failure.
     public var exitCode: Int32 {
-        if case let .interrupted(signal, _, _) = self { return 128 + signal }
+        if case let .interrupted(signal, _, _) = self { return SignalStop.exitStatus(signal) }
+        if case let .interruptedBeforeTraining(signal, _) = self { return SignalStop.exitStatus(signal) }
         return 1
+    }
+}
+
+extension RunError {
+    /// Throws `interruptedBeforeTraining` when a stop signal has arrived.
+    static func checkStop(_ stop: SignalStop, phase: String) throws {
+        if let signal = stop.signal { throw RunError.interruptedBeforeTraining(signal: signal, phase: phase) }
     }
 }

@@ -29,6 +29,11 @@ public enum TrainRun {
 
     static func train(_ config: Config, resume: Bool, quiet: Bool, output: CommandOutput) throws {
         let reporter = ProgressReporter(mode: ProgressReporter.automaticMode(quiet: quiet))
+        // Caught from the start: a stop while cases load or the network is built ends with the
+        // same exit status (130 / 143) and one line, not a default-action kill.
+        let stop = SignalStop()
+        stop.start()
+        defer { stop.stop() }
         let run = try RunDirectory(path: config.output.dir)
         let yaml = config.resolvedYAML()
         try checkFolder(run, resume: resume, yaml: yaml)
@@ -40,10 +45,10 @@ public enum TrainRun {
         let preprocessing = TrainingSetup.preprocessing(config.data)
         let placement = TrainingSetup.placement(config.data.cache, run: run)
         let trainCases = try TrainingSetup.storeCases(split.training, layout: layout, preprocessing: preprocessing,
-                                                      placement: placement)
+                                                      placement: placement, stop: stop)
         let validationCases = try TrainingSetup.storeCases(split.validation, layout: layout,
                                                            preprocessing: preprocessing,
-                                                           placement: remaining(placement, after: trainCases))
+                                                           placement: remaining(placement, after: trainCases), stop: stop)
         reporter.message(TrainingSetup.storageSummary(training: trainCases, validation: validationCases,
                                                       mode: config.data.cache))
 
@@ -75,9 +80,7 @@ public enum TrainRun {
                                         settings: windowSettings, labelNames: layout.labels.map(\.name))
         let settings = TrainingSetup.settings(config, samples: source.sampleCount)
 
-        let stop = SignalStop()
-        stop.start()
-        defer { stop.stop() }
+        try RunError.checkStop(stop, phase: "building the network")
         let trainer = try Trainer(settings: settings, model: model, source: source, sampler: sampler, validator: validator,
                                   generator: dataGenerator, run: run,
                                   extraSections: try sections(config, yaml: yaml, layout: layout, network: networkOptions,

@@ -27,9 +27,10 @@ public enum TrainingSetup {
     /// Reads and preprocesses cases one at a time into a store placed as `placement` says, so
     /// at most one case beyond the memory budget is in memory at once.
     public static func storeCases(_ files: [CaseFiles], layout: DatasetLayout, preprocessing: PreprocessingOptions,
-                                  placement: CasePlacement) throws -> CaseStore {
+                                  placement: CasePlacement, stop: SignalStop? = nil) throws -> CaseStore {
         var builder = try CaseStoreBuilder(placement: placement)
         for file in files {
+            if let stop { try RunError.checkStop(stop, phase: "loading cases") }
             let raw = try CaseVolume.load(file, channels: layout.channels.count, classes: layout.classCount)
             try builder.add(try Preprocessor.preprocess(raw, options: preprocessing))
         }
