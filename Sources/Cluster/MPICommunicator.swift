@@ -11,8 +11,11 @@ import Glibc
 ///
 /// Exiting: a rank ends successfully with `finish()` (MPI_Finalize, collective). Any other exit
 /// after MPI_Init — `exit(1)` after an error, a thrown error reaching ArgumentParser — runs an
-/// atexit handler that calls MPI_Abort, so the other ranks stop at once instead of waiting in
-/// their next collective (MPI_Finalize itself would wait for them: a hang).
+/// exit handler that writes "rank R: exited with status S before finishing; stopping every rank"
+/// and calls MPI_Abort, so the other ranks stop at once instead of waiting in their next
+/// collective (MPI_Finalize itself would wait for them: a hang). The line is ours because Open
+/// MPI 4.1's own abort banner sometimes arrives garbled as "ORTE_ERROR_LOG: Data unpack would
+/// read past end of buffer … show_help.c" (open-mpi/ompi#8356).
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
@@ -29,7 +32,7 @@ public final class MPICommunicator: Communicator {
         if initialized == 0 {
             var provided: Int32 = 0
             MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
-            atexit { MPICommunicator.abortUnlessFinalized() }
+            on_exit({ status, _ in MPICommunicator.abortUnlessFinalized(status: status) }, nil)
         }
         var r: Int32 = 0, s: Int32 = 0
         MPI_Comm_rank(dro_mpi_comm_world(), &r)
@@ -39,15 +42,17 @@ public final class MPICommunicator: Communicator {
         description = "\(launcher), \(s) rank\(s == 1 ? "" : "s")"
     }
 
-    /// The atexit handler: nothing after a clean `finish()`, MPI_Abort otherwise.
-    static func abortUnlessFinalized() {
+    /// The exit handler: nothing after a clean `finish()`; otherwise a line naming this rank and
+    /// MPI_Abort with the exit status (1 for a status of 0: leaving without `finish()` is a bug).
+    static func abortUnlessFinalized(status: Int32) {
         var finalized: Int32 = 0
         MPI_Finalized(&finalized)
-        if finalized == 0 {
-            fflush(stdout)
-            fflush(stderr)
-            MPI_Abort(dro_mpi_comm_world(), 1)
-        }
+        guard finalized == 0 else { return }
+        var rank: Int32 = 0
+        MPI_Comm_rank(dro_mpi_comm_world(), &rank)
+        writeStandardError("rank \(rank): exited with status \(status) before finishing; stopping every rank\n")
+        fflush(stderr)
+        MPI_Abort(dro_mpi_comm_world(), status == 0 ? 1 : status)
     }
 
     public func barrier() {
