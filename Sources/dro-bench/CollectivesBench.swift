@@ -13,6 +13,9 @@ struct CollectivesBench: ParsableCommand {
     @Option(help: "Make --rank misbehave: \(CollectiveCheck.Fault.allCases.map(\.rawValue).joined(separator: ", ")).")
     var fault: String?
     @Option(help: "The rank that misbehaves.") var rank = 1
+    @Option(help: ArgumentHelp("Write each rank's line to DIR/rank-R.json instead of stdout (mpirun forwards long lines of several ranks interleaved).",
+                               valueName: "DIR"))
+    var output: String?
 
     func validate() throws {
         if count < 0 { throw ValidationError("--count must be ≥ 0, got \(count)") }
@@ -29,8 +32,14 @@ struct CollectivesBench: ParsableCommand {
         options.fault = fault.flatMap(CollectiveCheck.Fault.init(rawValue:))
         options.faultyRank = rank
         do {
-            print(try CollectiveCheck.run(comm, options: options))
-            fflush(stdout)
+            let line = try CollectiveCheck.run(comm, options: options)
+            if let output {
+                let path = URL(fileURLWithPath: output).appendingPathComponent("rank-\(comm.rank).json")
+                try Data((line + "\n").utf8).write(to: path)
+            } else {
+                print(line)
+                fflush(stdout)
+            }
         } catch {
             comm.terminate(after: error)
         }

@@ -1,5 +1,5 @@
 """The Cluster module under a real MPI launcher: `mpirun -np 2 --oversubscribe dro-bench collectives`
-runs every collective once on 2 ranks and each rank prints what it received as one JSON line.
+runs every collective once on 2 ranks and each rank writes what it received as one JSON line.
 
 Checked here, independently of the Swift code: the Float and Double sums bit for bit against
 float32/float64 sums computed with numpy (with 2 ranks the sum of each element is one correctly
@@ -60,10 +60,16 @@ def mpirun(*args, ranks=2):
     return run([mpirun_path, "-np", str(ranks), "--oversubscribe", str(DRO_BENCH), *map(str, args)])
 
 
-def rank_lines(stdout):
-    """The JSON lines of a collectives run, indexed by rank."""
-    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    return {line["rank"]: line for line in lines}
+def collectives(tmp_path, *args):
+    """mpirun -np 2 dro-bench collectives; returns the process and what each rank wrote, by rank.
+    Each rank writes its own file: mpirun forwards the stdout of several ranks in chunks, and
+    lines longer than a chunk (4 KiB here) arrive interleaved."""
+    r = mpirun("collectives", "--output", tmp_path, *args)
+    lines = {}
+    for path in sorted(tmp_path.glob("rank-*.json")):
+        line = json.loads(path.read_text())
+        lines[line["rank"]] = line
+    return r, lines
 
 
 def values(rank, dtype):
@@ -76,10 +82,9 @@ def test_mpirun_is_installed():
     assert shutil.which("mpirun"), "mpirun not found: install openmpi-bin (scripts/setup.sh does)"
 
 
-def test_sums_are_exact_and_identical_on_every_rank():
-    r = mpirun("collectives", "--count", COUNT)
+def test_sums_are_exact_and_identical_on_every_rank(tmp_path):
+    r, ranks = collectives(tmp_path, "--count", COUNT)
     assert r.returncode == 0, r.stderr
-    ranks = rank_lines(r.stdout)
     assert sorted(ranks) == [0, 1], r.stdout
     floats = (values(0, np.float32) + values(1, np.float32)).astype(np.float32)
     doubles = values(0, np.float64) + values(1, np.float64)
@@ -93,10 +98,9 @@ def test_sums_are_exact_and_identical_on_every_rank():
     assert not np.array_equal(values(0, np.float32), values(1, np.float32))
 
 
-def test_gathers_are_ordered_by_rank_and_broadcast_comes_from_rank_zero():
-    r = mpirun("collectives", "--count", 10)
+def test_gathers_are_ordered_by_rank_and_broadcast_comes_from_rank_zero(tmp_path):
+    r, ranks = collectives(tmp_path, "--count", 10)
     assert r.returncode == 0, r.stderr
-    ranks = rank_lines(r.stdout)
     assert sorted(ranks) == [0, 1], r.stdout
     for line in ranks.values():
         assert line["gathered_doubles"] == [[0.5, 0.0], [10.5, -1.0]]
@@ -116,47 +120,48 @@ def test_without_mpirun_a_single_process_needs_no_mpi():
 
 
 @pytest.mark.parametrize("rank", [0, 1])
-def test_failing_rank_aborts_every_rank_with_its_message(rank):
-    r = mpirun("collectives", "--fault", "abort", "--rank", rank)
+def test_failing_rank_aborts_every_rank_with_its_message(tmp_path, rank):
+    r, ranks = collectives(tmp_path, "--fault", "abort", "--rank", rank)
     assert r.returncode == 1, r.stderr
     assert f"rank {rank}: injected failure (abort) before the allreduce" in r.stderr
-    assert rank_lines(r.stdout) == {}
+    assert ranks == {}
 
 
-def test_failure_reported_at_check_ends_every_rank_in_order():
-    r = mpirun("collectives", "--fault", "check", "--rank", 1)
+def test_failure_reported_at_check_ends_every_rank_in_order(tmp_path):
+    r, ranks = collectives(tmp_path, "--fault", "check", "--rank", 1)
     assert r.returncode == 1, r.stderr
     # Printed once, by rank 0, for the failure rank 1 reported.
     assert r.stderr.count("rank 1: injected failure (check) at step 0") == 1, r.stderr
-    assert rank_lines(r.stdout) == {}
+    assert ranks == {}
 
 
-def test_rank_that_exits_early_takes_the_others_down():
-    r = mpirun("collectives", "--fault", "exit", "--rank", 1)
+def test_rank_that_exits_early_takes_the_others_down(tmp_path):
+    r, ranks = collectives(tmp_path, "--fault", "exit", "--rank", 1)
     assert r.returncode == 3, r.stderr
     assert "rank 1: exited with status 3 before finishing; stopping every rank" in r.stderr
-    assert rank_lines(r.stdout) == {}
+    assert ranks == {}
 
 
-def test_rank_that_is_killed_takes_the_others_down():
-    r = mpirun("collectives", "--fault", "kill", "--rank", 1)
+def test_rank_that_is_killed_takes_the_others_down(tmp_path):
+    r, ranks = collectives(tmp_path, "--fault", "kill", "--rank", 1)
     assert r.returncode == 128 + signal.SIGKILL, r.stderr
     assert "process rank 1" in r.stderr and "signal 9" in r.stderr  # mpirun's own report
-    assert rank_lines(r.stdout) == {}
+    assert ranks == {}
 
 
-def test_mismatched_config_is_refused():
-    r = mpirun("collectives", "--fault", "config", "--rank", 1)
+def test_mismatched_config_is_refused(tmp_path):
+    r, ranks = collectives(tmp_path, "--fault", "config", "--rank", 1)
     assert r.returncode == 1, r.stderr
     assert r.stderr.count("ranks disagree on the config hash: rank 1 has 0x") == 1, r.stderr
-    assert rank_lines(r.stdout) == {}
+    assert ranks == {}
 
 
-def test_diverged_parameters_are_refused():
-    r = mpirun("collectives", "--count", 1000, "--fault", "parameters", "--rank", 1)
+def test_diverged_parameters_are_refused(tmp_path):
+    r, ranks = collectives(tmp_path, "--count", 1000, "--fault", "parameters", "--rank", 1)
     assert r.returncode == 1, r.stderr
     assert r.stderr.count("parameters differ across ranks at step 1: rank 1 (1000 values, sum ") == 1, r.stderr
     assert "against rank 0 (1000 values" in r.stderr
+    assert ranks == {}
 
 
 def test_allreduce_benchmark_reports_every_size():
