@@ -37,7 +37,8 @@ public struct ParameterChecksum: Sendable {
     public var sumOfSquares: Double
     public var bits: UInt64
 
-    /// One pass over the buffer: about 30 ms per 100 MB here, so every few hundred steps is free.
+    /// One pass over the buffer (Double sums and a multiply-xor hash), meant for every few hundred
+    /// steps rather than every step.
     public init(_ parameters: UnsafeBufferPointer<Float>) {
         var sum = 0.0, squares = 0.0
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
