@@ -11,7 +11,6 @@ scripts/setup.sh, so a missing mpirun fails these tests instead of skipping them
 Run by scripts/test.sh with DRO_BIN = the release bin folder."""
 import json
 import os
-import pathlib
 import shutil
 import signal
 import subprocess
@@ -19,11 +18,11 @@ import subprocess
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
+from dro_bin import BIN, needs
+
 DRO_BENCH = BIN / "dro-bench"
 
-pytestmark = pytest.mark.skipif(not DRO_BENCH.exists(), reason=f"{DRO_BENCH} not built")
+pytestmark = needs("dro-bench")
 
 # A faulty run must end well within this (it takes ~2 s here); longer means a hang.
 TIMEOUT = 60
