@@ -24,10 +24,13 @@ let package = Package(
         // System-library shims.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Hand-written C kernels (AVX2/AVX-512 per function, chosen at run time by CPU checks).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
 
         // Libraries, lowest first. Lower modules never import higher ones.
+        // Ranks of a data-parallel run (OpenMPI under mpirun/srun, a single process otherwise).
+        .target(name: "Cluster", dependencies: ["CMPI"]),
         .target(name: "Common"),
         .target(name: "NIfTI", dependencies: ["CZlib"]),
         .target(name: "Tensor", dependencies: ["Common", "CBLAS", "CKernels"]),
@@ -49,7 +52,7 @@ let package = Package(
                 dependencies: ["Common", "NIfTI", "Config", "Evaluation", "DataPipeline", "Model", "Inference", "Training"]),
         .target(name: "Benchmarks",
                 dependencies: ["Common", "NIfTI", "Tensor", "Sampling", "Evaluation", "Config", "CZlib", "CBLAS",
-                               "DataPipeline", "Model", "Inference", "Training", "Commands"]),
+                               "DataPipeline", "Model", "Inference", "Training", "Commands", "Cluster"]),
 
         // Thin executables: parse arguments, call one library function.
         .executableTarget(name: "dro-train", dependencies: ["Commands",
@@ -60,7 +63,7 @@ let package = Package(
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dro-inspect", dependencies: ["NIfTI",
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "dro-bench", dependencies: ["Benchmarks",
+        .executableTarget(name: "dro-bench", dependencies: ["Benchmarks", "Cluster",
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // One test target per module.
@@ -68,6 +71,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Common", "Tensor"]),
         .testTarget(name: "SamplingTests", dependencies: ["Common", "Sampling"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Common", "Evaluation", "NIfTI", "Plotting"]),
         .target(name: "TestSupport", dependencies: ["Common", "Config", "Model"], path: "Tests/TestSupport"),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what dro-seg needs on a fresh Debian machine that has Swift:
-# OpenBLAS and zlib headers (apt), and the Python packages the interop checks use (pip).
+# OpenBLAS, zlib and OpenMPI headers and OpenMPI's mpirun (apt), and the Python packages the
+# interop checks use (pip).
 # Safe to run again: it installs only what is missing or, for the pinned Python packages, at
 # another version.
 set -euo pipefail
 
 need_apt=()
-for pkg in libopenblas-dev zlib1g-dev pkg-config; do
+for pkg in libopenblas-dev zlib1g-dev libopenmpi-dev openmpi-bin pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

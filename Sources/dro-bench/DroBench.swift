@@ -8,7 +8,8 @@ struct DroBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dro-bench",
         abstract: "Measure dro-seg's speed and memory against references run in the same process or back to back.",
-        subcommands: [NiftiBench.self, SamplerBench.self, UNetBench.self, EvalBench.self, InferBench.self, BLASBench.self]
+        subcommands: [NiftiBench.self, SamplerBench.self, UNetBench.self, EvalBench.self, InferBench.self, BLASBench.self,
+                      AllreduceBench.self, CollectivesBench.self]
     )
 
     /// Picks vector OpenBLAS kernels first (may re-execute this binary; see BLASRuntime), then parses.
