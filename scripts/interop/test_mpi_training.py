@@ -43,8 +43,14 @@ CLOCK_COLUMNS = {"seconds", "data_seconds", "step_seconds"}
 # margin of 100 and is still far below what a wrong batch split or a missing 1/R would give
 # (losses off by 1e-2 and more after one step).
 LOSS_RTOL = 1e-3
-# Parameters after the last step, absolute (parameters are O(0.1); same reasoning as above).
-PARAMETER_ATOL = 1e-3
+# Parameters after the last step, absolute (parameters are O(0.1)). Measured here: at most 5e-8
+# over 12 steps, so 1e-6 leaves a margin of 20. Not compared: the biases of convolutions followed
+# by instance normalisation (`*.conv.bias`). The normalisation subtracts each channel's mean, so
+# they do not change the network's output and their exact gradient is 0: what is computed is
+# float rounding noise, which AdamW divides by its own running scale and turns into steps of
+# about lr, in directions that differ between the two float groupings (measured: up to 4e-3
+# apart after 12 steps, with every other tensor within 5e-8).
+PARAMETER_ATOL = 1e-6
 
 CONFIG = """
 data:
@@ -133,7 +139,7 @@ def log_rows(run):
 
 def parameters(path):
     """The "model" section of a dro-train checkpoint (Model/Checkpoint.swift, UNet3DCheckpoint.swift)
-    as one float32 array, read independently of the Swift code."""
+    as {tensor name: float32 array}, read independently of the Swift code."""
     blob = path.read_bytes()
     assert blob[:8] == b"DROSEGCK", path
     offset = 8 + 4
@@ -158,14 +164,24 @@ def parameters(path):
     at = 4
     (tensors,) = struct.unpack_from("<q", section, at)
     at += 8
+    shapes = []
     for _ in range(tensors):
         (length,) = struct.unpack_from("<q", section, at)
+        name = section[at + 8:at + 8 + length].decode()
         at += 8 + length
         (dims,) = struct.unpack_from("<q", section, at)
+        shapes.append((name, struct.unpack_from(f"<{dims}q", section, at + 8)))
         at += 8 + 8 * dims
     (values,) = struct.unpack_from("<q", section, at)
     at += 8
-    return np.frombuffer(section, dtype="<f4", count=values, offset=at)
+    flat = np.frombuffer(section, dtype="<f4", count=values, offset=at)
+    result, start = {}, 0
+    for name, shape in shapes:
+        n = int(np.prod(shape))
+        result[name] = flat[start:start + n].reshape(shape)
+        start += n
+    assert start == values, path
+    return result
 
 
 def rank_pids(mpirun_pid, timeout=30):
@@ -191,6 +207,20 @@ def rank_pids(mpirun_pid, timeout=30):
             return found
         time.sleep(0.05)
     pytest.fail(f"the ranks of mpirun {mpirun_pid} did not appear")
+
+
+def running(pid, timeout=10):
+    """True if `pid` is still a live process (not gone, not a zombie) after up to `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return False
+        except OSError:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def wait_for_rows(run, rows, p, timeout=60):
@@ -236,18 +266,22 @@ def test_two_ranks_match_one_process_with_the_global_batch(dataset, two_ranks):
     for a, b in zip(mpi_rows, single_rows):
         where = f"iteration {a['iteration']}"
         assert a["cases"] == b["cases"], f"{where}: 2 ranks drew {a['cases']}, 1 process {b['cases']}"
-        la = np.array([float(x) for x in a["case_losses"].split()])
-        lb = np.array([float(x) for x in b["case_losses"].split()])
+        la = np.array([float(x) for x in a["case_losses"].split(";")])
+        lb = np.array([float(x) for x in b["case_losses"].split(";")])
         assert la.shape == lb.shape == (2,), where
         np.testing.assert_allclose(la, lb, rtol=LOSS_RTOL, err_msg=where)
         np.testing.assert_allclose(float(a["loss"]), float(b["loss"]), rtol=LOSS_RTOL, err_msg=where)
     # Iteration 1 starts from the same parameters: only the forward's float grouping differs.
-    first_a = np.array([float(x) for x in mpi_rows[0]["case_losses"].split()])
-    first_b = np.array([float(x) for x in single_rows[0]["case_losses"].split()])
+    first_a = np.array([float(x) for x in mpi_rows[0]["case_losses"].split(";")])
+    first_b = np.array([float(x) for x in single_rows[0]["case_losses"].split(";")])
     np.testing.assert_allclose(first_a, first_b, rtol=1e-5, err_msg="iteration 1")
     pa, pb = parameters(mpi_run / "checkpoint_latest.ckpt"), parameters(single_run / "checkpoint_latest.ckpt")
-    assert pa.shape == pb.shape and pa.size > 1000
-    np.testing.assert_allclose(pa, pb, atol=PARAMETER_ATOL, err_msg="parameters after the last step")
+    assert list(pa) == list(pb) and sum(v.size for v in pa.values()) > 4000
+    compared = [name for name in pa if not name.endswith(".conv.bias")]
+    assert len(compared) > 20, compared
+    for name in compared:
+        np.testing.assert_allclose(pa[name], pb[name], atol=PARAMETER_ATOL, rtol=0,
+                                   err_msg=f"{name} after the last step")
     # Rank 0 alone wrote the run folder; validation was split and gathered in case order.
     names = sorted(p.name for p in mpi_run.iterdir())
     assert names == sorted(p.name for p in single_run.iterdir()), names
@@ -302,9 +336,8 @@ def test_a_killed_rank_takes_the_others_down(dataset, tmp_path):
     assert r.returncode != 0
     assert time.time() - started < TIMEOUT
     assert "rank 1" in r.stderr, r.stderr
-    time.sleep(0.5)
     for rank, pid in pids.items():
-        assert not os.path.exists(f"/proc/{pid}"), f"rank {rank} (pid {pid}) still runs"
+        assert not running(pid), f"rank {rank} (pid {pid}) still runs after mpirun ended"
 
 
 def test_a_case_one_rank_cannot_read_stops_every_rank_naming_rank_and_case(dataset, tmp_path):
