@@ -1,5 +1,6 @@
 // Intensity augmentation, options validation and reproducibility from a seed.
 import Tensor
+import Config
 import XCTest
 @testable import DataPipeline
 import TestSupport

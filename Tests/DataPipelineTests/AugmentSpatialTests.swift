@@ -1,5 +1,6 @@
 // Spatial augmentation: mirroring, rotation/scaling in one resample, elastic field, labels.
 import Tensor
+import Config
 import XCTest
 @testable import DataPipeline
 import TestSupport

@@ -1,5 +1,6 @@
 // Multi-channel cases through the patch pipeline: channels stay aligned.
 import Tensor
+import Config
 import XCTest
 @testable import DataPipeline
 import TestSupport
