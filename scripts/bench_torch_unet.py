@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Time the reference U-Net (REFERENCE §2) in PyTorch CPU — the comparison for `dro-bench unet`.
+"""Time the reference U-Net (docs/method.md §4) in PyTorch CPU — the comparison for `dro-bench unet`.
 Run both back to back on the same machine and compare ratios (outside CI; needs torch).
 
     python3 scripts/bench_torch_unet.py [--threads 2] [--steps 10] [--infer] [--json]

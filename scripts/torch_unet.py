@@ -1,4 +1,4 @@
-"""The dro-seg U-Net (REFERENCE §2) in PyTorch, with parameter names equal to dro-seg's arena names,
+"""The dro-seg U-Net (docs/method.md §4) in PyTorch, with parameter names equal to dro-seg's arena names,
 and the Dice+CE loss as dro-seg defines it (nnU-Net's DC_and_CE_loss + 1). Shared by
 check_against_torch.py and bench_torch_unet.py. Outside CI: needs `pip install torch`."""
 import torch

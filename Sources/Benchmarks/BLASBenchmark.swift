@@ -6,7 +6,8 @@ import Tensor
 /// which of the package's own C kernels (CKernels) run.
 public enum BLASBenchmark {
     /// Default square size: 1024³ multiply-adds = 2.1 GFLOP per call, a fraction of a second
-    /// even with the SSE3 fallback kernels (~56 GFLOP/s on 2 threads here).
+    /// even with the SSE3 fallback kernels (docs/performance.md, "Measurements behind constants
+    /// in the code").
     public static let defaultSize = 1024
 
     /// The report (text or one JSON object).

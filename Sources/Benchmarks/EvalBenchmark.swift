@@ -8,7 +8,7 @@ import NIfTI
 public enum EvalBenchmark {
     /// The benchmark volume: 256³, three labels.
     public static let defaultSize = 256
-    /// Anisotropic spacing typical of fetal MRI reconstructions (REFERENCE §5: 0.5–0.8 mm),
+    /// Anisotropic spacing typical of fetal MRI reconstructions (docs/method.md §8: 0.5–0.8 mm),
     /// with a thicker third axis.
     static let spacing = [0.8, 0.8, 1.2]
     static let labels: [Int32] = [1, 2, 3]

@@ -8,7 +8,7 @@ import Tensor
 #endif
 
 /// `dro-bench infer`: seconds per volume of dro-infer's sliding window on the reference network
-/// (REFERENCE §2: 1 → 4 classes, features [16, 32, 64, 128], random weights; a 96×112×96 volume,
+/// (docs/method.md §4: 1 → 4 classes, features [16, 32, 64, 128], random weights; a 96×112×96 volume,
 /// 64³ windows, 50 % overlap, Gaussian σ = patch/8), without and with mirroring TTA, against
 /// `scripts/bench_torch_unet.py --infer` run back to back (same rule: `SlidingWindow.starts`,
 /// Gaussian weights, one window per forward). Also the whole pipeline of one case (crop, z-score,

@@ -2,7 +2,8 @@
 // batch of B, then feed back B random losses — for the O(B log N) tree sampler and the naive
 // O(N) softmax sampler (the authors' method: full softmax, floor, B scans) in the same run.
 //
-// Setting as the authors' overhead script (REFERENCE §6): β = 100, batch 2, histories near 1
+// Setting as the authors' overhead script (docs/method.md §1.11; their figures in docs/performance.md,
+// "Reference figures"): β = 100, batch 2, histories near 1
 // (L_init = 1 with our 0.1 % tie-breaking noise), fresh losses uniform in [0, 1]. `--beta 10000`
 // shows the re-basing cost: losses then span 10⁴ nats and c is re-based in O(N) when needed.
 

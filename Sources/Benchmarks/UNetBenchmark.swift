@@ -2,20 +2,20 @@ import Foundation
 import Model
 import Tensor
 
-/// `dro-bench unet`: training-step and inference timing of the reference U-Net (REFERENCE §2),
+/// `dro-bench unet`: training-step and inference timing of the reference U-Net (docs/method.md §4),
 /// per-layer profile, the machine's sgemm peak measured in the same run, and peak RSS.
 public struct UNetBenchOptions: Sendable {
     public var features: [Int] = [16, 32, 64, 128]
     public var patch: [Int] = [64, 64, 64]
     public var batch = 2
     public var threads = 2
-    /// Input channels and output classes of the network (REFERENCE §2: 1 and 4).
+    /// Input channels and output classes of the network (docs/method.md §4: 1 and 4).
     public var inChannels = 1
     public var classes = 4
     /// Timed training steps after `warmup` untimed ones (median reported).
     public var steps = 10
     public var warmup = 2
-    /// REFERENCE §2's inference volume.
+    /// The inference volume of docs/method.md §4.
     public var inferVolume = [96, 112, 96]
     public var inferRuns = 2
     public enum Mode: String, Sendable, CaseIterable { case train, infer, all }
@@ -35,9 +35,9 @@ public struct UNetBenchOptions: Sendable {
 }
 
 public enum UNetBenchmark {
-    /// SGD settings of REFERENCE §2.
+    /// SGD settings of docs/method.md §4.
     static let learningRate: Float = 0.01, momentum: Float = 0.99, weightDecay: Float = 3e-5
-    /// Square sgemm size used for the peak (REFERENCE §6).
+    /// Square sgemm size used for the peak (docs/performance.md, "Reference figures").
     public static let peakSize = 2048
 
     /// Runs the benchmark; returns the report (text table or JSON).

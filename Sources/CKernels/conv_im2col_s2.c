@@ -1,11 +1,12 @@
 // im2col / col2im of the 3×3×3, stride-2, padding-1 convolutions (the U-Net's downsampling
 // layers) with AVX2. The Swift path gathers every column row with a scalar strided loop
-// (x[2·ow + kw − 1]) compiled for SSE; `dro-bench unet --conv-phases` measured these gathers and
-// scatters at 35–45 % of the stride-2 layers' time. Here an input row is seen through "slots"
-// s = w + 1 (slot 0 and slots past W are the zero padding), and the three taps kw = 0, 1, 2 of a
-// run of outputs are slots 2·ow, 2·ow + 1 and 2·ow + 2: the even and odd halves of 16
-// consecutive slots, read with masked loads (padding lanes read as 0, nothing outside the row is
-// touched) and separated with two shuffles and a lane permute — no gathers, no bounds tests.
+// (x[2·ow + kw − 1]) compiled for SSE; `dro-bench unet --conv-phases` found these gathers and
+// scatters a large share of the stride-2 layers' time (docs/performance.md, "Im2col, transposed
+// and head layers"). Here an input row is seen through "slots" s = w + 1 (slot 0 and slots
+// past W are the zero padding), and the three taps kw = 0, 1, 2 of a run of outputs are slots
+// 2·ow, 2·ow + 1 and 2·ow + 2: the even and odd halves of 16 consecutive slots, read with masked
+// loads (padding lanes read as 0, nothing outside the row is touched) and separated with two
+// shuffles and a lane permute — no gathers, no bounds tests.
 #include "conv_kernels.h"
 #include <immintrin.h>
 #include <string.h>

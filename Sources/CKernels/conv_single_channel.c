@@ -1,7 +1,8 @@
 // The U-Net's first convolution (1 input channel, 3×3×3, stride 1, padding 1, 1 → 16 at 64³)
 // computed directly with 8-lane FMA: forward and weight gradient. Through im2col its GEMMs have
-// K = 27 (forward) or N = 27 (weight gradient), shapes on which OpenBLAS reached only 18–27 % of
-// its sgemm peak; a direct Swift kernel (SSE, no FMA) was 2× slower than im2col + OpenBLAS.
+// K = 27 (forward) or N = 27 (weight gradient), shapes on which OpenBLAS reaches only a small
+// fraction of its sgemm peak; a direct Swift kernel (SSE, no FMA) was slower than im2col +
+// OpenBLAS (figures: docs/performance.md, "Measurements behind constants in the code").
 // Each output row (n, d, h) reads its 9 input rows (kd, kh) once into zero-padded copies in L1,
 // so every tap is an unaligned load at a fixed offset, without bounds tests.
 #include "conv_kernels.h"

@@ -10,10 +10,10 @@
 //
 // Column tails use masked loads/stores (__mmask16): nothing past `tiles` is read or written.
 //
-// Not chosen automatically (WinogradGEMM.swift has the figures): against OpenBLAS's own AVX-512
-// (Cooperlake) kernels the forward is level and the weight gradient ~7 % slower in the 64³
-// layers, whose T = 128 tiles give only 8 zmm iterations per dot product before the lane
-// reductions. DRO_WINOGRAD_GEMM=avx512 runs them (measurements, tests).
+// Not chosen automatically (figures: docs/performance.md, "Winograd GEMM kernels"): against
+// OpenBLAS's own AVX-512 (Cooperlake) kernels the forward is level and the weight gradient
+// slower in the 64³ layers, whose T = 128 tiles give only 8 zmm iterations per dot product
+// before the lane reductions. DRO_WINOGRAD_GEMM=avx512 runs them (measurements, tests).
 
 #include "winograd_gemm.h"
 

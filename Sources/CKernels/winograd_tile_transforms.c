@@ -5,9 +5,9 @@
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]   product m (4) → output (2), per axis
 //   A  = (Aᵀ)ᵀ                   output gradient (2) → 4, per axis: (g0, g0 + g1, g0 − g1, −g1)
 //
-// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread), ns per tile
-// and channel: output 8.1–10.1 against 10.3–12.9 for Swift (1.3×); gradient 12.5–12.6 against
-// 19.3–19.7 (1.55×; 1.3× while it still copied each line into a padded buffer).
+// Both are faster than the Swift kernels (WinogradTransformCBenchmarkTests; figures in
+// docs/performance.md, "Winograd transforms in C"); the gradient gained more once it stopped
+// copying each line into a padded buffer.
 
 #include "winograd_transforms.h"
 #include "winograd_avx2.h"

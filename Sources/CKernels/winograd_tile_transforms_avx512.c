@@ -4,10 +4,9 @@
 // as two-source permutes, voxel lines read and written straight from/to the volume under lane
 // masks (no padded copy), and the last vector of a chunk row stored under a lane mask.
 //
-// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread), ns per tile
-// and channel: output 6.6–7.7 (AVX2 8.1–10.1, Swift 10.3–12.9); gradient 12.4–13.0 (AVX2
-// 12.5–12.6, Swift 19.3–19.7): the gradient is level with AVX2 (both ~1.5× Swift), the output
-// transform gains.
+// Against the AVX2 kernels (WinogradTransformCBenchmarkTests; figures in docs/performance.md,
+// "Winograd transforms in C"): the output transform gains, the gradient is level with AVX2
+// (both faster than Swift).
 
 #include "winograd_transforms.h"
 #include <stdint.h>

@@ -11,11 +11,11 @@
 // of 8 tiles is four unaligned loads straight from the volume (masked where they cross the line's
 // ends: the zero padding) and four even/odd splits; Y and Z are 16 loads at fixed offsets per ξw.
 //
-// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread): 21.7–22.5 ns
-// per tile and channel against 26.6–26.9 for the Swift kernel (1.2×). Reading each line through a
-// padded copy (memcpy per line, as the Swift kernel does) made it only 1.04–1.13×. The chunk
-// buffers must be 64-byte aligned (WinogradWorkerScratch aligns them): in 16-byte aligned test
-// arrays half the 32-byte stores split cache lines and this kernel ran at 0.78× the Swift one.
+// Faster than the Swift kernel (WinogradTransformCBenchmarkTests; figures in docs/performance.md,
+// "Winograd transforms in C"); reading each line through a padded copy (memcpy per line, as the
+// Swift kernel does) lost most of that gain. The chunk buffers must be 64-byte aligned
+// (WinogradWorkerScratch aligns them): in 16-byte aligned test arrays half the 32-byte stores
+// split cache lines and this kernel ran slower than the Swift one.
 
 #include "winograd_transforms.h"
 #include "winograd_avx2.h"

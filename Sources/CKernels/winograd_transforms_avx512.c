@@ -4,9 +4,9 @@
 // and the last vector of a row is stored under a lane mask (rows are padded to 4 tiles only).
 // Same additions in the same order as the Swift and AVX2 kernels: bit-identical results.
 //
-// Measured (WinogradTransformCBenchmarkTests, 64³, batch 2, 16 channels, 1 thread): 16.4–16.8 ns
-// per tile and channel, against 21.7–22.5 (AVX2) and 26.6–26.9 (Swift); with a padded copy of
-// each line instead of masked loads it was ~19 ns.
+// Faster than the AVX2 and Swift kernels, and faster with masked loads than with a padded copy
+// of each line (WinogradTransformCBenchmarkTests; figures in docs/performance.md, "Winograd
+// transforms in C" and "Measurements behind constants in the code").
 
 #include "winograd_transforms.h"
 #include "winograd_avx2.h"

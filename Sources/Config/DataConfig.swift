@@ -1,6 +1,6 @@
 import Yams
 
-/// How the dataset folder is organised (REFERENCE §5).
+/// How the dataset folder is organised (docs/method.md §8).
 public enum DatasetLayoutKind: String, CaseIterable, Sendable {
     /// nnU-Net v2 raw or MSD, decided from dataset.json; an explicit `cases` list means `list`.
     case auto, nnunet, msd

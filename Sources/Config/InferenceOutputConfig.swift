@@ -1,6 +1,6 @@
 import Yams
 
-/// `inference:` — sliding-window prediction (nnU-Net defaults, REFERENCE §2). The sliding
+/// `inference:` — sliding-window prediction (nnU-Net defaults, docs/method.md §4). The sliding
 /// window (`SlidingWindow`) and dro-infer's settings take their defaults from here.
 public struct InferenceConfig: Equatable, Sendable {
     /// Window overlap as a fraction of the patch (nnU-Net: 50 %).

@@ -1,10 +1,10 @@
 import Yams
 
-/// `model:` — the 3D U-Net (REFERENCE §2). Input channels and classes come from `data`.
+/// `model:` — the 3D U-Net (docs/method.md §4). Input channels and classes come from `data`.
 public struct ModelConfig: Equatable, Sendable {
     /// nnU-Net's 3D full-resolution feature ladder (capped at 320).
     public static let defaultFeatures = [32, 64, 128, 256, 320]
-    /// The reference "bench" network of REFERENCE §2.
+    /// The reference "bench" network of docs/method.md §4.
     public static let benchFeatures = [16, 32, 64, 128]
 
     /// Channels per resolution level, finest first; level i > 0 halves the resolution.

@@ -5,7 +5,7 @@ import Yams
 public enum SamplerKind: String, CaseIterable, Sendable {
     /// Plain ERM: every sample equally likely.
     case uniform
-    /// Hardness weighted sampling: p = softmax(β·L̃) over a stale loss history (REFERENCE §1).
+    /// Hardness weighted sampling: p = softmax(β·L̃) over a stale loss history (docs/method.md §1.4).
     case hardness
 }
 
@@ -14,10 +14,11 @@ extension ClipRange: IntervalValue {
     var interval: ClosedRange<Double> { lower...upper }
 }
 
-/// `sampler:` — which sampler, and the hardness weighted sampler's options, decoded straight
-/// into the Sampling module's `HardnessSamplerOptions` (whose initialiser holds the authors'
-/// values, the defaults). The ranges here are what a config may ask for; the sampler's own
-/// `validate()` guards its wider invariants for callers that do not come through a config.
+/// `sampler:` — which sampler, and the hardness weighted sampler's options (docs/method.md §1;
+/// defaults: the authors' values, §2), decoded straight into the Sampling module's
+/// `HardnessSamplerOptions`, whose initialiser holds those defaults. The ranges here are what a
+/// config may ask for; the sampler's own `validate()` guards its wider invariants for callers
+/// that do not come through a config.
 public struct SamplerConfig: Equatable, Sendable {
     public var kind: SamplerKind = .hardness
     /// What one sampler entry stands for: a training volume (the paper) or a patch cell.

@@ -2,12 +2,12 @@ import Yams
 
 public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adamw }
 
-/// `training.loss:` — soft Dice (foreground classes) + cross-entropy (REFERENCE §2).
+/// `training.loss:` — soft Dice (foreground classes) + cross-entropy (docs/method.md §3).
 public struct LossConfig: Equatable, Sendable {
-    /// Dice smoothing term of REFERENCE §2.
+    /// Dice smoothing term of docs/method.md §3.
     public var diceSmooth = 1e-5
     /// Dice over the whole batch instead of per sample (the sampler's per-sample loss is
-    /// always per sample, REFERENCE §1).
+    /// always per sample, docs/method.md §1.8).
     public var batchDice = false
     public var diceWeight = 1.0
     public var ceWeight = 1.0
@@ -27,7 +27,7 @@ public struct LossConfig: Equatable, Sendable {
     }])
 }
 
-/// `training:` — optimisation (nnU-Net defaults; the authors' SGD settings, REFERENCE §1–§2).
+/// `training:` — optimisation (nnU-Net defaults; the authors' SGD settings, docs/method.md §2).
 /// Each default is written once, on its property.
 public struct TrainingConfig: Equatable, Sendable {
     /// Patch size in voxels, x y z (NIfTI order).

@@ -1,5 +1,5 @@
 // Errors of the data pipeline. Each description names the case or file, the field, the value
-// found and what is allowed (TEAM.md standards).
+// found and what is allowed (the error messages README.md promises for every command).
 
 public enum DataError: Error, CustomStringConvertible, Equatable {
     /// A buffer's element count does not match its declared shape.

@@ -1,6 +1,6 @@
 // Grid geometry shared by the data pipeline.
 //
-// Memory layout (TEAM.md): a NIfTI volume [nx, ny, nz] (x fastest) is used directly as D×H×W =
+// Memory layout: a NIfTI volume [nx, ny, nz] (x fastest) is used directly as D×H×W =
 // nz×ny×nx with W fastest. Axis 0 = d (z), axis 1 = h (y), axis 2 = w (x). Linear voxel index
 // = w + W·(h + H·d). Channels are outermost: C×D×H×W.
 

@@ -59,7 +59,8 @@ extension RandomNumberGenerator {
 
     /// Fills `buffer` with N(0, sigma²) values. Bulk draws come from a local `SplitMix64`
     /// seeded by one draw of this generator: reproducible from it, and free of the per-value
-    /// cost of calling an unspecialised generic generator (~0.7 µs per value measured).
+    /// cost of calling an unspecialised generic generator (docs/performance.md, "Measurements
+    /// behind constants in the code").
     public mutating func fillNormal(_ buffer: inout [Float], sigma: Float) {
         var local = SplitMix64(seed: next())
         local.fillNormalFast(&buffer, sigma: sigma)

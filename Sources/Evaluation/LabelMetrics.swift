@@ -7,7 +7,7 @@ public enum EmptyKind: String, Sendable, CaseIterable {
 
 /// How HD95 combines the two directions.
 public enum HD95Mode: String, Sendable, CaseIterable {
-    /// max(P95(pred→gt), P95(gt→pred)) — MONAI / DeepMind, the default (REFERENCE §3).
+    /// max(P95(pred→gt), P95(gt→pred)) — MONAI / DeepMind, the default (docs/method.md §5.3).
     case directed
     /// P95 of both directions' distances pooled — MedPy's `hd95`, nnU-Net v1-era papers.
     case pooled
@@ -15,7 +15,7 @@ public enum HD95Mode: String, Sendable, CaseIterable {
 
 /// Metrics of one label in one case. Distances in mm, volumes in mm³.
 ///
-/// Empty-mask policy (REFERENCE §3): Dice is 0 when exactly one mask is empty and nan when both
+/// Empty-mask policy (docs/method.md §5.5): Dice is 0 when exactly one mask is empty and nan when both
 /// are; HD, HD95 and ASSD are +inf when exactly one is empty and nan when both are; surface Dice
 /// (MONAI) is 0 and nan respectively. Never 0 distance, never a sentinel.
 public struct LabelMetrics: Sendable, Equatable {

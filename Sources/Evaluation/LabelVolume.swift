@@ -3,10 +3,10 @@ import NIfTI
 /// A 3D integer label volume read from NIfTI, with its geometry.
 struct LabelVolume {
     /// Tolerance on affine entries when checking that prediction and ground truth share a grid
-    /// (mm; the 1e-4 mm — NIfTI affines are float32 on disk, REFERENCE §3).
+    /// (mm; the 1e-4 mm — NIfTI affines are float32 on disk, docs/method.md §5.6).
     static let affineTolerance = 1e-4
     /// Largest label value accepted: uint16's range, the widest label datatype a prediction is
-    /// written in (REFERENCE §4). Per-label tables are sized by the largest value present.
+    /// written in (docs/method.md §7). Per-label tables are sized by the largest value present.
     static let maxLabelValue: Int32 = 65535
 
     let path: String

@@ -18,7 +18,7 @@ public struct VoxelBox: Sendable, Equatable {
 /// on every side.
 ///
 /// Why the margin is exact: a surface voxel is a foreground voxel with a 6-connected background
-/// neighbour, outside the image counting as background (REFERENCE §3). Every 6-neighbour of a
+/// neighbour, outside the image counting as background (docs/method.md §5.1). Every 6-neighbour of a
 /// foreground voxel lies in the padded box; a neighbour outside the image lands in the margin
 /// (zero = background), one inside the image but outside the box is background too. Every
 /// surface voxel of either mask lies in the box, so the distance transform of one surface

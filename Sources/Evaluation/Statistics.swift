@@ -35,10 +35,10 @@ public enum Statistics {
 }
 
 /// Summary of one metric over cases: finite values only, with the nan and inf counts that were
-/// excluded stated (REFERENCE §3).
+/// excluded stated (docs/method.md §5.5).
 public struct MetricSummary: Sendable, Equatable {
     /// Percentiles reported besides the median; robustness is read in the low percentiles of
-    /// Dice and the high percentiles of HD95 (REFERENCE §1).
+    /// Dice and the high percentiles of HD95 (docs/method.md §6).
     public static let percentileLevels: [Double] = [5, 10, 25, 75, 90, 95]
 
     /// Number of finite values summarised.

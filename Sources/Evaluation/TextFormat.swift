@@ -2,7 +2,7 @@ import Foundation
 
 /// Number and table formatting shared by the reports.
 enum TextFormat {
-    /// Non-finite values as REFERENCE §3 spells them in CSV and JSON.
+    /// Non-finite values as docs/method.md §5.5 spells them in CSV and JSON.
     static func word(_ v: Double) -> String? {
         if v.isNaN { return "nan" }
         if v == .infinity { return "inf" }
@@ -53,7 +53,7 @@ enum TextFormat {
 }
 
 /// A JSON value written with a fixed key order; non-finite numbers become the strings
-/// "inf"/"nan" (REFERENCE §3: JSON has no Infinity).
+/// "inf"/"nan" (docs/method.md §5.5: JSON has no Infinity).
 indirect enum JSONValue {
     case string(String)
     case number(Double)

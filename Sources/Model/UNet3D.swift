@@ -1,6 +1,6 @@
 import Tensor
 
-/// nnU-Net-style 3D U-Net (REFERENCE §2) over one parameter arena.
+/// nnU-Net-style 3D U-Net (docs/method.md §4) over one parameter arena.
 ///
 /// Encoder level l: `convsPerLevel` × [Conv3d k3 p1 (+bias) → InstanceNorm(affine) → LeakyReLU],
 /// the first conv of levels l > 0 with stride 2. Decoder level l (deepest first):

@@ -1,7 +1,7 @@
 import Foundation
 import Tensor
 
-/// Architecture of the nnU-Net-style 3D U-Net (REFERENCE §2). The Config module maps YAML onto it.
+/// Architecture of the nnU-Net-style 3D U-Net (docs/method.md §4). The Config module maps YAML onto it.
 public struct UNet3DOptions: Equatable, Sendable {
     public var inChannels: Int
     public var classes: Int
@@ -15,7 +15,7 @@ public struct UNet3DOptions: Equatable, Sendable {
     /// resolution, trained with `deepSupervisionWeights`; inference uses the full-resolution head.
     public var deepSupervision = false
 
-    /// REFERENCE §2's bench network: 1 → 4 classes, [16, 32, 64, 128], 2 convs per level,
+    /// The bench network of docs/method.md §4: 1 → 4 classes, [16, 32, 64, 128], 2 convs per level,
     /// InstanceNorm eps 1e-5, LeakyReLU 0.01.
     public init(inChannels: Int = 1, classes: Int = 4, features: [Int] = [16, 32, 64, 128],
                 convsPerLevel: Int = 2, normEps: Float = InstanceNorm3d.defaultEps,

@@ -1,6 +1,6 @@
 // Options of the hardness weighted sampler (YAML `sampler.*`, mapped by the Config module).
 //
-// Defaults are the authors' reference values (REFERENCE §1): β = 100, L_init = 2 (an upper bound
+// Defaults are the authors' reference values (docs/method.md §2): β = 100, L_init = 2 (an upper bound
 // of Dice+CE), m = 0, importance sampling off, weights clipped to [0.1, 10], probability floor
 // ε = 1e-4/N.
 

@@ -1,4 +1,4 @@
-// Hardness weighted sampler with O(B log N) draws and updates (REFERENCE §1).
+// Hardness weighted sampler with O(B log N) draws and updates (docs/method.md §1).
 //
 // Distribution. q = softmax(β·L̃); with the floor on, p_i = max(q_i, ε) / Σ_j max(q_j, ε),
 // ε = floor/N — exactly the authors' `p[p <= eps] = eps; p /= p.sum()`.
@@ -159,7 +159,7 @@ public final class HardnessWeightedSampler: Sampler {
 
     public func feedBack(indices: [Int], losses: [Double]) throws -> [Double] {
         try validateFeedback(indices: indices, losses: losses, count: count)
-        // Weights use the history before any of this batch's updates (REFERENCE §1).
+        // Weights use the history before any of this batch's updates (docs/method.md §1.6).
         let weights = options.importanceSampling
             ? zip(indices, losses).map { importanceWeight(loss: $1, stale: staleLosses[$0], options: options) }
             : [Double](repeating: 1, count: indices.count)

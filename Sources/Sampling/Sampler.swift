@@ -30,7 +30,7 @@ public protocol Sampler: AnyObject {
 }
 
 extension Sampler {
-    /// Iterations in one epoch: ⌈N/B⌉ (REFERENCE §1).
+    /// Iterations in one epoch: ⌈N/B⌉ (docs/method.md §1.5).
     public func iterationsPerEpoch(batchSize: Int) -> Int {
         batchSize <= 0 ? 0 : (count + batchSize - 1) / batchSize
     }

@@ -12,13 +12,12 @@
 /// `tile` forces the im2col path (tests, `dro-bench unet --conv-phases`). Stride-2 layers'
 /// im2col/col2im run in C with AVX2 when available (`Im2col`).
 public enum Conv3d {
-    /// Largest column tile in output voxels. 4096 columns measured faster than one whole-volume
-    /// GEMM on this machine (REFERENCE §6: 176 vs 122 GFLOP/s for M=16, K=432).
+    /// Largest column tile in output voxels: 4096-column GEMMs are faster than one whole-volume
+    /// GEMM (figures: docs/performance.md, "Measurements behind constants in the code").
     public static let maxTileColumns = 4096
     /// Target size of one im2col tile: 512 Ki Floats = 2 MB, the L2 of this machine's cores, so
-    /// the fill writes and the GEMM reads stay in cache. `dro-bench unet --conv-phases`
-    /// (2026-11-29, Haswell kernels, 2 threads) measured the stride-2 layers' backward 8–18 %
-    /// faster at such tiles (K=432: 1024–2048 columns; K=864: 512–1024) than at 4096 columns.
+    /// the fill writes and the GEMM reads stay in cache; the stride-2 layers' backward is faster
+    /// at such tiles than at 4096 columns (same section of docs/performance.md).
     public static let columnBudget = 512 << 10
     /// Fewest columns per tile even for very large K (keeps GEMMs efficient).
     static let minTileColumns = 512

@@ -1,16 +1,17 @@
 /// Weight gradient of a 3×3×3, stride-1, padding-1 convolution of a single-channel input (the
 /// U-Net's first layer), computed directly with SIMD. With Cin = 1 the im2col GEMM for it is
 /// dW [Cout, 27] += dY [Cout, T] · colᵀ [T, 27]: M = Cout, N = 27, far too small for OpenBLAS
-/// (measured 12–39 % of the sgemm peak), on top of a 27-row im2col pass. Here each row
-/// (n, d, h) of dY reads the 9 zero-padded input rows it needs, kept in L1.
+/// (a small fraction of its sgemm peak: docs/performance.md, "Measurements behind constants in
+/// the code"), on top of a 27-row im2col pass. Here each row (n, d, h) of dY reads the 9
+/// zero-padded input rows it needs, kept in L1.
 ///
 /// dw[co, kd, kh, kw] += Σ_{n,d,h,w} dy[n, co, d, h, w] · x[n, d+kd−1, h+kh−1, w+kw−1],
 /// summed per SIMD lane in Float over ≤ `flushRows` rows and in Double beyond.
 ///
 /// This Swift kernel is the fallback for CPUs without AVX2 + FMA (and the oracle): with them the
 /// weight gradient and the forward run in C (`ConvCKernels`, `CKernels/conv_single_channel.c`).
-/// Without them the forward stays on im2col + sgemm: a direct 8-lane Swift kernel was measured 2×
-/// slower than OpenBLAS's AVX2 GEMM (Swift here is compiled for baseline x86-64, i.e. SSE). The input
+/// Without them the forward stays on im2col + sgemm: a direct 8-lane Swift kernel was slower than
+/// OpenBLAS's AVX2 GEMM (Swift here is compiled for baseline x86-64, i.e. SSE). The input
 /// gradient is not provided: the network's input image needs none (`Conv3d.backward` uses
 /// im2col when a caller asks for it).
 enum Conv3dSingleChannel {

@@ -11,9 +11,9 @@ import Foundation
 ///   loss = mean_n w_n·ℓ_n  (w ≡ 1 without importance weights) — equals CE + 1 − Dice.
 ///
 /// nnU-Net returns CE − Dice; we add the constant 1 so the loss is ≥ 0 and per-sample values lie
-/// in [0, 1 + CE] (REFERENCE §1: L_init = 2 is an upper bound). Gradients are identical.
+/// in [0, 1 + CE] (docs/method.md §1.3 and §3: L_init = 2 is an upper bound). Gradients are identical.
 /// Batch Dice (nnU-Net's `batch_dice`) changes the Dice term of the loss and its gradient; the
-/// per-sample values still use per-sample Dice (REFERENCE §1). Batch Dice with importance weights
+/// per-sample values still use per-sample Dice (docs/method.md §1.8). Batch Dice with importance weights
 /// is rejected: the batch term does not decompose over samples.
 public struct DiceCELoss: Sendable {
     /// nnU-Net's smooth term for the soft Dice.

@@ -21,10 +21,10 @@
 /// Use it where `isProfitable(cin:cout:)` holds; the first layer of a network on a one-channel
 /// image is faster on im2col + sgemm.
 public enum WinogradConv3d {
-    /// Fewest channels on either side for which this path beats im2col + sgemm. Measured on this
-    /// project's machine (batch 2, 64³, Cout 16, 1 thread, im2col in 4096-voxel tiles): Cin = 1 runs
-    /// at 0.76× (forward) and 0.51× (weight gradient) of im2col, Cin = 2 at 1.5× / 0.9×,
-    /// Cin = 4 at 2.1× / 1.45×, Cin = 8 at 2.9× / 2.3×, Cin = 16 at 3.4× / 3.0×.
+    /// Fewest channels on either side for which this path beats im2col + sgemm in both the
+    /// forward and the weight gradient: with 1 input channel im2col wins both, with 2 it still
+    /// wins the weight gradient (per-Cin figures: docs/performance.md, "Measurements behind
+    /// constants in the code").
     public static let minimumProfitableChannels = 4
 
     /// Whether a stride-1, padding-1 3×3×3 layer with these channel counts should use this path.

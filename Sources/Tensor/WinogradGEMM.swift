@@ -8,18 +8,14 @@ import Glibc
 /// OpenBLAS or on this package's C kernels (CKernels/winograd_gemm*.c), which skip OpenBLAS's
 /// per-call packing and beta pass and handle all 64 components in one call.
 ///
-/// Which is faster depends on OpenBLAS's kernel family. Measured one core at a time
-/// (2026-11-29, loaded machine; standalone C harness, all 64 components of a 128-tile chunk,
-/// Cout × Cin from 16 × 16 to 128 × 128, GFLOP/s):
-/// - OpenBLAS Haswell (AVX2): 42–63 forward, 32–67 weight gradient; ours (AVX2) 59–74 and
-///   58–68. In the 64³ layers (WinogradBenchmarkTests, 1 thread, CPU time, median of 3 runs per
-///   layer) ours made the forward 1.24–1.26×, the input gradient 1.22–1.32× and the weight
-///   gradient 1.33–1.37× faster — used;
-/// - OpenBLAS SkylakeX/Cooperlake (AVX-512; it has small-matrix kernels for these shapes):
-///   81–133 forward, 58–109 weight gradient; ours (AVX-512) 95–137 forward and 52–60 weight
-///   gradient (the dot products along only 8 zmm vectors of tiles spend much of their time in
-///   the final lane reductions). Same 64³ layers: forward 0.353 vs 0.352 s, input gradient 0.306
-///   vs 0.307 s, weight gradient 0.529 vs 0.493 s — level or worse, so OpenBLAS is kept.
+/// Which is faster depends on OpenBLAS's kernel family (kernel rates and the 64³ layers' times:
+/// docs/performance.md, "Winograd GEMM kernels"):
+/// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in the forward, the input gradient
+///   and the weight gradient — used;
+/// - OpenBLAS SkylakeX/Cooperlake (AVX-512) has small-matrix kernels for these shapes; ours
+///   (AVX-512) are level in the forward and the input gradient and slower in the weight gradient
+///   (the dot products along only 8 zmm vectors of tiles spend much of their time in the final
+///   lane reductions) — so OpenBLAS is kept.
 /// So the automatic choice is ours with AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs
 /// neither of its AVX-512 kernel families; OpenBLAS otherwise (and with DRO_PORTABLE_KERNELS=1).
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides the choice (for measurements; a kernel the

@@ -11,11 +11,10 @@
 // pointer. A voxel line is first copied into a zero-padded buffer (pad[1 + x] = x-th voxel), so
 // every W-line vector is two branch-free loads, borders included.
 //
-// Speed (measured with a standalone copy of both versions, 64³, batch 2, 16 channels, 1 thread,
-// thread CPU time on the shared machine): 46–53 ns per tile and channel before this layout of the
-// loops (per-voxel border branches, partial-vector stores, 64 live store pointers spilled to the
-// stack), 24–28 ns after; outputs bit-identical. About three quarters of what is left is
-// arithmetic and shuffles (the same code writing into an L1-resident buffer takes 18 ns).
+// Speed: this layout of the loops about halved the time per tile and channel against the
+// earlier one (per-voxel border branches, partial-vector stores, 64 live store pointers spilled
+// to the stack); outputs bit-identical. Most of what is left is arithmetic and shuffles, not
+// memory (figures: docs/performance.md, "Winograd F(2,3) kernels at 64³").
 
 enum WinogradInputTransform {
     private static let lanes = WinogradLanes.scalarCount

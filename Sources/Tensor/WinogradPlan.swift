@@ -1,12 +1,11 @@
 import CBLAS
 
 /// How a Winograd convolution spreads over cores. `.workersOwnChunks` is the default: on one
-/// thread both are the same code (measured within noise of each other); on two threads the
-/// per-chunk GEMMs (e.g. M = K = 16, N = 128) are too small for OpenBLAS to split usefully, so
-/// `.blasThreads` leaves a core idle during them and pays a fork/join per chunk phase. The
-/// two-thread wall-clock comparison on the shared, 5×-oversubscribed benchmark machine was
-/// inconclusive (either mode ahead by up to 2× from run to run); `.blasThreads` is kept for
-/// re-measuring on a quiet machine (WinogradBenchmarkTests prints both).
+/// thread both are the same code; on two threads the per-chunk GEMMs (e.g. M = K = 16, N = 128)
+/// are too small for OpenBLAS to split usefully, so `.blasThreads` leaves a core idle during them
+/// and pays a fork/join per chunk phase. The two-thread comparison on the shared machine was
+/// inconclusive (docs/performance.md, "Measurements behind constants in the code");
+/// `.blasThreads` is kept for re-measuring on a quiet machine (WinogradBenchmarkTests prints both).
 enum WinogradThreading {
     /// Each worker owns whole chunks (transform → 64 single-threaded GEMMs → transform) and
     /// OpenBLAS is held at one thread meanwhile: no fork/join per GEMM, and each worker's chunk
@@ -21,11 +20,11 @@ enum WinogradThreading {
 struct WinogradTuning {
     /// Target bytes of one chunk's transformed input plus GEMM output: half the L2 of one core
     /// (2 MiB per core here; lscpu: "L2 cache: 4 MiB (2 instances)"), leaving room for OpenBLAS's
-    /// packed panels. Sweep (WinogradBenchmarkTests.testChunkSizeSweep, 1 thread, forward):
-    /// 256 KiB – 2 MiB within noise of each other; 4 MiB 10–35 % slower.
+    /// packed panels; larger chunks fall out of L2 (sweep WinogradBenchmarkTests.testChunkSizeSweep:
+    /// docs/performance.md, "Measurements behind constants in the code").
     var chunkBytes = 1 << 20
-    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers. Same sweep: 128
-    /// beat 32 by 0–30 % and 512 by 5–20 % (it governs most bench layers at 1 MiB).
+    /// Fewest tiles per chunk, so GEMMs keep a useful N even for wide layers; 128 beat 32 and 512
+    /// in the same sweep (it governs most bench layers at 1 MiB).
     var minimumChunkTiles = 128
     var threading = WinogradThreading.workersOwnChunks
     var threads = Parallel.defaultThreads
@@ -102,8 +101,8 @@ struct WinogradPlan {
     /// 64 component strides alone are a multiple of 4 KiB (64 × an odd number of cache lines), so
     /// every channel row of a component would map to the same L1 set and the C kernels' K × 16
     /// panels of B (K up to 128 lines) would evict each other; one extra cache line per channel
-    /// spreads them over the sets. Measured on the AVX2 forward kernel (16–128 channels, 128
-    /// tiles, thread CPU time): 60–71 → 68–81 GFLOP/s.
+    /// spreads them over the sets, which speeds up the AVX2 forward kernel (docs/performance.md,
+    /// "Winograd GEMM kernels").
     var channelStride: Int { WinogradWeightTransforms.components * componentStride + Self.channelPadding }
 
     /// Floats added to each channel's stride: one 64-byte cache line (see `channelStride`).

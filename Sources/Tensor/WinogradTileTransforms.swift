@@ -69,9 +69,9 @@ enum WinogradTileTransforms {
     ///
     /// Per lane vector and ξw: Z then Y on the 16 (ξz, ξy) components in registers, then W is
     /// accumulated over the four ξw (output 0 = ξw 0 + 1 + 2, output 1 = ξw 1 − 2 − 3), so no
-    /// intermediate goes through memory. Measured (standalone copy, 64³, batch 2, 16 channels,
-    /// 1 thread, thread CPU time, shared machine): 44–47 ns per tile and channel before (two
-    /// passes through a stage buffer and a row buffer, then a copy), 30–35 ns after; bit-identical.
+    /// intermediate goes through memory: faster than the earlier two passes through a stage
+    /// buffer and a row buffer, then a copy (docs/performance.md, "Winograd F(2,3) kernels at
+    /// 64³"); bit-identical.
     /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableOutputRow`.
     @inline(__always)
     static func outputRow(src: UnsafePointer<Float>, xiStride s: Int, plane: UnsafeMutablePointer<Float>,

@@ -13,21 +13,19 @@ import Darwin
 ///
 /// AVX-512 (16 tiles per vector) when the CPU has it, else AVX2 + FMA (8 tiles), else — and with
 /// DRO_PORTABLE_KERNELS=1 — the Swift kernels, compiled for baseline x86-64 (SSE, 4 lanes).
-/// Measured (WinogradTransformCBenchmarkTests: 64³, batch 2, 16 channels, 1 thread, thread CPU
-/// time, kernels alternating, best of 7, two runs, shared machine at load 4–5), ns per tile and
-/// channel, Swift → AVX2 → AVX-512: input 26.6–26.9 → 21.7–22.5 → 16.4–16.8; output 10.3–12.9 →
-/// 8.1–10.1 → 6.6–7.7; gradient 19.3–19.7 → 12.5–12.6 → 12.4–13.0. AVX-512 is taken where
-/// available (input 1.6×, output 1.6×, gradient 1.5× the Swift kernels).
+/// AVX-512 is taken where available: it is the fastest for the input and output transforms and
+/// level with AVX2 for the gradient, both well ahead of Swift (ns per tile and channel, from
+/// WinogradTransformCBenchmarkTests: docs/performance.md, "Winograd transforms in C").
 enum WinogradTransformsC {
     /// The instruction set of a C kernel.
     enum Kernel { case avx2, avx512 }
 
     /// The C kernel `WinogradInputTransform.rows` / `WinogradTileTransforms.outputRow` /
     /// `.gradientRow` run, nil for the Swift fallback (read once per process). AVX-512 wherever
-    /// the CPU has it, also under OpenBLAS's AVX2 (Haswell) GEMMs: WinogradBenchmarkTests (enc1b +
-    /// dec1b, fwd/bwdX/bwdW, 1 thread, Haswell GEMMs, best of two runs) took 540 ms with AVX-512
-    /// transforms, 586 with AVX2 and 620 with the Swift ones, so the clock penalty 512-bit code
-    /// can cause does not outweigh its gain here. DRO_WINOGRAD_TRANSFORMS=swift|avx2|avx512
+    /// the CPU has it, also under OpenBLAS's AVX2 (Haswell) GEMMs: there too the 64³ layers ran
+    /// fastest with AVX-512 transforms, then AVX2, then Swift (WinogradBenchmarkTests:
+    /// docs/performance.md, "Winograd transforms in C"), so the clock penalty 512-bit code can
+    /// cause does not outweigh its gain here. DRO_WINOGRAD_TRANSFORMS=swift|avx2|avx512
     /// overrides (within what the CPU has), to measure.
     static let preferred: Kernel? = {
         let avx512 = CPUFeatures.avx512 ? Kernel.avx512 : nil, avx2 = CPUFeatures.avx2FMA ? Kernel.avx2 : nil

@@ -64,7 +64,7 @@ public struct VolumeValidator: TrainingValidator {
     }
 
     /// Dice = 2|A∩B| / (|A| + |B|) of label `label`; nan when both masks are empty
-    /// (REFERENCE §3's policy: one empty → 0, both → nan).
+    /// (docs/method.md §5.5's policy: one empty → 0, both → nan).
     public static func dice(_ prediction: [UInt8], _ reference: [UInt8], label: UInt8) -> Double {
         var both = 0, predicted = 0, actual = 0
         for (p, r) in zip(prediction, reference) {

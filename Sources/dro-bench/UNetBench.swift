@@ -5,7 +5,7 @@ import Benchmarks
 struct UNetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unet",
-        abstract: "Time the reference U-Net's training step and sliding-window inference (REFERENCE §2).")
+        abstract: "Time the reference U-Net's training step and sliding-window inference (docs/method.md §4).")
 
     @Option(help: "Take the network, patch, batch and threads from this dro-train config (the flags below override it).")
     var config: String?

@@ -6,7 +6,7 @@ import Sampling
 final class ConfigDefaultsTests: XCTestCase {
     func testDefaultsFollowReference() throws {
         let c = try decodeConfig(minimalData)
-        // REFERENCE §1: β = 100, L_init = 2, m = 0, clip [0.1, 10], importance sampling off, floor on.
+        // docs/method.md §2: β = 100, L_init = 2, m = 0, clip [0.1, 10], importance sampling off, floor on.
         XCTAssertEqual(c.sampler.kind, .hardness)
         XCTAssertEqual(c.sampler.hardness.beta, 100)
         XCTAssertEqual(c.sampler.hardness.initLoss, 2)
@@ -16,7 +16,7 @@ final class ConfigDefaultsTests: XCTestCase {
         XCTAssertTrue(c.sampler.hardness.floorEnabled)
         XCTAssertEqual(c.sampler.hardness.floor, 1e-4)
         XCTAssertEqual(c.sampler.unit, .wholeCase)
-        // REFERENCE §1–§2 and nnU-Net: SGD 0.01, Nesterov 0.99, wd 3e-5, clip 12, poly 0.9.
+        // docs/method.md §2 and nnU-Net: SGD 0.01, Nesterov 0.99, wd 3e-5, clip 12, poly 0.9.
         XCTAssertEqual(c.training.optimizer, .sgd)
         XCTAssertEqual(c.training.lr, 0.01)
         XCTAssertEqual(c.training.momentum, 0.99)
@@ -117,7 +117,7 @@ final class ConfigDefaultsTests: XCTestCase {
         XCTAssertNotNil(demo.data.demo)
         XCTAssertEqual(demo.sampler.kind, .hardness)
         let bench = try Config.load(path: "\(repositoryRoot)/configs/bench.cfg")
-        // REFERENCE §2: 1 channel, 4 classes, [16, 32, 64, 128], batch 2, 64³, SGD, 2 threads.
+        // docs/method.md §4: 1 channel, 4 classes, [16, 32, 64, 128], batch 2, 64³, SGD, 2 threads.
         XCTAssertEqual(bench.data.channels?.count, 1)
         XCTAssertEqual(bench.data.labels?.count, 4)
         XCTAssertEqual(bench.model.features, ModelConfig.benchFeatures)

@@ -1,7 +1,7 @@
 import XCTest
 @testable import Evaluation
 
-/// Analytic cases of REFERENCE §3 plus the brute-force oracle of TestMasks.
+/// Analytic cases of the metric definitions (docs/method.md §5) plus the brute-force oracle of TestMasks.
 /// Distance tolerance 1e-9 mm: exact EDT vs direct sqrt of the same sums (rounding only).
 final class SurfaceMetricsTests: XCTestCase {
     let iso = [1.0, 1.0, 1.0]

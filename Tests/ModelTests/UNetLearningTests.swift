@@ -32,7 +32,7 @@ final class UNetLearningTests: XCTestCase {
         let opts = UNet3DOptions(inChannels: 1, classes: 2, features: [4, 8])
         let net = try UNet3D(options: opts, threads: 1, rng: &rng)
         let batch = 2, v = Self.size * Self.size * Self.size, spatial = [Self.size, Self.size, Self.size]
-        // SGD as REFERENCE §2 but momentum 0.9 and lr 0.05: the 0.99-momentum schedule is tuned
+        // SGD as docs/method.md §4 but momentum 0.9 and lr 0.05: the 0.99-momentum schedule is tuned
         // for 1000-epoch runs, far longer than a unit test.
         let steps = 120
         let opt = SGDOptimizer(count: net.parameterCount, learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 3e-5)

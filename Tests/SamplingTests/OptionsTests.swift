@@ -2,7 +2,7 @@ import XCTest
 @testable import Sampling
 
 final class OptionsTests: XCTestCase {
-    /// Defaults are the authors' reference values (REFERENCE §1).
+    /// Defaults are the authors' reference values (docs/method.md §2).
     func testDefaults() throws {
         let o = HardnessSamplerOptions()
         XCTAssertEqual(o.beta, 100)

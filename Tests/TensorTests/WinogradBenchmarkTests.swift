@@ -4,7 +4,7 @@ import XCTest
 @testable import Tensor
 
 /// Speed of WinogradConv3d against a plain tiled im2col + sgemm, back to back in one process, on
-/// the stride-1 3×3×3 layers of the bench U-Net (REFERENCE §2: batch 2, patch 64³, features
+/// the stride-1 3×3×3 layers of the bench U-Net (docs/method.md §4: batch 2, patch 64³, features
 /// 16/32/64/128). Runs only with DRO_WINOGRAD_BENCH=1 in a release build:
 ///   DRO_WINOGRAD_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter WinogradBenchmark
 /// It prints ratios and asserts nothing about speed (speed is never asserted in tests); it does
@@ -23,7 +23,7 @@ final class WinogradBenchmarkTests: XCTestCase {
     ]
     static let batch = 2
     static let environment = ProcessInfo.processInfo.environment
-    /// Threads (REFERENCE §2: 2); DRO_WINOGRAD_THREADS overrides.
+    /// Threads (docs/method.md §4: 2); DRO_WINOGRAD_THREADS overrides.
     static let threads = Int(environment["DRO_WINOGRAD_THREADS"] ?? "") ?? 2
     /// DRO_WINOGRAD_CLOCK=cpu times process CPU time instead of wall time: on a shared, overloaded
     /// machine it measures work done rather than the share of the cores we were given (it counts
@@ -205,11 +205,12 @@ final class WinogradBenchmarkTests: XCTestCase {
     }
 }
 
-/// The comparison path: im2col + one sgemm per tile of whole voxel rows (~4096 voxels, which
-/// REFERENCE §6 measured faster than one whole-volume call), per sample, OpenBLAS threads for the
-/// GEMMs and `Parallel.forEach` for im2col/col2im. Cubic volumes only (size³), stride 1, padding 1.
+/// The comparison path: im2col + one sgemm per tile of whole voxel rows (~4096 voxels, faster
+/// than one whole-volume call: docs/performance.md, "Reference figures"), per sample, OpenBLAS
+/// threads for the GEMMs and `Parallel.forEach` for im2col/col2im. Cubic volumes only (size³),
+/// stride 1, padding 1.
 enum Im2colReference {
-    /// Voxels per column tile (REFERENCE §6: 4096-column tiles).
+    /// Voxels per column tile (docs/performance.md, "Reference figures": 4096-column tiles).
     static let tileVoxels = 4096
 
     static func tileRows(size: Int) -> Int { max(1, tileVoxels / (size * size)) * size }

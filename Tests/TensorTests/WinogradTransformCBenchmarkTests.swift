@@ -7,7 +7,7 @@ import XCTest
 /// per tile and channel; asserts nothing about speed. Runs only with DRO_WINOGRAD_BENCH=1:
 ///   DRO_WINOGRAD_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter WinogradTransformCBenchmark
 final class WinogradTransformCBenchmarkTests: XCTestCase {
-    /// The bench network's 64³ layers (REFERENCE §2): batch 2, 16 channels per side.
+    /// The bench network's 64³ layers (docs/method.md §4): batch 2, 16 channels per side.
     static let size = 64, batch = 2, channels = 16
     static let repeats = Int(ProcessInfo.processInfo.environment["DRO_WINOGRAD_REPEATS"] ?? "") ?? 7
 

@@ -3,7 +3,7 @@ import Tensor
 @testable import Model
 
 /// A plain Double reimplementation of the U-Net forward pass and the Dice+CE loss, written from
-/// REFERENCE §2 and nnU-Net's formulas with the naive direct convolutions (ConvNaive) — the
+/// docs/method.md §4 and nnU-Net's formulas with the naive direct convolutions (ConvNaive) — the
 /// oracle the finite differences run on. Parameters are looked up by name.
 package struct UNetReference {
     let options: UNet3DOptions

@@ -38,7 +38,7 @@ STATS = [
     ("worst_dice", "worst Dice", True, 3),
     ("missed", "missed labels", False, 1),
 ]
-# Percentiles of the table (robustness is read in the low Dice / high HD95 tail, REFERENCE §1).
+# Percentiles of the table (robustness is read in the low Dice / high HD95 tail, docs/method.md §6).
 DICE_PERCENTILE = 10
 HD95_PERCENTILE = 95
 

@@ -1,4 +1,4 @@
-"""dro-eval against MedPy 0.5 (REFERENCE §3) on generated NIfTI pairs.
+"""dro-eval against MedPy 0.5 (docs/method.md §5) on generated NIfTI pairs.
 
 Pairs are written with nibabel: anisotropic spacing (one case with a rotated affine, so spacing
 must come from the affine's column norms), three labels, a one-sided error (a far false-positive
@@ -11,8 +11,8 @@ back by nibabel (float32 on disk):
   directed HD95 = max of the 95th percentiles of medpy's two directed surface distance lists;
   HD = max of both lists.
 MedPy's surface uses binary_erosion with 1-connectivity and border_value=0, i.e. outside the
-image is background — the same surface as REFERENCE §3.
-Tolerances (REFERENCE §3): Dice 1e-12 absolute; distances 1e-4 mm + 1e-5 x value.
+image is background — the same surface as docs/method.md §5.1.
+Tolerances (docs/method.md §5.6): Dice 1e-12 absolute; distances 1e-4 mm + 1e-5 x value.
 """
 import csv
 import json
