@@ -88,9 +88,27 @@ enum DatasetFiles {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
     }
 
-    /// Visible file names of a folder, sorted; empty when the folder does not exist.
-    static func list(_ folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-            .filter { !$0.hasPrefix(".") && fileExists(folder + "/" + $0) }.sorted()
+    /// Visible file names of a folder, sorted; empty when the folder does not exist. A folder
+    /// that exists but cannot be listed is a problem, not an empty folder.
+    static func list(_ folder: String, problems: inout [DatasetProblem]) -> [String] {
+        guard directoryExists(folder) else { return [] }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            problems.append(.unlistableFolder(path: folder, reason: FileErrorText.reason(error)))
+            return []
+        }
+        return names.filter { !$0.hasPrefix(".") && fileExists(folder + "/" + $0) }.sorted()
+    }
+}
+
+/// The short reason of a Foundation file error ("permission denied"), without its wrapping.
+package enum FileErrorText {
+    package static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code))).lowercased()
+        }
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoPermissionError { return "permission denied" }
+        return ns.localizedDescription
     }
 }

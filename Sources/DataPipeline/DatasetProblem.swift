@@ -5,6 +5,8 @@ import Foundation
 public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
     /// The dataset folder does not exist.
     case missingFolder(path: String, hint: String)
+    /// A folder that exists but cannot be listed (permissions, I/O error).
+    case unlistableFolder(path: String, reason: String)
     /// dataset.json is missing, unreadable or has a bad field.
     case datasetJSON(path: String, field: String, found: String, expected: String)
     /// Layout `auto` could not tell nnU-Net v2 from MSD.
@@ -42,6 +44,8 @@ public enum DatasetProblem: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .unlistableFolder(let path, let reason):
+            return "\(path): cannot list the folder: \(reason)"
         case .missingFolder(let path, let hint):
             return "\(path): dataset folder does not exist; \(hint)"
         case .datasetJSON(let path, let field, let found, let expected):

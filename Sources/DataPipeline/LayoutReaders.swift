@@ -38,7 +38,7 @@ extension DatasetLayout {
             problems.append(.strayFile(path: folder, reason: "folder missing (nnU-Net v2 keeps training images in imagesTr)"))
         }
         var ids = Set<String>()
-        for name in DatasetFiles.list(folder) {
+        for name in DatasetFiles.list(folder, problems: &problems) {
             guard name.hasSuffix(ending) else {
                 problems.append(.strayFile(path: "\(folder)/\(name)", reason: "does not end with the dataset's file_ending \(ending)"))
                 continue
@@ -61,7 +61,7 @@ extension DatasetLayout {
             if !DatasetFiles.directoryExists(labelFolder) {
                 problems.append(.strayFile(path: labelFolder, reason: "folder missing (nnU-Net v2 keeps labels in labelsTr)"))
             }
-            for name in DatasetFiles.list(labelFolder) where name.hasSuffix(ending) { ids.insert(String(name.dropLast(ending.count))) }
+            for name in DatasetFiles.list(labelFolder, problems: &problems) where name.hasSuffix(ending) { ids.insert(String(name.dropLast(ending.count))) }
         }
         return ids.sorted().map { id in
             let paths = channels.indices.map { "\(folder)/\(id)_\(String(format: "%04d", $0))\(ending)" }

@@ -65,7 +65,7 @@ public enum Preprocessor {
         }
         var spacing = raw.spacing
         if let target = options.targetSpacing {
-            let newShape = Resampler.shape(shape, from: spacing, to: target)
+            let newShape = try Resampler.checkedShape(shape, from: spacing, to: target, caseID: raw.id)
             if newShape != shape {
                 let modes = Resampler.imageModes(current: spacing, target: target,
                                                  threshold: options.anisotropyThreshold)

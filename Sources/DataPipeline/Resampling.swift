@@ -17,6 +17,26 @@ public let defaultAnisotropyThreshold = 3.0
 
 public enum Resampler {
     /// nnU-Net's new shape: round(n · old spacing / new spacing) per axis, at least 1.
+    /// The largest grid preprocessing resamples to (voxels per channel): 2³⁰ Floats are 4 GiB
+    /// per channel, far beyond any MRI volume; a larger one comes from a mistyped target spacing.
+    public static let maxVoxels = 1 << 30
+
+    /// `shape` after resampling, or an error naming the case when it would exceed `maxVoxels`
+    /// (checked in Double before any integer conversion, so absurd ratios cannot trap).
+    public static func checkedShape(_ shape: GridShape, from old: Spacing, to new: Spacing,
+                                    caseID: String) throws -> GridShape {
+        let extents = (0..<3).map { (Double(shape[$0]) * old[axis: $0] / new[axis: $0]).rounded() }
+        let voxels = extents.reduce(1) { $0 * max(1, $1) }
+        guard voxels.isFinite, voxels <= Double(maxVoxels) else {
+            throw DataError.invalidGeometry(
+                caseID: caseID, field: "resampled shape",
+                value: "\(extents.reversed().map { $0.isFinite ? String(Int64(min($0, 9e18))) : "\($0)" }) (x, y, z) "
+                    + "from \(shape) at spacing \(old) to \(new)",
+                allowed: "at most \(maxVoxels) voxels; check preprocessing.target_spacing")
+        }
+        return Self.shape(shape, from: old, to: new)
+    }
+
     public static func shape(_ shape: GridShape, from old: Spacing, to new: Spacing) -> GridShape {
         var out = shape
         for a in 0..<3 {

@@ -6,6 +6,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     case noCases(folder: String)
     case unreadable(path: String, reason: String)
     case notAVolume(path: String, shape: [Int])
+    case invalidSpacing(path: String, spacing: [Double])
     case nonIntegerLabel(path: String, value: Double)
     case labelTooLarge(path: String, value: Int, allowed: Int)
     case geometryMismatch(caseID: String, field: String, gt: String, pred: String)
@@ -28,6 +29,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
             return "\(folder): no .nii or .nii.gz files found"
         case let .unreadable(path, reason):
             return "\(path): cannot read: \(reason)"
+        case let .invalidSpacing(path, spacing):
+            return "\(path): voxel size \(spacing) mm from its affine (allowed: finite values > 0)"
         case let .notAVolume(path, shape):
             return "\(path): shape \(shape) is not a 3D label volume (allowed: [nx, ny, nz] or [nx, ny, nz, 1])"
         case let .nonIntegerLabel(path, value):

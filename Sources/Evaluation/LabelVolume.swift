@@ -26,6 +26,12 @@ struct LabelVolume {
         while shape.count > 3 && shape.last == 1 { shape.removeLast() }
         while shape.count < 3 { shape.append(1) }
         guard shape.count == 3 else { throw EvaluationError.notAVolume(path: path, shape: image.shape) }
+        // Distances are in mm: a zero or non-finite voxel size (a broken sform/qform/pixdim) would
+        // turn every surface distance into 0 or nan without a word.
+        let spacing = image.spacing
+        guard spacing.prefix(3).allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw EvaluationError.invalidSpacing(path: path, spacing: Array(spacing.prefix(3)))
+        }
         let values = image.floatValues()
         var labels = [Int32](repeating: 0, count: values.count)
         var maxLabel: Int32 = 0
@@ -38,7 +44,7 @@ struct LabelVolume {
             labels[i] = l
             if l > maxLabel { maxLabel = l }
         }
-        return LabelVolume(path: path, shape: shape, affine: image.affine, spacing: image.spacing,
+        return LabelVolume(path: path, shape: shape, affine: image.affine, spacing: spacing,
                            labels: labels, maxLabel: Int(maxLabel))
     }
 

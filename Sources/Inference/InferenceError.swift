@@ -9,6 +9,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case missingInput(path: String)
     /// An input folder without any NIfTI volume.
     case emptyInput(path: String)
+    /// An input folder that exists but cannot be listed.
+    case unlistableInput(path: String, reason: String)
     /// A file named like a NIfTI volume by neither ending.
     case notNIfTI(path: String)
     /// Two checkpoints of an ensemble disagree (channels, labels or preprocessing).
@@ -28,6 +30,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .usage(option, found, allowed):
             return "\(option): \(found); allowed: \(allowed)"
+        case let .unlistableInput(path, reason):
+            return "--input \(path): cannot list the folder: \(reason)"
         case let .missingInput(path):
             return "--input \(path): no such file or folder"
         case let .emptyInput(path):

@@ -53,7 +53,7 @@ public enum InputDiscovery {
                 throw InferenceError.missingInput(path: input)
             }
             if isFolder.boolValue {
-                let volumes = visibleFiles(input).filter { stem($0) != nil }.map { folderJoin(input, $0) }
+                let volumes = try visibleFiles(input).filter { stem($0) != nil }.map { folderJoin(input, $0) }
                 guard !volumes.isEmpty else { throw InferenceError.emptyInput(path: input) }
                 try checkDatasetChannels(folder: input, channels: channels, checkNames: checkNames)
                 files += volumes
@@ -114,9 +114,14 @@ public enum InputDiscovery {
         }
     }
 
-    /// Visible regular files of a folder, sorted.
-    static func visibleFiles(_ folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { name in
+    /// Visible regular files of a folder, sorted. A folder that cannot be listed is an error
+    /// (not "no volumes").
+    static func visibleFiles(_ folder: String) throws -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            throw InferenceError.unlistableInput(path: folder, reason: FileErrorText.reason(error))
+        }
+        return names.filter { name in
             var isFolder: ObjCBool = false
             return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: folderJoin(folder, name), isDirectory: &isFolder)
                 && !isFolder.boolValue

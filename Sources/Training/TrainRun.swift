@@ -97,7 +97,12 @@ public enum TrainRun {
             try trainer.train()
         } catch {
             reporter.endBar()
-            if config.output.plots { _ = try? TrainingPlots.write(run: run) }
+            // The run's own error is what the user must see; a plot failure is reported beside it.
+            if config.output.plots {
+                do { try TrainingPlots.write(run: run) } catch let plotError {
+                    reporter.message("warning: plots not written: \(plotError)")
+                }
+            }
             throw error
         }
         if config.output.plots { try TrainingPlots.write(run: run) }

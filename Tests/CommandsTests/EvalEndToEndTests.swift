@@ -116,6 +116,13 @@ final class EvalEndToEndTests: XCTestCase {
             .write(to: root + "/pred/a.nii.gz")
         let huge = try EvalCommand.evaluate(EvalOptions(pred: root + "/pred", gt: root + "/gt"))
         XCTAssertTrue(huge.caseErrors.first?.message.contains("label value 70000 is larger than 65535") ?? false)
+        // a zero or non-finite voxel size is refused, naming the file (distances are in mm)
+        for spacing in [[0, 0.5, 3], [Double.nan, 0.5, 3], [0.5, .infinity, 3]] {
+            try write(volume(), "pred/a.nii.gz", spacing: spacing)
+            let flat = try EvalCommand.evaluate(EvalOptions(pred: root + "/pred", gt: root + "/gt"))
+            XCTAssertTrue(flat.caseErrors.first?.message.contains("pred/a.nii.gz: voxel size") ?? false,
+                          "spacing \(spacing): \(flat.caseErrors.map(\.message))")
+        }
         XCTAssertThrowsError(try EvalCommand.evaluate(EvalOptions(pred: root + "/pred", gt: root + "/nope"))) {
             XCTAssertEqual("\($0)", "--gt: '\(root)/nope' does not exist")
         }

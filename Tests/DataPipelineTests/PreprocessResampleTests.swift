@@ -26,6 +26,21 @@ final class PreprocessResampleTests: XCTestCase {
         return o
     }
 
+    /// A mistyped target spacing must fail with the case named, not trap or allocate terabytes.
+    func testAbsurdTargetSpacingIsRefusedNamingTheCase() throws {
+        let raw = try makeRampCase(shape: GridShape(d: 4, h: 5, w: 6), spacing: Spacing(isotropic: 1))
+        for tiny in [1e-4, 1e-300] {
+            XCTAssertThrowsError(try Preprocessor.preprocess(raw, options: resampleOnly(Spacing(isotropic: tiny)))) {
+                let text = "\($0)"
+                XCTAssertTrue(text.hasPrefix("case ramp: resampled shape"), text)
+                XCTAssertTrue(text.contains("at most \(Resampler.maxVoxels) voxels"), text)
+            }
+        }
+        // The largest grid still allowed goes through the check (shape only; nothing resampled).
+        XCTAssertEqual(try Resampler.checkedShape(GridShape(cube: 1024), from: Spacing(isotropic: 1),
+                                                  to: Spacing(isotropic: 1), caseID: "big"), GridShape(cube: 1024))
+    }
+
     func testTrilinearResampleOfRampMatchesAnalyticValuesThroughNewAffine() throws {
         let raw = try makeRampCase(shape: GridShape(d: 10, h: 12, w: 14), spacing: Spacing(x: 1.0, y: 1.5, z: 2.0))
         let c = try Preprocessor.preprocess(raw, options: resampleOnly(Spacing(x: 0.7, y: 1.1, z: 1.3)))
