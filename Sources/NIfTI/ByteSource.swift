@@ -44,10 +44,12 @@ extension ByteSource {
     }
 }
 
-/// An open file (closed on deinit).
+/// An open file, closed by `close()` (checked: a written file's last buffered bytes and a
+/// network file system's errors surface there) or, unchecked, on deinit.
 final class CFile {
     let handle: UnsafeMutablePointer<FILE>
     let path: String
+    private var closed = false
 
     init(path: String, mode: String) throws {
         guard let h = fopen(path, mode) else {
@@ -59,7 +61,17 @@ final class CFile {
         self.path = path
     }
 
-    deinit { fclose(handle) }
+    deinit { if !closed { fclose(handle) } }
+
+    /// fclose with its result checked; the handle is released either way.
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        guard fclose(handle) == 0 else {
+            throw NIfTIError(path: path, field: "file", found: "not written (fclose failed: \(String(cString: strerror(errno))))",
+                             allowed: "a writable location with free space")
+        }
+    }
 
     var size: Int {
         var st = stat()

@@ -2,7 +2,8 @@
 /// JSON object per line, and a test-only way to make dro-seg write files (`--write-copy`).
 public enum Inspect {
     /// What `--write-copy` stores: the input's datatype, a given one, or `labels` (via
-    /// `NIfTIImage.like(_:shape:labels:)`: uint8, or uint16 above 255).
+    /// `NIfTIImage.like(_:shape:labels:)`: uint8, or uint16 above 255). Whatever the type, the
+    /// copy keeps the input's format version, geometry and extensions.
     public enum CopyType: Equatable, Sendable {
         case same
         case datatype(NIfTIDatatype)
@@ -55,7 +56,8 @@ public enum Inspect {
         return status
     }
 
-    /// The image re-made through the public API a segmentation writer uses (`like`).
+    /// The image re-made through the public API a segmentation writer uses (`like`,
+    /// `converted`): the input's format (NIfTI-1 or NIfTI-2), geometry and extensions.
     static func copy(_ image: NIfTIImage, type: CopyType, source: String) throws -> NIfTIImage {
         switch type {
         case .same: return try image.converted(to: image.datatype, path: source)
@@ -69,7 +71,8 @@ public enum Inspect {
     }
 
     /// One-line JSON object: path, format, shape, datatype (code), pixdim, qform_code,
-    /// sform_code, affine (rows), scl_slope, scl_inter, stats. Non-finite numbers are null.
+    /// sform_code, affine (rows), scl_slope, scl_inter, extensions ({code, esize} in file
+    /// order), stats. Non-finite numbers are null.
     public static func jsonReport(_ image: NIfTIImage, path: String) -> String {
         let h = image.header
         let s = image.statistics()
@@ -86,6 +89,7 @@ public enum Inspect {
             ("affine", "[" + image.affine.map(list).joined(separator: ",") + "]"),
             ("scl_slope", num(h.sclSlope)),
             ("scl_inter", num(h.sclInter)),
+            ("extensions", "[" + h.extensions.map { "{\"code\":\($0.code),\"esize\":\(8 + $0.content.count)}" }.joined(separator: ",") + "]"),
             ("stats", stats),
         ]
         return "{" + fields.map { "\(string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
@@ -110,6 +114,8 @@ public enum Inspect {
         ]
         lines += image.affine.map { "    " + $0.map(fmt).joined(separator: "  ") }
         lines.append("  scaling     \(scaling)")
+        lines.append("  extensions  " + (h.extensions.isEmpty ? "none"
+            : h.extensions.map { "code \($0.code) (\(8 + $0.content.count) bytes)" }.joined(separator: ", ")))
         lines.append("  values      count \(s.count), NaN \(s.nanCount), min \(s.finiteCount > 0 ? fmt(s.min) : "-"), "
             + "max \(s.finiteCount > 0 ? fmt(s.max) : "-"), sum \(fmt(s.sum)), mean \(s.mean.map(fmt) ?? "-")")
         return lines.joined(separator: "\n")

@@ -1,5 +1,5 @@
 /// The fields of a NIfTI-1 or NIfTI-2 header that dro-seg uses, in one format-independent
-/// struct (NIfTI-2 widths: 64-bit dims, Double floats). Byte layouts live in
+/// struct (NIfTI-2 widths: 64-bit dims, Double floats), and the header's extensions. Byte layouts live in
 /// `NIfTIHeaderLayout.swift`; the affine is chosen in `NIfTIAffine.swift`.
 public struct NIfTIHeader: Equatable, Sendable {
     public enum Format: String, Sendable { case nifti1, nifti2 }
@@ -35,6 +35,9 @@ public struct NIfTIHeader: Equatable, Sendable {
     public var xyztUnits: Int = 0
     public var intentCode: Int = 0
     public var descrip: String = ""
+    /// Header extensions in file order (DICOM, AFNI, comments, ...), kept as stored and written
+    /// back by `write` (see `NIfTIExtension`).
+    public var extensions: [NIfTIExtension] = []
 
     public init() {}
 

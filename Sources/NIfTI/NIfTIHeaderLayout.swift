@@ -20,7 +20,7 @@ enum NIfTI1Offset {
     static let srow = 280          // float32[4] x, y, z
     static let magic = 344         // char[4]: "n+1\0" single file, "ni1\0" pair
     static let headerSize = 348
-    /// Header + 4-byte extension flag: the vox_offset this module writes.
+    /// Header + 4-byte extension flag: the vox_offset of a file without extensions.
     static let singleFileVoxOffset = 352
 }
 
@@ -72,9 +72,11 @@ struct HeaderBytes {
     }
 }
 
-/// Appends little-endian fields to a NIfTI-1 header buffer.
+/// Puts little-endian fields into a zeroed header buffer (348 or 540 bytes).
 struct HeaderWriter {
-    var bytes = [UInt8](repeating: 0, count: NIfTI1Offset.singleFileVoxOffset)
+    var bytes: [UInt8]
+
+    init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
 
     mutating func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         let le = value.littleEndian
@@ -84,7 +86,9 @@ struct HeaderWriter {
     }
     mutating func int16(_ v: Int, at o: Int) { put(Int16(truncatingIfNeeded: v), at: o) }
     mutating func int32(_ v: Int, at o: Int) { put(Int32(truncatingIfNeeded: v), at: o) }
+    mutating func int64(_ v: Int, at o: Int) { put(Int64(v), at: o) }
     mutating func float32(_ v: Double, at o: Int) { put(Float(v).bitPattern, at: o) }
+    mutating func float64(_ v: Double, at o: Int) { put(v.bitPattern, at: o) }
     mutating func string(_ s: String, at o: Int, length: Int) {
         for (k, b) in s.utf8.prefix(length - 1).enumerated() { bytes[o + k] = b }
     }

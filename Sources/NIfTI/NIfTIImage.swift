@@ -48,50 +48,51 @@ public struct NIfTIImage: Sendable {
     /// NIFTI_UNITS_MM (nifti1.h).
     static let unitsMillimetre = 2
 
-    /// New image with the reference's geometry (qform/sform + codes, pixdim, xyzt_units),
-    /// float32 values, no scaling. `values.count` must equal the product of `shape`.
+    /// New image written "like" the reference: same format (NIfTI-1 or NIfTI-2, so a NIfTI-2
+    /// source keeps its float64 geometry exactly), geometry (qform/sform + codes, pixdim,
+    /// xyzt_units) and extensions; float32 values, no scaling. `values.count` must equal the
+    /// product of `shape`. See `NIfTIHeader.like` to check the output before computing it.
     public static func like(_ reference: NIfTIImage, shape: [Int], values: [Float]) -> NIfTIImage {
-        NIfTIImage(header: freshHeader(from: reference.header, shape: shape, datatype: .float32), data: bytes(of: values))
+        like(reference.header, shape: shape, values: values)
     }
 
-    /// New label image with the reference's geometry: uint8 when labels are in 0...255, uint16
-    /// in 0...65535, else int16 or int32 (whichever holds them). No scaling.
+    /// The same, from the reference's header alone (the voxels may be long gone).
+    public static func like(_ reference: NIfTIHeader, shape: [Int], values: [Float]) -> NIfTIImage {
+        NIfTIImage(header: freshHeader(from: reference, shape: shape, datatype: .float32), data: bytes(of: values))
+    }
+
+    /// New label image written "like" the reference (format, geometry, extensions as above):
+    /// uint8 when labels are in 0...255, uint16 in 0...65535, else int16 or int32 (whichever
+    /// holds them). No scaling.
     public static func like(_ reference: NIfTIImage, shape: [Int], labels: [Int32]) -> NIfTIImage {
+        like(reference.header, shape: shape, labels: labels)
+    }
+
+    /// The same, from the reference's header alone.
+    public static func like(_ reference: NIfTIHeader, shape: [Int], labels: [Int32]) -> NIfTIImage {
         let lo = labels.min() ?? 0, hi = labels.max() ?? 0
         let h: NIfTIHeader
         let d: [UInt8]
         if lo >= 0 && hi <= Int32(UInt8.max) {
-            h = freshHeader(from: reference.header, shape: shape, datatype: .uint8)
+            h = freshHeader(from: reference, shape: shape, datatype: .uint8)
             d = labels.map { UInt8(truncatingIfNeeded: $0) }
         } else if lo >= 0 && hi <= Int32(UInt16.max) {
-            h = freshHeader(from: reference.header, shape: shape, datatype: .uint16)
+            h = freshHeader(from: reference, shape: shape, datatype: .uint16)
             d = bytes(of: labels.map { UInt16(truncatingIfNeeded: $0) })
         } else if lo >= Int32(Int16.min) && hi <= Int32(Int16.max) {
-            h = freshHeader(from: reference.header, shape: shape, datatype: .int16)
+            h = freshHeader(from: reference, shape: shape, datatype: .int16)
             d = bytes(of: labels.map { Int16(truncatingIfNeeded: $0) })
         } else {
-            h = freshHeader(from: reference.header, shape: shape, datatype: .int32)
+            h = freshHeader(from: reference, shape: shape, datatype: .int32)
             d = bytes(of: labels)
         }
         return NIfTIImage(header: h, data: d)
     }
 
-    /// A single-file NIfTI-1 little-endian header with the reference's geometry and the given
-    /// shape and datatype; scl_slope 1, scl_inter 0.
     static func freshHeader(from reference: NIfTIHeader, shape: [Int], datatype: NIfTIDatatype) -> NIfTIHeader {
         precondition((1...7).contains(shape.count) && shape.allSatisfy { $0 >= 1 },
                      "NIfTIImage: shape \(shape) needs 1...7 sizes ≥ 1")
-        var h = reference
-        h.format = .nifti1
-        h.littleEndian = true
-        h.isPair = false
-        h.dim = [shape.count] + shape + Array(repeating: 1, count: 7 - shape.count)
-        h.datatype = datatype
-        h.voxOffset = NIfTI1Offset.singleFileVoxOffset
-        h.sclSlope = 1
-        h.sclInter = 0
-        h.intentCode = 0
-        return h
+        return NIfTIHeader.like(reference, shape: shape, datatype: datatype)
     }
 
     /// The native-order bytes of an array of fixed-width values.

@@ -60,7 +60,7 @@ extension NIfTIImage {
             throw NIfTIError(path: files.header, field: "header", found: "\(4 + rest.count) bytes",
                              allowed: "\(headerSize) bytes (sizeof_hdr)")
         }
-        let header = try NIfTIHeader.decode(sizeBytes + rest, path: files.header)
+        var header = try NIfTIHeader.decode(sizeBytes + rest, path: files.header)
         let isPairFile = files.data != nil
         if header.isPair != isPairFile {
             throw NIfTIError(path: files.header, field: "magic", found: header.isPair ? "a .hdr/.img pair magic" : "a single-file magic",
@@ -68,9 +68,15 @@ extension NIfTIImage {
         }
         let dataPath = files.data ?? files.header
         let dataSource = try files.data.map(openSource) ?? source
-        let alreadyRead = files.data == nil ? headerSize : 0
+        var alreadyRead = files.data == nil ? headerSize : 0
         let byteCount = try header.dataByteCount(path: files.header)
         try checkFits(dataSource, path: dataPath, offset: header.voxOffset, byteCount: byteCount)
+        // Extensions: up to vox_offset in a single file, to the end of a .hdr.
+        let (extensions, consumed) = try NIfTIExtension.read(
+            from: source, available: files.data == nil ? header.voxOffset - headerSize : nil,
+            swap: !header.littleEndian, path: files.header)
+        header.extensions = extensions
+        if files.data == nil { alreadyRead += consumed }
 
         let gap = header.voxOffset - alreadyRead
         guard try dataSource.skip(gap) == gap else {

@@ -58,8 +58,7 @@ extension NIfTIImage {
     /// (whole and in range) for an integer type; float32 rounds to nearest.
     public func converted(to target: NIfTIDatatype, path: String = "") throws -> NIfTIImage {
         let values = doubleValues()
-        var h = NIfTIImage.freshHeader(from: header, shape: shape, datatype: target)
-        h.format = .nifti1
+        let h = NIfTIImage.freshHeader(from: header, shape: shape, datatype: target)
         func ints<T: FixedWidthInteger>(_: T.Type) throws -> [UInt8] {
             var out = [T]()
             out.reserveCapacity(values.count)

@@ -5,27 +5,27 @@ import Glibc
 import Darwin
 #endif
 
-/// Writing: always a single-file NIfTI-1, little-endian, vox_offset 352, no extensions;
-/// `.nii` plain or `.nii.gz` gzip (streamed through deflate). The file is written under a
-/// temporary name and renamed, so a failed write never leaves a half file at `path`.
+/// Writing: a single file in the header's own format — NIfTI-1 or NIfTI-2 (`header.format`;
+/// `like` keeps the source's), little-endian, with the header's extensions after the extender;
+/// `.nii` plain or `.nii.gz` gzip (streamed through deflate). The file is written durably
+/// (`DurableFile`): a temporary name in the same folder, fsync, checked close, rename, fsync of
+/// the folder; a failed write never leaves a half file at `path`.
 extension NIfTIImage {
     /// nibabel's default gzip level for .nii.gz (`Opener.default_compresslevel`).
     public static let defaultGzipLevel = 1
 
+    /// The temporary file a write to `path` uses while in progress (same folder; renamed to
+    /// `path` when complete). A process killed mid-write can leave it behind.
+    public static func temporaryPath(for path: String) -> String { DurableFile.temporaryPath(for: path) }
+
     public func write(to path: String, gzipLevel: Int = NIfTIImage.defaultGzipLevel) throws {
-        let lower = path.lowercased()
-        let gzip = lower.hasSuffix(".nii.gz")
-        guard gzip || lower.hasSuffix(".nii") else {
-            throw NIfTIError(path: path, field: "file name", found: "\"\(path)\"", allowed: "a name ending in .nii or .nii.gz")
-        }
+        try header.checkWritable(to: path)
         guard (0...9).contains(gzipLevel) else {
             throw NIfTIError(path: path, field: "gzip level", found: "\(gzipLevel)", allowed: "0...9")
         }
-        let headerBytes = try encodedHeader(path: path)
-        let temporary = path + ".tmp\(getpid())"
-        do {
-            defer { if access(temporary, F_OK) == 0 { unlink(temporary) } }
-            let file = try CFile(path: temporary, mode: "wb")
+        let headerBytes = header.encodedForWriting()
+        let gzip = path.lowercased().hasSuffix(".nii.gz")
+        try DurableFile.write(to: path) { file in
             let sink: ByteSink = gzip ? try GzipSink(file: file, level: gzipLevel) : RawSink(file: file)
             try sink.write(headerBytes)
             if NIfTIImage.hostIsLittleEndian {
@@ -36,49 +36,7 @@ extension NIfTIImage {
                 try sink.write(swapped)
             }
             try sink.finish()
-            guard fflush(file.handle) == 0 else { throw writeError(temporary) }
-            guard rename(temporary, path) == 0 else { throw writeError(path) }
-        } catch var error as NIfTIError {
-            error.path = path   // name the file the caller asked for, not the temporary one
-            throw error
         }
-    }
-
-    /// The 352 header bytes (348 + the 4-byte extension flag, all zero) of a NIfTI-1 file.
-    func encodedHeader(path: String) throws -> [UInt8] {
-        let h = header
-        let int16Range = Int(Int16.min)...Int(Int16.max)
-        for i in 0...h.dim[0] where !int16Range.contains(h.dim[i]) {
-            throw NIfTIError(path: path, field: "dim[\(i)]", found: "\(h.dim[i])", allowed: "≤ 32767 in a NIfTI-1 file")
-        }
-        for (name, code) in [("qform_code", h.qformCode), ("sform_code", h.sformCode), ("intent_code", h.intentCode)]
-        where !int16Range.contains(code) {
-            throw NIfTIError(path: path, field: name, found: "\(code)", allowed: "an int16 code")
-        }
-        var w = HeaderWriter()
-        w.int32(NIfTI1Offset.headerSize, at: NIfTI1Offset.sizeofHdr)
-        for i in 0..<8 {
-            w.int16(h.dim[i], at: NIfTI1Offset.dim + 2 * i)
-            w.float32(h.pixdim[i], at: NIfTI1Offset.pixdim + 4 * i)
-        }
-        w.int16(h.intentCode, at: NIfTI1Offset.intentCode)
-        w.int16(h.datatype.rawValue, at: NIfTI1Offset.datatype)
-        w.int16(h.datatype.byteSize * 8, at: NIfTI1Offset.bitpix)
-        w.float32(Double(NIfTI1Offset.singleFileVoxOffset), at: NIfTI1Offset.voxOffset)
-        w.float32(h.sclSlope, at: NIfTI1Offset.sclSlope)
-        w.float32(h.sclInter, at: NIfTI1Offset.sclInter)
-        w.bytes[NIfTI1Offset.xyztUnits] = UInt8(truncatingIfNeeded: h.xyztUnits)
-        w.string(h.descrip, at: NIfTI1Offset.descrip, length: 80)
-        w.int16(h.qformCode, at: NIfTI1Offset.qformCode)
-        w.int16(h.sformCode, at: NIfTI1Offset.sformCode)
-        for (k, v) in [h.quaternB, h.quaternC, h.quaternD, h.qoffsetX, h.qoffsetY, h.qoffsetZ].enumerated() {
-            w.float32(v, at: NIfTI1Offset.quatern + 4 * k)
-        }
-        for (r, row) in [h.srowX, h.srowY, h.srowZ].enumerated() {
-            for k in 0..<4 { w.float32(row[k], at: NIfTI1Offset.srow + 16 * r + 4 * k) }
-        }
-        w.string("n+1", at: NIfTI1Offset.magic, length: 4)
-        return w.bytes
     }
 }
 

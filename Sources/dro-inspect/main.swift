@@ -18,8 +18,9 @@ struct DroInspect: ParsableCommand {
         printed; each failure is one line on stderr naming the file), 64 for usage errors.
 
         --write-copy OUT re-writes the single input through dro-seg's writer (NIfTIImage.like / \
-        converted): NIfTI-1, little-endian, geometry and codes copied, no scaling. It exists so \
-        that interoperability tests can make dro-seg write files.
+        converted): the input's format (NIfTI-1 or NIfTI-2), geometry, codes and header \
+        extensions copied, little-endian, no scaling. It exists so that interoperability tests \
+        can make dro-seg write files.
         """
     )
 

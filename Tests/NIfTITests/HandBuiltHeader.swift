@@ -23,6 +23,8 @@ struct HandBuiltFile {
     var xyztUnits = 2
     /// Extra bytes (e.g. an extension) between the 4-byte extension flag and vox_offset.
     var extensionBytes: [UInt8] = []
+    /// The 4-byte extension flag ("extender"): byte 0 non-zero announces extensions.
+    var extender: [UInt8] = [0, 0, 0, 0]
 
     var headerSize: Int { nifti2 ? 540 : 348 }
     var effectiveVoxOffset: Int { voxOffset ?? (pair ? 0 : headerSize + 4 + extensionBytes.count) }
@@ -34,7 +36,8 @@ struct HandBuiltFile {
     private func f32(_ v: Double, _ o: Int, _ b: inout [UInt8]) { put(Float(v).bitPattern, o, &b) }
     private func f64(_ v: Double, _ o: Int, _ b: inout [UInt8]) { put(v.bitPattern, o, &b) }
 
-    /// Header bytes (348 or 540), plus for a single file the extension flag and extension bytes.
+    /// Header bytes (348 or 540), plus for a single file (or a .hdr with extensions) the
+    /// extension flag and extension bytes.
     func headerBytes() -> [UInt8] {
         var b = [UInt8](repeating: 0, count: headerSize)
         if nifti2 {
@@ -62,7 +65,8 @@ struct HandBuiltFile {
             let m = magic ?? (pair ? "ni1" : "n+1")
             for (k, c) in Array(m.utf8).prefix(4).enumerated() { b[344 + k] = c }
         }
-        if !pair { b += [0, 0, 0, 0] + extensionBytes }
+        // A .hdr gets the flag only when it carries extensions (they run to its end).
+        if !pair || extender[0] != 0 { b += extender + extensionBytes }
         return b
     }
 
@@ -73,6 +77,12 @@ struct HandBuiltFile {
         }
     }
     func encode(_ values: [Float]) -> [UInt8] { encode(values.map(\.bitPattern)) }
+
+    /// One extension in this file's byte order: esize (8 + content, padded to 16), ecode, content.
+    func extensionRecord(code: Int, content: [UInt8]) -> [UInt8] {
+        let size = (8 + content.count + 15) / 16 * 16
+        return encode([Int32(size), Int32(code)]) + content + [UInt8](repeating: 0, count: size - 8 - content.count)
+    }
     func encode(_ values: [Double]) -> [UInt8] { encode(values.map(\.bitPattern)) }
 
     /// Writes a single file (header, padding up to vox_offset, data) or a .hdr/.img pair.

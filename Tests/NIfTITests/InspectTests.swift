@@ -7,11 +7,13 @@ final class InspectTests: NIfTITestCase {
     func testJSONReportKeysAndValues() throws {
         var image = NIfTIImage(shape: [3, 2, 2], spacing: [0.5, 1, 2], values: [1, 2, .nan, 4, 5, 6, 7, 8, 9, 10, 11, -.infinity])
         image.header.sclSlope = .nan   // nibabel writes NaN for "no scaling": printed as null
+        image.header.extensions = [NIfTIExtension(code: 6, content: Array(repeating: 65, count: 24))]
         let line = Inspect.jsonReport(image, path: "a \"quoted\" path.nii")
         XCTAssertFalse(line.contains("\n"))
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["path", "format", "shape", "datatype", "pixdim", "qform_code", "sform_code",
-                                          "affine", "scl_slope", "scl_inter", "stats"])
+                                          "affine", "scl_slope", "scl_inter", "extensions", "stats"])
+        XCTAssertEqual(object["extensions"] as? [[String: Int]], [["code": 6, "esize": 32]])
         XCTAssertEqual(object["path"] as? String, "a \"quoted\" path.nii")
         XCTAssertEqual(object["format"] as? String, "nifti1")
         XCTAssertEqual(object["shape"] as? [Int], [3, 2, 2])

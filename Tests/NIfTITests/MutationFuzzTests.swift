@@ -1,97 +1,99 @@
+import Foundation
 import XCTest
 @testable import NIfTI
 
-/// Mutated headers and gzip streams (fixed seed): every file either loads or throws a
-/// NIfTIError — never a trap, never another error type. A trap would crash the test process,
-/// so reaching the final assertions is itself the check.
+/// Mutation fuzzing of the reader: every mutated file either loads (and everything a caller
+/// does with a loaded image works) or throws a NIfTIError naming the file — never a trap, never
+/// another error type. Meant for a checked build (scripts/test.sh runs it in debug as well as
+/// release): with -Ounchecked, overflow and bounds traps are compiled out and a bug would read
+/// memory silently instead.
+///
+/// ≥ 10⁴ mutations per run. The seed is random per run and printed first; `DRO_FUZZ_SEED=N`
+/// repeats a run. A failed check prints the seed, the mutation and the mutated bytes (hex); a
+/// crash prints the same from a signal handler (`FuzzCrashReport`).
 final class MutationFuzzTests: NIfTITestCase {
-    /// Mutations per base file; 4 base files → 1,600 mutated files.
-    static let mutationsPerBase = 400
-    static let seed: UInt64 = 20_261_129
+    /// Mutations per base file; 5 base files → 10 240 mutated files.
+    static let mutationsPerBase = 2048
 
-    enum Mutation: CaseIterable { case flipHeaderBytes, flipAnyBytes, setHeaderWord, truncate }
-
-    func baseFiles() throws -> [(name: String, bytes: [UInt8])] {
-        var rng = SplitMix64(seed: 1)
-        let values = (0..<(6 * 5 * 4)).map { _ in Float(Int(rng.next() % 200)) - 100 }
-        var n1 = HandBuiltFile()
-        n1.dim = [3, 6, 5, 4, 1, 1, 1, 1]
-        n1.sformCode = 1
-        n1.qformCode = 1
-        n1.quatern = [0, 0.6, 0]
-        n1.slope = 2
-        n1.inter = 1
-        let plain = n1.headerBytes() + n1.encode(values)
-        var n2 = n1
-        n2.nifti2 = true
-        n2.bigEndian = true
-        n2.datatype = 4
-        n2.bitpix = 16
-        let big2 = n2.headerBytes() + n2.encode(values.map { Int16($0) })
-        return [("p.nii", plain), ("g.nii.gz", try gzipMember(plain, in: directory)),
-                ("b.nii", big2), ("bg.nii.gz", try gzipMember(big2, in: directory))]
-    }
-
-    func mutate(_ bytes: [UInt8], _ kind: Mutation, headerLimit: Int, rng: inout SplitMix64) -> [UInt8] {
-        var b = bytes
-        let count = b.count
-        func random(_ n: Int) -> Int { Int(rng.next() % UInt64(max(n, 1))) }
-        switch kind {
-        case .flipHeaderBytes:
-            for _ in 0...random(4) { b[random(min(headerLimit, count))] ^= UInt8(1 + random(255)) }
-        case .flipAnyBytes:
-            for _ in 0...random(4) { b[random(count)] = UInt8(random(256)) }
-        case .setHeaderWord:
-            // An extreme 16- or 32-bit value (0, −1, max, min, random) at an aligned offset:
-            // hits dims, datatype, vox_offset, codes with values that overflow naive arithmetic.
-            let words: [UInt32] = [0, 0xFFFF_FFFF, 0x7FFF_FFFF, 0x8000_0000, 0x7FFF, 0x8000, UInt32(truncatingIfNeeded: rng.next())]
-            let w = words[random(words.count)]
-            let at = random(min(headerLimit, count) / 2) * 2
-            for k in 0..<min(random(2) == 0 ? 2 : 4, count - at) { b[at + k] = UInt8(truncatingIfNeeded: w >> (8 * k)) }
-        case .truncate:
-            b = Array(b.prefix(random(count)))
-        }
-        return b
+    func seed() -> UInt64 {
+        if let text = ProcessInfo.processInfo.environment["DRO_FUZZ_SEED"], let s = UInt64(text) { return s }
+        return UInt64.random(in: 1...UInt64(UInt32.max))
     }
 
     func testMutatedFilesLoadOrThrowNIfTIError() throws {
-        var rng = SplitMix64(seed: MutationFuzzTests.seed)
-        var loaded = 0, rejected = 0
-        var fields: [String: Int] = [:]
-        for base in try baseFiles() {
-            // Header mutations only make sense on plain files; on gzip files they hit the gzip
-            // header and the start of the deflate stream.
-            let headerLimit = base.name.hasSuffix(".gz") ? 64 : 352
+        let seed = seed()
+        print("NIfTI mutation fuzz: seed \(seed) (repeat with DRO_FUZZ_SEED=\(seed))")
+        FuzzCrashReport.install()
+        var rng = SplitMix64(seed: seed)
+        var tally = FuzzTally()
+        let started = Date()
+        let bases = try FuzzBase.all(directory: directory)
+        for base in bases {
+            let kinds = base.gzip ? FuzzMutation.gzipKinds : FuzzMutation.plainKinds
             for i in 0..<MutationFuzzTests.mutationsPerBase {
-                let kind = Mutation.allCases[i % Mutation.allCases.count]
-                let mutated = mutate(base.bytes, kind, headerLimit: headerLimit, rng: &rng)
-                let p = path("m-" + base.name)
-                try writeBytes(mutated, to: p)
-                do {
-                    let image = try NIfTIImage.read(path: p)
-                    // Exercise everything a caller touches on a loaded image.
-                    _ = image.affine
-                    _ = image.spacing
-                    _ = image.statistics()
-                    _ = image.floatValues()
-                    _ = Inspect.jsonReport(image, path: p)
-                    _ = Inspect.textReport(image, path: p)
-                    do { try image.write(to: path("out.nii.gz")) } catch is NIfTIError {}
-                    loaded += 1
-                } catch let e as NIfTIError {
-                    XCTAssertTrue(e.description.hasPrefix(p), "\(e)")
-                    fields[e.field, default: 0] += 1
-                    rejected += 1
-                }
+                let kind = kinds[i % kinds.count]
+                let mutated = try kind.apply(to: base, rng: &rng, directory: directory)
+                let label = "seed \(seed) mutation \(i) of \(base.name) (\(kind))"
+                try check(mutated, name: base.name, kind: kind, label: label, tally: &tally)
             }
         }
-        XCTAssertEqual(loaded + rejected, 4 * MutationFuzzTests.mutationsPerBase)
-        // The mutations must actually reach the validators (not all load, not all fail the same way).
-        XCTAssertGreaterThan(loaded, 50)
-        XCTAssertGreaterThan(rejected, 400)
-        for field in ["sizeof_hdr", "gzip stream", "voxel data", "datatype", "magic"] {
-            XCTAssertGreaterThan(fields[field] ?? 0, 0, "no mutation was rejected on \(field): \(fields)")
+        let seconds = Date().timeIntervalSince(started)
+        let total = bases.count * MutationFuzzTests.mutationsPerBase
+        print("NIfTI mutation fuzz: seed \(seed), \(total) mutations in \(String(format: "%.1f", seconds)) s: "
+              + "\(tally.loaded) loaded, \(tally.rejected) rejected by field \(tally.fields.sorted { $0.key < $1.key })")
+        XCTAssertEqual(tally.loaded + tally.rejected, total)
+        XCTAssertGreaterThanOrEqual(total, 10_000)
+        // The mutations must reach the validators: some load, many fail, on many different fields.
+        XCTAssertGreaterThan(tally.loaded, total / 20, "seed \(seed)")
+        XCTAssertGreaterThan(tally.rejected, total / 4, "seed \(seed)")
+        for field in ["sizeof_hdr", "gzip stream", "voxel data", "datatype", "magic", "dim[0]", "vox_offset",
+                      "extension 1 esize"] {
+            XCTAssertGreaterThan(tally.fields[field] ?? 0, 0, "seed \(seed): no mutation was rejected on \(field): \(tally.fields)")
         }
-        print("mutation fuzz: \(loaded) loaded, \(rejected) rejected by field \(fields.sorted { $0.key < $1.key })")
+        // Header mutations inside a gzip file (inflate, mutate, deflate) reach the header checks,
+        // which mutations of the compressed stream almost never do.
+        XCTAssertGreaterThan(tally.recompressedHeaderRejections, MutationFuzzTests.mutationsPerBase / 8,
+                             "seed \(seed): recompressed header mutations did not reach the header checks")
     }
+
+    /// Reads one mutated file and, when it loads, does what callers do with an image.
+    func check(_ mutated: [UInt8], name: String, kind: FuzzMutation, label: String, tally: inout FuzzTally) throws {
+        let p = path("m-" + name)
+        try writeBytes(mutated, to: p)
+        FuzzCrashReport.set(label: label, bytes: mutated)
+        do {
+            let image = try NIfTIImage.read(path: p)
+            _ = image.affine
+            _ = image.spacing
+            _ = image.statistics()
+            _ = image.floatValues()
+            _ = Inspect.jsonReport(image, path: p)
+            _ = Inspect.textReport(image, path: p)
+            // Encoding every loaded header; a durable write (two fsyncs) for one in 64.
+            let out = path("out.nii.gz")
+            do {
+                try image.header.checkWritable(to: out)
+                _ = image.header.encodedForWriting()
+                if tally.loaded % 64 == 0 { try image.write(to: out) }
+            } catch is NIfTIError {}
+            tally.loaded += 1
+        } catch let e as NIfTIError {
+            if !e.description.hasPrefix(p) {
+                XCTFail("error does not name the file: \(e)\n" + FuzzCrashReport.describe(label: label, bytes: mutated))
+            }
+            tally.fields[e.field, default: 0] += 1
+            tally.rejected += 1
+            if kind.isRecompressedHeader && e.field != "gzip stream" { tally.recompressedHeaderRejections += 1 }
+        } catch {
+            XCTFail("not a NIfTIError: \(error)\n" + FuzzCrashReport.describe(label: label, bytes: mutated))
+            tally.rejected += 1
+        }
+    }
+}
+
+struct FuzzTally {
+    var loaded = 0
+    var rejected = 0
+    var fields: [String: Int] = [:]
+    var recompressedHeaderRejections = 0
 }

@@ -14,11 +14,12 @@ import subprocess
 
 import pytest
 
+from dro_bin import BIN, needs
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
 DRO_BENCH = BIN / "dro-bench"
 
-pytestmark = pytest.mark.skipif(not DRO_BENCH.exists(), reason=f"{DRO_BENCH} not built")
+pytestmark = needs("dro-bench")
 
 # OpenBLAS 0.3.x x86-64 kernel families older than AVX (driver/others/dynamic.c corename[]).
 PRE_AVX = {"unknown", "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",

@@ -11,12 +11,14 @@ import subprocess
 import nibabel as nib
 import numpy as np
 import pytest
+import yaml
+
+from dro_bin import BIN, needs
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
 DRO_TRAIN = BIN / "dro-train"
 
-pytestmark = pytest.mark.skipif(not DRO_TRAIN.exists(), reason=f"{DRO_TRAIN} not built")
+pytestmark = needs("dro-train")
 
 
 def run(*args, cwd=None):
@@ -41,7 +43,6 @@ def test_shipped_configs_print(name):
 
 def test_printed_config_reads_as_yaml_1_1():
     """PyYAML (YAML 1.1) must read every number as a number: 3.0e-05, not 3e-05."""
-    yaml = pytest.importorskip("yaml")
     r = run("--config", ROOT / "configs/bench.cfg", "--print-config")
     cfg = yaml.safe_load(r.stdout)
     assert cfg["training"]["weight_decay"] == pytest.approx(3e-5, rel=0, abs=0)

@@ -16,7 +16,6 @@ Tolerances (docs/method.md §5.6): Dice 1e-12 absolute; distances 1e-4 mm + 1e-5
 """
 import csv
 import json
-import os
 import subprocess
 import zlib
 import struct
@@ -28,7 +27,8 @@ import numpy as np
 import pytest
 from medpy.metric import binary as medpy_binary
 
-DRO_BIN = os.environ.get("DRO_BIN", "")
+from dro_bin import BIN, needs
+
 DICE_TOL = 1e-12
 DIST_ABS_TOL = 1e-4
 DIST_REL_TOL = 1e-5
@@ -103,7 +103,7 @@ def dataset(tmp_path_factory):
 
 
 def run_eval(*args):
-    exe = os.path.join(DRO_BIN, "dro-eval")
+    exe = str(BIN / "dro-eval")
     return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=60)
 
 
@@ -138,7 +138,7 @@ def dist_tol(v):
     return DIST_ABS_TOL + DIST_REL_TOL * abs(v)
 
 
-@pytest.mark.skipif(not DRO_BIN, reason="DRO_BIN not set")
+@needs("dro-eval")
 def test_matches_medpy(dataset):
     root, arrays = dataset
     worst = {"dice": 0.0, "dist": 0.0}
@@ -199,7 +199,7 @@ def test_matches_medpy(dataset):
     assert "Infinity" not in open(root / "directed.json").read()
 
 
-@pytest.mark.skipif(not DRO_BIN, reason="DRO_BIN not set")
+@needs("dro-eval")
 def test_geometry_mismatch_and_one_sided_cases(dataset, tmp_path):
     root, arrays = dataset
     gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
@@ -243,7 +243,7 @@ def decode_png(data):
     return width, height
 
 
-@pytest.mark.skipif(not DRO_BIN, reason="DRO_BIN not set")
+@needs("dro-eval")
 def test_html_report_is_self_contained(dataset, tmp_path):
     root, _ = dataset
     groups = tmp_path / "groups.csv"
@@ -262,7 +262,7 @@ def test_html_report_is_self_contained(dataset, tmp_path):
         assert w >= SHAPE[0] and h >= SHAPE[1]
 
 
-@pytest.mark.skipif(not DRO_BIN, reason="DRO_BIN not set")
+@needs("dro-eval")
 def test_help_and_exit_codes(tmp_path):
     r = run_eval("--help")
     assert r.returncode == 0 and "--hd95" in r.stdout and "--surface-dice" in r.stdout

@@ -16,8 +16,9 @@ import sys
 import numpy as np
 import pytest
 
+from dro_bin import BIN, needs
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
 SCRIPT = ROOT / "scripts" / "experiment.sh"
 TOOLS = ["dro-train", "dro-infer", "dro-eval"]
 ARMS = ["uniform", "hardness", "hardness_is"]
@@ -31,7 +32,7 @@ TINY = ["--iterations", "4", "--train-cases", "4", "--test-cases", "2", "--rare-
 # well under 90 s on 2 idle cores.
 TIMEOUT_S = 300
 
-needs_bin = pytest.mark.skipif(not all((BIN / t).exists() for t in TOOLS), reason=f"{BIN}: dro-* not built")
+needs_bin = needs(*TOOLS)
 
 
 def run_script(*args):

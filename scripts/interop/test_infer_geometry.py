@@ -6,7 +6,6 @@ recomputes.
 
 Run by scripts/test.sh with DRO_BIN = the release bin folder. About 20 s (the training run)."""
 import json
-import os
 import pathlib
 import subprocess
 
@@ -14,12 +13,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from dro_bin import BIN, needs
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("DRO_BIN", ROOT / ".build" / "release"))
 TOOLS = {name: BIN / name for name in ["dro-infer", "dro-train", "dro-eval"]}
 
-pytestmark = pytest.mark.skipif(not all(p.exists() for p in TOOLS.values()),
-                                reason=f"dro-infer, dro-train and dro-eval not built in {BIN}")
+pytestmark = needs(*TOOLS)
 
 SIZE = 24          # training volumes are SIZE³, a 2-voxel zero border around the noise
 NOISE = 0.3        # noise std relative to the unit contrast of the sphere

@@ -5,8 +5,9 @@ no xform (pixdim fallback), 4-D, .nii / .nii.gz, big-endian, NIfTI-2, .hdr/.img 
 by `dro-inspect --json`; statistics must match numpy on nibabel's get_fdata() and the affine
 must match nibabel's img.affine.
 Direction 2: files written by dro-seg (`dro-inspect IN --write-copy OUT [--datatype T]`, which
-goes through NIfTIImage.like / converted and write) are read by nibabel: same data, affine,
-codes, pixdim and units as the input.
+goes through NIfTIImage.like / converted and write) are read by nibabel: same format version
+(NIfTI-2 stays NIfTI-2, its float64 geometry bit for bit), data, affine, codes, pixdim, units
+and header extensions as the input.
 Also: dro-inspect's --help and exit codes (0 ok, 1 any file failed, 64 usage).
 
 Tolerances (why):
@@ -28,8 +29,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-DRO_BIN = os.environ.get("DRO_BIN", "")
-INSPECT = os.path.join(DRO_BIN, "dro-inspect")
+from dro_bin import BIN, needs
+
+INSPECT = str(BIN / "dro-inspect")
 AFFINE_ATOL = 1e-9
 SUM_RTOL = 1e-12
 SHAPE = (7, 6, 5)
@@ -39,7 +41,7 @@ AFFINE = np.eye(4)
 AFFINE[:3, :3] = ROT @ np.diag([0.75, 1.25, 2.0])
 AFFINE[:3, 3] = [-12.5, 30.0, 4.25]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(INSPECT), reason="DRO_BIN/dro-inspect not built")
+pytestmark = needs("dro-inspect")
 
 
 def run(*args):
@@ -205,27 +207,35 @@ def write_copy(src, dst, *extra):
     return nib.load(str(dst))
 
 
-def assert_same_geometry(out, ref, float32_fields=False):
-    """Codes, units, pixdim, qform/sform parameters copied from `ref`; always NIfTI-1,
-    little-endian, vox_offset 352 (checked on the file's bytes: nibabel's loaded header
-    no longer holds the stored vox_offset)."""
-    assert isinstance(out, nib.Nifti1Image) and not isinstance(out, nib.Nifti2Image)
-    path = out.get_filename()
-    raw = (gzip.open if path.endswith(".gz") else open)(path, "rb").read(352)
-    assert raw[0:4] == (348).to_bytes(4, "little") and raw[344:348] == b"n+1\0"
-    assert np.frombuffer(raw[108:112], "<f4")[0] == 352
+def stored_header(path):
+    """(format, vox_offset) from the file's own bytes (nibabel's loaded header no longer holds
+    the stored vox_offset)."""
+    raw = (gzip.open if str(path).endswith(".gz") else open)(path, "rb").read(544)
+    if raw[0:4] == (348).to_bytes(4, "little"):
+        assert raw[344:348] == b"n+1\0"
+        return "nifti1", int(np.frombuffer(raw[108:112], "<f4")[0])
+    assert raw[0:4] == (540).to_bytes(4, "little") and raw[4:12] == b"n+2\0\r\n\x1a\n"
+    return "nifti2", int(np.frombuffer(raw[168:176], "<i8")[0])
+
+
+def assert_same_geometry(out, ref):
+    """Format version, codes, units, pixdim, qform/sform parameters and extensions copied from
+    `ref`, exactly (a NIfTI-2 source keeps its float64 fields); little-endian, vox_offset = header
+    + extender + extensions."""
+    fmt, vox_offset = stored_header(out.get_filename())
+    assert fmt == ("nifti2" if isinstance(ref, nib.Nifti2Image) else "nifti1")
+    assert isinstance(out, nib.Nifti2Image) == (fmt == "nifti2")
+    exts = list(ref.header.extensions)
+    assert vox_offset == (540 if fmt == "nifti2" else 348) + 4 + sum(e.get_sizeondisk() for e in exts)
+    assert [(e.code, e.content) for e in out.header.extensions] == [(e.code, e.content) for e in exts]
     h, r = out.header, ref.header
     for key in ("qform_code", "sform_code", "xyzt_units"):
         assert int(h[key]) == int(r[key]), key
     keys = ("pixdim", "quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z",
             "srow_x", "srow_y", "srow_z")
     for key in keys:
-        want = np.asarray(r[key], dtype=np.float64)
-        if float32_fields:  # NIfTI-2 (float64) fields written into NIfTI-1 (float32) ones
-            want = want.astype(np.float32).astype(np.float64)
-        np.testing.assert_array_equal(np.asarray(h[key], dtype=np.float64), want, err_msg=key)
-    # Same fields → same affine, up to the float32 rounding of a NIfTI-2 source.
-    np.testing.assert_allclose(out.affine, ref.affine, rtol=0, atol=1e-5 if float32_fields else AFFINE_ATOL)
+        np.testing.assert_array_equal(np.asarray(h[key], dtype=np.float64), np.asarray(r[key], dtype=np.float64), err_msg=key)
+    np.testing.assert_array_equal(out.affine, ref.affine)
 
 
 @pytest.mark.parametrize("datatype,dtype", [("float32", np.float32), ("uint8", np.uint8),
@@ -257,7 +267,7 @@ def test_dro_seg_labels_choose_uint8_or_uint16(tmp_path):
         assert_same_geometry(out, nib.load(tmp_path / "lab.nii.gz"))
 
 
-def test_dro_seg_copies_scaled_and_nifti2_sources(tmp_path):
+def test_dro_seg_copies_scaled_sources(tmp_path):
     img = nib.Nifti1Image(sample(np.int16), AFFINE, dtype=np.int16)
     img.header.set_slope_inter(0.5, 10)
     nib.save(img, tmp_path / "s.nii")
@@ -265,12 +275,62 @@ def test_dro_seg_copies_scaled_and_nifti2_sources(tmp_path):
     out = write_copy(tmp_path / "s.nii", tmp_path / "f.nii.gz", "--datatype", "float32")
     np.testing.assert_array_equal(out.get_fdata(), ref.get_fdata().astype(np.float32))
     assert_same_geometry(out, ref)
-    n2 = nib.Nifti2Image(sample(np.float32), AFFINE)
-    nib.save(n2, tmp_path / "n2.nii")
-    ref2 = nib.load(tmp_path / "n2.nii")
-    out2 = write_copy(tmp_path / "n2.nii", tmp_path / "n1.nii.gz")
-    np.testing.assert_array_equal(out2.get_fdata(), ref2.get_fdata())
-    assert_same_geometry(out2, ref2, float32_fields=True)
+
+
+
+# Geometry float32 cannot hold (0.1, 1/3, 2.2, a 9-digit offset): a float32 detour would show.
+AFFINE64 = np.array([[0.1, 0.01, 0.0, -12.345678901], [0.0, 1.0 / 3, 0.0, 7.1], [0.0, 0.0, 2.2, 0.3], [0, 0, 0, 1]])
+
+
+def with_extensions(img):
+    img.header.extensions.append(nib.nifti1.Nifti1Extension(6, b"dro-seg interop comment"))
+    img.header.extensions.append(nib.nifti1.Nifti1Extension(4, b"<?xml version='1.0' ?><AFNI_attributes/>"))
+    img.header.extensions.append(nib.nifti1.Nifti1Extension(40, bytes(range(1, 38))))
+    return img
+
+
+@pytest.mark.parametrize("datatype", ["same", "labels", "float32", "int32"])
+@pytest.mark.parametrize("ext", [".nii", ".nii.gz"])
+def test_nifti2_stays_nifti2_with_float64_geometry_and_extensions(tmp_path, datatype, ext):
+    labels = np.random.default_rng(2).integers(0, 5, size=SHAPE).astype(np.int16)
+    src = with_extensions(nib.Nifti2Image(labels, None, dtype=np.int16))
+    src.set_qform(AFFINE64 @ np.diag([1, 1, -1, 1.0]), code=1)
+    src.set_sform(AFFINE64, code=2)
+    src.header.set_xyzt_units("mm", "sec")
+    nib.save(src, tmp_path / f"src{ext}")
+    ref = nib.load(tmp_path / f"src{ext}")
+    assert isinstance(ref, nib.Nifti2Image) and len(ref.header.extensions) == 3
+    np.testing.assert_array_equal(ref.affine, AFFINE64)
+    got = inspect_json(tmp_path / f"src{ext}")
+    assert got["extensions"] == [{"code": e.code, "esize": e.get_sizeondisk()} for e in ref.header.extensions]
+    out = write_copy(tmp_path / f"src{ext}", tmp_path / f"out{ext}", "--datatype", datatype)
+    assert_same_geometry(out, ref)
+    np.testing.assert_array_equal(out.get_fdata(), ref.get_fdata())
+    # And back through dro-seg once more: a second copy is byte-identical to the first.
+    write_copy(tmp_path / f"out{ext}", tmp_path / f"again{ext}")
+    if datatype == "same":
+        open_ = gzip.open if ext == ".nii.gz" else open
+        assert open_(tmp_path / f"again{ext}", "rb").read() == open_(tmp_path / f"out{ext}", "rb").read()
+
+
+def test_nifti1_extensions_survive(tmp_path):
+    src = with_extensions(nib.Nifti1Image(sample(np.float32), AFFINE))
+    nib.save(src, tmp_path / "e.nii.gz")
+    ref = nib.load(tmp_path / "e.nii.gz")
+    out = write_copy(tmp_path / "e.nii.gz", tmp_path / "o.nii", "--datatype", "float64")
+    assert_same_geometry(out, ref)
+    np.testing.assert_array_equal(out.get_fdata(), ref.get_fdata())
+
+
+def test_nifti2_beyond_nifti1_dims_is_written(tmp_path):
+    """40000 voxels along x do not fit NIfTI-1's int16 dims: a NIfTI-2 source is written as
+    NIfTI-2 (before, the copy failed at write time)."""
+    src = nib.Nifti2Image(np.arange(40000 * 2, dtype=np.float32).reshape(40000, 2, 1), AFFINE64)
+    nib.save(src, tmp_path / "wide.nii.gz")
+    out = write_copy(tmp_path / "wide.nii.gz", tmp_path / "copy.nii.gz", "--datatype", "labels")
+    assert out.shape == (40000, 2, 1) and isinstance(out, nib.Nifti2Image)
+    np.testing.assert_array_equal(np.asarray(out.dataobj), np.asarray(src.dataobj))
+    assert out.get_data_dtype() == np.dtype(np.int32)
 
 
 def test_gzip_level_option(tmp_path):

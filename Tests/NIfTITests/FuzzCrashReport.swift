@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the mutation fuzzer is reading right now, kept where a signal handler can print it: a
+/// trap (Swift's checked arithmetic, bounds, precondition → SIGILL/SIGTRAP), a bad access
+/// (SIGSEGV/SIGBUS) or an abort ends the test process before any XCTest message, so the seed,
+/// the mutation number and the mutated bytes are written to stderr from the handler, with
+/// write(2) only (async-signal-safe), and the signal is then re-raised with its default action.
+enum FuzzCrashReport {
+    /// Hex dump buffer: room for a 64 KiB input (the fuzz inputs are ~1–2 KiB).
+    static let capacity = 1 << 16
+    nonisolated(unsafe) static var bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+    nonisolated(unsafe) static var count = 0
+    /// "seed S mutation I kind K file F" as C bytes, prepared outside the handler.
+    nonisolated(unsafe) static var label = UnsafeMutablePointer<CChar>.allocate(capacity: 512)
+    nonisolated(unsafe) static var installed = false
+
+    static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT]
+
+    /// Installs the handler (once per process).
+    static func install() {
+        guard !installed else { return }
+        installed = true
+        label[0] = 0
+        for s in signals {
+            signal(s) { sig in
+                FuzzCrashReport.emit(sig)
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+        }
+    }
+
+    /// Records the input about to be read (called before every read).
+    static func set(label text: String, bytes input: [UInt8]) {
+        let n = min(input.count, capacity)
+        input.withUnsafeBufferPointer { bytes.update(from: $0.baseAddress!, count: n) }
+        count = n
+        let utf8 = Array(text.utf8.prefix(510))
+        for (k, c) in utf8.enumerated() { label[k] = CChar(bitPattern: c) }
+        label[utf8.count] = 0
+    }
+
+    /// Line buffer of the handler (preallocated: no allocation inside a signal handler).
+    nonisolated(unsafe) static var line = UnsafeMutablePointer<UInt8>.allocate(capacity: 80)
+
+    /// The handler's body: a header line, then the bytes as hex, 32 per line.
+    static func emit(_ sig: Int32) {
+        put("\nNIfTI mutation fuzz: signal ")
+        putNumber(Int(sig))
+        put(" while reading ")
+        _ = write(2, label, strlen(label))
+        put("\nmutated bytes (hex), count ")
+        putNumber(count)
+        put(":\n")
+        let hex: StaticString = "0123456789abcdef"
+        var k = 0
+        while k < count {
+            var n = 0
+            for j in k..<min(k + 32, count) {
+                line[n] = hex.utf8Start[Int(bytes[j] >> 4)]
+                line[n + 1] = hex.utf8Start[Int(bytes[j] & 15)]
+                n += 2
+            }
+            line[n] = 10
+            _ = write(2, line, n + 1)
+            k += 32
+        }
+    }
+
+    private static func put(_ s: StaticString) { _ = write(2, s.utf8Start, s.utf8CodeUnitCount) }
+
+    /// Decimal digits of a non-negative value, written from the end of the line buffer.
+    private static func putNumber(_ value: Int) {
+        var v = value, n = 0
+        repeat { line[79 - n] = UInt8(48 + v % 10); v /= 10; n += 1 } while v > 0
+        _ = write(2, line + 80 - n, n)
+    }
+
+    /// The same report as text, for an ordinary (non-crashing) test failure.
+    static func describe(label: String, bytes input: [UInt8]) -> String {
+        let hex = input.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        let lines = stride(from: 0, to: hex.count, by: 32).map { hex[$0..<min($0 + 32, hex.count)].joined() }
+        return "while reading \(label)\nmutated bytes (hex), count \(input.count):\n" + lines.joined(separator: "\n")
+    }
+}
