@@ -1,3 +1,5 @@
+import Common
+
 /// Synthetic label volumes for `dro-bench eval`: three nested, lumpy ellipsoids (a large
 /// "brain", an inner structure, a small offset one), and a prediction with shifted centres,
 /// different lumps and one false-positive blob — a realistic mix of small boundary errors and a
@@ -8,21 +10,12 @@ struct EvalBlobGenerator {
     /// Voxel shift of the prediction's centres.
     static let predictionShift = [1.5, -1.0, 1.0]
 
-    private var state: UInt64
+    private var generator: SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    /// SplitMix64.
-    private mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
     private mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
-        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
+        lo + (hi - lo) * generator.nextUnitDouble()
     }
 
     struct Blob {

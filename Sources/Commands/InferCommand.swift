@@ -3,6 +3,7 @@ import DataPipeline
 import Foundation
 import Inference
 import NIfTI
+import Training
 
 /// Everything `dro-infer` was asked to do (parsed by the executable, nothing decided there).
 public struct InferOptions: Sendable {
@@ -45,6 +46,12 @@ public enum InferCommand {
             cases = try InputDiscovery.cases(inputs: options.inputs, channels: models[0].channels,
                                              checkNames: options.checkChannelNames)
             plan = try OutputPlan(output: options.output, caseCount: cases.count)
+            try plan.checkWritable()
+            let removed = plan.removeStaleTemporaries(for: cases.map(\.id), probabilities: options.settings.probabilities)
+            if !removed.isEmpty && !options.quiet {
+                output.err("dro-infer: removed \(removed.count) unfinished file(s) of an earlier run that was killed: "
+                           + removed.map(InputDiscovery.lastComponent).joined(separator: ", "))
+            }
         } catch let error as InferenceError {
             output.err("dro-infer: \(error)")
             return error.exitCode
@@ -52,8 +59,18 @@ public enum InferCommand {
             output.err("dro-infer: \(oneLine(error))")
             return ExitStatus.failure
         }
+        // SIGINT / SIGTERM stop between cases: every output is whole (written atomically), and a
+        // rerun continues with the cases not yet written (or all, with --overwrite).
+        let stop = SignalStop()
+        stop.start()
+        defer { stop.stop() }
         var failed: [String] = []
         for (index, planned) in cases.enumerated() {
+            if let signal = stop.signal {
+                output.err("dro-infer: stopped by \(SignalStop.name(signal)) after \(index) of \(cases.count) case(s); "
+                           + "outputs written so far are complete")
+                return SignalStop.exitStatus(signal)
+            }
             let counter = "[\(index + 1)/\(cases.count)] \(planned.id)"
             let start = Date()
             do {
@@ -92,10 +109,12 @@ public enum InferCommand {
             }
         }
         let raw = try CaseVolume.load(files, channels: models[0].channels.count, classes: models[0].classes)
-        let result = try VolumeSegmenter.segment(raw, models: models, settings: options.settings)
-        // The geometry (qform, sform, codes, pixdim, units) comes from the first input file.
+        // The geometry (qform, sform, codes, pixdim, units, format, extensions) comes from the
+        // first input file; an output its format cannot hold is refused before any work.
         let reference = try NIfTIImage.read(path: files.channelPaths[0])
         let spatial = raw.shape.niftiShape
+        try NIfTIHeader.like(reference.header, shape: spatial, datatype: .uint8).checkWritable(to: labelsPath)
+        let result = try VolumeSegmenter.segment(raw, models: models, settings: options.settings)
         try write(NIfTIImage.like(reference, shape: spatial, labels: result.labels), to: labelsPath, caseID: planned.id)
         if let path = probabilitiesPath, let p = result.probabilities {
             try write(NIfTIImage.like(reference, shape: spatial + [models[0].classes], values: p), to: path, caseID: planned.id)
@@ -142,6 +161,38 @@ struct OutputPlan: CustomStringConvertible {
         } catch {
             throw InferenceError.write(caseID: "(all)", path: path, reason: "cannot create the output folder: \(error.localizedDescription)")
         }
+    }
+
+    /// Fails now, naming the folder, when the output folder cannot take a file (read-only,
+    /// permissions), instead of after the first case has been segmented.
+    func checkWritable() throws {
+        let folder = self.folder ?? URL(fileURLWithPath: file ?? ".").deletingLastPathComponent().path
+        let probe = InputDiscovery.folderJoin(folder, ".dro-infer-probe-\(getpid())")
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            throw InferenceError.write(caseID: "(all)", path: folder,
+                                       reason: "cannot create files in the output folder (\(String(cString: strerror(errno))))")
+        }
+        unlink(probe)
+    }
+
+    /// Removes temporary files (`NAME.tmp<pid>`) that a killed earlier run left next to this
+    /// run's outputs, when the process that wrote them is gone. Returns their paths.
+    func removeStaleTemporaries(for ids: [String], probabilities: Bool) -> [String] {
+        let outputs = ids.flatMap { [labelsPath($0)] + (probabilities ? [probabilitiesPath($0)] : []) }
+        var removed: [String] = []
+        for path in outputs {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            let prefix = InputDiscovery.lastComponent(path) + ".tmp"
+            // A folder that cannot be listed holds no leftovers this run could remove either.
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            for name in names where name.hasPrefix(prefix) {
+                guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(),
+                      kill(pid, 0) != 0 && errno == ESRCH else { continue }
+                let stale = InputDiscovery.folderJoin(folder, name)
+                if unlink(stale) == 0 { removed.append(stale) }
+            }
+        }
+        return removed
     }
 
     func labelsPath(_ id: String) -> String {

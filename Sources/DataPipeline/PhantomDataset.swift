@@ -5,6 +5,7 @@
 //   imagesTs/CASE_0000.nii.gz   labelsTs/CASE.nii.gz      (when testCases > 0)
 //   groups.csv     case,group — every training and test case, group "common" or "rare"
 
+import Common
 import Tensor
 import Foundation
 import NIfTI

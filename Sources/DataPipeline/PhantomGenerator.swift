@@ -9,6 +9,7 @@
 // inverted as in an immature brain, lower CSF contrast, stronger bias): the under-represented
 // group of the robustness experiment.
 
+import Common
 import Tensor
 import Foundation
 

@@ -1,12 +1,13 @@
 // A small seeded generator and the random draws the data pipeline needs.
 
+import Common
 import Foundation
 import Tensor
 
 // Every function here takes `inout some RandomNumberGenerator`, so the project's own generator
 // (Sampling module) can be passed instead of `SplitMix64`.
 
-/// `SplitMix64` (Tensor/Random.swift; Steele, Lea & Flood 2014) is the generator for phantoms,
+/// `SplitMix64` (Common/SplitMix64.swift; Steele, Lea & Flood 2014) is the generator for phantoms,
 /// splits and tests; the training loop uses `SeededGenerator` (Sampling) instead.
 extension SplitMix64 {
     /// Uniform Float in (0, 1]: the top 24 bits, offset by one ulp so log() is finite.

@@ -81,8 +81,7 @@ public enum SegmentationMetrics {
                                 nGT: 0, nPred: 0, volumeGT: 0, volumePred: 0, empty: .both)
         }
         let pair = MaskPair(box: box, imageShape: shape, isGT: isGT, isPred: isPred)
-        // MedPy's dc: 2·|A∩B| / (|A| + |B|) in Double.
-        let dice = 2.0 * Double(pair.nBoth) / Double(pair.nGT + pair.nPred)
+        let dice = Dice.score(overlap: pair.nBoth, reference: pair.nGT, prediction: pair.nPred)
         var result = LabelMetrics(dice: dice, hd: .infinity, hd95: .infinity, assd: .infinity,
                                   surfaceDice: options.surfaceDiceTolerance == nil ? nil : 0,
                                   nGT: pair.nGT, nPred: pair.nPred,

@@ -1,3 +1,4 @@
+import Common
 import Config
 import DataPipeline
 import Foundation

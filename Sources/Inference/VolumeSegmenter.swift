@@ -68,16 +68,29 @@ public enum VolumeSegmenter {
         return SegmentationResult(labels: labels, probabilities: settings.probabilities ? restored : nil)
     }
 
+    /// Class index per voxel of a preprocessed case: the argmax of one model's sliding-window
+    /// logits on its grid (D×H×W, no restoring). Validation during training scores this.
+    public static func classIndices(_ pre: CaseVolume, model: WindowModel, settings: InferenceSettings) throws -> [Int32] {
+        let logits = try logits(pre, model: model, settings: settings)
+        return argmax(logits, classes: model.classes, voxels: pre.shape.count)
+    }
+
+    /// One model's sliding-window logits K×D×H×W of a preprocessed case; the model's activations
+    /// are released afterwards.
+    static func logits(_ pre: CaseVolume, model: WindowModel, settings: InferenceSettings) throws -> [Float] {
+        guard model.inChannels == pre.channels else {
+            throw InferenceError.channels(source: "case \(pre.id)", found: "\(pre.channels) channel(s)",
+                                          expected: "\(model.inChannels)")
+        }
+        defer { model.finished() }
+        return try slidingWindowLogits(pre.image, shape: pre.shape, model: model, settings: settings)
+    }
+
     /// Softmax of each model's logits on the preprocessed grid, averaged over the models: K×D×H×W.
     static func probabilities(_ pre: CaseVolume, models: [WindowModel], settings: InferenceSettings) throws -> [Float] {
         var mean: [Float] = []
         for model in models {
-            guard model.inChannels == pre.channels else {
-                throw InferenceError.channels(source: "case \(pre.id)", found: "\(pre.channels) channel(s)",
-                                              expected: "\(model.inChannels)")
-            }
-            let logits = try slidingWindowLogits(pre.image, shape: pre.shape, model: model, settings: settings)
-            model.finished()
+            let logits = try logits(pre, model: model, settings: settings)
             var p = [Float](repeating: 0, count: logits.count)
             logits.withUnsafeBufferPointer { x in
                 p.withUnsafeMutableBufferPointer {

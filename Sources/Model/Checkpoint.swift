@@ -1,3 +1,5 @@
+import Common
+
 /// One checkpoint file: a versioned container of named, checksummed sections.
 ///
 /// Layout (all integers little-endian):

@@ -1,3 +1,5 @@
+import Common
+
 /// Why a checkpoint could not be read or written. Each description names the file and what is
 /// wrong, in one line, so that `dro-train --resume` can print it and stop.
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
@@ -55,5 +57,13 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+}
+
+extension ByteReader {
+    /// A reader of checkpoint section `section` of the file at `path`: its failures are
+    /// `CheckpointError.badSection` naming both.
+    public init(_ bytes: [UInt8], path: String, section: String) {
+        self.init(bytes) { CheckpointError.badSection(path: path, name: section, reason: $0) }
     }
 }

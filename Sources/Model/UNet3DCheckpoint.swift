@@ -1,3 +1,4 @@
+import Common
 import Tensor
 
 /// The network's parameters as a checkpoint section, shared by training (save, resume) and

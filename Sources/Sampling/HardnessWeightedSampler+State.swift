@@ -5,6 +5,7 @@
 // not stored: it is rebuilt from L̃ and the saved c, which reproduces it bit for bit (internal
 // nodes are always the sums of their children), so a restored run continues bit-identically.
 
+import Common
 import Foundation
 
 extension HardnessWeightedSampler {
@@ -21,6 +22,11 @@ extension HardnessWeightedSampler {
             z += floored[i]
         }
         return floored.map { $0 / z }
+    }
+
+    public func snapshot() -> [SampleSnapshot] {
+        let p = probabilities()
+        return (0 ..< count).map { SampleSnapshot(staleLoss: staleLosses[$0], probability: p[$0], draws: Int(drawCounts[$0])) }
     }
 
     /// Root of the sum tree, S = Σ exp(β(L̃_i − c)).
@@ -53,15 +59,15 @@ extension HardnessWeightedSampler {
         w.append(reference)
         w.append(UInt64(rebuildCount))
         generator.write(to: &w)
-        w.append(doubles: staleLosses)
-        w.append(counts: drawCounts)
+        w.append(contentsOf: staleLosses)
+        w.append(contentsOf: drawCounts)
         return w.bytes
     }
 
     public func restore(from bytes: [UInt8]) throws {
         var r = ByteReader(bytes, what: "hardness sampler state")
         try r.expect(magic: Self.stateMagic)
-        let n = try r.count(bytesEach: 12)
+        let n = try r.count("sample", elementSize: 12)
         guard n == count else { throw SamplerError.sampleCountMismatch(checkpoint: n, expected: count) }
         var o = HardnessSamplerOptions()
         o.beta = try r.double(); o.momentum = try r.double(); o.initLoss = try r.double()
@@ -72,9 +78,9 @@ extension HardnessWeightedSampler {
         let c = try r.double()
         let rebuilds = try r.uint64()
         let g = try SeededGenerator(from: &r)
-        let stale = try r.doubles(n)
-        let counts = try r.counts(n)
-        try r.expectEnd()
+        let stale = try r.doubles(count: n, "stale losses")
+        let counts = try r.uint32s(count: n, "draw counts")
+        try r.finish()
         guard c.isFinite, stale.allSatisfy({ $0.isFinite && abs($0) <= HardnessSamplerOptions.maxAbsLoss }) else {
             throw SamplerError.corruptState("hardness sampler state holds a non-finite or out-of-range loss")
         }
@@ -97,7 +103,7 @@ extension HardnessWeightedSampler {
     public static func restored(from bytes: [UInt8]) throws -> HardnessWeightedSampler {
         var r = ByteReader(bytes, what: "hardness sampler state")
         try r.expect(magic: stateMagic)
-        let n = try r.count(bytesEach: 12)
+        let n = try r.count("sample", elementSize: 12)
         guard n >= 1 else { throw SamplerError.corruptState("hardness sampler state has 0 samples") }
         let s = try HardnessWeightedSampler(initialLosses: [Double](repeating: 0, count: n),
                                             options: HardnessSamplerOptions(), generator: SeededGenerator(seed: 0))

@@ -4,6 +4,7 @@
 // then B successive draws by a linear scan of the cumulative sum, each renormalised over the
 // indices not yet drawn (the law of numpy's `choice(replace=False, p=p)`).
 
+import Common
 import Foundation
 
 public final class NaiveSoftmaxSampler: Sampler {
@@ -98,26 +99,31 @@ public final class NaiveSoftmaxSampler: Sampler {
         return weights
     }
 
+    public func snapshot() -> [SampleSnapshot] {
+        let p = probabilities()
+        return (0 ..< count).map { SampleSnapshot(staleLoss: staleLosses[$0], probability: p[$0], draws: Int(drawCounts[$0])) }
+    }
+
     /// The oracle keeps no checkpoint format of its own: its state is its history.
     public func stateBytes() -> [UInt8] {
         var w = ByteWriter()
         w.append(magic: "DRONAI01")
         w.append(UInt64(count))
         generator.write(to: &w)
-        w.append(doubles: staleLosses)
-        w.append(counts: drawCounts)
+        w.append(contentsOf: staleLosses)
+        w.append(contentsOf: drawCounts)
         return w.bytes
     }
 
     public func restore(from bytes: [UInt8]) throws {
         var r = ByteReader(bytes, what: "naive sampler state")
         try r.expect(magic: "DRONAI01")
-        let n = try r.count(bytesEach: 12)
+        let n = try r.count("sample", elementSize: 12)
         guard n == count else { throw SamplerError.sampleCountMismatch(checkpoint: n, expected: count) }
         let g = try SeededGenerator(from: &r)
-        let stale = try r.doubles(n)
-        let counts = try r.counts(n)
-        try r.expectEnd()
+        let stale = try r.doubles(count: n, "stale losses")
+        let counts = try r.uint32s(count: n, "draw counts")
+        try r.finish()
         generator = g
         staleLosses = stale
         drawCounts = counts

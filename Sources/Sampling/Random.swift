@@ -6,6 +6,7 @@
 // child stream made with `spawn()`. The whole state (four words plus the cached Box–Muller
 // deviate) serialises to `SeededGenerator.serializedByteCount` bytes and restores bit-exactly.
 
+import Common
 import Foundation
 
 public struct SeededGenerator: RandomNumberGenerator, Equatable {
@@ -20,8 +21,8 @@ public struct SeededGenerator: RandomNumberGenerator, Equatable {
     /// Seeds the four state words from SplitMix64 started at `seed` (the seeding the xoshiro
     /// authors recommend); every seed, including 0, gives a valid non-zero state.
     public init(seed: UInt64) {
-        var sm = seed
-        words = (Self.splitMix64(&sm), Self.splitMix64(&sm), Self.splitMix64(&sm), Self.splitMix64(&sm))
+        var sm = SplitMix64(seed: seed)
+        words = (sm.next(), sm.next(), sm.next(), sm.next())
         spareNormal = nil
     }
 
@@ -34,15 +35,6 @@ public struct SeededGenerator: RandomNumberGenerator, Equatable {
 
     public static func == (a: SeededGenerator, b: SeededGenerator) -> Bool {
         a.words == b.words && a.spareNormal?.bitPattern == b.spareNormal?.bitPattern
-    }
-
-    /// One SplitMix64 step: advances `state` by the golden-ratio increment and mixes it.
-    public static func splitMix64(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 
     @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
@@ -144,7 +136,7 @@ public struct SeededGenerator: RandomNumberGenerator, Equatable {
     public init(serialized bytes: [UInt8]) throws {
         var r = ByteReader(bytes, what: "generator state")
         try self.init(from: &r)
-        try r.expectEnd()
+        try r.finish()
     }
 
     init(from r: inout ByteReader) throws {

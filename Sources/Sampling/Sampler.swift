@@ -3,8 +3,12 @@
 // One training iteration: `nextBatch(size:)` gives B distinct sample indices; after the forward
 // pass the trainer calls `feedBack(indices:losses:)` with one scalar loss per drawn sample (the
 // loss of that sample's patch averaged over voxels) and multiplies each sample's loss by the
-// returned importance weight (all 1 when importance sampling is off). `stateBytes()` goes into
-// every checkpoint and `restore(from:)` continues bit-identically.
+// returned importance weight (all 1 when importance sampling is off). Losses and weights are
+// Double from the loss function to the sampler and back. `snapshot()` gives the per-sample
+// state for logs and plots; `stateBytes()` goes into every checkpoint and `restore(from:)`
+// continues bit-identically.
+
+import Common
 
 /// What one sample index stands for (YAML `sampler.unit`).
 public enum SamplingUnit: String, CaseIterable, Sendable {
@@ -23,10 +27,26 @@ public protocol Sampler: AnyObject {
     func nextBatch(size: Int) throws -> [Int]
     /// Feeds back the fresh per-sample losses of drawn indices; returns their importance weights.
     func feedBack(indices: [Int], losses: [Double]) throws -> [Double]
+    /// Per-sample loss history, probability of being drawn next and draw count (O(N)).
+    func snapshot() -> [SampleSnapshot]
     /// The complete state (options, history, generator, counts) for a checkpoint.
     func stateBytes() -> [UInt8]
     /// Replaces this sampler's state by a checkpointed one with the same sample count.
     func restore(from bytes: [UInt8]) throws
+}
+
+/// One sample's row of `Sampler.snapshot()` (sampler.csv, the probability plots).
+public struct SampleSnapshot: Equatable, Sendable {
+    /// The stale loss L̃ (hardness samplers) or the last loss fed back (uniform; nan before the
+    /// first draw).
+    public var staleLoss: Double
+    /// Probability of being the first draw of the next batch.
+    public var probability: Double
+    public var draws: Int
+
+    public init(staleLoss: Double, probability: Double, draws: Int) {
+        self.staleLoss = staleLoss; self.probability = probability; self.draws = draws
+    }
 }
 
 extension Sampler {
@@ -77,5 +97,13 @@ public enum SamplerError: Error, CustomStringConvertible, Equatable {
         case let .invalidCase(caseID, reason):
             return "case '\(caseID)': \(reason)"
         }
+    }
+}
+
+extension ByteReader {
+    /// A reader of a sampler or generator state; its failures are `SamplerError.corruptState`
+    /// naming `what` ("hardness sampler state").
+    init(_ bytes: [UInt8], what: String) {
+        self.init(bytes) { SamplerError.corruptState("\(what): \($0)") }
     }
 }

@@ -1,16 +1,25 @@
 // Uniform sampler: B distinct indices, every B-subset equally likely (plain ERM, `sampler.kind:
-// uniform`). Importance weights are all 1. State: "DROUNI01", N, generator, draw counts.
+// uniform`). Importance weights are all 1; the losses fed back are only kept (the last one per
+// sample) for the logs. State: "DROUNI02", N, generator, draw counts, last losses (N Doubles);
+// "DROUNI01" (written before the last losses were kept here) restores with them unknown (nan).
+
+import Common
 
 public final class UniformSampler: Sampler {
     public private(set) var drawCounts: [UInt32]
     public private(set) var generator: SeededGenerator
-    static let stateMagic = "DROUNI01"
+    /// The last loss fed back per sample (nan before its first draw); logs only.
+    public private(set) var lastLosses: [Double]
+    static let stateMagic = "DROUNI02"
+    /// The state without last losses.
+    static let stateMagicWithoutLosses = "DROUNI01"
 
     public var count: Int { drawCounts.count }
 
     public init(count: Int, generator: SeededGenerator) throws {
         guard count >= 1 else { throw SamplerError.invalidInitialLosses("a sampler needs at least 1 sample, got \(count)") }
         drawCounts = [UInt32](repeating: 0, count: count)
+        lastLosses = [Double](repeating: .nan, count: count)
         self.generator = generator
     }
 
@@ -38,7 +47,14 @@ public final class UniformSampler: Sampler {
 
     public func feedBack(indices: [Int], losses: [Double]) throws -> [Double] {
         try validateFeedback(indices: indices, losses: losses, count: count)
+        for (i, loss) in zip(indices, losses) { lastLosses[i] = loss }
         return [Double](repeating: 1, count: indices.count)
+    }
+
+    /// Last losses, the uniform probability 1/N and the draw counts.
+    public func snapshot() -> [SampleSnapshot] {
+        let p = 1 / Double(count)
+        return (0 ..< count).map { SampleSnapshot(staleLoss: lastLosses[$0], probability: p, draws: Int(drawCounts[$0])) }
     }
 
     public func stateBytes() -> [UInt8] {
@@ -46,19 +62,23 @@ public final class UniformSampler: Sampler {
         w.append(magic: Self.stateMagic)
         w.append(UInt64(count))
         generator.write(to: &w)
-        w.append(counts: drawCounts)
+        w.append(contentsOf: drawCounts)
+        w.append(contentsOf: lastLosses)
         return w.bytes
     }
 
     public func restore(from bytes: [UInt8]) throws {
         var r = ByteReader(bytes, what: "uniform sampler state")
-        try r.expect(magic: Self.stateMagic)
-        let n = try r.count(bytesEach: 4)
+        let withLosses = bytes.starts(with: Array(Self.stateMagic.utf8))
+        try r.expect(magic: withLosses ? Self.stateMagic : Self.stateMagicWithoutLosses)
+        let n = try r.count("sample", elementSize: withLosses ? 12 : 4)
         guard n == count else { throw SamplerError.sampleCountMismatch(checkpoint: n, expected: count) }
         let g = try SeededGenerator(from: &r)
-        let counts = try r.counts(n)
-        try r.expectEnd()
+        let counts = try r.uint32s(count: n, "draw counts")
+        let losses = withLosses ? try r.doubles(count: n, "last losses") : [Double](repeating: .nan, count: n)
+        try r.finish()
         generator = g
         drawCounts = counts
+        lastLosses = losses
     }
 }

@@ -74,29 +74,3 @@ public final class AdamWOptimizer: @unchecked Sendable {
         }
     }
 }
-
-public enum GradientClipping {
-    /// torch.nn.utils.clip_grad_norm_: total = ‖g‖₂; if total > maxNorm, g ← g·maxNorm/(total + 1e-6).
-    /// Returns the norm before clipping.
-    @discardableResult
-    public static func clipNorm(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
-        let norm = Reduce.dot(g, g, count: count).squareRoot()
-        let coef = maxNorm / (norm + 1e-6)
-        if coef < 1 {
-            let k = Float(coef)
-            for i in 0..<count { g[i] *= k }
-        }
-        return norm
-    }
-}
-
-public enum PolyLR {
-    /// nnU-Net's exponent.
-    public static let defaultExponent = 0.9
-    /// lr = initial·(1 − iteration/maxIterations)^exponent (nnU-Net's PolyLRScheduler).
-    public static func rate(initial: Double, iteration: Int, maxIterations: Int,
-                            exponent: Double = defaultExponent) -> Double {
-        let f = max(0, 1 - Double(iteration) / Double(max(1, maxIterations)))
-        return initial * pow(f, exponent)
-    }
-}

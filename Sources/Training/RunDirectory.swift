@@ -117,13 +117,13 @@ public struct RunLogs {
 public struct IterationRecord: Equatable {
     public var iteration: Int
     public var epoch: Int
-    public var loss: Float
+    public var loss: Double
     public var learningRate: Float
     public var gradientNorm: Float
     public var seconds: Double
     public var cases: [String]
-    public var caseLosses: [Float]
-    public var caseWeights: [Float]
+    public var caseLosses: [Double]
+    public var caseWeights: [Double]
     /// Seconds spent building this iteration's batch (patch placement, cut and augmentation).
     public var dataSeconds: Double = 0
     /// Seconds of the whole iteration: draw, batch, forward, loss, backward, clip, optimizer step

@@ -11,7 +11,7 @@ public enum RunError: Error, CustomStringConvertible, Equatable {
     /// A checkpoint that is intact but was made by a different configuration or model.
     case incompatibleCheckpoint(path: String, reason: String)
     /// The loss became NaN or infinite.
-    case nonFiniteLoss(iteration: Int, loss: Float, cases: [String], checkpoint: String?, what: String = "loss")
+    case nonFiniteLoss(iteration: Int, loss: Double, cases: [String], checkpoint: String?, what: String = "loss")
     /// SIGINT or SIGTERM arrived; the run saved its state and stopped.
     case interrupted(signal: Int32, iteration: Int, checkpoint: String)
     /// A training setting is out of range.

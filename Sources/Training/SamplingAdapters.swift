@@ -1,3 +1,4 @@
+import Common
 import Model
 import Sampling
 
@@ -12,59 +13,41 @@ extension SeededGenerator: CheckpointableGenerator {
     }
 }
 
-/// Drives a Sampling-module sampler (hardness weighted, or uniform) from the training loop.
-/// The sampler owns its random stream, saved in its state bytes.
-public struct SamplerDriver: TrainingSampler {
-    public let sampler: any Sampler
-    /// Last loss seen per sample, for the log of samplers without a history (uniform).
-    private var lastLosses: [Double]
+/// The checkpoint's "sampler" section: the sampler's own state bytes (`Sampler.stateBytes()`,
+/// which start with an 8-character ASCII tag such as "DROHWS01").
+///
+/// Checkpoints written before the trainer called the sampler directly hold a wrapper instead:
+/// the state bytes as a length-prefixed blob, then a count-prefixed array of the last loss per
+/// sample (a log column the trainer kept itself). Its first 8 bytes are the blob's length, whose
+/// high bytes are 0 — never an ASCII tag — so the two are told apart; the old last losses are
+/// dropped (the hardness sampler's log column is its own history; a uniform run resumed from
+/// such a checkpoint logs nan for cases not drawn since).
+public enum SamplerSection {
+    public static let name = "sampler"
+    /// Length of the ASCII tag every sampler state starts with.
+    static let tagLength = 8
 
-    public init(_ sampler: any Sampler) {
-        self.sampler = sampler
-        lastLosses = [Double](repeating: .nan, count: sampler.count)
-    }
-
-    public var count: Int { sampler.count }
-
-    public mutating func draw(batchSize: Int) throws -> [Int] { try sampler.nextBatch(size: batchSize) }
-
-    public mutating func feedBack(indices: [Int], losses: [Float]) throws -> [Float] {
-        let fresh = losses.map(Double.init)
-        for (i, loss) in zip(indices, fresh) where lastLosses.indices.contains(i) { lastLosses[i] = loss }
-        return try sampler.feedBack(indices: indices, losses: fresh).map(Float.init)
-    }
-
-    public func snapshot() -> [(staleLoss: Double, probability: Double, draws: Int)] {
-        let counts = sampler.drawCounts.map(Int.init)
-        if let hardness = sampler as? HardnessWeightedSampler {
-            return zip(zip(hardness.staleLosses, hardness.probabilities()), counts).map { ($0.0, $0.1, $1) }
-        }
-        let uniform = 1 / Double(max(1, sampler.count))
-        return zip(lastLosses, counts).map { ($0, uniform, $1) }
-    }
-
-    /// The sampler's own state bytes, then the last-loss log column.
-    public func encodeState() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.appendBlob(sampler.stateBytes())
-        writer.append(lastLosses)
-        return writer.bytes
-    }
-
-    public mutating func restoreState(_ bytes: [UInt8], path: String) throws {
-        var reader = ByteReader(bytes, path: path, section: "sampler")
-        let state = try reader.blob("sampler state")
-        let losses = try reader.doubles("last losses")
-        try reader.finish()
-        guard losses.count == sampler.count else {
-            throw CheckpointError.badSection(path: path, name: "sampler",
-                                             reason: "\(losses.count) samples, the data set has \(sampler.count)")
+    /// Restores `sampler` from the section's bytes; errors name the checkpoint and section.
+    public static func restore(_ sampler: any Sampler, from bytes: [UInt8], path: String) throws {
+        var state = bytes
+        if !startsWithTag(bytes) {
+            var reader = ByteReader(bytes, path: path, section: name)
+            state = try reader.blob("sampler state")
+            let lastLosses = try reader.doubles("last losses")
+            try reader.finish()
+            guard lastLosses.count == sampler.count else {
+                throw CheckpointError.badSection(path: path, name: name,
+                                                 reason: "\(lastLosses.count) samples, the data set has \(sampler.count)")
+            }
         }
         do {
             try sampler.restore(from: state)
         } catch {
-            throw CheckpointError.badSection(path: path, name: "sampler", reason: "\(error)")
+            throw CheckpointError.badSection(path: path, name: name, reason: "\(error)")
         }
-        lastLosses = losses
+    }
+
+    static func startsWithTag(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= tagLength && bytes.prefix(tagLength).allSatisfy { (0x20..<0x7F).contains($0) }
     }
 }

@@ -27,6 +27,14 @@ public final class SignalStop: @unchecked Sendable {
 
     public init() {}
 
+    /// "SIGINT", "SIGTERM" or "signal N".
+    public static func name(_ signal: Int32) -> String {
+        signal == interruptSignal ? "SIGINT" : signal == terminateSignal ? "SIGTERM" : "signal \(signal)"
+    }
+
+    /// The shell's status for a stop by `signal`: 128 + its number (130 SIGINT, 143 SIGTERM).
+    public static func exitStatus(_ signal: Int32) -> Int32 { 128 + signal }
+
     /// The first stop request or signal received since `start()`, if any.
     public var signal: Int32? {
         lock.lock()

@@ -1,3 +1,4 @@
+import Inference
 import Common
 import Config
 import DataPipeline
@@ -66,13 +67,12 @@ public enum TrainRun {
         let cells = config.sampler.unit == .patch
             ? try PatchCells(cases: trainCases.patchCellCases, patchSize: patch.voxel3) : nil
         let source = VolumeBatchSource(store: trainCases, builder: builder, cells: cells)
-        let sampler = SamplerDriver(try TrainingSetup.sampler(config.sampler, count: source.sampleCount,
-                                                              generator: samplerGenerator))
-        let validator = VolumeValidator(
-            store: validationCases,
-            window: SlidingWindow(patch: [patch.d, patch.h, patch.w], overlap: config.inference.overlap,
-                                  sigmaScale: config.inference.gaussianSigmaScale),
-            labelNames: layout.labels.map(\.name))
+        let sampler = try TrainingSetup.sampler(config.sampler, count: source.sampleCount, generator: samplerGenerator)
+        var windowSettings = InferenceSettings()
+        windowSettings.overlap = config.inference.overlap
+        windowSettings.sigmaScale = config.inference.gaussianSigmaScale
+        let validator = VolumeValidator(store: validationCases, patch: [patch.d, patch.h, patch.w],
+                                        settings: windowSettings, labelNames: layout.labels.map(\.name))
         let settings = TrainingSetup.settings(config, samples: source.sampleCount)
 
         let stop = SignalStop()

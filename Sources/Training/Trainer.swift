@@ -1,22 +1,26 @@
 import Foundation
 import Model
+import Sampling
 
 /// The training loop. Each iteration:
 /// 1. the sampler draws B distinct cases; 2. the batch source cuts and augments their patches;
-/// 3. forward → one loss per sample; 4. the sampler turns the fresh losses into importance
-/// weights (all 1 when disabled, and exactly 1 at β = 0: the same code path as uniform
-/// training) and updates its history; 5. backward of mean(wᵢ·ℓᵢ); 6. gradient-norm clip;
+/// 3. forward → one loss per sample (Double); 4. the sampler turns the fresh losses into
+/// importance weights (Double; all 1 when disabled, and exactly 1 at β = 0: the same code path
+/// as uniform training) and updates its history; 5. backward of mean(wᵢ·ℓᵢ); 6. gradient-norm clip;
 /// 7. optimizer step at the poly learning rate of the epoch. Every random choice comes from one
 /// checkpointed generator, so a resumed run repeats an uninterrupted one exactly.
-public final class Trainer<Model: TrainingModel, Source: BatchSource, Sampler: TrainingSampler,
-                           Validator: TrainingValidator>
+public final class Trainer<Model: TrainingModel, Source: BatchSource, Validator: TrainingValidator>
 where Source.Batch == Model.Batch, Validator.Model == Model {
     public typealias Generator = Source.Generator
 
     public let settings: TrainerSettings
     public let model: Model
     public let source: Source
-    public private(set) var sampler: Sampler
+    /// Sampling's sampler (hardness weighted or uniform), called directly.
+    public let sampler: any Sampling.Sampler
+    /// `source.caseNames` and `caseGroups`, read once (with patch cells they are built per call).
+    public let caseNames: [String]
+    let caseGroups: [String]
     public let validator: Validator
     public private(set) var generator: Generator
     public private(set) var progress: TrainingProgress
@@ -29,13 +33,16 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     let clock: () -> Double
     private var resumed = false
 
-    public init(settings: TrainerSettings, model: Model, source: Source, sampler: Sampler, validator: Validator,
+    public init(settings: TrainerSettings, model: Model, source: Source, sampler: any Sampling.Sampler, validator: Validator,
                 generator: Generator, run: RunDirectory, extraSections: [(name: String, bytes: [UInt8])] = [],
                 reporter: ProgressReporter, stop: SignalStop? = nil,
                 clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) throws {
         try settings.validate(sampleCount: sampler.count)
-        guard source.caseNames.count == sampler.count else {
-            throw RunError.invalidSetting(name: "training cases", value: "\(source.caseNames.count) in the data set",
+        caseNames = source.caseNames
+        let groups = source.caseGroups
+        caseGroups = caseNames.indices.map { $0 < groups.count ? groups[$0] : "" }
+        guard caseNames.count == sampler.count else {
+            throw RunError.invalidSetting(name: "training cases", value: "\(caseNames.count) in the data set",
                                           allowed: "the sampler's \(sampler.count) samples")
         }
         self.settings = settings
@@ -67,7 +74,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
             throw RunError.incompatibleCheckpoint(path: path, reason: "it has \(name) \(then), the configuration \(now)")
         }
         try model.loadState(from: checkpoint, path: path)
-        try sampler.restoreState(try checkpoint.require("sampler", path: path), path: path)
+        try SamplerSection.restore(sampler, from: try checkpoint.require(SamplerSection.name, path: path), path: path)
         guard let restored = Generator(checkpointBytes: try checkpoint.require("rng", path: path)) else {
             throw CheckpointError.badSection(path: path, name: "rng", reason: "not a generator state of this build")
         }
@@ -139,13 +146,13 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         let stepStart = clock()
         let indices: [Int]
         do {
-            indices = try sampler.draw(batchSize: settings.batchSize)
+            indices = try sampler.nextBatch(size: settings.batchSize)
         } catch {
             throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
         }
-        let names = indices.map { source.caseNames[$0] }
+        let names = indices.map { caseNames[$0] }
         let batch: Model.Batch
-        let losses: [Float]
+        let losses: [Double]
         var dataSeconds = 0.0
         do {
             let dataStart = clock()
@@ -161,21 +168,20 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         if let bad = losses.first(where: { !$0.isFinite }) {
             throw divergence(iteration: t + 1, loss: bad, cases: names)
         }
-        let weights: [Float]
+        let weights: [Double]
         do {
             weights = try sampler.feedBack(indices: indices, losses: losses)
         } catch {
             throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
         }
-        let scale = 1 / Float(indices.count)
-        let loss = zip(weights, losses).reduce(Float(0)) { $0 + $1.0 * $1.1 } * scale
+        let loss = zip(weights, losses).reduce(0.0) { $0 + $1.0 * $1.1 } / Double(indices.count)
         do {
-            try model.backward(sampleWeights: weights.map { $0 * scale })
+            try model.backward(sampleWeights: weights)
         } catch {
             throw RunError.step(iteration: t + 1, reason: "\(error)")
         }
         let norm = model.gradientNorm()
-        guard norm.isFinite else { throw divergence(iteration: t + 1, loss: norm, cases: names, what: "gradient norm") }
+        guard norm.isFinite else { throw divergence(iteration: t + 1, loss: Double(norm), cases: names, what: "gradient norm") }
         let factor = Schedule.clipFactor(norm: norm, maxNorm: settings.gradientClipNorm)
         if factor < 1 { model.scaleGradients(by: factor) }
         let learningRate = Schedule.polyLearningRate(base: settings.learningRate, epoch: epoch - 1,
@@ -186,7 +192,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                                dataSeconds: dataSeconds, stepSeconds: clock() - stepStart)
     }
 
-    func divergence(iteration: Int, loss: Float, cases: [String], what: String = "loss") -> RunError {
+    func divergence(iteration: Int, loss: Double, cases: [String], what: String = "loss") -> RunError {
         reporter.endBar()
         let latest = run.latestCheckpointPath
         return RunError.nonFiniteLoss(iteration: iteration, loss: loss, cases: cases,
@@ -197,10 +203,8 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     /// Epoch end: sampler state to sampler.csv; validation (every K epochs and after the last),
     /// val.csv and the best checkpoint.
     func finishEpoch(_ epoch: Int, logs: RunLogs) throws {
-        let snapshot = sampler.snapshot()
-        try logs.logSampler(epoch: epoch, rows: snapshot.enumerated().map { index, entry in
-            SamplerRow(index: index, caseName: source.caseNames[index],
-                       group: index < source.caseGroups.count ? source.caseGroups[index] : "",
+        try logs.logSampler(epoch: epoch, rows: sampler.snapshot().enumerated().map { index, entry in
+            SamplerRow(index: index, caseName: caseNames[index], group: caseGroups[index],
                        staleLoss: entry.staleLoss, probability: entry.probability, draws: entry.draws)
         })
         guard epoch % settings.validateEvery == 0 || epoch == settings.epochs else { return }
@@ -233,7 +237,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         var checkpoint = Checkpoint()
         for (name, bytes) in extraSections { checkpoint.set(name, bytes) }
         model.saveState(into: &checkpoint)
-        checkpoint.set("sampler", sampler.encodeState())
+        checkpoint.set(SamplerSection.name, sampler.stateBytes())
         checkpoint.set("rng", generator.checkpointBytes)
         checkpoint.set(TrainingProgress.sectionName, progress.encoded())
         return checkpoint

@@ -1,6 +1,7 @@
 /// Where training stands, saved as the checkpoint's "progress" section together with the
 /// loop's shape (batch size, iterations per epoch, sample count) so a resume with a different
 /// shape is refused instead of silently continuing another experiment.
+import Common
 import Model
 
 public struct TrainingProgress: Equatable {

@@ -1,6 +1,7 @@
-/// The pieces the training loop drives. The loop is written against these small protocols so
-/// it can be tested with fakes (a loss that turns NaN at iteration k, a model whose state is one
-/// number) and run with the real U-Net, patch pipeline and hardness weighted sampler.
+/// The pieces the training loop drives. The loop is written against these small protocols (and
+/// Sampling's `Sampler`) so it can be tested with fakes (a loss that turns NaN at iteration k, a
+/// model whose state is one number) and run with the real U-Net, patch pipeline and hardness
+/// weighted sampler.
 import Model
 
 
@@ -17,11 +18,13 @@ public protocol CheckpointableGenerator: RandomNumberGenerator {
 public protocol TrainingModel: AnyObject {
     associatedtype Batch
     /// Forward pass and loss; returns one loss per sample of the batch (that sample's loss,
-    /// averaged over its voxels), and keeps what `backward` needs.
-    func forward(_ batch: Batch) throws -> [Float]
-    /// Gradient of Σᵢ sampleWeights[i]·ℓᵢ with respect to the parameters (overwrites the
-    /// previous gradient). The weights already include the 1/B of the batch mean.
-    func backward(sampleWeights: [Float]) throws
+    /// averaged over its voxels), in the precision the sampler uses, and keeps what `backward`
+    /// needs.
+    func forward(_ batch: Batch) throws -> [Double]
+    /// Gradient of the weighted batch mean (1/B)·Σᵢ sampleWeights[i]·ℓᵢ with respect to the
+    /// parameters (overwrites the previous gradient). The weights are the sampler's importance
+    /// weights as it returned them; the 1/B is the model's.
+    func backward(sampleWeights: [Double]) throws
     /// L2 norm of the whole gradient.
     func gradientNorm() -> Float
     /// Multiplies the whole gradient by `factor` (gradient-norm clipping).
@@ -44,24 +47,6 @@ public protocol BatchSource {
     var caseGroups: [String] { get }
     /// Patches for `cases`; every random choice comes from `generator`.
     func batch(cases: [Int], generator: inout Generator) throws -> Batch
-}
-
-/// Chooses which training cases each iteration sees, and learns from their losses. The sampler
-/// owns its random stream and saves it in its state (the Sampling module's samplers do).
-public protocol TrainingSampler {
-    /// Number of samples (training cases).
-    var count: Int { get }
-    /// B distinct indices.
-    mutating func draw(batchSize: Int) throws -> [Int]
-    /// Feeds the fresh per-sample losses back (stale loss history update) and returns each
-    /// drawn sample's importance weight, computed before the update (all 1 when disabled).
-    mutating func feedBack(indices: [Int], losses: [Float]) throws -> [Float]
-    /// Per-sample stale loss, probability and draw count, for sampler.csv.
-    func snapshot() -> [(staleLoss: Double, probability: Double, draws: Int)]
-    /// The complete state, for checkpoints.
-    func encodeState() -> [UInt8]
-    /// Restores `encodeState`'s bytes; throws naming `path`.
-    mutating func restoreState(_ bytes: [UInt8], path: String) throws
 }
 
 /// Scores the current model on the validation cases (full volumes, sliding window).

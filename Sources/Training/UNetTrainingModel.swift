@@ -1,3 +1,4 @@
+import Common
 import DataPipeline
 import Foundation
 import Model
@@ -38,7 +39,7 @@ public final class UNetTrainingModel: TrainingModel {
         self.threads = threads
     }
 
-    public func forward(_ batch: TrainingBatch) throws -> [Float] {
+    public func forward(_ batch: TrainingBatch) throws -> [Double] {
         let spatial = [batch.patchSize.d, batch.patchSize.h, batch.patchSize.w]
         batchSize = batch.count
         voxels = batch.patchSize.count
@@ -49,7 +50,7 @@ public final class UNetTrainingModel: TrainingModel {
         auxLabels = network.options.supervisedLevels.dropFirst().map {
             DeepSupervision.downsample(labels, batch: batchSize, spatial: spatial, level: $0)
         }
-        return try evaluateAll(weights: nil, gradients: false).map { Float($0) }
+        return try evaluateAll(weights: nil, gradients: false)
     }
 
     /// Σ_k w_k·loss(output k) per sample (deep-supervision weights; one output: w = [1]). With
@@ -100,9 +101,9 @@ public final class UNetTrainingModel: TrainingModel {
         }
     }
 
-    /// `sampleWeights` = wᵢ/B; the loss's own mean supplies the 1/B, so it gets wᵢ.
-    public func backward(sampleWeights: [Float]) throws {
-        let weights = sampleWeights.map { Double($0) * Double(batchSize) }
+    /// `weights` = the sampler's wᵢ, passed to the loss as they are; the loss's batch mean
+    /// supplies the 1/B.
+    public func backward(sampleWeights weights: [Double]) throws {
         if loss.batchDice {
             // Batch Dice does not decompose over samples: only unit weights are meaningful.
             guard weights.allSatisfy({ $0 == 1 }) else {

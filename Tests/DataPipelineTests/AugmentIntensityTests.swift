@@ -1,4 +1,5 @@
 // Intensity augmentation, options validation and reproducibility from a seed.
+import Common
 import Tensor
 import Config
 import XCTest

@@ -1,4 +1,5 @@
 // Spatial augmentation: mirroring, rotation/scaling in one resample, elastic field, labels.
+import Common
 import Tensor
 import Config
 import XCTest

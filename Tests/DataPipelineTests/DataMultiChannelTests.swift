@@ -1,4 +1,5 @@
 // Multi-channel cases through the patch pipeline: channels stay aligned.
+import Common
 import Tensor
 import Config
 import XCTest

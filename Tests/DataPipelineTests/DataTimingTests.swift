@@ -1,5 +1,6 @@
 // Opt-in timing of the data pipeline (DRO_DATA_TIMING=1, release build). Prints figures only:
 // speed is asserted nowhere in unit tests (docs/performance.md); dro-bench is where it is tracked.
+import Common
 import Tensor
 import Config
 import XCTest

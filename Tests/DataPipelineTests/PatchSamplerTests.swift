@@ -1,4 +1,5 @@
 // Patch locations (random, forced foreground, cells), padding and exact extraction.
+import Common
 import Tensor
 import XCTest
 import Sampling

@@ -1,4 +1,5 @@
 // Phantom generator: anatomy plausibility, rare group, determinism, nnU-Net dataset on disk.
+import Common
 import Tensor
 import XCTest
 import Foundation

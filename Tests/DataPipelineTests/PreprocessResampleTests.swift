@@ -1,4 +1,5 @@
 // Resampling to a target spacing, separate-z for anisotropic data, and restoring predictions.
+import Common
 import Tensor
 import XCTest
 @testable import DataPipeline

@@ -1,4 +1,5 @@
 // Preprocessing: crop to non-zero, z-score inside the mask, and their inverses.
+import Common
 import Tensor
 import XCTest
 @testable import DataPipeline

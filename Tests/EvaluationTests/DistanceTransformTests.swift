@@ -1,3 +1,4 @@
+import Common
 import XCTest
 @testable import Evaluation
 
@@ -5,12 +6,12 @@ final class DistanceTransformTests: XCTestCase {
     /// Exact EDT vs brute force (min over all features) on random masks, anisotropic spacing.
     /// Tolerance 1e-9 mm²: both sum the same three squared terms in Double, in different order.
     func testMatchesBruteForceOnRandomMasks() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for (trial, density) in [0.02, 0.1, 0.4, 0.002].enumerated() {
             let shape = [7 + trial, 5 + 2 * trial, 6]
             let spacing = [0.5, 0.8, 3.0]
             let n = shape[0] * shape[1] * shape[2]
-            let features = (0..<n).map { _ in rng.uniform() < density ? UInt8(1) : 0 }
+            let features = (0..<n).map { _ in rng.nextUnitDouble() < density ? UInt8(1) : 0 }
             let edt = DistanceTransform.squaredEDT(features: features, shape: shape, spacing: spacing)
             let points = (0..<n).filter { features[$0] != 0 }.map { coords($0, shape) }
             var worst = 0.0

@@ -1,3 +1,4 @@
+import Common
 import XCTest
 @testable import Evaluation
 
@@ -136,11 +137,11 @@ final class SurfaceMetricsTests: XCTestCase {
 
     /// Random blobs against the oracle, both HD95 modes.
     func testRandomMasksMatchOracle() {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         let shape = [11, 9, 7]
         for _ in 0..<4 {
-            let a = (0..<693).map { _ in rng.uniform() < 0.3 }
-            let b = (0..<693).map { _ in rng.uniform() < 0.1 }
+            let a = (0..<693).map { _ in rng.nextUnitDouble() < 0.3 }
+            let b = (0..<693).map { _ in rng.nextUnitDouble() < 0.1 }
             for pooled in [false, true] {
                 let r = SegmentationMetrics.compare(gt: a, pred: b, shape: shape, spacing: aniso,
                                                     options: MetricOptions(hd95Mode: pooled ? .pooled : .directed))

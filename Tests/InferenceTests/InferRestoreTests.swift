@@ -1,3 +1,4 @@
+import Common
 import XCTest
 import Tensor
 @testable import DataPipeline

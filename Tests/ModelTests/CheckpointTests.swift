@@ -1,3 +1,4 @@
+import Common
 import XCTest
 @testable import Model
 import TestSupport
@@ -170,6 +171,6 @@ final class CheckpointTests: XCTestCase {
         var reader = ByteReader([1, 2, 3], path: "x.ckpt", section: "progress")
         XCTAssertEqual(message { _ = try reader.uint64("iteration") },
                        "checkpoint x.ckpt: section \"progress\" cannot be decoded: "
-                       + "iteration needs 8 bytes at offset 0, only 3 left")
+                       + "iteration is truncated: needs 8 bytes at offset 0, only 3 left")
     }
 }

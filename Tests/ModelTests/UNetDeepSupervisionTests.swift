@@ -1,3 +1,4 @@
+import Common
 import XCTest
 import Tensor
 @testable import DataPipeline
@@ -58,7 +59,7 @@ final class UNetDeepSupervisionTests: XCTestCase {
                                   labels: labels, caseIndices: [0, 1], origins: [GridPoint(d: 0, h: 0, w: 0), GridPoint(d: 0, h: 0, w: 0)],
                                   forcedForeground: [false, false])
         let perSample = try model.forward(batch)
-        try model.backward(sampleWeights: [0.5, 0.5])
+        try model.backward(sampleWeights: [1, 1])   // unit importance weights; the loss averages over the batch
         let grads = net.arena.gradients.array
 
         // Reference: labels at level k by coordinates (voxel i·2^k + 2^(k−1) per axis), written

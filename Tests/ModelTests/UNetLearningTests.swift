@@ -1,3 +1,5 @@
+import Training
+import Common
 import XCTest
 import Foundation
 import Tensor
@@ -49,7 +51,10 @@ final class UNetLearningTests: XCTestCase {
             if step == 0 { first = out.loss }
             last = out.loss
             try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
-            GradientClipping.clipNorm(net.arena.gradients.pointer, count: net.parameterCount, maxNorm: 12)
+            let gradients = net.arena.gradients.pointer
+            let norm = (0..<net.parameterCount).reduce(Float(0)) { $0 + gradients[$1] * gradients[$1] }.squareRoot()
+            let factor = Schedule.clipFactor(norm: norm, maxNorm: 12)
+            for i in 0..<net.parameterCount { gradients[i] *= factor }
             opt.step(parameters: net.arena.values.pointer, gradients: net.arena.gradients.pointer)
         }
         // Evaluate on unseen volumes with the lean predict path.

@@ -1,6 +1,5 @@
 import CZlib
 import XCTest
-@testable import Evaluation
 @testable import Plotting
 
 /// PNG structure checked field by field against the PNG specification (independent constants:

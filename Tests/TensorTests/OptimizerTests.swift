@@ -1,3 +1,4 @@
+import Common
 import XCTest
 @testable import Tensor
 
@@ -35,18 +36,6 @@ final class OptimizerTests: XCTestCase {
             }
         }
         for i in 0..<2 { XCTAssertEqual(Double(p[i]), ref[i], accuracy: 1e-6) }
-    }
-
-    func testClipAndPoly() {
-        var g: [Float] = [3, 4]
-        let norm = GradientClipping.clipNorm(&g, count: 2, maxNorm: 1)
-        XCTAssertEqual(norm, 5, accuracy: 1e-9)
-        XCTAssertEqual(Double(g[0]), 3 / (5 + 1e-6), accuracy: 1e-6)
-        var small: [Float] = [0.3, 0.4]
-        GradientClipping.clipNorm(&small, count: 2, maxNorm: 1)
-        XCTAssertEqual(small, [0.3, 0.4])
-        XCTAssertEqual(PolyLR.rate(initial: 0.01, iteration: 0, maxIterations: 100), 0.01)
-        XCTAssertEqual(PolyLR.rate(initial: 0.01, iteration: 50, maxIterations: 100), 0.01 * pow(0.5, 0.9), accuracy: 1e-15)
     }
 
     /// Kaiming normal: sample std of 20 000 draws within 3% of √(2/(1+a²))/√fanIn (sampling error

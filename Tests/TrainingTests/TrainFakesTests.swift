@@ -1,3 +1,6 @@
+import Foundation
+import Sampling
+import Common
 import Tensor
 import XCTest
 @testable import Model
@@ -8,7 +11,7 @@ import TestSupport
 // stateful in every way the real pieces are (parameters, optimizer momentum, a loss-driven
 // sampler, random augmentation), so resume equivalence is tested on all of it.
 
-/// Tensor's SplitMix64 with its 8 bytes of state as checkpoint bytes.
+/// Common's SplitMix64 with its 8 bytes of state as checkpoint bytes.
 struct FakeGenerator: CheckpointableGenerator {
     var inner: SplitMix64
     init(seed: UInt64) { inner = SplitMix64(seed: seed) }
@@ -75,21 +78,24 @@ final class FakeModel: TrainingModel {
         weights[j] + batch.noise[sample][j] - targets[batch.cases[sample]][j]
     }
 
-    func forward(_ batch: FakeBatch) throws -> [Float] {
+    /// The loss is computed in Float (as the fake's weights are) and returned as Double.
+    func forward(_ batch: FakeBatch) throws -> [Double] {
         forwardCalls += 1
         onForward?(forwardCalls)
         saved = batch
         if forwardCalls == nanAt { return batch.cases.map { _ in .nan } }
         return batch.cases.indices.map { s in
-            weights.indices.reduce(Float(0)) { $0 + residual(batch, s, $1) * residual(batch, s, $1) } / Float(weights.count)
+            Double(weights.indices.reduce(Float(0)) { $0 + residual(batch, s, $1) * residual(batch, s, $1) } / Float(weights.count))
         }
     }
 
-    func backward(sampleWeights: [Float]) throws {
+    /// Gradient of (1/B)·Σ wᵢ·ℓᵢ.
+    func backward(sampleWeights: [Double]) throws {
         guard let batch = saved else { return }
+        let scale = 1 / Float(batch.cases.count)
         for j in weights.indices {
             gradient[j] = batch.cases.indices.reduce(Float(0)) {
-                $0 + sampleWeights[$1] * 2 * residual(batch, $1, j) / Float(weights.count)
+                $0 + Float(sampleWeights[$1]) * scale * 2 * residual(batch, $1, j) / Float(weights.count)
             }
         }
     }
@@ -123,10 +129,11 @@ final class FakeModel: TrainingModel {
 
 /// p = softmax(β·L̃); B distinct draws by sequential sampling without replacement from its
 /// own generator; importance weights exp(β(ℓ − L̃)) clipped to [0.1, 10]; L̃ ← ℓ (momentum 0).
-struct FakeSampler: TrainingSampler {
+final class FakeSampler: Sampling.Sampler {
     var beta: Double
     var stale: [Double]
     var draws: [Int]
+    var drawCounts: [UInt32] { draws.map(UInt32.init) }
     var useWeights: Bool
     var generator: FakeGenerator
 
@@ -147,7 +154,7 @@ struct FakeSampler: TrainingSampler {
         return e.map { $0 / sum }
     }
 
-    mutating func draw(batchSize: Int) throws -> [Int] {
+    func nextBatch(size batchSize: Int) throws -> [Int] {
         var p = probabilities()
         var chosen: [Int] = []
         for _ in 0..<batchSize {
@@ -165,32 +172,50 @@ struct FakeSampler: TrainingSampler {
         return chosen
     }
 
-    mutating func feedBack(indices: [Int], losses: [Float]) throws -> [Float] {
-        let weights = zip(indices, losses).map { i, loss -> Float in
-            useWeights ? Float(min(10, max(0.1, Foundation.exp(beta * (Double(loss) - stale[i]))))) : 1
+    func feedBack(indices: [Int], losses: [Double]) throws -> [Double] {
+        let weights = zip(indices, losses).map { i, loss -> Double in
+            useWeights ? min(10, max(0.1, Foundation.exp(beta * (loss - stale[i])))) : 1
         }
-        for (i, loss) in zip(indices, losses) { stale[i] = Double(loss) }
+        for (i, loss) in zip(indices, losses) { stale[i] = loss }
         return weights
     }
 
-    func snapshot() -> [(staleLoss: Double, probability: Double, draws: Int)] {
-        zip(zip(stale, probabilities()), draws).map { ($0.0, $0.1, $1) }
+    func snapshot() -> [SampleSnapshot] {
+        zip(zip(stale, probabilities()), draws).map { SampleSnapshot(staleLoss: $0.0, probability: $0.1, draws: $1) }
     }
 
-    func encodeState() -> [UInt8] {
+    /// Tagged like Sampling's states, so the trainer's section reader takes it as one.
+    static let tag = "FAKESAMP"
+
+    func stateBytes() -> [UInt8] {
         var writer = ByteWriter()
+        writer.append(magic: Self.tag)
         writer.append(stale)
         writer.append(draws)
         writer.appendBlob(generator.checkpointBytes)
         return writer.bytes
     }
 
-    mutating func restoreState(_ bytes: [UInt8], path: String) throws {
-        var reader = ByteReader(bytes, path: path, section: "sampler")
+    func restore(from bytes: [UInt8]) throws {
+        var reader = ByteReader(bytes, path: "fake", section: "sampler")
+        try reader.expect(magic: Self.tag)
         stale = try reader.doubles()
         draws = try reader.ints()
         generator = FakeGenerator(checkpointBytes: try reader.blob())!
         try reader.finish()
+    }
+}
+
+/// A run folder's log file as lines, without train_log.csv's wall-clock columns (seconds,
+/// data_seconds, step_seconds), for comparing two runs.
+func logWithoutWallClock(_ folder: String, _ file: String) throws -> [String] {
+    try String(contentsOfFile: folder + "/" + file, encoding: .utf8).split(separator: "\n").map { line in
+        var fields = line.split(separator: ",", omittingEmptySubsequences: false)
+        if file == RunDirectory.trainLogName {
+            fields.removeLast(2)
+            fields.remove(at: 5)
+        }
+        return fields.joined(separator: ",")
     }
 }
 
@@ -217,7 +242,7 @@ final class TrainFakesTests: XCTestCase {
         model.weights = [0.3, -0.2, 0.5]
         var generator = FakeGenerator(seed: 1)
         let batch = try source.batch(cases: [1, 3], generator: &generator)
-        let sampleWeights: [Float] = [0.25, 0.75]
+        let sampleWeights: [Double] = [0.5, 1.5]
         _ = try model.forward(batch)
         try model.backward(sampleWeights: sampleWeights)
         for j in 0..<3 {
@@ -225,7 +250,8 @@ final class TrainFakesTests: XCTestCase {
                 let probe = FakeModel(targets: source.targets)
                 probe.weights = model.weights
                 probe.weights[j] += delta
-                return zip(try probe.forward(batch), sampleWeights).reduce(0) { $0 + Double($1.0 * $1.1) }
+                // (1/B)·Σ wᵢ·ℓᵢ, B = 2.
+                return zip(try probe.forward(batch), sampleWeights).reduce(0) { $0 + $1.0 * $1.1 } / 2
             }
             let h: Float = 1e-2
             let numeric = (try objective(h) - objective(-h)) / Double(2 * h)

@@ -80,7 +80,7 @@ final class TrainPlotTests: XCTestCase {
         let run = try RunDirectory(path: folder)
         let logs = try run.openLogs(resume: nil)
         for i in 1...6 {
-            try logs.logIteration(IterationRecord(iteration: i, epoch: (i + 1) / 2, loss: 1 / Float(i), learningRate: 0.01,
+            try logs.logIteration(IterationRecord(iteration: i, epoch: (i + 1) / 2, loss: 1 / Double(i), learningRate: 0.01,
                                                   gradientNorm: 1, seconds: 0, cases: ["a"], caseLosses: [1], caseWeights: [1]))
         }
         try logs.logValidation(epoch: 3, rows: [ValidationRow(caseName: "v", label: 1, labelName: "wm", dice: 0.7)])

@@ -17,7 +17,7 @@ final class TrainRunLogReaderTests: XCTestCase {
         let run = try RunDirectory(path: folder)
         let logs = try run.openLogs(resume: nil)
         for i in 1...4 {
-            try logs.logIteration(IterationRecord(iteration: i, epoch: (i + 1) / 2, loss: Float(i) / 4, learningRate: 0.01,
+            try logs.logIteration(IterationRecord(iteration: i, epoch: (i + 1) / 2, loss: Double(i) / 4, learningRate: 0.01,
                                                   gradientNorm: 1, seconds: 0, cases: ["a"], caseLosses: [1], caseWeights: [1]))
         }
         for epoch in [1, 2] {

@@ -11,7 +11,7 @@ import TestSupport
 /// Dice+CE and Nesterov SGD, the hardness weighted sampler with importance weights, sliding-
 /// window validation.
 final class TrainUNetResumeTests: XCTestCase {
-    typealias RealTrainer = Trainer<UNetTrainingModel, VolumeBatchSource, SamplerDriver, VolumeValidator>
+    typealias RealTrainer = Trainer<UNetTrainingModel, VolumeBatchSource, VolumeValidator>
 
     var root = ""
     static let patch = GridShape(cube: 8)
@@ -43,10 +43,9 @@ final class TrainUNetResumeTests: XCTestCase {
                                                               momentum: 0.99, nesterov: true, weightDecay: 3e-5)),
                                       threads: 1)
         let source = VolumeBatchSource(cases: training, builder: try BatchBuilder(patchSize: Self.patch), cells: nil)
-        let sampler = SamplerDriver(try HardnessWeightedSampler(
-            count: 4, options: HardnessSamplerOptions(beta: 2, importanceSampling: true), generator: samplerGenerator))
-        let validator = VolumeValidator(cases: validation, window: SlidingWindow(patch: [8, 8, 8]),
-                                        labelNames: PhantomGenerator.labelNames)
+        let sampler = try HardnessWeightedSampler(
+            count: 4, options: HardnessSamplerOptions(beta: 2, importanceSampling: true), generator: samplerGenerator)
+        let validator = VolumeValidator(cases: validation, patch: [8, 8, 8], labelNames: PhantomGenerator.labelNames)
         let settings = TrainerSettings(epochs: 4, batchSize: 2, iterationsPerEpoch: 2, learningRate: 0.01,
                                        gradientClipNorm: 12, checkpointEvery: 3, validateEvery: 2)
         return try RealTrainer(settings: settings, model: model, source: source, sampler: sampler, validator: validator,
@@ -55,16 +54,7 @@ final class TrainUNetResumeTests: XCTestCase {
                                reporter: ProgressReporter(mode: .quiet), stop: stop)
     }
 
-    func log(_ name: String, _ file: String) throws -> [String] {
-        try String(contentsOfFile: root + "/" + name + "/" + file, encoding: .utf8).split(separator: "\n").map { line in
-            var fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            if file == RunDirectory.trainLogName {  // wall-clock columns: seconds, data_seconds, step_seconds
-                fields.removeLast(2)
-                fields.remove(at: 5)
-            }
-            return fields.joined(separator: ",")
-        }
-    }
+    func log(_ name: String, _ file: String) throws -> [String] { try logWithoutWallClock(root + "/" + name, file) }
 
     /// Killed after iteration 5 (last checkpoint at 4, epoch 2's end) and resumed into fresh
     /// objects: the same losses, weights, sampler history, validation Dice and parameters as the
@@ -126,16 +116,6 @@ final class TrainUNetResumeTests: XCTestCase {
         XCTAssertThrowsError(try model.loadState(from: checkpoint, path: path)) { error in
             XCTAssertTrue("\(error)".hasPrefix("checkpoint \(path): cannot resume: network differs: "), "\(error)")
         }
-    }
-
-    /// Dice by hand: label 1 in 3 predicted and 2 reference voxels, 1 shared → 2·1/(3+2).
-    func testDice() {
-        let prediction: [UInt8] = [1, 1, 1, 0, 2]
-        let reference: [UInt8] = [1, 0, 0, 1, 2]
-        XCTAssertEqual(VolumeValidator.dice(prediction, reference, label: 1), 0.4)
-        XCTAssertEqual(VolumeValidator.dice(prediction, reference, label: 2), 1)
-        XCTAssertTrue(VolumeValidator.dice(prediction, reference, label: 3).isNaN)
-        XCTAssertEqual(VolumeValidator.dice([0, 0], [3, 0], label: 3), 0)
     }
 
     func testPaddingKeepsVoxelsInPlace() {

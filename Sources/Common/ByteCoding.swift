@@ -1,9 +1,12 @@
-/// Little-endian binary encoding of checkpoint fields. Every multi-byte value in a checkpoint is
-/// little-endian regardless of the host, so files move between machines.
+/// Little-endian binary encoding of checkpoint sections and sampler states. Every multi-byte
+/// value is little-endian regardless of the host, so files move between machines; Doubles and
+/// Floats are stored as their IEEE-754 bit patterns, so a round trip is bit-exact.
 public struct ByteWriter {
     public private(set) var bytes: [UInt8] = []
 
     public init() {}
+
+    public mutating func reserve(_ count: Int) { bytes.reserveCapacity(count) }
 
     public mutating func append(_ value: UInt8) { bytes.append(value) }
 
@@ -25,6 +28,12 @@ public struct ByteWriter {
 
     public mutating func append(_ value: Float) { append(value.bitPattern) }
 
+    /// One byte, 0 or 1.
+    public mutating func append(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    /// A fixed ASCII tag ("DROHWS01"), no length prefix.
+    public mutating func append(magic: String) { bytes.append(contentsOf: Array(magic.utf8)) }
+
     /// Count (UInt64) followed by the raw values.
     public mutating func append(_ values: [Float]) {
         append(values.count)
@@ -35,13 +44,25 @@ public struct ByteWriter {
         #endif
     }
 
+    /// Count (UInt64) followed by the values.
     public mutating func append(_ values: [Double]) {
         append(values.count)
+        append(contentsOf: values)
+    }
+
+    /// Count (UInt64) followed by the values.
+    public mutating func append(_ values: [Int]) {
+        append(values.count)
+        for value in values { append(value) }
+    }
+
+    /// The values without a count (the reader knows it from an earlier field).
+    public mutating func append(contentsOf values: [Double]) {
         for value in values { append(value.bitPattern) }
     }
 
-    public mutating func append(_ values: [Int]) {
-        append(values.count)
+    /// The values without a count (the reader knows it from an earlier field).
+    public mutating func append(contentsOf values: [UInt32]) {
         for value in values { append(value) }
     }
 
@@ -55,29 +76,31 @@ public struct ByteWriter {
     public mutating func append(_ string: String) { appendBlob(Array(string.utf8)) }
 }
 
-/// Reads what `ByteWriter` wrote; every read is bounds-checked and throws a message naming the
-/// section instead of trapping on a short buffer.
+/// Reads what `ByteWriter` wrote. Every read is bounds-checked and names the field it reads;
+/// a failure's sentence (e.g. "velocity count 9 exceeds the 12 bytes left") goes to `failure`,
+/// which wraps it in the caller's error naming what is being read (a checkpoint section, a
+/// sampler state), so the message names both.
 public struct ByteReader {
     let bytes: [UInt8]
     public private(set) var offset = 0
-    let path: String
-    let section: String
+    /// Makes the caller's error from a failure's sentence.
+    let failure: (String) -> Error
 
-    public init(_ bytes: [UInt8], path: String, section: String) {
+    public init(_ bytes: [UInt8], failure: @escaping (String) -> Error) {
         self.bytes = bytes
-        self.path = path
-        self.section = section
+        self.failure = failure
     }
 
     public var isAtEnd: Bool { offset == bytes.count }
+    public var remaining: Int { bytes.count - offset }
 
-    func fail(_ reason: String) -> CheckpointError {
-        .badSection(path: path, name: section, reason: reason)
-    }
+    /// The caller's error for `reason`.
+    public func fail(_ reason: String) -> Error { failure(reason) }
 
-    mutating func take(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
+    /// The next `count` raw bytes.
+    public mutating func take(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
         guard count >= 0, count <= bytes.count - offset else {
-            throw fail("\(what) needs \(count) bytes at offset \(offset), only \(bytes.count - offset) left")
+            throw fail("\(what) is truncated: needs \(count) bytes at offset \(offset), only \(bytes.count - offset) left")
         }
         defer { offset += count }
         return bytes[offset..<offset + count]
@@ -109,8 +132,23 @@ public struct ByteReader {
         Float(bitPattern: try uint32(what))
     }
 
-    /// A count that must fit in the remaining bytes at `elementSize` each.
-    mutating func count(_ what: String, elementSize: Int) throws -> Int {
+    /// One byte that must be 0 or 1.
+    public mutating func bool(_ what: String = "flag") throws -> Bool {
+        let byte = try uint8(what)
+        guard byte <= 1 else { throw fail("\(what) byte is \(byte), allowed 0 or 1") }
+        return byte == 1
+    }
+
+    /// A fixed ASCII tag written by `append(magic:)`.
+    public mutating func expect(magic: String, _ what: String = "header") throws {
+        let want = Array(magic.utf8)
+        guard Array(try take(want.count, what)) == want else {
+            throw fail("\(what) is not '\(magic)' (wrong file or kind)")
+        }
+    }
+
+    /// A count (Int64) that must fit in the remaining bytes at `elementSize` each.
+    public mutating func count(_ what: String, elementSize: Int) throws -> Int {
         let count = try int("\(what) count")
         guard count >= 0, count <= (bytes.count - offset) / max(elementSize, 1) else {
             throw fail("\(what) count \(count) exceeds the \(bytes.count - offset) bytes left")
@@ -136,11 +174,24 @@ public struct ByteReader {
         #endif
     }
 
+    /// Count-prefixed Doubles.
     public mutating func doubles(_ what: String = "doubles") throws -> [Double] {
-        let count = try self.count(what, elementSize: 8)
+        try doubles(count: try self.count(what, elementSize: 8), what)
+    }
+
+    /// `count` Doubles without a prefix.
+    public mutating func doubles(count: Int, _ what: String = "doubles") throws -> [Double] {
         var values = [Double]()
         values.reserveCapacity(count)
         for _ in 0..<count { values.append(try double(what)) }
+        return values
+    }
+
+    /// `count` UInt32s without a prefix.
+    public mutating func uint32s(count: Int, _ what: String = "uint32s") throws -> [UInt32] {
+        var values = [UInt32]()
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try uint32(what)) }
         return values
     }
 
@@ -165,7 +216,7 @@ public struct ByteReader {
         return text
     }
 
-    /// Throws unless every byte was consumed (a section with leftovers is not what we wrote).
+    /// Throws unless every byte was consumed (bytes with leftovers are not what we wrote).
     public func finish() throws {
         guard isAtEnd else { throw fail("\(bytes.count - offset) unexpected trailing bytes") }
     }
