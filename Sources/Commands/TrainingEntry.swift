@@ -10,14 +10,8 @@ public enum TrainingEntry {
         // A config with a `data.demo` section names the built-in phantom: its first use writes it.
         if let demo = config.data.demo, let folder = config.data.dataset,
            !FileManager.default.fileExists(atPath: folder) {
-            var demoOptions = options
-            demoOptions.demoCases = demo.cases
-            demoOptions.demoRareFraction = demo.rareFraction
-            demoOptions.demoSeed = demo.seed
-            demoOptions.demoTestCases = demo.testCases
-            demoOptions.demoTestRareFraction = demo.testRareFraction
             if !options.quiet { output.out("first use of the demo config: writing the phantom dataset to \(folder)") }
-            let status = makeDemoData(folder: folder, options: demoOptions, output: output)
+            let status = makeDemoData(folder: folder, demo: demo, quiet: options.quiet, output: output)
             guard status == ExitStatus.ok else { return status }
         }
         let status = TrainRun.run(config, resume: options.resume, quiet: options.quiet, output: output)
@@ -46,15 +40,12 @@ public enum TrainingEntry {
     }
 
     /// Writes the synthetic phantom dataset (nnU-Net v2 layout with groups.csv) to `folder`.
-    public static func makeDemoData(folder: String, options: TrainOptions, output: CommandOutput) -> Int32 {
+    public static func makeDemoData(folder: String, demo: DemoConfig, quiet: Bool, output: CommandOutput) -> Int32 {
         do {
             let summary = try PhantomGenerator.writeDataset(
-                to: URL(fileURLWithPath: folder), cases: options.demoCases ?? DemoConfig.defaultCases,
-                rareFraction: options.demoRareFraction ?? DemoConfig.defaultRareFraction,
-                seed: UInt64(max(0, options.demoSeed ?? 0)),
-                testCases: options.demoTestCases ?? DemoConfig.defaultTestCases,
-                testRareFraction: options.demoTestRareFraction ?? DemoConfig.defaultTestRareFraction)
-            if !options.quiet {
+                to: URL(fileURLWithPath: folder), cases: demo.cases, rareFraction: demo.rareFraction,
+                seed: UInt64(max(0, demo.seed)), testCases: demo.testCases, testRareFraction: demo.testRareFraction)
+            if !quiet {
                 let rare = summary.groups.values.filter { $0 == PhantomGenerator.rareGroup }.count
                 output.out("demo dataset: \(summary.trainingIDs.count) training cases, \(summary.testIDs.count) test cases "
                            + "(\(rare) rare in all) written to \(folder)")
