@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "NIfTI", dependencies: ["CZlib"]),
         .target(name: "Tensor", dependencies: ["Common", "CBLAS", "CKernels"]),
         .target(name: "Sampling", dependencies: ["Common"]),
-        .target(name: "Config", dependencies: ["Yams"]),
+        .target(name: "Config", dependencies: ["Yams", "Sampling"]),
         .target(name: "Plotting", dependencies: ["CZlib"]),
         .target(name: "Evaluation", dependencies: ["NIfTI", "CZlib", "Plotting"]),
 
@@ -50,7 +50,7 @@ let package = Package(
                                "DataPipeline", "Model", "Inference", "Cluster"]),
         .target(name: "Commands",
                 dependencies: ["Common", "NIfTI", "Config", "Evaluation", "DataPipeline", "Model", "Inference", "Training",
-                               "Cluster"]),
+                               "Cluster", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "Benchmarks",
                 dependencies: ["Common", "NIfTI", "Tensor", "Sampling", "Evaluation", "Config", "CZlib", "CBLAS",
                                "DataPipeline", "Model", "Inference", "Training", "Commands", "Cluster"]),
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "NIfTITests", dependencies: ["Common", "NIfTI"]),
         .testTarget(name: "TensorTests", dependencies: ["Common", "Tensor"]),
         .testTarget(name: "SamplingTests", dependencies: ["Common", "Sampling"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Sampling"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Common", "Evaluation", "NIfTI", "Plotting"]),
         .target(name: "TestSupport", dependencies: ["Common", "Config", "Model"], path: "Tests/TestSupport"),
@@ -80,7 +80,8 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Common", "Model", "DataPipeline", "Training", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Common", "Inference", "Training", "Commands", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Common", "Sampling", "Training", "TestSupport"]),
-        .testTarget(name: "CommandsTests", dependencies: ["Commands", "Evaluation", "NIfTI", "TestSupport"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands", "Evaluation", "NIfTI", "TestSupport",
+                                                     .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v5]
 )

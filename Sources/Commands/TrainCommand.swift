@@ -1,25 +1,73 @@
+import ArgumentParser
 import Common
 import Config
 import DataPipeline
 import Foundation
 
-/// Everything `dro-train` was asked to do (parsed by the executable, nothing decided there).
-public struct TrainOptions: Sendable {
+/// Everything `dro-train` was asked to do: each flag declared once, here, and parsed by the
+/// executable as an option group (nothing decided there). Build one in code with
+/// `TrainOptions.parse([...])` (a plain `TrainOptions()` is only a flag definition).
+public struct TrainOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong("config"), help: "Config file (YAML). Relative paths in it resolve against its folder.")
     public var configPath: String?
-    /// Replaces output.dir; relative to the working directory.
+
+    @Option(name: .customLong("output"), help: "Run folder; replaces output.dir (relative to the working directory).")
     public var outputDir: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. --set training.lr=0.001 (repeatable).",
+                                                         valueName: "key.path=value"))
     public var overrides: [String] = []
+
+    @Flag(name: .long, help: "Print the resolved config (every key, defaults filled in) as YAML.")
     public var printConfig = false
+
+    @Flag(name: .long, help: "Validate the config, read every case of the dataset, report every problem and a summary; do not train.")
     public var dryRun = false
+
+    @Flag(name: .long, help: "Continue training from the last checkpoint in the run folder.")
     public var resume = false
+
+    @Flag(name: .long, help: "Print only problems.")
     public var quiet = false
+
+    @Option(name: .long, help: "Write the synthetic phantom dataset to this folder and exit.")
     public var makeDemoData: String?
+
+    // The demo dataset's flags replace the keys of `data.demo` (DemoConfig: defaults and meaning).
+    @Option(name: .customLong("cases"), help: "Demo dataset: number of cases (data.demo.cases).")
     public var demoCases: Int?
+
+    @Option(name: .customLong("rare-fraction"), help: "Demo dataset: fraction of cases with the rare anatomy (data.demo.rare_fraction).")
     public var demoRareFraction: Double?
+
+    @Option(name: .customLong("seed"), help: "Demo dataset: random seed (data.demo.seed).")
     public var demoSeed: Int?
+
+    @Option(name: .customLong("test-cases"), help: "Demo dataset: number of held-out test cases, imagesTs/labelsTs (data.demo.test_cases).")
     public var demoTestCases: Int?
+
+    @Option(name: .customLong("test-rare-fraction"), help: "Demo dataset: fraction of test cases with the rare anatomy (data.demo.test_rare_fraction).")
     public var demoTestRareFraction: Double?
+
     public init() {}
+
+    public func validate() throws {
+        if makeDemoData == nil && (demoCases != nil || demoRareFraction != nil || demoSeed != nil
+                                   || demoTestCases != nil || demoTestRareFraction != nil) {
+            throw ValidationError("--cases, --rare-fraction, --seed, --test-cases and --test-rare-fraction go with --make-demo-data")
+        }
+    }
+
+    /// `demo` with the values given on the command line put in.
+    public func demo(over demo: DemoConfig) -> DemoConfig {
+        var d = demo
+        if let v = demoCases { d.cases = v }
+        if let v = demoRareFraction { d.rareFraction = v }
+        if let v = demoSeed { d.seed = v }
+        if let v = demoTestCases { d.testCases = v }
+        if let v = demoTestRareFraction { d.testRareFraction = v }
+        return d
+    }
 }
 
 /// `dro-train`'s logic: load and validate the config, then print it, dry-run the dataset,
@@ -44,15 +92,8 @@ public enum TrainCommand {
         }
         if let folder = options.makeDemoData {
             // The config's data.demo section supplies what the command line leaves out.
-            var demoOptions = options
-            if let demo = config?.data.demo {
-                demoOptions.demoCases = options.demoCases ?? demo.cases
-                demoOptions.demoRareFraction = options.demoRareFraction ?? demo.rareFraction
-                demoOptions.demoSeed = options.demoSeed ?? demo.seed
-                demoOptions.demoTestCases = options.demoTestCases ?? demo.testCases
-                demoOptions.demoTestRareFraction = options.demoTestRareFraction ?? demo.testRareFraction
-            }
-            return TrainingEntry.makeDemoData(folder: folder, options: demoOptions, output: output)
+            let demo = options.demo(over: config?.data.demo ?? DemoConfig())
+            return TrainingEntry.makeDemoData(folder: folder, demo: demo, quiet: options.quiet, output: output)
         }
         guard let config else { return ExitStatus.usage }
         if options.printConfig { output.out(config.resolvedYAML()) }

@@ -51,14 +51,8 @@ public enum TrainingEntry {
     static func train(_ config: Config, demoOnly options: TrainOptions, output: CommandOutput) -> Int32 {
         if let demo = config.data.demo, let folder = config.data.dataset,
            !FileManager.default.fileExists(atPath: folder) {
-            var demoOptions = options
-            demoOptions.demoCases = demo.cases
-            demoOptions.demoRareFraction = demo.rareFraction
-            demoOptions.demoSeed = demo.seed
-            demoOptions.demoTestCases = demo.testCases
-            demoOptions.demoTestRareFraction = demo.testRareFraction
             if !options.quiet { output.out("first use of the demo config: writing the phantom dataset to \(folder)") }
-            return makeDemoData(folder: folder, options: demoOptions, output: output)
+            return makeDemoData(folder: folder, demo: demo, quiet: options.quiet, output: output)
         }
         return ExitStatus.ok
     }
@@ -84,15 +78,12 @@ public enum TrainingEntry {
     }
 
     /// Writes the synthetic phantom dataset (nnU-Net v2 layout with groups.csv) to `folder`.
-    public static func makeDemoData(folder: String, options: TrainOptions, output: CommandOutput) -> Int32 {
+    public static func makeDemoData(folder: String, demo: DemoConfig, quiet: Bool, output: CommandOutput) -> Int32 {
         do {
             let summary = try PhantomGenerator.writeDataset(
-                to: URL(fileURLWithPath: folder), cases: options.demoCases ?? DemoConfig.defaultCases,
-                rareFraction: options.demoRareFraction ?? DemoConfig.defaultRareFraction,
-                seed: UInt64(max(0, options.demoSeed ?? 0)),
-                testCases: options.demoTestCases ?? DemoConfig.defaultTestCases,
-                testRareFraction: options.demoTestRareFraction ?? DemoConfig.defaultTestRareFraction)
-            if !options.quiet {
+                to: URL(fileURLWithPath: folder), cases: demo.cases, rareFraction: demo.rareFraction,
+                seed: UInt64(max(0, demo.seed)), testCases: demo.testCases, testRareFraction: demo.testRareFraction)
+            if !quiet {
                 let rare = summary.groups.values.filter { $0 == PhantomGenerator.rareGroup }.count
                 output.out("demo dataset: \(summary.trainingIDs.count) training cases, \(summary.testIDs.count) test cases "
                            + "(\(rare) rare in all) written to \(folder)")

@@ -65,22 +65,28 @@ public struct Config: Equatable, Sendable {
 
     private init(_ r: SectionReader, sourceName: String) {
         let stem = URL(fileURLWithPath: sourceName).deletingPathExtension().lastPathComponent
-        data = DataConfig(r.section("data"))
-        model = ModelConfig(r.section("model"))
-        sampler = SamplerConfig(r.section("sampler"))
-        training = TrainingConfig(r.section("training"), patchDivisor: model.patchDivisor,
-                                  levels: model.features.count)
-        inference = InferenceConfig(r.section("inference"))
-        output = OutputConfig(r.section("output"), defaultDir: "runs/\(stem.isEmpty ? "run" : stem)")
+        data = DataConfig.schema.read(r.section("data"), defaults: DataConfig())
+        model = ModelConfig.schema.read(r.section("model"), defaults: ModelConfig())
+        sampler = SamplerConfig.schema.read(r.section("sampler"), defaults: SamplerConfig())
+        training = TrainingConfig.schema.read(r.section("training"), defaults: TrainingConfig())
+        inference = InferenceConfig.schema.read(r.section("inference"), defaults: InferenceConfig())
+        output = OutputConfig.schema(defaultDir: Self.defaultOutputDir(stem: stem))
+            .read(r.section("output"), defaults: OutputConfig(dir: ""))
+        for rule in Self.rules { rule(r, self) }
         r.finish()
     }
+
+    /// `runs/<config name>`, relative to the config file's folder.
+    static func defaultOutputDir(stem: String) -> String { "runs/\(stem.isEmpty ? "run" : stem)" }
 
     /// The resolved configuration (every key, defaults filled in, absolute paths) as YAML.
     /// Decoding it gives back an equal `Config`.
     public func resolvedYAML() -> String {
-        let root = YAMLOut.map([("data", data.yaml), ("model", model.yaml), ("sampler", sampler.yaml),
-                                ("training", training.yaml), ("inference", inference.yaml),
-                                ("output", output.yaml)])
+        let root = YAMLOut.map([("data", DataConfig.schema.yaml(data)), ("model", ModelConfig.schema.yaml(model)),
+                                ("sampler", SamplerConfig.schema.yaml(sampler)),
+                                ("training", TrainingConfig.schema.yaml(training)),
+                                ("inference", InferenceConfig.schema.yaml(inference)),
+                                ("output", OutputConfig.schema(defaultDir: "").yaml(output))])
         // Serialising a tree built from plain scalars cannot fail; an empty string would make
         // the caller's save visibly wrong rather than crash.
         return (try? Yams.serialize(node: root, indent: 2, width: -1, allowUnicode: true)) ?? ""

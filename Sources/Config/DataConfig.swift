@@ -37,26 +37,29 @@ public struct CaseEntry: Equatable, Sendable {
 
 /// The built-in synthetic phantom dataset (written by `dro-train --make-demo-data`).
 public struct DemoConfig: Equatable, Sendable {
-    public static let defaultCases = 24
+    public var cases = 24
     /// Share of cases with the rare anatomy: small enough that uniform sampling under-trains it.
-    public static let defaultRareFraction = 0.2
-    public var cases = DemoConfig.defaultCases
-    public var rareFraction = DemoConfig.defaultRareFraction
+    public var rareFraction = 0.2
     public var seed = 0
     /// Held-out test cases written to imagesTs/labelsTs (what `dro-infer` and `dro-eval` are
     /// shown on in the demo); the rare group is over-represented there so its score is readable.
-    public static let defaultTestCases = 8
-    public static let defaultTestRareFraction = 0.5
-    public var testCases = DemoConfig.defaultTestCases
-    public var testRareFraction = DemoConfig.defaultTestRareFraction
+    public var testCases = 8
+    public var testRareFraction = 0.5
     public init() {}
+
+    static let schema = Schema<DemoConfig>([
+        .int("cases", \.cases, .atLeast(2), "Number of phantom cases."),
+        .number("rare_fraction", \.rareFraction, .closed(0, 1), "Share of cases with the rare anatomy."),
+        .int("seed", \.seed, .atLeast(0), "Seed of the phantom generator."),
+        .int("test_cases", \.testCases, .atLeast(0),
+             "Held-out test cases written to `imagesTs/labelsTs` (what `dro-infer`/`dro-eval` are shown on)."),
+        .number("test_rare_fraction", \.testRareFraction, .closed(0, 1),
+                "Share of test cases with the rare anatomy (over-represented so its score is readable)."),
+    ])
 }
 
 /// `data:` — which cases to train on and what their channels and labels mean.
 public struct DataConfig: Equatable, Sendable {
-    /// nnU-Net's default: 5-fold cross-validation holds out one fifth.
-    public static let defaultValFraction = 0.2
-
     /// Dataset folder (absolute after decoding); nil with an explicit `cases` list.
     public var dataset: String?
     public var layout: DatasetLayoutKind = .auto
@@ -65,7 +68,8 @@ public struct DataConfig: Equatable, Sendable {
     public var channels: [String]?
     /// Label names and values, consecutive from background 0; nil = read from dataset.json.
     public var labels: [LabelDefinition]?
-    public var valFraction = DataConfig.defaultValFraction
+    /// nnU-Net's default: 5-fold cross-validation holds out one fifth.
+    public var valFraction = 0.2
     /// Explicit validation case ids (replace `val_fraction`).
     public var valCases: [String]?
     public var splitSeed = 0
@@ -79,46 +83,69 @@ public struct DataConfig: Equatable, Sendable {
 
     public init() {}
 
-    static let keys = ["dataset", "layout", "cases", "channels", "labels", "val_fraction", "val_cases",
-                       "split_seed", "groups", "target_spacing", "cache", "normalization", "demo"]
-
-    init(_ r: SectionReader) {
-        dataset = r.optionalPath("dataset")
-        layout = r.choice("layout", .auto)
-        cases = Self.readCases(r)
-        channels = r.field("channels")?.strings()
-        if let ch = channels, ch.isEmpty || Set(ch).count != ch.count {
-            r.log.add(.outOfRange(key: r.keyPath("channels"), at: r.location("channels"),
-                                  found: "[\(ch.joined(separator: ", "))]", allowed: "one or more distinct names"))
-        }
-        labels = Self.readLabels(r)
-        valFraction = r.double("val_fraction", Self.defaultValFraction, .halfOpen(0, 1))
-        valCases = r.field("val_cases")?.strings()
+    static let schema = Schema<DataConfig>([
+        .custom("dataset", type: "path", allowed: "existing folder",
+                "Dataset folder (nnU-Net v2 raw or MSD). Required unless `cases` lists the files.",
+                show: { _ in "—" }, read: { r, s in s.dataset = r.optionalPath("dataset") },
+                write: { YAMLOut.optional($0.dataset, YAMLOut.string) }),
+        .choice("layout", \.layout,
+                "`auto`: `list` when `cases` is given, else decided by dataset.json (`channel_names` → nnU-Net v2; `modality`/`training` → MSD)."),
+        .custom("cases", type: "list", allowed: "`{id, images, label, group}`",
+                "Explicit case list: `images` one file per channel (or one 4-D file for all), `label` the label map, `group` optional.",
+                show: { _ in "`[]`" }, read: { r, s in s.cases = readCases(r) },
+                write: { s in
+                    YAMLOut.block(s.cases.map { c in
+                        YAMLOut.map([("id", YAMLOut.string(c.id)), ("images", YAMLOut.strings(c.images)),
+                                     ("label", YAMLOut.optional(c.label, YAMLOut.string)),
+                                     ("group", YAMLOut.optional(c.group, YAMLOut.string))])
+                    })
+                }),
+        .custom("channels", type: "list of text", allowed: "≥ 1 distinct names",
+                "Channel names. null = dataset.json's. When given, the count must match the dataset; names replace the dataset's.",
+                show: { _ in "null" },
+                read: { r, s in
+                    s.channels = r.field("channels")?.strings()
+                    if let ch = s.channels, ch.isEmpty || Set(ch).count != ch.count {
+                        r.log.add(.outOfRange(key: r.keyPath("channels"), at: r.location("channels"),
+                                              found: "[\(ch.joined(separator: ", "))]", allowed: "one or more distinct names"))
+                    }
+                },
+                write: { YAMLOut.optional($0.channels, YAMLOut.strings) }),
+        .custom("labels", type: "mapping name → integer", allowed: "values 0, 1, …, K−1 (background 0), K ≥ 2",
+                "Classes. null = dataset.json's (required for `list`). When given, the count must match; names replace the dataset's.",
+                show: { _ in "null" }, read: { r, s in s.labels = readLabels(r) },
+                write: { s in YAMLOut.optional(s.labels) { l in YAMLOut.map(l.map { ($0.name, YAMLOut.int($0.value)) }) } }),
+        .custom("val_fraction", type: "number", allowed: "[0, 1)",
+                "Share of cases held out for validation (nnU-Net's 5-fold share), taken per group.",
+                show: { DocsText.number($0.valFraction) },
+                read: { r, s in if let v = r.requiredField("val_fraction")?.double(.halfOpen(0, 1)) { s.valFraction = v } },
+                write: { $0.valCases == nil ? YAMLOut.number($0.valFraction) : nil }),
+        .custom("val_cases", type: "list of text", allowed: "case ids in the dataset",
+                "Explicit validation cases (instead of `val_fraction`).",
+                show: { _ in "null" }, read: { r, s in s.valCases = r.field("val_cases")?.strings() },
+                write: { s in s.valCases.map(YAMLOut.strings) }),
+        .int("split_seed", \.splitSeed, .atLeast(0), "Seed of the validation split shuffle."),
+        .custom("groups", type: "path", allowed: "CSV file",
+                "`case,group` rows (optional header), e.g. normal / abnormal / other centre; reports are broken down by group.",
+                show: { _ in "null" }, read: { r, s in s.groups = r.optionalPath("groups") },
+                write: { YAMLOut.optional($0.groups, YAMLOut.string) }),
+        .custom("target_spacing", type: "3 numbers", allowed: "each > 0 (mm)",
+                "Resample every case to this spacing (x, y, z); null keeps each case's spacing.",
+                show: { _ in "null" },
+                read: { r, s in s.targetSpacing = r.field("target_spacing")?.doubles(count: 3, .greaterThan(0)) },
+                write: { YAMLOut.optional($0.targetSpacing, YAMLOut.numbers) }),
+        .choice("cache", \.cache,
+                "Where preprocessed cases are kept during training: `auto` keeps them in memory while they fit in half of the memory available at start (/proc/meminfo) and writes the rest to `<output.dir>/cache/` (one file per case, read back when the case is drawn); `memory` keeps all in memory; `disk` writes all to the cache. dro-train states the memory and disk used before training."),
+        .choice("normalization", \.normalization,
+                "Intensity normalisation per case and channel (nnU-Net uses z-score for MRI)."),
+        .optionalSection("demo", \.demo, DemoConfig.schema, defaults: DemoConfig(),
+                         meaning: "The built-in synthetic phantom. `dro-train --config C --make-demo-data DIR` writes it to DIR with these values (`--cases`, `--rare-fraction`, `--seed`, `--test-cases`, `--test-rare-fraction` override them); training with such a config writes it to `data.dataset` on first use, when that folder does not exist yet."),
+    ], rules: [{ r, s in
         if r.isPresent("val_fraction") && r.isPresent("val_cases") {
             r.log.add(.inconsistent(key: r.keyPath("val_cases"), at: r.location("val_cases"),
                                     message: "give either val_cases or val_fraction, not both"))
         }
-        splitSeed = r.int("split_seed", 0, .atLeast(0))
-        groups = r.optionalPath("groups")
-        targetSpacing = r.field("target_spacing")?.doubles(count: 3, .greaterThan(0))
-        cache = r.choice("cache", .auto)
-        normalization = r.choice("normalization", .zscore)
-        if r.isPresent("demo") {
-            let d = r.section("demo")
-            var demo = DemoConfig()
-            demo.cases = d.int("cases", DemoConfig.defaultCases, .atLeast(2))
-            demo.rareFraction = d.double("rare_fraction", DemoConfig.defaultRareFraction, .closed(0, 1))
-            demo.seed = d.int("seed", 0, .atLeast(0))
-            demo.testCases = d.int("test_cases", DemoConfig.defaultTestCases, .atLeast(0))
-            demo.testRareFraction = d.double("test_rare_fraction", DemoConfig.defaultTestRareFraction, .closed(0, 1))
-            d.finish()
-            self.demo = demo
-        } else {
-            _ = r.raw("demo")
-        }
-        checkSource(r)
-        r.finish()
-    }
+    }, { r, s in s.checkSource(r) }])
 
     private func checkSource(_ r: SectionReader) {
         switch layout {
@@ -181,30 +208,5 @@ public struct DataConfig: Equatable, Sendable {
             r.log.add(.inconsistent(key: r.keyPath("cases"), at: r.location("cases"), message: "case id '\(id)' appears twice"))
         }
         return cases
-    }
-
-    var yaml: Node {
-        YAMLOut.map([
-            ("dataset", YAMLOut.optional(dataset, YAMLOut.string)),
-            ("layout", YAMLOut.string(layout.rawValue)),
-            ("cases", YAMLOut.block(cases.map { c in
-                YAMLOut.map([("id", YAMLOut.string(c.id)), ("images", YAMLOut.strings(c.images)),
-                             ("label", YAMLOut.optional(c.label, YAMLOut.string)),
-                             ("group", YAMLOut.optional(c.group, YAMLOut.string))])
-            })),
-            ("channels", YAMLOut.optional(channels, YAMLOut.strings)),
-            ("labels", YAMLOut.optional(labels) { l in YAMLOut.map(l.map { ($0.name, YAMLOut.int($0.value)) }) }),
-            valCases == nil ? ("val_fraction", YAMLOut.number(valFraction)) : ("val_cases", YAMLOut.optional(valCases, YAMLOut.strings)),
-            ("split_seed", YAMLOut.int(splitSeed)),
-            ("groups", YAMLOut.optional(groups, YAMLOut.string)),
-            ("target_spacing", YAMLOut.optional(targetSpacing, YAMLOut.numbers)),
-            ("cache", YAMLOut.string(cache.rawValue)),
-            ("normalization", YAMLOut.string(normalization.rawValue)),
-            ("demo", YAMLOut.optional(demo) { d in
-                YAMLOut.map([("cases", YAMLOut.int(d.cases)), ("rare_fraction", YAMLOut.number(d.rareFraction)),
-                             ("seed", YAMLOut.int(d.seed)), ("test_cases", YAMLOut.int(d.testCases)),
-                             ("test_rare_fraction", YAMLOut.number(d.testRareFraction))])
-            }),
-        ])
     }
 }

@@ -1,55 +1,47 @@
 import Yams
 
-/// `inference:` — sliding-window prediction (nnU-Net defaults, docs/method.md §4).
+/// `inference:` — sliding-window prediction (nnU-Net defaults, docs/method.md §4). The sliding
+/// window (`SlidingWindow`) and dro-infer's settings take their defaults from here.
 public struct InferenceConfig: Equatable, Sendable {
     /// Window overlap as a fraction of the patch (nnU-Net: 50 %).
-    public static let defaultOverlap = 0.5
+    public var overlap = 0.5
     /// Gaussian weighting σ = patch × 1/8 (nnU-Net).
-    public static let defaultGaussianSigmaScale = 0.125
-
-    public var overlap = InferenceConfig.defaultOverlap
-    public var gaussianSigmaScale = InferenceConfig.defaultGaussianSigmaScale
+    public var gaussianSigmaScale = 0.125
     /// Test-time augmentation by flipping.
     public var tta = false
     /// Windows per forward pass.
     public var batch = 1
     public init() {}
 
-    init(_ r: SectionReader) {
-        overlap = r.double("overlap", Self.defaultOverlap, .halfOpen(0, 1))
-        gaussianSigmaScale = r.double("gaussian_sigma_scale", Self.defaultGaussianSigmaScale, .greaterThan(0))
-        tta = r.bool("tta", false)
-        batch = r.int("batch", 1, .atLeast(1))
-        r.finish()
-    }
-
-    var yaml: Node {
-        YAMLOut.map([("overlap", YAMLOut.number(overlap)),
-                     ("gaussian_sigma_scale", YAMLOut.number(gaussianSigmaScale)),
-                     ("tta", YAMLOut.bool(tta)), ("batch", YAMLOut.int(batch))])
-    }
+    static let schema = Schema<InferenceConfig>([
+        .number("overlap", \.overlap, .halfOpen(0, 1), "Sliding-window overlap as a fraction of the patch."),
+        .number("gaussian_sigma_scale", \.gaussianSigmaScale, .greaterThan(0),
+                "Gaussian weighting σ = patch × scale (nnU-Net: 1/8)."),
+        .bool("tta", \.tta, "Test-time augmentation by flipping."),
+        .int("batch", \.batch, .atLeast(1), "Windows per forward pass."),
+    ])
 }
 
 /// `output:` — where a run writes checkpoints, logs, the resolved config and plots.
 public struct OutputConfig: Equatable, Sendable {
-    public static let defaultCheckpointEvery = 50
     /// Run folder, absolute after decoding. Default: `runs/<config name>` next to the config file.
     public var dir: String
     /// Save a checkpoint every this many epochs (the last epoch always saves).
-    public var checkpointEvery = OutputConfig.defaultCheckpointEvery
+    public var checkpointEvery = 50
     public var plots = true
 
     public init(dir: String) { self.dir = dir }
 
-    init(_ r: SectionReader, defaultDir: String) {
-        dir = r.optionalPath("dir") ?? r.log.resolvePath(defaultDir, key: "")
-        checkpointEvery = r.int("checkpoint_every", Self.defaultCheckpointEvery, .atLeast(1))
-        plots = r.bool("plots", true)
-        r.finish()
-    }
-
-    var yaml: Node {
-        YAMLOut.map([("dir", YAMLOut.string(dir)), ("checkpoint_every", YAMLOut.int(checkpointEvery)),
-                     ("plots", YAMLOut.bool(plots))])
+    /// `defaultDir` (relative to the config file's folder) when `dir` is not given.
+    static func schema(defaultDir: String) -> Schema<OutputConfig> {
+        Schema([
+            .custom("dir", type: "path", allowed: "",
+                    "Run folder (checkpoints, logs, resolved config, plots). `--output` replaces it.",
+                    show: { _ in "`runs/<config name>` next to the config" },
+                    read: { r, s in s.dir = r.optionalPath("dir") ?? r.log.resolvePath(defaultDir, key: "") },
+                    write: { YAMLOut.string($0.dir) }),
+            .int("checkpoint_every", \.checkpointEvery, .atLeast(1), "Save a checkpoint every this many epochs."),
+            .bool("plots", \.plots, "Write PNG plots of the training curves."),
+        ])
     }
 }

@@ -1,3 +1,4 @@
+import Sampling
 import Yams
 
 /// Which distribution training cases are drawn from.
@@ -8,63 +9,43 @@ public enum SamplerKind: String, CaseIterable, Sendable {
     case hardness
 }
 
-/// What one sampler entry stands for.
-public enum SampleUnit: String, CaseIterable, Sendable {
-    /// A training volume; each draw then takes a random patch of it (the paper).
-    case `case`
-    /// A (case, region) patch cell.
-    case patch
+extension ClipRange: IntervalValue {
+    init(interval: ClosedRange<Double>) { self.init(interval) }
+    var interval: ClosedRange<Double> { lower...upper }
 }
 
-/// `sampler:` — the hardness weighted sampler (docs/method.md §1; defaults: the authors' values, §2).
+/// `sampler:` — which sampler, and the hardness weighted sampler's options (docs/method.md §1;
+/// defaults: the authors' values, §2), decoded straight into the Sampling module's
+/// `HardnessSamplerOptions`, whose initialiser holds those defaults. The ranges here are what a
+/// config may ask for; the sampler's own `validate()` guards its wider invariants for callers
+/// that do not come through a config.
 public struct SamplerConfig: Equatable, Sendable {
-    /// Robustness parameter β used by the authors.
-    public static let defaultBeta = 100.0
-    /// Initial loss: an upper bound of Dice+CE (the authors use 2.0).
-    public static let defaultInitLoss = 2.0
-    /// Importance weight clip range of the authors' implementation.
-    public static let defaultClip: ClosedRange<Double> = 0.1...10
-
     public var kind: SamplerKind = .hardness
-    public var beta = SamplerConfig.defaultBeta
-    /// History momentum m: L̃ ← m·L̃ + (1−m)·ℓ. The authors use 0.
-    public var momentum = 0.0
-    public var initLoss = SamplerConfig.defaultInitLoss
-    public var importanceSampling = false
-    public var clip = SamplerConfig.defaultClip
-    public var unit: SampleUnit = .case
-    /// Floor p at ε = 1e-4/N and renormalise (the authors' safeguard).
-    public var floor = true
+    /// What one sampler entry stands for: a training volume (the paper) or a patch cell.
+    public var unit: SamplingUnit = .wholeCase
+    /// β, momentum, L_init, importance sampling, clip and floor.
+    public var hardness = HardnessSamplerOptions()
 
     public init() {}
 
-    init(_ r: SectionReader) {
-        kind = r.choice("kind", .hardness)
-        beta = r.double("beta", Self.defaultBeta, .atLeast(0))
-        momentum = r.double("momentum", 0, .halfOpen(0, 1))
-        initLoss = r.double("init_loss", Self.defaultInitLoss, .greaterThan(0))
-        importanceSampling = r.bool("importance_sampling", false)
-        clip = r.interval("clip", Self.defaultClip, .greaterThan(0))
-        if !clip.contains(1) {
+    static let schema = Schema<SamplerConfig>([
+        .choice("kind", \.kind, "`uniform` = plain ERM."),
+        .number("beta", \.hardness.beta, .atLeast(0), "Robustness β (0 = ERM, ∞ = worst case)."),
+        .number("momentum", \.hardness.momentum, .halfOpen(0, 1), "History update L̃ ← m·L̃ + (1−m)·ℓ."),
+        .number("init_loss", \.hardness.initLoss, .greaterThan(0),
+                "Initial L̃ (an upper bound of Dice + CE), with 0.1 % noise to break ties."),
+        .bool("importance_sampling", \.hardness.importanceSampling,
+              "Weight each drawn sample's loss by exp(β(1−m)(ℓ − L̃))."),
+        .interval("clip", \.hardness.clip, .greaterThan(0), allowed: "0 < low ≤ 1 ≤ high",
+                  "Clip range of the importance weights."),
+        .choice("unit", \.unit, "A sample is a training volume (the paper) or a (case, region) patch cell."),
+        .bool("floor", \.hardness.floorEnabled, "Floor p at ε = 1e-4/N and renormalise."),
+    ], rules: [{ r, s in
+        let clip = s.hardness.clip
+        if !(clip.lower...clip.upper).contains(1) {
             r.log.add(.outOfRange(key: r.keyPath("clip"), at: r.location("clip"),
-                                  found: "[\(formatNumber(clip.lowerBound)), \(formatNumber(clip.upperBound))]",
+                                  found: "[\(formatNumber(clip.lower)), \(formatNumber(clip.upper))]",
                                   allowed: "[low, high] with 0 < low ≤ 1 ≤ high (a weight of 1 must stay possible)"))
         }
-        unit = r.choice("unit", .case)
-        floor = r.bool("floor", true)
-        r.finish()
-    }
-
-    var yaml: Node {
-        YAMLOut.map([
-            ("kind", YAMLOut.string(kind.rawValue)),
-            ("beta", YAMLOut.number(beta)),
-            ("momentum", YAMLOut.number(momentum)),
-            ("init_loss", YAMLOut.number(initLoss)),
-            ("importance_sampling", YAMLOut.bool(importanceSampling)),
-            ("clip", YAMLOut.interval(clip)),
-            ("unit", YAMLOut.string(unit.rawValue)),
-            ("floor", YAMLOut.bool(floor)),
-        ])
-    }
+    }])
 }

@@ -67,6 +67,19 @@ final class SectionReader {
         return log.location(key: path, node: node)
     }
 
+    /// Location of a key below this section (`["loss", "batch_dice"]`): its line, else the
+    /// line of the deepest section present, else the override that set it.
+    func location(of keys: [String]) -> ConfigLocation {
+        var node = self.node, found = node
+        for key in keys {
+            guard case .mapping(let mapping)? = node,
+                  let entry = mapping.first(where: { $0.key.scalar?.string == key }) else { break }
+            found = entry.key
+            node = entry.value
+        }
+        return log.location(key: keys.reduce(path) { $0.isEmpty ? $1 : "\($0).\($1)" }, node: found)
+    }
+
     func isPresent(_ key: String) -> Bool { !isNull(entries.first(where: { $0.key == key })?.value) }
 
     func section(_ key: String) -> SectionReader { SectionReader(path: keyPath(key), node: raw(key), log: log) }

@@ -2,18 +2,20 @@
 // nnU-Net's order: spatial (one resample from the case), noise, blur, brightness, contrast,
 // low resolution, inverted gamma, gamma, mirroring.
 
+import Config
 import Foundation
 
 public struct Augmenter: Sendable {
     public let options: AugmentationOptions
     public let patchSize: GridShape
 
+    /// `options.effective` is applied: all of `options`, or nothing when its master switch is off.
     public init(options: AugmentationOptions, patchSize: GridShape) throws {
         try options.validate()
         guard !patchSize.isEmpty else {
             throw DataError.invalidOption(key: "patch_size", value: "\(patchSize)", allowed: "all extents ≥ 1")
         }
-        self.options = options
+        self.options = options.effective
         self.patchSize = patchSize
     }
 

@@ -1,6 +1,8 @@
 // One case held in memory: image channels, optional label map, geometry, and the record needed
 // to put a prediction back on the grid the case was read from.
 
+import NIfTI
+
 /// Per-channel intensity statistics used by z-score normalisation (kept for the record).
 public struct ChannelStats: Hashable, Codable, Sendable {
     public var mean: Double
@@ -16,15 +18,42 @@ public struct CaseGeometry: Hashable, Codable, Sendable {
     public var originalSpacing: Spacing
     /// 4×4 row-major voxel-to-mm affine of the original grid (NIfTI order i=x, j=y, k=z).
     public var originalAffine: [[Double]]
-    /// Box of the original grid kept by cropping; the whole grid when not cropped.
+    /// How the file grid was reordered to the canonical (closest-RAS) grid before cropping;
+    /// the identity when it was stored that way or not reoriented.
+    public var orientation: AxisOrientation
+    /// Box of the canonical grid kept by cropping; the whole grid when not cropped.
     public var cropBox: GridBox
 
     public init(originalShape: GridShape, originalSpacing: Spacing, originalAffine: [[Double]],
-                cropBox: GridBox? = nil) {
+                orientation: AxisOrientation = .identity, cropBox: GridBox? = nil) {
         self.originalShape = originalShape
         self.originalSpacing = originalSpacing
         self.originalAffine = originalAffine
+        self.orientation = orientation
         self.cropBox = cropBox ?? GridBox(covering: originalShape)
+    }
+
+    /// The original grid after reorientation (what the crop box refers to).
+    public var canonicalShape: GridShape {
+        GridShape(niftiShape: orientation.canonicalShape(originalShape.niftiShape))
+    }
+
+    /// The original voxel size along the canonical axes (x, y, z).
+    public var canonicalSpacing: Spacing {
+        let file = [originalSpacing.x, originalSpacing.y, originalSpacing.z]
+        return Spacing(orientation.source.map { file[$0] })
+    }
+
+    private enum CodingKeys: String, CodingKey { case originalShape, originalSpacing, originalAffine, orientation, cropBox }
+
+    /// Geometry recorded before reorientation existed (case caches) reads as not reoriented.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        originalShape = try c.decode(GridShape.self, forKey: .originalShape)
+        originalSpacing = try c.decode(Spacing.self, forKey: .originalSpacing)
+        originalAffine = try c.decode([[Double]].self, forKey: .originalAffine)
+        orientation = try c.decodeIfPresent(AxisOrientation.self, forKey: .orientation) ?? .identity
+        cropBox = try c.decode(GridBox.self, forKey: .cropBox)
     }
 }
 

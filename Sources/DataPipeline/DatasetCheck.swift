@@ -1,4 +1,5 @@
 import Foundation
+import NIfTI
 
 /// What one case contributes to the dataset summary.
 public struct CaseStatistics: Equatable, Sendable {
@@ -6,6 +7,8 @@ public struct CaseStatistics: Equatable, Sendable {
     public var group: String?
     public var shape: [Int]
     public var spacing: [Double]
+    /// Axis codes of the stored grid ("RAS", "LPS", ...), from its affine.
+    public var orientation: String = "RAS"
     /// Finite intensity range per channel.
     public var intensityRange: [ClosedRange<Float>]
     /// Voxels per label value (index = value); empty when the case has no readable label.
@@ -50,6 +53,7 @@ public enum DatasetCheck {
         var counts = [Int](repeating: 0, count: c.label == nil ? 0 : classes)
         for v in c.label ?? [] { counts[Int(v)] += 1 }
         return CaseStatistics(id: c.id, group: c.group, shape: c.shape, spacing: c.spacing,
+                              orientation: AxisOrientation.closestRAS(c.affine).fileAxisCodes,
                               intensityRange: ranges, labelVoxels: counts)
     }
 }

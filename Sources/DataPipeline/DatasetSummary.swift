@@ -22,6 +22,11 @@ public enum DatasetSummary {
         lines.append("shape (x×y×z):  min \(axisStat(stats.map { $0.shape.map(Double.init) }, quantile: 0, integer: true))"
                      + "  median \(axisStat(stats.map { $0.shape.map(Double.init) }, quantile: 0.5, integer: true))"
                      + "  max \(axisStat(stats.map { $0.shape.map(Double.init) }, quantile: 1, integer: true))")
+        var orientations: [String: Int] = [:]
+        for c in stats { orientations[c.orientation, default: 0] += 1 }
+        lines.append("orientations: " + orientations.keys.sorted().map { "\($0) \(orientations[$0] ?? 0)" }
+            .joined(separator: ", ") + (orientations.count > 1 || orientations["RAS"] == nil
+                ? " (training brings every case to the closest-RAS grid; predictions are written as stored)" : ""))
         lines.append("spacing (mm):   min \(axisStat(stats.map { $0.spacing }, quantile: 0))"
                      + "  median \(axisStat(stats.map { $0.spacing }, quantile: 0.5))"
                      + "  max \(axisStat(stats.map { $0.spacing }, quantile: 1))")

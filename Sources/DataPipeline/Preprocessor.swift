@@ -1,5 +1,8 @@
-// nnU-Net's preprocessing for MRI, in its order: crop to the non-zero box, z-score each channel
-// inside the non-zero mask, resample to a target spacing (optional).
+// nnU-Net's preprocessing for MRI, in its order, after bringing the case to the closest-RAS axis
+// order (exact reordering, see NIfTI/Orientation.swift): crop to the non-zero box, z-score each
+// channel inside the non-zero mask, resample to a target spacing (optional).
+
+import NIfTI
 
 /// What `Preprocessor.preprocess` does.
 public struct PreprocessingOptions: Codable, Equatable, Sendable {
@@ -12,8 +15,27 @@ public struct PreprocessingOptions: Codable, Equatable, Sendable {
     public var targetSpacing: Spacing? = nil
     /// Max/min spacing ratio above which the thick axis is resampled with nearest neighbour.
     public var anisotropyThreshold: Double = defaultAnisotropyThreshold
+    /// Reorder every case to the closest-RAS axis order and directions first (exact; undone on
+    /// predictions), so cases stored in different orientations train on consistent anatomy.
+    /// On for every new run; checkpoints written before it existed read as off, so their
+    /// networks keep seeing cases as stored.
+    public var reorient: Bool = true
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case cropToNonzero, zScore, normalizeInsideMask, targetSpacing, anisotropyThreshold, reorient
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cropToNonzero = try c.decode(Bool.self, forKey: .cropToNonzero)
+        zScore = try c.decode(Bool.self, forKey: .zScore)
+        normalizeInsideMask = try c.decode(Bool.self, forKey: .normalizeInsideMask)
+        targetSpacing = try c.decodeIfPresent(Spacing.self, forKey: .targetSpacing)
+        anisotropyThreshold = try c.decode(Double.self, forKey: .anisotropyThreshold)
+        reorient = try c.decodeIfPresent(Bool.self, forKey: .reorient) ?? false
+    }
 
     public func validate() throws {
         if let t = targetSpacing {
@@ -40,9 +62,22 @@ public enum Preprocessor {
             throw DataError.invalidOption(key: "case \(raw.id)", value: "already preprocessed",
                                           allowed: "a case as read from its files")
         }
-        var shape = raw.shape, image = raw.image, label = raw.label, affine = raw.affine
+        var shape = raw.shape, image = raw.image, label = raw.label, affine = raw.affine, spacing = raw.spacing
+        var geometry = raw.geometry
+        if options.reorient {
+            let orientation = AxisOrientation.closestRAS(affine)
+            if !orientation.isIdentity {
+                let file = shape.niftiShape
+                image = orientation.toCanonical(image, channels: raw.channels, fileShape: file)
+                label = label.map { orientation.toCanonical($0, channels: 1, fileShape: file) }
+                affine = orientation.canonicalAffine(affine, fileShape: file)
+                shape = GridShape(niftiShape: orientation.canonicalShape(file))
+                geometry.orientation = orientation
+                spacing = geometry.canonicalSpacing
+            }
+        }
         var box = GridBox(covering: shape)
-        let fullMask = Cropping.nonzeroMask(raw.image, channels: raw.channels, shape: shape)
+        let fullMask = Cropping.nonzeroMask(image, channels: raw.channels, shape: shape)
         var mask = fullMask
         if options.cropToNonzero {
             // An all-zero image keeps its whole grid (nothing to crop to).
@@ -63,7 +98,6 @@ public enum Preprocessor {
             image = r.image
             stats = r.stats
         }
-        var spacing = raw.spacing
         if let target = options.targetSpacing {
             let newShape = try Resampler.checkedShape(shape, from: spacing, to: target, caseID: raw.id)
             if newShape != shape {
@@ -77,7 +111,6 @@ public enum Preprocessor {
                 shape = newShape
             }
         }
-        var geometry = raw.geometry
         geometry.cropBox = box
         return try CaseVolume(id: raw.id, channels: raw.channels, shape: shape, image: image, label: label,
                               spacing: spacing, affine: affine, geometry: geometry,
@@ -90,7 +123,7 @@ public enum Preprocessor {
 /// inverse only up to interpolation; un-cropping is exact.
 public enum PredictionRestorer {
     /// Label map on the current grid (`shape`) → label map on `geometry.originalShape`, 0 outside
-    /// the crop box. Nearest neighbour.
+    /// the crop box. Nearest neighbour; the reorientation is undone exactly.
     public static func restoreLabels(_ labels: [UInt8], shape: GridShape,
                                      geometry: CaseGeometry) throws -> [UInt8] {
         guard labels.count == shape.count else {
@@ -99,8 +132,9 @@ public enum PredictionRestorer {
         }
         let cropped = geometry.cropBox.shape
         let back = shape == cropped ? labels : Resampler.resampleLabels(labels, from: shape, to: cropped)
-        return Cropping.uncrop(back, channels: 1, box: geometry.cropBox, into: geometry.originalShape,
-                               fill: [0])
+        let canonical = Cropping.uncrop(back, channels: 1, box: geometry.cropBox, into: geometry.canonicalShape,
+                                        fill: [0])
+        return geometry.orientation.toFile(canonical, channels: 1, fileShape: geometry.originalShape.niftiShape)
     }
 
     /// K×`shape` class probabilities → K×original shape. Linear interpolation (nearest along a
@@ -116,13 +150,14 @@ public enum PredictionRestorer {
         let cropped = geometry.cropBox.shape
         var back = p
         if shape != cropped {
-            let modes = Resampler.imageModes(current: spacing, target: geometry.originalSpacing,
+            let modes = Resampler.imageModes(current: spacing, target: geometry.canonicalSpacing,
                                              threshold: anisotropyThreshold)
             back = Resampler.resample(p, channels: classes, from: shape, to: cropped, modes: modes)
         }
         var fill = [Float](repeating: 0, count: classes)
         fill[0] = 1
-        return Cropping.uncrop(back, channels: classes, box: geometry.cropBox,
-                               into: geometry.originalShape, fill: fill)
+        let canonical = Cropping.uncrop(back, channels: classes, box: geometry.cropBox,
+                                        into: geometry.canonicalShape, fill: fill)
+        return geometry.orientation.toFile(canonical, channels: classes, fileShape: geometry.originalShape.niftiShape)
     }
 }

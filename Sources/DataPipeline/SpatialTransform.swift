@@ -10,6 +10,7 @@
 // gives the same patch where the enlarged one would have covered it, and real data instead of
 // zeros in the corners a large rotation or zoom-out brings in.
 
+import Config
 import Foundation
 
 public struct SpatialTransform: Sendable {

@@ -1,7 +1,10 @@
 // A batch of training patches for the trainer: B×C×P images and B×P labels (P = D×H×W).
 
-/// nnU-Net's `oversample_foreground_percent` (0.33): the share of a batch forced to foreground.
-public let defaultForegroundFraction = 0.33
+import Config
+
+/// nnU-Net's `oversample_foreground_percent` (0.33): the share of a batch forced to foreground
+/// (`training.foreground_fraction`'s default).
+public let defaultForegroundFraction = TrainingConfig().foregroundFraction
 
 public struct TrainingBatch: Sendable {
     public var patchSize: GridShape

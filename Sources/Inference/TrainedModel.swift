@@ -21,8 +21,8 @@ public final class TrainedModel {
     /// Training patch, memory order D×H×W: the sliding window's size.
     public let patch: [Int]
 
-    public static let networkSection = "network"
-    public static let labelsSection = "labels"
+    public static let networkSection = NetworkSection.name
+    public static let labelsSection = LabelsSection.name
     public static let preprocessingSection = "preprocessing"
 
     init(path: String, network: UNet3D, channels: [String], labels: [LabelDefinition],
@@ -39,51 +39,19 @@ public final class TrainedModel {
         func bad(_ section: String, _ reason: String) -> CheckpointError {
             .badSection(path: path, name: section, reason: reason)
         }
-        func json(_ section: String) throws -> [String: Any] {
-            let bytes = try checkpoint.require(section, path: path)
-            guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-                throw bad(section, "not a JSON object")
-            }
-            return object
-        }
-        let net = try json(networkSection)
-        func ints(_ key: String) throws -> [Int] {
-            guard let values = net[key] as? [Int], !values.isEmpty else { throw bad(networkSection, "\"\(key)\" is not a list of integers") }
-            return values
-        }
-        func int(_ key: String) throws -> Int {
-            guard let value = net[key] as? Int else { throw bad(networkSection, "\"\(key)\" is not an integer") }
-            return value
-        }
-        func number(_ key: String) throws -> Double {
-            guard let value = net[key] as? Double else { throw bad(networkSection, "\"\(key)\" is not a number") }
-            return value
-        }
-        guard let channels = net["channels"] as? [String] else { throw bad(networkSection, "\"channels\" is not a list of names") }
-        var options = UNet3DOptions(inChannels: try int("in_channels"), classes: try int("classes"),
-                                    features: try ints("features"), convsPerLevel: try int("convs_per_level"),
-                                    normEps: Float(try number("norm_eps")), leakySlope: Float(try number("leaky_slope")))
-        // Deep-supervision heads are stored with the weights (inference uses the main head only);
-        // checkpoints written before the key existed have none.
-        if let value = net["deep_supervision"] {
-            guard let flag = value as? Bool else { throw bad(networkSection, "\"deep_supervision\" is not true or false") }
-            options.deepSupervision = flag
-        }
+        let net = try checkpoint.decode(NetworkSection.self, section: networkSection, path: path,
+                                        expected: NetworkSection.expected)
+        let channels = net.channels
+        // Deep-supervision heads are stored with the weights (inference uses the main head only).
+        let options = net.options
         do { try options.validate() } catch { throw bad(networkSection, "\(error)") }
         guard channels.count == options.inChannels else {
             throw bad(networkSection, "\(channels.count) channel names for in_channels \(options.inChannels)")
         }
-        let patchXYZ = try ints("patch_size")
-        guard patchXYZ.count == 3 else { throw bad(networkSection, "patch_size \(patchXYZ) is not 3 sizes") }
-        let patch = Array(patchXYZ.reversed())
+        guard net.patchSize.count == 3 else { throw bad(networkSection, "patch_size \(net.patchSize) is not 3 sizes") }
+        let patch = Array(net.patchSize.reversed())
 
-        let labelObject = try json(labelsSection)
-        var labels: [LabelDefinition] = []
-        for (name, value) in labelObject {
-            guard let v = value as? Int else { throw bad(labelsSection, "label \"\(name)\" has a non-integer value") }
-            labels.append(LabelDefinition(name: name, value: v))
-        }
-        labels.sort { $0.value < $1.value }
+        let labels = try checkpoint.decode(LabelsSection.self, section: labelsSection, path: path).labels
         guard labels.count == options.classes, labels.first?.value == 0 else {
             throw bad(labelsSection, "\(labels.count) labels \(labels.map(\.value)) for \(options.classes) classes "
                       + "(one label per class, background 0)")

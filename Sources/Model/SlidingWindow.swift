@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import Tensor
 
@@ -12,8 +13,9 @@ public struct SlidingWindow: Sendable {
     /// σ as a fraction of the patch size (nnU-Net: 1/8).
     public var sigmaScale: Double
 
-    public static let defaultOverlap = 0.5
-    public static let defaultSigmaScale = 1.0 / 8
+    /// `inference.overlap` and `inference.gaussian_sigma_scale`'s defaults (Config).
+    public static let defaultOverlap = InferenceConfig().overlap
+    public static let defaultSigmaScale = InferenceConfig().gaussianSigmaScale
 
     public init(patch: [Int], overlap: Double = defaultOverlap, sigmaScale: Double = defaultSigmaScale) {
         self.patch = patch; self.overlap = overlap; self.sigmaScale = sigmaScale

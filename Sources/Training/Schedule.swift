@@ -1,8 +1,10 @@
+import Config
+
 /// Learning-rate schedule and gradient clipping: pure functions of their inputs.
 public enum Schedule {
     /// nnU-Net's "poly" decay exponent: lr = lr₀·(1 − e/E)^0.9, updated once per epoch
-    /// (nnU-Net v2's PolyLRScheduler, stepped at each epoch start).
-    public static let defaultPolyExponent: Float = 0.9
+    /// (nnU-Net v2's PolyLRScheduler, stepped at each epoch start); `training.poly_exponent`'s default.
+    public static let defaultPolyExponent = Float(TrainingConfig().polyExponent)
     /// Added to the norm before dividing, as torch.nn.utils.clip_grad_norm_ does, so a zero
     /// gradient never divides by zero.
     public static let clipEpsilon: Float = 1e-6

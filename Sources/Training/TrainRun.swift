@@ -88,7 +88,7 @@ public enum TrainRun {
             optimizer: TrainingSetup.optimizer(config.training, count: network.parameterCount),
             threads: config.training.threads)
         let patch = GridShape(niftiShape: config.training.patchSize)
-        let builder = try BatchBuilder(patchSize: patch, augmentation: TrainingSetup.augmentation(config.training.augmentation),
+        let builder = try BatchBuilder(patchSize: patch, augmentation: config.training.augmentation,
                                        foregroundFraction: config.training.foregroundFraction)
         let cells = config.sampler.unit == .patch
             ? try PatchCells(cases: trainCases.patchCellCases, patchSize: patch.voxel3) : nil
@@ -222,20 +222,12 @@ public enum TrainRun {
     /// rebuild the network and preprocess a new case the same way.
     static func sections(_ config: Config, yaml: String, layout: DatasetLayout, network: UNet3DOptions,
                          preprocessing: PreprocessingOptions) throws -> [(name: String, bytes: [UInt8])] {
-        let labels = Dictionary(uniqueKeysWithValues: layout.labels.map { ($0.name, $0.value) })
-        let networkJSON: [String: Any] = [
-            "in_channels": network.inChannels, "classes": network.classes, "features": network.features,
-            "convs_per_level": network.convsPerLevel, "norm_eps": Double(network.normEps),
-            "leaky_slope": Double(network.leakySlope), "channels": layout.channels,
-            "patch_size": config.training.patchSize, "deep_supervision": network.deepSupervision,
-        ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return [
+        [
             ("config", Array(yaml.utf8)),
-            ("labels", Array(try JSONSerialization.data(withJSONObject: labels, options: [.sortedKeys, .prettyPrinted]))),
-            ("network", Array(try JSONSerialization.data(withJSONObject: networkJSON, options: [.sortedKeys, .prettyPrinted]))),
-            ("preprocessing", Array(try encoder.encode(preprocessing))),
+            (LabelsSection.name, try Checkpoint.json(LabelsSection(layout.labels))),
+            (NetworkSection.name, try Checkpoint.json(NetworkSection(network: network, channels: layout.channels,
+                                                                     patchSize: config.training.patchSize))),
+            ("preprocessing", try Checkpoint.json(preprocessing)),
         ]
     }
 }

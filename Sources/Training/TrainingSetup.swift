@@ -10,12 +10,6 @@ import Tensor
 /// `training.seed` spawns, in this order, the network's initialisation stream, the sampler's
 /// stream and the data (patch + augmentation) stream.
 public enum TrainingSetup {
-    /// Augmentation settings of the config mapped onto the data pipeline's options
-    /// (Dataset/AugmentationBridge.swift: flip axes x, y, z → d, h, w; every key carried).
-    public static func augmentation(_ config: AugmentationConfig) -> AugmentationOptions {
-        AugmentationOptions(config)
-    }
-
     /// Preprocessing the config asks for (crop to non-zero, z-score, optional resampling).
     public static func preprocessing(_ data: DataConfig) -> PreprocessingOptions {
         var options = PreprocessingOptions()
@@ -94,12 +88,7 @@ public enum TrainingSetup {
         case .uniform:
             return try UniformSampler(count: count, generator: generator)
         case .hardness:
-            let options = HardnessSamplerOptions(
-                beta: config.beta, momentum: config.momentum, initLoss: config.initLoss,
-                importanceSampling: config.importanceSampling,
-                clip: ClipRange(lower: config.clip.lowerBound, upper: config.clip.upperBound),
-                floor: config.floor ? HardnessSamplerOptions.defaultFloor : 0)
-            return try HardnessWeightedSampler(count: count, options: options, generator: generator)
+            return try HardnessWeightedSampler(count: count, options: config.hardness, generator: generator)
         }
     }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import XCTest
 import Config
 import NIfTI
@@ -41,7 +42,7 @@ final class DatasetDryRunTests: XCTestCase {
     }
 
     func options(_ t: DatasetTestFolder, _ body: (inout TrainOptions) -> Void) -> TrainOptions {
-        var o = TrainOptions()
+        var o = try! TrainOptions.parse([])
         o.configPath = t.path + "/cfg/run.cfg"
         body(&o)
         return o
@@ -65,7 +66,7 @@ final class DatasetDryRunTests: XCTestCase {
         let summary = try PhantomGenerator.writeDataset(to: URL(fileURLWithPath: t.path + "/demo"), cases: 5,
                                                         rareFraction: 0.4, seed: 3, testCases: 2,
                                                         shape: GridShape(cube: 16))
-        var o = TrainOptions()
+        var o = try! TrainOptions.parse([])
         o.configPath = datasetTestsRepositoryRoot + "/configs/demo.cfg"
         o.overrides = ["data.dataset=\(t.path)/demo", "data.groups=\(t.path)/demo/groups.csv",
                        "training.batch_size=1"]
@@ -138,7 +139,7 @@ final class DatasetDryRunTests: XCTestCase {
     func testMakeDemoDataTakesTheConfigDemoSection() throws {
         let t = try DatasetTestFolder()
         try t.write("demo.cfg", "data:\n  dataset: d\n  demo: {cases: 3, rare_fraction: 0.34, seed: 5}\n")
-        var o = TrainOptions()
+        var o = try! TrainOptions.parse([])
         o.configPath = t.path + "/demo.cfg"
         o.makeDemoData = t.path + "/d"
         o.quiet = true
@@ -150,7 +151,7 @@ final class DatasetDryRunTests: XCTestCase {
 
     func testMissingConfigIsAUsageError() {
         let c = DatasetCommandOutput()
-        XCTAssertEqual(TrainCommand.run(TrainOptions(), output: c.output), ExitStatus.usage)
+        XCTAssertEqual(TrainCommand.run(try! TrainOptions.parse([]), output: c.output), ExitStatus.usage)
         XCTAssertEqual(c.err, ["dro-train: --config FILE is required"])
     }
 }

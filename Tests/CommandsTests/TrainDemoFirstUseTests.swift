@@ -1,3 +1,4 @@
+import ArgumentParser
 import XCTest
 import Config
 @testable import Commands
@@ -29,7 +30,7 @@ final class TrainDemoFirstUseTests: XCTestCase {
         let config = try Config.decode(yaml: yaml, sourceName: root + "/demo.cfg", baseDirectory: root)
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/data"))
         let lines = TrainRunEndToEndTests.Lines()
-        XCTAssertEqual(TrainingEntry.train(config, options: TrainOptions(), output: lines.output), 0, "\(lines.err)")
+        XCTAssertEqual(TrainingEntry.train(config, options: try! TrainOptions.parse([]), output: lines.output), 0, "\(lines.err)")
 
         let files = try FileManager.default.contentsOfDirectory(atPath: root + "/data/imagesTr")
         XCTAssertEqual(files.count, 3)
@@ -45,7 +46,7 @@ final class TrainDemoFirstUseTests: XCTestCase {
         // A second use finds the dataset and does not rewrite it.
         let before = try FileManager.default.attributesOfItem(atPath: root + "/data/dataset.json")[.modificationDate] as? Date
         try FileManager.default.removeItem(atPath: root + "/run")
-        XCTAssertEqual(TrainingEntry.train(config, options: TrainOptions(), output: lines.output), 0, "\(lines.err)")
+        XCTAssertEqual(TrainingEntry.train(config, options: try! TrainOptions.parse([]), output: lines.output), 0, "\(lines.err)")
         let after = try FileManager.default.attributesOfItem(atPath: root + "/data/dataset.json")[.modificationDate] as? Date
         XCTAssertEqual(before, after)
     }

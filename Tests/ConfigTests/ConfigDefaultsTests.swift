@@ -1,19 +1,21 @@
 import Foundation
 import XCTest
 @testable import Config
+import Sampling
 
 final class ConfigDefaultsTests: XCTestCase {
     func testDefaultsFollowReference() throws {
         let c = try decodeConfig(minimalData)
         // docs/method.md §2: β = 100, L_init = 2, m = 0, clip [0.1, 10], importance sampling off, floor on.
         XCTAssertEqual(c.sampler.kind, .hardness)
-        XCTAssertEqual(c.sampler.beta, 100)
-        XCTAssertEqual(c.sampler.initLoss, 2)
-        XCTAssertEqual(c.sampler.momentum, 0)
-        XCTAssertEqual(c.sampler.clip, 0.1...10)
-        XCTAssertFalse(c.sampler.importanceSampling)
-        XCTAssertTrue(c.sampler.floor)
-        XCTAssertEqual(c.sampler.unit, .case)
+        XCTAssertEqual(c.sampler.hardness.beta, 100)
+        XCTAssertEqual(c.sampler.hardness.initLoss, 2)
+        XCTAssertEqual(c.sampler.hardness.momentum, 0)
+        XCTAssertEqual(c.sampler.hardness.clip, ClipRange(lower: 0.1, upper: 10))
+        XCTAssertFalse(c.sampler.hardness.importanceSampling)
+        XCTAssertTrue(c.sampler.hardness.floorEnabled)
+        XCTAssertEqual(c.sampler.hardness.floor, 1e-4)
+        XCTAssertEqual(c.sampler.unit, .wholeCase)
         // docs/method.md §2 and nnU-Net: SGD 0.01, Nesterov 0.99, wd 3e-5, clip 12, poly 0.9.
         XCTAssertEqual(c.training.optimizer, .sgd)
         XCTAssertEqual(c.training.lr, 0.01)
@@ -44,18 +46,20 @@ final class ConfigDefaultsTests: XCTestCase {
         // nnU-Net v2 augmentation: mirror p 0.5 on 3 axes, rotation p 0.2 ±30°, elastic off,
         // gamma p 0.3 (inverted p 0.1), brightness/contrast p 0.15, noise p 0.1, blur p 0.2.
         let a = c.training.augmentation
-        XCTAssertTrue(a.enabled && a.flip)
-        XCTAssertEqual(a.flipAxes, [0, 1, 2])
-        XCTAssertEqual(a.flipProbability, 0.5)
-        XCTAssertEqual(a.rotation, RandomAugmentation(probability: 0.2, range: -30...30))
-        XCTAssertEqual(a.scaling, RandomAugmentation(probability: 0.2, range: 0.7...1.4))
+        XCTAssertTrue(a.enabled && a.mirrorEnabled)
+        XCTAssertEqual(a.mirrorAxes, [true, true, true])
+        XCTAssertEqual(a.mirrorProbabilityPerAxis, 0.5)
+        XCTAssertEqual(a.rotation, RandomTransformOptions(probability: 0.2, range: ParameterRange(-30, 30)))
+        XCTAssertEqual(a.scaling, RandomTransformOptions(probability: 0.2, range: ParameterRange(0.7, 1.4)))
         XCTAssertFalse(a.elastic.enabled)
-        XCTAssertEqual(a.gamma, RandomAugmentation(probability: 0.3, range: 0.7...1.5))
-        XCTAssertEqual(a.invertedGammaProbability, 0.1)
-        XCTAssertEqual(a.brightness, RandomAugmentation(probability: 0.15, range: 0.75...1.25))
-        XCTAssertEqual(a.contrast, RandomAugmentation(probability: 0.15, range: 0.75...1.25))
-        XCTAssertEqual(a.noise, RandomAugmentation(probability: 0.1, range: 0...0.1))
-        XCTAssertEqual(a.blur, RandomAugmentation(probability: 0.2, range: 0.5...1.0))
+        XCTAssertEqual(a.gamma, RandomTransformOptions(probability: 0.3, range: ParameterRange(0.7, 1.5)))
+        XCTAssertEqual(a.invertedGamma, RandomTransformOptions(probability: 0.1, range: ParameterRange(0.7, 1.5)))
+        XCTAssertEqual(a.brightness, RandomTransformOptions(probability: 0.15, range: ParameterRange(0.75, 1.25)))
+        XCTAssertEqual(a.contrast, RandomTransformOptions(probability: 0.15, range: ParameterRange(0.75, 1.25)))
+        XCTAssertEqual(a.noise, RandomTransformOptions(probability: 0.1, range: ParameterRange(0, 0.1)))
+        XCTAssertEqual(a.blur, RandomTransformOptions(probability: 0.2, range: ParameterRange(0.5, 1.0)))
+        // The section decodes straight into the data pipeline's options: no key means its defaults.
+        XCTAssertEqual(a, AugmentationOptions())
         XCTAssertEqual(a.blurProbabilityPerChannel, 0.5)
         XCTAssertEqual(a.labelInterpolation, .linearVote)
         // Output defaults to runs/<config name> next to the config file.
@@ -105,7 +109,7 @@ final class ConfigDefaultsTests: XCTestCase {
             "white_matter", "ventricles", "cerebellum", "deep_grey_matter", "brainstem", "corpus_callosum"])
         XCTAssertEqual(fetal.data.labels?.map { $0.value }, Array(0...8))
         XCTAssertEqual(fetal.data.channels, ["T2w"])
-        XCTAssertEqual(fetal.sampler.beta, 100)
+        XCTAssertEqual(fetal.sampler.hardness.beta, 100)
         let demo = try Config.load(path: "\(repositoryRoot)/configs/demo.cfg")
         XCTAssertEqual(demo.data.labels?.map { $0.name }, ["background", "external_csf", "grey_matter",
             "white_matter", "ventricles", "deep_grey"])
@@ -177,7 +181,7 @@ final class ConfigDefaultsTests: XCTestCase {
           init_loss: *one
         """)
         XCTAssertEqual(c.training.patchSize, [32, 32, 32])
-        XCTAssertEqual(c.sampler.initLoss, 1)
+        XCTAssertEqual(c.sampler.hardness.initLoss, 1)
     }
 
     func testResolvedYAMLIsYAML11Friendly() throws {

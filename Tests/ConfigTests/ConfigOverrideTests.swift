@@ -11,7 +11,7 @@ final class ConfigOverrideTests: XCTestCase {
         XCTAssertEqual(c.training.patchSize, [32, 32, 32])
         XCTAssertEqual(c.sampler.kind, .uniform)
         XCTAssertEqual(c.model.features, [8, 16])
-        XCTAssertFalse(c.training.augmentation.flip)
+        XCTAssertFalse(c.training.augmentation.mirrorEnabled)
     }
 
     func testOverrideOnEmptyDocumentAndNullValue() throws {

@@ -1,6 +1,7 @@
 // Intensity augmentation, options validation and reproducibility from a seed.
 import Common
 import Tensor
+import Config
 import XCTest
 @testable import DataPipeline
 import TestSupport

@@ -1,6 +1,7 @@
 // Spatial augmentation: mirroring, rotation/scaling in one resample, elastic field, labels.
 import Common
 import Tensor
+import Config
 import XCTest
 @testable import DataPipeline
 import TestSupport

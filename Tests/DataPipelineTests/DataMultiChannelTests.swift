@@ -1,6 +1,7 @@
 // Multi-channel cases through the patch pipeline: channels stay aligned.
 import Common
 import Tensor
+import Config
 import XCTest
 @testable import DataPipeline
 import TestSupport

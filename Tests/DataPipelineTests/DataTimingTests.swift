@@ -2,6 +2,7 @@
 // speed is asserted nowhere in unit tests (docs/performance.md); dro-bench is where it is tracked.
 import Common
 import Tensor
+import Config
 import XCTest
 import Foundation
 @testable import DataPipeline

@@ -191,6 +191,47 @@ def test_segments_held_out_cases_and_dro_eval_scores_them(trained, tmp_path):
     assert min(dices.values()) > 0.8, dices
 
 
+def test_cases_stored_flipped_and_permuted_get_the_same_segmentation(trained, tmp_path):
+    """Orientation: the same held-out image stored LPS, and with its axes permuted (data and
+    affine changed together with nibabel, so the anatomy in millimetres is the same), must give
+    the same labels in millimetres: dro-infer brings each case to the closest-RAS grid, predicts
+    there and writes back on the file grid. Compared after nibabel's as_closest_canonical."""
+    root, checkpoint = trained
+    source = nib.load(str(root / "data" / "imagesTs" / "ball_006_0000.nii.gz"))
+    data, affine = np.asanyarray(source.dataobj), source.affine
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    variants = {"as_stored": (data, affine)}
+    # LPS: flip i and j (voxel n → size−1−n, the affine compensates).
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    flip[0, 3], flip[1, 3] = data.shape[0] - 1, data.shape[1] - 1
+    variants["lps"] = (data[::-1, ::-1, :], affine @ flip)
+    # Permuted (i, j, k) → (k, i, j), and k reversed.
+    perm = np.zeros((4, 4))
+    perm[3, 3] = 1
+    permuted = np.transpose(data, (2, 0, 1))[::-1]
+    # new voxel (a, b, c) = old voxel (b, c, K−1−a)
+    perm[0, 1] = 1
+    perm[1, 2] = 1
+    perm[2, 0] = -1
+    perm[2, 3] = data.shape[2] - 1
+    variants["permuted"] = (permuted, affine @ perm)
+    for name, (values, aff) in variants.items():
+        img = nib.Nifti1Image(np.ascontiguousarray(values), aff)
+        img.to_filename(str(stored / f"{name}.nii.gz"))
+        assert np.allclose(nib.as_closest_canonical(img).get_fdata(), nib.as_closest_canonical(source).get_fdata())
+    r = run("dro-infer", "--model", checkpoint, "--input", stored, "--output", tmp_path / "pred", "--threads", 2)
+    assert r.returncode == 0, r.stderr
+    canonical = {}
+    for name, (_, aff) in variants.items():
+        seg = nib.load(str(tmp_path / "pred" / f"{name}.nii.gz"))
+        assert np.array_equal(seg.affine, nib.load(str(stored / f"{name}.nii.gz")).affine)
+        canonical[name] = np.asanyarray(nib.as_closest_canonical(seg).dataobj)
+    assert canonical["as_stored"].sum() > 0
+    for name in ["lps", "permuted"]:
+        assert np.array_equal(canonical[name], canonical["as_stored"]), name
+
+
 def test_cli_exit_codes_and_messages(trained, tmp_path):
     root, checkpoint = trained
     assert run("dro-infer", "--help").returncode == 0

@@ -1,13 +1,17 @@
 // Augmentation settings, defaults = nnU-Net v2 (`nnUNetTrainer.get_training_transforms` with
 // batchgeneratorsv2's `SpatialTransform`, read from MIC-DKFZ/nnUNet and batchgeneratorsv2).
-// Every transform is switchable (`enabled`) and fires with `probability` per patch.
+// Every transform is switchable (`enabled`) and fires with `probability` per patch. The config's
+// `training.augmentation` section decodes straight into this struct (AugmentationSchema.swift);
+// the data pipeline's `Augmenter` applies it.
 
 /// Closed interval [lower, upper] of a random parameter.
-public struct ParameterRange: Codable, Equatable, Sendable, CustomStringConvertible {
+public struct ParameterRange: Codable, Equatable, Sendable, CustomStringConvertible, IntervalValue {
     public var lower: Double
     public var upper: Double
     public init(_ lower: Double, _ upper: Double) { self.lower = lower; self.upper = upper }
     public var description: String { "[\(lower), \(upper)]" }
+    init(interval: ClosedRange<Double>) { self.init(interval.lowerBound, interval.upperBound) }
+    var interval: ClosedRange<Double> { lower...upper }
 }
 
 /// One random transform: applied to a patch with `probability`, parameter drawn from `range`.
@@ -21,7 +25,7 @@ public struct RandomTransformOptions: Codable, Equatable, Sendable {
 }
 
 /// How the label map follows a rotation / scaling / elastic resample.
-public enum LabelInterpolation: String, Codable, Sendable {
+public enum LabelInterpolation: String, Codable, CaseIterable, Sendable {
     /// Label of the nearest source voxel.
     case nearest
     /// One-hot trilinear interpolation then argmax (nnU-Net v2's default, `mode_seg='bilinear'`):
@@ -31,6 +35,9 @@ public enum LabelInterpolation: String, Codable, Sendable {
 }
 
 public struct AugmentationOptions: Codable, Equatable, Sendable {
+    /// Master switch (`training.augmentation.enabled`): false disables every transform, the
+    /// others keeping their settings (`effective` is then `.none`).
+    public var enabled = true
     /// Mirroring: each enabled axis (d, h, w) flipped with `probabilityPerAxis`
     /// (batchgeneratorsv2 `MirrorTransform`: 0.5 per axis, all three axes in 3D).
     public var mirrorEnabled = true
@@ -64,12 +71,13 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
     /// Simulated low resolution: the channel is downsampled by a factor drawn in `range` (same on
     /// all axes) with nearest neighbour and upsampled back with trilinear interpolation; each
     /// channel with `lowResolutionProbabilityPerChannel` (nnU-Net: (0.5, 1), p = 0.25, 0.5 per
-    /// channel; batchgeneratorsv2's `SimulateLowResolutionTransform`).
+    /// channel; batchgeneratorsv2's `SimulateLowResolutionTransform`). Not a config key.
     public var lowResolution = RandomTransformOptions(probability: 0.25, range: ParameterRange(0.5, 1))
     public var lowResolutionProbabilityPerChannel = 0.5
     /// Gamma with statistics retained (nnU-Net: BGContrast (0.7, 1.5), p = 0.3) ...
     public var gamma = RandomTransformOptions(probability: 0.3, range: ParameterRange(0.7, 1.5))
-    /// ... and on the inverted image (nnU-Net: same range, p = 0.1).
+    /// ... and on the inverted image (nnU-Net: same range, p = 0.1). From a config it shares
+    /// gamma's range and switch (`gamma.inverted_probability`, 0 disables it).
     public var invertedGamma = RandomTransformOptions(probability: 0.1, range: ParameterRange(0.7, 1.5))
 
     /// nnU-Net v2's defaults (above).
@@ -84,40 +92,74 @@ public struct AugmentationOptions: Codable, Equatable, Sendable {
         return o
     }
 
-    /// Throws `DataError.invalidOption` naming the first offending key (YAML names).
+    /// What is applied: these options, or `.none` when the master switch is off.
+    public var effective: AugmentationOptions { enabled ? self : .none }
+
+    /// Allowed parameter ranges, one per transform (YAML names): the config reader's bounds
+    /// and `validate()`'s.
+    static let bounds: [String: (range: ClosedRange<Double>, what: String)] = [
+        "rotation": (-180...180, "degrees"),
+        "scaling": (0.01...100, "factor > 0"),
+        "elastic": (0...1, "fraction of the patch size"),
+        "elastic_magnitude": (0...1, "fraction of the patch size"),
+        "noise": (0...100, "standard deviation ≥ 0"),
+        "blur": (0...20, "σ in voxels"),
+        "brightness": (0...100, "factor ≥ 0"),
+        "contrast": (0...100, "factor ≥ 0"),
+        "low_resolution": (0.01...1, "zoom factor in (0, 1]"),
+        "gamma": (0.01...100, "exponent > 0"),
+        "inverted_gamma": (0.01...100, "exponent > 0"),
+    ]
+
+    /// The bounds of `key` as a config range.
+    static func numberRange(_ key: String) -> NumberRange {
+        bounds[key].map { NumberRange.closed($0.range.lowerBound, $0.range.upperBound) } ?? .any
+    }
+
+    /// Throws `OptionError` naming the first offending key (YAML names), for options built in
+    /// code; a decoded config has passed the same bounds already.
     public func validate() throws {
         func prob(_ key: String, _ p: Double) throws {
             guard p >= 0, p <= 1 else {
-                throw DataError.invalidOption(key: "augmentation.\(key)", value: "\(p)", allowed: "a probability in [0, 1]")
+                throw OptionError(key: "augmentation.\(key)", value: "\(p)", allowed: "a probability in [0, 1]")
             }
         }
-        func check(_ key: String, _ t: RandomTransformOptions, min: Double, max: Double, what: String) throws {
+        func check(_ key: String, _ t: RandomTransformOptions) throws {
             try prob("\(key).probability", t.probability)
-            try range(key + ".range", t.range, min: min, max: max, what: what)
+            try range(key, t.range, suffix: ".range")
         }
-        func range(_ key: String, _ r: ParameterRange, min: Double, max: Double, what: String) throws {
-            guard r.lower.isFinite, r.upper.isFinite, r.lower <= r.upper, r.lower >= min, r.upper <= max else {
-                throw DataError.invalidOption(key: "augmentation.\(key)", value: "\(r)",
-                                              allowed: "lower ≤ upper, both in [\(min), \(max)] (\(what))")
+        func range(_ key: String, _ r: ParameterRange, suffix: String = "") throws {
+            let (bound, what) = Self.bounds[key]!
+            guard r.lower.isFinite, r.upper.isFinite, r.lower <= r.upper, bound.contains(r.lower), bound.contains(r.upper) else {
+                throw OptionError(key: "augmentation.\(key)\(suffix)", value: "\(r)",
+                                  allowed: "lower ≤ upper, both in [\(bound.lowerBound), \(bound.upperBound)] (\(what))")
             }
         }
         guard mirrorAxes.count == 3 else {
-            throw DataError.invalidOption(key: "augmentation.mirror_axes", value: "\(mirrorAxes)",
-                                          allowed: "3 booleans for axes d, h, w")
+            throw OptionError(key: "augmentation.mirror_axes", value: "\(mirrorAxes)", allowed: "3 booleans for axes d, h, w")
         }
         try prob("mirror_probability_per_axis", mirrorProbabilityPerAxis)
-        try check("rotation", rotation, min: -180, max: 180, what: "degrees")
-        try check("scaling", scaling, min: 0.01, max: 100, what: "factor > 0")
-        try check("elastic", elastic, min: 0, max: 1, what: "fraction of the patch size")
-        try range("elastic_magnitude", elasticMagnitude, min: 0, max: 1, what: "fraction of the patch size")
-        try check("noise", noise, min: 0, max: 100, what: "standard deviation ≥ 0")
-        try check("blur", blur, min: 0, max: 20, what: "σ in voxels")
+        try check("rotation", rotation)
+        try check("scaling", scaling)
+        try check("elastic", elastic)
+        try range("elastic_magnitude", elasticMagnitude)
+        try check("noise", noise)
+        try check("blur", blur)
         try prob("blur_probability_per_channel", blurProbabilityPerChannel)
-        try check("brightness", brightness, min: 0, max: 100, what: "factor ≥ 0")
-        try check("contrast", contrast, min: 0, max: 100, what: "factor ≥ 0")
-        try check("low_resolution", lowResolution, min: 0.01, max: 1, what: "zoom factor in (0, 1]")
+        try check("brightness", brightness)
+        try check("contrast", contrast)
+        try check("low_resolution", lowResolution)
         try prob("low_resolution_probability_per_channel", lowResolutionProbabilityPerChannel)
-        try check("gamma", gamma, min: 0.01, max: 100, what: "exponent > 0")
-        try check("inverted_gamma", invertedGamma, min: 0.01, max: 100, what: "exponent > 0")
+        try check("gamma", gamma)
+        try check("inverted_gamma", invertedGamma)
     }
+}
+
+/// An option struct built in code with a value outside what is allowed (the config reader
+/// reports the same bounds with file and line).
+public struct OptionError: Error, Equatable, CustomStringConvertible {
+    public let key: String
+    public let value: String
+    public let allowed: String
+    public var description: String { "\(key) = \(value) is invalid; allowed: \(allowed)" }
 }

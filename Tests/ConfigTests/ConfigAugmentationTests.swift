@@ -1,17 +1,16 @@
 import XCTest
-import Config
-@testable import DataPipeline
-import TestSupport
+@testable import Config
 
-/// The config's augmentation section and the data pipeline's options were written separately
-/// from nnU-Net v2's transforms: their defaults must agree, and every key must reach its option.
-final class DatasetAugmentationBridgeTests: XCTestCase {
-    func testDefaultsAgreeWithThePipeline() {
-        XCTAssertEqual(AugmentationOptions(AugmentationConfig()), AugmentationOptions())
+/// `training.augmentation` decodes straight into the data pipeline's `AugmentationOptions`:
+/// every key must reach its option, with the config's axis order and the bounds the pipeline
+/// validates with.
+final class ConfigAugmentationTests: XCTestCase {
+    func testAbsentSectionIsThePipelineDefaults() throws {
+        XCTAssertEqual(try decodeConfig(minimalData).training.augmentation, AugmentationOptions())
     }
 
     func testEveryKeyIsCarried() throws {
-        let c = try Config.decode(yaml: """
+        let o = try Config.decode(yaml: """
         data: {dataset: d}
         training:
           augmentation:
@@ -26,7 +25,6 @@ final class DatasetAugmentationBridgeTests: XCTestCase {
             noise: {probability: 0.13, range: [0, 0.2]}
             blur: {probability: 0.14, range: [0.3, 1.5], probability_per_channel: 0.9}
         """, sourceName: "t.cfg", baseDirectory: "/").training.augmentation
-        let o = AugmentationOptions(c)
         XCTAssertNoThrow(try o.validate())
         XCTAssertEqual(o.labelInterpolation, .nearest)
         XCTAssertTrue(o.mirrorEnabled)
@@ -45,9 +43,28 @@ final class DatasetAugmentationBridgeTests: XCTestCase {
         XCTAssertEqual(o.blurProbabilityPerChannel, 0.9)
     }
 
+    func testInvertedGammaFollowsGamma() throws {
+        let off = try decodeConfig(minimalData + "training:\n  augmentation: {gamma: {inverted_probability: 0}}\n")
+        XCTAssertFalse(off.training.augmentation.invertedGamma.enabled)
+        let gammaOff = try decodeConfig(minimalData + "training:\n  augmentation: {gamma: {enabled: false}}\n")
+        XCTAssertFalse(gammaOff.training.augmentation.invertedGamma.enabled)
+    }
+
     func testMasterSwitchTurnsEverythingOff() throws {
-        var c = AugmentationConfig()
-        c.enabled = false
-        XCTAssertEqual(AugmentationOptions(c), AugmentationOptions.none)
+        let c = try decodeConfig(minimalData + "training:\n  augmentation: {enabled: false}\n")
+        XCTAssertFalse(c.training.augmentation.enabled)
+        XCTAssertEqual(c.training.augmentation.effective, AugmentationOptions.none)
+        XCTAssertEqual(AugmentationOptions().effective, AugmentationOptions())
+    }
+
+    /// The config reader and `validate()` use one bounds table.
+    func testReaderAndValidationShareTheBounds() throws {
+        for (key, bound) in AugmentationOptions.bounds where key != "elastic_magnitude" && key != "low_resolution"
+            && key != "inverted_gamma" {
+            let inside = "training:\n  augmentation: {\(key): {range: [\(bound.range.lowerBound), \(bound.range.upperBound)]}}\n"
+            XCTAssertNoThrow(try decodeConfig(minimalData + inside), key)
+            let outside = "training:\n  augmentation: {\(key): {range: [\(bound.range.lowerBound), \(bound.range.upperBound + 1)]}}\n"
+            XCTAssertEqual(problems(minimalData + outside).count, 1, key)
+        }
     }
 }
