@@ -8,7 +8,7 @@
 #   D. two independent 1-thread processes at once, batch 2 each
 # and prints samples/s (from train_log.csv's step_seconds, the first iteration left out) and, for
 # C, the gradient allreduce time per step that dro-train reports at the end.
-#   scripts/scaling_bench.sh [ITERATIONS] [OUT]
+#   [MPIRUN_ARGS="--mca mpi_yield_when_idle 1"] scripts/scaling_bench.sh [ITERATIONS] [OUT]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${DRO_BIN:-$ROOT/.build/release}
@@ -34,11 +34,13 @@ print(f"{sys.argv[1]}: {len(steps)} steps, {mean:.3f} s per step, {int(sys.argv[
 PY
 }
 rm -rf "$OUT"/{A,B,C,D1,D2}
+if [[ -z ${ONLY_CD:-} ]]; then  # ONLY_CD=1: C and D alone (pairs under the same load)
 "$BIN/dro-train" --config "$CFG" "${SETS[@]}" --set training.threads=1 --output "$OUT/A" --quiet
 rate "$OUT/A" 2
 "$BIN/dro-train" --config "$CFG" "${SETS[@]}" --set training.threads=2 --output "$OUT/B" --quiet
 rate "$OUT/B" 2
-mpirun -np 2 --oversubscribe "$BIN/dro-train" --config "$CFG" "${SETS[@]}" --set training.threads=1 --output "$OUT/C" \
+fi
+mpirun -np 2 --oversubscribe ${MPIRUN_ARGS:-} "$BIN/dro-train" --config "$CFG" "${SETS[@]}" --set training.threads=1 --output "$OUT/C" \
     2>&1 | grep -E "communication|data-parallel" || true
 rate "$OUT/C" 4
 "$BIN/dro-train" --config "$CFG" "${SETS[@]}" --set training.threads=1 --output "$OUT/D1" --quiet &

@@ -144,10 +144,13 @@ public enum TrainRun {
         reporter.message("done: \(trainer.progress.iteration) iterations\(best); logs and plots in \(run.path)")
         reporter.message(try DataTimeShare.read(run: run).summary)
         if ranks > 1 && trainer.stepsRun > 0 {
-            let allreduce = trainer.allreduceSeconds / Double(trainer.stepsRun)
-            let step = trainer.stepSecondsTotal / Double(trainer.stepsRun)
-            reporter.message(String(format: "communication (rank 0): gradient allreduce %.1f ms per step, %.1f %% of a %.3f s step",
-                                    allreduce * 1000, step > 0 ? 100 * allreduce / step : 0, step))
+            let steps = Double(trainer.stepsRun)
+            let (allreduce, collectives) = (trainer.allreduceSeconds / steps, trainer.collectiveSeconds / steps)
+            let step = trainer.stepSecondsTotal / steps
+            reporter.message(String(format: "communication (rank 0, per step): gradient allreduce %.1f ms (%.1f %% of a %.3f s step); "
+                                    + "all collectives, waiting for other ranks included, %.1f ms (%.1f %%)",
+                                    allreduce * 1000, step > 0 ? 100 * allreduce / step : 0, step,
+                                    collectives * 1000, step > 0 ? 100 * collectives / step : 0))
         }
     }
 

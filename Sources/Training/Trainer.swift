@@ -45,8 +45,10 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     private var resumed = false
     /// The ranks of a data-parallel run (`SingleProcess` otherwise).
     public let communicator: any Communicator
-    /// Seconds this session spent in the gradient allreduce, and steps that did (for the summary).
+    /// Seconds this session spent in the gradient allreduce, in every collective of the steps
+    /// (waiting for the slower ranks included), in steps, and the steps run (for the summary).
     public private(set) var allreduceSeconds = 0.0
+    public private(set) var collectiveSeconds = 0.0
     public private(set) var stepSecondsTotal = 0.0
     public private(set) var stepsRun = 0
 
@@ -184,7 +186,9 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     /// each iteration so all ranks stop after the same one.
     func agreedStopSignal() -> Int32? {
         guard communicator.size > 1 else { return stop?.signal }
+        let start = clock()
         let all = communicator.allgather([Double(stop?.signal ?? 0)]).map { Int32($0.first ?? 0) }
+        collectiveSeconds += clock() - start
         return all.first { $0 != 0 }
     }
 
@@ -212,8 +216,10 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         let slots = communicator.rank * settings.batchSize ..< (communicator.rank + 1) * settings.batchSize
         let names = indices.map { caseNames[$0] }
         var dataSeconds = 0.0
+        var forwardEnd = 0.0
         // A failure here is this rank's: under MPI every rank learns of it in the same step.
         let local: [Double] = try communicator.collectively {
+            defer { forwardEnd = clock() }
             let batch: Model.Batch
             let losses: [Double]
             do {
@@ -230,6 +236,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
             return losses
         }
         let losses = ranks == 1 ? local : communicator.allgather(local).flatMap { $0 }
+        if ranks > 1 { collectiveSeconds += clock() - forwardEnd }
         if let bad = losses.first(where: { !$0.isFinite }) {
             throw communicator.everywhere(divergence(iteration: t + 1, loss: bad, cases: names))
         }
@@ -251,6 +258,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
             let start = clock()
             model.withGradients { communicator.allreduceSum($0) }
             allreduceSeconds += clock() - start
+            collectiveSeconds += clock() - start
         }
         let norm = model.gradientNorm()
         guard norm.isFinite else {
