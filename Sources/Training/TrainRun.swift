@@ -35,7 +35,7 @@ public enum TrainRun {
         stop.start()
         defer { stop.stop() }
         let run = try RunDirectory(path: config.output.dir)
-        let yaml = config.resolvedYAML()
+        let yaml = try config.resolvedYAML()
         try checkFolder(run, resume: resume, yaml: yaml)
         Parallel.configure(threads: config.training.threads)
 
