@@ -53,7 +53,7 @@ public enum TrainRun {
         let stop = SignalStop()
         stop.start()
         defer { stop.stop() }
-        let yaml = config.resolvedYAML()
+        let yaml = try config.resolvedYAML()
         if ranks > 1 { try checkRanks(config, yaml: yaml, communicator: communicator) }
         let run = try communicator.collectively { try RunDirectory(path: config.output.dir) }
         try communicator.collectively { try checkFolder(run, resume: resume, yaml: yaml) }
@@ -112,6 +112,11 @@ public enum TrainRun {
         if resume {
             try communicator.collectively { try trainer.resume() }
             reporter.message("resuming at iteration \(trainer.progress.iteration) of \(settings.totalIterations)")
+            let latest = run.latestCheckpointPath
+            if communicator.isRoot,
+               let warning = try ComputeRecord.resumeWarning(try Checkpoint.read(path: latest), path: latest) {
+                output.err("dro-train: " + warning)
+            }
         }
         if communicator.isRoot { try run.writeConfig(yaml) }
         if ranks > 1 {
@@ -231,6 +236,7 @@ public enum TrainRun {
             (NetworkSection.name, try Checkpoint.json(NetworkSection(network: network, channels: layout.channels,
                                                                      patchSize: config.training.patchSize))),
             ("preprocessing", try Checkpoint.json(preprocessing)),
+            (ComputeRecord.sectionName, try Checkpoint.json(ComputeRecord.current)),
         ]
     }
 }
