@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+@testable import Config
+import TestSupport
+
+/// Random YAML mutations of the shipped configs (configs/*.cfg): lines deleted, duplicated and
+/// swapped, indentation changed, values swapped between keys, values replaced by huge, negative,
+/// non-finite or wrongly typed ones, random bytes and unicode inserted, truncation. Every decode
+/// ends in a `ConfigError` whose problems are one line each, naming the file (with the line) or
+/// the key — or in a valid config whose resolved YAML decodes to the same config. Never a trap,
+/// never a hang: each decode has a time bound (the watchdog aborts with the input printed) and
+/// the slowest is reported. ≥ 10⁴ per run, seed printed, `DRO_FUZZ_SEED=N` repeats a run.
+final class ConfigFuzzTests: XCTestCase {
+    /// Mutations per shipped config; 4 configs → 10 240.
+    static let mutationsPerConfig = 2560
+    /// Seconds one decode may take before the run is stopped as a hang.
+    static let timeBound = 10.0
+
+    func testMutatedConfigsDecodeOrThrowConfigError() throws {
+        let seed = FuzzSeed.make("config mutation fuzz")
+        FuzzCrashReport.install()
+        FuzzCrashReport.startWatchdog(limit: Self.timeBound)
+        var m = FuzzMutator(seed: seed)
+        var clock = FuzzClock()
+        var tally: [String: Int] = [:]
+        let started = Date()
+        let folder = repositoryRoot + "/configs"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".cfg") }.sorted()
+        XCTAssertGreaterThanOrEqual(names.count, 4)
+        let source = "fuzz.cfg"
+        for name in names {
+            let original = try Array(Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
+            XCTAssertNoThrow(try decode(original, source), "the shipped \(name) must decode")
+            for i in 0..<Self.mutationsPerConfig {
+                // One to three mutations on top of each other.
+                var text = original
+                var operations: [String] = []
+                for _ in 0...m.random(3) {
+                    let (operation, mutated) = m.mutateText(text)
+                    text = mutated
+                    operations.append(operation)
+                }
+                let label = "seed \(seed) mutation \(i) of \(name) (\(operations.joined(separator: ", ")))"
+                FuzzCrashReport.set(label: label, bytes: text)
+                clock.start()
+                do {
+                    let config = try decode(text, source)
+                    // A valid config's resolved YAML is itself valid and means the same.
+                    let again = try decode(Array(config.resolvedYAML().utf8), source)
+                    XCTAssertEqual(again.resolvedYAML(), config.resolvedYAML(), label)
+                    tally["valid", default: 0] += 1
+                } catch let error as ConfigError {
+                    for problem in error.problems {
+                        let line = "\(problem)"
+                        if line.contains("\n") || !line.contains(source) {
+                            XCTFail("problem is not one line naming the file: \(line)\n"
+                                    + FuzzCrashReport.describe(label: label, bytes: text))
+                        }
+                        tally[String(describing: problem).components(separatedBy: ":").dropFirst(2).first?
+                            .trimmingCharacters(in: .whitespaces).prefix(24).description ?? "?", default: 0] += 1
+                    }
+                    tally["rejected", default: 0] += 1
+                } catch {
+                    XCTFail("not a ConfigError: \(error)\n" + FuzzCrashReport.describe(label: label, bytes: text))
+                }
+                clock.stop(label)
+            }
+        }
+        let total = names.count * Self.mutationsPerConfig
+        print("config mutation fuzz: seed \(seed), \(total) mutations in "
+              + String(format: "%.1f s: ", Date().timeIntervalSince(started))
+              + "\(tally["valid"] ?? 0) valid, \(tally["rejected"] ?? 0) rejected; \(clock.summary)")
+        XCTAssertGreaterThanOrEqual(total, 10_000)
+        XCTAssertEqual((tally["valid"] ?? 0) + (tally["rejected"] ?? 0), total)
+        XCTAssertGreaterThan(tally["valid"] ?? 0, total / 50, "seed \(seed): almost nothing decodes: \(tally)")
+        XCTAssertGreaterThan(tally["rejected"] ?? 0, total / 4, "seed \(seed): too few mutations rejected")
+        XCTAssertLessThan(clock.slowest, Self.timeBound)
+    }
+
+    /// Decodes bytes as the CLI does (a file that is not UTF-8 is read with replacement characters).
+    func decode(_ bytes: [UInt8], _ source: String) throws -> Config {
+        try Config.decode(yaml: String(decoding: bytes, as: UTF8.self), sourceName: source, baseDirectory: "/work/cfgdir",
+                          overrideBaseDirectory: "/work/cwd")
+    }
+}
