@@ -127,3 +127,58 @@ final class CaseCacheFuzzTests: XCTestCase {
         XCTAssertGreaterThan(tally.count, 4, "seed \(seed): the mutations reach few of the checks: \(tally)")
     }
 }
+
+/// What the fuzzer's mutations showed the reader must refuse, one case each.
+final class CaseCacheCorruptMetadataTests: XCTestCase {
+    /// A cache file of a small case whose metadata JSON went through `edit`, length fixed up.
+    func read(_ edit: (String) -> String) throws -> String {
+        let folder = NSTemporaryDirectory() + "dro-cache-meta-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let volume = try CaseVolume(id: "x", channels: 1, shape: GridShape(d: 2, h: 3, w: 4),
+                                    image: (0..<24).map(Float.init), label: [UInt8](repeating: 1, count: 24),
+                                    spacing: Spacing(isotropic: 1))
+        let path = folder + "/x.case"
+        try CaseCacheFile.write(volume, to: path)
+        var parts = CaseCacheFuzzTests.split(try Array(Data(contentsOf: URL(fileURLWithPath: path))))
+        let json = String(decoding: parts.json, as: UTF8.self)
+        let edited = edit(json)
+        XCTAssertNotEqual(edited, json, "the edit must change the metadata")
+        parts.json = Array(edited.utf8)
+        try Data(parts.bytes).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try CaseCacheFile.read(path: path)
+            XCTFail("read a corrupt case cache file")
+            return ""
+        } catch {
+            let text = "\(error)"
+            XCTAssert(text.hasPrefix(path) || text.contains(path), text)
+            XCTAssertFalse(text.contains("\n"), text)
+            return text
+        }
+    }
+
+    /// Extents whose product overflows Int trapped in `shape.count` before the size check.
+    func testOverflowingShapeIsAnError() throws {
+        let text = try read { $0.replacingOccurrences(of: "\"d\":2", with: "\"d\":4611686018427387904") }
+        XCTAssert(text.contains("larger than the file"), text)
+    }
+
+    /// Channels × voxels × 4 overflowing trapped too.
+    func testOverflowingChannelsIsAnError() throws {
+        let text = try read { $0.replacingOccurrences(of: "\"channels\":1", with: "\"channels\":4611686018427387904") }
+        XCTAssert(text.contains("channels"), text)
+    }
+
+    /// An orientation that is not an axis permutation would index out of range later.
+    func testOrientationThatIsNotAPermutationIsAnError() throws {
+        let text = try read { $0.replacingOccurrences(of: "\"source\":[0,1,2]", with: "\"source\":[0,1,7]") }
+        XCTAssert(text.contains("geometry.orientation"), text)
+    }
+
+    /// A bad spacing was refused by CaseVolume naming only the case id, not the file.
+    func testBadSpacingNamesTheFile() throws {
+        let text = try read { $0.replacingOccurrences(of: "\"spacing\":{\"x\":1", with: "\"spacing\":{\"x\":-1") }
+        XCTAssert(text.contains("spacing"), text)
+    }
+}

@@ -231,3 +231,58 @@ final class CheckpointFuzzTests: XCTestCase {
         }
     }
 }
+
+/// What the fuzzer showed `TrainedModel.load` must refuse before building the network.
+final class CheckpointCorruptNetworkTests: XCTestCase {
+    func load(networkEdit edit: (String) -> String) throws -> String {
+        let folder = try InferFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/a.ckpt"
+        try InferFixtures.checkpoint(at: path, options: UNet3DOptions(inChannels: 1, classes: 2, features: [2, 4]),
+                                     channels: ["T2"], patchXYZ: [4, 4, 4])
+        var checkpoint = try Checkpoint.read(path: path)
+        let json = String(decoding: try checkpoint.require(NetworkSection.name, path: path), as: UTF8.self)
+        let edited = edit(json)
+        XCTAssertNotEqual(edited, json, "the edit must change the network section")
+        checkpoint.set(NetworkSection.name, text: edited)
+        try checkpoint.write(to: path)
+        do {
+            _ = try TrainedModel.load(path: path, threads: 1)
+            XCTFail("loaded a corrupt network section")
+            return ""
+        } catch {
+            let text = "\(error)"
+            XCTAssert(text.contains(path) && !text.contains("\n"), text)
+            return text
+        }
+    }
+
+    /// A feature count whose weight shape overflows (or would allocate terabytes) trapped or hung
+    /// in UNet3D's initialiser.
+    func testHugeFeatureCountIsRefusedBeforeTheNetworkIsBuilt() throws {
+        let text = try load { $0.replacingOccurrences(of: "4\n", with: "4611686018427387904\n") }
+        XCTAssert(text.contains("section \"network\""), text)
+    }
+
+    /// 70 levels: 2^(levels−1) wraps to 0 and the patch check divided by it.
+    func testTooManyLevelsAreRefused() throws {
+        let text = try load { json in
+            json.replacingOccurrences(of: "\"features\" : [", with: "\"features\" : [" + String(repeating: "2,", count: 68))
+        }
+        XCTAssert(text.contains("levels"), text)
+    }
+
+    /// A label value beyond Int32 would trap where predictions are written.
+    func testLabelValueBeyondInt32IsRefused() throws {
+        let folder = try InferFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/a.ckpt"
+        try InferFixtures.checkpoint(at: path, options: UNet3DOptions(inChannels: 1, classes: 2, features: [2]),
+                                     channels: ["T2"], patchXYZ: [4, 4, 4],
+                                     labels: [LabelDefinition(name: "background", value: 0),
+                                              LabelDefinition(name: "big", value: 1 << 40)])
+        XCTAssertThrowsError(try TrainedModel.load(path: path, threads: 1)) { error in
+            XCTAssert("\(error)".contains("\"big\" has value"), "\(error)")
+        }
+    }
+}
