@@ -52,6 +52,14 @@ public final class TrainedModel {
         let patch = Array(net.patchSize.reversed())
 
         let labels = try checkpoint.decode(LabelsSection.self, section: labelsSection, path: path).labels
+        // Label values are written as NIfTI int32 at most; a larger or repeated value (a foreign or
+        // edited checkpoint) is refused here rather than trapping when the map is written.
+        if let outOfRange = labels.first(where: { !(0...Int(Int32.max)).contains($0.value) }) {
+            throw bad(labelsSection, "label \"\(outOfRange.name)\" has value \(outOfRange.value), allowed: 0…\(Int32.max)")
+        }
+        if Set(labels.map(\.value)).count != labels.count {
+            throw bad(labelsSection, "label values \(labels.map(\.value)) repeat a value")
+        }
         guard labels.count == options.classes, labels.first?.value == 0 else {
             throw bad(labelsSection, "\(labels.count) labels \(labels.map(\.value)) for \(options.classes) classes "
                       + "(one label per class, background 0)")

@@ -38,10 +38,15 @@ extension Checkpoint {
         let temporary = temporaryPath(for: path)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else {
-            throw CheckpointError.io(path: temporary, operation: "create", reason: systemError())
+            throw CheckpointError.io(path: path, operation: "create (as \(temporary))", reason: systemError())
         }
-        var closed = false
-        defer { if !closed { close(descriptor) } }
+        var closed = false, renamed = false
+        defer {
+            if !closed { close(descriptor) }
+            // A failed write (full disk, I/O error) leaves no partial file behind; a simulated
+            // crash (`crashAfterBytes`) keeps it, as a killed process would.
+            if !renamed && crashAfterBytes == nil { unlink(temporary) }
+        }
         let limit = min(bytes.count, crashAfterBytes ?? bytes.count)
         try bytes.withUnsafeBytes { buffer in
             var written = 0
@@ -50,24 +55,25 @@ extension Checkpoint {
                 let result = Glibc.write(descriptor, buffer.baseAddress! + written, chunk)
                 if result < 0 {
                     if errno == EINTR { continue }
-                    throw CheckpointError.io(path: temporary, operation: "write", reason: systemError())
+                    throw CheckpointError.io(path: path, operation: "write", reason: systemError())
                 }
                 written += result
             }
         }
         if crashAfterBytes != nil { return }
         guard fsync(descriptor) == 0 else {
-            throw CheckpointError.io(path: temporary, operation: "fsync", reason: systemError())
+            throw CheckpointError.io(path: path, operation: "fsync", reason: systemError())
         }
         closed = true
         guard close(descriptor) == 0 else {
-            throw CheckpointError.io(path: temporary, operation: "close", reason: systemError())
+            throw CheckpointError.io(path: path, operation: "close", reason: systemError())
         }
         guard rename(temporary, path) == 0 else {
             let reason = systemError()
             unlink(temporary)
             throw CheckpointError.io(path: path, operation: "rename \(temporary) to it", reason: reason)
         }
+        renamed = true
         try syncFolder(of: path)
     }
 

@@ -89,6 +89,10 @@ public enum TrainRun {
         if resume {
             try trainer.resume()
             reporter.message("resuming at iteration \(trainer.progress.iteration) of \(settings.totalIterations)")
+            let latest = run.latestCheckpointPath
+            if let warning = try ComputeRecord.resumeWarning(try Checkpoint.read(path: latest), path: latest) {
+                output.err("dro-train: " + warning)
+            }
         }
         try run.writeConfig(yaml)
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
@@ -171,6 +175,7 @@ public enum TrainRun {
             (NetworkSection.name, try Checkpoint.json(NetworkSection(network: network, channels: layout.channels,
                                                                      patchSize: config.training.patchSize))),
             ("preprocessing", try Checkpoint.json(preprocessing)),
+            (ComputeRecord.sectionName, try Checkpoint.json(ComputeRecord.current)),
         ]
     }
 }

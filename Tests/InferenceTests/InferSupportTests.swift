@@ -125,6 +125,19 @@ final class InferSupportTests: XCTestCase {
         XCTAssertThrowsError(try TrainedModel.load(path: partial, threads: 1)) { error in
             XCTAssertEqual("\(error)", "checkpoint \(partial): section \"network\" is missing")
         }
+        // Label values the output cannot hold, or repeated, are refused naming the section.
+        for (values, reason) in [([0, 1 << 40], "has value 1099511627776, allowed: 0…2147483647"),
+                                 ([0, -3], "has value -3"), ([0, 0], "repeat a value")] {
+            var edited = Checkpoint()
+            for section in full.sections where section.name != "labels" { edited.set(section.name, section.bytes) }
+            edited.set("labels", Array("{\"background\": \(values[0]), \"tumour\": \(values[1])}".utf8))
+            let labelled = folder + "/labels.ckpt"
+            try edited.write(to: labelled)
+            XCTAssertThrowsError(try TrainedModel.load(path: labelled, threads: 1)) { error in
+                XCTAssertTrue("\(error)".hasPrefix("checkpoint \(labelled): section \"labels\""), "\(error)")
+                XCTAssertTrue("\(error)".contains(reason), "\(error)")
+            }
+        }
         XCTAssertThrowsError(try TrainedModel.load(path: folder + "/none.ckpt", threads: 1)) { error in
             XCTAssertTrue("\(error)".hasPrefix("checkpoint \(folder)/none.ckpt: cannot open"), "\(error)")
         }

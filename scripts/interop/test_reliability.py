@@ -24,7 +24,7 @@ TRAIN, INFER = BIN / "dro-train", BIN / "dro-infer"
 
 pytestmark = needs("dro-train", "dro-infer")
 
-ITERATIONS = 60          # 6 epochs × 10 iterations; a checkpoint every 10
+ITERATIONS = 60          # 6 epochs × 10 iterations; a checkpoint at every epoch end
 # Columns of train_log.csv that hold wall-clock time; everything else must repeat exactly.
 CLOCK_COLUMNS = {"seconds", "data_seconds", "step_seconds"}
 
@@ -53,7 +53,7 @@ training:
 output:
   dir: {run}
   plots: false
-  checkpoint_every: 10
+  checkpoint_every: 1     # epochs: a checkpoint every 10 iterations
 """
 
 
@@ -96,17 +96,22 @@ def reference(dataset):
 
 
 def start_and_signal(cfg, sig, after_seconds):
-    """Starts dro-train, sends `sig` after the given time, returns (status, stderr)."""
-    p = subprocess.Popen([str(TRAIN), "--config", str(cfg), "--quiet"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    """Starts dro-train, waits for its "loading" line (the handler is installed before it: a
+    signal in the first milliseconds of a process, before any program can install one, would
+    test the kernel, not dro-train), sends `sig` after the given time, returns (status, the
+    lines after the progress output)."""
+    p = subprocess.Popen([str(TRAIN), "--config", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    first = p.stderr.readline()
+    assert first.startswith("loading "), first
     time.sleep(after_seconds)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=300)
-    return p.returncode, err
+    _, err = p.communicate(timeout=300)
+    return p.returncode, "\n".join(line for line in err.splitlines() if line.startswith("dro-train:"))
 
 
 @pytest.mark.parametrize("sig,status,delay", [
-    (signal.SIGTERM, 143, 0.05),   # while loading cases or building the network
+    (signal.SIGTERM, 143, 0.0),    # while loading cases or building the network
     (signal.SIGINT, 130, 1.0),
     (signal.SIGTERM, 143, 2.0),    # training, validation or a checkpoint write, by timing
     (signal.SIGINT, 130, 3.5),
@@ -159,21 +164,58 @@ def limit_file_size(limit):
     return apply
 
 
+def interrupt_after_first_checkpoint(cfg, run):
+    """Starts dro-train and sends SIGTERM once checkpoint_latest.ckpt exists; returns its status."""
+    p = subprocess.Popen([str(TRAIN), "--config", str(cfg), "--quiet"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "checkpoint_latest.ckpt").exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=300)
+    return p.returncode, err
+
+
 def test_full_disk_during_checkpoint_write_keeps_the_previous_checkpoint(dataset, tmp_path):
-    """A checkpoint that does not fit: a one-line error naming the checkpoint, exit 1, the
-    previous checkpoint byte-for-byte intact, no half-written file under its final name."""
+    """A checkpoint that does not fit (RLIMIT_FSIZE below its size, as a full disk): a one-line
+    error naming the checkpoint and the failed write, exit 1, the previous checkpoint
+    byte-for-byte intact, no half-written file left in the run folder."""
     root, data = dataset
     run = tmp_path / "run"
     cfg = config(root, data, run)
-    r = train(cfg, "--set", "training.epochs=1")
-    assert r.returncode == 0, r.stderr
+    code, err = interrupt_after_first_checkpoint(cfg, run)
+    assert code == 143, err
     before = (run / "checkpoint_latest.ckpt").read_bytes()
-    # Larger than every log line, smaller than a checkpoint.
-    r = train(cfg, "--resume", "--set", "training.epochs=2", preexec_fn=limit_file_size(len(before) // 2))
+    limit = len(before) // 2
+    assert all(f.stat().st_size < limit for f in run.iterdir() if f.suffix == ".csv"), "logs would hit the limit first"
+    r = train(cfg, "--resume", preexec_fn=limit_file_size(limit))
     assert r.returncode == 1, r.stderr
-    assert "checkpoint_latest.ckpt" in r.stderr, r.stderr
+    # The epoch end writes checkpoint_best (validation) or checkpoint_latest first; either is named,
+    # never the temporary file.
+    assert "File too large" in r.stderr and ".ckpt: cannot write" in r.stderr and ".tmp" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert (run / "checkpoint_latest.ckpt").read_bytes() == before
-    assert not [p.name for p in run.iterdir() if ".tmp" in p.name]
+    assert not [p.name for p in run.iterdir() if ".tmp" in p.name or p.name.startswith(".")]
+
+
+def test_resume_under_other_kernels_warns(dataset, tmp_path):
+    """The checkpoint records OpenBLAS's core and our kernel choices; resuming where they differ
+    (here: DRO_PORTABLE_KERNELS=1 turns our AVX2/AVX-512 kernels off) continues with a warning
+    that names the difference; resuming under the same kernels says nothing."""
+    root, data = dataset
+    run = tmp_path / "run"
+    cfg = config(root, data, run)
+    code, err = interrupt_after_first_checkpoint(cfg, run)
+    assert code == 143, err
+    saved = (run / "checkpoint_latest.ckpt").read_bytes()
+    r = train(cfg, "--resume")
+    assert r.returncode == 0 and "other kernels" not in r.stderr, r.stderr
+    if " avx2" not in open("/proc/cpuinfo").read():
+        pytest.skip("no AVX2: the portable kernels are the only ones, nothing differs")
+    (run / "checkpoint_latest.ckpt").write_bytes(saved)
+    r = train(cfg, "--resume", env={**os.environ, "DRO_PORTABLE_KERNELS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "was written with other kernels (" in r.stderr and "→ swift" in r.stderr, r.stderr
 
 
 @pytest.fixture(scope="module")
