@@ -64,10 +64,6 @@ public final class TrainedModel {
             throw bad(labelsSection, "\(labels.count) labels \(labels.map(\.value)) for \(options.classes) classes "
                       + "(one label per class, background 0)")
         }
-        // Predictions store label values as integers of the output image (at most 32 bits).
-        if let label = labels.first(where: { Int32(exactly: $0.value) == nil || $0.value < 0 }) {
-            throw bad(labelsSection, "label \"\(label.name)\" has value \(label.value) (allowed: 0...\(Int32.max))")
-        }
         let preprocessing: PreprocessingOptions
         do {
             preprocessing = try JSONDecoder().decode(PreprocessingOptions.self,
