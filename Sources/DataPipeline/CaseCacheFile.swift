@@ -122,8 +122,9 @@ public enum CaseCacheFile {
         guard spacing.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw corrupt("geometry.originalSpacing \(spacing) (allowed: finite values > 0)")
         }
-        guard g.orientation.source.sorted() == [0, 1, 2], g.orientation.flipped.count == 3 else {
-            throw corrupt("geometry.orientation \(g.orientation) (allowed: a permutation of the axes 0, 1, 2 and 3 flips)")
+        guard g.orientation.isValid else {
+            throw corrupt("geometry.orientation source \(g.orientation.source) flipped \(g.orientation.flipped) "
+                          + "(allowed: a permutation of the axes 0, 1, 2 and 3 flips)")
         }
         let canonical = g.canonicalShape
         let box = g.cropBox

@@ -2,6 +2,7 @@ import Common
 import Foundation
 import XCTest
 @testable import DataPipeline
+import NIfTI
 import TestSupport
 
 /// Mutation fuzzing of `CaseCacheFile.read`: every mutated cache file either reads into a
@@ -170,10 +171,14 @@ final class CaseCacheCorruptMetadataTests: XCTestCase {
         XCTAssert(text.contains("channels"), text)
     }
 
-    /// An orientation that is not an axis permutation would index out of range later.
+    /// An orientation that is not an axis permutation trapped (index out of range) in the very
+    /// error message refusing it: `AxisOrientation.description` indexed its codes by `source`.
     func testOrientationThatIsNotAPermutationIsAnError() throws {
         let text = try read { $0.replacingOccurrences(of: "\"source\":[0,1,2]", with: "\"source\":[0,1,7]") }
-        XCTAssert(text.contains("geometry.orientation"), text)
+        XCTAssert(text.contains("geometry.orientation source [0, 1, 7]"), text)
+        let flips = try read { $0.replacingOccurrences(of: "\"flipped\":[false,false,false]", with: "\"flipped\":[true]") }
+        XCTAssert(flips.contains("geometry.orientation source [0, 1, 2] flipped [true]"), flips)
+        XCTAssertEqual("\(AxisOrientation(source: [0, 1, 7], flipped: [false]))", "source [0, 1, 7] flipped [false]")
     }
 
     /// A bad spacing was refused by CaseVolume naming only the case id, not the file.

@@ -13,7 +13,7 @@ import TestSupport
 /// Mutation fuzzing of checkpoint reading, through both readers: `TrainedModel.load` (dro-infer)
 /// and the resume path's section decoders (`TrainingProgress.decode`,
 /// `UNetTrainingModel.loadState`, `SamplerSection.restore`, the generator's restore, the config
-/// text). Every mutated file either loads into a consistent state or throws an error whose
+/// text, the kernel record `ComputeRecord.resumeWarning`). Every mutated file either loads into a consistent state or throws an error whose
 /// description names the file — never a trap, never a hang.
 ///
 /// Half the mutations damage the file as stored (bit flips, byte sets, words, truncations,
@@ -78,7 +78,8 @@ final class CheckpointFuzzTests: XCTestCase {
         return Base(name: name, checkpoint: checkpoint, model: model, sampler: sampler, progress: progress)
     }
 
-    static let jsonSections: Set<String> = [NetworkSection.name, LabelsSection.name, TrainedModel.preprocessingSection]
+    static let jsonSections: Set<String> = [NetworkSection.name, LabelsSection.name, TrainedModel.preprocessingSection,
+                                            ComputeRecord.sectionName]
 
     /// One mutation of `base`; returns its description and the file's bytes.
     func mutate(_ base: Base, _ i: Int, _ m: inout FuzzMutator) -> (String, [UInt8]) {
@@ -176,7 +177,7 @@ final class CheckpointFuzzTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(total, 10_000)
         // The mutations must reach the section decoders, not only the CRC checks.
         for outcome in ["load: ok", "resume: ok", "section network", "section model", "section optimizer",
-                        "section sampler", "section progress", "section labels", "section preprocessing", "crc"] {
+                        "section sampler", "section progress", "section labels", "section preprocessing", "section compute", "crc"] {
             XCTAssertGreaterThan(tally[outcome] ?? 0, 0, "seed \(seed): no mutation ended in \(outcome): \(tally)")
         }
     }
@@ -208,6 +209,7 @@ final class CheckpointFuzzTests: XCTestCase {
         do {
             let checkpoint = try Checkpoint.read(path: path)
             _ = try checkpoint.requireText("config", path: path)
+            _ = try ComputeRecord.resumeWarning(checkpoint, path: path)
             let progress = try TrainingProgress.decode(try checkpoint.require(TrainingProgress.sectionName, path: path),
                                                        path: path)
             XCTAssertGreaterThanOrEqual(progress.iteration, 0, label)
@@ -283,6 +285,40 @@ final class CheckpointCorruptNetworkTests: XCTestCase {
                                               LabelDefinition(name: "big", value: 1 << 40)])
         XCTAssertThrowsError(try TrainedModel.load(path: path, threads: 1)) { error in
             XCTAssert("\(error)".contains("\"big\" has value"), "\(error)")
+        }
+    }
+}
+
+/// What the fuzzer found in the section table.
+final class CheckpointCorruptTableTests: XCTestCase {
+    /// A section length of Int.max (header CRC fixed up) trapped on overflow while the
+    /// "truncated" error computed the bytes the section needs.
+    func testSectionLengthNearIntMaxIsReportedAsTruncated() throws {
+        let folder = try InferFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/a.ckpt"
+        try InferFixtures.checkpoint(at: path, options: UNet3DOptions(inChannels: 1, classes: 2, features: [2]),
+                                     channels: ["T2"], patchXYZ: [4, 4, 4])
+        let checkpoint = try Checkpoint.read(path: path)
+        for length in [UInt64(Int64.max), UInt64(Int64.max) - 3, 1 << 62] {
+            var b = checkpoint.encoded()
+            var offset = Checkpoint.fixedHeaderBytes
+            var lengthAt = -1
+            for (name, _) in checkpoint.sections {
+                let n = name.utf8.count
+                if lengthAt < 0 { lengthAt = offset + 2 + n }
+                offset += 2 + n + 12
+            }
+            for k in 0..<8 { b[lengthAt + k] = UInt8(truncatingIfNeeded: length >> (8 * k)) }
+            var crc = ByteWriter()
+            crc.append(CRC32.checksum(Array(b[0..<offset])))
+            b.replaceSubrange(offset..<offset + 4, with: crc.bytes)
+            try Data(b).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try Checkpoint.read(path: path)) { error in
+                let text = "\(error)"
+                XCTAssert(text.hasPrefix("checkpoint \(path): truncated in section \"\(checkpoint.sections[0].name)\""), text)
+                XCTAssertFalse(text.contains("\n"), text)
+            }
         }
     }
 }

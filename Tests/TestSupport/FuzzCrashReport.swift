@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import XCTest
 
 /// What a mutation fuzzer is reading right now, kept where a signal handler can print it: a
 /// trap (Swift's checked arithmetic, bounds, precondition → SIGILL/SIGTRAP), a bad access
@@ -22,11 +23,14 @@ package enum FuzzCrashReport {
 
     package static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT]
 
-    /// Installs the handler (once per process).
+    /// Installs the handler (once per process). The handler stays for the rest of the process,
+    /// so the recorded input is cleared when each test starts and after each input: a trap in a
+    /// later, non-fuzz test reports "no fuzz input", never the last input of an earlier test.
     package static func install() {
         guard !installed else { return }
         installed = true
-        label[0] = 0
+        reset()
+        XCTestObservationCenter.shared.addTestObserver(ResetPerTest())
         for s in signals {
             signal(s) { sig in
                 FuzzCrashReport.emit(sig)
@@ -54,6 +58,10 @@ package enum FuzzCrashReport {
     static func emit(_ sig: Int32) {
         put("\nmutation fuzz: signal ")
         putNumber(Int(sig))
+        guard label[0] != 0 else {
+            put(" outside any fuzz input (none recorded in this test since its start or its last input)\n")
+            return
+        }
         put(" while reading ")
         _ = write(2, label, strlen(label))
         put("\nmutated bytes (hex), count ")
@@ -113,6 +121,24 @@ package enum FuzzCrashReport {
         thread.start()
     }
 
-    /// Marks the end of the current input's read (the watchdog stops timing it).
-    package static func finished() { caseStarted = 0 }
+    /// Marks the end of the current input's read: the watchdog stops timing it and the handler
+    /// no longer reports it.
+    package static func finished() {
+        caseStarted = 0
+        label[0] = 0
+        count = 0
+    }
+
+    /// The label the handler would print now ("" when none).
+    package static var recordedLabel: String { String(cString: label) }
+
+    /// Forgets any recorded input.
+    package static func reset() { finished() }
+
+    /// Clears the recorded input at every test's start and end.
+    package final class ResetPerTest: NSObject, XCTestObservation {
+        package override init() {}
+        package func testCaseWillStart(_ testCase: XCTestCase) { FuzzCrashReport.reset() }
+        package func testCaseDidFinish(_ testCase: XCTestCase) { FuzzCrashReport.reset() }
+    }
 }
