@@ -1,3 +1,4 @@
+import Cluster
 import Common
 import DataPipeline
 import Foundation
@@ -33,9 +34,40 @@ public struct InferOptions: Sendable {
 /// `dro-infer`: load the checkpoint(s), find the cases, segment each one and write its label
 /// map (and probabilities) with the input's geometry. A failing case is reported and skipped;
 /// the exit status is 1 when any case failed, 64 for usage errors, else 0.
+///
+/// Under `mpirun`/`srun` with R ranks every rank loads the model(s) and lists the cases; case i
+/// (in the listing's order) is segmented by rank i % R; rank 0 reports the summary and every rank
+/// exits with the worst status over the ranks.
 public enum InferCommand {
     public static func run(_ options: InferOptions, output: CommandOutput = .standard) -> Int32 {
-        let models: [TrainedModel], cases: [PlannedCase], plan: OutputPlan
+        let communicator: any Communicator
+        do {
+            communicator = try Communicators.fromEnvironment()
+        } catch {
+            output.err("dro-infer: \(error)")
+            return ExitStatus.failure
+        }
+        let status = run(options, output: output, communicator: communicator)
+        communicator.finish()
+        return status
+    }
+
+    static func run(_ options: InferOptions, output: CommandOutput, communicator: any Communicator) -> Int32 {
+        guard communicator.size > 1 else { return runRank(options, output: output, communicator: communicator) }
+        // Setup problems (the same on every rank, usually) are printed by rank 0 alone.
+        let isRoot = communicator.isRoot
+        let setupErrors = CommandOutput(out: { output.out($0) }, err: { text in
+            if isRoot { output.err(text) }
+        })
+        return runRank(options, output: output, setupOutput: setupErrors, communicator: communicator)
+    }
+
+    static func runRank(_ options: InferOptions, output: CommandOutput, setupOutput: CommandOutput? = nil,
+                        communicator: any Communicator) -> Int32 {
+        let (rank, ranks) = (communicator.rank, communicator.size)
+        var setupStatus = ExitStatus.ok
+        let setup = setupOutput ?? output
+        var models: [TrainedModel] = [], cases: [PlannedCase] = [], plan = OutputPlan.none
         do {
             try options.settings.validate()
             guard options.threads >= 1 else {
@@ -47,17 +79,34 @@ public enum InferCommand {
                                              checkNames: options.checkChannelNames)
             plan = try OutputPlan(output: options.output, caseCount: cases.count)
             try plan.checkWritable()
-            let removed = plan.removeStaleTemporaries(for: cases.map(\.id), probabilities: options.settings.probabilities)
-            if !removed.isEmpty && !options.quiet {
-                output.err("dro-infer: removed \(removed.count) unfinished file(s) of an earlier run that was killed: "
-                           + removed.map(InputDiscovery.lastComponent).joined(separator: ", "))
+            // Rank 0 alone: another rank's unfinished file is that rank's live output.
+            if rank == 0 {
+                let removed = plan.removeStaleTemporaries(for: cases.map(\.id), probabilities: options.settings.probabilities)
+                if !removed.isEmpty && !options.quiet {
+                    output.err("dro-infer: removed \(removed.count) unfinished file(s) of an earlier run that was killed: "
+                               + removed.map(InputDiscovery.lastComponent).joined(separator: ", "))
+                }
             }
         } catch let error as InferenceError {
-            output.err("dro-infer: \(error)")
-            return error.exitCode
+            setup.err("dro-infer: \(error)")
+            setupStatus = error.exitCode
         } catch {
-            output.err("dro-infer: \(oneLine(error))")
-            return ExitStatus.failure
+            setup.err("dro-infer: \(oneLine(error))")
+            setupStatus = ExitStatus.failure
+        }
+        if ranks > 1 {
+            // Every rank learns whether any rank failed to start (after rank 0's clean-up).
+            let statuses = communicator.allgather([Double(setupStatus)]).map { Int32($0.first ?? 1) }
+            if let worst = statuses.max(), worst != ExitStatus.ok {
+                if setupStatus == ExitStatus.ok, rank == 0 {
+                    output.err("dro-infer: stopped: rank(s) \(statuses.indices.filter { statuses[$0] != 0 }.map(String.init).joined(separator: ", ")) could not start")
+                } else if setupStatus != ExitStatus.ok, rank != 0, statuses[0] == ExitStatus.ok {
+                    output.err("dro-infer: rank \(rank) could not start (see above)")
+                }
+                return worst
+            }
+        } else if setupStatus != ExitStatus.ok {
+            return setupStatus
         }
         // SIGINT / SIGTERM stop between cases: every output is whole (written atomically), and a
         // rerun continues with the cases not yet written (or all, with --overwrite).
@@ -65,8 +114,14 @@ public enum InferCommand {
         stop.start()
         defer { stop.stop() }
         var failed: [String] = []
-        for (index, planned) in cases.enumerated() {
+        var stopped: Int32?
+        var done = 0
+        for (index, planned) in cases.enumerated() where index % ranks == rank {
             if let signal = stop.signal {
+                if ranks > 1 {
+                    stopped = signal
+                    break
+                }
                 output.err("dro-infer: stopped by \(SignalStop.name(signal)) after \(index) of \(cases.count) case(s); "
                            + "outputs written so far are complete")
                 return SignalStop.exitStatus(signal)
@@ -79,10 +134,15 @@ public enum InferCommand {
                     output.err("dro-infer: \(counter): \(written.shape), "
                                + String(format: "%.1f s", Date().timeIntervalSince(start)) + " → \(written.path)")
                 }
+                done += 1
             } catch {
                 failed.append(planned.id)
                 output.err("dro-infer: \(counter) failed: \(oneLine(error))")
             }
+        }
+        if ranks > 1 {
+            return summary(done: done, failed: failed, stopped: stopped, cases: cases.count, plan: plan,
+                           options: options, output: output, communicator: communicator)
         }
         guard failed.isEmpty else {
             output.err("dro-infer: \(failed.count) of \(cases.count) case(s) failed: \(failed.joined(separator: ", "))")
@@ -90,6 +150,31 @@ public enum InferCommand {
         }
         if !options.quiet { output.err("dro-infer: \(cases.count) case(s) segmented into \(plan.description)") }
         return ExitStatus.ok
+    }
+
+    /// The end of a run over several ranks: every rank's counts gathered, rank 0 reports, every
+    /// rank returns the worst status (a stop signal's 130 / 143, else 1 if any case failed).
+    static func summary(done: Int, failed: [String], stopped: Int32?, cases: Int, plan: OutputPlan,
+                        options: InferOptions, output: CommandOutput, communicator: any Communicator) -> Int32 {
+        let mine = ([String(stopped ?? 0), String(done)] + failed).joined(separator: "\u{1F}")
+        let all = communicator.allgather(mine).map { $0.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
+        let signals = all.map { Int32($0[0]) ?? 0 }
+        let written = all.map { Int($0[1]) ?? 0 }.reduce(0, +)
+        let failures = all.flatMap { $0.dropFirst(2) }
+        var status = ExitStatus.ok
+        if !failures.isEmpty { status = ExitStatus.failure }
+        if let signal = signals.first(where: { $0 != 0 }) { status = SignalStop.exitStatus(signal) }
+        guard communicator.isRoot else { return status }
+        if let signal = signals.first(where: { $0 != 0 }) {
+            output.err("dro-infer: stopped by \(SignalStop.name(signal)) with \(written) of \(cases) case(s) written "
+                       + "over \(communicator.size) ranks; outputs written so far are complete")
+        }
+        if !failures.isEmpty {
+            output.err("dro-infer: \(failures.count) of \(cases) case(s) failed: \(failures.joined(separator: ", "))")
+        } else if status == ExitStatus.ok && !options.quiet {
+            output.err("dro-infer: \(cases) case(s) segmented into \(plan.description) by \(communicator.size) ranks")
+        }
+        return status
     }
 
     /// Segments and writes one case; returns its shape text and label file.
@@ -140,6 +225,14 @@ struct OutputPlan: CustomStringConvertible {
     static let labelEnding = ".nii.gz"
     let folder: String?
     let file: String?
+
+    /// No output (a rank whose setup failed).
+    static let none = OutputPlan(folder: nil, file: nil)
+
+    private init(folder: String?, file: String?) {
+        self.folder = folder
+        self.file = file
+    }
 
     init(output: String, caseCount: Int) throws {
         if InputDiscovery.stem(InputDiscovery.lastComponent(output)) != nil {

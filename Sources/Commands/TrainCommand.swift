@@ -96,7 +96,12 @@ public enum TrainCommand {
             return TrainingEntry.makeDemoData(folder: folder, demo: demo, quiet: options.quiet, output: output)
         }
         guard let config else { return ExitStatus.usage }
-        if options.printConfig { output.out(config.resolvedYAML()) }
+        if options.printConfig {
+            do { output.out(try config.resolvedYAML()) } catch {
+                output.err("dro-train: \(error)")
+                return ExitStatus.failure
+            }
+        }
         if options.dryRun { return DryRun.run(config, quiet: options.quiet, output: output) }
         if options.printConfig { return ExitStatus.ok }
         return TrainingEntry.train(config, options: options, output: output)

@@ -1,3 +1,4 @@
+import Cluster
 import Common
 import Config
 import DataPipeline
@@ -6,17 +7,54 @@ import Training
 
 /// Entry points of training and demo-data generation, called by `TrainCommand`.
 public enum TrainingEntry {
+    /// Under `mpirun`/`srun` with several ranks every rank calls this: the communicator is made
+    /// here (MPI is initialised only then) and finished before returning, whatever the status.
     public static func train(_ config: Config, options: TrainOptions, output: CommandOutput) -> Int32 {
-        // A config with a `data.demo` section names the built-in phantom: its first use writes it.
+        let communicator: any Communicator
+        do {
+            communicator = try Communicators.fromEnvironment()
+        } catch {
+            output.err("dro-train: \(error)")
+            return ExitStatus.failure
+        }
+        let status = train(config, options: options, output: output, communicator: communicator)
+        communicator.finish()
+        return status
+    }
+
+    static func train(_ config: Config, options: TrainOptions, output: CommandOutput,
+                      communicator: any Communicator) -> Int32 {
+        // A config with a `data.demo` section names the built-in phantom: its first use writes it
+        // (rank 0 alone; the others wait for it).
+        if communicator.size > 1, config.data.demo != nil {
+            var status = ExitStatus.ok
+            if communicator.isRoot, let folder = config.data.dataset, !FileManager.default.fileExists(atPath: folder) {
+                status = train(config, demoOnly: options, output: output)
+            }
+            do {
+                try communicator.check(status == ExitStatus.ok ? nil : "writing the demo dataset failed")
+            } catch {
+                if communicator.isRoot { output.err("dro-train: \(error)") }
+                return ExitStatus.failure
+            }
+        } else if config.data.demo != nil {
+            let status = train(config, demoOnly: options, output: output)
+            guard status == ExitStatus.ok else { return status }
+        }
+        let status = TrainRun.run(config, resume: options.resume, quiet: options.quiet, output: output,
+                                  communicator: communicator)
+        if status == ExitStatus.ok && !options.quiet && communicator.isRoot { output.out(nextSteps(config)) }
+        return status
+    }
+
+    /// Writes the demo dataset of `data.demo` unless its folder exists.
+    static func train(_ config: Config, demoOnly options: TrainOptions, output: CommandOutput) -> Int32 {
         if let demo = config.data.demo, let folder = config.data.dataset,
            !FileManager.default.fileExists(atPath: folder) {
             if !options.quiet { output.out("first use of the demo config: writing the phantom dataset to \(folder)") }
-            let status = makeDemoData(folder: folder, demo: demo, quiet: options.quiet, output: output)
-            guard status == ExitStatus.ok else { return status }
+            return makeDemoData(folder: folder, demo: demo, quiet: options.quiet, output: output)
         }
-        let status = TrainRun.run(config, resume: options.resume, quiet: options.quiet, output: output)
-        if status == ExitStatus.ok && !options.quiet { output.out(nextSteps(config)) }
-        return status
+        return ExitStatus.ok
     }
 
     /// Where the run's outputs are and the commands that use them.

@@ -81,15 +81,17 @@ public struct Config: Equatable, Sendable {
 
     /// The resolved configuration (every key, defaults filled in, absolute paths) as YAML.
     /// Decoding it gives back an equal `Config`.
-    public func resolvedYAML() -> String {
+    public func resolvedYAML() throws -> String {
         let root = YAMLOut.map([("data", DataConfig.schema.yaml(data)), ("model", ModelConfig.schema.yaml(model)),
                                 ("sampler", SamplerConfig.schema.yaml(sampler)),
                                 ("training", TrainingConfig.schema.yaml(training)),
                                 ("inference", InferenceConfig.schema.yaml(inference)),
                                 ("output", OutputConfig.schema(defaultDir: "").yaml(output))])
-        // Serialising a tree built from plain scalars cannot fail; an empty string would make
-        // the caller's save visibly wrong rather than crash.
-        return (try? Yams.serialize(node: root, indent: 2, width: -1, allowUnicode: true)) ?? ""
+        do {
+            return try Yams.serialize(node: root, indent: 2, width: -1, allowUnicode: true)
+        } catch {
+            throw ConfigError.unserializable(reason: "\(error)".replacingOccurrences(of: "\n", with: " "))
+        }
     }
 }
 
@@ -97,7 +99,7 @@ extension Config {
     /// Writes `resolvedYAML()` to `path`: what a run folder keeps so the run can be repeated
     /// or resumed with exactly these values.
     public func writeResolved(to path: String) throws {
-        try resolvedYAML().write(toFile: path, atomically: true, encoding: .utf8)
+        try (try resolvedYAML()).write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
 

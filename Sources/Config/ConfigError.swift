@@ -27,6 +27,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     /// The text is not valid YAML.
     case yamlSyntax(path: String, message: String)
+    /// The resolved configuration could not be written as YAML (a Yams failure).
+    case unserializable(reason: String)
     /// A key that no section defines; `suggestion` is the nearest known key (edit distance).
     case unknownKey(key: String, at: ConfigLocation, suggestion: String?, allowed: [String])
     /// A value of the wrong YAML type (a list where a number was expected, ...).
@@ -80,6 +82,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
             return "\(path): cannot read config file: \(reason)"
         case .yamlSyntax(let path, let message):
             return "\(path): not valid YAML: \(message)"
+        case .unserializable(let reason):
+            return "the resolved configuration cannot be written as YAML: \(reason)"
         case .unknownKey(let key, let at, let suggestion, let allowed):
             let hint = suggestion.map { "; did you mean '\($0)'?" }
                 ?? (allowed.isEmpty ? "" : "; allowed keys here: \(allowed.joined(separator: ", "))")

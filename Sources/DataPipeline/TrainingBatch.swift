@@ -63,6 +63,42 @@ public struct BatchBuilder: Sendable {
                             forced: [Bool](repeating: false, count: cells.count), using: &rng)
     }
 
+    /// Slots `slots` of a global batch of `globalCount` patches (data-parallel training: each
+    /// rank builds its own slots of the same global batch). Slot s takes every random choice
+    /// (patch origin, then augmentation) from its own generator `generators[s - slots.lowerBound]`,
+    /// so the patch of a slot does not depend on which rank builds it nor on how many ranks
+    /// there are. `sampler.unit: case`: the foreground forcing is the global batch's (the last
+    /// max(1, round(globalCount·fraction)) slots). `cells` (`sampler.unit: patch`), when given,
+    /// holds each slot's cell origin, and no slot is forced.
+    public func makeSlots<G: RandomNumberGenerator>(cases: [CaseVolume], caseIndices: [Int],
+                                                    cells: [GridPoint]? = nil, jitter: Double = 1,
+                                                    slots: Range<Int>, globalCount: Int,
+                                                    generators: inout [G]) throws -> TrainingBatch {
+        precondition(caseIndices.count == slots.count && generators.count == slots.count
+                     && slots.upperBound <= globalCount && (cells?.count ?? slots.count) == slots.count)
+        let forced = cells != nil ? [Bool](repeating: false, count: globalCount)
+            : PatchSampler.forcedForeground(batchSize: globalCount, fraction: foregroundFraction)
+        let channels = caseIndices.first.map { cases.indices.contains($0) ? cases[$0].channels : 0 } ?? 0
+        var images = [Float](), labels = [UInt8](), origins = [GridPoint]()
+        images.reserveCapacity(caseIndices.count * channels * sampler.patchSize.count)
+        for (b, i) in caseIndices.enumerated() {
+            try check(i, cases)
+            guard cases[i].channels == channels else {
+                throw DataError.invalidOption(key: "case \(cases[i].id) channels", value: "\(cases[i].channels)",
+                                              allowed: "\(channels) like the other cases of the batch")
+            }
+            let origin = try cells.map {
+                try sampler.origin(cellOrigin: $0[b], shape: cases[i].shape, jitter: jitter, using: &generators[b])
+            } ?? sampler.origin(for: cases[i], forceForeground: forced[slots.lowerBound + b], using: &generators[b])
+            origins.append(origin)
+            let p = augmenter.makePatch(from: cases[i], origin: origin, using: &generators[b])
+            images.append(contentsOf: p.image)
+            labels.append(contentsOf: p.label ?? [UInt8](repeating: 0, count: sampler.patchSize.count))
+        }
+        return TrainingBatch(patchSize: sampler.patchSize, channels: channels, images: images, labels: labels,
+                             caseIndices: caseIndices, origins: origins, forcedForeground: Array(forced[slots]))
+    }
+
     func check(_ i: Int, _ cases: [CaseVolume]) throws {
         guard cases.indices.contains(i) else {
             throw DataError.invalidOption(key: "case index", value: "\(i)", allowed: "0..<\(cases.count)")

@@ -38,6 +38,13 @@ public struct RunDirectory {
         } catch {
             throw RunError.io(path: path, operation: "create output folder", reason: error.localizedDescription)
         }
+        // A folder that cannot take files is found now, before any case is loaded.
+        let probe = file(".dro-train-probe-\(getpid())")
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            throw RunError.io(path: path, operation: "create files in the output folder",
+                              reason: String(cString: strerror(errno)).lowercased())
+        }
+        unlink(probe)
     }
 
     public func file(_ name: String) -> String { path + "/" + name }

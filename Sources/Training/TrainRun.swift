@@ -1,3 +1,4 @@
+import Cluster
 import Inference
 import Common
 import Config
@@ -10,11 +11,26 @@ import Tensor
 /// `dro-train --config FILE [--resume] [--quiet]`: everything from the validated configuration
 /// to a trained run folder. Returns the exit status: 0, 1 on failure (one line naming the file,
 /// key, case or iteration), 130 / 143 after SIGINT / SIGTERM (state saved).
+///
+/// Under MPI (`communicator.size` > 1, every rank calls this): an error every rank raised alike
+/// (`CollectiveError`: a failure reported through `check`, a divergence seen in the gathered
+/// losses, a stop agreed by all) is printed once by rank 0 and returned on every rank, which then
+/// finish MPI; an error of one rank alone ends every rank at once with "rank R: dro-train: …".
 public enum TrainRun {
-    public static func run(_ config: Config, resume: Bool, quiet: Bool, output: CommandOutput) -> Int32 {
+    public static func run(_ config: Config, resume: Bool, quiet: Bool, output: CommandOutput,
+                           communicator: any Communicator = SingleProcess()) -> Int32 {
         do {
-            try train(config, resume: resume, quiet: quiet, output: output)
+            try train(config, resume: resume, quiet: quiet, output: output, communicator: communicator)
             return 0
+        } catch let error as AllRanks {
+            if communicator.isRoot { output.err("dro-train: \(error)") }
+            return error.exitCode
+        } catch let error as CollectiveError {
+            if communicator.isRoot { output.err("dro-train: \(error)") }
+            return 1
+        } catch where communicator.size > 1 {
+            let text = (error as? DatasetError).map { $0.problems.map(\.description).joined(separator: "; ") } ?? "\(error)"
+            communicator.fail("dro-train: \(text)")
         } catch let error as RunError {
             output.err("dro-train: \(error)")
             return error.exitCode
@@ -27,23 +43,28 @@ public enum TrainRun {
         }
     }
 
-    static func train(_ config: Config, resume: Bool, quiet: Bool, output: CommandOutput) throws {
-        let reporter = ProgressReporter(mode: ProgressReporter.automaticMode(quiet: quiet))
+    static func train(_ config: Config, resume: Bool, quiet: Bool, output: CommandOutput,
+                      communicator: any Communicator) throws {
+        let ranks = communicator.size
+        // Rank 0 alone reports.
+        let reporter = ProgressReporter(mode: communicator.isRoot ? ProgressReporter.automaticMode(quiet: quiet) : .quiet)
         // Caught from the start: a stop while cases load or the network is built ends with the
         // same exit status (130 / 143) and one line, not a default-action kill.
         let stop = SignalStop()
         stop.start()
         defer { stop.stop() }
-        let run = try RunDirectory(path: config.output.dir)
-        let yaml = config.resolvedYAML()
-        try checkFolder(run, resume: resume, yaml: yaml)
+        let yaml = try config.resolvedYAML()
+        if ranks > 1 { try checkRanks(config, yaml: yaml, communicator: communicator) }
+        let run = try communicator.collectively { try RunDirectory(path: config.output.dir) }
+        try communicator.collectively { try checkFolder(run, resume: resume, yaml: yaml) }
         Parallel.configure(threads: config.training.threads)
 
         let layout = try DatasetLayout.discover(config.data)
         let split = DatasetSplit(cases: layout.cases, data: config.data)
         reporter.message("loading \(split.training.count) training and \(split.validation.count) validation cases")
         let preprocessing = TrainingSetup.preprocessing(config.data)
-        let placement = TrainingSetup.placement(config.data.cache, run: run)
+        // The case cache is per rank (cache/rank-R) under MPI.
+        let placement = TrainingSetup.placement(config.data.cache, run: run, rank: ranks > 1 ? communicator.rank : nil)
         let trainCases = try TrainingSetup.storeCases(split.training, layout: layout, preprocessing: preprocessing,
                                                       placement: placement, stop: stop)
         let validationCases = try TrainingSetup.storeCases(split.validation, layout: layout,
@@ -78,25 +99,32 @@ public enum TrainRun {
         windowSettings.sigmaScale = config.inference.gaussianSigmaScale
         let validator = VolumeValidator(store: validationCases, patch: [patch.d, patch.h, patch.w],
                                         settings: windowSettings, labelNames: layout.labels.map(\.name))
-        let settings = TrainingSetup.settings(config, samples: source.sampleCount)
+        let settings = TrainingSetup.settings(config, samples: source.sampleCount, ranks: ranks)
 
         try RunError.checkStop(stop, phase: "building the network")
-        let trainer = try Trainer(settings: settings, model: model, source: source, sampler: sampler, validator: validator,
-                                  generator: dataGenerator, run: run,
-                                  extraSections: try sections(config, yaml: yaml, layout: layout, network: networkOptions,
-                                                              preprocessing: preprocessing),
-                                  reporter: reporter, stop: stop)
+        let trainer = try communicator.collectively {
+            try Trainer(settings: settings, model: model, source: source, sampler: sampler, validator: validator,
+                        generator: dataGenerator, run: run,
+                        extraSections: try sections(config, yaml: yaml, layout: layout, network: networkOptions,
+                                                    preprocessing: preprocessing),
+                        reporter: reporter, stop: stop, communicator: communicator)
+        }
         if resume {
-            try trainer.resume()
+            try communicator.collectively { try trainer.resume() }
             reporter.message("resuming at iteration \(trainer.progress.iteration) of \(settings.totalIterations)")
             let latest = run.latestCheckpointPath
-            if let warning = try ComputeRecord.resumeWarning(try Checkpoint.read(path: latest), path: latest) {
+            if communicator.isRoot,
+               let warning = try ComputeRecord.resumeWarning(try Checkpoint.read(path: latest), path: latest) {
                 output.err("dro-train: " + warning)
             }
         }
-        try run.writeConfig(yaml)
+        if communicator.isRoot { try run.writeConfig(yaml) }
+        if ranks > 1 {
+            reporter.message("data-parallel: \(communicator.description), batch \(settings.batchSize) per rank, "
+                             + "global batch \(settings.globalBatchSize)")
+        }
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
-                         + "\(settings.iterationsPerEpoch) iterations, batch \(settings.batchSize), "
+                         + "\(settings.iterationsPerEpoch) iterations, batch \(settings.globalBatchSize), "
                          + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue); run folder \(run.path)")
         reporter.message("compute: \(Parallel.defaultThreads) threads, OpenBLAS \(BLASRuntime.coreDescription); "
                          + KernelChoice.description)
@@ -105,13 +133,14 @@ public enum TrainRun {
         } catch {
             reporter.endBar()
             // The run's own error is what the user must see; a plot failure is reported beside it.
-            if config.output.plots {
+            if config.output.plots && communicator.isRoot {
                 do { try TrainingPlots.write(run: run) } catch let plotError {
                     reporter.message("warning: plots not written: \(plotError)")
                 }
             }
             throw error
         }
+        guard communicator.isRoot else { return }
         if config.output.plots { try TrainingPlots.write(run: run) }
         let best = trainer.progress.bestMetric.map {
             String(format: "; best mean foreground Dice %.4f at epoch %d (%@)", $0, trainer.progress.bestEpoch,
@@ -119,6 +148,38 @@ public enum TrainRun {
         } ?? ""
         reporter.message("done: \(trainer.progress.iteration) iterations\(best); logs and plots in \(run.path)")
         reporter.message(try DataTimeShare.read(run: run).summary)
+        if ranks > 1 && trainer.stepsRun > 0 {
+            let steps = Double(trainer.stepsRun)
+            let (allreduce, collectives) = (trainer.allreduceSeconds / steps, trainer.collectiveSeconds / steps)
+            let step = trainer.stepSecondsTotal / steps
+            reporter.message(String(format: "communication (rank 0, per step): gradient allreduce %.1f ms (%.1f %% of a %.3f s step); "
+                                    + "all collectives, waiting for other ranks included, %.1f ms (%.1f %%)",
+                                    allreduce * 1000, step > 0 ? 100 * allreduce / step : 0, step,
+                                    collectives * 1000, step > 0 ? 100 * collectives / step : 0))
+        }
+    }
+
+    /// Start-up checks of a data-parallel run, the same on every rank: every rank resolved the
+    /// same configuration and runs the same binary, and the configuration suits several ranks.
+    static func checkRanks(_ config: Config, yaml: String, communicator: any Communicator) throws {
+        try communicator.requireAgreement(on: StableHash.of(yaml),
+                                          what: "the resolved configuration (config file, --set, --output)")
+        try communicator.requireAgreement(on: binaryHash(), what: "the dro-train binary (a different build)")
+        if config.training.loss.batchDice {
+            throw AllRanks(RunError.invalidSetting(
+                name: "training.loss.batch_dice", value: "true with \(communicator.size) ranks",
+                allowed: "false under MPI (batch Dice sums its statistics over the whole batch, which would "
+                    + "couple the ranks' samples; train with one process to use it)"))
+        }
+    }
+
+    /// A hash of this executable's bytes (0 when it cannot be read, the same on every rank that
+    /// cannot): two builds of different sources are told apart without a version number.
+    static func binaryHash() -> UInt64 {
+        guard let data = FileManager.default.contents(atPath: "/proc/self/exe") else { return 0 }
+        var hash = StableHash()
+        data.withUnsafeBytes { hash.combine(bytes: $0.bindMemory(to: UInt8.self)) }
+        return hash.value
     }
 
     /// The `auto` budget left for the validation cases once the training cases are placed.

@@ -1,3 +1,5 @@
+import Cluster
+import Common
 import Foundation
 import Model
 import Sampling
@@ -9,6 +11,15 @@ import Sampling
 /// as uniform training) and updates its history; 5. backward of mean(wᵢ·ℓᵢ); 6. gradient-norm clip;
 /// 7. optimizer step at the poly learning rate of the epoch. Every random choice comes from one
 /// checkpointed generator, so a resumed run repeats an uninterrupted one exactly.
+///
+/// Data-parallel (R ranks, `communicator`): `settings.batchSize` B is per rank and every rank
+/// runs the same sampler on the same state, drawing the same global batch of G = R·B; rank r
+/// builds and forwards slots r·B..<(r+1)·B (each slot's patch from its own child stream, so the
+/// same as one process with batch G would cut), the G losses are all-gathered so every rank feeds
+/// the sampler the same history, each rank back-propagates its slice with weights wᵢ/R (the
+/// model averages over its B samples, so the sum over ranks is the gradient of the mean over G
+/// of wᵢ·ℓᵢ) and one allreduce sums the gradient arena: clipping and the optimizer step are then
+/// the same on every rank. Rank 0 alone writes logs and checkpoints.
 public final class Trainer<Model: TrainingModel, Source: BatchSource, Validator: TrainingValidator>
 where Source.Batch == Model.Batch, Validator.Model == Model {
     public typealias Generator = Source.Generator
@@ -32,11 +43,23 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     /// Monotonic seconds (injectable so tests need not wait).
     let clock: () -> Double
     private var resumed = false
+    /// The ranks of a data-parallel run (`SingleProcess` otherwise).
+    public let communicator: any Communicator
+    /// Seconds this session spent in the gradient allreduce, in every collective of the steps
+    /// (waiting for the slower ranks included), in steps, and the steps run (for the summary).
+    public private(set) var allreduceSeconds = 0.0
+    public private(set) var collectiveSeconds = 0.0
+    public private(set) var stepSecondsTotal = 0.0
+    public private(set) var stepsRun = 0
 
     public init(settings: TrainerSettings, model: Model, source: Source, sampler: any Sampling.Sampler, validator: Validator,
                 generator: Generator, run: RunDirectory, extraSections: [(name: String, bytes: [UInt8])] = [],
-                reporter: ProgressReporter, stop: SignalStop? = nil,
+                reporter: ProgressReporter, stop: SignalStop? = nil, communicator: any Communicator = SingleProcess(),
                 clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) throws {
+        guard settings.ranks == communicator.size else {
+            throw RunError.invalidSetting(name: "ranks", value: "\(settings.ranks) in the settings",
+                                          allowed: "the communicator's \(communicator.size)")
+        }
         try settings.validate(sampleCount: sampler.count)
         caseNames = source.caseNames
         let groups = source.caseGroups
@@ -56,8 +79,9 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         self.reporter = reporter
         self.stop = stop
         self.clock = clock
-        progress = TrainingProgress(batchSize: settings.batchSize, iterationsPerEpoch: settings.iterationsPerEpoch,
-                                    sampleCount: sampler.count)
+        self.communicator = communicator
+        progress = TrainingProgress(batchSize: settings.globalBatchSize, iterationsPerEpoch: settings.iterationsPerEpoch,
+                                    sampleCount: sampler.count, ranks: settings.ranks)
     }
 
     /// Restores model, optimizer, sampler, generator and progress from checkpoint_latest.
@@ -68,6 +92,17 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         }
         let checkpoint = try Checkpoint.read(path: path)
         let saved = try TrainingProgress.decode(try checkpoint.require(TrainingProgress.sectionName, path: path), path: path)
+        if saved.ranks != progress.ranks {
+            // The sampler and optimizer state are global, but the global batch (and with it the
+            // iterations per epoch) is ranks × training.batch_size, and the config may not change.
+            func shape(_ p: TrainingProgress) -> String {
+                "\(p.ranks) rank\(p.ranks == 1 ? "" : "s") × training.batch_size \(p.batchSize / max(1, p.ranks)) "
+                    + "(global batch \(p.batchSize))"
+            }
+            throw RunError.incompatibleCheckpoint(path: path, reason: "it was written by \(shape(saved)), this run has "
+                                                  + "\(shape(progress)); resume with \(saved.ranks) rank\(saved.ranks == 1 ? "" : "s")"
+                                                  + (saved.ranks == 1 ? " (without mpirun)" : " (mpirun -np \(saved.ranks))"))
+        }
         for (name, now, then) in [("batch size", progress.batchSize, saved.batchSize),
                                   ("iterations per epoch", progress.iterationsPerEpoch, saved.iterationsPerEpoch),
                                   ("training cases", progress.sampleCount, saved.sampleCount)] where now != then {
@@ -90,8 +125,10 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
 
     /// `haltAfter` (tests): return after that iteration without saving, as a SIGKILL would.
     func train(haltAfter: Int?) throws -> TrainingProgress {
-        let logs = try run.openLogs(resume: resumed ? ResumePoint(iteration: progress.iteration,
-                                                                  epochsCompleted: progress.epochsCompleted) : nil)
+        let logs = communicator.isRoot
+            ? try run.openLogs(resume: resumed ? ResumePoint(iteration: progress.iteration,
+                                                             epochsCompleted: progress.epochsCompleted) : nil)
+            : nil
         let sessionStart = clock()
         let elapsedBefore = progress.elapsedSeconds
         let firstIteration = progress.iteration
@@ -106,7 +143,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
             progress.elapsedSeconds = elapsedBefore + (clock() - sessionStart)
             var logged = record
             logged.seconds = progress.elapsedSeconds
-            try logs.logIteration(logged)
+            try logs?.logIteration(logged)
             epochLossSum += Double(record.loss)
             epochLossCount += 1
 
@@ -121,12 +158,16 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
             let epochEnd = progress.iteration % settings.iterationsPerEpoch == 0
             if epochEnd { try finishEpoch(epoch, logs: logs) }
             let saved = isCheckpointIteration(progress.iteration, epochEnd: epochEnd, epoch: epoch)
-            if saved { try saveLatest() }
+            if saved {
+                try requireIdenticalParameters()
+                try saveLatest()
+            }
             if progress.iteration == haltAfter { return progress }
-            if let signal = stop?.signal {
+            if let signal = agreedStopSignal() {
                 if !saved { try saveLatest() }
                 reporter.endBar()
-                throw RunError.interrupted(signal: signal, iteration: progress.iteration, checkpoint: run.latestCheckpointPath)
+                throw communicator.everywhere(RunError.interrupted(signal: signal, iteration: progress.iteration,
+                                                                   checkpoint: run.latestCheckpointPath))
             }
         }
         reporter.endBar()
@@ -141,52 +182,95 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         return epochEnd && epoch % settings.checkpointEveryEpochs == 0
     }
 
+    /// The first stop signal of any rank (lowest rank first), agreed by every rank at the end of
+    /// each iteration so all ranks stop after the same one.
+    func agreedStopSignal() -> Int32? {
+        guard communicator.size > 1 else { return stop?.signal }
+        let start = clock()
+        let all = communicator.allgather([Double(stop?.signal ?? 0)]).map { Int32($0.first ?? 0) }
+        collectiveSeconds += clock() - start
+        return all.first { $0 != 0 }
+    }
+
+    /// Under MPI: stops every rank if their parameters are no longer bitwise identical (checked
+    /// at every checkpoint).
+    func requireIdenticalParameters() throws {
+        guard communicator.size > 1 else { return }
+        var failure: Error?
+        model.withParameters { parameters in
+            do { try communicator.requireIdenticalParameters(parameters, step: progress.iteration) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
     /// One optimisation step (steps 1–7 of the type's comment).
     func step(iteration t: Int, epoch: Int) throws -> IterationRecord {
         let stepStart = clock()
+        let ranks = communicator.size
         let indices: [Int]
         do {
-            indices = try sampler.nextBatch(size: settings.batchSize)
+            indices = try sampler.nextBatch(size: settings.globalBatchSize)
         } catch {
-            throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
+            throw communicator.everywhere(RunError.step(iteration: t + 1, reason: "sampler: \(error)"))
         }
+        let slots = communicator.rank * settings.batchSize ..< (communicator.rank + 1) * settings.batchSize
         let names = indices.map { caseNames[$0] }
-        let batch: Model.Batch
-        let losses: [Double]
         var dataSeconds = 0.0
-        do {
-            let dataStart = clock()
-            batch = try source.batch(cases: indices, generator: &generator)
-            dataSeconds = clock() - dataStart
-            losses = try model.forward(batch)
-        } catch {
-            throw RunError.step(iteration: t + 1, reason: "\(error)")
+        var forwardEnd = 0.0
+        // A failure here is this rank's: under MPI every rank learns of it in the same step.
+        let local: [Double] = try communicator.collectively {
+            defer { forwardEnd = clock() }
+            let batch: Model.Batch
+            let losses: [Double]
+            do {
+                let dataStart = clock()
+                batch = try source.batch(globalCases: indices, slots: slots, generator: &generator)
+                dataSeconds = clock() - dataStart
+                losses = try model.forward(batch)
+            } catch {
+                throw RunError.step(iteration: t + 1, reason: "\(error)")
+            }
+            guard losses.count == slots.count else {
+                throw RunError.step(iteration: t + 1, reason: "the model returned \(losses.count) losses for \(slots.count) cases")
+            }
+            return losses
         }
-        guard losses.count == indices.count else {
-            throw RunError.step(iteration: t + 1, reason: "the model returned \(losses.count) losses for \(indices.count) cases")
-        }
+        let losses = ranks == 1 ? local : communicator.allgather(local).flatMap { $0 }
+        if ranks > 1 { collectiveSeconds += clock() - forwardEnd }
         if let bad = losses.first(where: { !$0.isFinite }) {
-            throw divergence(iteration: t + 1, loss: bad, cases: names)
+            throw communicator.everywhere(divergence(iteration: t + 1, loss: bad, cases: names))
         }
         let weights: [Double]
         do {
             weights = try sampler.feedBack(indices: indices, losses: losses)
         } catch {
-            throw RunError.step(iteration: t + 1, reason: "sampler: \(error)")
+            throw communicator.everywhere(RunError.step(iteration: t + 1, reason: "sampler: \(error)"))
         }
         let loss = zip(weights, losses).reduce(0.0) { $0 + $1.0 * $1.1 } / Double(indices.count)
         do {
-            try model.backward(sampleWeights: weights)
+            // The model averages over its B samples; 1/R makes the sum over ranks the mean over G.
+            let mine = ranks == 1 ? weights : weights[slots].map { $0 / Double(ranks) }
+            try model.backward(sampleWeights: mine)
         } catch {
             throw RunError.step(iteration: t + 1, reason: "\(error)")
         }
+        if ranks > 1 {
+            let start = clock()
+            model.withGradients { communicator.allreduceSum($0) }
+            allreduceSeconds += clock() - start
+            collectiveSeconds += clock() - start
+        }
         let norm = model.gradientNorm()
-        guard norm.isFinite else { throw divergence(iteration: t + 1, loss: Double(norm), cases: names, what: "gradient norm") }
+        guard norm.isFinite else {
+            throw communicator.everywhere(divergence(iteration: t + 1, loss: Double(norm), cases: names, what: "gradient norm"))
+        }
         let factor = Schedule.clipFactor(norm: norm, maxNorm: settings.gradientClipNorm)
         if factor < 1 { model.scaleGradients(by: factor) }
         let learningRate = Schedule.polyLearningRate(base: settings.learningRate, epoch: epoch - 1,
                                                      epochs: settings.epochs, exponent: settings.polyExponent)
         model.step(learningRate: learningRate)
+        stepsRun += 1
+        stepSecondsTotal += clock() - stepStart
         return IterationRecord(iteration: t + 1, epoch: epoch, loss: loss, learningRate: learningRate,
                                gradientNorm: norm, seconds: 0, cases: names, caseLosses: losses, caseWeights: weights,
                                dataSeconds: dataSeconds, stepSeconds: clock() - stepStart)
@@ -202,20 +286,24 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
 
     /// Epoch end: sampler state to sampler.csv; validation (every K epochs and after the last),
     /// val.csv and the best checkpoint.
-    func finishEpoch(_ epoch: Int, logs: RunLogs) throws {
-        try logs.logSampler(epoch: epoch, rows: sampler.snapshot().enumerated().map { index, entry in
+    func finishEpoch(_ epoch: Int, logs: RunLogs?) throws {
+        try logs?.logSampler(epoch: epoch, rows: sampler.snapshot().enumerated().map { index, entry in
             SamplerRow(index: index, caseName: caseNames[index], group: caseGroups[index],
                        staleLoss: entry.staleLoss, probability: entry.probability, draws: entry.draws)
         })
         guard epoch % settings.validateEvery == 0 || epoch == settings.epochs else { return }
         let rows: [ValidationRow]
-        do {
-            rows = try validator.validate(model)
-        } catch {
-            throw RunError.step(iteration: progress.iteration, reason: "validation: \(error)")
+        if communicator.size == 1 {
+            do {
+                rows = try validator.validate(model)
+            } catch {
+                throw RunError.step(iteration: progress.iteration, reason: "validation: \(error)")
+            }
+        } else {
+            rows = try validateAcrossRanks()
         }
         guard !rows.isEmpty else { return }
-        try logs.logValidation(epoch: epoch, rows: rows)
+        try logs?.logValidation(epoch: epoch, rows: rows)
         let foreground = rows.filter { $0.label > 0 && !$0.dice.isNaN }.map(\.dice)
         guard !foreground.isEmpty else { return }
         let mean = foreground.reduce(0, +) / Double(foreground.count)
@@ -223,13 +311,55 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         if improved {
             progress.bestMetric = mean
             progress.bestEpoch = epoch
-            try makeCheckpoint().write(to: run.bestCheckpointPath)
+            if communicator.isRoot { try makeCheckpoint().write(to: run.bestCheckpointPath) }
         }
         reporter.message("epoch \(epoch): validation mean foreground Dice "
                          + String(format: "%.4f", mean) + (improved ? " (best, saved)" : ""))
     }
 
-    func saveLatest() throws { try makeCheckpoint().write(to: run.latestCheckpointPath) }
+    /// Validation case i on rank i % R; every rank gets every row, in case order, so every rank
+    /// takes the same best-checkpoint decision.
+    func validateAcrossRanks() throws -> [ValidationRow] {
+        let mine = try communicator.collectively {
+            do {
+                return try validator.validate(model, shard: communicator.rank, of: communicator.size)
+            } catch {
+                throw RunError.step(iteration: progress.iteration, reason: "validation: \(error)")
+            }
+        }
+        var writer = ByteWriter()
+        writer.append(mine.count)
+        for (caseIndex, rows) in mine {
+            writer.append(caseIndex)
+            writer.append(rows.count)
+            for row in rows {
+                writer.append(row.caseName)
+                writer.append(row.label)
+                writer.append(row.labelName)
+                writer.append(row.dice)
+            }
+        }
+        var all: [(caseIndex: Int, rows: [ValidationRow])] = []
+        for (rank, bytes) in communicator.allgather(bytes: writer.bytes).enumerated() {
+            var reader = ByteReader(bytes, failure: { ClusterError.disagreement("validation rows of rank \(rank): \($0)") })
+            for _ in 0..<(try reader.int("cases")) {
+                let caseIndex = try reader.int("case index")
+                var rows: [ValidationRow] = []
+                for _ in 0..<(try reader.int("rows")) {
+                    rows.append(ValidationRow(caseName: try reader.string("case"), label: try reader.int("label"),
+                                              labelName: try reader.string("label name"), dice: try reader.double("dice")))
+                }
+                all.append((caseIndex, rows))
+            }
+        }
+        return all.sorted { $0.caseIndex < $1.caseIndex }.flatMap(\.rows)
+    }
+
+    /// checkpoint_latest, written by rank 0 alone.
+    func saveLatest() throws {
+        guard communicator.isRoot else { return }
+        try makeCheckpoint().write(to: run.latestCheckpointPath)
+    }
 
     /// Everything a resume needs: caller's sections, model + optimizer, sampler, generator,
     /// progress.

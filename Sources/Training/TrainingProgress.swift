@@ -5,8 +5,10 @@ import Common
 import Model
 
 public struct TrainingProgress: Equatable {
-    /// Layout version of this section.
+    /// Layout version of this section: 1 for a single process (unchanged since before
+    /// data-parallel training), 2 adds the number of ranks.
     static let sectionVersion: UInt32 = 1
+    static let rankedSectionVersion: UInt32 = 2
     public static let sectionName = "progress"
 
     /// Completed iterations.
@@ -17,14 +19,18 @@ public struct TrainingProgress: Equatable {
     public var bestEpoch = 0
     /// Wall-clock seconds spent training, summed over resumed sessions.
     public var elapsedSeconds = 0.0
+    /// The global batch: samples drawn per iteration over all ranks (ranks × training.batch_size).
     public var batchSize: Int
     public var iterationsPerEpoch: Int
     public var sampleCount: Int
+    /// Ranks that trained (1 for a single process).
+    public var ranks: Int
 
-    public init(batchSize: Int, iterationsPerEpoch: Int, sampleCount: Int) {
+    public init(batchSize: Int, iterationsPerEpoch: Int, sampleCount: Int, ranks: Int = 1) {
         self.batchSize = batchSize
         self.iterationsPerEpoch = iterationsPerEpoch
         self.sampleCount = sampleCount
+        self.ranks = ranks
     }
 
     /// Fully completed epochs.
@@ -32,7 +38,7 @@ public struct TrainingProgress: Equatable {
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.append(TrainingProgress.sectionVersion)
+        writer.append(ranks == 1 ? TrainingProgress.sectionVersion : TrainingProgress.rankedSectionVersion)
         writer.append(iteration)
         writer.append(bestMetric ?? .nan)
         writer.append(bestEpoch)
@@ -40,15 +46,16 @@ public struct TrainingProgress: Equatable {
         writer.append(batchSize)
         writer.append(iterationsPerEpoch)
         writer.append(sampleCount)
+        if ranks != 1 { writer.append(ranks) }
         return writer.bytes
     }
 
     public static func decode(_ bytes: [UInt8], path: String) throws -> TrainingProgress {
         var reader = ByteReader(bytes, path: path, section: sectionName)
         let version = try reader.uint32("version")
-        guard version == sectionVersion else {
+        guard version == sectionVersion || version == rankedSectionVersion else {
             throw CheckpointError.badSection(path: path, name: sectionName,
-                                             reason: "layout version \(version), this build reads \(sectionVersion)")
+                                             reason: "layout version \(version), this build reads \(sectionVersion) and \(rankedSectionVersion)")
         }
         let iteration = try reader.int("iteration")
         let best = try reader.double("best metric")
@@ -57,7 +64,11 @@ public struct TrainingProgress: Equatable {
         var progress = TrainingProgress(batchSize: try reader.int("batch size"),
                                         iterationsPerEpoch: try reader.int("iterations per epoch"),
                                         sampleCount: try reader.int("sample count"))
+        if version == rankedSectionVersion { progress.ranks = try reader.int("ranks") }
         try reader.finish()
+        guard progress.ranks >= 1 else {
+            throw CheckpointError.badSection(path: path, name: sectionName, reason: "\(progress.ranks) ranks")
+        }
         guard iteration >= 0 else {
             throw CheckpointError.badSection(path: path, name: sectionName, reason: "negative iteration \(iteration)")
         }
@@ -85,6 +96,9 @@ public struct TrainerSettings: Equatable {
     public var checkpointEveryEpochs: Int
     /// Validate every this many epochs (and after the last one).
     public var validateEvery: Int
+    /// Ranks of a data-parallel run; `batchSize` is per rank, the global batch ranks × batchSize.
+    public var ranks = 1
+    public var globalBatchSize: Int { batchSize * ranks }
 
     public init(epochs: Int, batchSize: Int, iterationsPerEpoch: Int, learningRate: Float,
                 polyExponent: Float = Schedule.defaultPolyExponent, gradientClipNorm: Float?,
@@ -117,7 +131,11 @@ public struct TrainerSettings: Equatable {
         for (name, value) in checks where value < 1 {
             throw RunError.invalidSetting(name: name, value: "\(value)", allowed: "an integer ≥ 1")
         }
-        guard batchSize <= sampleCount else {
+        guard globalBatchSize <= sampleCount else {
+            if ranks > 1 {
+                throw RunError.invalidSetting(name: "training.batch_size", value: "\(batchSize) per rank × \(ranks) ranks",
+                                              allowed: "a global batch of at most the \(sampleCount) training cases (a batch holds distinct cases)")
+            }
             throw RunError.invalidSetting(name: "training.batch_size", value: "\(batchSize)",
                                           allowed: "at most the \(sampleCount) training cases (a batch holds distinct cases)")
         }

@@ -31,6 +31,11 @@ public protocol TrainingModel: AnyObject {
     func scaleGradients(by factor: Float)
     /// One optimizer step at `learningRate`.
     func step(learningRate: Float)
+    /// The flat gradient buffer (summed over ranks in data-parallel training); empty for models
+    /// without one (test fakes, which then only train as one rank).
+    func withGradients(_ body: (UnsafeMutableBufferPointer<Float>) -> Void)
+    /// The flat parameter buffer (compared across ranks); empty as above.
+    func withParameters(_ body: (UnsafeBufferPointer<Float>) -> Void)
     /// Writes parameters ("model") and optimizer state ("optimizer") sections.
     func saveState(into checkpoint: inout Checkpoint)
     /// Restores what `saveState` wrote; throws a `CheckpointError` naming `path` on mismatch.
@@ -47,6 +52,17 @@ public protocol BatchSource {
     var caseGroups: [String] { get }
     /// Patches for `cases`; every random choice comes from `generator`.
     func batch(cases: [Int], generator: inout Generator) throws -> Batch
+    /// Patches for slots `slots` of the global batch `globalCases` (data-parallel training: rank
+    /// r builds slots r·B..<(r+1)·B). Every rank calls it with the same generator state and must
+    /// leave the generator in the same state; the patch of a slot must not depend on `slots`.
+    /// The default builds `batch(cases:)` of the slice, which meets this only for one rank.
+    func batch(globalCases: [Int], slots: Range<Int>, generator: inout Generator) throws -> Batch
+}
+
+extension BatchSource {
+    public func batch(globalCases: [Int], slots: Range<Int>, generator: inout Generator) throws -> Batch {
+        try batch(cases: Array(globalCases[slots]), generator: &generator)
+    }
 }
 
 /// Scores the current model on the validation cases (full volumes, sliding window).
@@ -55,6 +71,25 @@ public protocol TrainingValidator {
     /// One row per (case, label), background included (label 0) or not as the validator likes;
     /// the best checkpoint uses the mean Dice of rows with label > 0.
     func validate(_ model: Model) throws -> [ValidationRow]
+    /// The rows of validation cases i with i % shards == shard, with each case's index (rank r
+    /// of R validates shard r; the trainer gathers and orders them by case index). The default
+    /// validates everything as shard 0 (index 0) and nothing as any other shard.
+    func validate(_ model: Model, shard: Int, of shards: Int) throws -> [(caseIndex: Int, rows: [ValidationRow])]
+}
+
+extension TrainingValidator {
+    public func validate(_ model: Model, shard: Int, of shards: Int) throws -> [(caseIndex: Int, rows: [ValidationRow])] {
+        shard == 0 ? [(0, try validate(model))] : []
+    }
+}
+
+extension TrainingModel {
+    public func withGradients(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        body(UnsafeMutableBufferPointer(start: nil, count: 0))
+    }
+    public func withParameters(_ body: (UnsafeBufferPointer<Float>) -> Void) {
+        body(UnsafeBufferPointer(start: nil, count: 0))
+    }
 }
 
 /// A validator that does nothing, for runs without validation cases.

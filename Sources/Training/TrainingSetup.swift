@@ -33,8 +33,10 @@ public enum TrainingSetup {
 
     /// `data.cache` as a placement under the run folder; `budgetBytes` overrides the `auto`
     /// budget (half of MemAvailable) — shared by the training and validation stores.
-    public static func placement(_ mode: CacheMode, run: RunDirectory, budgetBytes: Int? = nil) -> CasePlacement {
-        let folder = run.file(RunDirectory.cacheFolderName)
+    /// `rank` (data-parallel runs) gives each rank its own folder, cache/rank-R.
+    public static func placement(_ mode: CacheMode, run: RunDirectory, budgetBytes: Int? = nil,
+                                 rank: Int? = nil) -> CasePlacement {
+        let folder = run.file(RunDirectory.cacheFolderName) + (rank.map { "/rank-\($0)" } ?? "")
         switch mode {
         case .memory: return .memory
         case .disk: return .disk(folder: folder)
@@ -90,17 +92,20 @@ public enum TrainingSetup {
         }
     }
 
-    /// Loop settings: iterations per epoch default to ⌈N/B⌉; the latest checkpoint is written
-    /// every `output.checkpoint_every` epochs (and at the last, and on a stop signal).
-    public static func settings(_ config: Config, samples: Int) -> TrainerSettings {
+    /// Loop settings: iterations per epoch default to ⌈N/G⌉ (G = ranks × training.batch_size, the
+    /// global batch); the latest checkpoint is written every `output.checkpoint_every` epochs
+    /// (and at the last, and on a stop signal).
+    public static func settings(_ config: Config, samples: Int, ranks: Int = 1) -> TrainerSettings {
         let training = config.training
-        return TrainerSettings(
+        var settings = TrainerSettings(
             epochs: training.epochs, batchSize: training.batchSize,
             iterationsPerEpoch: training.iterationsPerEpoch
-                ?? TrainerSettings.iterationsPerEpoch(cases: samples, batch: training.batchSize),
+                ?? TrainerSettings.iterationsPerEpoch(cases: samples, batch: training.batchSize * ranks),
             learningRate: Float(training.lr), polyExponent: Float(training.polyExponent),
             gradientClipNorm: training.gradClip.map { Float($0) },
             checkpointEvery: nil, checkpointEveryEpochs: config.output.checkpointEvery,
             validateEvery: training.valEvery)
+        settings.ranks = ranks
+        return settings
     }
 }

@@ -124,6 +124,16 @@ public final class UNetTrainingModel: TrainingModel {
         return Float(sum.squareRoot())
     }
 
+    public func withGradients(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let g = network.arena.gradients
+        body(UnsafeMutableBufferPointer(start: g.pointer, count: g.count))
+    }
+
+    public func withParameters(_ body: (UnsafeBufferPointer<Float>) -> Void) {
+        let v = network.arena.values
+        body(UnsafeBufferPointer(start: v.pointer, count: v.count))
+    }
+
     public func scaleGradients(by factor: Float) {
         let g = network.arena.gradients
         for i in 0..<g.count { g.pointer[i] *= factor }

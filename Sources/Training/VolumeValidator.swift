@@ -29,9 +29,16 @@ public struct VolumeValidator: TrainingValidator {
     }
 
     public func validate(_ model: UNetTrainingModel) throws -> [ValidationRow] {
+        try validate(model, shard: 0, of: 1).flatMap(\.rows)
+    }
+
+    /// Cases i with i % shards == shard, one entry per case with a label.
+    public func validate(_ model: UNetTrainingModel, shard: Int,
+                         of shards: Int) throws -> [(caseIndex: Int, rows: [ValidationRow])] {
         let window = WindowModel(network: model.network, patch: patch, tta: false)
-        var rows: [ValidationRow] = []
-        for index in 0..<store.count {
+        var result: [(caseIndex: Int, rows: [ValidationRow])] = []
+        for index in stride(from: shard, to: store.count, by: max(1, shards)) {
+            var rows: [ValidationRow] = []
             let volume = try store.volume(index)
             guard let reference = volume.label else { continue }
             let prediction = try VolumeSegmenter.classIndices(volume, model: window, settings: settings)
@@ -40,7 +47,8 @@ public struct VolumeValidator: TrainingValidator {
                 rows.append(ValidationRow(caseName: volume.id, label: label, labelName: labelNames[label],
                                           dice: Dice.score(prediction, referenceClasses, label: Int32(label))))
             }
+            result.append((index, rows))
         }
-        return rows
+        return result
     }
 }

@@ -62,7 +62,7 @@ final class TrainRunEndToEndTests: XCTestCase {
         let latest = run + "/checkpoint_latest.ckpt"
         let checkpoint = try Checkpoint.read(path: latest)
         XCTAssertEqual(checkpoint.sections.map(\.name),
-                       ["config", "labels", "network", "preprocessing", "model", "optimizer", "sampler", "rng", "progress"])
+                       ["config", "labels", "network", "preprocessing", "compute", "model", "optimizer", "sampler", "rng", "progress"])
         let labels = try JSONSerialization.jsonObject(with: Data(try checkpoint.require("labels", path: latest))) as? [String: Int]
         XCTAssertEqual(labels?["background"], 0)
         XCTAssertEqual(labels?.count, PhantomGenerator.labelNames.count)

@@ -134,7 +134,7 @@ final class ConfigDefaultsTests: XCTestCase {
     func testResolvedYAMLRoundTrips() throws {
         for name in ["fetal", "demo", "bench"] {
             let c = try Config.load(path: "\(repositoryRoot)/configs/\(name).cfg")
-            let yaml = c.resolvedYAML()
+            let yaml = try c.resolvedYAML()
             // Decoded from another folder: every path in the resolved YAML is absolute.
             let back = try Config.decode(yaml: yaml, sourceName: "resolved.yaml", baseDirectory: "/elsewhere")
             XCTAssertEqual(back, c, "\(name):\n\(yaml)")
@@ -154,8 +154,9 @@ final class ConfigDefaultsTests: XCTestCase {
           weight_decay: 1e-7
           augmentation: {enabled: false, label_interpolation: nearest, flip: {axes: [2]}, gamma: {range: [0.5, 2], inverted_probability: 0}, elastic: {enabled: true, magnitude: [0.1, 0.3]}, blur: {probability_per_channel: 1}}
         """)
-        let back = try decodeConfig(c.resolvedYAML(), base: "/x")
-        XCTAssertEqual(back, c, c.resolvedYAML())
+        let back = try decodeConfig(try c.resolvedYAML(), base: "/x")
+        let yaml = try c.resolvedYAML()
+        XCTAssertEqual(back, c, yaml)
         XCTAssertNil(back.training.gradClip)
         XCTAssertEqual(back.training.weightDecay, 1e-7)
     }
@@ -186,7 +187,7 @@ final class ConfigDefaultsTests: XCTestCase {
 
     func testResolvedYAMLIsYAML11Friendly() throws {
         // PyYAML (YAML 1.1) reads "3e-05" as text; we must write "3.0e-05".
-        let yaml = try decodeConfig(minimalData).resolvedYAML()
+        let yaml = try decodeConfig(try minimalData).resolvedYAML()
         XCTAssertTrue(yaml.contains("weight_decay: 3.0e-05"), yaml)
         XCTAssertTrue(yaml.contains("lr: 0.01"), yaml)
     }

@@ -40,7 +40,7 @@ final class ConfigSchemaTests: XCTestCase {
             // experiment.cfg leaves the dataset to its script's --set.
             let overrides = name == "experiment.cfg" ? ["data.dataset=/data/x"] : []
             let c = try Config.load(path: path, overrides: overrides)
-            let yaml = c.resolvedYAML()
+            let yaml = try c.resolvedYAML()
             XCTAssertEqual(try Config.decode(yaml: yaml, sourceName: "resolved.yaml", baseDirectory: "/elsewhere"), c,
                            "\(name):\n\(yaml)")
         }
@@ -54,13 +54,13 @@ final class ConfigSchemaTests: XCTestCase {
             let c = try Config.load(path: "\(repositoryRoot)/configs/\(name).cfg", overrides: overrides)
             let expected = try String(contentsOfFile: "\(fixtures)/resolved-\(name).yaml", encoding: .utf8)
                 .replacingOccurrences(of: "<ROOT>", with: repositoryRoot)
-            XCTAssertEqual(c.resolvedYAML(), expected, name)
+            try XCTAssertEqual(c.resolvedYAML(), expected, name)
         }
         // Non-default values of every kind (see rich.cfg).
         let c = try Config.load(path: "\(fixtures)/rich.cfg")
         let expected = try String(contentsOfFile: "\(fixtures)/resolved-rich.yaml", encoding: .utf8)
             .replacingOccurrences(of: "<BASE>", with: fixtures)
-        XCTAssertEqual(c.resolvedYAML(), expected)
+        try XCTAssertEqual(c.resolvedYAML(), expected)
         XCTAssertEqual(try Config.decode(yaml: expected, sourceName: "r.yaml", baseDirectory: "/"), c)
     }
 

@@ -303,6 +303,17 @@ def test_unwritable_output_and_unlistable_input_are_reported_before_any_work(dat
         r = infer("--model", base / "model.ckpt", "--input", inputs, "--output", readonly, preexec_fn=as_nobody())
         assert r.returncode == 1, r.stderr
         assert f"{readonly}" in r.stderr and "cannot create files in the output folder" in r.stderr, r.stderr
+        # dro-train: the same before any case is loaded
+        cfg = base / "train.cfg"
+        shutil.copytree(data, base / "data")
+        subprocess.run(["chmod", "-R", "a+rX", str(base / "data")], check=True)
+        cfg.write_text(CONFIG.format(data=base / "data", run=readonly))   # exists, not writable
+        os.chmod(cfg, 0o644)
+        r = subprocess.run([str(TRAIN), "--config", str(cfg)], capture_output=True, text=True, timeout=300,
+                           preexec_fn=as_nobody())
+        assert r.returncode == 1, r.stderr
+        assert f"cannot create files in the output folder {readonly}: permission denied" in r.stderr, r.stderr
+        assert "loading" not in r.stderr, r.stderr
         os.chmod(inputs, 0o000)
         r = infer("--model", base / "model.ckpt", "--input", inputs, "--output", base / "out", preexec_fn=as_nobody())
         os.chmod(inputs, 0o755)
