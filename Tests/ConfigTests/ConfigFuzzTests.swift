@@ -52,7 +52,7 @@ final class ConfigFuzzTests: XCTestCase {
                     let config = try decode(text, source, overrides: overrides)
                     // A valid config's resolved YAML is itself valid and means the same.
                     let again = try decode(Array(config.resolvedYAML().utf8), source)
-                    XCTAssertEqual(again.resolvedYAML(), config.resolvedYAML(), label)
+                    XCTAssertEqual(try again.resolvedYAML(), try config.resolvedYAML(), label)
                     tally["valid", default: 0] += 1
                 } catch let error as ConfigError {
                     for problem in error.problems {
