@@ -68,10 +68,10 @@ let package = Package(
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // One test target per module.
-        .testTarget(name: "NIfTITests", dependencies: ["Common", "NIfTI"]),
+        .testTarget(name: "NIfTITests", dependencies: ["Common", "NIfTI", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Common", "Tensor"]),
         .testTarget(name: "SamplingTests", dependencies: ["Common", "Sampling"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "Sampling"], exclude: ["Fixtures"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Sampling", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Common", "Evaluation", "NIfTI", "Plotting"]),
         .target(name: "TestSupport", dependencies: ["Common", "Config", "Model"], path: "Tests/TestSupport"),

@@ -18,7 +18,9 @@ DRO_BIN="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)" \
 # The fuzz tests once more on a debug build (assertions on, no optimiser assumptions) under
 # AddressSanitizer: a mutated file that reads out of bounds, overflows or uses freed memory is
 # reported there even where the release build would not trap. Only the NIfTI tests and the
-# *FuzzTests run (the numeric tests are 10-50x slower in debug). LeakSanitizer is off: it
-# reports XCTest's and Foundation's own allocations.
+# *FuzzTests run (the numeric tests are 10-50x slower in debug): every mutation fuzzer (NIfTI,
+# checkpoint, case cache, config: >= 10^4 mutated inputs each, seed printed, DRO_FUZZ_SEED=N
+# repeats; docs/reliability.md "Fuzzing"). LeakSanitizer is off: it reports XCTest's and
+# Foundation's own allocations.
 swift build --build-tests --sanitize=address
 ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --sanitize=address --filter 'NIfTITests|FuzzTests'

@@ -52,7 +52,31 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
         return [self]
     }
 
+    /// One line per problem: a line break or other control character that came from the file (a
+    /// quoted value spanning lines, a YAML parser message) is shown escaped.
     public var description: String {
+        if case .multiple(let list) = self { return list.map { $0.description }.joined(separator: "\n") }
+        return Self.oneLine(text)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.properties.generalCategory == .control
+                || scalar.properties.generalCategory == .lineSeparator
+                || scalar.properties.generalCategory == .paragraphSeparator:
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private var text: String {
         switch self {
         case .unreadable(let path, let reason):
             return "\(path): cannot read config file: \(reason)"

@@ -70,11 +70,24 @@ public enum CaseCacheFile {
               let header = try? JSONDecoder().decode(CaseCacheHeader.self, from: data[prefix..<(prefix + length)]) else {
             throw DataError.io(path: path, reason: "case cache file: corrupt metadata")
         }
-        let voxels = header.shape.count
-        guard header.channels >= 1, voxels > 0 else {
-            throw DataError.io(path: path, reason: "case cache file: corrupt metadata (shape \(header.shape), \(header.channels) channels)")
+        func corrupt(_ reason: String) -> DataError { .io(path: path, reason: "case cache file: corrupt metadata: \(reason)") }
+        // Sizes come from the file: multiplied with overflow checks, so a huge extent is an error.
+        let extents = [header.shape.d, header.shape.h, header.shape.w]
+        guard extents.allSatisfy({ $0 >= 1 }), header.channels >= 1 else {
+            throw corrupt("shape \(header.shape), \(header.channels) channels")
         }
-        let imageBytes = header.channels * voxels * MemoryLayout<Float>.size
+        var voxels = 1
+        for factor in extents {
+            let (product, overflow) = voxels.multipliedReportingOverflow(by: factor)
+            guard !overflow, product <= data.count else { throw corrupt("shape \(header.shape) is larger than the file") }
+            voxels = product
+        }
+        let (values, valuesOverflow) = voxels.multipliedReportingOverflow(by: header.channels)
+        guard !valuesOverflow, values <= data.count / MemoryLayout<Float>.size else {
+            throw corrupt("\(header.channels) channels of shape \(header.shape) are larger than the file")
+        }
+        try checkGeometry(header.geometry, corrupt)
+        let imageBytes = values * MemoryLayout<Float>.size
         let expected = prefix + length + imageBytes + (header.hasLabel ? voxels : 0)
         guard data.count == expected else {
             throw DataError.io(path: path, reason: "case cache file: \(data.count) bytes, expected \(expected) (truncated or foreign)")
@@ -88,8 +101,37 @@ public enum CaseCacheFile {
         image = image.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
         #endif
         let label = header.hasLabel ? [UInt8](data[(start + imageBytes)...]) : nil
-        return try CaseVolume(id: header.id, channels: header.channels, shape: header.shape, image: image, label: label,
-                              spacing: header.spacing, affine: header.affine, geometry: header.geometry,
-                              intensityStats: header.intensityStats, group: header.group)
+        do {
+            return try CaseVolume(id: header.id, channels: header.channels, shape: header.shape, image: image, label: label,
+                                  spacing: header.spacing, affine: header.affine, geometry: header.geometry,
+                                  intensityStats: header.intensityStats, group: header.group)
+        } catch {
+            throw corrupt("\(error)")
+        }
+    }
+
+    /// The case geometry must describe a grid: a 4×4 affine, positive finite spacing, an axis
+    /// permutation with three flips, and a crop box inside the reoriented grid.
+    static func checkGeometry(_ g: CaseGeometry, _ corrupt: (String) -> DataError) throws {
+        guard g.originalAffine.count == 4, g.originalAffine.allSatisfy({ $0.count == 4 }) else {
+            throw corrupt("geometry.originalAffine is not a 4×4 matrix")
+        }
+        let shape = [g.originalShape.d, g.originalShape.h, g.originalShape.w]
+        guard shape.allSatisfy({ $0 >= 1 }) else { throw corrupt("geometry.originalShape \(g.originalShape)") }
+        let spacing = [g.originalSpacing.x, g.originalSpacing.y, g.originalSpacing.z]
+        guard spacing.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw corrupt("geometry.originalSpacing \(spacing) (allowed: finite values > 0)")
+        }
+        guard g.orientation.isValid else {
+            throw corrupt("geometry.orientation source \(g.orientation.source) flipped \(g.orientation.flipped) "
+                          + "(allowed: a permutation of the axes 0, 1, 2 and 3 flips)")
+        }
+        let canonical = g.canonicalShape
+        let box = g.cropBox
+        for (axis, (lower, upper)) in [(box.lower.d, box.upper.d), (box.lower.h, box.upper.h),
+                                       (box.lower.w, box.upper.w)].enumerated()
+        where !(lower >= 0 && lower < upper && upper <= canonical[axis]) {
+            throw corrupt("geometry.cropBox \(box) is not inside the grid \(canonical)")
+        }
     }
 }

@@ -75,13 +75,20 @@ public final class TrainedModel {
             throw bad(preprocessingSection, "\(error)")
         }
 
+        // The stored values must fit the architecture before anything is allocated for it: a
+        // damaged network section could otherwise ask for an enormous network.
+        let (tensors, values) = try UNet3D.readParameters(from: checkpoint, path: path)
+        let count: Int
+        do { count = try options.checkedParameterCount() } catch { throw bad(networkSection, "\(error)") }
+        guard count == values.count else {
+            throw bad(UNet3D.parameterSection, "\(values.count) values, the network section's architecture has \(count)")
+        }
         var rng = SplitMix64(seed: 0)   // weights are overwritten below
         let network: UNet3D
         do {
             network = try UNet3D(options: options, threads: threads, rng: &rng)
             try network.checkShape(batch: 1, spatial: patch)
         } catch { throw bad(networkSection, "\(error)") }
-        let (tensors, values) = try UNet3D.readParameters(from: checkpoint, path: path)
         let expected = network.parameterTensors
         guard tensors.map(\.name) == expected.map(\.name), tensors.map(\.shape) == expected.map(\.shape),
               values.count == network.arena.values.count else {

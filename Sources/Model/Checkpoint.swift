@@ -139,9 +139,12 @@ public struct Checkpoint: Equatable {
         var checkpoint = Checkpoint()
         var offset = reader.offset
         for (name, length, storedCRC) in table {
+            // A damaged length can be up to Int.max: the bytes needed are added with an overflow
+            // check (saturating) so the error is reported, not trapped on.
             guard length <= file.count - offset else {
+                let (needed, overflow) = offset.addingReportingOverflow(length)
                 throw CheckpointError.truncated(path: path, part: "section \"\(name)\"",
-                                                expectedBytes: offset + length, availableBytes: file.count)
+                                                expectedBytes: overflow ? Int.max : needed, availableBytes: file.count)
             }
             let payload = Array(file[offset..<offset + length])
             let crc = CRC32.checksum(payload)

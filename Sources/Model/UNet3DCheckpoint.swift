@@ -42,3 +42,30 @@ extension UNet3D {
         return (tensors, values)
     }
 }
+
+extension UNet3DOptions {
+    /// Largest sizes a network read from a file may have before it is built: far above any
+    /// network dro-train builds, low enough that shapes, counts and the patch divisor cannot
+    /// overflow.
+    static let fileLimits = (levels: 12, channels: 1 << 16, convsPerLevel: 64)
+
+    /// Parameters of the network these options describe, computed with overflow checks and
+    /// without building it; throws naming the option when a size is beyond `fileLimits` (a
+    /// corrupt or foreign network section), so a reader compares it with the stored values
+    /// before allocating anything.
+    public func checkedParameterCount() throws -> Int {
+        try validate()
+        let limits = UNet3DOptions.fileLimits
+        if levels > limits.levels {
+            throw UNet3DError.option(name: "features", value: "\(levels) levels", allowed: "at most \(limits.levels) levels")
+        }
+        for (name, value) in [("inChannels", inChannels), ("classes", classes), ("features", features.max() ?? 0)]
+        where value > limits.channels {
+            throw UNet3DError.option(name: name, value: "\(value)", allowed: "at most \(limits.channels)")
+        }
+        if convsPerLevel > limits.convsPerLevel {
+            throw UNet3DError.option(name: "convsPerLevel", value: "\(convsPerLevel)", allowed: "at most \(limits.convsPerLevel)")
+        }
+        return UNet3DLayout(self).specs.reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+}

@@ -53,7 +53,11 @@ public struct AxisOrientation: Hashable, Codable, Sendable, CustomStringConverti
         return codes.joined()
     }
 
-    public var description: String { fileAxisCodes }
+    /// An axis permutation of 0, 1, 2 with three flips (anything else came from a damaged file).
+    public var isValid: Bool { source.sorted() == [0, 1, 2] && flipped.count == 3 }
+
+    /// The axis codes; the raw fields when not valid (an error message must not trap).
+    public var description: String { isValid ? fileAxisCodes : "source \(source) flipped \(flipped)" }
 
     /// The canonical grid's NIfTI shape [ni, nj, nk] from the file's.
     public func canonicalShape(_ file: [Int]) -> [Int] { (0..<3).map { file[source[$0]] } }

@@ -1,6 +1,7 @@
 import Common
 import Foundation
 @testable import NIfTI
+import TestSupport
 
 /// A well-formed file the fuzzer mutates: its bytes as stored and, for a .nii.gz, the inflated
 /// bytes (obtained by decompressing the stored file with the module's reader).
@@ -95,44 +96,36 @@ indirect enum FuzzMutation: CustomStringConvertible {
         }
     }
 
-    /// Extreme 16/32-bit values: 0, −1, max, min, int16 max/min, 8 (tiny esize), and a random one.
-    static let words: [UInt32] = [0, 0xFFFF_FFFF, 0x7FFF_FFFF, 0x8000_0000, 0x7FFF, 0x8000, 8]
-
-    func apply(to base: FuzzBase, rng: inout SplitMix64, directory: String) throws -> [UInt8] {
+    func apply(to base: FuzzBase, mutator m: inout FuzzMutator, directory: String) throws -> [UInt8] {
         switch self {
         case .inflated(let inner):
-            let mutated = inner.mutate(base.inflated, headerSize: base.headerSize, rng: &rng)
-            return try gzipMember(mutated, in: directory, level: 1 + Int(rng.next() % 9))
-        case .streamFlipGzipHeader: return FuzzMutation.flipHeaderBytes.mutate(base.stored, headerSize: 64, rng: &rng)
-        case .streamFlipAnyBytes: return FuzzMutation.flipAnyBytes.mutate(base.stored, headerSize: 0, rng: &rng)
-        case .streamTruncate: return FuzzMutation.truncate.mutate(base.stored, headerSize: 0, rng: &rng)
-        default: return mutate(base.stored, headerSize: base.headerSize, rng: &rng)
+            let mutated = inner.mutate(base.inflated, headerSize: base.headerSize, mutator: &m)
+            return try gzipMember(mutated, in: directory, level: 1 + m.random(9))
+        case .streamFlipGzipHeader: return FuzzMutation.flipHeaderBytes.mutate(base.stored, headerSize: 64, mutator: &m)
+        case .streamFlipAnyBytes: return FuzzMutation.flipAnyBytes.mutate(base.stored, headerSize: 0, mutator: &m)
+        case .streamTruncate: return FuzzMutation.truncate.mutate(base.stored, headerSize: 0, mutator: &m)
+        default: return mutate(base.stored, headerSize: base.headerSize, mutator: &m)
         }
     }
 
-    /// Applies a byte-level mutation to uncompressed (or, for the stream kinds, compressed) bytes.
-    func mutate(_ bytes: [UInt8], headerSize: Int, rng: inout SplitMix64) -> [UInt8] {
+    /// Applies a byte-level mutation (the shared operators of `FuzzMutator`) to uncompressed
+    /// (or, for the stream kinds, compressed) bytes.
+    func mutate(_ bytes: [UInt8], headerSize: Int, mutator m: inout FuzzMutator) -> [UInt8] {
         var b = bytes
-        let count = b.count
-        func random(_ n: Int) -> Int { Int(rng.next() % UInt64(max(n, 1))) }
-        func setWord(at: Int) {
-            let w = random(8) == 7 ? UInt32(truncatingIfNeeded: rng.next()) : FuzzMutation.words[random(FuzzMutation.words.count)]
-            for k in 0..<max(0, min(random(2) == 0 ? 2 : 4, count - at)) { b[at + k] = UInt8(truncatingIfNeeded: w >> (8 * k)) }
-        }
         switch self {
         case .flipHeaderBytes:
-            for _ in 0...random(4) { b[random(min(headerSize + 4, count))] ^= UInt8(1 + random(255)) }
+            m.flipBits(&b, in: 0..<(headerSize + 4))
         case .flipAnyBytes:
-            for _ in 0...random(4) { b[random(count)] = UInt8(random(256)) }
+            m.setBytes(&b)
         case .setHeaderWord:
             // Aligned offsets hit dims, datatype, vox_offset, codes with values that overflow naive arithmetic.
-            setWord(at: random(min(headerSize, count) / 2) * 2)
+            m.setWord(&b, at: m.random(min(headerSize, b.count) / 2) * 2, width: m.pick([2, 4]))
         case .setExtensionWord:
             // The extender, and esize/ecode of the first extensions (either byte order's end).
-            let at = headerSize + 4 * random(12)
-            if at < count { setWord(at: at) }
+            let at = headerSize + 4 * m.random(12)
+            if at < b.count { m.setWord(&b, at: at, width: m.pick([2, 4])) }
         case .truncate:
-            b = Array(b.prefix(random(count)))
+            m.truncate(&b)
         default:
             break
         }

@@ -2,6 +2,7 @@ import Common
 import Foundation
 import XCTest
 @testable import NIfTI
+import TestSupport
 
 /// Mutation fuzzing of the reader: every mutated file either loads (and everything a caller
 /// does with a loaded image works) or throws a NIfTIError naming the file — never a trap, never
@@ -16,16 +17,12 @@ final class MutationFuzzTests: NIfTITestCase {
     /// Mutations per base file; 5 base files → 10 240 mutated files.
     static let mutationsPerBase = 2048
 
-    func seed() -> UInt64 {
-        if let text = ProcessInfo.processInfo.environment["DRO_FUZZ_SEED"], let s = UInt64(text) { return s }
-        return UInt64.random(in: 1...UInt64(UInt32.max))
-    }
-
     func testMutatedFilesLoadOrThrowNIfTIError() throws {
-        let seed = seed()
-        print("NIfTI mutation fuzz: seed \(seed) (repeat with DRO_FUZZ_SEED=\(seed))")
+        let seed = FuzzSeed.make("NIfTI mutation fuzz")
         FuzzCrashReport.install()
-        var rng = SplitMix64(seed: seed)
+        FuzzCrashReport.startWatchdog(limit: 30)
+        var mutator = FuzzMutator(seed: seed)
+        var clock = FuzzClock()
         var tally = FuzzTally()
         let started = Date()
         let bases = try FuzzBase.all(directory: directory)
@@ -33,15 +30,18 @@ final class MutationFuzzTests: NIfTITestCase {
             let kinds = base.gzip ? FuzzMutation.gzipKinds : FuzzMutation.plainKinds
             for i in 0..<MutationFuzzTests.mutationsPerBase {
                 let kind = kinds[i % kinds.count]
-                let mutated = try kind.apply(to: base, rng: &rng, directory: directory)
+                let mutated = try kind.apply(to: base, mutator: &mutator, directory: directory)
                 let label = "seed \(seed) mutation \(i) of \(base.name) (\(kind))"
+                clock.start()
                 try check(mutated, name: base.name, kind: kind, label: label, tally: &tally)
+                clock.stop(label)
             }
         }
         let seconds = Date().timeIntervalSince(started)
         let total = bases.count * MutationFuzzTests.mutationsPerBase
         print("NIfTI mutation fuzz: seed \(seed), \(total) mutations in \(String(format: "%.1f", seconds)) s: "
-              + "\(tally.loaded) loaded, \(tally.rejected) rejected by field \(tally.fields.sorted { $0.key < $1.key })")
+              + "\(tally.loaded) loaded, \(tally.rejected) rejected by field \(tally.fields.sorted { $0.key < $1.key }); "
+              + clock.summary)
         XCTAssertEqual(tally.loaded + tally.rejected, total)
         XCTAssertGreaterThanOrEqual(total, 10_000)
         // The mutations must reach the validators: some load, many fail, on many different fields.
