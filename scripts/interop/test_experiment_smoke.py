@@ -8,7 +8,6 @@ the script is given --bin so it does not rebuild."""
 import csv
 import json
 import math
-import os
 import pathlib
 import subprocess
 import sys

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from dro_bin import BIN, needs
+from tiny_run import log_rows, make_demo_data
 
 TRAIN, INFER = BIN / "dro-train", BIN / "dro-infer"
 
@@ -32,7 +33,6 @@ pytestmark = needs("dro-train", "dro-infer")
 
 # A faulty run must end well within this (a few seconds here); longer means a hang.
 TIMEOUT = 120
-CLOCK_COLUMNS = {"seconds", "data_seconds", "step_seconds"}
 
 # Per-sample losses of the 2-rank run against the 1-process run, relative. Iteration 1 starts
 # from identical parameters, and the two runs differ only in how float sums are grouped: the
@@ -130,11 +130,6 @@ def write_config(root, name, data, batch, epochs=2, cache="memory"):
     path = root / f"{name}.cfg"
     path.write_text(CONFIG.format(data=data, run=run, batch=batch, epochs=epochs, cache=cache))
     return path, run
-
-
-def log_rows(run):
-    with open(run / "train_log.csv") as f:
-        return [{k: v for k, v in row.items() if k not in CLOCK_COLUMNS} for row in csv.DictReader(f)]
 
 
 def parameters(path):
@@ -238,11 +233,7 @@ def wait_for_rows(run, rows, p, timeout=60):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("mpi-training")
-    data = root / "data"
-    r = subprocess.run([str(TRAIN), "--make-demo-data", str(data), "--cases", "8", "--rare-fraction", "0.25",
-                        "--seed", "2", "--test-cases", "3"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return root, data
+    return root, make_demo_data(root / "data")
 
 
 @pytest.fixture(scope="module")

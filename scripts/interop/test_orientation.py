@@ -4,7 +4,6 @@ anatomy in millimetres) must train exactly like the consistently stored dataset 
 brings each case to its closest-RAS grid first — and the dry run must report the orientations.
 
 Run by scripts/test.sh with DRO_BIN = the release bin folder. About 20 s."""
-import csv
 import shutil
 import subprocess
 
@@ -12,10 +11,10 @@ import nibabel as nib
 import numpy as np
 
 from dro_bin import BIN, needs
+from tiny_run import log_rows, make_demo_data
 
 pytestmark = needs("dro-train")
 TRAIN = BIN / "dro-train"
-CLOCK_COLUMNS = {"seconds", "data_seconds", "step_seconds"}
 
 CONFIG = """
 data:
@@ -60,16 +59,9 @@ def restore(image, transform):
     return nib.Nifti1Image(np.ascontiguousarray(np.transpose(data, (2, 0, 1))[::-1]), affine @ perm, image.header)
 
 
-def rows(path):
-    with open(path) as f:
-        return [{k: v for k, v in row.items() if k not in CLOCK_COLUMNS} for row in csv.DictReader(f)]
-
-
 def test_mixed_orientations_train_exactly_like_consistent_ones(tmp_path):
     consistent = tmp_path / "consistent"
-    r = subprocess.run([str(TRAIN), "--make-demo-data", str(consistent), "--cases", "8", "--rare-fraction", "0.25",
-                        "--seed", "4", "--test-cases", "1"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    make_demo_data(consistent, seed=4, test_cases=1)
     mixed = tmp_path / "mixed"
     shutil.copytree(consistent, mixed)
     images = sorted((mixed / "imagesTr").glob("*_0000.nii.gz"))
@@ -92,7 +84,7 @@ def test_mixed_orientations_train_exactly_like_consistent_ones(tmp_path):
         logs[name + "-orientations"] = orientations
         r = subprocess.run([str(TRAIN), "--config", str(cfg), "--quiet"], capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr
-        logs[name] = rows(tmp_path / f"run-{name}" / "train_log.csv")
+        logs[name] = log_rows(tmp_path / f"run-{name}")
         logs[name + "-val"] = (tmp_path / f"run-{name}" / "val.csv").read_text()
     codes = {nib.aff2axcodes(nib.load(str(p)).affine) for p in images}
     assert len(codes) == 3, codes                       # RAS-like, LPS-like and permuted storage

@@ -5,7 +5,6 @@ passes every permission check). What each case checks is written in its docstrin
 outcomes is docs/reliability.md.
 
 Run by scripts/test.sh with DRO_BIN = the release bin folder. About a minute."""
-import csv
 import os
 import pathlib
 import resource
@@ -18,6 +17,7 @@ import time
 import pytest
 
 from dro_bin import BIN, needs
+from tiny_run import log_rows, make_demo_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TRAIN, INFER = BIN / "dro-train", BIN / "dro-infer"
@@ -25,8 +25,6 @@ TRAIN, INFER = BIN / "dro-train", BIN / "dro-infer"
 pytestmark = needs("dro-train", "dro-infer")
 
 ITERATIONS = 60          # 6 epochs × 10 iterations; a checkpoint at every epoch end
-# Columns of train_log.csv that hold wall-clock time; everything else must repeat exactly.
-CLOCK_COLUMNS = {"seconds", "data_seconds", "step_seconds"}
 
 CONFIG = """
 data:
@@ -60,11 +58,7 @@ output:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("reliability")
-    data = root / "data"
-    r = subprocess.run([str(TRAIN), "--make-demo-data", str(data), "--cases", "8", "--rare-fraction", "0.25",
-                        "--seed", "2", "--test-cases", "3"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return root, data
+    return root, make_demo_data(root / "data")
 
 
 def config(root, data, run):
@@ -76,11 +70,6 @@ def config(root, data, run):
 def train(cfg, *extra, **kwargs):
     return subprocess.run([str(TRAIN), "--config", str(cfg), "--quiet", *extra], capture_output=True, text=True,
                           timeout=600, **kwargs)
-
-
-def log_rows(run):
-    with open(run / "train_log.csv") as f:
-        return [{k: v for k, v in row.items() if k not in CLOCK_COLUMNS} for row in csv.DictReader(f)]
 
 
 @pytest.fixture(scope="module")
