@@ -73,6 +73,10 @@ public struct DataConfig: Equatable, Sendable {
     /// Explicit validation case ids (replace `val_fraction`).
     public var valCases: [String]?
     public var splitSeed = 0
+    /// Cross-validation: with `fold` set, the cases of every group are shuffled (split_seed) and
+    /// dealt into `folds` folds; fold `fold` is validated, the others trained (nnU-Net's 5-fold).
+    public var fold: Int?
+    public var folds = 5
     /// CSV file `case,group` (absolute after decoding).
     public var groups: String?
     /// Resample to this spacing in mm (x, y, z); nil = keep each case's spacing.
@@ -119,12 +123,15 @@ public struct DataConfig: Equatable, Sendable {
                 "Share of cases held out for validation (nnU-Net's 5-fold share), taken per group.",
                 show: { DocsText.number($0.valFraction) },
                 read: { r, s in if let v = r.requiredField("val_fraction")?.double(.halfOpen(0, 1)) { s.valFraction = v } },
-                write: { $0.valCases == nil ? YAMLOut.number($0.valFraction) : nil }),
+                write: { $0.valCases == nil && $0.fold == nil ? YAMLOut.number($0.valFraction) : nil }),
         .custom("val_cases", type: "list of text", allowed: "case ids in the dataset",
                 "Explicit validation cases (instead of `val_fraction`).",
                 show: { _ in "null" }, read: { r, s in s.valCases = r.field("val_cases")?.strings() },
                 write: { s in s.valCases.map(YAMLOut.strings) }),
         .int("split_seed", \.splitSeed, .atLeast(0), "Seed of the validation split shuffle."),
+        .optionalInt("fold", \.fold, .atLeast(0),
+                     "Cross-validation fold to validate on (0 … folds−1): the cases of each group are shuffled (split_seed) and dealt into `folds` folds; this one is held out, the rest trained. null = `val_fraction`. Train every fold with the same config and combine them with `dro-infer --ensemble`."),
+        .int("folds", \.folds, .atLeast(2), "Number of cross-validation folds (nnU-Net: 5); used with `fold`."),
         .custom("groups", type: "path", allowed: "CSV file",
                 "`case,group` rows (optional header), e.g. normal / abnormal / other centre; reports are broken down by group.",
                 show: { _ in "null" }, read: { r, s in s.groups = r.optionalPath("groups") },
@@ -144,6 +151,15 @@ public struct DataConfig: Equatable, Sendable {
         if r.isPresent("val_fraction") && r.isPresent("val_cases") {
             r.log.add(.inconsistent(key: r.keyPath("val_cases"), at: r.location("val_cases"),
                                     message: "give either val_cases or val_fraction, not both"))
+        }
+    }, { r, s in
+        if s.fold != nil && (r.isPresent("val_fraction") || r.isPresent("val_cases")) {
+            r.log.add(.inconsistent(key: r.keyPath("fold"), at: r.location("fold"),
+                                    message: "give either fold (with folds) or val_fraction / val_cases, not both"))
+        }
+        if let fold = s.fold, fold >= s.folds {
+            r.log.add(.outOfRange(key: r.keyPath("fold"), at: r.location("fold"), found: "\(fold)",
+                                  allowed: "0 … \(s.folds - 1) (data.folds is \(s.folds))"))
         }
     }, { r, s in s.checkSource(r) }])
 

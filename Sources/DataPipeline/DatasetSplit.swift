@@ -4,7 +4,10 @@ import Config
 
 /// The training / validation split of a dataset's cases: `data.val_cases` when given, else a
 /// seeded shuffle taking round(val_fraction × n) cases of every group (so rare groups are
-/// validated too), at least one training case per group.
+/// validated too), at least one training case per group. With `data.fold` set: the same
+/// per-group shuffle, each group's cases dealt in turn into `data.folds` folds (case i of the
+/// shuffled group into fold i mod folds), fold `data.fold` validated (nnU-Net's 5-fold split,
+/// per group); every case is validated in exactly one fold.
 public struct DatasetSplit: Equatable, Sendable {
     public var training: [CaseFiles]
     public var validation: [CaseFiles]
@@ -24,6 +27,10 @@ public struct DatasetSplit: Equatable, Sendable {
             var members = (groups[key] ?? []).map { $0.id }.sorted()
             for i in stride(from: members.count - 1, to: 0, by: -1) {
                 members.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+            }
+            if let fold = data.fold {
+                for (i, id) in members.enumerated() where i % max(1, data.folds) == fold { validationIDs.insert(id) }
+                continue
             }
             let count = min(Int((data.valFraction * Double(members.count)).rounded()), members.count - 1)
             validationIDs.formUnion(members.prefix(max(0, count)))

@@ -62,6 +62,17 @@ public enum ProgressFormat {
             + rate(state.iterationsPerSecond) + " ETA " + duration(state.secondsRemaining)
     }
 
+    /// Steps after which dro-train states its estimate of the run's time.
+    public static let estimateAfterSteps = 3
+
+    /// "measured 2.31 s/step over the first 3 steps: about 1:02:03 for the remaining 1612
+    /// iterations (validation not included)" — printed once, early, so a run that will not fit
+    /// its budget is seen at once (dro-plan's header states what it expected).
+    public static func startEstimate(stepSeconds: Double, remaining: Int) -> String {
+        String(format: "measured %.3f s/step over the first %d steps: about ", stepSeconds, estimateAfterSteps)
+            + duration(stepSeconds * Double(remaining)) + " for the remaining \(remaining) iterations (validation not included)"
+    }
+
     /// The terminal line, redrawn in place.
     public static func barLine(_ state: ProgressState) -> String {
         let fraction = state.totalIterations > 0 ? Double(state.iteration) / Double(state.totalIterations) : 0

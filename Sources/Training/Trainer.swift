@@ -154,6 +154,10 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                                           loss: Float(epochLossSum / Double(epochLossCount)),
                                           learningRate: record.learningRate, iterationsPerSecond: rate),
                             now: now, force: progress.iteration == settings.totalIterations)
+            if progress.iteration - firstIteration == ProgressFormat.estimateAfterSteps, progress.iteration < settings.totalIterations {
+                reporter.message(ProgressFormat.startEstimate(stepSeconds: (now - sessionStart) / Double(ProgressFormat.estimateAfterSteps),
+                                                              remaining: settings.totalIterations - progress.iteration))
+            }
 
             let epochEnd = progress.iteration % settings.iterationsPerEpoch == 0
             if epochEnd { try finishEpoch(epoch, logs: logs) }

@@ -1,0 +1,80 @@
+"""dro-plan end to end on a tiny phantom: the plan it writes runs in dro-train --dry-run as is;
+bad input ends with one line and the tools' exit codes (1 failure, 64 usage)."""
+import json
+import subprocess
+
+from dro_bin import BIN, needs
+
+pytestmark = needs("dro-plan", "dro-train")
+PLAN = BIN / "dro-plan"
+TRAIN = BIN / "dro-train"
+
+
+def phantom(folder, cases=6, shape="32,32,24", spacing="1.0,1.0,1.5"):
+    r = subprocess.run([str(PLAN), "--make-phantom", str(folder), "--phantom-cases", str(cases),
+                        "--phantom-shape", shape, "--phantom-spacing", spacing],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return folder
+
+
+def plan(dataset, out, *extra):
+    return subprocess.run([str(PLAN), "--dataset", str(dataset), "--output", str(out), "--threads", "2",
+                           "--timed-steps", "1", *extra], capture_output=True, text=True, timeout=600)
+
+
+def test_plan_runs_in_dro_train(tmp_path):
+    data = phantom(tmp_path / "data")
+    cfg = tmp_path / "plan.cfg"
+    r = plan(data, cfg, "--budget-hours", "0.05", "--min-epochs", "2")
+    assert r.returncode == 0, r.stderr
+    assert "← chosen" in r.stdout and "predicted:" in r.stdout
+    text = cfg.read_text()
+    assert "target_spacing:" in text and "fold: 0" in text and "Expected:" in text
+    fp = json.loads((tmp_path / "plan_fingerprint.json").read_text())
+    assert len(fp["cases"]) == 6
+    assert fp["cases"][0]["spacing"] == [1.0, 1.0, 1.5]
+    assert fp["cases"][0]["shapeBeforeCrop"] == [32, 32, 24]
+    # The phantom's anatomy is smaller than its grid: cropping keeps a fraction < 1.
+    assert 0 < fp["cases"][0]["fractionKept"] <= 1
+    d = subprocess.run([str(TRAIN), "--config", str(cfg), "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert d.returncode == 0, d.stdout + d.stderr
+
+
+def test_budget_too_small_names_the_minimum(tmp_path):
+    data = phantom(tmp_path / "data")
+    r = plan(data, tmp_path / "p.cfg", "--budget-hours", "0.0001")
+    assert r.returncode == 1
+    line = r.stderr.strip().splitlines()[-1]
+    assert "too small" in line and "give --budget-hours" in line, r.stderr
+    assert not (tmp_path / "p.cfg").exists()
+
+
+def test_empty_dataset(tmp_path):
+    (tmp_path / "d" / "imagesTr").mkdir(parents=True)
+    (tmp_path / "d" / "labelsTr").mkdir()
+    (tmp_path / "d" / "dataset.json").write_text(json.dumps(
+        {"channel_names": {"0": "T2"}, "labels": {"background": 0, "a": 1}, "numTraining": 0, "file_ending": ".nii.gz"}))
+    r = plan(tmp_path / "d", tmp_path / "p.cfg")
+    assert r.returncode == 1
+    assert "no cases" in r.stderr or "empty" in r.stderr or "no training cases" in r.stderr, r.stderr
+
+
+def test_mixed_channel_counts(tmp_path):
+    data = phantom(tmp_path / "data", cases=3)
+    # Declare two channels: every case now lacks its second channel file except one.
+    meta = json.loads((data / "dataset.json").read_text())
+    meta["channel_names"] = {"0": "T2", "1": "T1"}
+    (data / "dataset.json").write_text(json.dumps(meta))
+    src = data / "imagesTr" / "phantom_000_0000.nii.gz"
+    (data / "imagesTr" / "phantom_000_0001.nii.gz").write_bytes(src.read_bytes())
+    r = plan(data, tmp_path / "p.cfg")
+    assert r.returncode == 1
+    assert "phantom_001" in r.stderr, r.stderr
+
+
+def test_usage_errors(tmp_path):
+    r = subprocess.run([str(PLAN), "--dataset", str(tmp_path), "--budget-hours", "0"], capture_output=True, text=True)
+    assert r.returncode == 64
+    r = subprocess.run([str(PLAN)], capture_output=True, text=True)
+    assert r.returncode == 64
