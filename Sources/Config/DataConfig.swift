@@ -129,9 +129,9 @@ public struct DataConfig: Equatable, Sendable {
                 show: { _ in "null" }, read: { r, s in s.valCases = r.field("val_cases")?.strings() },
                 write: { s in s.valCases.map(YAMLOut.strings) }),
         .int("split_seed", \.splitSeed, .atLeast(0), "Seed of the validation split shuffle."),
-        .optionalInt("fold", \.fold, .atLeast(0),
-                     "Cross-validation fold to validate on (0 … folds−1): the cases of each group are shuffled (split_seed) and dealt into `folds` folds; this one is held out, the rest trained. null = `val_fraction`. Train every fold with the same config and combine them with `dro-infer --ensemble`."),
-        .int("folds", \.folds, .atLeast(2), "Number of cross-validation folds (nnU-Net: 5); used with `fold`."),
+        DataConfig.unlessNoFold(.optionalInt("fold", \.fold, .atLeast(0),
+                     "Cross-validation fold to validate on (0 … folds−1): the cases of each group are shuffled (split_seed) and dealt into `folds` folds; this one is held out, the rest trained. null = `val_fraction`. Train every fold with the same config and combine them with `dro-infer --ensemble`.")),
+        DataConfig.unlessNoFold(.int("folds", \.folds, .atLeast(2), "Number of cross-validation folds (nnU-Net: 5); used with `fold`.")),
         .custom("groups", type: "path", allowed: "CSV file",
                 "`case,group` rows (optional header), e.g. normal / abnormal / other centre; reports are broken down by group.",
                 show: { _ in "null" }, read: { r, s in s.groups = r.optionalPath("groups") },
@@ -162,6 +162,15 @@ public struct DataConfig: Equatable, Sendable {
                                   allowed: "0 … \(s.folds - 1) (data.folds is \(s.folds))"))
         }
     }, { r, s in s.checkSource(r) }])
+
+    /// `fold` and `folds` appear in the resolved YAML only when a fold is set, so the resolved
+    /// config of a run without folds (which `--resume` compares) is what it was before the keys.
+    private static func unlessNoFold(_ key: Key<DataConfig>) -> Key<DataConfig> {
+        var k = Key<DataConfig>(name: key.name, type: key.type, allowed: key.allowed, meaning: key.meaning, read: key.read,
+                                write: { $0.fold == nil ? nil : key.write($0) }, show: key.show)
+        k.rows = key.rows
+        return k
+    }
 
     private func checkSource(_ r: SectionReader) {
         switch layout {
