@@ -222,13 +222,14 @@ public enum Planner {
             try time(i)
             predict()
         }
-        if let bigger = rows[..<chosen].indices.last, !rows[bigger].timed,
-           Date().timeIntervalSince(timingStart) < request.maxTimingSeconds,
-           let s = rows[bigger].stepSeconds, let e = rows[bigger].epochsFitting,
-           Double(e) * 1.25 >= Double(request.minEpochs), s.isFinite {
-            try time(bigger)
+        // Predictions from multiply-adds are rough (narrow layers run below the machine's peak):
+        // while the next larger candidate is predicted within 2× of fitting, time it too.
+        while chosen > 0, !rows[chosen - 1].timed, Date().timeIntervalSince(timingStart) < request.maxTimingSeconds,
+              let e = rows[chosen - 1].epochsFitting, Double(e) * 2 >= Double(request.minEpochs) {
+            try time(chosen - 1)
             predict()
-            if fits(bigger) { chosen = bigger }
+            guard fits(chosen - 1) else { break }
+            chosen -= 1
         }
         let row = rows[chosen]
         let allreduce = TimeModel.allreduceSeconds(parameters: row.parameters ?? 0, ranks: request.ranks)
