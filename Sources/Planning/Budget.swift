@@ -116,9 +116,11 @@ public struct TimeModel: Equatable, Sendable {
     }
 }
 
-/// The choice rule: candidates in order of preference (largest patch first, then the wider
-/// feature ladder); the first whose run of `minEpochs` epochs fits the budget is chosen, and it
-/// trains as many epochs as fit, up to nnU-Net's 1000.
+/// The choice rule: candidates in order of preference — nnU-Net's feature ladder (base 32) first,
+/// largest patch first within a ladder (as nnU-Net shrinks the patch, never the ladder, to fit
+/// its memory target); the narrower ladders only when no patch of the wider one fits. The first
+/// whose run of `minEpochs` epochs fits the budget is chosen, and it trains as many epochs as
+/// fit, up to nnU-Net's 1000.
 public enum BudgetRule {
     /// nnU-Net trains 1000 epochs; dro-plan never plans more.
     public static let maxEpochs = 1000
@@ -126,10 +128,11 @@ public enum BudgetRule {
     /// large for it (the default of `--min-epochs`).
     public static let defaultMinEpochs = 250
 
-    /// Orders candidates by preference: more patch voxels first, then wider features.
+    /// Orders candidates by preference: the wider ladder (first level's features) first, then
+    /// more patch voxels.
     public static func ordered(_ candidates: [Candidate]) -> [Candidate] {
         candidates.sorted {
-            $0.voxels != $1.voxels ? $0.voxels > $1.voxels : $0.features.reduce(0, +) > $1.features.reduce(0, +)
+            $0.features[0] != $1.features[0] ? $0.features[0] > $1.features[0] : $0.voxels > $1.voxels
         }
     }
 }

@@ -194,6 +194,11 @@ public enum Planner {
         let cheapest = rows.indices.min { rows[$0].macs < rows[$1].macs }!
         log("timing candidates on this machine (\(request.threads) threads, batch \(request.batch), \(request.timedSteps) steps after 1 warm-up each)")
         try time(cheapest)
+        // And the smallest patch of the widest ladder, which calibrates the preferred rows.
+        let widest = rows.indices.filter { rows[$0].candidate.features[0] == rows[0].candidate.features[0] }
+        if let smallest = widest.min(by: { rows[$0].macs < rows[$1].macs }), !rows[smallest].timed {
+            try time(smallest)
+        }
         predict()
         guard fits(cheapest) else {
             var m = model
@@ -223,7 +228,7 @@ public enum Planner {
             predict()
         }
         // Predictions from multiply-adds are rough (narrow layers run below the machine's peak):
-        // while the next larger candidate is predicted within 2× of fitting, time it too.
+        // while the next preferred candidate is predicted within 2× of fitting, time it too.
         while chosen > 0, !rows[chosen - 1].timed, Date().timeIntervalSince(timingStart) < request.maxTimingSeconds,
               let e = rows[chosen - 1].epochsFitting, Double(e) * 2 >= Double(request.minEpochs) {
             try time(chosen - 1)
@@ -237,7 +242,7 @@ public enum Planner {
         m.validationWindows = windows(row.candidate.patch)
         let epochs = row.epochsFitting ?? request.minEpochs
         let larger = rows[..<chosen].filter { $0.stepSeconds != nil }
-        reason = "the largest patch (then the widest features) whose \(request.minEpochs) epochs fit \(PlanError.hours(request.budgetHours)) h"
+        reason = "the widest feature ladder, then the largest patch, whose \(request.minEpochs) epochs fit \(PlanError.hours(request.budgetHours)) h"
             + (larger.isEmpty ? " — and the largest candidate of all" : "; every larger candidate trains fewer epochs than that")
             + reason
         return Plan(request: request, fingerprint: fingerprint, layout: layout, targetSpacing: target, medianShape: median,

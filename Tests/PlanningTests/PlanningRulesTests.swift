@@ -170,7 +170,7 @@ final class PlanningRulesTests: XCTestCase {
         XCTAssertEqual(PlanningRules.percentile([10, 20, 30], 99.5), 29.9, accuracy: 1e-12)
     }
 
-    func testCandidatesAreOrderedByPatchThenFeatures() {
+    func testCandidatesAreOrderedByLadderThenPatch() {
         let small = PlanningRules.topology(spacing: [1, 1, 1], patch: [32, 32, 32])
         let big = PlanningRules.topology(spacing: [1, 1, 1], patch: [64, 64, 64])
         let c = BudgetRule.ordered([
@@ -178,7 +178,8 @@ final class PlanningRulesTests: XCTestCase {
             Candidate(topology: big, features: [16, 32, 64, 128, 256]),
             Candidate(topology: big, features: [32, 64, 128, 256, 320]),
         ])
-        XCTAssertEqual(c.map(\.patch), [[64, 64, 64], [64, 64, 64], [32, 32, 32]])
-        XCTAssertEqual(c[0].features[0], 32)
+        // nnU-Net's ladder (base 32) at every patch before any narrower ladder.
+        XCTAssertEqual(c.map(\.patch), [[64, 64, 64], [32, 32, 32], [64, 64, 64]])
+        XCTAssertEqual(c.map { $0.features[0] }, [32, 32, 16])
     }
 }
