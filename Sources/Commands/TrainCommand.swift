@@ -138,7 +138,7 @@ public enum DryRun {
             output.out(DatasetSummary.text(report, split: split))
             if let note = patchNote(config.training.patchSize, report.cases) { output.out("note: \(note)") }
             output.out("network: \(layout.channels.count) input channel(s), \(layout.classCount) classes, "
-                       + "features \(config.model.features); output: \(config.output.dir)")
+                       + "features \(config.model.features)" + kernelNote(config.model) + "; output: \(config.output.dir)")
         }
         if report.problems.isEmpty {
             if !quiet { output.out("dry run OK: config valid, \(layout.cases.count) cases checked") }
@@ -149,6 +149,12 @@ public enum DryRun {
     }
 
     /// Patches larger than a case along some axis are zero-padded (as nnU-Net does); say so.
+    /// ", kernels [[3, 3, 1], ...] (x y z), pool strides [[2, 2, 1], ...]" when either key is set.
+    static func kernelNote(_ model: ModelConfig) -> String {
+        guard model.kernelSizes != nil || model.poolStrides != nil else { return "" }
+        return ", kernels \(model.levelKernels) (x y z), pool strides \(model.levelStrides)"
+    }
+
     static func patchNote(_ patch: [Int], _ cases: [CaseStatistics]) -> String? {
         let smaller = cases.filter { c in zip(c.shape, patch).contains { $0 < $1 } }
         guard !smaller.isEmpty else { return nil }
