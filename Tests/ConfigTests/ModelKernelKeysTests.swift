@@ -77,4 +77,17 @@ final class ModelKernelKeysTests: XCTestCase {
         // z = 6 is fine once z is pooled only once.
         XCTAssertNoThrow(try decodeConfig(minimalData + "model: {features: [8, 16, 32], pool_strides: [[2, 2, 1], [2, 2, 2]]}\ntraining: {patch_size: [32, 32, 6]}\n"))
     }
+
+    /// `data.demo.spacing` (the anisotropic phantom): read, range-checked, written only when set.
+    func testDemoSpacing() throws {
+        let c = try decodeConfig("data:\n  dataset: d\n  demo: {spacing: [1.2, 1.2, 4.8]}\n")
+        XCTAssertEqual(c.data.demo?.spacing, [1.2, 1.2, 4.8])
+        XCTAssertTrue(try c.resolvedYAML().contains("spacing: [1.2, 1.2, 4.8]"))
+        let d = try decodeConfig("data:\n  dataset: d\n  demo: {cases: 4}\n")
+        XCTAssertEqual(d.data.demo?.spacing, [1.2, 1.2, 1.2])
+        XCTAssertFalse(try d.resolvedYAML().contains("spacing: [1.2, 1.2, 1.2]"))
+        let p = problems("data:\n  dataset: d\n  demo: {spacing: [1.2, 0, 4.8]}\n")
+        XCTAssertEqual(p.map(\.description), [
+            "test.cfg:3: data.demo.spacing[1]: value 0 is out of range; allowed: a number in [0.3, 20]"])
+    }
 }
