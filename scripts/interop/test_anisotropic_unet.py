@@ -3,7 +3,8 @@
 at the fine level (`model.kernel_sizes`, `model.pool_strides`, x y z order), trained a few
 iterations; a run stopped by SIGTERM and resumed repeats the uninterrupted run's train_log; a
 resume with other strides is refused naming the key; dro-infer's output has the input's
-geometry (nibabel). A few seconds."""
+geometry (nibabel); dro-inspect shows the checkpoint's kernels and strides. A few seconds."""
+import json
 import signal
 import subprocess
 import time
@@ -15,8 +16,8 @@ import pytest
 from dro_bin import BIN, needs
 from tiny_run import log_rows
 
-TRAIN, INFER = BIN / "dro-train", BIN / "dro-infer"
-pytestmark = needs("dro-train", "dro-infer")
+TRAIN, INFER, INSPECT = BIN / "dro-train", BIN / "dro-infer", BIN / "dro-inspect"
+pytestmark = needs("dro-train", "dro-infer", "dro-inspect")
 
 CONFIG = """
 data:
@@ -106,6 +107,12 @@ def test_train_resume_infer(data, tmp_path):
     cfg3, _ = config(tmp_path, data, "stopped", strides="[[2, 2, 2], [2, 2, 1]]")
     r = train(cfg3, "--resume")
     assert r.returncode == 1 and "pool_strides" in r.stderr, r.stderr
+
+    r = subprocess.run([str(INSPECT), "--json", str(run / "checkpoint_latest.ckpt")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert shown["kernel_sizes"] == [[3, 3, 1], [3, 3, 3], [3, 3, 3]]
+    assert shown["pool_strides"] == [[2, 2, 1], [2, 2, 2]] and shown["patch_size"] == [32, 32, 8]
 
     out = tmp_path / "pred"
     r = subprocess.run([str(INFER), "--model", str(run / "checkpoint_latest.ckpt"), "--input",
