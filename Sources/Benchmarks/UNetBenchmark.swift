@@ -173,9 +173,12 @@ public enum UNetBenchmark {
 
 extension UNetBenchmark {
     /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
-    public static func main(_ o: UNetBenchOptions, dump: String?, convPhases: Bool = false) throws -> String {
+    public static func main(_ o: UNetBenchOptions, dump: String?, convPhases: Bool = false,
+                            anisotropic: Bool = false) throws -> String {
         if convPhases { return UNetConvPhases.report(o) }
-        if let dump { return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm) }
+        if let dump {
+            return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm, anisotropic: anisotropic)
+        }
         return try run(o)
     }
 }
