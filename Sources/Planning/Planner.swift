@@ -241,13 +241,16 @@ public enum Planner {
         var m = model
         m.validationWindows = windows(row.candidate.patch)
         let epochs = row.epochsFitting ?? request.minEpochs
+        // Validation every val_every epochs and after the last: a val_every beyond the run
+        // means the last epoch's validation only, written as val_every = epochs.
+        let validationEvery = min(row.validationEvery ?? TimeModel.defaultValidationEvery, max(1, epochs))
         let larger = rows[..<chosen].filter { $0.stepSeconds != nil }
         reason = "the widest feature ladder, then the largest patch, whose \(request.minEpochs) epochs fit \(PlanError.hours(request.budgetHours)) h"
             + (larger.isEmpty ? " — and the largest candidate of all" : "; every larger candidate trains fewer epochs than that")
             + reason
         return Plan(request: request, fingerprint: fingerprint, layout: layout, targetSpacing: target, medianShape: median,
                     anisotropicAxis: aniso, trainingCases: trainingCount, validationCases: validationCount, model: m,
-                    rows: rows, chosen: chosen, epochs: epochs, validationEvery: row.validationEvery ?? TimeModel.defaultValidationEvery,
+                    rows: rows, chosen: chosen, epochs: epochs, validationEvery: validationEvery,
                     allreduceSeconds: allreduce, reason: reason)
     }
 
