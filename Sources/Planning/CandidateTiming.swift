@@ -27,28 +27,27 @@ public struct CandidateTimer {
         /// Seconds of one forward pass of one window (validation's unit of work).
         public var forwardSeconds: Double
         public var parameters: Int
-        /// True when the network timed is the isotropic stand-in of an anisotropic topology.
-        public var standIn: Bool
     }
 
     public init(cases: [CaseVolume], channels: Int, classes: Int, batch: Int, threads: Int) {
         self.cases = cases; self.channels = channels; self.classes = classes; self.batch = batch; self.threads = threads
     }
 
-    /// The network and patch that are timed for `candidate`. Without per-axis kernels and strides
-    /// in the network, an anisotropic topology is timed on a cube with the same number of levels
-    /// and (nearly) the same voxels, each side a multiple of 2^(levels−1).
-    public static func timedNetwork(_ candidate: Candidate, channels: Int, classes: Int) -> (UNet3DOptions, [Int], Bool) {
-        let options = UNet3DOptions(inChannels: channels, classes: classes, features: candidate.features)
-        if candidate.topology.isIsotropic { return (options, candidate.patch, false) }
-        let divisor = 1 << (candidate.features.count - 1)
-        let edge = max(divisor, Int((cbrt(Double(candidate.voxels)) / Double(divisor)).rounded()) * divisor)
-        return (options, [edge, edge, edge], true)
+    /// The network that is timed for `candidate`: its topology as it will train,
+    /// per-axis kernels and strides included (`model.kernel_sizes`, `model.pool_strides`).
+    public static func timedNetwork(_ candidate: Candidate, channels: Int, classes: Int) -> UNet3DOptions {
+        var options = UNet3DOptions(inChannels: channels, classes: classes, features: candidate.features)
+        if !candidate.topology.isIsotropic {
+            options.kernelSizes = candidate.topology.kernels
+            options.poolStrides = candidate.topology.strides
+        }
+        return options
     }
 
     public func measure(_ candidate: Candidate) throws -> Measurement {
         Parallel.configure(threads: threads)
-        let (options, patch, standIn) = CandidateTimer.timedNetwork(candidate, channels: channels, classes: classes)
+        let options = CandidateTimer.timedNetwork(candidate, channels: channels, classes: classes)
+        let patch = candidate.patch
         var rng = SplitMix64(seed: 1)
         let network = try UNet3D(options: options, threads: threads, rng: &rng)
         defer { network.releaseActivations() }
@@ -81,6 +80,6 @@ public struct CandidateTimer {
             forward.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
         return Measurement(stepSeconds: times.sorted()[times.count / 2], forwardSeconds: forward.min()!,
-                           parameters: network.parameterCount, standIn: standIn)
+                           parameters: network.parameterCount)
     }
 }

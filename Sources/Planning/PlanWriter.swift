@@ -16,7 +16,7 @@ public enum PlanWriter {
             let patch = r.candidate.patch.map(String.init).joined(separator: "×")
             let params = r.parameters.map { String(format: "%.2fM", Double($0) / 1e6) } ?? "~" + String(format: "%.2fM", Double(Planner.approximateParameters(r.candidate, channels: plan.layout.channels.count, classes: plan.layout.classCount)) / 1e6)
             let step = r.stepSeconds.map { String(format: "%.3f", $0) } ?? "—"
-            let how = r.timed ? (r.standIn ? "timed≈" : "timed") : (r.stepSeconds == nil ? "—" : "predicted")
+            let how = r.timed ? "timed" : (r.stepSeconds == nil ? "—" : "predicted")
             let epochs = r.epochsFitting.map(String.init) ?? "—"
             let iterations = r.epochsFitting.map { String($0 * plan.model.iterationsPerEpoch) } ?? "—"
             let hours = r.predictedHours.map { String(format: "%.2f", $0) } ?? "—"
@@ -52,10 +52,16 @@ public enum PlanWriter {
                        * plan.model.validationSeconds(forwardSeconds: c.forwardSeconds ?? 0)) as NSString,
                    hms(plan.request.budgetHours * 3600) as NSString),
         ]
-        if c.standIn {
-            lines.append("note: the chosen topology is anisotropic; it was timed on an isotropic stand-in with the same levels and about the same voxels")
-        }
+        if let note = loadNote(plan) { lines.append(note) }
         return lines.joined(separator: "\n")
+    }
+
+    /// Timings hold for the machine as busy as it was while they were taken.
+    static func loadNote(_ plan: Plan) -> String? {
+        guard let load = plan.load else { return nil }
+        let busy = load.average > Double(load.cores) * 0.75
+        return String(format: "timed at a load average of %.1f on %d cores", load.average, load.cores)
+            + (busy ? ": other work shared the cores; steps will be faster on an idle machine, slower on a busier one" : "")
     }
 
     /// The config text.
@@ -74,7 +80,8 @@ public enum PlanWriter {
         # Planned by dro-plan for \(plan.layout.root ?? "the dataset") on this machine
         # (\(plan.request.threads) threads, \(plan.request.ranks) rank\(plan.request.ranks == 1 ? "" : "s"), budget \(PlanError.hours(plan.request.budgetHours)) h).
         # Expected: \(String(format: "%.3f", plan.stepSeconds)) s per step, \(plan.totalIterations) steps, \(hms(predicted)) in all
-        #   (cases loaded \(hms(plan.model.startupSeconds)), validation every \(plan.validationEvery) epochs included).
+        #   (cases loaded \(hms(plan.model.startupSeconds)), validation every \(plan.validationEvery) epochs included);
+        #   \(loadNote(plan) ?? "timed on this machine").
         # Re-plan for another machine, budget or number of ranks (R machines, each with these threads):
         #   \(planCommand)
         # Rules and their sources: docs/planning.md. Fingerprint: the JSON file next to this config.

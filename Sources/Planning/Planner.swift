@@ -33,7 +33,6 @@ public struct CandidateRow: Sendable {
     public var stepSeconds: Double?
     public var forwardSeconds: Double?
     public var timed: Bool
-    public var standIn: Bool
     public var parameters: Int?
     public var epochsFitting: Int?
     public var validationEvery: Int?
@@ -58,6 +57,8 @@ public struct Plan: Sendable {
     public var validationEvery: Int
     public var allreduceSeconds: Double
     public var reason: String
+    /// The 1-minute load average and the cores when timing started (Linux /proc/loadavg), nil elsewhere.
+    public var load: (average: Double, cores: Int)?
 
     public var choice: CandidateRow { rows[chosen] }
     /// Step time used for the schedule: measured compute + modelled allreduce.
@@ -137,7 +138,7 @@ public enum Planner {
         guard !candidates.isEmpty else { throw PlanError.noCandidate("the median shape \(median) is too small for a U-Net") }
         let channels = layout.channels.count, classes = layout.classCount
         var rows = candidates.map {
-            CandidateRow(candidate: $0, stepSeconds: nil, forwardSeconds: nil, timed: false, standIn: false, parameters: nil,
+            CandidateRow(candidate: $0, stepSeconds: nil, forwardSeconds: nil, timed: false, parameters: nil,
                          epochsFitting: nil, validationEvery: nil, predictedHours: nil,
                          macs: $0.forwardMACs(inChannels: channels, classes: classes))
         }
@@ -151,6 +152,7 @@ public enum Planner {
                                    threads: request.threads)
         timer.timedSteps = request.timedSteps
         let timingStart = Date()
+        let load = Planner.loadAverage()
         var timedCount = 0
 
         func time(_ i: Int) throws {
@@ -162,9 +164,7 @@ public enum Planner {
             rows[i].forwardSeconds = m.forwardSeconds
             rows[i].parameters = m.parameters
             rows[i].timed = true
-            rows[i].standIn = m.standIn
-            log(String(format: "    %.3f s/step, %.3f s per validation window", m.stepSeconds, m.forwardSeconds)
-                + (m.standIn ? " (isotropic stand-in of the same size)" : ""))
+            log(String(format: "    %.3f s/step, %.3f s per validation window", m.stepSeconds, m.forwardSeconds))
         }
         /// Predictions for untimed rows from the timed row nearest in multiply-adds.
         func predict() {
@@ -251,7 +251,15 @@ public enum Planner {
         return Plan(request: request, fingerprint: fingerprint, layout: layout, targetSpacing: target, medianShape: median,
                     anisotropicAxis: aniso, trainingCases: trainingCount, validationCases: validationCount, model: m,
                     rows: rows, chosen: chosen, epochs: epochs, validationEvery: validationEvery,
-                    allreduceSeconds: allreduce, reason: reason)
+                    allreduceSeconds: allreduce, reason: reason, load: load)
+    }
+
+    /// The 1-minute load average and the online cores: timings taken on a busy machine hold
+    /// only while it stays as busy.
+    static func loadAverage() -> (average: Double, cores: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let first = text.split(separator: " ").first, let value = Double(first) else { return nil }
+        return (value, ProcessInfo.processInfo.activeProcessorCount)
     }
 
     static func distance(_ a: [Int], _ b: [Int]) -> Double {

@@ -78,3 +78,20 @@ def test_usage_errors(tmp_path):
     assert r.returncode == 64
     r = subprocess.run([str(PLAN)], capture_output=True, text=True)
     assert r.returncode == 64
+
+
+def test_anisotropic_plan_trains(tmp_path):
+    # 1×1×4 mm, 48×48×12 voxels: z is > 3× coarser and has < 1/3 of the voxels, so the plan keeps
+    # thick slices (target z = the 10th percentile, 4 mm) and writes per-axis kernels and strides.
+    data = phantom(tmp_path / "data", cases=6, shape="48,48,12", spacing="1,1,4")
+    cfg = tmp_path / "aniso.cfg"
+    r = plan(data, cfg, "--budget-hours", "0.05", "--min-epochs", "2", "--run-dir", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    text = cfg.read_text()
+    assert "target_spacing: [1, 1, 4]" in text, text
+    assert "kernel_sizes: [[3, 3, 1]" in text and "pool_strides: [[2, 2, 1]" in text, text
+    t = subprocess.run([str(TRAIN), "--config", str(cfg), "--set", "training.epochs=1",
+                        "--set", "training.iterations_per_epoch=2", "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    assert t.returncode == 0, t.stdout + t.stderr
+    assert (tmp_path / "run" / "checkpoint_latest.ckpt").exists()
