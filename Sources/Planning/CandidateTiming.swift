@@ -19,7 +19,7 @@ public struct CandidateTimer {
     public var threads: Int
     /// Untimed steps first (workspace allocation, first-touch), then timed ones (median kept).
     public var warmupSteps = 1
-    public var timedSteps = 2
+    public var timedSteps = 3
 
     public struct Measurement: Equatable, Sendable {
         /// Median seconds of one training step (batch drawn and augmented included).
@@ -70,16 +70,21 @@ public struct CandidateTimer {
             model.step(learningRate: Float(training.lr))
             if step >= warmupSteps { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
         }
-        // One window of validation: a forward pass of batch 1 (as the sliding window runs it).
+        // One window of validation: the inference pass the sliding window runs (batch 1).
         let input = [Float](repeating: 0.5, count: channels * patch.reduce(1, *))
+        var output = [Float](repeating: 0, count: classes * patch.reduce(1, *))
         let spatial = [patch[2], patch[1], patch[0]]
         var forward: [Double] = []
-        for _ in 0..<2 {
+        for _ in 0..<3 {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try input.withUnsafeBufferPointer { try network.forward($0.baseAddress!, batch: 1, spatial: spatial) }
+            try input.withUnsafeBufferPointer { i in
+                try output.withUnsafeMutableBufferPointer { o in
+                    try network.predict(i.baseAddress!, batch: 1, spatial: spatial, into: o.baseAddress!)
+                }
+            }
             forward.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
-        return Measurement(stepSeconds: times.sorted()[times.count / 2], forwardSeconds: forward.min()!,
+        return Measurement(stepSeconds: times.sorted()[times.count / 2], forwardSeconds: forward.sorted()[1],
                            parameters: network.parameterCount)
     }
 }

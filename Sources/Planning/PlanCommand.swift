@@ -33,7 +33,7 @@ public struct PlanOptions: ParsableArguments {
     public var maxTimingMinutes: Double = 10
 
     @Option(name: .customLong("timed-steps"), help: "Timed training steps per candidate (after one warm-up step).")
-    public var timedSteps: Int = 2
+    public var timedSteps: Int = 3
 
     @Option(name: .customLong("make-phantom"), help: "Write a synthetic dataset to this folder to plan on (with --phantom-cases/-shape/-spacing), then stop.")
     public var makePhantom: String?

@@ -19,7 +19,7 @@ public struct PlanRequest: Sendable {
     public var minEpochs = BudgetRule.defaultMinEpochs
     /// Cap on the seconds spent timing candidates (after the first, which is always timed).
     public var maxTimingSeconds = 600.0
-    public var timedSteps = 2
+    public var timedSteps = 3
     /// Feature ladders tried: nnU-Net's base 32, and narrower ones for small budgets.
     public var featureBases = [32, 16, 8]
     public init(dataset: String) { self.dataset = dataset }
