@@ -188,7 +188,14 @@ extension UNetBenchmark {
     /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
     public static func main(_ o: UNetBenchOptions, dump: String?, convPhases: Bool = false,
                             anisotropic: Bool = false) throws -> String {
-        if convPhases { return UNetConvPhases.report(o) }
+        if convPhases {
+            // The phase table walks the isotropic network's layers (3×3×3, stride 2).
+            guard o.kernelSizes == nil && o.poolStrides == nil else {
+                throw UNet3DError.option(name: "--conv-phases", value: "a config with model.kernel_sizes / model.pool_strides",
+                                         allowed: "the 3×3×3 / 2×2×2 network only (profile anisotropic networks with the per-layer table of a plain run)")
+            }
+            return UNetConvPhases.report(o)
+        }
         if let dump {
             return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm, anisotropic: anisotropic)
         }
