@@ -256,8 +256,7 @@ run_jobs() {
         local took=$(( $(date +%s) - ${JOB_START[$1]} ))
         unset "JOB_NAME[$pid]"
         if [[ "$status" -ne 0 ]]; then
-            for other in "${!JOB_NAME[@]}"; do kill "$other" 2>/dev/null || true; done
-            wait 2>/dev/null || true
+            kill_jobs
             die "run $name failed (exit $status); fix the cause and re-run the same command to continue"
         fi
         DONE_RUNS=$(( DONE_RUNS + 1 )); SESSION_RUNS=$(( SESSION_RUNS + 1 ))
@@ -292,7 +291,15 @@ run_jobs() {
         finish_one "$pid" "$status"
     done
 }
-trap 'for p in "${!JOB_NAME[@]}"; do kill "$p" 2>/dev/null || true; done; wait; echo "experiment.sh: interrupted; re-run the same command to continue" >&2; exit 130' INT TERM
+# Stops the running jobs: their trainers first (SIGTERM: they save a checkpoint and exit), then
+# the job shells.
+kill_jobs() {
+    local p
+    for p in "${!JOB_NAME[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
+    for p in "${!JOB_NAME[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap 'kill_jobs; echo "experiment.sh: interrupted; re-run the same command to continue" >&2; exit 130' INT TERM
 
 SEED_LIST=$(seq -s, "$SEED" "$((SEED + SEEDS - 1))")
 TOTAL_RUNS=$(( ${#ARMS[@]} * SEEDS ))
