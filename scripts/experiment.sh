@@ -17,6 +17,8 @@
 #   hardness_b<β>    hardness, β ∈ --betas   hardness_is      hardness + importance weights, best β
 #   hardness_patch   hardness, sampler.unit=patch, best β (best β: the β sweep's best mean
 #                    worst-group validation Dice, chosen after the sweep)
+#   hardness_spread  (ours, not the paper's; not in the default --arms) hardness with β = 3 / the
+#                    spread (P90 − P10) of the uniform runs' per-case losses
 set -euo pipefail
 
 # ---- defaults (documented in docs/experiment.md, "Time plan") ---------------------------------
@@ -44,7 +46,7 @@ VAL_OVERLAP=0            # sliding-window overlap of the validation (inference.o
 INFER_OVERLAP=0.5        # sliding-window overlap at test time (nnU-Net's)
 SETS=()
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "experiment.sh: $*" >&2; exit 1; }
 usage_error() { echo "experiment.sh: $*" >&2; usage >&2; exit 64; }
 need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
@@ -100,9 +102,9 @@ IFS=, read -r -a ARMS <<< "$ARMS_ARG"
 SWEEP_BETAS=()
 for arm in "${ARMS[@]}"; do
     case "$arm" in
-        uniform|group_balanced|hardness_is|hardness_patch) ;;
+        uniform|group_balanced|hardness_is|hardness_patch|hardness_spread) ;;
         hardness_b*) b="${arm#hardness_b}"; is_number "$b" || usage_error "arm '$arm': β must be a number"; SWEEP_BETAS+=("$b") ;;
-        *) usage_error "unknown arm '$arm' (uniform, group_balanced, hardness_b<β>, hardness_is, hardness_patch)" ;;
+        *) usage_error "unknown arm '$arm' (uniform, group_balanced, hardness_b<β>, hardness_is, hardness_patch, hardness_spread)" ;;
     esac
 done
 [[ ${#ARMS[@]} -ge 1 ]] || usage_error "--arms is empty"
@@ -115,10 +117,15 @@ if [[ "$BETAS_DEFAULT" == 0 ]]; then
 fi
 PHASE1=(); PHASE2=()
 for arm in "${ARMS[@]}"; do
-    case "$arm" in hardness_is|hardness_patch) PHASE2+=("$arm") ;; *) PHASE1+=("$arm") ;; esac
+    case "$arm" in hardness_is|hardness_patch|hardness_spread) PHASE2+=("$arm") ;; *) PHASE1+=("$arm") ;; esac
 done
-if [[ ${#PHASE2[@]} -gt 0 && ${#SWEEP_BETAS[@]} -eq 0 ]]; then
+NEED_SWEEP=0
+for arm in "${PHASE2[@]}"; do [[ "$arm" == hardness_spread ]] || NEED_SWEEP=1; done
+if [[ "$NEED_SWEEP" == 1 && ${#SWEEP_BETAS[@]} -eq 0 ]]; then
     usage_error "arms ${PHASE2[*]} use the best β of the sweep: add hardness_b<β> arms or --betas"
+fi
+if [[ " ${PHASE2[*]} " == *" hardness_spread "* && " ${ARMS[*]} " != *" uniform "* ]]; then
+    usage_error "arm hardness_spread calibrates β on the uniform arm's losses: add uniform to --arms"
 fi
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -214,6 +221,7 @@ sampler_sets() {  # arm → --set arguments of its sampler
         hardness_b*) echo "--set sampler.kind=hardness --set sampler.beta=${arm#hardness_b} --set sampler.importance_sampling=false" ;;
         hardness_is) echo "--set sampler.kind=hardness --set sampler.beta=$BEST_BETA --set sampler.importance_sampling=true" ;;
         hardness_patch) echo "--set sampler.kind=hardness --set sampler.beta=$BEST_BETA --set sampler.importance_sampling=false --set sampler.unit=patch" ;;
+        hardness_spread) echo "--set sampler.kind=hardness --set sampler.beta=$SPREAD_BETA --set sampler.importance_sampling=false" ;;
     esac
 }
 
@@ -319,12 +327,19 @@ JOBS=()
 for seed in $(seq "$SEED" "$((SEED + SEEDS - 1))"); do for arm in "${PHASE1[@]}"; do JOBS+=("$arm $seed"); done; done
 run_jobs "${JOBS[@]}"
 
-BEST_BETA=""
+BEST_BETA=""; SPREAD_BETA=""
 if [[ ${#PHASE2[@]} -gt 0 ]]; then
-    SWEEP_ARMS=$(printf 'hardness_b%s,' "${SWEEP_BETAS[@]}"); SWEEP_ARMS="${SWEEP_ARMS%,}"
-    BEST_BETA=$("$PYTHON" "$REPO/scripts/experiment/report.py" choose-beta --results "$OUT" --arms "$SWEEP_ARMS" \
-                --seeds "$SEED_LIST" --groups "$TRAIN_GROUPS") || die "could not choose β from the sweep"
-    log "best β of the sweep (highest mean worst-group validation Dice at the scored checkpoint): $BEST_BETA (beta_choice.md)"
+    if [[ "$NEED_SWEEP" == 1 ]]; then
+        SWEEP_ARMS=$(printf 'hardness_b%s,' "${SWEEP_BETAS[@]}"); SWEEP_ARMS="${SWEEP_ARMS%,}"
+        BEST_BETA=$("$PYTHON" "$REPO/scripts/experiment/report.py" choose-beta --results "$OUT" --arms "$SWEEP_ARMS" \
+                    --seeds "$SEED_LIST" --groups "$TRAIN_GROUPS") || die "could not choose β from the sweep"
+        log "best β of the sweep (highest mean worst-group validation Dice at the scored checkpoint): $BEST_BETA (beta_choice.md)"
+    fi
+    if [[ " ${PHASE2[*]} " == *" hardness_spread "* ]]; then
+        SPREAD_BETA=$("$PYTHON" "$REPO/scripts/experiment/report.py" calibrate-beta --results "$OUT" --arms uniform \
+                      --seeds "$SEED_LIST" --groups "$TRAIN_GROUPS") || die "could not calibrate β on the uniform runs"
+        log "hardness_spread (ours): β = $SPREAD_BETA from the uniform runs' loss spread (beta_spread.md)"
+    fi
     JOBS=()
     for seed in $(seq "$SEED" "$((SEED + SEEDS - 1))"); do for arm in "${PHASE2[@]}"; do JOBS+=("$arm $seed"); done; done
     run_jobs "${JOBS[@]}"
@@ -333,7 +348,8 @@ fi
 # ---- report ------------------------------------------------------------------------------------
 HEADER="Command: \`$ORIGINAL_COMMAND\` — $N_TRAIN training cases (val_fraction $VAL_FRACTION per group), $N_TEST test cases; every run stops after $PATIENCE validations without a lower validation loss (cap $MAX_EPOCHS × $ITERS_PER_EPOCH iterations) and is scored with its best-validation-loss checkpoint.${BEST_BETA:+ Best β of the sweep: $BEST_BETA.}"
 "$PYTHON" "$REPO/scripts/experiment/report.py" table --results "$OUT" --arms "$(IFS=,; echo "${ARMS[*]}")" \
-    --seeds "$SEED_LIST" --groups "$TRAIN_GROUPS" --header "$HEADER" ${BEST_BETA:+--best-beta "$BEST_BETA"} > /dev/null \
+    --seeds "$SEED_LIST" --groups "$TRAIN_GROUPS" --header "$HEADER" ${BEST_BETA:+--best-beta "$BEST_BETA"} \
+    ${SPREAD_BETA:+--spread-beta "$SPREAD_BETA"} > /dev/null \
     || die "the report failed (scripts/experiment/report.py)"
 log "done in $(( $(elapsed) / 60 )) min $(( $(elapsed) % 60 )) s: $OUT/table.md"
 cat "$OUT/table.md"

@@ -3,6 +3,9 @@
 
   report.py choose-beta --results DIR --arms hardness_b1,... --seeds 0,1,2 --groups groups_train.csv
       prints the chosen β; writes DIR/beta_choice.md.
+  report.py calibrate-beta --results DIR --seeds 0,1,2 --groups groups_train.csv
+      prints β = SPREAD_PRODUCT / spread of the ERM runs' last per-case training losses (the
+      `hardness_spread` arm, ours); writes DIR/beta_spread.md.
   report.py table --results DIR --arms ... --seeds ... --groups groups_train.csv [--header TEXT]
       writes DIR/table.md and DIR/table.json; prints the Markdown.
 
@@ -45,15 +48,21 @@ ARM_TITLES = {
     "group_balanced": "group-balanced (oracle groups)",
     "hardness_is": "hardness + importance weights",
     "hardness_patch": "hardness, patch unit",
+    "hardness_spread": "hardness, β·spread = 3 (ours, not the paper's)",
 }
+# hardness_spread: β·(P90 − P10 of the ERM runs' per-case losses) = this, so the probability
+# ratio between a 90th- and a 10th-percentile case is e³ ≈ 20 whatever the loss scale.
+SPREAD_PRODUCT = 3.0
 
 
-def arm_title(arm, best_beta=None):
+def arm_title(arm, best_beta=None, spread_beta=None):
     if arm.startswith("hardness_b"):
         return f"hardness β = {arm[len('hardness_b'):]}"
     title = ARM_TITLES.get(arm, arm)
     if arm in ("hardness_is", "hardness_patch") and best_beta is not None:
         title += f" (β = {best_beta})"
+    if arm == "hardness_spread" and spread_beta is not None:
+        title += f", β = {spread_beta}"
     return title
 
 
@@ -303,13 +312,37 @@ def choose_beta(results, arms, seeds, groups):
     return best[0][len("hardness_b"):]
 
 
+def calibrate_beta(results, seeds):
+    """β for hardness_spread: SPREAD_PRODUCT / mean over seeds of (P90 − P10) of the uniform
+    run's last per-case training losses (sampler.csv, last logged epoch)."""
+    spreads = []
+    for seed in seeds:
+        sampler = read_rows(os.path.join(results, "runs", f"uniform-seed{seed}", "sampler.csv"))
+        last = max(int(r["epoch"]) for r in sampler)
+        losses = [parse_float(r["stale_loss"]) for r in sampler if int(r["epoch"]) == last]
+        losses = [x for x in losses if not math.isnan(x)]
+        if len(losses) < 2:
+            raise SystemExit(f"report.py: uniform-seed{seed}: fewer than 2 cases with a training loss in sampler.csv")
+        spreads.append(percentile(losses, 90) - percentile(losses, 10))
+    spread = statistics.fmean(spreads)
+    if not spread > 0:
+        raise SystemExit("report.py: the ERM runs' per-case losses have no spread; cannot calibrate β")
+    beta = SPREAD_PRODUCT / spread
+    text = (f"hardness_spread (ours, not the paper's): β = {SPREAD_PRODUCT:g} / spread = {beta:.4g}, spread = mean over "
+            f"seeds of P90 − P10 of the ERM runs' last per-case training losses: "
+            + ", ".join(f"{x:.4f}" for x in spreads) + f" (mean {spread:.4f}).")
+    with open(os.path.join(results, "beta_spread.md"), "w") as f:
+        f.write(text + "\n")
+    return f"{beta:.4g}"
+
+
 def table_command(a, arms, seeds, groups):
     results = a.results
     group_counts = {}
     for g in groups.values():
         group_counts[g] = group_counts.get(g, 0) + 1
     rare = a.rare_group or min(sorted(group_counts), key=lambda g: group_counts[g])
-    titles = {arm: arm_title(arm, a.best_beta) for arm in arms}
+    titles = {arm: arm_title(arm, a.best_beta, a.spread_beta) for arm in arms}
     runs = {arm: [run_summary(results, arm, s, groups) for s in seeds] for arm in arms}
     test = test_table(results, arms, seeds)
     spread = "mean ± SD over seeds" if len(seeds) > 1 else "one seed, no spread"
@@ -390,15 +423,16 @@ def table_command(a, arms, seeds, groups):
                      + f" | {fmt_pm([x['samples'] for x in r], 0)} | {fmt_pm([x['ess_mean'] for x in r], 1)} | "
                      f"{fmt_pm([x['ess_min'] for x in r], 1)} | {fmt_pm([x['maxp_mean'] for x in r], 3)} | "
                      f"{fmt_pm([x['maxp_max'] for x in r], 3)} |")
-    if os.path.exists(os.path.join(results, "beta_choice.md")):
-        with open(os.path.join(results, "beta_choice.md")) as f:
-            lines += ["", f.read().rstrip()]
+    for extra in ["beta_choice.md", "beta_spread.md"]:
+        if os.path.exists(os.path.join(results, extra)):
+            with open(os.path.join(results, extra)) as f:
+                lines += ["", f.read().rstrip()]
     lines += ["", "Sampling heatmaps: `plots/<arm>-seed<S>-sampling.png`."]
 
     text = "\n".join(lines) + "\n"
     with open(os.path.join(results, "table.md"), "w") as f:
         f.write(text)
-    summary = {"arms": arms, "seeds": seeds, "rare_group": rare, "best_beta": a.best_beta,
+    summary = {"arms": arms, "seeds": seeds, "rare_group": rare, "best_beta": a.best_beta, "spread_beta": a.spread_beta,
                "runs": runs, "test": {arm: test[arm]["groups"] for arm in arms},
                "rare_per_label": {label: {arm: t[arm]["groups"].get(rare) for arm in arms} for label, t in per_label.items()},
                "paired": comparisons}
@@ -418,13 +452,14 @@ def table_command(a, arms, seeds, groups):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=["choose-beta", "table"])
+    p.add_argument("command", choices=["choose-beta", "calibrate-beta", "table"])
     p.add_argument("--results", required=True, help="experiment results folder (runs/, cases/)")
     p.add_argument("--arms", required=True, help="comma-separated arms")
     p.add_argument("--seeds", required=True, help="comma-separated training seeds")
     p.add_argument("--groups", required=True, help="case,group CSV of the training (and validation) cases")
     p.add_argument("--rare-group", default="", help="default: the smallest group of --groups")
     p.add_argument("--best-beta", default=None, help="β used by hardness_is / hardness_patch (for the titles)")
+    p.add_argument("--spread-beta", default=None, help="β used by hardness_spread (for the titles)")
     p.add_argument("--header", default="", help="text put above the tables (e.g. the command)")
     a = p.parse_args(argv)
     arms = [x for x in a.arms.split(",") if x]
@@ -432,6 +467,8 @@ def main(argv=None):
     groups = read_groups(a.groups)
     if a.command == "choose-beta":
         print(choose_beta(a.results, arms, seeds, groups))
+    elif a.command == "calibrate-beta":
+        print(calibrate_beta(a.results, seeds))
     else:
         table_command(a, arms, seeds, groups)
     return 0

@@ -22,12 +22,13 @@ from dro_bin import BIN, needs
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "experiment.sh"
 TOOLS = ["dro-train", "dro-infer", "dro-eval"]
-ARMS = ["uniform", "group_balanced", "hardness_b1", "hardness_b10", "hardness_b100", "hardness_is", "hardness_patch"]
+ARMS = ["uniform", "group_balanced", "hardness_b1", "hardness_b10", "hardness_b100", "hardness_is", "hardness_patch",
+        "hardness_spread"]
 SEEDS = [3]
 # Tiny: 8 training phantoms (2 rare), half of each group validated (3 common + 1 rare), so 4
 # training samples; 2 test phantoms (1 rare, 1 common); a 2-level 4/8-channel network on 32³
 # patches; at most 3 epochs of 2 iterations, stop after 1 validation without improvement.
-TINY = ["--train-cases", "8", "--test-cases", "2", "--rare-fraction", "0.25", "--val-fraction", "0.5",
+TINY = ["--arms", ",".join(ARMS), "--train-cases", "8", "--test-cases", "2", "--rare-fraction", "0.25", "--val-fraction", "0.5",
         "--max-epochs", "3", "--iterations-per-epoch", "2", "--patience", "1", "--parallel", "2",
         "--threads", "1", "--infer-overlap", "0",
         "--set", "model.features=[4, 8]", "--set", "training.augmentation.enabled=false"]
@@ -107,6 +108,15 @@ def test_every_arm_ran_with_its_sampler(experiment):
                 assert f"beta: {arm[len('hardness_b'):]}\n" in sampler, sampler
             if arm in ("hardness_is", "hardness_patch"):
                 assert f"beta: {best_beta}\n" in sampler, sampler
+            if arm == "hardness_spread":
+                # β = 3 / (P90 − P10) of the uniform run's last per-case losses (4 significant digits).
+                uniform = rows(out / "runs" / f"uniform-seed{seed}" / "sampler.csv")
+                last = max(int(r["epoch"]) for r in uniform)
+                losses = [float(r["stale_loss"]) for r in uniform if int(r["epoch"]) == last]
+                losses = [x for x in losses if not math.isnan(x)]
+                expected = 3 / (np.percentile(losses, 90) - np.percentile(losses, 10))
+                beta = float(sampler.split("beta: ")[1].split("\n")[0])
+                assert abs(beta - expected) <= 5e-4 * expected, (beta, expected)
             training = resolved.split("training:")[1]
             assert f"seed: {seed}" in training and "patience: 1" in training and "monitor: loss" in training
             # The validation split is per group: both groups are validated, and no validation case trains.
