@@ -235,6 +235,7 @@ def test_usage_errors_exit_64(tmp_path):
     assert run_script("--seeds", "0", "--out", tmp_path / "a").returncode == 64
     assert run_script("--no-such-option").returncode == 64
     assert run_script("--arms", "uniform,nonsense", "--out", tmp_path / "b").returncode == 64
+    assert run_script("--val-fraction", "0", "--out", tmp_path / "d").returncode == 64
     r = run_script("--arms", "uniform,hardness_is", "--out", tmp_path / "c")
     assert r.returncode == 64 and "best β" in r.stderr
     r = run_script("--dataset", tmp_path / "missing")
