@@ -264,6 +264,7 @@ run_jobs() {
         local pid="$1" status="$2" name="${JOB_NAME[$1]}"
         local took=$(( $(date +%s) - ${JOB_START[$1]} ))
         unset "JOB_NAME[$pid]"
+        printf '%s\n' "${JOB_NAME[@]}" > "$OUT/.running"
         if [[ "$status" -ne 0 ]]; then
             kill_jobs
             die "run $name failed (exit $status); fix the cause and re-run the same command to continue"
@@ -286,7 +287,7 @@ run_jobs() {
             continue
         fi
         while [[ ${#JOB_NAME[@]} -ge $PARALLEL ]]; do
-            status=0; wait -n -p pid || status=$?
+            status=0; wait -n -p pid "${!JOB_NAME[@]}" || status=$?
             finish_one "$pid" "$status"
         done
         local how="training"
@@ -294,18 +295,42 @@ run_jobs() {
         log "$name: $how (cap $MAX_EPOCHS epochs × $ITERS_PER_EPOCH iterations, patience $PATIENCE; log: logs/train-$name.log)"
         run_one "$arm" "$seed" &
         JOB_NAME[$!]="$name"; JOB_START[$!]=$(date +%s)
+        printf '%s\n' "${JOB_NAME[@]}" > "$OUT/.running"
     done
     while [[ ${#JOB_NAME[@]} -gt 0 ]]; do
-        status=0; wait -n -p pid || status=$?
+        status=0; wait -n -p pid "${!JOB_NAME[@]}" || status=$?
         finish_one "$pid" "$status"
     done
 }
+# Every PROGRESS_EVERY seconds, one line per running run: iterations trained of the cap, epoch,
+# and the epoch of the lowest validation loss so far (from its logs; runs/.running names them).
+PROGRESS_EVERY=${DRO_EXPERIMENT_PROGRESS_SECONDS:-120}
+HEARTBEAT=""
+heartbeat() {
+    # sleep's output is not the terminal's: a sleep left behind when this loop is stopped must
+    # not hold a caller's pipe open.
+    while sleep "$PROGRESS_EVERY" < /dev/null > /dev/null 2>&1; do
+        [[ -f "$OUT/.running" ]] || continue
+        while read -r name; do
+            [[ -n "$name" && -f "$OUT/runs/$name/train_log.csv" ]] || continue
+            local row it ep best
+            row=$(tail -n 1 "$OUT/runs/$name/train_log.csv"); it="${row%%,*}"; ep=$(cut -d, -f2 <<< "$row")
+            is_int "$it" || continue
+            best=$(awk -F, 'NR > 1 && !seen[$1 FS $2]++ { s[$1] += $6; n[$1]++ }
+                           END { for (e in s) if (b == "" || s[e] / n[e] < v) { b = e; v = s[e] / n[e] }; print b }' \
+                   "$OUT/runs/$name/val.csv" 2>/dev/null || true)
+            log "  $name: iteration $it of at most $(( MAX_EPOCHS * ITERS_PER_EPOCH )) (epoch $ep)${best:+; lowest validation loss at epoch $best}"
+        done < "$OUT/.running"
+    done
+}
+
 # Stops the running jobs: their trainers first (SIGTERM: they save a checkpoint and exit), then
 # the job shells.
 kill_jobs() {
     local p
     for p in "${!JOB_NAME[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
     for p in "${!JOB_NAME[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    if [[ -n "$HEARTBEAT" ]]; then kill -TERM "$HEARTBEAT" 2>/dev/null || true; fi
     wait 2>/dev/null || true
 }
 trap 'kill_jobs; echo "experiment.sh: interrupted; re-run the same command to continue" >&2; exit 130' INT TERM
@@ -324,6 +349,8 @@ runs: $PARALLEL at once, $THREADS thread(s) each; sliding-window overlap: valida
 EOF
 log "$TOTAL_RUNS runs (${#ARMS[@]} arms × $SEEDS seeds), $PARALLEL at once with $THREADS thread(s) each; output $OUT"
 
+heartbeat &
+HEARTBEAT=$!
 JOBS=()
 for seed in $(seq "$SEED" "$((SEED + SEEDS - 1))"); do for arm in "${PHASE1[@]}"; do JOBS+=("$arm $seed"); done; done
 run_jobs "${JOBS[@]}"
@@ -345,6 +372,11 @@ if [[ ${#PHASE2[@]} -gt 0 ]]; then
     for seed in $(seq "$SEED" "$((SEED + SEEDS - 1))"); do for arm in "${PHASE2[@]}"; do JOBS+=("$arm $seed"); done; done
     run_jobs "${JOBS[@]}"
 fi
+
+kill -TERM "$HEARTBEAT" 2>/dev/null || true
+wait "$HEARTBEAT" 2>/dev/null || true
+HEARTBEAT=""
+rm -f "$OUT/.running"
 
 # ---- report ------------------------------------------------------------------------------------
 HEADER="Command: \`$ORIGINAL_COMMAND\` — $N_TRAIN training cases (val_fraction $VAL_FRACTION per group), $N_TEST test cases; every run stops after $PATIENCE validations without a lower validation loss (cap $MAX_EPOCHS × $ITERS_PER_EPOCH iterations) and is scored with its best-validation-loss checkpoint.${BEST_BETA:+ Best β of the sweep: $BEST_BETA.}"
