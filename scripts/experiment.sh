@@ -309,7 +309,8 @@ HEARTBEAT=""
 heartbeat() {
     # sleep's output is not the terminal's: a sleep left behind when this loop is stopped must
     # not hold a caller's pipe open.
-    while sleep "$PROGRESS_EVERY" < /dev/null > /dev/null 2>&1; do
+    # It ends with the script ($$ is the script's process id in this subshell too).
+    while sleep "$PROGRESS_EVERY" < /dev/null > /dev/null 2>&1 && kill -0 $$ 2>/dev/null; do
         [[ -f "$OUT/.running" ]] || continue
         while read -r name; do
             [[ -n "$name" && -f "$OUT/runs/$name/train_log.csv" ]] || continue
@@ -351,6 +352,7 @@ log "$TOTAL_RUNS runs (${#ARMS[@]} arms × $SEEDS seeds), $PARALLEL at once with
 
 heartbeat &
 HEARTBEAT=$!
+trap 'if [[ -n "$HEARTBEAT" ]]; then kill -TERM "$HEARTBEAT" 2>/dev/null || true; fi' EXIT
 JOBS=()
 for seed in $(seq "$SEED" "$((SEED + SEEDS - 1))"); do for arm in "${PHASE1[@]}"; do JOBS+=("$arm $seed"); done; done
 run_jobs "${JOBS[@]}"
