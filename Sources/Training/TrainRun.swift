@@ -130,7 +130,9 @@ public enum TrainRun {
         }
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
                          + "\(settings.iterationsPerEpoch) iterations, batch \(settings.globalBatchSize), "
-                         + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue); run folder \(run.path)")
+                         + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue)"
+                         + (settings.patience.map { "; stops after \($0) validations without a better validation "
+                             + "\(settings.monitor.rawValue)" } ?? "") + "; run folder \(run.path)")
         reporter.message("compute: \(Parallel.defaultThreads) threads, OpenBLAS \(BLASRuntime.coreDescription); "
                          + KernelChoice.description)
         do {
