@@ -337,10 +337,12 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         try logs?.logValidation(epoch: epoch, rows: rows)
         let foreground = rows.filter { $0.label > 0 && !$0.dice.isNaN }.map(\.dice)
         let meanDice = foreground.isEmpty ? nil : foreground.reduce(0, +) / Double(foreground.count)
-        // One loss per case (each of its rows carries it).
-        var caseLoss: [String: Double] = [:]
-        for row in rows where !row.loss.isNaN { caseLoss[row.caseName] = row.loss }
-        let meanLoss = caseLoss.isEmpty ? nil : caseLoss.values.reduce(0, +) / Double(caseLoss.count)
+        // One loss per case (each of its rows carries it), summed in case order: the same
+        // floating-point sum on every rank, so every rank takes the same decisions.
+        var seen = Set<String>()
+        var caseLosses: [Double] = []
+        for row in rows where !row.loss.isNaN && seen.insert(row.caseName).inserted { caseLosses.append(row.loss) }
+        let meanLoss = caseLosses.isEmpty ? nil : caseLosses.reduce(0, +) / Double(caseLosses.count)
         let value: Double?
         switch settings.monitor {
         case .dice: value = meanDice

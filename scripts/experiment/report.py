@@ -157,7 +157,7 @@ def scored_epoch(val):
         losses = [l for l, _ in val[epoch].values() if not math.isnan(l)]
         if not losses:
             continue
-        m = statistics.fmean(losses)
+        m = sum(losses) / len(losses)   # left to right in case order, as the trainer sums
         if m < best_loss:
             best, best_loss = epoch, m
     return best
