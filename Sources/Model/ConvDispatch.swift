@@ -34,10 +34,11 @@ enum ConvDispatch {
         return usesPolyphase(g, algorithm) ? "polyphase+sgemm" : Conv3d.kernelName(g)
     }
 
-    /// Stride-2 3×3×3 layers run `ConvPolyphase` (no im2col) except with `.im2col` (the oracle)
-    /// or when `DRO_STRIDE2=im2col` asks for the older path (for back-to-back measurements).
+    /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col),
+    /// except with `.im2col` (the oracle); `DRO_STRIDE2=im2col|polyphase` overrides the choice
+    /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
     static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
-        algorithm != .im2col && ConvPolyphase.enabled && ConvPolyphase.applies(g)
+        algorithm != .im2col && ConvPolyphase.selected(g)
     }
 
     static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,

@@ -38,12 +38,45 @@ public enum ConvPolyphase {
         g.kernel == 3 && g.stride == 2 && g.padding == 1 && g.outVoxels > 0
     }
 
-    /// False when the environment sets `DRO_STRIDE2=im2col` (the previous im2col + sgemm path, kept
-    /// for back-to-back measurements in one binary).
-    public static let enabled: Bool = {
-        guard let v = getenv("DRO_STRIDE2") else { return true }
-        return String(cString: v) != "im2col"
+    /// Whether this kernel is expected to beat im2col + sgemm for g. What it saves is the im2col
+    /// and col2im passes, whose share of the layer falls as 1/Cout (the GEMMs grow with Cout, the
+    /// passes do not); what it costs is the extended layout's extra columns, (1 + 1/oH)(1 + 1/oW).
+    /// Measured (thread CPU time, 1 thread; docs/performance.md, "Stride-2 convolutions without
+    /// im2col"): Cout 32–64 with 16²–48² output planes 0.83–0.95× im2col's time; Cout 128 at 24²
+    /// 1.0×, at 8²–12² 1.06–1.11×; Cout 320 at 6² 2×.
+    /// It also holds the phases of one sample and, in the backward, their gradient (each about the
+    /// sample's input): layers whose pair would pass `maximumScratchBytes` stay on im2col (2 MB
+    /// tiles), e.g. the fetal network's 32 → 64 layer at 96³ (240 MB for a few % of one layer).
+    public static func isProfitable(_ g: Conv3dGeometry) -> Bool {
+        applies(g) && g.outChannels <= maximumOutChannels
+            && Double((g.outH + 1) * (g.outW + 1)) <= maximumColumnOverhead * Double(g.outH * g.outW)
+            && scratchBytes(g) <= maximumScratchBytes
+    }
+    /// Bytes of the phases plus their gradient for g (the workspace this kernel adds).
+    public static func scratchBytes(_ g: Conv3dGeometry) -> Int {
+        2 * 8 * g.inChannels * Layout(g).volume * MemoryLayout<Float>.size
+    }
+    public static let maximumScratchBytes = 64 << 20
+    public static let maximumOutChannels = 64
+    public static let maximumColumnOverhead = 1.2
+
+    /// `DRO_STRIDE2=im2col` keeps every stride-2 layer on im2col + sgemm, `DRO_STRIDE2=polyphase`
+    /// puts every one on this kernel (whatever its size: for cross-checks such as
+    /// scripts/check_against_torch.py on a small network), unset = `isProfitable` decides.
+    public enum Choice: String, Sendable { case automatic, im2col, polyphase }
+    public static let choice: Choice = {
+        guard let v = getenv("DRO_STRIDE2") else { return .automatic }
+        return Choice(rawValue: String(cString: v)) ?? .automatic
     }()
+
+    /// Whether the U-Net runs g on this kernel (see `choice`).
+    public static func selected(_ g: Conv3dGeometry) -> Bool {
+        switch choice {
+        case .automatic: return isProfitable(g)
+        case .im2col: return false
+        case .polyphase: return applies(g)
+        }
+    }
 
     /// Workspace slots (beside Conv3d's 0, 1, 5, ConvTranspose3d's 2, DiceCELoss's 3 and
     /// ConvDispatch's 4): phases (6), output / output-gradient tile (7), packed weights (8),

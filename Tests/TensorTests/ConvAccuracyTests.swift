@@ -4,7 +4,7 @@ import XCTest
 /// Relative error of every convolution kernel the U-Nets run, per layer shape of the reference
 /// ([16, 32, 64, 128]) and fetal ([32, 64, 128, 256, 320]) networks, against the definition
 /// evaluated in Double (forward, input gradient, weight gradient). Spatial sizes are reduced
-/// (16³ / 8³ inputs) so the Double reference stays cheap; the error of a Float sum depends on its
+/// (16³ up to 32 channels, 4³–8³ above) so the Double reference stays cheap; the error of a Float sum depends on its
 /// length (K = 27·Cin for y and dx, N·voxels for dw), so dw at full size is larger than here —
 /// the printed figures go to docs/performance.md ("Accuracy of each kernel").
 /// Metric: max |a − r| / max |r| over the tensor. Bound: 1e-4 (the project's Float tolerance,
@@ -20,8 +20,8 @@ final class ConvAccuracyTests: XCTestCase {
         return [
             c("first 1→16", 1, 16, 16), c("first 1→32", 1, 32, 16),
             c("s1 16→16", 16, 16, 16), c("s1 32→16 (dec)", 32, 16, 16), c("s1 32→32", 32, 32, 16),
-            c("s1 64→64", 64, 64, 8), c("s1 128→128", 128, 128, 8), c("s1 256→128 (dec)", 256, 128, 6),
-            c("s1 320→320", 320, 320, 6),
+            c("s1 64→64", 64, 64, 8), c("s1 128→128", 128, 128, 6), c("s1 256→128 (dec)", 256, 128, 6),
+            c("s1 320→320", 320, 320, 4),
             c("s2 16→32", 16, 32, 16, stride: 2), c("s2 32→64", 32, 64, 16, stride: 2),
             c("s2 64→128", 64, 128, 8, stride: 2), c("s2 128→256", 128, 256, 8, stride: 2),
             c("s2 256→320", 256, 320, 6, stride: 2),
