@@ -2,6 +2,9 @@ import Yams
 
 public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adamw }
 
+/// How data-parallel ranks sum their gradients (docs/scaling.md).
+public enum AllreduceKind: String, CaseIterable, Sendable { case flat, bucketed }
+
 /// `training.loss:` — soft Dice (foreground classes) + cross-entropy (docs/method.md §3).
 public struct LossConfig: Equatable, Sendable {
     /// Dice smoothing term of docs/method.md §3.
@@ -53,6 +56,10 @@ public struct TrainingConfig: Equatable, Sendable {
     public var foregroundFraction = 0.33
     /// Validate every this many epochs.
     public var valEvery = 10
+    /// Data-parallel gradient sum: one allreduce after backward, or buckets during backward.
+    public var allreduce: AllreduceKind = .flat
+    public var allreduceBucketMB = 1.0
+    public var allreducePoll = true
     public var loss = LossConfig()
     public var augmentation = AugmentationOptions()
 
@@ -66,7 +73,8 @@ public struct TrainingConfig: Equatable, Sendable {
     static let schema = Schema<TrainingConfig>([
         .ints("patch_size", \.patchSize, count: 3, .atLeast(1), type: "3 integers",
               allowed: "each ≥ 1, divisible by 2^(levels−1)", "Patch size in voxels (x, y, z)."),
-        .int("batch_size", \.batchSize, .atLeast(1), "Patches per step (distinct samples per draw)."),
+        .int("batch_size", \.batchSize, .atLeast(1),
+             "Patches per step (distinct samples per draw); under MPI per rank: R ranks draw a global batch of R·batch_size."),
         .int("epochs", \.epochs, .atLeast(1), "Number of epochs (nnU-Net: 1000)."),
         .optionalInt("iterations_per_epoch", \.iterationsPerEpoch, .atLeast(1),
                      "Steps per epoch; null = ⌈N/B⌉ for N training samples."),
@@ -82,6 +90,12 @@ public struct TrainingConfig: Equatable, Sendable {
         .number("foreground_fraction", \.foregroundFraction, .closed(0, 1),
                 "Share of patches forced to contain foreground (nnU-Net: one third)."),
         .int("val_every", \.valEvery, .atLeast(1), "Validate every this many epochs."),
+        .choice("allreduce", \.allreduce,
+                "MPI runs: `flat` sums the gradients in one allreduce after backward; `bucketed` sums buckets during backward (docs/scaling.md)."),
+        .number("allreduce_bucket_mb", \.allreduceBucketMB, .greaterThan(0),
+                "Bucket size in MiB of Float gradients for `allreduce: bucketed`."),
+        .bool("allreduce_poll", \.allreducePoll,
+              "`allreduce: bucketed`: call MPI_Testall after each layer's backward so Open MPI advances the started sums."),
         .section("loss", \.loss, LossConfig.schema),
         .section("augmentation", \.augmentation, AugmentationOptions.schema),
     ], rules: [{ r, s in

@@ -106,6 +106,10 @@ public enum TrainingSetup {
             checkpointEvery: nil, checkpointEveryEpochs: config.output.checkpointEvery,
             validateEvery: training.valEvery)
         settings.ranks = ranks
+        if training.allreduce == .bucketed {
+            settings.allreduceBucketElements = max(1, Int(training.allreduceBucketMB * 1_048_576 / 4))
+        }
+        settings.allreducePoll = training.allreducePoll
         return settings
     }
 }
