@@ -59,3 +59,19 @@ public enum Communicators {
         return mpi
     }
 }
+
+extension Launch {
+    /// Under Open MPI's mpirun, SIGINT/SIGTERM sent to mpirun (Ctrl-C in the terminal, a batch
+    /// system's cancel) reach the ranks as SIGTERM followed by SIGKILL `odls_base_sigkill_timeout`
+    /// seconds later — 1 s by default, too soon to finish an iteration and save. A note naming the
+    /// option when mpirun started this rank and the option (passed on to the ranks as
+    /// OMPI_MCA_odls_base_sigkill_timeout) is unset or below 10 s; nil otherwise.
+    public static func mpirunSignalNote(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard environment["OMPI_COMM_WORLD_SIZE"] != nil, environment["SLURM_STEP_ID"] == nil || environment["OMPI_MCA_orte_hnp_uri"] != nil else {
+            return nil
+        }
+        if let text = environment["OMPI_MCA_odls_base_sigkill_timeout"], let seconds = Int(text), seconds >= 10 { return nil }
+        return "note: mpirun kills the ranks 1 s after passing on SIGINT/SIGTERM, too soon to save; "
+            + "start it with --mca odls_base_sigkill_timeout 120 (or a step's time and more) so Ctrl-C saves the run"
+    }
+}

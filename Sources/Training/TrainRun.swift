@@ -122,6 +122,7 @@ public enum TrainRun {
         if ranks > 1 {
             reporter.message("data-parallel: \(communicator.description), batch \(settings.batchSize) per rank, "
                              + "global batch \(settings.globalBatchSize)")
+            if communicator.isRoot, let note = Launch.mpirunSignalNote() { output.err("dro-train: " + note) }
         }
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
                          + "\(settings.iterationsPerEpoch) iterations, batch \(settings.globalBatchSize), "
