@@ -56,8 +56,9 @@ public struct TrainingConfig: Equatable, Sendable {
     public var foregroundFraction = 0.33
     /// Validate every this many epochs.
     public var valEvery = 10
-    /// Data-parallel gradient sum: one allreduce after backward, or buckets during backward.
-    public var allreduce: AllreduceKind = .flat
+    /// Data-parallel gradient sum: buckets during backward (measured no slower than one allreduce
+    /// after backward, docs/scaling.md), or one allreduce after backward.
+    public var allreduce: AllreduceKind = .bucketed
     public var allreduceBucketMB = 1.0
     public var allreducePoll = true
     public var loss = LossConfig()
@@ -91,7 +92,7 @@ public struct TrainingConfig: Equatable, Sendable {
                 "Share of patches forced to contain foreground (nnU-Net: one third)."),
         .int("val_every", \.valEvery, .atLeast(1), "Validate every this many epochs."),
         .choice("allreduce", \.allreduce,
-                "MPI runs: `flat` sums the gradients in one allreduce after backward; `bucketed` sums buckets during backward (docs/scaling.md)."),
+                "MPI runs: `bucketed` sums buckets of the gradient during backward (MPI_Iallreduce, as PyTorch DDP); `flat` in one MPI_Allreduce after it. Same result; docs/scaling.md measures both."),
         .number("allreduce_bucket_mb", \.allreduceBucketMB, .greaterThan(0),
                 "Bucket size in MiB of Float gradients for `allreduce: bucketed`."),
         .bool("allreduce_poll", \.allreducePoll,
