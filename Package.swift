@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "DataPipelineTests", dependencies: ["Common", "DataPipeline", "Training", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Common", "Model", "DataPipeline", "Training", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Common", "Inference", "Training", "Commands", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Common", "Sampling", "Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Common", "Config", "Sampling", "Training", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands", "Evaluation", "NIfTI", "TestSupport",
                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],

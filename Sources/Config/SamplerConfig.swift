@@ -7,6 +7,9 @@ public enum SamplerKind: String, CaseIterable, Sendable {
     case uniform
     /// Hardness weighted sampling: p = softmax(β·L̃) over a stale loss history (docs/method.md §1.4).
     case hardness
+    /// Group-balanced oversampling: a group uniformly, then a case uniformly within it (needs
+    /// groups; the oracle baseline of Group-DRO comparisons).
+    case groupBalanced = "group_balanced"
 }
 
 extension ClipRange: IntervalValue {
@@ -29,7 +32,7 @@ public struct SamplerConfig: Equatable, Sendable {
     public init() {}
 
     static let schema = Schema<SamplerConfig>([
-        .choice("kind", \.kind, "`uniform` = plain ERM."),
+        .choice("kind", \.kind, "`uniform` = plain ERM; `group_balanced` = a group uniformly, then a case uniformly within it (needs `data.groups`)."),
         .number("beta", \.hardness.beta, .atLeast(0), "Robustness β (0 = ERM, ∞ = worst case)."),
         .number("momentum", \.hardness.momentum, .halfOpen(0, 1), "History update L̃ ← m·L̃ + (1−m)·ℓ."),
         .number("init_loss", \.hardness.initLoss, .greaterThan(0),

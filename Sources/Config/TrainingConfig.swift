@@ -2,6 +2,13 @@ import Yams
 
 public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adamw }
 
+/// The validation quantity that picks checkpoint_best and that `training.patience` watches.
+public enum ValidationMonitor: String, CaseIterable, Sendable {
+    /// Mean foreground Dice over validation cases and labels (higher is better).
+    case dice
+    /// Mean validation loss over validation cases (lower is better).
+    case loss
+}
 /// How data-parallel ranks sum their gradients (docs/scaling.md).
 public enum AllreduceKind: String, CaseIterable, Sendable { case flat, bucketed }
 
@@ -56,6 +63,10 @@ public struct TrainingConfig: Equatable, Sendable {
     public var foregroundFraction = 0.33
     /// Validate every this many epochs.
     public var valEvery = 10
+    /// What checkpoint_best and early stopping follow.
+    public var monitor: ValidationMonitor = .dice
+    /// Stop after this many validations without improvement of `monitor`; nil = train to the end.
+    public var patience: Int?
     /// Data-parallel gradient sum: buckets during backward (measured no slower than one allreduce
     /// after backward, docs/scaling.md), or one allreduce after backward.
     public var allreduce: AllreduceKind = .bucketed
@@ -91,6 +102,10 @@ public struct TrainingConfig: Equatable, Sendable {
         .number("foreground_fraction", \.foregroundFraction, .closed(0, 1),
                 "Share of patches forced to contain foreground (nnU-Net: one third)."),
         .int("val_every", \.valEvery, .atLeast(1), "Validate every this many epochs."),
+        .choice("monitor", \.monitor,
+                "What picks checkpoint_best.ckpt and what `patience` watches: mean foreground validation Dice (higher is better) or mean validation loss (Dice+CE of whole cases, lower is better)."),
+        .optionalInt("patience", \.patience, .atLeast(1),
+                     "Early stopping: stop after this many validations without improvement of `monitor` (checkpoint_latest is saved; the best is checkpoint_best.ckpt); null = train all epochs."),
         .choice("allreduce", \.allreduce,
                 "MPI runs: `bucketed` sums buckets of the gradient during backward (MPI_Iallreduce, as PyTorch DDP); `flat` in one MPI_Allreduce after it. Same result; docs/scaling.md measures both."),
         .number("allreduce_bucket_mb", \.allreduceBucketMB, .greaterThan(0),

@@ -77,7 +77,7 @@ public enum VolumeSegmenter {
 
     /// One model's sliding-window logits K×D×H×W of a preprocessed case; the model's activations
     /// are released afterwards.
-    static func logits(_ pre: CaseVolume, model: WindowModel, settings: InferenceSettings) throws -> [Float] {
+    public static func logits(_ pre: CaseVolume, model: WindowModel, settings: InferenceSettings) throws -> [Float] {
         guard model.inChannels == pre.channels else {
             throw InferenceError.channels(source: "case \(pre.id)", found: "\(pre.channels) channel(s)",
                                           expected: "\(model.inChannels)")
@@ -126,7 +126,7 @@ public enum VolumeSegmenter {
     }
 
     /// Index of the largest of K values per voxel (the first on ties) of a K×V buffer.
-    static func argmax(_ p: [Float], classes: Int, voxels: Int) -> [Int32] {
+    public static func argmax(_ p: [Float], classes: Int, voxels: Int) -> [Int32] {
         var best = [Int32](repeating: 0, count: voxels)
         p.withUnsafeBufferPointer { p in
             for v in 0..<voxels {

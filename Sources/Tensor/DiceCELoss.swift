@@ -7,8 +7,10 @@ import Foundation
 ///   D_nc = (2·Σ_v p·y + s) / (Σ_v p + Σ_v y + s)          (= (2tp + s)/(2tp + fp + fn + s))
 ///   Dice = mean over n and c ≥ 1 of D_nc                   (batch Dice: sums over n first, mean over c)
 ///   CE_n = −mean_v log p[y_v, v]
-///   ℓ_n  = CE_n + 1 − mean_c D_nc                          (per-sample loss, what the sampler records)
-///   loss = mean_n w_n·ℓ_n  (w ≡ 1 without importance weights) — equals CE + 1 − Dice.
+///   ℓ_n  = λ_CE·CE_n + λ_D·(1 − mean_c D_nc)               (per-sample loss, what the sampler records)
+///   loss = mean_n w_n·ℓ_n  (w ≡ 1 without importance weights) — equals λ_CE·CE + λ_D·(1 − Dice).
+/// λ_D = `diceWeight`, λ_CE = `ceWeight` (`training.loss.dice_weight` / `ce_weight`; 1 and 1 by
+/// default, nnU-Net's equal weights).
 ///
 /// nnU-Net returns CE − Dice; we add the constant 1 so the loss is ≥ 0 and per-sample values lie
 /// in [0, 1 + CE] (docs/method.md §1.3 and §3: L_init = 2 is an upper bound). Gradients are identical.
@@ -20,16 +22,22 @@ public struct DiceCELoss: Sendable {
     public static let defaultSmooth = 1e-5
     public var smooth: Double
     public var batchDice: Bool
+    /// λ_D, weight of the Dice term 1 − Dice.
+    public var diceWeight: Double
+    /// λ_CE, weight of the cross-entropy term.
+    public var ceWeight: Double
 
-    public init(smooth: Double = defaultSmooth, batchDice: Bool = false) {
+    public init(smooth: Double = defaultSmooth, batchDice: Bool = false, diceWeight: Double = 1, ceWeight: Double = 1) {
         self.smooth = smooth
         self.batchDice = batchDice
+        self.diceWeight = diceWeight
+        self.ceWeight = ceWeight
     }
 
     public struct Output: Sendable {
-        /// mean_n w_n·ℓ_n (batch Dice: mean CE + 1 − batch Dice).
+        /// mean_n w_n·ℓ_n (batch Dice: λ_CE·mean CE + λ_D·(1 − batch Dice)).
         public var loss: Double
-        /// ℓ_n = CE_n + 1 − Dice_n for each sample (unweighted).
+        /// ℓ_n = λ_CE·CE_n + λ_D·(1 − Dice_n) for each sample (without importance weights).
         public var perSample: [Double]
         /// Soft Dice per sample (mean over foreground classes).
         public var perSampleDice: [Double]
@@ -86,7 +94,8 @@ public struct DiceCELoss: Sendable {
             for c in 1..<classes { d += dice(inter[n * classes + c], sumP[n * classes + c], sumY[n * classes + c]) }
             sampleDice[n] = d / fg
         }
-        let perSample = (0..<batch).map { ce[$0] + 1 - sampleDice[$0] }
+        let (lambdaD, lambdaCE) = (diceWeight, ceWeight)
+        let perSample = (0..<batch).map { lambdaCE * ce[$0] + lambdaD * (1 - sampleDice[$0]) }
         let w = weights ?? [Double](repeating: 1, count: batch)
         var loss: Double
         // Dice term coefficients: dLoss/dp[n, c, v] (Dice part) = a_nc·y − b_nc for c ≥ 1.
@@ -98,14 +107,16 @@ public struct DiceCELoss: Sendable {
                 for n in 0..<batch { i += inter[n * classes + c]; sp += sumP[n * classes + c]; sy += sumY[n * classes + c] }
                 let d = dice(i, sp, sy), den = max(sp + sy + smooth, 1e-8)
                 batchD += d
-                for n in 0..<batch { coefY[n * classes + c] = -2 / (fg * den); coefP[n * classes + c] = -d / (fg * den) }
+                for n in 0..<batch {
+                    coefY[n * classes + c] = -lambdaD * 2 / (fg * den); coefP[n * classes + c] = -lambdaD * d / (fg * den)
+                }
             }
-            loss = ce.reduce(0, +) / Double(batch) + 1 - batchD / fg
+            loss = lambdaCE * ce.reduce(0, +) / Double(batch) + lambdaD * (1 - batchD / fg)
         } else {
             loss = 0
             for n in 0..<batch {
                 loss += w[n] * perSample[n]
-                let a = w[n] / Double(batch)
+                let a = lambdaD * w[n] / Double(batch)
                 for c in 1..<classes {
                     let k = n * classes + c
                     let den = max(sumP[k] + sumY[k] + smooth, 1e-8), d = dice(inter[k], sumP[k], sumY[k])
@@ -116,7 +127,7 @@ public struct DiceCELoss: Sendable {
         }
         if let gradient {
             writeGradient(p: gradient, labels: labels, batch: batch, classes: classes, voxels: voxels,
-                          ceScale: (0..<batch).map { w[$0] / Double(batch * voxels) },
+                          ceScale: (0..<batch).map { lambdaCE * w[$0] / Double(batch * voxels) },
                           coefY: coefY, coefP: coefP, threads: threads)
         }
         return Output(loss: loss, perSample: perSample, perSampleDice: sampleDice, perSampleCrossEntropy: ce)

@@ -4,11 +4,12 @@ import Foundation
 /// ```
 /// config.resolved.yaml     the configuration after defaults, as the caller resolved it
 /// checkpoint_latest.ckpt   written every `checkpointEvery` iterations and at each epoch end
-/// checkpoint_best.ckpt     the checkpoint with the best mean foreground validation Dice
+/// checkpoint_best.ckpt     the checkpoint with the best validation result (`training.monitor`)
 /// train_log.csv            one row per iteration (loss, lr, cases, their losses and weights;
 ///                          wall times: cumulative `seconds`, and `data_seconds` of the batch
 ///                          building within `step_seconds` of the whole step)
-/// val.csv                  one row per (validation epoch, case, label)
+/// val.csv                  one row per (validation epoch, case, label): Dice of the label and
+///                          the case's validation loss (the same on each of its rows)
 /// sampler.csv              one row per (epoch, training case): the sampler's state
 /// cache/                   preprocessed cases that did not stay in memory (`data.cache`)
 /// *.png                    plots of the above
@@ -27,7 +28,7 @@ public struct RunDirectory {
 
     public static let trainLogHeader = ["iteration", "epoch", "loss", "lr", "grad_norm", "seconds",
                                         "cases", "case_losses", "case_weights", "data_seconds", "step_seconds"]
-    public static let validationLogHeader = ["epoch", "case", "label", "name", "dice"]
+    public static let validationLogHeader = ["epoch", "case", "label", "name", "dice", "loss"]
     public static let samplerLogHeader = ["epoch", "index", "case", "group", "stale_loss", "probability", "draws"]
 
     /// Creates the folder (and parents) if needed.
@@ -103,7 +104,8 @@ public struct RunLogs {
 
     public func logValidation(epoch: Int, rows: [ValidationRow]) throws {
         for row in rows {
-            try validation.append([String(epoch), row.caseName, String(row.label), row.labelName, String(row.dice)])
+            try validation.append([String(epoch), row.caseName, String(row.label), row.labelName, String(row.dice),
+                                   String(row.loss)])
         }
     }
 
@@ -144,12 +146,15 @@ public struct ValidationRow: Equatable {
     public var label: Int
     public var labelName: String
     public var dice: Double
+    /// The case's validation loss (nan when the validator computes none).
+    public var loss: Double
 
-    public init(caseName: String, label: Int, labelName: String, dice: Double) {
+    public init(caseName: String, label: Int, labelName: String, dice: Double, loss: Double = .nan) {
         self.caseName = caseName
         self.label = label
         self.labelName = labelName
         self.dice = dice
+        self.loss = loss
     }
 }
 

@@ -82,9 +82,11 @@ public enum TrainRun {
         let networkOptions = TrainingSetup.networkOptions(config.model, channels: layout.channels.count,
                                                           classes: layout.classCount)
         let network = try UNet3D(options: networkOptions, threads: config.training.threads, rng: &networkGenerator)
+        let loss = DiceCELoss(smooth: config.training.loss.diceSmooth, batchDice: config.training.loss.batchDice,
+                              diceWeight: config.training.loss.diceWeight, ceWeight: config.training.loss.ceWeight)
         let model = UNetTrainingModel(
             network: network,
-            loss: DiceCELoss(smooth: config.training.loss.diceSmooth, batchDice: config.training.loss.batchDice),
+            loss: loss,
             optimizer: TrainingSetup.optimizer(config.training, count: network.parameterCount),
             threads: config.training.threads)
         let patch = GridShape(niftiShape: config.training.patchSize)
@@ -93,12 +95,15 @@ public enum TrainRun {
         let cells = config.sampler.unit == .patch
             ? try PatchCells(cases: trainCases.patchCellCases, patchSize: patch.voxel3) : nil
         let source = VolumeBatchSource(store: trainCases, builder: builder, cells: cells)
-        let sampler = try TrainingSetup.sampler(config.sampler, count: source.sampleCount, generator: samplerGenerator)
+        let sampler = try TrainingSetup.sampler(config.sampler, count: source.sampleCount, generator: samplerGenerator,
+                                                groups: source.caseGroups, names: source.caseNames)
         var windowSettings = InferenceSettings()
         windowSettings.overlap = config.inference.overlap
         windowSettings.sigmaScale = config.inference.gaussianSigmaScale
         let validator = VolumeValidator(store: validationCases, patch: [patch.d, patch.h, patch.w],
-                                        settings: windowSettings, labelNames: layout.labels.map(\.name))
+                                        settings: windowSettings, labelNames: layout.labels.map(\.name),
+                                        loss: DiceCELoss(smooth: loss.smooth, batchDice: false,
+                                                         diceWeight: loss.diceWeight, ceWeight: loss.ceWeight))
         let settings = TrainingSetup.settings(config, samples: source.sampleCount, ranks: ranks)
 
         try RunError.checkStop(stop, phase: "building the network")
@@ -126,7 +131,9 @@ public enum TrainRun {
         }
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
                          + "\(settings.iterationsPerEpoch) iterations, batch \(settings.globalBatchSize), "
-                         + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue); run folder \(run.path)")
+                         + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue)"
+                         + (settings.patience.map { "; stops after \($0) validations without a better validation "
+                             + "\(settings.monitor.rawValue)" } ?? "") + "; run folder \(run.path)")
         reporter.message("compute: \(Parallel.defaultThreads) threads, OpenBLAS \(BLASRuntime.coreDescription); "
                          + KernelChoice.description)
         do {
@@ -143,11 +150,13 @@ public enum TrainRun {
         }
         guard communicator.isRoot else { return }
         if config.output.plots { try TrainingPlots.write(run: run) }
+        let what = settings.monitor == .dice ? "mean foreground Dice" : "mean validation loss"
         let best = trainer.progress.bestMetric.map {
-            String(format: "; best mean foreground Dice %.4f at epoch %d (%@)", $0, trainer.progress.bestEpoch,
+            String(format: "; best %@ %.4f at epoch %d (%@)", what, $0, trainer.progress.bestEpoch,
                    RunDirectory.bestCheckpointName)
         } ?? ""
-        reporter.message("done: \(trainer.progress.iteration) iterations\(best); logs and plots in \(run.path)")
+        let early = trainer.stoppedEarly ? " (stopped early: training.patience)" : ""
+        reporter.message("done: \(trainer.progress.iteration) iterations\(early)\(best); logs and plots in \(run.path)")
         reporter.message(try DataTimeShare.read(run: run).summary)
         if ranks > 1 && trainer.stepsRun > 0 {
             let steps = Double(trainer.stepsRun)

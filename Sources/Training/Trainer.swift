@@ -1,5 +1,6 @@
 import Cluster
 import Common
+import Config
 import Foundation
 import Model
 import Sampling
@@ -51,6 +52,9 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     public private(set) var collectiveSeconds = 0.0
     public private(set) var stepSecondsTotal = 0.0
     public private(set) var stepsRun = 0
+    /// True when this session ended by early stopping (`settings.patience`), or a resumed run had
+    /// already stopped so.
+    public private(set) var stoppedEarly = false
     /// Seconds of the current step inside the bucketed allreduce's calls during backward.
     private var bucketSeconds = 0.0
     /// The buckets of `settings.allreduceBucketElements`, built at the first step.
@@ -150,6 +154,10 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         let firstIteration = progress.iteration
         var epochLossSum: Double = 0
         var epochLossCount = 0
+        if resumed && plateaued(atEpoch: progress.epochsCompleted) {
+            stoppedEarly = true
+            return progress
+        }
         while progress.iteration < settings.totalIterations {
             let t = progress.iteration
             let epoch = t / settings.iterationsPerEpoch + 1
@@ -172,13 +180,21 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                             now: now, force: progress.iteration == settings.totalIterations)
 
             let epochEnd = progress.iteration % settings.iterationsPerEpoch == 0
-            if epochEnd { try finishEpoch(epoch, logs: logs) }
-            let saved = isCheckpointIteration(progress.iteration, epochEnd: epochEnd, epoch: epoch)
+            let plateau = epochEnd ? try finishEpoch(epoch, logs: logs) : false
+            let saved = plateau || isCheckpointIteration(progress.iteration, epochEnd: epochEnd, epoch: epoch)
             if saved {
                 try requireIdenticalParameters()
                 try saveLatest()
             }
             if progress.iteration == haltAfter { return progress }
+            if plateau {
+                stoppedEarly = true
+                reporter.endBar()
+                reporter.message("early stop after iteration \(progress.iteration) (epoch \(epoch) of \(settings.epochs)): "
+                                 + "validation \(settings.monitor.rawValue) has not improved for \(settings.patience ?? 0) "
+                                 + "validations; best at epoch \(progress.bestEpoch)")
+                return progress
+            }
             if let signal = agreedStopSignal() {
                 if !saved { try saveLatest() }
                 reporter.endBar()
@@ -317,14 +333,29 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                                       what: what)
     }
 
+    /// Validations at epochs in (bestEpoch, epoch] (validation epochs: multiples of
+    /// `validateEvery`, and the last epoch).
+    func validationsWithoutImprovement(atEpoch epoch: Int) -> Int {
+        guard progress.bestEpoch > 0, epoch > progress.bestEpoch else { return 0 }
+        return (progress.bestEpoch + 1 ... epoch).filter { $0 % settings.validateEvery == 0 || $0 == settings.epochs }.count
+    }
+
+    /// Early stopping is on and `patience` validations since the best one brought no improvement.
+    /// A function of the progress alone (the same on every rank, and after a resume).
+    func plateaued(atEpoch epoch: Int) -> Bool {
+        guard let patience = settings.patience, progress.bestMetric != nil else { return false }
+        return validationsWithoutImprovement(atEpoch: epoch) >= patience
+    }
+
     /// Epoch end: sampler state to sampler.csv; validation (every K epochs and after the last),
-    /// val.csv and the best checkpoint.
-    func finishEpoch(_ epoch: Int, logs: RunLogs?) throws {
+    /// val.csv and the best checkpoint (by `settings.monitor`). Returns true when training should
+    /// stop early (`settings.patience`), decided from the rows every rank holds.
+    func finishEpoch(_ epoch: Int, logs: RunLogs?) throws -> Bool {
         try logs?.logSampler(epoch: epoch, rows: sampler.snapshot().enumerated().map { index, entry in
             SamplerRow(index: index, caseName: caseNames[index], group: caseGroups[index],
                        staleLoss: entry.staleLoss, probability: entry.probability, draws: entry.draws)
         })
-        guard epoch % settings.validateEvery == 0 || epoch == settings.epochs else { return }
+        guard epoch % settings.validateEvery == 0 || epoch == settings.epochs else { return false }
         let rows: [ValidationRow]
         if communicator.size == 1 {
             do {
@@ -335,19 +366,32 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
         } else {
             rows = try validateAcrossRanks()
         }
-        guard !rows.isEmpty else { return }
+        guard !rows.isEmpty else { return false }
         try logs?.logValidation(epoch: epoch, rows: rows)
         let foreground = rows.filter { $0.label > 0 && !$0.dice.isNaN }.map(\.dice)
-        guard !foreground.isEmpty else { return }
-        let mean = foreground.reduce(0, +) / Double(foreground.count)
-        let improved = progress.bestMetric.map { mean > $0 } ?? true
+        let meanDice = foreground.isEmpty ? nil : foreground.reduce(0, +) / Double(foreground.count)
+        // One loss per case (each of its rows carries it), summed in case order: the same
+        // floating-point sum on every rank, so every rank takes the same decisions.
+        var seen = Set<String>()
+        var caseLosses: [Double] = []
+        for row in rows where !row.loss.isNaN && seen.insert(row.caseName).inserted { caseLosses.append(row.loss) }
+        let meanLoss = caseLosses.isEmpty ? nil : caseLosses.reduce(0, +) / Double(caseLosses.count)
+        let value: Double?
+        switch settings.monitor {
+        case .dice: value = meanDice
+        case .loss: value = meanLoss
+        }
+        guard let value else { return false }
+        let improved = progress.bestMetric.map { settings.monitor == .dice ? value > $0 : value < $0 } ?? true
         if improved {
-            progress.bestMetric = mean
+            progress.bestMetric = value
             progress.bestEpoch = epoch
             if communicator.isRoot { try makeCheckpoint().write(to: run.bestCheckpointPath) }
         }
-        reporter.message("epoch \(epoch): validation mean foreground Dice "
-                         + String(format: "%.4f", mean) + (improved ? " (best, saved)" : ""))
+        var text = "epoch \(epoch): validation mean foreground Dice " + (meanDice.map { String(format: "%.4f", $0) } ?? "n/a")
+        if let meanLoss { text += ", loss " + String(format: "%.4f", meanLoss) }
+        reporter.message(text + (improved ? " (best \(settings.monitor.rawValue), saved)" : ""))
+        return plateaued(atEpoch: epoch) && epoch < settings.epochs
     }
 
     /// Validation case i on rank i % R; every rank gets every row, in case order, so every rank
@@ -370,6 +414,7 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                 writer.append(row.label)
                 writer.append(row.labelName)
                 writer.append(row.dice)
+                writer.append(row.loss)
             }
         }
         var all: [(caseIndex: Int, rows: [ValidationRow])] = []
@@ -380,7 +425,8 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
                 var rows: [ValidationRow] = []
                 for _ in 0..<(try reader.int("rows")) {
                     rows.append(ValidationRow(caseName: try reader.string("case"), label: try reader.int("label"),
-                                              labelName: try reader.string("label name"), dice: try reader.double("dice")))
+                                              labelName: try reader.string("label name"), dice: try reader.double("dice"),
+                                              loss: try reader.double("loss")))
                 }
                 all.append((caseIndex, rows))
             }

@@ -2,6 +2,7 @@
 /// loop's shape (batch size, iterations per epoch, sample count) so a resume with a different
 /// shape is refused instead of silently continuing another experiment.
 import Common
+import Config
 import Model
 
 public struct TrainingProgress: Equatable {
@@ -13,7 +14,8 @@ public struct TrainingProgress: Equatable {
 
     /// Completed iterations.
     public var iteration = 0
-    /// Best mean foreground validation Dice so far (nil before the first validation).
+    /// Best validation result so far (`TrainerSettings.monitor`: mean foreground Dice or mean
+    /// validation loss; nil before the first validation).
     public var bestMetric: Double?
     /// Epoch (1-based) at which `bestMetric` was reached, 0 if none.
     public var bestEpoch = 0
@@ -96,6 +98,10 @@ public struct TrainerSettings: Equatable {
     public var checkpointEveryEpochs: Int
     /// Validate every this many epochs (and after the last one).
     public var validateEvery: Int
+    /// What checkpoint_best and early stopping follow (`training.monitor`).
+    public var monitor: ValidationMonitor = .dice
+    /// Stop after this many validations without improvement (`training.patience`); nil = never.
+    public var patience: Int?
     /// Ranks of a data-parallel run; `batchSize` is per rank, the global batch ranks × batchSize.
     public var ranks = 1
     public var globalBatchSize: Int { batchSize * ranks }
@@ -149,6 +155,9 @@ public struct TrainerSettings: Equatable {
         }
         if let clip = gradientClipNorm, !(clip > 0 && clip.isFinite) {
             throw RunError.invalidSetting(name: "training.grad_clip", value: "\(clip)", allowed: "a finite number > 0")
+        }
+        if let patience, patience < 1 {
+            throw RunError.invalidSetting(name: "training.patience", value: "\(patience)", allowed: "an integer ≥ 1, or null")
         }
     }
 }

@@ -82,13 +82,24 @@ public enum TrainingSetup {
         }
     }
 
-    /// Uniform or hardness weighted sampler over `count` samples.
-    public static func sampler(_ config: SamplerConfig, count: Int, generator: SeededGenerator) throws -> any Sampler {
+    /// Uniform, hardness weighted or group-balanced sampler over `count` samples; `groups` and
+    /// `names` (per sample) are needed by the group-balanced one alone.
+    public static func sampler(_ config: SamplerConfig, count: Int, generator: SeededGenerator,
+                               groups: [String] = [], names: [String] = []) throws -> any Sampler {
         switch config.kind {
         case .uniform:
             return try UniformSampler(count: count, generator: generator)
         case .hardness:
             return try HardnessWeightedSampler(count: count, options: config.hardness, generator: generator)
+        case .groupBalanced:
+            let padded = (0..<count).map { $0 < groups.count ? groups[$0] : "" }
+            if let k = padded.firstIndex(of: "") {
+                let name = k < names.count ? "'\(names[k])'" : "sample \(k)"
+                throw RunError.invalidSetting(name: "sampler.kind", value: "group_balanced",
+                                              allowed: "only when every training case has a group (data.groups, a case,group CSV); "
+                                                  + "training case \(name) has none")
+            }
+            return try GroupBalancedSampler(groups: padded, generator: generator)
         }
     }
 
@@ -106,6 +117,8 @@ public enum TrainingSetup {
             checkpointEvery: nil, checkpointEveryEpochs: config.output.checkpointEvery,
             validateEvery: training.valEvery)
         settings.ranks = ranks
+        settings.monitor = training.monitor
+        settings.patience = training.patience
         if training.allreduce == .bucketed {
             settings.allreduceBucketElements = max(1, Int(training.allreduceBucketMB * 1_048_576 / 4))
         }

@@ -2,11 +2,13 @@ import Evaluation
 import DataPipeline
 import Inference
 import Model
+import Tensor
 
 /// Validation on whole preprocessed volumes through Inference's predictor
 /// (`VolumeSegmenter.classIndices`: zero padding of volumes smaller than the patch, Gaussian
 /// sliding window as nnU-Net, argmax), then Evaluation's Dice of every foreground label against
-/// the reference.
+/// the reference, and the case's validation loss: the training loss (`loss`, Dice+CE with the
+/// configured weights) of the whole volume's sliding-window logits against its reference.
 public struct VolumeValidator: TrainingValidator {
     /// Validation cases, in memory or in the run's case cache (read one at a time).
     public let store: CaseStore
@@ -16,9 +18,13 @@ public struct VolumeValidator: TrainingValidator {
     public let settings: InferenceSettings
     /// Label names by value (index = label value).
     public let labelNames: [String]
+    /// The training loss, applied to the whole volume for the validation loss.
+    public let loss: DiceCELoss
 
-    public init(store: CaseStore, patch: [Int], settings: InferenceSettings, labelNames: [String]) {
+    public init(store: CaseStore, patch: [Int], settings: InferenceSettings, labelNames: [String],
+                loss: DiceCELoss = DiceCELoss()) {
         self.store = store
+        self.loss = loss
         self.patch = patch
         self.settings = settings
         self.labelNames = labelNames
@@ -37,15 +43,24 @@ public struct VolumeValidator: TrainingValidator {
                          of shards: Int) throws -> [(caseIndex: Int, rows: [ValidationRow])] {
         let window = WindowModel(network: model.network, patch: patch, tta: false)
         var result: [(caseIndex: Int, rows: [ValidationRow])] = []
+        let workspace = Workspace()
         for index in stride(from: shard, to: store.count, by: max(1, shards)) {
             var rows: [ValidationRow] = []
             let volume = try store.volume(index)
             guard let reference = volume.label else { continue }
-            let prediction = try VolumeSegmenter.classIndices(volume, model: window, settings: settings)
+            let logits = try VolumeSegmenter.logits(volume, model: window, settings: settings)
+            let classes = window.classes, voxels = volume.shape.count
+            let prediction = VolumeSegmenter.argmax(logits, classes: classes, voxels: voxels)
             let referenceClasses = reference.map(Int32.init)
+            let caseLoss = try logits.withUnsafeBufferPointer { x in
+                try referenceClasses.withUnsafeBufferPointer { y in
+                    try loss.evaluate(logits: x.baseAddress!, labels: y.baseAddress!, batch: 1, classes: classes,
+                                      voxels: voxels, gradient: nil, workspace: workspace, threads: 1).loss
+                }
+            }
             for label in 1..<max(1, labelNames.count) {
                 rows.append(ValidationRow(caseName: volume.id, label: label, labelName: labelNames[label],
-                                          dice: Dice.score(prediction, referenceClasses, label: Int32(label))))
+                                          dice: Dice.score(prediction, referenceClasses, label: Int32(label)), loss: caseLoss))
             }
             result.append((index, rows))
         }

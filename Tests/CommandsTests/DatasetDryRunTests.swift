@@ -120,7 +120,7 @@ final class DatasetDryRunTests: XCTestCase {
         XCTAssertEqual(status, ExitStatus.failure)
         XCTAssertEqual(c.err, [
             "--set training.lr=0: training.lr: value 0 is out of range; allowed: a number > 0",
-            "--set sampler.kind=unifrom: sampler.kind: found 'unifrom', allowed: one of uniform, hardness; did you mean 'uniform'?",
+            "--set sampler.kind=unifrom: sampler.kind: found 'unifrom', allowed: one of uniform, hardness, group_balanced; did you mean 'uniform'?",
         ])
     }
 

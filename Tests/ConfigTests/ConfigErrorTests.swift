@@ -79,7 +79,7 @@ final class ConfigErrorTests: XCTestCase {
     func testInvalidChoiceSuggests() {
         let p = problems("data: {dataset: d}\nsampler: {kind: hardnes}\n")
         XCTAssertEqual(p.first?.description,
-                       "test.cfg:2: sampler.kind: found 'hardnes', allowed: one of uniform, hardness; did you mean 'hardness'?")
+                       "test.cfg:2: sampler.kind: found 'hardnes', allowed: one of uniform, hardness, group_balanced; did you mean 'hardness'?")
     }
 
     func testAllProblemsReportedInOnePassInLineOrder() {

@@ -9,7 +9,8 @@ final class DiceCELossTests: XCTestCase {
 
     /// Returns (loss, per-sample ℓ). Mirrors SoftDiceLoss(do_bg=False, smooth) + CE (module doc).
     static func reference(_ z: [Double], labels: [Int32], n: Int, cl: Int, v: Int, smooth: Double = 1e-5,
-                          batchDice: Bool = false, weights: [Double]? = nil) -> (Double, [Double]) {
+                          batchDice: Bool = false, weights: [Double]? = nil,
+                          diceWeight: Double = 1, ceWeight: Double = 1) -> (Double, [Double]) {
         var p = z
         var ce = [Double](repeating: 0, count: n)
         for s in 0..<n { for i in 0..<v {
@@ -27,7 +28,7 @@ final class DiceCELossTests: XCTestCase {
         for s in 0..<n {
             var d = 0.0
             for k in 1..<cl { let (tp, sp, sy) = sums(s, k); d += (2 * tp + smooth) / (sp + sy + smooth) }
-            per[s] = ce[s] + 1 - d / Double(cl - 1)
+            per[s] = ceWeight * ce[s] + diceWeight * (1 - d / Double(cl - 1))
         }
         if batchDice {
             var d = 0.0
@@ -36,7 +37,7 @@ final class DiceCELossTests: XCTestCase {
                 for s in 0..<n { let t = sums(s, k); tp += t.0; sp += t.1; sy += t.2 }
                 d += (2 * tp + smooth) / (sp + sy + smooth)
             }
-            return (ce.reduce(0, +) / Double(n) + 1 - d / Double(cl - 1), per)
+            return (ceWeight * ce.reduce(0, +) / Double(n) + diceWeight * (1 - d / Double(cl - 1)), per)
         }
         let w = weights ?? [Double](repeating: 1, count: n)
         return ((0..<n).map { w[$0] * per[$0] }.reduce(0, +) / Double(n), per)
@@ -47,17 +48,19 @@ final class DiceCELossTests: XCTestCase {
         return (0..<(n * v)).map { _ in Int32.random(in: 0..<Int32(cl), using: &rng) }
     }
 
-    func check(batchDice: Bool, weights: [Double]?, name: String) throws {
+    func check(batchDice: Bool, weights: [Double]?, name: String, diceWeight: Double = 1, ceWeight: Double = 1) throws {
         let z = randomDoubles(n * cl * v, seed: 41, scale: 2), y = labels(seed: 42)
         var grad = [Float](repeating: .nan, count: z.count)
-        let loss = DiceCELoss(batchDice: batchDice)
+        let loss = DiceCELoss(batchDice: batchDice, diceWeight: diceWeight, ceWeight: ceWeight)
         let out = try floats(z).withPtr { zp in try y.withUnsafeBufferPointer { yp in
             try loss.evaluate(logits: zp, labels: yp.baseAddress!, batch: n, classes: cl, voxels: v, weights: weights,
                               gradient: &grad, workspace: Workspace())
         }}
-        let (refLoss, refPer) = Self.reference(z, labels: y, n: n, cl: cl, v: v, batchDice: batchDice, weights: weights)
+        let (refLoss, refPer) = Self.reference(z, labels: y, n: n, cl: cl, v: v, batchDice: batchDice, weights: weights,
+                                               diceWeight: diceWeight, ceWeight: ceWeight)
         let fd = finiteDifferences(z, indices: sampledIndices(z.count, every: 2)) {
-            Self.reference($0, labels: y, n: self.n, cl: self.cl, v: self.v, batchDice: batchDice, weights: weights).0 }
+            Self.reference($0, labels: y, n: self.n, cl: self.cl, v: self.v, batchDice: batchDice, weights: weights,
+                           diceWeight: diceWeight, ceWeight: ceWeight).0 }
         let e = worstRelativeError(analytic: grad, reference: fd)
         report("\(name) dlogits", e)
         print("[FD] \(name): loss \(out.loss) reference \(refLoss)")
@@ -70,6 +73,30 @@ final class DiceCELossTests: XCTestCase {
     func testSampleDiceGradient() throws { try check(batchDice: false, weights: nil, name: "dice+ce") }
     func testBatchDiceGradient() throws { try check(batchDice: true, weights: nil, name: "batch dice+ce") }
     func testWeightedGradient() throws { try check(batchDice: false, weights: [0.3, 2.5], name: "weighted dice+ce") }
+    /// `training.loss.dice_weight` / `ce_weight`: loss, per-sample values and gradient of
+    /// λ_D·Dice-term + λ_CE·CE, with and without importance weights and with batch Dice.
+    func testTermWeightsGradient() throws {
+        try check(batchDice: false, weights: [0.3, 2.5], name: "λ-weighted dice+ce", diceWeight: 0.3, ceWeight: 2)
+        try check(batchDice: true, weights: nil, name: "λ-weighted batch dice+ce", diceWeight: 1.7, ceWeight: 0.4)
+        try check(batchDice: false, weights: nil, name: "dice only", diceWeight: 1, ceWeight: 0)
+    }
+
+    /// A hand computation: one sample, 2 classes, 2 voxels, logits (0, 0) and (0, ln 3) → p₁ =
+    /// 1/2 and 3/4; labels (0, 1); smooth 0. CE = −(ln ½ + ln ¾)/2 = ln(8/3)/2; Dice of class 1 =
+    /// 2·¾ / (5/4 + 1) = 2/3. With λ_D = 0.3, λ_CE = 2: ℓ = ln(8/3) + 0.3·(1/3) = ln(8/3) + 0.1.
+    func testTermWeightsByHand() throws {
+        let z: [Float] = [0, 0, 0, Float(Foundation.log(3.0))]   // [class][voxel]
+        let y: [Int32] = [0, 1]
+        let out = try z.withPtr { zp in try y.withUnsafeBufferPointer { yp in
+            try DiceCELoss(smooth: 0, diceWeight: 0.3, ceWeight: 2).evaluate(
+                logits: zp, labels: yp.baseAddress!, batch: 1, classes: 2, voxels: 2, gradient: nil, workspace: Workspace())
+        }}
+        let expected = Foundation.log(8.0 / 3.0) + 0.1
+        // Float softmax of 2 voxels: 1e-6.
+        XCTAssertEqual(out.loss, expected, accuracy: 1e-6)
+        XCTAssertEqual(out.perSample[0], expected, accuracy: 1e-6)
+        XCTAssertEqual(out.perSampleDice[0], 2.0 / 3.0, accuracy: 1e-6)
+    }
 
     /// Perfect, confident prediction: Dice → 1, CE → 0, loss → 0 (up to exp(−20) terms).
     func testPerfectPredictionHasNearZeroLoss() throws {

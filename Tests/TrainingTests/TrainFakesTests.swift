@@ -220,16 +220,19 @@ func logWithoutWallClock(_ folder: String, _ file: String) throws -> [String] {
 }
 
 /// Dice per case and label from a scripted sequence, one value per validation call.
+/// With `lossScript`, case val_0 has that validation loss and val_1 that + 0.2 (mean: + 0.1).
 final class FakeValidator: TrainingValidator {
     var script: [Double]
+    var lossScript: [Double]?
     var calls = 0
-    init(script: [Double]) { self.script = script }
+    init(script: [Double], lossScript: [Double]? = nil) { self.script = script; self.lossScript = lossScript }
     func validate(_ model: FakeModel) throws -> [ValidationRow] {
         let value = script[min(calls, script.count - 1)]
+        let loss = lossScript.map { $0[min(calls, $0.count - 1)] } ?? .nan
         calls += 1
-        return [ValidationRow(caseName: "val_0", label: 0, labelName: "background", dice: 0.99),
-                ValidationRow(caseName: "val_0", label: 1, labelName: "tissue", dice: value),
-                ValidationRow(caseName: "val_1", label: 1, labelName: "tissue", dice: value / 2)]
+        return [ValidationRow(caseName: "val_0", label: 0, labelName: "background", dice: 0.99, loss: loss),
+                ValidationRow(caseName: "val_0", label: 1, labelName: "tissue", dice: value, loss: loss),
+                ValidationRow(caseName: "val_1", label: 1, labelName: "tissue", dice: value / 2, loss: loss + 0.2)]
     }
 }
 

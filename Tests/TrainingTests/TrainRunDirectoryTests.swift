@@ -34,15 +34,15 @@ final class TrainRunDirectoryTests: XCTestCase {
             "iteration,epoch,loss,lr,grad_norm,seconds,cases,case_losses,case_weights,data_seconds,step_seconds",
             "1,1,0.5,0.01,1.5,1.000,\"a;b,c\",0.25;0.75,1.0;1.0,0.01250,0.25000",
         ])
-        XCTAssertEqual(try lines("val.csv"), ["epoch,case,label,name,dice"])
+        XCTAssertEqual(try lines("val.csv"), ["epoch,case,label,name,dice,loss"])
         XCTAssertEqual(try lines("sampler.csv"), ["epoch,index,case,group,stale_loss,probability,draws"])
     }
 
     /// Rows are on disk as soon as `append` returns (no buffer to lose when killed).
     func testEachRowIsOnDiskImmediately() throws {
         let logs = try RunDirectory(path: folder).openLogs(resume: nil)
-        try logs.logValidation(epoch: 2, rows: [ValidationRow(caseName: "c1", label: 1, labelName: "csf", dice: 0.75)])
-        XCTAssertEqual(try lines("val.csv").last, "2,c1,1,csf,0.75")
+        try logs.logValidation(epoch: 2, rows: [ValidationRow(caseName: "c1", label: 1, labelName: "csf", dice: 0.75, loss: 0.5)])
+        XCTAssertEqual(try lines("val.csv").last, "2,c1,1,csf,0.75,0.5")
         try logs.logSampler(epoch: 2, rows: [SamplerRow(index: 0, caseName: "c1", group: "normal",
                                                         staleLoss: 1.25, probability: 0.5, draws: 3)])
         XCTAssertEqual(try lines("sampler.csv").last, "2,0,c1,normal,1.25,0.5,3")
@@ -68,7 +68,7 @@ final class TrainRunDirectoryTests: XCTestCase {
 
         let logs = try run.openLogs(resume: ResumePoint(iteration: 4, epochsCompleted: 2))
         XCTAssertEqual(try lines("train_log.csv").map { $0.prefix(2) }, ["it", "1,", "2,", "3,", "4,"])
-        XCTAssertEqual(try lines("val.csv"), ["epoch,case,label,name,dice", "1,v,1,x,0.5", "2,v,1,x,0.5"])
+        XCTAssertEqual(try lines("val.csv"), ["epoch,case,label,name,dice,loss", "1,v,1,x,0.5,nan", "2,v,1,x,0.5,nan"])
         XCTAssertEqual(try lines("sampler.csv").count, 3)
         try logs.logIteration(record(5))
         XCTAssertEqual(try lines("train_log.csv").map { $0.prefix(2) }, ["it", "1,", "2,", "3,", "4,", "5,"])

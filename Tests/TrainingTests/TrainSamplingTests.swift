@@ -1,5 +1,6 @@
 import Common
 import XCTest
+import Config
 import Sampling
 @testable import Training
 import TestSupport
@@ -121,6 +122,21 @@ final class TrainSamplingTests: XCTestCase {
         XCTAssertEqual(uniform.drawCounts, [1, 0, 2, 0])
         XCTAssertEqual(uniform.generator, SeededGenerator(seed: 5))
         XCTAssertTrue(uniform.lastLosses.allSatisfy(\.isNaN))
+    }
+
+    /// `sampler.kind: group_balanced` builds the group-balanced sampler from the cases' groups,
+    /// and a case without a group is refused with one line naming the key and the case.
+    func testGroupBalancedSamplerFromConfig() throws {
+        var config = SamplerConfig()
+        config.kind = .groupBalanced
+        let sampler = try TrainingSetup.sampler(config, count: 3, generator: SeededGenerator(seed: 1),
+                                                groups: ["rare", "common", "common"], names: ["a", "b", "c"])
+        XCTAssertEqual(sampler.snapshot().map(\.probability), [0.5, 0.25, 0.25])
+        XCTAssertThrowsError(try TrainingSetup.sampler(config, count: 3, generator: SeededGenerator(seed: 1),
+                                                       groups: ["rare", "", "common"], names: ["a", "b", "c"])) { error in
+            XCTAssertEqual("\(error)", "training setting sampler.kind is group_balanced; allowed: only when every training case has a "
+                           + "group (data.groups, a case,group CSV); training case 'b' has none")
+        }
     }
 
     func testSeededGeneratorStateRoundTripsThroughCheckpointBytes() {

@@ -4,6 +4,7 @@ import Glibc
 @testable import Model
 @testable import Training
 import TestSupport
+import Config
 #endif
 
 typealias FakeTrainer = Trainer<FakeModel, FakeSource, FakeValidator>
@@ -23,19 +24,23 @@ final class TrainerLoopTests: XCTestCase {
     /// iterations and at epoch ends; validation every 2 epochs.
     func makeTrainer(_ name: String, seed: UInt64 = 7, beta: Double = 1, useWeights: Bool = true,
                      batch: Int = 2, script: [Double] = [0.5], stop: SignalStop? = nil,
-                     checkpointEvery: Int? = 4, checkpointEveryEpochs: Int = 1,
+                     checkpointEvery: Int? = 4, checkpointEveryEpochs: Int = 1, epochs: Int = 6,
+                     lossScript: [Double]? = nil, monitor: ValidationMonitor = .dice, patience: Int? = nil,
                      configure: (FakeModel) -> Void = { _ in }) throws -> FakeTrainer {
         let source = FakeSource(cases: 5, dimension: 4)
         let model = FakeModel(targets: source.targets)
         configure(model)
-        let settings = TrainerSettings(epochs: 6, batchSize: batch,
+        var settings = TrainerSettings(epochs: epochs, batchSize: batch,
                                        iterationsPerEpoch: TrainerSettings.iterationsPerEpoch(cases: 5, batch: batch),
                                        learningRate: 0.05, gradientClipNorm: 12, checkpointEvery: checkpointEvery,
                                        checkpointEveryEpochs: checkpointEveryEpochs, validateEvery: 2)
+        settings.monitor = monitor
+        settings.patience = patience
         var clockValue = 0.0
         return try FakeTrainer(settings: settings, model: model, source: source,
                                sampler: FakeSampler(count: 5, beta: beta, useWeights: useWeights, seed: seed &+ 1),
-                               validator: FakeValidator(script: script), generator: FakeGenerator(seed: seed),
+                               validator: FakeValidator(script: script, lossScript: lossScript),
+                               generator: FakeGenerator(seed: seed),
                                run: try RunDirectory(path: root + "/" + name),
                                extraSections: [("config", Array("seed: \(seed)\n".utf8))],
                                reporter: ProgressReporter(mode: .quiet), stop: stop,
@@ -168,9 +173,52 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertEqual(trainer.progress.bestEpoch, 4)
         let rows = try csv("best", "val.csv")
         XCTAssertEqual(rows.count, 1 + 9)
-        XCTAssertEqual(rows[4], "4,val_0,0,background,0.99")
-        XCTAssertEqual(rows[5], "4,val_0,1,tissue,0.8")
+        XCTAssertEqual(rows[4], "4,val_0,0,background,0.99,nan")
+        XCTAssertEqual(rows[5], "4,val_0,1,tissue,0.8,nan")
         XCTAssertEqual(try csv("best", "sampler.csv").count, 1 + 6 * 5)
+    }
+
+    /// `training.monitor: loss` with `patience: 2`, validation every 2 epochs of 12: mean losses
+    /// 1.1, 0.9, 1.0, 0.95, ... (case losses + 0.1) → best at epoch 4, no improvement at 6 and 8 →
+    /// stop after epoch 8 (iteration 24) with checkpoint_best at epoch 4 although the Dice peaks
+    /// at epoch 6; a resume of the stopped run trains nothing more. Without patience the same
+    /// run trains all 36 iterations and the best loss is the last validation's.
+    func testEarlyStoppingOnValidationLoss() throws {
+        let dice = [0.4, 0.3, 0.8, 0.5, 0.5, 0.5]
+        let losses = [1.0, 0.8, 0.9, 0.85, 0.7, 0.6]
+        let trainer = try makeTrainer("early", script: dice, epochs: 12, lossScript: losses, monitor: .loss, patience: 2)
+        try trainer.train()
+        XCTAssertTrue(trainer.stoppedEarly)
+        XCTAssertEqual(trainer.progress.iteration, 24)
+        XCTAssertEqual(trainer.validator.calls, 4)
+        XCTAssertEqual(trainer.progress.bestEpoch, 4)
+        XCTAssertEqual(try XCTUnwrap(trainer.progress.bestMetric), 0.9, accuracy: 1e-12)
+        let best = root + "/early/checkpoint_best.ckpt", latest = root + "/early/checkpoint_latest.ckpt"
+        XCTAssertEqual(try TrainingProgress.decode(try Checkpoint.read(path: best).require("progress", path: best), path: best).iteration, 12)
+        XCTAssertEqual(try TrainingProgress.decode(try Checkpoint.read(path: latest).require("progress", path: latest), path: latest).iteration, 24)
+        XCTAssertEqual(try csv("early", "train_log.csv").count, 1 + 24)
+        let rows = try csv("early", "val.csv")
+        XCTAssertEqual(rows[0], "epoch,case,label,name,dice,loss")
+        XCTAssertEqual(rows.count, 1 + 4 * 3)
+        XCTAssertEqual(rows[5], "4,val_0,1,tissue,0.3,0.8")
+        // Resumed: already stopped, nothing more.
+        let again = try makeTrainer("early", script: dice, epochs: 12, lossScript: losses, monitor: .loss, patience: 2)
+        try again.resume()
+        try again.train()
+        XCTAssertTrue(again.stoppedEarly)
+        XCTAssertEqual(again.progress.iteration, 24)
+        XCTAssertEqual(try csv("early", "train_log.csv").count, 1 + 24)
+        // Without patience: every epoch, best loss at epoch 12.
+        let full = try makeTrainer("full", script: dice, epochs: 12, lossScript: losses, monitor: .loss)
+        try full.train()
+        XCTAssertFalse(full.stoppedEarly)
+        XCTAssertEqual(full.progress.iteration, 36)
+        XCTAssertEqual(full.progress.bestEpoch, 12)
+        // Monitoring Dice with patience 2: best 0.8 at epoch 6, no gain at 8 and 10 → stop after 10.
+        let byDice = try makeTrainer("dice", script: dice, epochs: 12, lossScript: losses, monitor: .dice, patience: 2)
+        try byDice.train()
+        XCTAssertEqual(byDice.progress.bestEpoch, 6)
+        XCTAssertEqual(byDice.progress.iteration, 30)
     }
 
     /// With β = 0 the importance weights are exactly 1, so the weighted path gives bit for bit
