@@ -67,8 +67,8 @@ public struct TrainingConfig: Equatable, Sendable {
     public var monitor: ValidationMonitor = .dice
     /// Stop after this many validations without improvement of `monitor`; nil = train to the end.
     public var patience: Int?
-    /// Data-parallel gradient sum: buckets during backward (measured no slower than one allreduce
-    /// after backward, docs/scaling.md), or one allreduce after backward.
+    /// Data-parallel gradient sum: buckets during backward (the best medians of docs/scaling.md's
+    /// measurements), or one allreduce after backward.
     public var allreduce: AllreduceKind = .bucketed
     public var allreduceBucketMB = 1.0
     public var allreducePoll = true
