@@ -62,7 +62,7 @@ let package = Package(
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dro-eval", dependencies: ["Commands",
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "dro-inspect", dependencies: ["NIfTI",
+        .executableTarget(name: "dro-inspect", dependencies: ["NIfTI", "Model",
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dro-bench", dependencies: ["Benchmarks", "Cluster",
                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -5,6 +5,9 @@
     .build/release/dro-bench unet --dump /tmp/unet-dump
     python3 scripts/check_against_torch.py /tmp/unet-dump
 
+`dro-bench unet --dump DIR --anisotropic` writes the per-axis variant (model.kernel_sizes /
+model.pool_strides recorded in manifest.json); the same check applies.
+
 Builds the same network in PyTorch (scripts/torch_unet.py), loads dro-seg's parameters and input,
 runs forward + Dice+CE + backward in float64 (the reference) and float32, and compares dro-seg's
 logits, loss and every parameter gradient: relative error = max|ours − ref| / max|ref| per tensor,
@@ -48,7 +51,8 @@ def main(d):
 
     results = {}
     for dtype in (torch.float64, torch.float32):
-        net = UNet(cin, classes, m["features"], m["convs_per_level"], m["norm_eps"], m["leaky_slope"]).to(dtype)
+        net = UNet(cin, classes, m["features"], m["convs_per_level"], m["norm_eps"], m["leaky_slope"],
+                   m.get("kernel_sizes"), m.get("pool_strides")).to(dtype)
         named = dict(net.named_parameters())
         assert set(named) == {p["name"] for p in m["parameters"]}, "parameter names differ"
         with torch.no_grad():

@@ -6,10 +6,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def zyx(v):
+    """dro-seg's [x, y, z] (NIfTI order) → torch's (D, H, W) = (z, y, x)."""
+    return tuple(reversed(v))
+
+
 class ConvBlock(nn.Module):
-    def __init__(self, cin, cout, stride, eps, slope):
+    """kernel, stride: per tensor axis (D, H, W) or an int; padding k//2 per axis."""
+    def __init__(self, cin, cout, stride, eps, slope, kernel=3):
         super().__init__()
-        self.conv = nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=True)
+        kernel = (kernel,) * 3 if isinstance(kernel, int) else tuple(kernel)
+        self.conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=tuple(k // 2 for k in kernel), bias=True)
         self.norm = nn.InstanceNorm3d(cout, eps=eps, affine=True)
         self.slope = slope
         # Optional: a tensor whose sign decides the LeakyReLU branch (check_against_torch.py sets
@@ -27,13 +34,13 @@ class ConvBlock(nn.Module):
 
 
 class DecoderLevel(nn.Module):
-    """Children: `up` (ConvTranspose3d k2 s2) and blocks named "0", "1", ..."""
-    def __init__(self, cin, cout, convs, eps, slope):
+    """Children: `up` (ConvTranspose3d, kernel = stride, 2 by default) and blocks named "0", "1", ..."""
+    def __init__(self, cin, cout, convs, eps, slope, kernel=3, up_stride=2):
         super().__init__()
-        self.up = nn.ConvTranspose3d(cin, cout, 2, stride=2, bias=True)
+        self.up = nn.ConvTranspose3d(cin, cout, up_stride, stride=up_stride, bias=True)
         self.n = convs
         for j in range(convs):
-            self.add_module(str(j), ConvBlock(2 * cout if j == 0 else cout, cout, 1, eps, slope))
+            self.add_module(str(j), ConvBlock(2 * cout if j == 0 else cout, cout, 1, eps, slope, kernel))
 
     def forward(self, x, skip):
         x = torch.cat((self.up(x), skip), 1)   # nnU-Net's order: [up, skip]
@@ -43,17 +50,24 @@ class DecoderLevel(nn.Module):
 
 
 class UNet(nn.Module):
-    def __init__(self, in_channels=1, classes=4, features=(16, 32, 64, 128), convs=2, eps=1e-5, slope=0.01):
+    def __init__(self, in_channels=1, classes=4, features=(16, 32, 64, 128), convs=2, eps=1e-5, slope=0.01,
+                 kernel_sizes=None, pool_strides=None):
+        """kernel_sizes: [kx, ky, kz] per level, pool_strides: [sx, sy, sz] per downsampling, in
+        dro-seg's x y z order (model.kernel_sizes / model.pool_strides); None = 3³ and 2³."""
         super().__init__()
         L = len(features)
+        kernels = [zyx(k) for k in kernel_sizes] if kernel_sizes else [(3, 3, 3)] * L
+        strides = [zyx(s) for s in pool_strides] if pool_strides else [(2, 2, 2)] * (L - 1)
         self.encoder = nn.ModuleList()
         for l in range(L):
             blocks = nn.ModuleList()
             for j in range(convs):
                 cin = (in_channels if l == 0 else features[l - 1]) if j == 0 else features[l]
-                blocks.append(ConvBlock(cin, features[l], 2 if (j == 0 and l > 0) else 1, eps, slope))
+                stride = strides[l - 1] if (j == 0 and l > 0) else 1
+                blocks.append(ConvBlock(cin, features[l], stride, eps, slope, kernels[l]))
             self.encoder.append(blocks)
-        self.decoder = nn.ModuleList([DecoderLevel(features[l + 1], features[l], convs, eps, slope) for l in range(L - 1)])
+        self.decoder = nn.ModuleList([DecoderLevel(features[l + 1], features[l], convs, eps, slope, kernels[l], strides[l])
+                                      for l in range(L - 1)])
         self.head = nn.Conv3d(features[0], classes, 1, bias=True)
         for m in self.modules():   # nnU-Net InitWeights_He(1e-2)
             if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):

@@ -7,6 +7,10 @@ import Tensor
 /// per-layer profile, the machine's sgemm peak measured in the same run, and peak RSS.
 public struct UNetBenchOptions: Sendable {
     public var features: [Int] = [16, 32, 64, 128]
+    /// Per-level kernels and per-downsampling strides, x y z (`model.kernel_sizes`,
+    /// `model.pool_strides`); nil: 3×3×3 and 2×2×2.
+    public var kernelSizes: [[Int]]?
+    public var poolStrides: [[Int]]?
     public var patch: [Int] = [64, 64, 64]
     public var batch = 2
     public var threads = 2
@@ -46,8 +50,10 @@ public enum UNetBenchmark {
         Parallel.configure(threads: o.threads)
         let peak = sgemmPeakGFLOPs()
         var rng = SplitMix64(seed: o.seed)
-        let net = try UNet3D(options: UNet3DOptions(inChannels: o.inChannels, classes: o.classes, features: o.features),
-                             threads: o.threads, rng: &rng)
+        var networkOptions = UNet3DOptions(inChannels: o.inChannels, classes: o.classes, features: o.features)
+        networkOptions.kernelSizes = o.kernelSizes
+        networkOptions.poolStrides = o.poolStrides
+        let net = try UNet3D(options: networkOptions, threads: o.threads, rng: &rng)
         net.convAlgorithm = o.algorithm
         var result: [String: Any] = [
             "features": o.features, "in_channels": o.inChannels, "classes": o.classes, "patch": o.patch, "batch": o.batch, "threads": o.threads,
@@ -55,7 +61,14 @@ public enum UNetBenchmark {
             "kernels": KernelChoice.summary,
             "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
-        var text = "dro-bench unet: features \(o.features), \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription)\n"
+        if o.kernelSizes != nil || o.poolStrides != nil {
+            result["kernel_sizes"] = networkOptions.levelKernels
+            result["pool_strides"] = networkOptions.levelStrides
+        }
+        var text = "dro-bench unet: features \(o.features)"
+            + (o.kernelSizes != nil || o.poolStrides != nil
+               ? " kernels \(networkOptions.levelKernels) pool strides \(networkOptions.levelStrides) (x y z)" : "")
+            + ", \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription)\n"
             + "kernels: \(KernelChoice.description)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
         if BLASRuntime.isFallbackCore(BLASRuntime.coreName) {
@@ -173,9 +186,19 @@ public enum UNetBenchmark {
 
 extension UNetBenchmark {
     /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
-    public static func main(_ o: UNetBenchOptions, dump: String?, convPhases: Bool = false) throws -> String {
-        if convPhases { return UNetConvPhases.report(o) }
-        if let dump { return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm) }
+    public static func main(_ o: UNetBenchOptions, dump: String?, convPhases: Bool = false,
+                            anisotropic: Bool = false) throws -> String {
+        if convPhases {
+            // The phase table walks the isotropic network's layers (3×3×3, stride 2).
+            guard o.kernelSizes == nil && o.poolStrides == nil else {
+                throw UNet3DError.option(name: "--conv-phases", value: "a config with model.kernel_sizes / model.pool_strides",
+                                         allowed: "the 3×3×3 / 2×2×2 network only (profile anisotropic networks with the per-layer table of a plain run)")
+            }
+            return UNetConvPhases.report(o)
+        }
+        if let dump {
+            return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm, anisotropic: anisotropic)
+        }
         return try run(o)
     }
 }

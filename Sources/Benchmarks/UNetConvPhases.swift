@@ -33,12 +33,24 @@ public enum UNetConvPhases {
         return [own] + [512, 1024, 2048, 4096, 8192].filter { $0 != own && $0 <= g.outVoxels }
     }
 
+    /// `DRO_BENCH_CLOCK=cpu` times with the calling thread's CPU time instead of the wall clock:
+    /// with `--threads 1` (OpenBLAS and every pass on the calling thread) that measures the
+    /// kernels themselves on a machine shared with other jobs.
+    static let threadClock = ProcessInfo.processInfo.environment["DRO_BENCH_CLOCK"] == "cpu"
+
+    static func now() -> Double {
+        guard threadClock else { return Double(DispatchTime.now().uptimeNanoseconds) * 1e-6 }
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) * 1e-6
+    }
+
     static func time(_ body: () -> Void) -> Double {
         var samples: [Double] = []
         for run in 0...repeats {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = now()
             body()
-            if run > 0 { samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6) }
+            if run > 0 { samples.append(now() - t0) }
         }
         return samples.min() ?? .nan
     }
@@ -46,7 +58,8 @@ public enum UNetConvPhases {
     public static func report(_ o: UNetBenchOptions) -> String {
         Parallel.configure(threads: o.threads)
         let peak = UNetBenchmark.sgemmPeakGFLOPs()
-        var text = "dro-bench unet --conv-phases: batch \(o.batch), threads \(o.threads), OpenBLAS \(BLASRuntime.coreDescription)\n"
+        var text = "dro-bench unet --conv-phases: batch \(o.batch), threads \(o.threads), OpenBLAS \(BLASRuntime.coreDescription)"
+        text += threadClock ? ", times = thread CPU time\n" : "\n"
         text += String(format: "sgemm 2048² peak %.1f GFLOP/s; ms per call (best of %d)\n", peak, repeats)
         text += "layer    tile  | fwd   = im2col + gemm   | bwd   = im2col + dW gemm + dcol gemm + col2im\n"
         var rng = SplitMix64(seed: o.seed)
@@ -85,8 +98,34 @@ public enum UNetConvPhases {
                            bwd, fill, gemmW, 100 * gf / (gemmW * 1e-3) / peak, gemmC,
                            needsDx ? 100 * gf / (gemmC * 1e-3) / peak : 0, acc)
           }
+          if ConvPolyphase.applies(g) { text += polyphase(name, g, o, peak: peak) }
         }
+        text += "polyphase: the stride-2 layers without im2col (ConvPolyphase), fwd and bwd (dx + dW) per tile size; (%) = direct FLOPs at the sgemm peak\n"
         text += "(%) = that GEMM's rate as a fraction of the sgemm peak; enc0.0*: bwd = the direct Cin = 1 weight-gradient kernel, phases = im2col path\n"
+        return text
+    }
+
+    /// ConvPolyphase forward and backward of one stride-2 layer per tile size (its own choice first).
+    static func polyphase(_ name: String, _ g: Conv3dGeometry, _ o: UNetBenchOptions, peak: Double) -> String {
+        var rng = SplitMix64(seed: o.seed)
+        let x = FloatBuffer(count: g.inputCount), w = FloatBuffer(count: g.weightCount)
+        let y = FloatBuffer(count: g.outputCount), dx = FloatBuffer(count: g.inputCount), dw = FloatBuffer(count: g.weightCount)
+        for i in 0..<g.inputCount { x[i] = Float.random(in: -1..<1, using: &rng) }
+        for i in 0..<g.weightCount { w[i] = Float.random(in: -0.1..<0.1, using: &rng) }
+        for i in 0..<g.outputCount { y[i] = Float.random(in: -1..<1, using: &rng) }
+        let ws = Workspace(), columns = ConvPolyphase.extendedColumns(g)
+        let own = ConvPolyphase.tileColumns(g), gf = g.forwardFLOPs / 1e9
+        var text = ""
+        for tile in [own] + [1024, 2048, 4096, 8192, 16384].filter({ $0 != own && $0 <= columns }) {
+            let fwd = time { ConvPolyphase.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws,
+                                                   tile: tile, threads: o.threads) }
+            let bwd = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer,
+                                                    dbias: nil, g: g, workspace: ws, tile: tile, threads: o.threads) }
+            let split = time { for n in 0..<g.batch { ConvPolyphase.splitSample(x.pointer + n * g.inChannels * g.inVoxels, g: g,
+                                                                                workspace: ws, threads: o.threads) } }
+            text += String(format: "%-7@ %5d  | polyphase fwd %5.1f (%2.0f%%) | bwd %5.1f (%2.0f%%) | split alone %5.1f\n",
+                           name as NSString, tile, fwd, 100 * gf / (fwd * 1e-3) / peak, bwd, 200 * gf / (bwd * 1e-3) / peak, split)
+        }
         return text
     }
 }

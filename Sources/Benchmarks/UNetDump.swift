@@ -13,8 +13,21 @@ public enum UNetDump {
     public static let options = UNet3DOptions(inChannels: 2, classes: 3, features: [8, 16, 32])
     public static let spatial = [16, 12, 20]
     public static let batch = 2
+    /// `--anisotropic`: the same channels with thick slices on z — 3×3×1 kernels and 2×2×1
+    /// pooling at the fine level, then 3×3×3 (kernel_sizes / pool_strides in x y z order), on a
+    /// patch [D, H, W] = [6, 12, 20] (z divisible by 2, y and x by 4).
+    public static var anisotropicOptions: UNet3DOptions {
+        var o = options
+        o.kernelSizes = [[3, 3, 1], [3, 3, 3], [3, 3, 3]]
+        o.poolStrides = [[2, 2, 1], [2, 2, 2]]
+        return o
+    }
+    public static let anisotropicSpatial = [6, 12, 20]
 
-    public static func write(to dir: String, threads: Int, algorithm: ConvAlgorithm = .auto, seed: UInt64 = 7) throws -> String {
+    public static func write(to dir: String, threads: Int, algorithm: ConvAlgorithm = .auto, seed: UInt64 = 7,
+                             anisotropic: Bool = false) throws -> String {
+        let options = anisotropic ? anisotropicOptions : options
+        let spatial = anisotropic ? anisotropicSpatial : spatial
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed)
         let net = try UNet3D(options: options, threads: threads, rng: &rng)
@@ -57,6 +70,7 @@ public enum UNetDump {
             "in_channels": options.inChannels, "classes": options.classes, "features": options.features,
             "convs_per_level": options.convsPerLevel, "norm_eps": Double(options.normEps),
             "leaky_slope": Double(options.leakySlope), "batch": batch, "spatial": spatial,
+            "kernel_sizes": options.levelKernels, "pool_strides": options.levelStrides,
             "smooth": DiceCELoss.defaultSmooth, "loss": out.loss, "per_sample_loss": out.perSample,
             "per_sample_dice": out.perSampleDice, "parameters": params, "block_outputs": blocks,
         ]

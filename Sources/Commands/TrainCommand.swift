@@ -49,12 +49,18 @@ public struct TrainOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("test-rare-fraction"), help: "Demo dataset: fraction of test cases with the rare anatomy (data.demo.test_rare_fraction).")
     public var demoTestRareFraction: Double?
 
+    @Option(name: .customLong("spacing"), help: "Demo dataset: voxel spacing in mm as X,Y,Z, e.g. 1.2,1.2,4.8 for thick slices on z; the grid keeps the 77 mm field of view (data.demo.spacing).")
+    public var demoSpacing: String?
+
     public init() {}
 
     public func validate() throws {
         if makeDemoData == nil && (demoCases != nil || demoRareFraction != nil || demoSeed != nil
-                                   || demoTestCases != nil || demoTestRareFraction != nil) {
-            throw ValidationError("--cases, --rare-fraction, --seed, --test-cases and --test-rare-fraction go with --make-demo-data")
+                                   || demoTestCases != nil || demoTestRareFraction != nil || demoSpacing != nil) {
+            throw ValidationError("--cases, --rare-fraction, --seed, --test-cases, --test-rare-fraction and --spacing go with --make-demo-data")
+        }
+        if let text = demoSpacing, Self.parseSpacing(text) == nil {
+            throw ValidationError("--spacing \(text): expected three numbers X,Y,Z in [0.3, 20] mm, e.g. 1.2,1.2,4.8")
         }
     }
 
@@ -66,7 +72,15 @@ public struct TrainOptions: ParsableArguments, Sendable {
         if let v = demoSeed { d.seed = v }
         if let v = demoTestCases { d.testCases = v }
         if let v = demoTestRareFraction { d.testRareFraction = v }
+        if let text = demoSpacing, let v = Self.parseSpacing(text) { d.spacing = v }
         return d
+    }
+
+    /// "1.2,1.2,4.8" → [1.2, 1.2, 4.8]; nil unless three numbers in [0.3, 20] (data.demo.spacing's range).
+    static func parseSpacing(_ text: String) -> [Double]? {
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 3, values.allSatisfy({ $0.map { (0.3...20).contains($0) } ?? false }) else { return nil }
+        return values.compactMap { $0 }
     }
 }
 
@@ -138,7 +152,7 @@ public enum DryRun {
             output.out(DatasetSummary.text(report, split: split))
             if let note = patchNote(config.training.patchSize, report.cases) { output.out("note: \(note)") }
             output.out("network: \(layout.channels.count) input channel(s), \(layout.classCount) classes, "
-                       + "features \(config.model.features); output: \(config.output.dir)")
+                       + "features \(config.model.features)" + kernelNote(config.model) + "; output: \(config.output.dir)")
         }
         if report.problems.isEmpty {
             if !quiet { output.out("dry run OK: config valid, \(layout.cases.count) cases checked") }
@@ -149,6 +163,12 @@ public enum DryRun {
     }
 
     /// Patches larger than a case along some axis are zero-padded (as nnU-Net does); say so.
+    /// ", kernels [[3, 3, 1], ...] (x y z), pool strides [[2, 2, 1], ...]" when either key is set.
+    static func kernelNote(_ model: ModelConfig) -> String {
+        guard model.kernelSizes != nil || model.poolStrides != nil else { return "" }
+        return ", kernels \(model.levelKernels) (x y z), pool strides \(model.levelStrides)"
+    }
+
     static func patchNote(_ patch: [Int], _ cases: [CaseStatistics]) -> String? {
         let smaller = cases.filter { c in zip(c.shape, patch).contains { $0 < $1 } }
         guard !smaller.isEmpty else { return nil }

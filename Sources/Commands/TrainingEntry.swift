@@ -82,7 +82,8 @@ public enum TrainingEntry {
         do {
             let summary = try PhantomGenerator.writeDataset(
                 to: URL(fileURLWithPath: folder), cases: demo.cases, rareFraction: demo.rareFraction,
-                seed: UInt64(max(0, demo.seed)), testCases: demo.testCases, testRareFraction: demo.testRareFraction)
+                seed: UInt64(max(0, demo.seed)), testCases: demo.testCases, testRareFraction: demo.testRareFraction,
+                shape: PhantomGenerator.shape(forSpacing: Spacing(demo.spacing)), spacing: Spacing(demo.spacing))
             if !quiet {
                 let rare = summary.groups.values.filter { $0 == PhantomGenerator.rareGroup }.count
                 output.out("demo dataset: \(summary.trainingIDs.count) training cases, \(summary.testIDs.count) test cases "

@@ -2,12 +2,20 @@
 /// Each names both keys; the problem is reported at the first key's line.
 extension Config {
     static let rules: [(SectionReader, Config) -> Void] = [
-        // Each halving of the U-Net needs an even size.
+        // Each downsampling of the U-Net divides the size by its stride on every axis.
         { r, c in
-            let patch = c.training.patchSize, divisor = c.model.patchDivisor, levels = c.model.features.count
-            guard patch.contains(where: { $0 % divisor != 0 }) else { return }
-            r.log.add(.inconsistent(key: "training.patch_size", at: r.location(of: ["training", "patch_size"]),
-                message: "[\(patch.map(String.init).joined(separator: ", "))] must be divisible by \(divisor) on every axis (the \(levels) levels of model.features halve it \(levels - 1) times)"))
+            let patch = c.training.patchSize, divisors = c.model.patchDivisors, levels = c.model.features.count
+            // A pool_strides list of the wrong length is reported by the model section itself.
+            guard c.model.levelStrides.count == levels - 1 else { return }
+            guard patch.count == 3, zip(patch, divisors).contains(where: { $0 % $1 != 0 }) else { return }
+            let text = "[\(patch.map(String.init).joined(separator: ", "))]"
+            let message: String
+            if c.model.poolStrides == nil {
+                message = "\(text) must be divisible by \(divisors[0]) on every axis (the \(levels) levels of model.features halve it \(levels - 1) times)"
+            } else {
+                message = "\(text) must be divisible by [\(divisors.map(String.init).joined(separator: ", "))] per axis (x, y, z: the product of each axis' model.pool_strides)"
+            }
+            r.log.add(.inconsistent(key: "training.patch_size", at: r.location(of: ["training", "patch_size"]), message: message))
         },
         // Importance weights scale each sample's loss; batch Dice has no per-sample loss to scale.
         { r, c in

@@ -45,6 +45,10 @@ public struct DemoConfig: Equatable, Sendable {
     /// shown on in the demo); the rare group is over-represented there so its score is readable.
     public var testCases = 8
     public var testRareFraction = 0.5
+    /// Voxel spacing in mm (x, y, z). The grid keeps the default 64³ × 1.2 mm field of view, so
+    /// [1.2, 1.2, 4.8] gives 64 × 64 × 16 voxels (thick slices on z).
+    public var spacing = DemoConfig.defaultSpacing
+    public static let defaultSpacing = [1.2, 1.2, 1.2]
     public init() {}
 
     static let schema = Schema<DemoConfig>([
@@ -55,6 +59,12 @@ public struct DemoConfig: Equatable, Sendable {
              "Held-out test cases written to `imagesTs/labelsTs` (what `dro-infer`/`dro-eval` are shown on)."),
         .number("test_rare_fraction", \.testRareFraction, .closed(0, 1),
                 "Share of test cases with the rare anatomy (over-represented so its score is readable)."),
+        .custom("spacing", type: "3 numbers", allowed: "each in [0.3, 20] (mm)",
+                "Voxel spacing in mm (x, y, z). The phantom keeps its 76.8 mm field of view, so the grid is round(76.8 / spacing) voxels per axis: `[1.2, 1.2, 4.8]` gives 64 × 64 × 16 voxels with thick slices on z (an anisotropic dataset for `model.kernel_sizes` / `model.pool_strides`).",
+                show: { DocsText.list($0.spacing, DocsText.number) },
+                read: { r, s in if let v = r.requiredField("spacing")?.doubles(count: 3, .closed(0.3, 20)) { s.spacing = v } },
+                // Left out at its default so the resolved configs of earlier demo runs are unchanged.
+                write: { $0.spacing == DemoConfig.defaultSpacing ? nil : YAMLOut.numbers($0.spacing) }),
     ])
 }
 

@@ -84,7 +84,7 @@ public struct TrainingConfig: Equatable, Sendable {
 
     static let schema = Schema<TrainingConfig>([
         .ints("patch_size", \.patchSize, count: 3, .atLeast(1), type: "3 integers",
-              allowed: "each ≥ 1, divisible by 2^(levels−1)", "Patch size in voxels (x, y, z)."),
+              allowed: "each ≥ 1, divisible per axis by the product of that axis' `model.pool_strides` (2^(levels−1) by default)", "Patch size in voxels (x, y, z)."),
         .int("batch_size", \.batchSize, .atLeast(1),
              "Patches per step (distinct samples per draw); under MPI per rank: R ranks draw a global batch of R·batch_size."),
         .int("epochs", \.epochs, .atLeast(1), "Number of epochs (nnU-Net: 1000)."),

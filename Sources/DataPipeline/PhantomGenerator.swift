@@ -23,6 +23,16 @@ public enum PhantomGenerator {
     public static let defaultShape = GridShape(cube: 64)
     public static let defaultSpacing = Spacing(isotropic: 1.2)
 
+    /// The grid that keeps the default field of view (64 × 1.2 mm = 76.8 mm per axis) at
+    /// `spacing`: round(76.8 / spacing) voxels per axis, at least 8. The default spacing gives 64³.
+    public static func shape(forSpacing spacing: Spacing) -> GridShape {
+        func n(_ s: Double) -> Int {
+            let fov = Double(defaultShape.w) * defaultSpacing.x
+            return max(8, Int((fov / s).rounded()))
+        }
+        return GridShape(d: n(spacing.z), h: n(spacing.y), w: n(spacing.x))
+    }
+
     /// Mean intensity per `PhantomTissue` (background, CSF, GM, WM, ventricles, deep grey,
     /// skull, scalp). Common protocol: T2-like ordering CSF > GM > deep grey > WM, dark skull.
     static let commonContrast: [Double] = [0, 1.00, 0.62, 0.42, 1.00, 0.52, 0.08, 0.55]

@@ -2,8 +2,9 @@ import Config
 import Foundation
 
 /// The checkpoint's "network" section (JSON): the U-Net's architecture and what inference needs
-/// to feed it. Keys are those dro-train has always written; `deep_supervision` is absent from
-/// checkpoints written before it existed (read as false).
+/// to feed it. Keys are those dro-train has always written; `deep_supervision`, `kernel_sizes` and
+/// `pool_strides` are absent from checkpoints written before they existed (read as false,
+/// 3×3×3 kernels and 2×2×2 strides).
 public struct NetworkSection: Codable, Equatable, Sendable {
     public static let name = "network"
 
@@ -18,17 +19,23 @@ public struct NetworkSection: Codable, Equatable, Sendable {
     /// Training patch in voxels, x y z (NIfTI order).
     public var patchSize: [Int]
     public var deepSupervision: Bool?
+    /// Kernel of each level as [kx, ky, kz] (x y z, NIfTI order); nil in older checkpoints (3×3×3).
+    public var kernelSizes: [[Int]]?
+    /// Stride of each downsampling as [sx, sy, sz]; nil in older checkpoints (2×2×2).
+    public var poolStrides: [[Int]]?
 
     enum CodingKeys: String, CodingKey {
         case inChannels = "in_channels", classes, features, convsPerLevel = "convs_per_level"
         case normEps = "norm_eps", leakySlope = "leaky_slope", channels, patchSize = "patch_size"
         case deepSupervision = "deep_supervision"
+        case kernelSizes = "kernel_sizes", poolStrides = "pool_strides"
     }
 
     public init(network: UNet3DOptions, channels: [String], patchSize: [Int]) {
         inChannels = network.inChannels; classes = network.classes; features = network.features
         convsPerLevel = network.convsPerLevel; normEps = Double(network.normEps)
         leakySlope = Double(network.leakySlope); deepSupervision = network.deepSupervision
+        kernelSizes = network.levelKernels; poolStrides = network.levelStrides
         self.channels = channels; self.patchSize = patchSize
     }
 
@@ -37,6 +44,9 @@ public struct NetworkSection: Codable, Equatable, Sendable {
         var o = UNet3DOptions(inChannels: inChannels, classes: classes, features: features,
                               convsPerLevel: convsPerLevel, normEps: Float(normEps), leakySlope: Float(leakySlope))
         o.deepSupervision = deepSupervision ?? false
+        // The defaults written out read back as "not set", so options round-trip unchanged.
+        o.kernelSizes = kernelSizes == o.levelKernels ? nil : kernelSizes
+        o.poolStrides = poolStrides == o.levelStrides ? nil : poolStrides
         return o
     }
 
@@ -45,6 +55,7 @@ public struct NetworkSection: Codable, Equatable, Sendable {
         "in_channels": "an integer", "classes": "an integer", "convs_per_level": "an integer",
         "features": "a list of integers", "patch_size": "a list of integers", "norm_eps": "a number",
         "leaky_slope": "a number", "channels": "a list of names", "deep_supervision": "true or false",
+        "kernel_sizes": "a list of [kx, ky, kz] lists", "pool_strides": "a list of [sx, sy, sz] lists",
     ]
 }
 

@@ -30,7 +30,15 @@ enum ConvDispatch {
 
     /// Name of the kernel used for g (for profiles).
     static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
-        usesWinograd(g, algorithm) ? "winograd" : Conv3d.kernelName(g)
+        if usesWinograd(g, algorithm) { return "winograd" }
+        return usesPolyphase(g, algorithm) ? "polyphase+sgemm" : Conv3d.kernelName(g)
+    }
+
+    /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col),
+    /// except with `.im2col` (the oracle); `DRO_STRIDE2=im2col|polyphase` overrides the choice
+    /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
+    static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
+        algorithm != .im2col && ConvPolyphase.selected(g)
     }
 
     static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -39,6 +47,8 @@ enum ConvDispatch {
         if usesWinograd(g, algorithm) {
             WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                                    d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+        } else if usesPolyphase(g, algorithm) {
+            ConvPolyphase.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
         } else {
             Conv3d.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
         }
@@ -50,6 +60,11 @@ enum ConvDispatch {
                          dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, algorithm: ConvAlgorithm,
                          workspace: Workspace, winogradWorkspace: Workspace, accumulateInput: Bool, threads: Int) {
         guard usesWinograd(g, algorithm) else {
+            if usesPolyphase(g, algorithm) {
+                ConvPolyphase.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
+                                       accumulateInput: accumulateInput, threads: threads)
+                return
+            }
             Conv3d.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
                             accumulateInput: accumulateInput, threads: threads)
             return

@@ -2,11 +2,13 @@ import Tensor
 
 /// nnU-Net-style 3D U-Net (docs/method.md §4) over one parameter arena.
 ///
-/// Encoder level l: `convsPerLevel` × [Conv3d k3 p1 (+bias) → InstanceNorm(affine) → LeakyReLU],
-/// the first conv of levels l > 0 with stride 2. Decoder level l (deepest first):
-/// ConvTranspose3d k2 s2 from f[l+1] to f[l] channels, concat [up, skip] (nnU-Net's order:
-/// torch.cat((x, skip), 1)), then the conv blocks; a final 1×1×1 conv gives the class logits.
-/// Tensors are NCDHW; spatial sizes must be divisible by 2^(levels−1).
+/// Encoder level l: `convsPerLevel` × [Conv3d (level l's kernel, 3×3×3 by default, padding k/2
+/// per axis) (+bias) → InstanceNorm(affine) → LeakyReLU], the first conv of levels l > 0 with
+/// stride `poolStrides[l−1]` (2×2×2 by default). Decoder level l (deepest first):
+/// ConvTranspose3d with kernel = stride = `poolStrides[l]` from f[l+1] to f[l] channels, concat
+/// [up, skip] (nnU-Net's order: torch.cat((x, skip), 1)), then the conv blocks with level l's
+/// kernel; a final 1×1×1 conv gives the class logits. Tensors are NCDHW; each spatial size must
+/// be divisible by the product of that axis' strides (2^(levels−1) by default).
 public final class UNet3D {
     public let options: UNet3DOptions
     public let arena: ParameterArena
@@ -43,9 +45,15 @@ public final class UNet3D {
     /// Checks a batch/spatial size against the architecture.
     public func checkShape(batch: Int, spatial: [Int]) throws {
         guard batch >= 1 else { throw UNet3DError.shape(what: "batch", found: "\(batch)", allowed: "≥ 1") }
-        guard spatial.count == 3, spatial.allSatisfy({ $0 >= options.sizeDivisor && $0 % options.sizeDivisor == 0 }) else {
+        // Divisors in tensor order (D, H, W) like `spatial`.
+        let divisors = Array(options.sizeDivisors.reversed())
+        guard spatial.count == 3, zip(spatial, divisors).allSatisfy({ $0 >= $1 && $0 % $1 == 0 }) else {
+            if Set(divisors).count == 1, options.levelStrides.allSatisfy({ $0 == [2, 2, 2] }) {
+                throw UNet3DError.shape(what: "patch size", found: "\(spatial)",
+                                        allowed: "3 sizes, each a positive multiple of \(divisors[0]) (2^(levels−1))")
+            }
             throw UNet3DError.shape(what: "patch size", found: "\(spatial)",
-                                    allowed: "3 sizes, each a positive multiple of \(options.sizeDivisor) (2^(levels−1))")
+                                    allowed: "3 sizes (D, H, W), positive multiples of \(divisors) (the product of each axis' pool strides)")
         }
     }
 
@@ -111,10 +119,10 @@ public final class UNet3D {
         for l in stride(from: levels - 2, through: 0, by: -1) {
             let u = layout.up[l]
             let ug = ConvTranspose3dGeometry(batch: n, inChannels: u.inChannels, outChannels: u.outChannels,
-                                             inD: dims[0], inH: dims[1], inW: dims[2])
+                                             inD: dims[0], inH: dims[1], inW: dims[2], strideDHW: u.stride)
             dims = [ug.outD, ug.outH, ug.outW]
             let vox = ug.outVoxels, cat = s.concat[l]
-            timed("up\(l) convT fwd", .convTranspose, flops: ug.forwardFLOPs, path: "sgemm+scatter") {
+            timed("up\(l) convT fwd", .convTranspose, flops: ug.forwardFLOPs, path: ug.isStride2 ? "sgemm+scatter" : "sgemm+scatter-general") {
                 ConvTranspose3d.forward(x: x, w: arena.value(u.weight), bias: arena.value(u.bias), y: cat, g: ug,
                                         ySampleStride: 2 * f[l] * vox, workspace: workspace, threads: threads)
             }
@@ -145,7 +153,8 @@ public final class UNet3D {
 
     func geometry(_ b: UNet3DLayout.ConvBlock, batch: Int, inSpatial d: [Int]) -> Conv3dGeometry {
         Conv3dGeometry(batch: batch, inChannels: b.inChannels, outChannels: b.outChannels,
-                       inD: d[0], inH: d[1], inW: d[2], kernel: 3, stride: b.stride, padding: 1)
+                       inD: d[0], inH: d[1], inW: d[2], kernelDHW: b.kernel, strideDHW: b.stride,
+                       paddingDHW: b.kernel.map { $0 / 2 })
     }
 
     func auxHeadGeometry(_ level: Int, batch: Int, spatial d: [Int]) -> Conv3dGeometry {
@@ -153,7 +162,7 @@ public final class UNet3D {
                        inD: d[0], inH: d[1], inW: d[2], kernel: 1)
     }
 
-    /// Deep-supervision logits [N, classes, D/2^l, H/2^l, W/2^l] of the last `forward`, for
+    /// Deep-supervision logits [N, classes, level l's D, H, W] of the last `forward`, for
     /// `options.supervisedLevels` l > 0 (index l − 1); empty without deep supervision.
     public var auxiliaryLogits: [UnsafePointer<Float>] { trainingState?.auxLogits.map { UnsafePointer($0) } ?? [] }
 
@@ -191,7 +200,7 @@ public final class UNet3D {
         Parallel.configure(threads: threads)
         arena.zeroGradients()
         let n = s.batch, f = options.features, levels = f.count
-        let vox = (0..<levels).map { UNet3DActivations.levelSpatial(s.spatial, $0) }
+        let vox = (0..<levels).map { options.levelSpatial(s.spatial, $0) }
         var cur = gradA, other = gradB
         func swapBuffers() { swap(&cur, &other) }
         let headInput = levels > 1 ? s.decoder[0].last!.a : s.encoder[0].last!.a
@@ -229,8 +238,8 @@ public final class UNet3D {
             let u = layout.up[l], below = vox[l + 1]
             let upInput = l + 1 == levels - 1 ? s.encoder[l + 1].last!.a : s.decoder[l + 1].last!.a
             let ug = ConvTranspose3dGeometry(batch: n, inChannels: u.inChannels, outChannels: u.outChannels,
-                                             inD: below[0], inH: below[1], inW: below[2])
-            timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: "gather+sgemm") {
+                                             inD: below[0], inH: below[1], inW: below[2], strideDHW: u.stride)
+            timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: ug.isStride2 ? "gather+sgemm" : "gather-general+sgemm") {
                 ConvTranspose3d.backward(x: upInput, w: arena.value(u.weight), dy: cur, dx: other,
                                          dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
                                          g: ug, workspace: workspace, threads: threads)
@@ -295,11 +304,11 @@ public final class UNet3D {
         let n = s.batch, f = options.features
         var out: [(String, [Float])] = []
         for l in 0..<f.count {
-            let count = n * f[l] * UNet3DActivations.levelSpatial(s.spatial, l).reduce(1, *)
+            let count = n * f[l] * options.levelSpatial(s.spatial, l).reduce(1, *)
             for j in s.encoder[l].indices { out.append(("encoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.encoder[l][j].a, count: count)))) }
         }
         for l in stride(from: f.count - 2, through: 0, by: -1) {
-            let count = n * f[l] * UNet3DActivations.levelSpatial(s.spatial, l).reduce(1, *)
+            let count = n * f[l] * options.levelSpatial(s.spatial, l).reduce(1, *)
             for j in s.decoder[l].indices { out.append(("decoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.decoder[l][j].a, count: count)))) }
         }
         return out

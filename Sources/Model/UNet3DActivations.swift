@@ -33,7 +33,6 @@ final class UNet3DActivations {
     /// Total Floats held.
     var floatCount: Int { owned.reduce(0) { $0 + $1.count } }
 
-    static func levelSpatial(_ spatial: [Int], _ level: Int) -> [Int] { spatial.map { $0 >> level } }
 
     init(layout: UNet3DLayout, options o: UNet3DOptions, batch n: Int, spatial: [Int], training: Bool) {
         self.batch = n; self.spatial = spatial; self.training = training
@@ -42,7 +41,7 @@ final class UNet3DActivations {
             let b = FloatBuffer(count: count); owned.append(b); return b.pointer
         }
         let f = o.features, levels = f.count
-        let vox = (0..<levels).map { Self.levelSpatial(spatial, $0).reduce(1, *) }
+        let vox = (0..<levels).map { o.levelSpatial(spatial, $0).reduce(1, *) }
         input = alloc(n * o.inChannels * vox[0])
         logits = alloc(n * o.classes * vox[0])
         if training {

@@ -47,7 +47,7 @@ extension UNet3DOptions {
     /// Largest sizes a network read from a file may have before it is built: far above any
     /// network dro-train builds, low enough that shapes, counts and the patch divisor cannot
     /// overflow.
-    static let fileLimits = (levels: 12, channels: 1 << 16, convsPerLevel: 64)
+    static let fileLimits = (levels: 12, channels: 1 << 16, convsPerLevel: 64, kernel: 15)
 
     /// Parameters of the network these options describe, computed with overflow checks and
     /// without building it; throws naming the option when a size is beyond `fileLimits` (a
@@ -65,6 +65,9 @@ extension UNet3DOptions {
         }
         if convsPerLevel > limits.convsPerLevel {
             throw UNet3DError.option(name: "convsPerLevel", value: "\(convsPerLevel)", allowed: "at most \(limits.convsPerLevel)")
+        }
+        if let big = levelKernels.flatMap({ $0 }).max(), big > limits.kernel {
+            throw UNet3DError.option(name: "kernelSizes", value: "\(big)", allowed: "at most \(limits.kernel)")
         }
         return UNet3DLayout(self).specs.reduce(0) { $0 + $1.shape.reduce(1, *) }
     }

@@ -3,13 +3,15 @@ import Tensor
 /// The U-Net's layer list, from which the parameter arena's specs (names, shapes, initialisers)
 /// and every layer's parameter indices are derived — sizes are never written twice.
 struct UNet3DLayout {
-    /// Conv3d (k3, padding 1) → InstanceNorm(affine) → LeakyReLU.
+    /// Conv3d (the level's kernel, padding k/2 per axis) → InstanceNorm(affine) → LeakyReLU.
     struct ConvBlock {
-        var inChannels: Int, outChannels: Int, stride: Int
+        var inChannels: Int, outChannels: Int
+        /// Kernel and stride per tensor axis [D, H, W].
+        var kernel: [Int], stride: [Int]
         var weight: Int, bias: Int, gamma: Int, beta: Int   // parameter indices
     }
-    /// ConvTranspose3d k2 s2 (+ bias).
-    struct Up { var inChannels: Int, outChannels: Int, weight: Int, bias: Int }
+    /// ConvTranspose3d with kernel = stride per tensor axis [D, H, W] (2×2×2 by default) (+ bias).
+    struct Up { var inChannels: Int, outChannels: Int, stride: [Int], weight: Int, bias: Int }
     /// Final 1×1×1 conv.
     struct Head { var inChannels: Int, classes: Int, weight: Int, bias: Int }
 
@@ -30,9 +32,10 @@ struct UNet3DLayout {
             specs.append(ParameterSpec(name: name, shape: shape, initializer: initializer))
             return specs.count - 1
         }
-        func block(_ name: String, _ cin: Int, _ cout: Int, _ stride: Int) -> ConvBlock {
-            ConvBlock(inChannels: cin, outChannels: cout, stride: stride,
-                      weight: add("\(name).conv.weight", [cout, cin, 3, 3, 3], .kaimingNormal(fanIn: cin * 27, negativeSlope: Self.initSlope)),
+        func block(_ name: String, _ cin: Int, _ cout: Int, _ kernel: [Int], _ stride: [Int]) -> ConvBlock {
+            ConvBlock(inChannels: cin, outChannels: cout, kernel: kernel, stride: stride,
+                      weight: add("\(name).conv.weight", [cout, cin] + kernel,
+                                  .kaimingNormal(fanIn: cin * kernel.reduce(1, *), negativeSlope: Self.initSlope)),
                       bias: add("\(name).conv.bias", [cout], .zeros),
                       gamma: add("\(name).norm.weight", [cout], .ones),
                       beta: add("\(name).norm.bias", [cout], .zeros))
@@ -43,7 +46,9 @@ struct UNet3DLayout {
             var blocks: [ConvBlock] = []
             for j in 0..<o.convsPerLevel {
                 let cin = j == 0 ? (l == 0 ? o.inChannels : f[l - 1]) : f[l]
-                blocks.append(block("encoder.\(l).\(j)", cin, f[l], (j == 0 && l > 0) ? 2 : 1))
+                // nnU-Net v2's PlainConvUNet: the first conv of a stage below the first is strided.
+                let stride = (j == 0 && l > 0) ? o.strideDHW(l - 1) : [1, 1, 1]
+                blocks.append(block("encoder.\(l).\(j)", cin, f[l], o.kernelDHW(l), stride))
             }
             enc.append(blocks)
         }
@@ -52,14 +57,15 @@ struct UNet3DLayout {
         var upByLevel = [Up?](repeating: nil, count: max(0, levels - 1))
         var decByLevel = [[ConvBlock]](repeating: [], count: max(0, levels - 1))
         for l in stride(from: levels - 2, through: 0, by: -1) {
-            // torch ConvTranspose3d weight [Cin, Cout, 2, 2, 2]: fan_in = Cout·8 (dim 1 × receptive field).
-            upByLevel[l] = Up(inChannels: f[l + 1], outChannels: f[l],
-                              weight: add("decoder.\(l).up.weight", [f[l + 1], f[l], 2, 2, 2],
-                                          .kaimingNormal(fanIn: f[l] * 8, negativeSlope: Self.initSlope)),
+            // torch ConvTranspose3d weight [Cin, Cout, sD, sH, sW]: fan_in = Cout·taps (dim 1 × receptive field).
+            let s = o.strideDHW(l)
+            upByLevel[l] = Up(inChannels: f[l + 1], outChannels: f[l], stride: s,
+                              weight: add("decoder.\(l).up.weight", [f[l + 1], f[l]] + s,
+                                          .kaimingNormal(fanIn: f[l] * s.reduce(1, *), negativeSlope: Self.initSlope)),
                               bias: add("decoder.\(l).up.bias", [f[l]], .zeros))
             var blocks: [ConvBlock] = []
             for j in 0..<o.convsPerLevel {
-                blocks.append(block("decoder.\(l).\(j)", j == 0 ? 2 * f[l] : f[l], f[l], 1))
+                blocks.append(block("decoder.\(l).\(j)", j == 0 ? 2 * f[l] : f[l], f[l], o.kernelDHW(l), [1, 1, 1]))
             }
             decByLevel[l] = blocks
         }

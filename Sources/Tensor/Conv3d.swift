@@ -35,7 +35,7 @@ public enum Conv3d {
     static let columnSlot = 0
     static let weightBiasSlot = 5
 
-    /// x [N, Cin, D, H, W], w [Cout, Cin, k, k, k], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
+    /// x [N, Cin, D, H, W], w [Cout, Cin, kD, kH, kW], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
     /// Name of the kernel `forward` runs for g, for profiles: "sgemm" (1×1×1), "direct-avx2"
     /// (Cin = 1 stride 1 on an AVX2 CPU), "im2col-avx2+sgemm" (stride 2 on an AVX2 CPU) or
     /// "im2col+sgemm".
@@ -100,7 +100,7 @@ public enum Conv3d {
 
     /// Gradients of `forward`. dy [N, Cout, oD, oH, oW].
     /// dx [N, Cin, D, H, W]: OVERWRITTEN, or accumulated into when `accumulateInput` (nil: skip).
-    /// dw [Cout, Cin, k, k, k] and dbias [Cout]: ACCUMULATED.
+    /// dw [Cout, Cin, kD, kH, kW] and dbias [Cout]: ACCUMULATED.
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                 dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                 dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,

@@ -1,22 +1,24 @@
-/// Transposed 3D convolution, kernel 2, stride 2 (the U-Net's upsampling), as GEMM + scatter.
+/// Transposed 3D convolution with kernel = stride per axis (the U-Net's upsampling: 2×2×2, or
+/// e.g. 2×2×1 for anisotropic networks), as GEMM + scatter.
 ///
-/// Per sample, per tile of T input voxels: P [Cout·8, T] = Wᵀ · X[:, tile] with W viewed as
-/// [Cin, Cout·8]; row co·8 + t of P goes to output voxel 2·i + t. No overlap between taps, so the
-/// scatter is a permutation and the backward gather is exact. Scatter and gather run in C with
-/// AVX2 (`ConvCKernels`, same values) when the CPU has it.
+/// Per sample, per tile of T input voxels: P [Cout·taps, T] = Wᵀ · X[:, tile] with W viewed as
+/// [Cin, Cout·taps] (taps = sD·sH·sW); row co·taps + t of P goes to output voxel s ⊙ i + t. No
+/// overlap between taps, so the scatter is a permutation and the backward gather is exact. For
+/// stride 2 on every axis, scatter and gather run in C with AVX2 (`ConvCKernels`, same values)
+/// when the CPU has it; other strides use the general Swift scatter/gather.
 public enum ConvTranspose3d {
     /// Input voxels per GEMM tile.
     public static let tileVoxels = 4096
     static let slot = 2
 
-    /// x [N, Cin, D, H, W], w [Cin, Cout, 2, 2, 2], bias [Cout] → y [N, Cout, 2D, 2H, 2W].
-    /// Overwrites y. `ySampleStride` (default Cout·8·D·H·W) lets y be the first channels of a
+    /// x [N, Cin, D, H, W], w [Cin, Cout, sD, sH, sW], bias [Cout] → y [N, Cout, sD·D, sH·H, sW·W].
+    /// Overwrites y. `ySampleStride` (default Cout·taps·D·H·W) lets y be the first channels of a
     /// wider tensor (e.g. the U-Net's concat buffer).
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry,
                                ySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
-        let iv = g.inVoxels, rows = g.outChannels * 8
+        let iv = g.inVoxels, rows = g.outChannels * g.kernelVolume
         let tile = min(tileOverride ?? tileVoxels, iv)
         let p = workspace.buffer(slot, count: rows * tile)
         let yStride = ySampleStride ?? g.outChannels * g.outVoxels
@@ -27,7 +29,9 @@ public enum ConvTranspose3d {
                 let t = min(tile, iv - v0)
                 sgemm(transA: true, m: rows, n: t, k: g.inChannels, a: w, lda: rows,
                       b: xs + v0, ldb: iv, beta: 0, c: p, ldc: t)
-                if ConvCKernels.available {
+                if !g.isStride2 {
+                    scatterGeneral(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
+                } else if ConvCKernels.available {
                     ConvCKernels.transposeScatter(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
                 } else {
                     scatterPortable(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
@@ -57,14 +61,14 @@ public enum ConvTranspose3d {
         }
     }
 
-    /// Gradients of `forward`. dy [N, Cout, 2D, 2H, 2W] (sample stride `dySampleStride`).
+    /// Gradients of `forward`. dy [N, Cout, sD·D, sH·H, sW·W] (sample stride `dySampleStride`).
     /// dx [N, Cin, D, H, W]: OVERWRITTEN (nil: skipped). dw, dbias: ACCUMULATED.
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, g: ConvTranspose3dGeometry,
                                 dySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
-        let iv = g.inVoxels, rows = g.outChannels * 8
+        let iv = g.inVoxels, rows = g.outChannels * g.kernelVolume
         let tile = min(tileOverride ?? tileVoxels, iv)
         let p = workspace.buffer(slot, count: rows * tile)
         let dyStride = dySampleStride ?? g.outChannels * g.outVoxels
@@ -73,7 +77,9 @@ public enum ConvTranspose3d {
             var v0 = 0
             while v0 < iv {
                 let t = min(tile, iv - v0)
-                if ConvCKernels.available {
+                if !g.isStride2 {
+                    gatherGeneral(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
+                } else if ConvCKernels.available {
                     ConvCKernels.transposeGather(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
                 } else {
                     gatherPortable(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
@@ -130,6 +136,66 @@ public enum ConvTranspose3d {
             let len = min(g.inW - w0, end - v)
             let h = row % g.inH, d = row / g.inH
             body(j, len, (2 * d + a) * ohw + (2 * h + b) * ow + 2 * w0)
+            v += len
+            j += len
+        }
+    }
+
+    /// Scatter for any kernel = stride (sD, sH, sW): output voxel of tap t = (a, b, c) for input
+    /// voxel v0 + j is (sD·d + a, sH·h + b, sW·w + c); y = P's row co·taps + t (+ bias).
+    static func scatterGeneral(p: UnsafePointer<Float>, count t: Int, bias: UnsafePointer<Float>?,
+                               y ys: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry, v0: Int, threads: Int) {
+        let taps = g.kernelVolume
+        Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
+            for co in cs {
+                let b = bias?[co] ?? 0
+                let yc = ys + co * g.outVoxels
+                for tap in 0..<taps {
+                    let row = p + (co * taps + tap) * t
+                    visitTapRuns(g: g, v0: v0, count: t, tap: tap) { j, len, o, step in
+                        let out = yc + o, src = row + j
+                        for i in 0..<len { out[i * step] = src[i] + b }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `scatterGeneral` (without bias): p[co·taps + t, j] = dy[co, output of tap t
+    /// for input voxel v0 + j].
+    static func gatherGeneral(dy dys: UnsafePointer<Float>, p: UnsafeMutablePointer<Float>, count t: Int,
+                              g: ConvTranspose3dGeometry, v0: Int, threads: Int) {
+        let taps = g.kernelVolume
+        Parallel.forEach(0..<g.outChannels, threads: threads) { cs in
+            for co in cs {
+                let yc = dys + co * g.outVoxels
+                for tap in 0..<taps {
+                    let row = p + (co * taps + tap) * t
+                    visitTapRuns(g: g, v0: v0, count: t, tap: tap) { j, len, o, step in
+                        let src = yc + o, dst = row + j
+                        for i in 0..<len { dst[i] = src[i * step] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// For input voxels v0..<v0+count walked as runs along W, and tap index `tap` = (a·sH + b)·sW + c:
+    /// body(j = tile column of the run's first voxel, len, output index of that voxel's tap,
+    /// step sW between consecutive voxels' outputs).
+    @inline(__always)
+    static func visitTapRuns(g: ConvTranspose3dGeometry, v0: Int, count: Int, tap: Int,
+                             _ body: (Int, Int, Int, Int) -> Void) {
+        let sH = g.strideH, sW = g.strideW
+        let a = tap / (sH * sW), b = (tap / sW) % sH, c = tap % sW
+        let ow = g.outW, ohw = g.outH * g.outW
+        var v = v0, j = 0
+        let end = v0 + count
+        while v < end {
+            let row = v / g.inW, w0 = v - row * g.inW
+            let len = min(g.inW - w0, end - v)
+            let h = row % g.inH, d = row / g.inH
+            body(j, len, (g.strideD * d + a) * ohw + (sH * h + b) * ow + sW * w0 + c, sW)
             v += len
             j += len
         }

@@ -1,8 +1,9 @@
 /// im2col / col2im over a tile of consecutive output voxels of ONE sample.
 ///
-/// Column matrix layout: [K = Cin·k³ rows, T columns], row r = ((ci·k + kd)·k + kh)·k + kw (the
-/// order of PyTorch's weight [Cout, Cin, k, k, k] flattened), column j = output voxel v0 + j in
-/// D·H·W raster order. Entries falling in the zero padding are 0.
+/// Column matrix layout: [K = Cin·kD·kH·kW rows, T columns], row r = ((ci·kD + kd)·kH + kh)·kW + kw
+/// (the order of PyTorch's weight [Cout, Cin, kD, kH, kW] flattened), column j = output voxel
+/// v0 + j in D·H·W raster order. Entries falling in the zero padding are 0. Kernel, stride and
+/// padding may differ per axis (the portable paths); the AVX2 kernels serve 3×3×3 stride 2.
 /// Public for dro-bench's phase profile (`dro-bench unet --conv-phases`).
 public enum Im2col {
     /// Fills `col` [K, count] from the sample `x` [Cin, D, H, W]. Overwrites `col`. Stride-2
@@ -19,10 +20,11 @@ public enum Im2col {
     /// `fill` in Swift for every geometry (the fallback and the C kernel's oracle).
     static func fillPortable(x: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
                              col: UnsafeMutablePointer<Float>, threads: Int) {
-        let k = g.kernel, k3 = k * k * k
+        let kH = g.kernelH, kW = g.kernelW, taps = g.kernelVolume
         Parallel.forEach(0..<g.columnRows, threads: threads) { rows in
             for r in rows {
-                let ci = r / k3, kd = (r / (k * k)) % k, kh = (r / k) % k, kw = r % k
+                let ci = r / taps, rr = r - ci * taps
+                let kd = rr / (kH * kW), kh = (rr / kW) % kH, kw = rr % kW
                 forEachSegment(g: g, v0: v0, count: count, kd: kd, kh: kh) { j, ow0, len, srcRow in
                     let dst = col + r * count + j
                     guard let srcRow else {
@@ -35,11 +37,11 @@ public enum Im2col {
                     if hi < len { (dst + hi).update(repeating: 0, count: len - hi) }
                     guard lo < hi else { return }
                     // Input w of output w (ow0 + t): (ow0 + t)·s − p + kw, inside [0, inW) for t in lo..<hi.
-                    let first = src + ((ow0 + lo) * g.stride - g.padding + kw)
-                    if g.stride == 1 {
+                    let first = src + ((ow0 + lo) * g.strideW - g.paddingW + kw)
+                    if g.strideW == 1 {
                         (dst + lo).update(from: first, count: hi - lo)
                     } else {
-                        let s = g.stride, d = dst + lo
+                        let s = g.strideW, d = dst + lo
                         for t in 0..<(hi - lo) { d[t] = first[t * s] }
                     }
                 }
@@ -62,19 +64,19 @@ public enum Im2col {
     /// `accumulate` in Swift for every geometry (the fallback and the C kernel's oracle).
     static func accumulatePortable(col: UnsafePointer<Float>, g: Conv3dGeometry, v0: Int, count: Int,
                                    dx: UnsafeMutablePointer<Float>, threads: Int) {
-        let k = g.kernel, k3 = k * k * k
+        let kH = g.kernelH, kW = g.kernelW, taps = g.kernelVolume
         Parallel.forEach(0..<g.inChannels, threads: threads) { channels in
             for ci in channels {
-                for rr in 0..<k3 {
-                    let r = ci * k3 + rr
-                    let kd = rr / (k * k), kh = (rr / k) % k, kw = rr % k
+                for rr in 0..<taps {
+                    let r = ci * taps + rr
+                    let kd = rr / (kH * kW), kh = (rr / kW) % kH, kw = rr % kW
                     forEachSegment(g: g, v0: v0, count: count, kd: kd, kh: kh) { j, ow0, len, srcRow in
                         guard let srcRow else { return }
                         let src = col + r * count + j
                         let (lo, hi) = validRange(g: g, kw: kw, ow0: ow0, len: len)
                         guard lo < hi else { return }
-                        let dst = dx + (ci * g.inVoxels + srcRow + (ow0 + lo) * g.stride - g.padding + kw)
-                        let s = g.stride, from = src + lo
+                        let dst = dx + (ci * g.inVoxels + srcRow + (ow0 + lo) * g.strideW - g.paddingW + kw)
+                        let s = g.strideW, from = src + lo
                         if s == 1 {
                             for t in 0..<(hi - lo) { dst[t] += from[t] }
                         } else {
@@ -91,7 +93,7 @@ public enum Im2col {
     /// zero padding. Lets the inner loops run without per-element bounds tests.
     @inline(__always)
     static func validRange(g: Conv3dGeometry, kw: Int, ow0: Int, len: Int) -> (Int, Int) {
-        let s = g.stride, off = kw - g.padding
+        let s = g.strideW, off = kw - g.paddingW
         // Smallest ow with ow·s + off ≥ 0, and one past the largest with ow·s + off ≤ inW − 1.
         let owLo = off >= 0 ? 0 : (-off + s - 1) / s
         let owHi = g.inW - off <= 0 ? 0 : (g.inW - off + s - 1) / s
@@ -112,8 +114,8 @@ public enum Im2col {
             let row = v / ow, ow0 = v - row * ow
             let len = min(ow - ow0, end - v)
             let ohi = row % oh, odi = row / oh
-            let id = odi * g.stride - g.padding + kd
-            let ih = ohi * g.stride - g.padding + kh
+            let id = odi * g.strideD - g.paddingD + kd
+            let ih = ohi * g.strideH - g.paddingH + kh
             if id >= 0 && id < g.inD && ih >= 0 && ih < g.inH {
                 body(j, ow0, len, (id * g.inH + ih) * g.inW)
             } else {

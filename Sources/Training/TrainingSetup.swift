@@ -68,6 +68,8 @@ public enum TrainingSetup {
         var options = UNet3DOptions(inChannels: channels, classes: classes, features: model.features,
                                     normEps: Float(model.normEps), leakySlope: Float(model.leakySlope))
         options.deepSupervision = model.deepSupervision
+        options.kernelSizes = model.kernelSizes
+        options.poolStrides = model.poolStrides
         return options
     }
 

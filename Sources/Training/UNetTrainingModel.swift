@@ -48,7 +48,8 @@ public final class UNetTrainingModel: TrainingModel {
             try network.forward($0.baseAddress!, batch: batch.count, spatial: spatial)
         }
         auxLabels = network.options.supervisedLevels.dropFirst().map {
-            DeepSupervision.downsample(labels, batch: batchSize, spatial: spatial, level: $0)
+            DeepSupervision.downsample(labels, batch: batchSize, spatial: spatial,
+                                      scale: Array(network.options.levelScale($0).reversed()))
         }
         return try evaluateAll(weights: nil, gradients: false)
     }

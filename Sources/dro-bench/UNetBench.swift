@@ -20,6 +20,8 @@ struct UNetBench: ParsableCommand {
     @Flag(help: "Time the im2col layers' phases (im2col, each GEMM, col2im) alone and exit.") var convPhases = false
     @Option(help: "Write a small network's weights, input, output and gradients to this directory and exit.")
     var dump: String?
+    @Flag(help: "With --dump: the anisotropic variant (3×3×1 kernels and 2×2×1 pooling at the fine level, model.kernel_sizes / model.pool_strides).")
+    var anisotropic = false
 
     func parsedFeatures() throws -> [Int]? {
         guard let features else { return nil }
@@ -32,6 +34,7 @@ struct UNetBench: ParsableCommand {
 
     func validate() throws {
         _ = try parsedFeatures()
+        if anisotropic && dump == nil { throw ValidationError("--anisotropic goes with --dump") }
         if let patch, patch <= 0 { throw ValidationError("--patch must be positive, got \(patch)") }
         if let batch, batch <= 0 { throw ValidationError("--batch must be positive, got \(batch)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
@@ -53,6 +56,6 @@ struct UNetBench: ParsableCommand {
         o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
         o.algorithmName = algorithm
-        print(try UNetBenchmark.main(o, dump: dump, convPhases: convPhases))
+        print(try UNetBenchmark.main(o, dump: dump, convPhases: convPhases, anisotropic: anisotropic))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Model
 import NIfTI
 
 #if canImport(Glibc)
@@ -12,7 +13,8 @@ import Darwin
 struct DroInspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dro-inspect",
-        abstract: "Show the header, affine and value statistics of NIfTI files (.nii, .nii.gz, .hdr/.img).",
+        abstract: "Show the header, affine and value statistics of NIfTI files (.nii, .nii.gz, .hdr/.img), or the network of dro-train checkpoints (.ckpt).",
+
         discussion: """
         Exit status: 0 when every file was read, 1 when any failed (the others are still \
         printed; each failure is one line on stderr naming the file), 64 for usage errors.
@@ -21,10 +23,14 @@ struct DroInspect: ParsableCommand {
         converted): the input's format (NIfTI-1 or NIfTI-2), geometry, codes and header \
         extensions copied, little-endian, no scaling. It exists so that interoperability tests \
         can make dro-seg write files.
+
+        A FILE ending in .ckpt is read as a dro-train checkpoint: its network (channels, classes, \
+        features, per-level kernel_sizes and pool_strides in x y z order, training patch) and its \
+        sections.
         """
     )
 
-    @Argument(help: "NIfTI files to inspect.")
+    @Argument(help: "NIfTI files (or dro-train .ckpt checkpoints) to inspect.")
     var files: [String] = []
 
     @Flag(name: .long, help: "Print one JSON object per file, one line each.")
@@ -44,6 +50,9 @@ struct DroInspect: ParsableCommand {
         if Inspect.CopyType(name: datatype) == nil {
             throw ValidationError("--datatype \(datatype) is not one of: \(Inspect.CopyType.choices)")
         }
+        if writeCopy != nil, let first = files.first, CheckpointSummary.isCheckpointPath(first) {
+            throw ValidationError("--write-copy copies NIfTI files, not checkpoints (\(first))")
+        }
         if writeCopy != nil && files.count != 1 {
             throw ValidationError("--write-copy needs exactly one FILE, got \(files.count)")
         }
@@ -57,14 +66,26 @@ struct DroInspect: ParsableCommand {
     }
 
     func run() throws {
-        var options = Inspect.Options(paths: files)
-        options.json = json
-        options.writeCopy = writeCopy
-        options.copyType = Inspect.CopyType(name: datatype) ?? .same
-        options.gzipLevel = gzipLevel
-        let status = Inspect.run(options, output: { print($0) }, errors: { line in
-            fputs(line + "\n", stderr)
-        })
-        if status != 0 { throw ExitCode(status) }
+        var failed = false
+        // In argument order: checkpoints summarised here, NIfTI files by NIfTI.Inspect.
+        for path in files {
+            if CheckpointSummary.isCheckpointPath(path) {
+                do { print(try CheckpointSummary.report(path: path, json: json)) } catch {
+                    fputs("dro-inspect: \(error)\n", stderr)
+                    failed = true
+                }
+                continue
+            }
+            var options = Inspect.Options(paths: [path])
+            options.json = json
+            options.writeCopy = writeCopy
+            options.copyType = Inspect.CopyType(name: datatype) ?? .same
+            options.gzipLevel = gzipLevel
+            let status = Inspect.run(options, output: { print($0) }, errors: { line in
+                fputs(line + "\n", stderr)
+            })
+            if status != 0 { failed = true }
+        }
+        if failed { throw ExitCode(1) }
     }
 }

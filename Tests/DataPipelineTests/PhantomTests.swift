@@ -82,6 +82,23 @@ final class PhantomTests: XCTestCase {
     /// it, so a U-Net can resolve it: the external CSF shell is 0.14 of a ≈ 19-voxel brain radius
     /// (≈ 2.7 voxels, wider in sulci), the ribbon 0.16 (≈ 3 voxels), the nuclei ≥ 7 voxels across.
     /// A 10 % eroded core is the bar: a 1–2-voxel shell keeps ≈ 0–5 %, a 3-voxel ribbon ≈ 20 %.
+    /// `data.demo.spacing`: the grid keeps the 76.8 mm field of view; every tissue still appears
+    /// with 4.8 mm slices on z, over most slices (the brain is not squeezed into a few).
+    func testThickSlicePhantomKeepsTheFieldOfView() throws {
+        XCTAssertEqual(PhantomGenerator.shape(forSpacing: PhantomGenerator.defaultSpacing), GridShape(cube: 64))
+        let spacing = Spacing(x: 1.2, y: 1.2, z: 4.8)
+        let shape = PhantomGenerator.shape(forSpacing: spacing)
+        XCTAssertEqual(shape, GridShape(d: 16, h: 64, w: 64))
+        XCTAssertEqual(PhantomGenerator.shape(forSpacing: Spacing(x: 0.8, y: 0.8, z: 20)), GridShape(d: 8, h: 96, w: 96))
+        for c in try PhantomGenerator.makeCases(count: 2, rareFraction: 0.5, seed: 4, shape: shape, spacing: spacing) {
+            XCTAssertEqual(c.spacing, spacing)
+            XCTAssertTrue(labelCounts(c)[1..<6].allSatisfy { $0 > 0 }, "\(labelCounts(c))")
+            let plane = shape.h * shape.w
+            let slices = (0..<shape.d).filter { z in (0..<plane).contains { c.label![z * plane + $0] > 0 } }.count
+            XCTAssertGreaterThanOrEqual(slices, 10)
+        }
+    }
+
     func testStructuresAreThickEnoughAtTheDemoGrid() throws {
         for c in try PhantomGenerator.makeCases(count: 2, rareFraction: 0.5, seed: 3) {
             for label in [UInt8(1), 2, 3, 4, 5] {

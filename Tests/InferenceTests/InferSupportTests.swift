@@ -100,6 +100,40 @@ final class InferSupportTests: XCTestCase {
         XCTAssertEqual(model.network.arena.values.array, written.arena.values.array)
     }
 
+    /// A checkpoint of an anisotropic network: its kernels and strides come back, the window is
+    /// checked per axis (z = 3 is not divisible by its stride 2 on z), and a window that fits
+    /// segments a volume of other sizes (padding and windows per axis).
+    func testAnisotropicCheckpointKeepsKernelsAndChecksTheWindowPerAxis() throws {
+        var options = UNet3DOptions(inChannels: 1, classes: 2, features: [2, 4])
+        options.kernelSizes = [[3, 3, 1], [3, 3, 3]]
+        options.poolStrides = [[2, 2, 1]]
+        let path = folder + "/aniso.ckpt"
+        let written = try InferFixtures.checkpoint(at: path, options: options, channels: ["T2"], patchXYZ: [8, 6, 3])
+        let model = try TrainedModel.load(path: path, threads: 1)
+        XCTAssertEqual(model.network.options, options)
+        XCTAssertEqual(model.patch, [3, 6, 8])
+        XCTAssertEqual(model.network.arena.values.array, written.arena.values.array)
+        let volume = [Float](repeating: 0.5, count: 5 * 7 * 11)
+        let logits = try volume.withUnsafeBufferPointer {
+            try SlidingWindow(patch: model.patch).logits(volume: $0.baseAddress!, spatial: [5, 7, 11], model: model.network)
+        }
+        XCTAssertEqual(logits.count, 2 * 5 * 7 * 11)
+        XCTAssertFalse(logits.contains { !$0.isFinite })
+
+        let bad = folder + "/bad.ckpt"
+        try InferFixtures.checkpoint(at: bad, options: UNet3DOptions(inChannels: 1, classes: 2, features: [2, 4]),
+                                     channels: ["T2"], patchXYZ: [8, 6, 4])
+        // A network pooling z by 2 (the default strides) whose section claims a z = 3 patch.
+        var checkpoint = try Checkpoint.read(path: bad)
+        var section = try JSONDecoder().decode(NetworkSection.self, from: Data(checkpoint.section(NetworkSection.name)!))
+        section.patchSize = [8, 6, 3]
+        checkpoint.set(NetworkSection.name, try Checkpoint.json(section))
+        try Data(checkpoint.encoded()).write(to: URL(fileURLWithPath: bad))
+        XCTAssertThrowsError(try TrainedModel.load(path: bad, threads: 1)) { error in
+            XCTAssertTrue("\(error)".contains("patch size = [3, 6, 8]"), "\(error)")
+        }
+    }
+
     func testDamagedAndForeignCheckpointsAreRefused() throws {
         let path = folder + "/a.ckpt"
         try InferFixtures.checkpoint(at: path, options: UNet3DOptions(inChannels: 1, classes: 2, features: [2]),

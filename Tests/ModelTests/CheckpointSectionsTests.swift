@@ -37,6 +37,10 @@ final class CheckpointSectionsTests: XCTestCase {
         var expected = UNet3DOptions(inChannels: 1, classes: 3, features: [4, 8])
         expected.deepSupervision = false
         XCTAssertEqual(net.options, expected)
+        // Written before kernel_sizes / pool_strides existed: the isotropic network.
+        XCTAssertNil(net.kernelSizes); XCTAssertNil(net.poolStrides)
+        XCTAssertEqual(net.options.levelKernels, [[3, 3, 3], [3, 3, 3]])
+        XCTAssertEqual(net.options.levelStrides, [[2, 2, 2]])
         XCTAssertEqual(net.channels, ["T2w"])
         XCTAssertEqual(net.patchSize, [8, 8, 16])
         let labels = try JSONDecoder().decode(LabelsSection.self, from: Data(oldLabels.utf8)).labels
@@ -64,10 +68,13 @@ final class CheckpointSectionsTests: XCTestCase {
         ]
         let oldBytes = try JSONSerialization.data(withJSONObject: old, options: [.sortedKeys, .prettyPrinted])
         let section = NetworkSection(network: options, channels: ["T1", "T2"], patchSize: [16, 16, 8])
-        XCTAssertEqual(try JSONDecoder().decode(NetworkSection.self, from: oldBytes), section)
+        XCTAssertEqual(try JSONDecoder().decode(NetworkSection.self, from: oldBytes).options, section.options)
         let newBytes = try Checkpoint.json(section)
         let back = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(newBytes)) as? [String: Any])
-        XCTAssertEqual(Set(back.keys), Set(old.keys))
+        // The old keys, plus the kernels and strides (always written, resolved).
+        XCTAssertEqual(Set(back.keys), Set(old.keys).union(["kernel_sizes", "pool_strides"]))
+        XCTAssertEqual(back["kernel_sizes"] as? [[Int]], [[3, 3, 3], [3, 3, 3], [3, 3, 3]])
+        XCTAssertEqual(back["pool_strides"] as? [[Int]], [[2, 2, 2], [2, 2, 2]])
         XCTAssertEqual(back["features"] as? [Int], [4, 8, 16])
         XCTAssertEqual(back["deep_supervision"] as? Bool, true)
         XCTAssertEqual(try JSONDecoder().decode(NetworkSection.self, from: Data(newBytes)).options, options)
@@ -77,6 +84,27 @@ final class CheckpointSectionsTests: XCTestCase {
         let labelBytes = try Checkpoint.json(LabelsSection(labels))
         XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(labelBytes)) as? [String: Int],
                        ["background": 0, "csf": 1, "wm": 2])
+    }
+
+    /// An anisotropic network's kernels and strides survive the section (x y z order kept).
+    func testKernelsAndStridesRoundTrip() throws {
+        var options = UNet3DOptions(inChannels: 1, classes: 2, features: [4, 8, 16])
+        options.kernelSizes = [[3, 3, 1], [3, 3, 3], [3, 3, 3]]
+        options.poolStrides = [[2, 2, 1], [2, 2, 2]]
+        let bytes = try Checkpoint.json(NetworkSection(network: options, channels: ["T2"], patchSize: [16, 16, 4]))
+        let text = String(decoding: bytes, as: UTF8.self)
+        XCTAssertTrue(text.contains("\"kernel_sizes\""), text)
+        let back = try JSONDecoder().decode(NetworkSection.self, from: Data(bytes))
+        XCTAssertEqual(back.options, options)
+        XCTAssertEqual(back.kernelSizes, [[3, 3, 1], [3, 3, 3], [3, 3, 3]])
+        // A wrong type is refused naming the key.
+        var checkpoint = Checkpoint()
+        checkpoint.set(NetworkSection.name, Array(text.replacingOccurrences(of: "\"kernel_sizes\" : [", with: "\"kernel_sizes\" : [\"x\", ").utf8))
+        XCTAssertThrowsError(try checkpoint.decode(NetworkSection.self, section: NetworkSection.name, path: "m.ckpt",
+                                                   expected: NetworkSection.expected)) { error in
+            XCTAssertEqual(error as? CheckpointError, .badSection(path: "m.ckpt", name: "network",
+                                                                  reason: "\"kernel_sizes\" is not a list of [kx, ky, kz] lists"))
+        }
     }
 
     /// A bad section is refused naming the key and what it must hold.

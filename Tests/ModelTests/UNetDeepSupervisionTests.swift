@@ -40,6 +40,62 @@ final class UNetDeepSupervisionTests: XCTestCase {
         XCTAssertEqual(quarter, quarterExpected)
     }
 
+    /// Per-axis factors (an anisotropic network's level scale, D H W): factor 1 keeps an axis
+    /// (offset 0), factor 2 reads 2i + 1 — by hand on a 2 × 4 × 4 grid with scale [1, 2, 2].
+    func testLabelDownsamplingPerAxis() {
+        let labels = (0..<32).map { Int32($0) }   // index (z·4 + y)·4 + x
+        let out = DeepSupervision.downsample(labels, batch: 1, spatial: [2, 4, 4], scale: [1, 2, 2])
+        // z ∈ {0, 1}, y ∈ {1, 3}, x ∈ {1, 3}.
+        XCTAssertEqual(out, [5, 7, 13, 15, 21, 23, 29, 31])
+        // The isotropic overload is the per-axis one with equal factors.
+        let big = (0..<(4 * 4 * 8)).map { Int32($0) }
+        XCTAssertEqual(DeepSupervision.downsample(big, batch: 1, spatial: [4, 4, 8], level: 2),
+                       DeepSupervision.downsample(big, batch: 1, spatial: [4, 4, 8], scale: [4, 4, 4]))
+    }
+
+    /// An anisotropic network's training loss with deep supervision against the Double reference:
+    /// the level-1 head sits at [D, H/2, W/2] (pool stride [2, 2, 1] in x y z) and its labels are
+    /// taken per axis, written here from coordinates independently of DeepSupervision.downsample.
+    func testAnisotropicLossUsesPerAxisLabels() throws {
+        var opts = UNet3DOptions(inChannels: 1, classes: 3, features: [2, 3, 3, 4], convsPerLevel: 1)
+        opts.deepSupervision = true
+        opts.kernelSizes = [[3, 3, 1], [3, 3, 3], [1, 3, 3], [3, 3, 3]]
+        opts.poolStrides = [[2, 2, 1], [1, 2, 2], [2, 2, 2]]
+        let spatial = [4, 8, 8], n = 2, v = spatial.reduce(1, *)   // D H W: z by 4, y by 8, x by 4
+        var rng = SplitMix64(seed: 31)
+        let net = try UNet3D(options: opts, threads: 1, rng: &rng)
+        var drng = SplitMix64(seed: 32)
+        let x = (0..<(n * v)).map { _ in Float.random(in: -1..<1, using: &drng) }
+        let labels = (0..<(n * v)).map { _ in UInt8.random(in: 0..<3, using: &drng) }
+        let model = UNetTrainingModel(network: net, loss: DiceCELoss(),
+                                      optimizer: .sgd(SGDOptimizer(count: net.parameterCount, learningRate: 0.01, momentum: 0.99, nesterov: true, weightDecay: 0)), threads: 1)
+        let batch = TrainingBatch(patchSize: GridShape(d: spatial[0], h: spatial[1], w: spatial[2]), channels: 1, images: x,
+                                  labels: labels, caseIndices: [0, 1], origins: [GridPoint(d: 0, h: 0, w: 0), GridPoint(d: 0, h: 0, w: 0)],
+                                  forcedForeground: [false, false])
+        let perSample = try model.forward(batch)
+        // Level scales in D H W: level 1 = [1, 2, 2], level 2 = [2, 4, 2].
+        func levelLabels(_ s: [Int]) -> [Int32] {
+            let d = zip(spatial, s).map { $0 / $1 }
+            var out: [Int32] = []
+            for i in 0..<n { for z in 0..<d[0] { for y in 0..<d[1] { for xx in 0..<d[2] {
+                let zi = z * s[0] + s[0] / 2, yi = y * s[1] + s[1] / 2, xi = xx * s[2] + s[2] / 2
+                out.append(Int32(labels[i * v + (zi * spatial[1] + yi) * spatial[2] + xi]))
+            } } } }
+            return out
+        }
+        let scales = [[1, 1, 1], [1, 2, 2], [2, 4, 2]], weights = [2.0 / 3, 1.0 / 3, 0]
+        let outputs = UNetReference(net).forwardAll(net.arena.values.array.map(Double.init), input: x.map(Double.init),
+                                                    batch: n, spatial: spatial)
+        XCTAssertEqual(outputs.count, 3)
+        var refLoss = 0.0
+        for k in 0..<3 {
+            let lv = v / scales[k].reduce(1, *)
+            XCTAssertEqual(outputs[k].count, n * 3 * lv)
+            refLoss += weights[k] * UNetReference.loss(outputs[k], labels: levelLabels(scales[k]), n: n, cl: 3, v: lv)
+        }
+        XCTAssertEqual(Double(perSample.reduce(0, +)) / Double(n), refLoss, accuracy: 1e-4 * refLoss)
+    }
+
     /// Training loss and dLoss/dθ of the whole training model (heads, weights, downsampled
     /// labels) against central differences of the Double reference network + loss.
     func testGradientAgainstFiniteDifferences() throws {

@@ -23,7 +23,7 @@ final class UNetGradientsReadyTests: XCTestCase {
             _ = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: n, spatial: spatial) }
             let dLogits = (0..<(n * opts.classes * v)).map { _ in Float.random(in: -1..<1, using: &xr) }
             let auxCounts = net.auxiliaryLogits.indices.map { k in
-                n * opts.classes * UNet3DActivations.levelSpatial(spatial, k + 1).reduce(1, *)
+                n * opts.classes * opts.levelSpatial(spatial, k + 1).reduce(1, *)
             }
             let aux = auxCounts.map { c in (0..<c).map { _ in Float.random(in: -1..<1, using: &xr) } }
             XCTAssertEqual(aux.isEmpty, !opts.deepSupervision)

@@ -18,7 +18,52 @@ final class Conv3dTests: XCTestCase {
         (Conv3dGeometry(batch: 1, inChannels: 3, outChannels: 2, inD: 5, inH: 4, inW: 7, kernel: 1, stride: 2, padding: 0), nil),
         // Cin = 1 through im2col (a tile forces it; without one the direct kernel runs).
         (Conv3dGeometry(batch: 2, inChannels: 1, outChannels: 5, inD: 4, inH: 5, inW: 11, kernel: 3, stride: 1, padding: 1), 17),
+        // Per-axis kernels and strides (anisotropic U-Nets), all through the portable im2col/col2im:
+        // 1×3×3 stride 1 and 1×2×2 (thick slices on D), a tile ending mid-row.
+        (aniso(batch: 2, cin: 3, cout: 4, in: [3, 5, 6], k: [1, 3, 3], s: [1, 1, 1]), nil),
+        (aniso(batch: 2, cin: 2, cout: 3, in: [4, 6, 8], k: [1, 3, 3], s: [1, 2, 2]), 7),
+        // Kernel 1 and stride 1 on W only (the coarse axis last), stride 2 on D and H.
+        (aniso(batch: 1, cin: 3, cout: 2, in: [6, 4, 5], k: [3, 3, 1], s: [2, 2, 1]), 9),
+        // Mixed sizes on every axis, stride 2 on a kernel-1 axis, Cin = 1 (no direct kernel).
+        (aniso(batch: 1, cin: 1, cout: 3, in: [5, 6, 7], k: [5, 1, 3], s: [1, 2, 2]), nil),
     ]
+
+    /// Padding k/2 per axis, as the U-Net's convs.
+    static func aniso(batch: Int, cin: Int, cout: Int, in d: [Int], k: [Int], s: [Int]) -> Conv3dGeometry {
+        Conv3dGeometry(batch: batch, inChannels: cin, outChannels: cout, inD: d[0], inH: d[1], inW: d[2],
+                       kernelDHW: k, strideDHW: s, paddingDHW: k.map { $0 / 2 })
+    }
+
+    /// The per-axis naive conv against the cubic one: a 1×3×3 kernel (padding 0×1×1) equals the
+    /// 3×3×3 kernel (padding 1) whose kd = 0 and kd = 2 taps are zero, and a stride (s_D, s_H, s_W)
+    /// output equals the stride-1 output sampled at o ⊙ s. Checks the oracle's per-axis indexing
+    /// with the cubic definition written out here, independent of ConvNaive.
+    func testPerAxisNaiveAgreesWithEmbeddedCubicKernel() {
+        let cubic = Conv3dGeometry(batch: 1, inChannels: 2, outChannels: 2, inD: 4, inH: 6, inW: 5, kernel: 3, stride: 1, padding: 1)
+        let x = randomDoubles(cubic.inputCount, seed: 301), w2 = randomDoubles(2 * 2 * 9, seed: 302)
+        // Direct 3×3×3 stride-1 padding-1 conv (the definition, written out again).
+        var w3 = [Double](repeating: 0, count: cubic.weightCount)
+        for co in 0..<2 { for ci in 0..<2 { for t in 0..<9 { w3[(co * 2 + ci) * 27 + 9 + t] = w2[(co * 2 + ci) * 9 + t] } } }
+        func direct(_ od: Int, _ oh: Int, _ ow: Int, _ co: Int) -> Double {
+            var s = 0.0
+            for ci in 0..<2 { for kd in 0..<3 { for kh in 0..<3 { for kw in 0..<3 {
+                let (id, ih, iw) = (od + kd - 1, oh + kh - 1, ow + kw - 1)
+                guard (0..<4).contains(id), (0..<6).contains(ih), (0..<5).contains(iw) else { continue }
+                s += w3[(co * 2 + ci) * 27 + (kd * 3 + kh) * 3 + kw] * x[((ci * 4 + id) * 6 + ih) * 5 + iw]
+            }}}}
+            return s
+        }
+        for stride in [[1, 1, 1], [1, 2, 2], [2, 1, 2]] {
+            let g = Self.aniso(batch: 1, cin: 2, cout: 2, in: [4, 6, 5], k: [1, 3, 3], s: stride)
+            let y = ConvNaive.conv3d(x: x, w: w2, bias: nil, g: g)
+            var worst = 0.0
+            for co in 0..<2 { for od in 0..<g.outD { for oh in 0..<g.outH { for ow in 0..<g.outW {
+                let v = y[((co * g.outD + od) * g.outH + oh) * g.outW + ow]
+                worst = max(worst, abs(v - direct(od * stride[0], oh * stride[1], ow * stride[2], co)))
+            }}}}
+            XCTAssertLessThan(worst, 1e-12, "stride \(stride)")   // the same Double sums, reordered
+        }
+    }
 
     func testForwardMatchesDirect() {
         for (k, (g, tile)) in Self.shapes.enumerated() {

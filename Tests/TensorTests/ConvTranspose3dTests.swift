@@ -7,7 +7,25 @@ final class ConvTranspose3dTests: XCTestCase {
         (ConvTranspose3dGeometry(batch: 1, inChannels: 4, outChannels: 3, inD: 2, inH: 3, inW: 3), 4),
         // Rows longer than a tile and tiles ending mid-row, batch 2.
         (ConvTranspose3dGeometry(batch: 2, inChannels: 3, outChannels: 5, inD: 2, inH: 3, inW: 7), 5),
+        // Per-axis kernel = stride (the general scatter/gather): thick slices on D, on W, stride 1
+        // everywhere, and a tile ending mid-row.
+        (ConvTranspose3dGeometry(batch: 2, inChannels: 3, outChannels: 2, inD: 3, inH: 2, inW: 5, strideDHW: [1, 2, 2]), nil),
+        (ConvTranspose3dGeometry(batch: 1, inChannels: 2, outChannels: 3, inD: 2, inH: 3, inW: 7, strideDHW: [2, 2, 1]), 5),
+        (ConvTranspose3dGeometry(batch: 1, inChannels: 2, outChannels: 2, inD: 2, inH: 3, inW: 4, strideDHW: [1, 1, 1]), nil),
+        (ConvTranspose3dGeometry(batch: 2, inChannels: 2, outChannels: 2, inD: 2, inH: 2, inW: 3, strideDHW: [2, 1, 2]), 4),
     ]
+
+    /// A hand-worked per-axis case: one input voxel, kernel = stride 1×2×2 (4 taps), w = 1…4,
+    /// x = 2, bias 0.5: the output is the 1×2×2 block 2·w + 0.5 in (h, w) raster order.
+    func testSingleVoxelPerAxisStride() {
+        let g = ConvTranspose3dGeometry(batch: 1, inChannels: 1, outChannels: 1, inD: 1, inH: 1, inW: 1, strideDHW: [1, 2, 2])
+        var y = [Float](repeating: 0, count: 4)
+        [Float(2)].withPtr { xp in [Float(1), 2, 3, 4].withPtr { wp in [Float(0.5)].withPtr { bp in
+            ConvTranspose3d.forward(x: xp, w: wp, bias: bp, y: &y, g: g, workspace: Workspace())
+        }}}
+        XCTAssertEqual(y, [2.5, 4.5, 6.5, 8.5])
+        XCTAssertEqual(ConvNaive.convTranspose3d(x: [2.0], w: [1, 2, 3, 4], bias: [0.5], g: g), [2.5, 4.5, 6.5, 8.5])
+    }
 
     /// Against the definition y[2i + t] = b + Σ_ci x[ci, i]·w[ci, co, t] (ConvNaive).
     func testForwardMatchesDefinition() {

@@ -48,19 +48,26 @@ package struct UNetReference {
         var aux: [Int: [Double]] = [:]
         var x = input, dims = spatial, ch = options.inChannels
         var skips: [[Double]] = []
-        func block(_ name: String, stride: Int, cout: Int) {
+        // Options give [x, y, z] per level; the tensors are [D, H, W] = [z, y, x].
+        let kernels = options.levelKernels.map { Array($0.reversed()) }
+        let strides = options.levelStrides.map { Array($0.reversed()) }
+        func block(_ name: String, level: Int, stride: [Int], cout: Int) {
+            let k = kernels[level]
             let g = Conv3dGeometry(batch: n, inChannels: ch, outChannels: cout, inD: dims[0], inH: dims[1], inW: dims[2],
-                                   kernel: 3, stride: stride, padding: 1)
+                                   kernelDHW: k, strideDHW: stride, paddingDHW: k.map { $0 / 2 })
             let z = ConvNaive.conv3d(x: x, w: p["\(name).conv.weight"]!, bias: p["\(name).conv.bias"]!, g: g)
             x = normLeaky(z, p["\(name).norm.weight"]!, p["\(name).norm.bias"]!, n: n, c: cout, v: g.outVoxels)
             dims = [g.outD, g.outH, g.outW]; ch = cout
         }
         for l in 0..<levels {
-            for j in 0..<options.convsPerLevel { block("encoder.\(l).\(j)", stride: j == 0 && l > 0 ? 2 : 1, cout: f[l]) }
+            for j in 0..<options.convsPerLevel {
+                block("encoder.\(l).\(j)", level: l, stride: j == 0 && l > 0 ? strides[l - 1] : [1, 1, 1], cout: f[l])
+            }
             skips.append(x)
         }
         for l in stride(from: levels - 2, through: 0, by: -1) {
-            let g = ConvTranspose3dGeometry(batch: n, inChannels: ch, outChannels: f[l], inD: dims[0], inH: dims[1], inW: dims[2])
+            let g = ConvTranspose3dGeometry(batch: n, inChannels: ch, outChannels: f[l], inD: dims[0], inH: dims[1], inW: dims[2],
+                                            strideDHW: strides[l])
             let u = ConvNaive.convTranspose3d(x: x, w: p["decoder.\(l).up.weight"]!, bias: p["decoder.\(l).up.bias"]!, g: g)
             dims = [g.outD, g.outH, g.outW]
             let v = g.outVoxels, skip = skips[l]
@@ -70,7 +77,7 @@ package struct UNetReference {
                 cat += skip[(i * f[l] * v)..<((i + 1) * f[l] * v)]
             }
             x = cat; ch = 2 * f[l]
-            for j in 0..<options.convsPerLevel { block("decoder.\(l).\(j)", stride: 1, cout: f[l]) }
+            for j in 0..<options.convsPerLevel { block("decoder.\(l).\(j)", level: l, stride: [1, 1, 1], cout: f[l]) }
             if options.deepSupervision, l > 0 {
                 let ag = Conv3dGeometry(batch: n, inChannels: ch, outChannels: options.classes,
                                         inD: dims[0], inH: dims[1], inW: dims[2], kernel: 1)

@@ -49,4 +49,18 @@ void dro_convtranspose_scatter_avx2(const float *p, long tileCount, const float 
 void dro_convtranspose_gather_avx2(const float *dy, float *p, long tileCount, dro_conv_dims dims,
                                    long v0, long channel0, long channel1);
 
+
+/// Phase split of the polyphase stride-2 convolution (dims: the 3×3×3 stride-2 padding-1 conv):
+/// channels [c0, c1) of ONE sample x [cin, inD, inH, inW] into phases [8][cin][volume],
+/// volume = (outD+1)(outH+1)(outW+1), phase p = 4·(d parity) + 2·(h parity) + (w parity), each
+/// with one leading zero plane / row / column and zeros past the input. Same values as the Swift
+/// `ConvPolyphase.split`.
+void dro_polyphase_split_avx2(const float *x, dro_conv_dims dims, long cin, float *phases, long c0, long c1);
+
+/// Its adjoint for the input gradient: dx rows of channels [c0, c1) = (or += when accumulate)
+/// the phase entries of their voxels (padding entries dropped). Same additions in the same order
+/// as the Swift `ConvPolyphase.merge`.
+void dro_polyphase_merge_avx2(const float *phases, dro_conv_dims dims, long cin, float *dx, long accumulate,
+                              long c0, long c1);
+
 #endif
