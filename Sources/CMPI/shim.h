@@ -18,3 +18,6 @@ static inline MPI_Op dro_mpi_max(void) { return MPI_MAX; }
 
 /// MPI_IN_PLACE: the send buffer of an in-place collective.
 static inline void *dro_mpi_in_place(void) { return MPI_IN_PLACE; }
+
+/// MPI_STATUSES_IGNORE: for MPI_Testall / MPI_Waitall when the statuses are not needed.
+static inline MPI_Status *dro_mpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }

@@ -29,6 +29,16 @@ public protocol Communicator: AnyObject {
     /// The same for Double (loss statistics, Dice sums, timings).
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>)
 
+    /// Starts the sum over ranks of `buffer` without waiting for it (MPI_Iallreduce): the buffer
+    /// must be left alone until `waitPending()` returns. Every rank starts the same buffers, in
+    /// the same order. The default sums at once (`allreduceSum`).
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
+    /// Lets the started sums advance (MPI_Testall): Open MPI moves a nonblocking collective on
+    /// only inside MPI calls. Never waits. The default does nothing.
+    func progressPending()
+    /// Waits until every started sum is complete (MPI_Waitall). The default does nothing.
+    func waitPending()
+
     /// Every rank's `values`, indexed by rank. Every rank must pass the same count (checked: a
     /// mismatch is a programming error and takes every rank down naming both counts).
     func allgather(_ values: [Double]) -> [[Double]]
@@ -48,6 +58,10 @@ public protocol Communicator: AnyObject {
 }
 
 extension Communicator {
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) { allreduceSum(buffer) }
+    public func progressPending() {}
+    public func waitPending() {}
+
     /// True on the rank that writes files and reports.
     public var isRoot: Bool { rank == 0 }
 

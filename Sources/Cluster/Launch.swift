@@ -59,3 +59,18 @@ public enum Communicators {
         return mpi
     }
 }
+
+extension Launch {
+    /// Under Open MPI's mpirun, SIGINT/SIGTERM sent to mpirun (Ctrl-C in the terminal: the ranks
+    /// have process groups of their own) are not passed on at once: mpirun waits
+    /// `odls_base_sigkill_timeout` seconds, sends the ranks SIGTERM, waits as long again and sends
+    /// SIGKILL (Open MPI 4.1's odls). With the default of 1 s no iteration can end and save. A note
+    /// naming the option when mpirun started this rank and the option (passed on to the ranks as
+    /// OMPI_MCA_odls_base_sigkill_timeout) is unset or at most 1 s; nil otherwise.
+    public static func mpirunSignalNote(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard environment["OMPI_COMM_WORLD_SIZE"] != nil, environment["OMPI_MCA_orte_hnp_uri"] != nil else { return nil }
+        if let text = environment["OMPI_MCA_odls_base_sigkill_timeout"], let seconds = Int(text), seconds > 1 { return nil }
+        return "note: after Ctrl-C, mpirun signals the ranks 1 s later and kills them 1 s after that, too soon to save; "
+            + "start it with --mca odls_base_sigkill_timeout T, T longer than a step plus a checkpoint write (README)"
+    }
+}

@@ -20,6 +20,8 @@ public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     public let description: String
+    /// Requests of the sums started by `startAllreduceSum`, until `waitPending`.
+    private var pending: [MPI_Request?] = []
 
     /// Largest element count passed to one MPI call (counts are C ints); bigger buffers go in chunks.
     static let chunk = 1 << 30
@@ -78,6 +80,33 @@ public final class MPICommunicator: Communicator {
             MPI_Allreduce(dro_mpi_in_place(), base + start * stride, Int32(n), type, dro_mpi_sum(), dro_mpi_comm_world())
             start += n
         }
+    }
+
+    /// MPI_Iallreduce(MPI_IN_PLACE, …, MPI_SUM), in chunks of at most `chunk` elements.
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        var start = 0
+        while start < buffer.count {
+            let n = min(Self.chunk, buffer.count - start)
+            var request: MPI_Request?
+            MPI_Iallreduce(dro_mpi_in_place(), base + start, Int32(n), dro_mpi_float(), dro_mpi_sum(),
+                           dro_mpi_comm_world(), &request)
+            pending.append(request)
+            start += n
+        }
+    }
+
+    public func progressPending() {
+        guard !pending.isEmpty else { return }
+        var done: Int32 = 0
+        MPI_Testall(Int32(pending.count), &pending, &done, dro_mpi_statuses_ignore())
+        if done != 0 { pending.removeAll(keepingCapacity: true) }
+    }
+
+    public func waitPending() {
+        guard !pending.isEmpty else { return }
+        MPI_Waitall(Int32(pending.count), &pending, dro_mpi_statuses_ignore())
+        pending.removeAll(keepingCapacity: true)
     }
 
     public func allgather(_ values: [Double]) -> [[Double]] {

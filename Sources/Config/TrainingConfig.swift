@@ -9,6 +9,8 @@ public enum ValidationMonitor: String, CaseIterable, Sendable {
     /// Mean validation loss over validation cases (lower is better).
     case loss
 }
+/// How data-parallel ranks sum their gradients (docs/scaling.md).
+public enum AllreduceKind: String, CaseIterable, Sendable { case flat, bucketed }
 
 /// `training.loss:` — soft Dice (foreground classes) + cross-entropy (docs/method.md §3).
 public struct LossConfig: Equatable, Sendable {
@@ -65,6 +67,11 @@ public struct TrainingConfig: Equatable, Sendable {
     public var monitor: ValidationMonitor = .dice
     /// Stop after this many validations without improvement of `monitor`; nil = train to the end.
     public var patience: Int?
+    /// Data-parallel gradient sum: buckets during backward (the best medians of docs/scaling.md's
+    /// measurements), or one allreduce after backward.
+    public var allreduce: AllreduceKind = .bucketed
+    public var allreduceBucketMB = 1.0
+    public var allreducePoll = true
     public var loss = LossConfig()
     public var augmentation = AugmentationOptions()
 
@@ -78,7 +85,8 @@ public struct TrainingConfig: Equatable, Sendable {
     static let schema = Schema<TrainingConfig>([
         .ints("patch_size", \.patchSize, count: 3, .atLeast(1), type: "3 integers",
               allowed: "each ≥ 1, divisible per axis by the product of that axis' `model.pool_strides` (2^(levels−1) by default)", "Patch size in voxels (x, y, z)."),
-        .int("batch_size", \.batchSize, .atLeast(1), "Patches per step (distinct samples per draw)."),
+        .int("batch_size", \.batchSize, .atLeast(1),
+             "Patches per step (distinct samples per draw); under MPI per rank: R ranks draw a global batch of R·batch_size."),
         .int("epochs", \.epochs, .atLeast(1), "Number of epochs (nnU-Net: 1000)."),
         .optionalInt("iterations_per_epoch", \.iterationsPerEpoch, .atLeast(1),
                      "Steps per epoch; null = ⌈N/B⌉ for N training samples."),
@@ -98,6 +106,12 @@ public struct TrainingConfig: Equatable, Sendable {
                 "What picks checkpoint_best.ckpt and what `patience` watches: mean foreground validation Dice (higher is better) or mean validation loss (Dice+CE of whole cases, lower is better)."),
         .optionalInt("patience", \.patience, .atLeast(1),
                      "Early stopping: stop after this many validations without improvement of `monitor` (checkpoint_latest is saved; the best is checkpoint_best.ckpt); null = train all epochs."),
+        .choice("allreduce", \.allreduce,
+                "MPI runs: `bucketed` sums buckets of the gradient during backward (MPI_Iallreduce, as PyTorch DDP); `flat` in one MPI_Allreduce after it. Same result; docs/scaling.md measures both."),
+        .number("allreduce_bucket_mb", \.allreduceBucketMB, .greaterThan(0),
+                "Bucket size in MiB of Float gradients for `allreduce: bucketed`."),
+        .bool("allreduce_poll", \.allreducePoll,
+              "`allreduce: bucketed`: call MPI_Testall after each layer's backward so Open MPI advances the started sums."),
         .section("loss", \.loss, LossConfig.schema),
         .section("augmentation", \.augmentation, AugmentationOptions.schema),
     ], rules: [{ r, s in

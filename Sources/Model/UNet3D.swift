@@ -22,6 +22,10 @@ public final class UNet3D {
     public var convAlgorithm: ConvAlgorithm = .auto
     /// When set, every layer call is timed into it (benchmarks).
     public var profiler: LayerProfiler?
+    /// When set, `backward` calls it after each layer with the range of `arena.gradients` that
+    /// layer finished (final for this pass; every element reported once), in backward order —
+    /// data-parallel training starts summing finished buckets while backward goes on.
+    public var gradientsReady: ((Range<Int>) -> Void)?
     private var trainingState: UNet3DActivations?
     private var inferenceState: UNet3DActivations?
 
@@ -206,6 +210,7 @@ public final class UNet3D {
                             dw: arena.gradient(layout.head.weight), dbias: arena.gradient(layout.head.bias),
                             g: hg, workspace: workspace, threads: threads)
         }
+        reportReady(layout.head.weight, layout.head.bias)
         for l in 0..<(levels - 1) {
             let d = vox[l], v = d.reduce(1, *)
             if l > 0, l <= auxiliary.count {
@@ -216,6 +221,7 @@ public final class UNet3D {
                                     dw: arena.gradient(h.weight), dbias: arena.gradient(h.bias),
                                     g: ag, workspace: workspace, accumulateInput: true, threads: threads)
                 }
+                reportReady(h.weight, h.bias)
             }
             for j in stride(from: layout.decoder[l].count - 1, through: 0, by: -1) {
                 let blk = layout.decoder[l][j], buf = s.decoder[l][j]
@@ -238,6 +244,7 @@ public final class UNet3D {
                                          dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
                                          g: ug, workspace: workspace, threads: threads)
             }
+            reportReady(u.weight, u.bias)
             swapBuffers()
         }
         for l in stride(from: levels - 1, through: 0, by: -1) {
@@ -278,6 +285,15 @@ public final class UNet3D {
                                   winogradWorkspace: winogradWorkspace,
                                   accumulateInput: accumulate, threads: threads)
         }
+        reportReady(b.weight, b.beta)
+    }
+
+    /// Calls `gradientsReady` with the arena range of parameters first...last (adjacent in the layout).
+    @inline(__always)
+    private func reportReady(_ first: Int, _ last: Int) {
+        guard let gradientsReady else { return }
+        let offsets = arena.layout.offsets
+        gradientsReady(offsets[first] ..< offsets[last] + arena.layout.specs[last].count)
     }
 
     /// Outputs of every conv block of the last training forward, in execution order (encoder

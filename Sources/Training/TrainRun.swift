@@ -127,6 +127,7 @@ public enum TrainRun {
         if ranks > 1 {
             reporter.message("data-parallel: \(communicator.description), batch \(settings.batchSize) per rank, "
                              + "global batch \(settings.globalBatchSize)")
+            if communicator.isRoot, let note = Launch.mpirunSignalNote() { output.err("dro-train: " + note) }
         }
         reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
                          + "\(settings.iterationsPerEpoch) iterations, batch \(settings.globalBatchSize), "
@@ -217,11 +218,15 @@ public enum TrainRun {
     }
 
     /// The first differing line of two resolved configurations, ignoring `dir:` (the run folder
-    /// may have moved); nil when equal.
+    /// may have moved) and `training.allreduce*` (how ranks sum gradients changes no result but
+    /// float rounding, and run folders from before these keys lack them); nil when equal.
     static func firstDifference(_ saved: String, _ current: String) -> String? {
         func lines(_ text: String) -> [String] {
             text.split(separator: "\n").map(String.init)
-                .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("dir:") }
+                .filter { line in
+                    let key = line.trimmingCharacters(in: .whitespaces)
+                    return !key.hasPrefix("dir:") && !(line.hasPrefix("  allreduce") && key.hasPrefix("allreduce"))
+                }
         }
         let (a, b) = (lines(saved), lines(current))
         for index in 0..<max(a.count, b.count) {

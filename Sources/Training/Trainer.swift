@@ -55,6 +55,22 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
     /// True when this session ended by early stopping (`settings.patience`), or a resumed run had
     /// already stopped so.
     public private(set) var stoppedEarly = false
+    /// Seconds of the current step inside the bucketed allreduce's calls during backward.
+    private var bucketSeconds = 0.0
+    /// The buckets of `settings.allreduceBucketElements`, built at the first step.
+    private var buckets: GradientBuckets?
+
+    /// Nil for the flat allreduce (one MPI_Allreduce after backward).
+    func gradientBuckets() -> GradientBuckets? {
+        guard let size = settings.allreduceBucketElements else { return nil }
+        if buckets == nil {
+            var count = 0
+            model.withGradients { count = $0.count }
+            buckets = GradientBuckets(communicator: communicator, count: count, bucketElements: size,
+                                      poll: settings.allreducePoll)
+        }
+        return buckets
+    }
 
     public init(settings: TrainerSettings, model: Model, source: Source, sampler: any Sampling.Sampler, validator: Validator,
                 generator: Generator, run: RunDirectory, extraSections: [(name: String, bytes: [UInt8])] = [],
@@ -267,18 +283,35 @@ where Source.Batch == Model.Batch, Validator.Model == Model {
             throw communicator.everywhere(RunError.step(iteration: t + 1, reason: "sampler: \(error)"))
         }
         let loss = zip(weights, losses).reduce(0.0) { $0 + $1.0 * $1.1 } / Double(indices.count)
+        let buckets = ranks > 1 ? gradientBuckets() : nil
         do {
             // The model averages over its B samples; 1/R makes the sum over ranks the mean over G.
             let mine = ranks == 1 ? weights : weights[slots].map { $0 / Double(ranks) }
+            if let buckets {
+                // Bucketed: finished buckets start their sum while backward goes on.
+                model.withGradients { buckets.begin($0) }
+                model.setGradientsReadyHandler { [clock] range in
+                    let start = clock()
+                    buckets.ready(range)
+                    self.bucketSeconds += clock() - start
+                }
+            }
+            defer { if buckets != nil { model.setGradientsReadyHandler(nil) } }
             try model.backward(sampleWeights: mine)
         } catch {
             throw RunError.step(iteration: t + 1, reason: "\(error)")
         }
         if ranks > 1 {
             let start = clock()
-            model.withGradients { communicator.allreduceSum($0) }
-            allreduceSeconds += clock() - start
-            collectiveSeconds += clock() - start
+            if let buckets {
+                buckets.finish()
+            } else {
+                model.withGradients { communicator.allreduceSum($0) }
+            }
+            let seconds = clock() - start + bucketSeconds
+            bucketSeconds = 0
+            allreduceSeconds += seconds
+            collectiveSeconds += seconds
         }
         let norm = model.gradientNorm()
         guard norm.isFinite else {

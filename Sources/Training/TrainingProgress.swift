@@ -105,6 +105,11 @@ public struct TrainerSettings: Equatable {
     /// Ranks of a data-parallel run; `batchSize` is per rank, the global batch ranks × batchSize.
     public var ranks = 1
     public var globalBatchSize: Int { batchSize * ranks }
+    /// Data-parallel gradient sum: nil = one allreduce of the whole gradient after backward;
+    /// otherwise buckets of this many Floats summed during backward (`GradientBuckets`), with
+    /// MPI_Testall after each layer when `allreducePoll`.
+    public var allreduceBucketElements: Int?
+    public var allreducePoll = true
 
     public init(epochs: Int, batchSize: Int, iterationsPerEpoch: Int, learningRate: Float,
                 polyExponent: Float = Schedule.defaultPolyExponent, gradientClipNorm: Float?,

@@ -36,6 +36,11 @@ public protocol TrainingModel: AnyObject {
     func withGradients(_ body: (UnsafeMutableBufferPointer<Float>) -> Void)
     /// The flat parameter buffer (compared across ranks); empty as above.
     func withParameters(_ body: (UnsafeBufferPointer<Float>) -> Void)
+    /// Sets (nil: removes) a function `backward` calls with each range of the flat gradient
+    /// buffer as soon as it holds its final value (each element once per pass), so data-parallel
+    /// training can sum finished buckets while backward goes on. Models that cannot tell ignore it
+    /// (the default): their buckets are all summed after backward.
+    func setGradientsReadyHandler(_ handler: ((Range<Int>) -> Void)?)
     /// Writes parameters ("model") and optimizer state ("optimizer") sections.
     func saveState(into checkpoint: inout Checkpoint)
     /// Restores what `saveState` wrote; throws a `CheckpointError` naming `path` on mismatch.
@@ -84,6 +89,7 @@ extension TrainingValidator {
 }
 
 extension TrainingModel {
+    public func setGradientsReadyHandler(_ handler: ((Range<Int>) -> Void)?) {}
     public func withGradients(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
         body(UnsafeMutableBufferPointer(start: nil, count: 0))
     }

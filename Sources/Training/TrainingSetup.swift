@@ -121,6 +121,10 @@ public enum TrainingSetup {
         settings.ranks = ranks
         settings.monitor = training.monitor
         settings.patience = training.patience
+        if training.allreduce == .bucketed {
+            settings.allreduceBucketElements = max(1, Int(training.allreduceBucketMB * 1_048_576 / 4))
+        }
+        settings.allreducePoll = training.allreducePoll
         return settings
     }
 }

@@ -118,6 +118,10 @@ public final class UNetTrainingModel: TrainingModel {
         try network.backward(gradient.pointer, auxiliary: auxGradients.map { UnsafePointer($0.pointer) })
     }
 
+    public func setGradientsReadyHandler(_ handler: ((Range<Int>) -> Void)?) {
+        network.gradientsReady = handler
+    }
+
     public func gradientNorm() -> Float {
         let g = network.arena.gradients
         var sum = 0.0

@@ -4,8 +4,15 @@ Checked here, against single-process runs of the same binary:
 - 2 ranks × batch B and 1 process × batch 2B with the same seed draw the same samples (the
   train_log `cases` column, exactly), compute the same per-sample losses and end with the same
   parameters, to the tolerances stated at `LOSS_RTOL` / `PARAMETER_ATOL`;
+- the bucketed allreduce (`training.allreduce: bucketed`, buckets summed during backward) gives
+  the flat allreduce's run bit for bit on 2 ranks, with and without polling, and to the stated
+  tolerance on 3 ranks;
 - a 2-rank run stopped by SIGTERM sent to one rank saves, exits 143, and `--resume` under 2 ranks
   ends with the train_log rows of an uninterrupted 2-rank run (all but the clock columns);
+- SIGINT or SIGTERM sent to mpirun itself (Ctrl-C in a terminal reaches mpirun alone: Open MPI
+  puts each rank in its own process group) reaches the ranks as SIGTERM after
+  `odls_base_sigkill_timeout` seconds and SIGKILL as long again later; with 5 s rank 0 saves and
+  `--resume` completes the run; with the default 1 s dro-train says at start-up that it cannot;
 - a rank killed with SIGKILL, or a rank that cannot read a case, ends every rank within
   `TIMEOUT` with a message naming the rank;
 - ranks started with different configurations, `loss.batch_dice: true`, or a checkpoint of
@@ -384,3 +391,97 @@ def test_dro_infer_on_two_ranks_writes_every_case_once(dataset, two_ranks, tmp_p
     for case in cases:
         assert sum(l.endswith("/" + case) for l in progress) == 1, (case, r.stderr)
     assert f"{len(cases)} case(s) segmented into {out} by 2 ranks" in r.stderr, r.stderr
+
+
+def test_bucketed_allreduce_gives_the_flat_result(dataset, tmp_path):
+    """2 ranks: each element of the sum is one float addition of two terms, a + b = b + a
+    exactly, so how the buffer is cut into buckets (and when each is summed) cannot change a bit:
+    train_log rows and final parameters must be identical. 0.001 MiB buckets (262 floats) cut the
+    ~4.6k-parameter network into ~18 buckets, most of them split across layers."""
+    _, data = dataset
+    runs = {}
+    for name, sets in [("flat", ["training.allreduce=flat"]),
+                       ("bucketed", ["training.allreduce=bucketed", "training.allreduce_bucket_mb=0.001"]),
+                       ("nopoll", ["training.allreduce=bucketed", "training.allreduce_bucket_mb=0.001",
+                                   "training.allreduce_poll=false"])]:
+        cfg, run = write_config(tmp_path, name, data, batch=1)
+        r = mpi_train(cfg, *[x for s in sets for x in ("--set", s)])
+        assert r.returncode == 0, r.stderr
+        runs[name] = run
+    flat = parameters(runs["flat"] / "checkpoint_latest.ckpt")
+    assert sum(v.size for v in flat.values()) > 4000
+    for name in ("bucketed", "nopoll"):
+        assert log_rows(runs[name]) == log_rows(runs["flat"]), name
+        other = parameters(runs[name] / "checkpoint_latest.ckpt")
+        for tensor in flat:
+            assert np.array_equal(flat[tensor], other[tensor]), f"{name}: {tensor}"
+
+
+def test_bucketed_allreduce_on_three_ranks_matches_flat_to_rounding(dataset, tmp_path):
+    """3 ranks: Open MPI may group the three terms differently for a whole buffer than for a
+    small bucket ((a + b) + c against a + (b + c)), so parameters may differ in the last bits;
+    the tolerances are those of the 2-rank/1-process comparison above, for the same reasons."""
+    _, data = dataset
+    runs = {}
+    for name, sets in [("flat3", ["training.allreduce=flat"]),
+                       ("bucketed3", ["training.allreduce=bucketed", "training.allreduce_bucket_mb=0.001"])]:
+        cfg, run = write_config(tmp_path, name, data, batch=1)
+        r = mpi_train(cfg, *[x for s in sets for x in ("--set", s)], ranks=3)
+        assert r.returncode == 0, r.stderr
+        runs[name] = run
+    a, b = log_rows(runs["flat3"]), log_rows(runs["bucketed3"])
+    assert len(a) == len(b) == 12
+    for x, y in zip(a, b):
+        assert x["cases"] == y["cases"], x["iteration"]
+        np.testing.assert_allclose([float(v) for v in x["case_losses"].split(";")],
+                                   [float(v) for v in y["case_losses"].split(";")], rtol=LOSS_RTOL)
+    pa, pb = parameters(runs["flat3"] / "checkpoint_latest.ckpt"), parameters(runs["bucketed3"] / "checkpoint_latest.ckpt")
+    for name in pa:
+        if not name.endswith(".conv.bias"):
+            np.testing.assert_allclose(pa[name], pb[name], atol=PARAMETER_ATOL, rtol=0, err_msg=name)
+
+
+# Open MPI 4.1's mpirun, on SIGINT/SIGTERM, waits odls_base_sigkill_timeout seconds, sends the
+# ranks SIGTERM, waits as long again and sends SIGKILL; 5 s is ample for a step of the tiny run.
+SIGKILL_TIMEOUT = ["--mca", "odls_base_sigkill_timeout", "5"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_to_mpirun_saves_and_resume_completes_the_run(dataset, tmp_path, sig):
+    _, data = dataset
+    cfg, run = write_config(tmp_path, "stopped-mpirun", data, batch=1, epochs=20)
+    argv = [mpirun_path(), "-np", 2, "--oversubscribe", *SIGKILL_TIMEOUT, TRAIN, "--config", cfg]
+    p = start(argv)
+    pids = rank_pids(p.pid)
+    for rank, pid in pids.items():  # a terminal's Ctrl-C reaches mpirun's process group alone
+        assert os.getpgid(pid) != p.pid, f"rank {rank} shares mpirun's process group"
+    wait_for_rows(run, 3, p)
+    sent = time.time()
+    os.kill(p.pid, sig)
+    r = finish(p, argv)
+    # Both reach the ranks as SIGTERM; they exit 143, and mpirun, having ended the job itself,
+    # exits 1 (Open MPI 4.1) after its two waits of 5 s.
+    assert r.returncode == 1, f"status {r.returncode} (0: the run ended before the signal arrived)\n{r.stderr}"
+    assert time.time() - sent < 30
+    assert r.stderr.count("stopped by SIGTERM after iteration") == 1, r.stderr
+    assert "before finishing" not in r.stderr, r.stderr  # every rank left through MPI_Finalize
+    assert "odls_base_sigkill_timeout" not in r.stderr, r.stderr  # no start-up note: it is set
+    for rank, pid in pids.items():
+        assert not running(pid), f"rank {rank} (pid {pid}) still runs after mpirun ended"
+    stopped_at = len(log_rows(run))
+    assert 3 <= stopped_at < 120
+    assert f"stopped by SIGTERM after iteration {stopped_at};" in r.stderr, r.stderr
+    r = mpi_train(cfg, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert [int(row["iteration"]) for row in log_rows(run)] == list(range(1, 121))
+
+
+def test_signal_to_mpirun_without_a_kill_timeout_is_announced(dataset, tmp_path):
+    """Open MPI's default odls_base_sigkill_timeout (1 s) kills the ranks before an iteration can
+    end: dro-train (rank 0) says so at start-up, naming the option."""
+    _, data = dataset
+    cfg, _ = write_config(tmp_path, "no-timeout", data, batch=1, epochs=1)
+    r = run([mpirun_path(), "-np", 2, "--oversubscribe", TRAIN, "--config", cfg])
+    assert r.returncode == 0, r.stderr
+    notes = [l for l in (r.stdout + r.stderr).splitlines() if "odls_base_sigkill_timeout" in l]
+    assert len(notes) == 1, r.stdout + r.stderr
