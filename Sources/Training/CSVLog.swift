@@ -69,6 +69,17 @@ public final class CSVLog {
 
     /// The existing file's header plus its rows keyed ≤ `through`; a different header means
     /// the folder belongs to another kind of run, which is refused rather than mixed.
+    /// What to append to each kept row: "" for the same header; for a log written by an older
+    /// build, whose columns are the leading columns of today's (columns are only ever added at
+    /// the end), one empty cell per added column; nil for a log of another kind.
+    static func upgradePadding(found: String, expected: String) -> String? {
+        if found == expected { return "" }
+        let (old, new) = (found.split(separator: ",", omittingEmptySubsequences: false),
+                          expected.split(separator: ",", omittingEmptySubsequences: false))
+        guard !found.isEmpty, old.count < new.count, Array(new.prefix(old.count)) == old else { return nil }
+        return String(repeating: ",", count: new.count - old.count)
+    }
+
     static func rowsKept(path: String, headerLine: String, through limit: Int) throws -> String {
         guard let data = FileManager.default.contents(atPath: path),
               let text = String(data: data, encoding: .utf8)
@@ -76,8 +87,9 @@ public final class CSVLog {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
         let expected = String(headerLine.dropLast())
-        guard let first = lines.first, first == expected else {
-            throw RunError.logHeaderMismatch(path: path, found: lines.first.map(String.init) ?? "", expected: expected)
+        let found = lines.first.map(String.init) ?? ""
+        guard let padding = upgradePadding(found: found, expected: expected) else {
+            throw RunError.logHeaderMismatch(path: path, found: found, expected: expected)
         }
         var kept = headerLine
         for line in lines.dropFirst() {
@@ -85,7 +97,7 @@ public final class CSVLog {
             guard let key = Int(line.prefix(while: { $0 != "," })), key <= limit,
                   line.split(separator: ",", omittingEmptySubsequences: false).count >= 2
             else { continue }
-            kept += line + "\n"
+            kept += line + padding + "\n"
         }
         return kept
     }

@@ -211,10 +211,22 @@ public enum TrainRun {
             throw RunError.nothingToResume(folder: run.path, checkpoint: RunDirectory.latestCheckpointName)
         }
         let saved = try Checkpoint.read(path: latest).requireText("config", path: latest)
-        if let difference = firstDifference(saved, yaml) {
+        if let difference = configurationDifference(saved: saved, current: yaml, savedIn: latest) {
             throw RunError.incompatibleCheckpoint(path: latest, reason: "the configuration differs: \(difference); "
                                                   + "resume needs the configuration the run started with")
         }
+    }
+
+    /// The first difference between a checkpoint's resolved configuration and today's, nil when
+    /// they agree. A run folder written by an older build lacks the keys added since: its text is
+    /// read again by this build (absent keys take their defaults, which are the behaviour the run
+    /// had) and resolved, so only a value the run really set differently counts.
+    static func configurationDifference(saved: String, current: String, savedIn path: String) -> String? {
+        guard let difference = firstDifference(saved, current) else { return nil }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard let upgraded = try? Config.decode(yaml: saved, sourceName: path, baseDirectory: folder).resolvedYAML()
+        else { return difference }
+        return firstDifference(upgraded, current) == nil ? nil : difference
     }
 
     /// The first differing line of two resolved configurations, ignoring `dir:` (the run folder

@@ -75,6 +75,23 @@ final class TrainRunDirectoryTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/train_log.csv.tmp"))
     }
 
+    /// A run folder written by an older build (val.csv before its `loss` column) resumes: the kept
+    /// rows get an empty cell in the added column, new rows are complete.
+    func testResumeKeepsALogOfAnOlderBuildWithTheAddedColumnsEmpty() throws {
+        let run = try RunDirectory(path: folder)
+        _ = try run.openLogs(resume: nil)
+        try Data("epoch,case,label,name,dice\n1,v,1,x,0.5\n2,v,1,x,0.625\n3,v,1,x,0.75\n".utf8)
+            .write(to: URL(fileURLWithPath: folder + "/val.csv"))
+        let logs = try run.openLogs(resume: ResumePoint(iteration: 4, epochsCompleted: 2))
+        try logs.logValidation(epoch: 3, rows: [ValidationRow(caseName: "v", label: 1, labelName: "x", dice: 0.875, loss: 0.25)])
+        XCTAssertEqual(try lines("val.csv"), ["epoch,case,label,name,dice,loss", "1,v,1,x,0.5,", "2,v,1,x,0.625,",
+                                              "3,v,1,x,0.875,0.25"])
+        // Columns that are not a leading part of today's header are another kind of log.
+        XCTAssertNil(CSVLog.upgradePadding(found: "epoch,case,dice", expected: "epoch,case,label,name,dice,loss"))
+        XCTAssertNil(CSVLog.upgradePadding(found: "", expected: "epoch,case"))
+        XCTAssertEqual(CSVLog.upgradePadding(found: "epoch", expected: "epoch,case,label"), ",,")
+    }
+
     func testResumeRefusesALogOfAnotherKind() throws {
         let run = try RunDirectory(path: folder)
         try Data("image,mask\n1,2\n".utf8).write(to: URL(fileURLWithPath: folder + "/train_log.csv"))
