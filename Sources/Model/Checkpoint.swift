@@ -122,6 +122,14 @@ public struct Checkpoint: Equatable {
             guard let name = String(validating: Array(nameBytes), as: UTF8.self), !name.isEmpty else {
                 throw CheckpointError.badTable(path: path, reason: "entry \(index) has an empty or non-UTF-8 name")
             }
+            // Names are short words; a damaged one (control characters, a run of other bytes) is
+            // refused here so that no later message quotes it across lines.
+            guard nameBytes.count <= Checkpoint.maxNameBytes,
+                  !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                throw CheckpointError.badTable(path: path, reason: "entry \(index) has a damaged name (\(nameBytes.count) bytes, "
+                                               + "at most \(Checkpoint.maxNameBytes) printable characters)")
+            }
             guard !table.contains(where: { $0.name == name }) else {
                 throw CheckpointError.badTable(path: path, reason: "section \"\(name)\" appears twice")
             }

@@ -134,6 +134,19 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(trailing.hasPrefix("checkpoint \(path): 3 unexpected bytes after the last section"), trailing)
     }
 
+    /// A table entry whose name has control characters (a damaged header whose CRC still holds,
+    /// as the fuzz tests make) is refused in one line without quoting the name.
+    func testDamagedSectionNameIsRefusedWithoutQuotingIt() throws {
+        let path = folder + "/c.ckpt"
+        var damaged = Checkpoint()
+        damaged.set("]!# The built-in\nphantom", [1, 2, 3])
+        try Data(damaged.encoded()).write(to: URL(fileURLWithPath: path))
+        let text = message { _ = try Checkpoint.read(path: path) }
+        XCTAssertEqual(text, "checkpoint \(path): malformed section table: entry 0 has a damaged name (24 bytes, "
+                       + "at most 255 printable characters)")
+        XCTAssertFalse(text.contains("\n"))
+    }
+
     func testForeignFileIsRefused() throws {
         let path = folder + "/model.nii"
         try Data("\u{5c}\u{01}\0\0 a NIfTI header, not a checkpoint".utf8).write(to: URL(fileURLWithPath: path))
