@@ -49,6 +49,7 @@ public enum UNetBenchmark {
     public static func run(_ o: UNetBenchOptions) throws -> String {
         Parallel.configure(threads: o.threads)
         let peak = sgemmPeakGFLOPs()
+        let bandwidth = MemoryBandwidth.measure(threads: o.threads)
         var rng = SplitMix64(seed: o.seed)
         var networkOptions = UNet3DOptions(inChannels: o.inChannels, classes: o.classes, features: o.features)
         networkOptions.kernelSizes = o.kernelSizes
@@ -57,7 +58,10 @@ public enum UNetBenchmark {
         net.convAlgorithm = o.algorithm
         var result: [String: Any] = [
             "features": o.features, "in_channels": o.inChannels, "classes": o.classes, "patch": o.patch, "batch": o.batch, "threads": o.threads,
-            "sgemm_peak_gflops": peak, "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
+            "sgemm_peak_gflops": peak,
+            "memory_bandwidth": ["copy_gbs": bandwidth.copyGBs, "triad_gbs": bandwidth.triadGBs,
+                                 "cache_triad_gbs": bandwidth.cacheTriadGBs],
+            "clock": cpuClock ? "process_cpu" : "wall", "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
             "kernels": KernelChoice.summary,
             "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
@@ -70,7 +74,9 @@ public enum UNetBenchmark {
                ? " kernels \(networkOptions.levelKernels) pool strides \(networkOptions.levelStrides) (x y z)" : "")
             + ", \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription)\n"
             + "kernels: \(KernelChoice.description)\n"
-        text += String(format: "sgemm %d² peak: %.1f GFLOP/s\n", peakSize, peak)
+        text += String(format: "sgemm %d² peak: %.1f GFLOP/s; memory (STREAM-like, %d threads): copy %.1f GB/s, triad %.1f GB/s; L2-resident triad %.1f GB/s\n",
+                       peakSize, peak, o.threads, bandwidth.copyGBs, bandwidth.triadGBs, bandwidth.cacheTriadGBs)
+        if cpuClock { text += "times: process CPU time (DRO_BENCH_CLOCK=cpu)\n" }
         if BLASRuntime.isFallbackCore(BLASRuntime.coreName) {
             // OpenBLAS did not recognise the CPU and kept its pre-AVX kernels (seen on VMs that
             // report a generic CPU model, with DRO_KEEP_OPENBLAS_CORE=1); AVX2 kernels are ~3× faster.
@@ -92,17 +98,31 @@ public enum UNetBenchmark {
             var layers: [[String: Any]] = []
             text += String(format: "training step: median %.3f s over %d steps (min %.3f, max %.3f)\n", med, steps.count,
                            steps.min()!, steps.max()!)
-            text += padded("layer", 30) + " " + padded("path", 17) + " ms/step   GFLOP/s  of peak\n"
+            text += padded("layer", 30) + " " + padded("path", 17) + " ms/step   GFLOP/s  of peak  limit ms  of limit\n"
+            var winogradMs = 0.0, winogradLimitMs = 0.0
             for e in profile.entries {
                 let ms = e.seconds / Double(o.steps) * 1e3
                 let gf = e.flops > 0 ? e.flops / e.seconds / 1e9 : 0
-                layers.append(["name": e.name, "kind": e.kind.rawValue, "path": e.path, "ms": ms, "gflops": gf,
-                               "fraction_of_peak": gf / peak])
+                var layer: [String: Any] = ["name": e.name, "kind": e.kind.rawValue, "path": e.path, "ms": ms, "gflops": gf,
+                                            "fraction_of_peak": gf / peak]
                 // Padded in Swift: Foundation on Linux ignores the width of %@.
                 text += padded(e.name, 30) + " " + padded(e.path, 17)
-                    + String(format: "%8.2f %9.1f %7.0f%%\n", ms, gf, 100 * gf / peak)
+                    + String(format: "%8.2f %9.1f %7.0f%%", ms, gf, 100 * gf / peak)
+                if let limit = winogradLimit(e, steps: o.steps, threads: o.threads, peak: peak, bandwidth: bandwidth) {
+                    layer.merge(limit.json(ms: ms)) { $1 }
+                    text += String(format: " %9.2f %8.0f%%", limit.ms, 100 * limit.ms / ms)
+                    winogradMs += ms; winogradLimitMs += limit.ms
+                }
+                text += "\n"
+                layers.append(layer)
             }
             result["layers"] = layers
+            if winogradMs > 0 {
+                result["winograd_ms"] = winogradMs
+                result["winograd_limit_ms"] = winogradLimitMs
+                text += String(format: "winograd layers: %.1f ms/step, limit %.1f ms (%.0f%% of limit); limit = GEMM FLOPs at the sgemm peak + tensor bytes at the triad rate + chunk bytes at the L2 triad rate (docs/performance.md)\n",
+                               winogradMs, winogradLimitMs, 100 * winogradLimitMs / winogradMs)
+            }
             text += String(format: "conv layers: %.1f GFLOP/step at %.0f%% of sgemm peak\n", convFlops / Double(o.steps) / 1e9, 100 * convFraction)
             text += String(format: "peak RSS after training: %.0f MB (activations + scratch %.0f MB)\n", rss,
                            Double(net.activationFloats * 4) / 1e6)
@@ -124,6 +144,43 @@ public enum UNetBenchmark {
         return text
     }
 
+    /// `DRO_BENCH_CLOCK=cpu`: training steps and layers timed in process CPU time (with
+    /// `--threads 1`, the run's own time on a machine shared with other jobs).
+    static var cpuClock: Bool { ProcessInfo.processInfo.environment["DRO_BENCH_CLOCK"] == "cpu" }
+
+    /// A Winograd layer's limit per training step (`WinogradCost` at this run's rates).
+    struct WinogradLimit {
+        var cost: WinogradCost
+        var gemmMs, memoryMs, cacheMs: Double
+        var ms: Double { gemmMs + memoryMs + cacheMs }
+        /// Everything at the memory rate (the chunks not counted as cache-resident).
+        var allMemoryMs: Double
+
+        func json(ms measured: Double) -> [String: Any] {
+            ["limit_ms": ms, "fraction_of_limit": ms / measured, "limit_gemm_ms": gemmMs, "limit_memory_ms": memoryMs,
+             "limit_cache_ms": cacheMs, "limit_all_memory_ms": allMemoryMs, "gemm_gflop": cost.gemmFLOPs / 1e9,
+             "memory_mb": cost.memoryBytes / 1e6, "cache_mb": cost.cacheBytes / 1e6]
+        }
+    }
+
+    static func winogradLimit(_ e: LayerProfiler.Entry, steps: Int, threads: Int, peak: Double,
+                              bandwidth: MemoryBandwidth) -> WinogradLimit? {
+        guard e.kind == .conv, e.path == "winograd", let g = e.geometry else { return nil }
+        let forward = e.name.hasSuffix(" fwd")
+        let one = forward
+            ? WinogradCost.forward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW, threads: threads)
+            : WinogradCost.backward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW,
+                                    inputGradient: e.inputGradient, threads: threads)
+        let perStep = Double(e.calls) / Double(steps)
+        let cost = WinogradCost(gemmFLOPs: one.gemmFLOPs * perStep, memoryBytes: one.memoryBytes * perStep,
+                                cacheBytes: one.cacheBytes * perStep)
+        return WinogradLimit(cost: cost, gemmMs: cost.gemmFLOPs / (peak * 1e9) * 1e3,
+                             memoryMs: cost.memoryBytes / (bandwidth.triadGBs * 1e9) * 1e3,
+                             cacheMs: cost.cacheBytes / (bandwidth.cacheTriadGBs * 1e9) * 1e3,
+                             allMemoryMs: (cost.gemmFLOPs / (peak * 1e9) + (cost.memoryBytes + cost.cacheBytes)
+                                           / (bandwidth.triadGBs * 1e9)) * 1e3)
+    }
+
     /// Seconds of each timed training step (forward + loss + backward + SGD step) and the layer profile.
     static func trainSteps(_ net: UNet3D, _ o: UNetBenchOptions, _ rng: inout SplitMix64) throws -> ([Double], LayerProfiler) {
         let v = o.patch.reduce(1, *)
@@ -133,11 +190,11 @@ public enum UNetBenchmark {
                                nesterov: true, weightDecay: weightDecay)
         let loss = DiceCELoss(), ws = Workspace()
         var dl = [Float](repeating: 0, count: o.batch * o.classes * v)
-        let profiler = LayerProfiler()
+        let profiler = LayerProfiler(processCPUClock: cpuClock)
         var times: [Double] = []
         for step in 0..<(o.warmup + o.steps) {
             if step == o.warmup { profiler.reset(); net.profiler = profiler }
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = profiler.now()
             let logits = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: o.batch, spatial: o.patch) }
             _ = try y.withUnsafeBufferPointer {
                 try loss.evaluate(logits: logits, labels: $0.baseAddress!, batch: o.batch, classes: o.classes, voxels: v,
@@ -145,7 +202,7 @@ public enum UNetBenchmark {
             }
             try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
             opt.step(parameters: net.arena.values.pointer, gradients: net.arena.gradients.pointer, threads: o.threads)
-            if step >= o.warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
+            if step >= o.warmup { times.append(profiler.now() - t0) }
         }
         net.profiler = nil
         return (times, profiler)

@@ -1,4 +1,7 @@
 import Tensor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which kernel computes the U-Net's 3×3×3 convolutions.
 public enum ConvAlgorithm: String, Sendable, CaseIterable {
@@ -41,9 +44,27 @@ enum ConvDispatch {
         algorithm != .im2col && ConvPolyphase.selected(g)
     }
 
+    /// Whether Winograd forwards followed by an instance norm gather the norm's statistics in
+    /// their output stage (`WinogradConv3d.forward(…statistics:)`); `DRO_NORM_STATISTICS=separate`
+    /// restores the separate pass (back-to-back measurements, cross-checks).
+    static let fusedNormStatistics: Bool = {
+        guard let v = getenv("DRO_NORM_STATISTICS") else { return true }
+        return String(cString: v) != "separate"
+    }()
+
+    /// Runs the forward; when `statistics` is given and the Winograd path runs with
+    /// `fusedNormStatistics`, also writes the instance-norm statistics of y there and returns
+    /// true (false: the caller computes them).
+    @discardableResult
     static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, algorithm: ConvAlgorithm,
-                        workspace: Workspace, winogradWorkspace: Workspace, threads: Int) {
+                        workspace: Workspace, winogradWorkspace: Workspace, threads: Int,
+                        statistics: WinogradNormStatistics? = nil) -> Bool {
+        if usesWinograd(g, algorithm), fusedNormStatistics, let statistics {
+            WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+                                   d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace, statistics: statistics)
+            return true
+        }
         if usesWinograd(g, algorithm) {
             WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                                    d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
@@ -52,6 +73,7 @@ enum ConvDispatch {
         } else {
             Conv3d.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
         }
+        return false
     }
 
     /// dx OVERWRITTEN (or accumulated when `accumulateInput`; nil skips it); dw, dbias ACCUMULATED.

@@ -76,8 +76,11 @@ public final class UNet3D {
     }
 
     @inline(__always)
-    func timed(_ name: String, _ kind: LayerProfiler.Kind, flops: Double, path: String = "", _ body: () -> Void) {
-        if let p = profiler { p.measure(name, kind: kind, flops: flops, path: path, body) } else { body() }
+    func timed(_ name: String, _ kind: LayerProfiler.Kind, flops: Double, path: String = "",
+               geometry: Conv3dGeometry? = nil, inputGradient: Bool = false, _ body: () -> Void) {
+        if let p = profiler {
+            p.measure(name, kind: kind, flops: flops, path: path, geometry: geometry, inputGradient: inputGradient, body)
+        } else { body() }
     }
 
     // MARK: forward
@@ -173,10 +176,22 @@ public final class UNet3D {
 
     private func convBlockForward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
                                   buffers: UNet3DActivations.Block) {
-        timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
-            ConvDispatch.forward(x: x, w: arena.value(b.weight), bias: arena.value(b.bias), y: buffers.z, g: g,
-                                 algorithm: convAlgorithm, workspace: workspace,
-                                 winogradWorkspace: winogradWorkspace, threads: threads)
+        var statisticsDone = false
+        timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm), geometry: g) {
+            statisticsDone = ConvDispatch.forward(
+                x: x, w: arena.value(b.weight), bias: arena.value(b.bias), y: buffers.z, g: g,
+                algorithm: convAlgorithm, workspace: workspace, winogradWorkspace: winogradWorkspace, threads: threads,
+                statistics: WinogradNormStatistics(mean: buffers.mean, rstd: buffers.rstd, eps: options.normEps))
+        }
+        if statisticsDone {
+            // The conv's output stage wrote the norm's statistics.
+            timed("\(name) norm+lrelu fwd", .norm, flops: 0) {
+                InstanceNormLeakyReLU.apply(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
+                                            y: buffers.a, mean: buffers.mean, rstd: buffers.rstd, batch: g.batch,
+                                            channels: g.outChannels, voxels: g.outVoxels, slope: options.leakySlope,
+                                            threads: threads)
+            }
+            return
         }
         timed("\(name) norm+lrelu fwd", .norm, flops: 0) { InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
                                       y: buffers.a, mean: buffers.mean, rstd: buffers.rstd,
@@ -279,7 +294,8 @@ public final class UNet3D {
                                        batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
                                        slope: options.leakySlope, threads: threads) }
         // Backward = input gradient (skipped for the first layer) + weight gradient.
-        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm)) {
+        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm),
+              geometry: g, inputGradient: dx != nil) {
             ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
                                   dbias: arena.gradient(b.bias), g: g, algorithm: convAlgorithm, workspace: workspace,
                                   winogradWorkspace: winogradWorkspace,

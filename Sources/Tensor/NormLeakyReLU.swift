@@ -9,6 +9,16 @@ public enum InstanceNormLeakyReLU {
                                threads: Int = Parallel.defaultThreads) {
         InstanceNorm3d.statistics(x: x, rows: batch * channels, voxels: voxels, eps: eps,
                                   mean: mean, rstd: rstd, threads: threads)
+        apply(x: x, gamma: gamma, beta: beta, y: y, mean: UnsafePointer(mean), rstd: UnsafePointer(rstd),
+              batch: batch, channels: channels, voxels: voxels, slope: slope, threads: threads)
+    }
+
+    /// The forward given statistics already computed (e.g. by `WinogradConv3d.forward(…statistics:)`):
+    /// a = LeakyReLU(γ·(x − mean)·rstd + β).
+    public static func apply(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                             y: UnsafeMutablePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                             batch: Int, channels: Int, voxels: Int, slope: Float = LeakyReLU.defaultSlope,
+                             threads: Int = Parallel.defaultThreads) {
         Parallel.forEach(0..<(batch * channels), threads: threads) { rs in
             for r in rs {
                 let c = r % channels

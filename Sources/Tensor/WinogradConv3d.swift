@@ -42,6 +42,19 @@ public enum WinogradConv3d {
                 workspace: workspace, tuning: .standard)
     }
 
+    /// The forward, also writing the instance-norm statistics of y per (sample, output channel)
+    /// into `statistics`, gathered in the output stage while each tile row is in cache
+    /// (`WinogradOutputStatistics`) instead of in a separate pass over y.
+    public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                               d: Int, h: Int, width: Int, workspace: Workspace, statistics: WinogradNormStatistics) {
+        forward(x: x, weight: weight, bias: bias, y: y, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
+                workspace: workspace, tuning: .standard, statistics: statistics)
+    }
+
+    /// Workspace slot of the per-row statistics partials (Doubles).
+    static let statisticsSlot = 5
+
     /// dy: [N, Cout, D, H, W] → dx: [N, Cin, D, H, W]. Overwrites dx. This is the forward
     /// transform with the kernel flipped in space and its channel axes swapped.
     public static func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -66,14 +79,14 @@ public enum WinogradConv3d {
 
     static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
-                        workspace: Workspace, tuning: WinogradTuning) {
+                        workspace: Workspace, tuning: WinogradTuning, statistics: WinogradNormStatistics? = nil) {
         precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
                      "WinogradConv3d.forward: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
         WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: false, u: u)
         convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
-                 d: d, h: h, w: width, workspace: workspace, tuning: tuning)
+                 d: d, h: h, w: width, workspace: workspace, tuning: tuning, statistics: statistics)
     }
 
     static func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
@@ -91,8 +104,15 @@ public enum WinogradConv3d {
     /// output [n, cout, …] = conv(input [n, cin, …]) with transformed weights u [64][cout][cin].
     private static func convolve(input: UnsafePointer<Float>, u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                  output: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
-                                 d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning) {
+                                 d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning,
+                                 statistics: WinogradNormStatistics? = nil) {
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
+        let gather = statistics.map { _ -> WinogradOutputStatistics in
+            let count = WinogradOutputStatistics.doubles(plan: plan, channels: cout)
+            let raw = UnsafeMutableRawPointer(workspace.buffer(statisticsSlot, count: 2 * count))
+            return WinogradOutputStatistics(plan: plan, channels: cout,
+                                            partials: raw.bindMemory(to: Double.self, capacity: count))
+        }
         let xiStride = plan.componentStride, ld = plan.channelStride
         let kernel = tuning.gemmKernel
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
@@ -114,13 +134,19 @@ public enum WinogradConv3d {
             transformOut: { chunkRows, rows, co, lanes, buffers in
                 for row in rows {
                     let (s, td, th) = plan.decode(row: row)
+                    let plane = output + (s * cout + co) * plan.planeSize
                     WinogradTileTransforms.outputRow(
                         src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
-                        xiStride: xiStride, plane: output + (s * cout + co) * plan.planeSize,
+                        xiStride: xiStride, plane: plane,
                         d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
                         edge: lanes.edge, sink: lanes.lines)
+                    gather?.record(row: row, channel: co, plane: plane)
                 }
             })
+        if let gather, let statistics {
+            gather.finish(statistics, threads: tuning.threads)
+            UnsafeMutableRawPointer(gather.partials).bindMemory(to: Float.self, capacity: 2 * gather.plan.rows * cout)
+        }
     }
 
     static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
