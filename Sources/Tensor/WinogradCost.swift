@@ -13,10 +13,12 @@
 ///   - cache side (the chunk buffers, sized by `WinogradTuning.chunkBytes` to stay in one core's
 ///     L2): transformed tiles 64·a·C·4 written by the input transform and read once by the
 ///     GEMMs, products 64·b·C·4 written by the GEMMs and read once by the output transform,
-///     transformed weights 64·a·b·4 read by the GEMMs of every chunk.
+///     transformed weights 64·a·b·4 read by the GEMMs of every chunk (on the memory side instead
+///     when they are larger than `WinogradTuning.chunkBytes`, as at 128 → 128 channels).
 /// The weight gradient reads x (Cin channels, as the forward's input) and dy (4 output lines
 /// per row and output channel), writes 64·(Cin + Cout)·C·4 of tiles read once by its GEMMs,
-/// reads and writes its 64·Cin·Cout accumulator per chunk (cache side), and reads dy once more
+/// reads and writes its 64·Cin·Cout accumulator per chunk (cache side unless larger than the
+/// chunk budget, as the transformed weights), and reads dy once more
 /// for the bias gradient (memory side); it has 2·64·Cin·Cout·C GEMM FLOPs. The weight
 /// transforms (27 → 64 floats per channel pair, once per call) are counted on the memory side.
 public struct WinogradCost: Sendable, Equatable {
@@ -97,7 +99,8 @@ public struct WinogradCost: Sendable, Equatable {
             cost.gemmFLOPs += 2 * components * ab * columns
             cost.memoryBytes += floatBytes * Double(w) * (Double(a * inputLines(plan: plan, rows: rows))
                                                          + Double(b * outputLines(plan: plan, rows: rows)))
-            cost.cacheBytes += floatBytes * components * (2 * Double(a + b) * columns + ab)
+            cost.cacheBytes += floatBytes * components * 2 * Double(a + b) * columns
+            cost.add(transformedWeightReads: floatBytes * components * ab, tuning: tuning)
         }
         return cost
     }
@@ -112,12 +115,20 @@ public struct WinogradCost: Sendable, Equatable {
             cost.gemmFLOPs += 2 * components * ab * columns
             cost.memoryBytes += floatBytes * Double(w) * (Double(cin * inputLines(plan: plan, rows: rows))
                                                          + Double(cout * outputLines(plan: plan, rows: rows)))
-            // Tiles written then read; the accumulator read and written.
-            cost.cacheBytes += floatBytes * components * (2 * Double(cin + cout) * columns + 2 * ab)
+            // Tiles written then read; the accumulator read and written (same rule as the weights).
+            cost.cacheBytes += floatBytes * components * 2 * Double(cin + cout) * columns
+            cost.add(transformedWeightReads: 2 * floatBytes * components * ab, tuning: tuning)
         }
         // Bias gradient: dy read once more.
         cost.memoryBytes += floatBytes * Double(n * cout * d * h * w)
         return cost
+    }
+
+    /// The transformed weights (64·a·b floats), read by the GEMMs of every chunk: cache side when
+    /// they fit in the chunk budget (`WinogradTuning.chunkBytes`, half an L2 here), else memory side
+    /// (e.g. 4 MiB at 128 → 128 channels).
+    mutating func add(transformedWeightReads bytes: Double, tuning: WinogradTuning) {
+        if bytes <= Double(tuning.chunkBytes) { cacheBytes += bytes } else { memoryBytes += bytes }
     }
 
     /// Weight transform (or its transpose for the weight gradient): 27 floats read and 64

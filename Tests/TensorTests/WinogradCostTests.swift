@@ -55,4 +55,16 @@ final class WinogradCostTests: XCTestCase {
         XCTAssertEqual(two.memoryBytes, one.memoryBytes)
         XCTAssertEqual(two.cacheBytes - one.cacheBytes, 1536)
     }
+
+    /// 128 → 128 channels at 2³ (n 1): one tile, one row of stride 4, one chunk of 4 columns.
+    /// The transformed weights, 64·128·128·4 = 4 MiB, exceed the 1 MiB chunk budget, so their read
+    /// is counted on the memory side. Input lines: z 0, 1 × y 0, 1 = 4 per channel.
+    func testLargeTransformedWeightsCountAsMemory() {
+        let c = WinogradCost.forward(n: 1, cin: 128, cout: 128, d: 2, h: 2, w: 2, threads: 1)
+        XCTAssertEqual(c.gemmFLOPs, 8388608)   // 2·64·128·128·4
+        // input 128·4·2·4 = 4096, output 128·4·2·4 = 4096, weight transform (27 + 64)·16384·4 =
+        // 5 963 776, transformed weights read 64·16384·4 = 4 194 304.
+        XCTAssertEqual(c.memoryBytes, 10166272)
+        XCTAssertEqual(c.cacheBytes, 524288)   // 4·64·2·(128 + 128)·4
+    }
 }
