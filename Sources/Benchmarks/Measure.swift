@@ -36,3 +36,12 @@ func runReferenceScript(python: String, script: String, arguments: [String]) -> 
     guard process.terminationStatus == 0 else { return nil }
     return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
 }
+
+/// Seconds on the calling thread's CPU clock (`cpu`) or the wall clock. The thread's CPU time is
+/// the work of a single-threaded measurement without the time other jobs held the core.
+func benchSeconds(cpu: Bool) -> Double {
+    guard cpu else { return Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

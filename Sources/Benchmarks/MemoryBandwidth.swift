@@ -8,7 +8,8 @@ import Tensor
 /// a[i] = b[i] + s·c[i] (12 bytes per element); write-allocate traffic is not counted, as in
 /// STREAM. Each of `threads` workers runs on its own contiguous slice (its own arrays for the
 /// cache figure), as the Winograd workers run their own chunks. Best of `runs` timed passes
-/// after one warm-up (the least disturbed pass on a shared machine), wall clock.
+/// after one warm-up (the least disturbed pass on a shared machine), wall clock (thread CPU time
+/// with `cpuClock` on one thread).
 ///   - memory: 3 arrays of `memoryFloats` (3 × 32 MiB by default, 3 × the 32 MiB L3 here);
 ///   - cache: per worker 3 arrays of `cacheFloats` (3 × 128 KiB = 384 KiB, inside one core's
 ///     1 MiB L2 and outside its 64 KiB L1), swept `cacheSweeps` times per timed pass.
@@ -22,20 +23,22 @@ public struct MemoryBandwidth: Sendable {
     static let cacheSweeps = 256
     static let runs = 5
 
+    /// `cpuClock` (one thread only): timed in the calling thread's CPU time.
     public static func measure(threads: Int, memoryFloats: Int = memoryFloats,
-                               cacheFloats: Int = cacheFloats) -> MemoryBandwidth {
+                               cacheFloats: Int = cacheFloats, cpuClock: Bool = false) -> MemoryBandwidth {
+        let cpu = cpuClock && threads <= 1
         let workers = max(1, threads)
         let a = FloatBuffer(count: memoryFloats), b = FloatBuffer(count: memoryFloats), c = FloatBuffer(count: memoryFloats)
         Parallel.forEach(0..<memoryFloats, threads: workers) { r in
             for i in r { a[i] = 0; b[i] = Float(i & 255); c[i] = 1 }
         }
         let pa = a.pointer, pb = b.pointer, pc = c.pointer
-        let copy = best { Parallel.forEach(0..<memoryFloats, threads: workers) { r in copyKernel(pa, pb, r) } }
-        let triad = best { Parallel.forEach(0..<memoryFloats, threads: workers) { r in triadKernel(pa, pb, pc, r) } }
+        let copy = best(cpu) { Parallel.forEach(0..<memoryFloats, threads: workers) { r in copyKernel(pa, pb, r) } }
+        let triad = best(cpu) { Parallel.forEach(0..<memoryFloats, threads: workers) { r in triadKernel(pa, pb, pc, r) } }
         let local = (0..<workers).map { _ in (FloatBuffer(count: cacheFloats), FloatBuffer(count: cacheFloats),
                                                FloatBuffer(count: cacheFloats)) }
         for (x, y, z) in local { for i in 0..<cacheFloats { x[i] = 0; y[i] = Float(i & 255); z[i] = 1 } }
-        let cache = best {
+        let cache = best(cpu) {
             Parallel.forEach(count: workers, threads: workers) { k in
                 let (x, y, z) = local[k]
                 for _ in 0..<cacheSweeps { triadKernel(x.pointer, y.pointer, z.pointer, 0..<cacheFloats) }
@@ -48,12 +51,12 @@ public struct MemoryBandwidth: Sendable {
     }
 
     /// Shortest of `runs` timed calls after one untimed, in seconds.
-    static func best(_ body: () -> Void) -> Double {
+    static func best(_ cpu: Bool, _ body: () -> Void) -> Double {
         var shortest = Double.infinity
         for run in 0...runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = benchSeconds(cpu: cpu)
             body()
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            let dt = benchSeconds(cpu: cpu) - t0
             if run > 0 { shortest = min(shortest, dt) }
         }
         return shortest

@@ -4,7 +4,10 @@ import Model
 import Tensor
 
 /// `dro-bench unet`: training-step and inference timing of the reference U-Net (docs/method.md §4),
-/// per-layer profile, the machine's sgemm peak measured in the same run, and peak RSS.
+/// per-layer profile, the machine's sgemm peak and memory bandwidth (`MemoryBandwidth`) measured
+/// in the same run, each Winograd layer's time against its own limit (`WinogradCost`: its GEMM
+/// FLOPs at that peak plus its bytes at those bandwidths; docs/performance.md, "Winograd layers
+/// against their limit"), and peak RSS.
 public struct UNetBenchOptions: Sendable {
     public var features: [Int] = [16, 32, 64, 128]
     /// Per-level kernels and per-downsampling strides, x y z (`model.kernel_sizes`,
@@ -48,8 +51,9 @@ public enum UNetBenchmark {
     /// Runs the benchmark; returns the report (text table or JSON).
     public static func run(_ o: UNetBenchOptions) throws -> String {
         Parallel.configure(threads: o.threads)
-        let peak = sgemmPeakGFLOPs()
-        let bandwidth = MemoryBandwidth.measure(threads: o.threads)
+        // One thread with DRO_BENCH_CLOCK=cpu: the peak and bandwidths in thread CPU time too.
+        let peak = sgemmPeakGFLOPs(cpuClock: cpuClock && o.threads == 1)
+        let bandwidth = MemoryBandwidth.measure(threads: o.threads, cpuClock: cpuClock && o.threads == 1)
         var rng = SplitMix64(seed: o.seed)
         var networkOptions = UNet3DOptions(inChannels: o.inChannels, classes: o.classes, features: o.features)
         networkOptions.kernelSizes = o.kernelSizes
@@ -224,15 +228,16 @@ public enum UNetBenchmark {
     /// The inference volume, grown on any axis where a config's patch is larger.
     static func inferSpatial(_ o: UNetBenchOptions) -> [Int] { zip(o.inferVolume, o.patch).map { max($0, $1) } }
 
-    /// Best of 5 square sgemm runs after one warm-up, in GFLOP/s.
-    public static func sgemmPeakGFLOPs(size n: Int = peakSize) -> Double {
+    /// Best of 5 square sgemm runs after one warm-up, in GFLOP/s. With `cpuClock` (one thread
+    /// only: OpenBLAS then runs on the calling thread) timed in the thread's CPU time.
+    public static func sgemmPeakGFLOPs(size n: Int = peakSize, cpuClock: Bool = false) -> Double {
         let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
         for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
         var best = Double.infinity
         for run in 0..<6 {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = benchSeconds(cpu: cpuClock)
             BLAS.matmul(a.pointer, b.pointer, c.pointer, m: n, n: n, k: n)
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            let dt = benchSeconds(cpu: cpuClock) - t0
             if run > 0 { best = min(best, dt) }
         }
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9

@@ -13,9 +13,8 @@ public struct WinogradNormStatistics {
 
 /// Instance-norm statistics gathered in the Winograd output stage: right after the output
 /// transform of a tile row (2 × 2 output lines of W voxels of one channel, still in L1) the row's
-/// mean and Σ(x − mean)² are computed there — Σx in 8 Float lanes, then Σ(x − c)² around the Float
-/// centre c = Σx/len with the centre's rounding corrected in Double, as `NormRowKernels.meanVariance`
-/// does per block — and stored per (row, channel) in Double. `finish` merges the rows of each
+/// mean and Σ(x − mean)² are computed there in one pass (`record`) and stored per (row, channel)
+/// in Double. `finish` merges the rows of each
 /// (sample, channel) in row order with Chan et al.'s pairwise update: the same arithmetic whichever
 /// worker ran which chunk, so the result does not depend on the thread count or timing. This
 /// replaces the separate pass over the whole conv output that `InstanceNorm3d.statistics` makes.
@@ -36,40 +35,31 @@ struct WinogradOutputStatistics {
     }
 
     /// Records row `row` of channel `c`, whose output plane (one sample, one channel) is `plane`.
+    /// One pass: Σ(x − c) and Σ(x − c)² in 8 Float lanes around the row's first voxel c (a value
+    /// of the data, so the deviations are of the order of the spread and Σ(x − c)² − (Σ(x − c))²/len,
+    /// taken in Double, does not cancel the way Σx² − (Σx)²/len would far from zero).
     @inline(__always)
     func record(row: Int, channel c: Int, plane: UnsafePointer<Float>) {
         let (_, td, th) = plan.decode(row: row)
         let z0 = 2 * td, y0 = 2 * th, w = plan.w, h = plan.h
         let nz = min(2, plan.d - z0), ny = min(2, h - y0)
-        var acc = SIMD8<Float>.zero
-        var tail: Float = 0
+        let shift = plane[(z0 * h + y0) * w]
+        let sv = SIMD8<Float>(repeating: shift)
+        var acc = SIMD8<Float>.zero, acc2 = SIMD8<Float>.zero
+        var tail: Float = 0, tail2: Float = 0
         for a in 0..<nz {
             for b in 0..<ny {
                 let p = plane + ((z0 + a) * h + y0 + b) * w
                 var j = 0
-                while j + 8 <= w { acc += loadEight(p + j); j += 8 }
-                while j < w { tail += p[j]; j += 1 }
+                while j + 8 <= w { let d = loadEight(p + j) - sv; acc += d; acc2 += d * d; j += 8 }
+                while j < w { let d = p[j] - shift; tail += d; tail2 += d * d; j += 1 }
             }
         }
-        let len = nz * ny * w
-        let s = acc.sum() + tail
-        let center = s / Float(len)
-        let cv = SIMD8<Float>(repeating: center)
-        var acc2 = SIMD8<Float>.zero
-        var tail2: Float = 0
-        for a in 0..<nz {
-            for b in 0..<ny {
-                let p = plane + ((z0 + a) * h + y0 + b) * w
-                var j = 0
-                while j + 8 <= w { let d = loadEight(p + j) - cv; acc2 += d * d; j += 8 }
-                while j < w { let d = p[j] - center; tail2 += d * d; j += 1 }
-            }
-        }
-        let lenD = Double(len), rowMean = Double(s) / lenD
-        let off = rowMean - Double(center)
+        let lenD = Double(nz * ny * w)
+        let sum = Double(acc.sum()) + Double(tail), squares = Double(acc2.sum()) + Double(tail2)
         let slot = partials + 2 * (row * channels + c)
-        slot[0] = rowMean
-        slot[1] = max(0, Double(acc2.sum() + tail2) - lenD * off * off)
+        slot[0] = Double(shift) + sum / lenD
+        slot[1] = max(0, squares - sum * sum / lenD)
     }
 
     /// Merges the rows of every (sample, channel) and writes mean and rstd.

@@ -180,6 +180,41 @@ final class WinogradBenchmarkTests: XCTestCase {
     }
 
     /// Chunk-size sweep for one layer (DRO_WINOGRAD_SWEEP=name), workers-own-chunks threading.
+    /// The instance-norm statistics gathered in the output stage against the separate pass over
+    /// the conv output (`InstanceNorm3d.statistics`), per layer: forward alone, forward with the
+    /// statistics, forward then the separate pass, taking turns. Prints ms; asserts nothing.
+    func testFusedNormStatisticsSpeed() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["DRO_WINOGRAD_BENCH"] == "1",
+                          "set DRO_WINOGRAD_BENCH=1 to run the Winograd benchmark")
+        Parallel.configure(threads: Self.threads)
+        print("norm statistics: threads \(Self.threads), clock \(Self.cpuClock ? "process CPU" : "wall"), best of \(Self.repeats)")
+        print("layer   conv alone   conv + fused stats   conv + separate pass   (ms)")
+        for layer in Self.layers where WinogradConv3d.isProfitable(cin: layer.cin, cout: layer.cout) {
+            let n = Self.batch, v = layer.size * layer.size * layer.size
+            let x = FloatBuffer(count: n * layer.cin * v), w = FloatBuffer(count: layer.cout * layer.cin * 27)
+            let y = FloatBuffer(count: n * layer.cout * v)
+            for i in 0..<x.count { x[i] = Float(i % 13) * 0.1 - 0.6 }
+            for i in 0..<w.count { w[i] = Float(i % 7) * 0.02 - 0.06 }
+            let mean = FloatBuffer(count: n * layer.cout), rstd = FloatBuffer(count: n * layer.cout)
+            let ws = Workspace()
+            let stats = WinogradNormStatistics(mean: mean.pointer, rstd: rstd.pointer, eps: 1e-5)
+            func conv() {
+                WinogradConv3d.forward(x: x.pointer, weight: w.pointer, bias: nil, y: y.pointer, n: n, cin: layer.cin,
+                                       cout: layer.cout, d: layer.size, h: layer.size, width: layer.size, workspace: ws)
+            }
+            let t = Self.alternating([
+                { conv() },
+                { WinogradConv3d.forward(x: x.pointer, weight: w.pointer, bias: nil, y: y.pointer, n: n, cin: layer.cin,
+                                         cout: layer.cout, d: layer.size, h: layer.size, width: layer.size, workspace: ws,
+                                         statistics: stats) },
+                { conv(); InstanceNorm3d.statistics(x: y.pointer, rows: n * layer.cout, voxels: v, eps: 1e-5,
+                                                    mean: mean.pointer, rstd: rstd.pointer, threads: Self.threads) },
+            ])
+            print(String(format: "%@  %8.2f  %8.2f (+%5.2f)  %8.2f (+%5.2f)", layer.name as NSString, t[0] * 1e3,
+                         t[1] * 1e3, (t[1] - t[0]) * 1e3, t[2] * 1e3, (t[2] - t[0]) * 1e3))
+        }
+    }
+
     func testChunkSizeSweep() throws {
         guard let name = ProcessInfo.processInfo.environment["DRO_WINOGRAD_SWEEP"],
               let layer = Self.layers.first(where: { $0.name == name }) else {
