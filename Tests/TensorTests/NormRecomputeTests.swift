@@ -6,18 +6,17 @@ import XCTest
 /// z, γ, β (`backward(x:gamma:beta:...)`). Both must give the stored-a results bit for bit —
 /// checked here against the forward's own output and the stored-a backward (the formula used
 /// before, kept as `backward(...output:...)`), over rows that are not multiples of the 16-lane
-/// vectors or of the 1024-element reduction blocks, with γ of both signs, tiny γ against large β,
-/// and pre-activations placed at and near 0.
+/// vectors or of the 1024-element reduction blocks, with γ of both signs and tiny γ against large β.
 final class NormRecomputeTests: XCTestCase {
     func check(n: Int, c: Int, v: Int, slope: Float, seed: UInt64) {
         var x = floats(randomDoubles(n * c * v, seed: seed, scale: 3))
         let gamma = floats(randomDoubles(c, seed: seed + 1, scale: 2)).enumerated().map { i, g in i == 1 ? 1e-4 : g }
         let beta = floats(randomDoubles(c, seed: seed + 2, scale: 2)).enumerated().map { i, b in i == 1 ? 5 : b }
         let dy = floats(randomDoubles(n * c * v, seed: seed + 3))
-        // A few voxels per row at the row mean (x̂ = 0: u = β), and a channel with β = 0 so u is
-        // exactly 0 there.
+        // Repeated values (every 97th voxel 0); in the second pass β = 0 on channel 0 and on the
+        // tiny-γ channel 1, whose pre-activations u = 1e-4·x̂ then all lie within ~3e-4 of the kink.
         for r in 0..<(n * c) { for i in stride(from: 0, to: v, by: 97) { x[r * v + i] = 0 } }
-        var betaZero = beta; betaZero[0] = 0
+        var betaZero = beta; betaZero[0] = 0; betaZero[1] = 0
         for b in [beta, betaZero] {
             var a = [Float](repeating: .nan, count: x.count), mean = [Float](repeating: 0, count: n * c), rstd = mean
             InstanceNormLeakyReLU.forward(x: x, gamma: gamma, beta: b, y: &a, mean: &mean, rstd: &rstd,
