@@ -83,7 +83,8 @@ public final class UNet3D {
     // MARK: forward
 
     /// input [N, inChannels, D, H, W] → logits [N, classes, D, H, W], keeping what `backward` needs
-    /// (every conv output and norm statistics; the activations are recomputed from them). The returned pointer stays valid until the next forward with another shape.
+    /// (every conv output and norm statistics; the activations are recomputed from them). The
+    /// returned pointer stays valid until the next forward with another shape.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch: Int, spatial: [Int]) throws -> UnsafePointer<Float> {
         try checkShape(batch: batch, spatial: spatial)
