@@ -111,7 +111,7 @@ final class WinogradNormStatisticsTests: XCTestCase {
             }
         }
         var fused = [Float](repeating: .nan, count: rows * v), separate = fused
-        InstanceNormLeakyReLU.apply(x: z, gamma: gamma, beta: beta, y: &fused, mean: mean, rstd: rstd,
+        InstanceNormLeakyReLU.apply(x: z, gamma: gamma, beta: beta, mean: mean, rstd: rstd, y: &fused,
                                     batch: s.n, channels: s.cout, voxels: v)
         var m2 = mean, r2 = rstd
         InstanceNormLeakyReLU.forward(x: z, gamma: gamma, beta: beta, y: &separate, mean: &m2, rstd: &r2,
