@@ -45,11 +45,13 @@ enum ConvDispatch {
     }
 
     /// Whether Winograd forwards followed by an instance norm gather the norm's statistics in
-    /// their output stage (`WinogradConv3d.forward(…statistics:)`); `DRO_NORM_STATISTICS=separate`
-    /// restores the separate pass (back-to-back measurements, cross-checks).
+    /// their output stage (`WinogradConv3d.forward(…statistics:)`): only with
+    /// `DRO_NORM_STATISTICS=fused`. Off by default: in back-to-back training steps it was not
+    /// faster than the separate pass, and slower in 5 of 7 pairs (docs/performance.md, "Winograd
+    /// layers against their limit").
     static let fusedNormStatistics: Bool = {
-        guard let v = getenv("DRO_NORM_STATISTICS") else { return true }
-        return String(cString: v) != "separate"
+        guard let v = getenv("DRO_NORM_STATISTICS") else { return false }
+        return String(cString: v) == "fused"
     }()
 
     /// Runs the forward; when `statistics` is given and the Winograd path runs with
