@@ -1,0 +1,307 @@
+import Synchronization
+
+/// Winograd F(4×4×4, 3×3×3) convolution for stride-1, padding-1, 3×3×3 layers, NCDHW Float32.
+///
+/// Each 4×4×4 block of outputs ("tile") comes from a 6×6×6 input tile with the Lavin–Gray
+/// matrices (interpolation points 0, ±1, ±2): y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A per axis, 216
+/// transformed components. Summed over input channels the ⊙ becomes 216 GEMMs per chunk
+/// (M = Cout, K = Cin, N = tiles; `WinogradGEMM` with `components: 216`): 216 / 64 = 3.4
+/// multiplies per output and channel pair instead of F(2,3)'s 8, and 3.4 transformed values per
+/// output instead of 8. The price is accuracy: the transforms have entries up to 8 (Aᵀ) and 5
+/// (Bᵀ), so Float rounding is ~30× F(2,3)'s (docs/performance.md, "Winograd F(4,3)");
+/// `WinogradTile` decides per layer where it is used.
+///
+/// Same conventions as `WinogradConv3d` (which it mirrors): tiles in chunks of whole tile rows,
+/// each worker owning whole chunks (transform → GEMMs → transform) with OpenBLAS held at one
+/// thread; the batch folded into the tile dimension; odd extents zero-padded on input and cropped
+/// on output; weight gradient with a fixed chunk → worker assignment (bit-reproducible).
+/// Scratch: `workspace` slots 0 (transformed weights / dU) and 1 (per-worker chunk buffers).
+///
+/// The transforms here are portable Swift (vectors of 8 tiles along W).
+public enum WinogradF43 {
+    /// Transformed components per tile (6³).
+    public static let components = 216
+    /// Tiles per row are padded to a multiple of this (one SIMD8 vector).
+    static let lanes = 8
+
+    /// x: [N, Cin, D, H, W], weight: [Cout, Cin, 3, 3, 3], bias: [Cout] → y. Overwrites y.
+    public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                               d: Int, h: Int, width: Int, workspace: Workspace) {
+        forward(x: x, weight: weight, bias: bias, y: y, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
+                workspace: workspace, tuning: standardTuning)
+    }
+
+    /// dy: [N, Cout, D, H, W] → dx: [N, Cin, D, H, W]. Overwrites dx.
+    public static func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                                     d: Int, h: Int, width: Int, workspace: Workspace) {
+        backwardInput(dy: dy, weight: weight, dx: dx, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
+                      workspace: workspace, tuning: standardTuning)
+    }
+
+    /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil):
+    /// dU_ξ = Σ_tiles (A dy Aᵀ)_ξ (Bᵀ x B)_ξᵀ, then dweight += Gᵀ dU G.
+    public static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                      dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                                      n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                                      workspace: Workspace) {
+        backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout, d: d, h: h,
+                       width: width, workspace: workspace, tuning: standardTuning)
+    }
+
+    /// Defaults: F(2,3)'s chunk budget; at least 64 tiles per chunk (= 4096 outputs, F(2,3)'s
+    /// 128 tiles are 1024) so the GEMMs keep a useful N.
+    static var standardTuning: WinogradTuning { WinogradTuning(minimumChunkTiles: 64) }
+
+    // MARK: - Tunable entry points
+
+    static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                        workspace: Workspace, tuning: WinogradTuning) {
+        precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
+                     "WinogradF43.forward: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
+        guard n * d * h * width > 0 else { return }
+        let u = workspace.buffer(0, count: components * cout * cin)
+        transformWeights(weight, cout: cout, cin: cin, flipTranspose: false, u: u)
+        convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
+                 d: d, h: h, w: width, workspace: workspace, tuning: tuning)
+    }
+
+    static func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                              n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                              workspace: Workspace, tuning: WinogradTuning) {
+        precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
+                     "WinogradF43.backwardInput: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
+        guard n * d * h * width > 0 else { return }
+        let u = workspace.buffer(0, count: components * cout * cin)
+        transformWeights(weight, cout: cout, cin: cin, flipTranspose: true, u: u)
+        convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
+                 d: d, h: h, w: width, workspace: workspace, tuning: tuning)
+    }
+
+    /// output [n, cout, …] = conv(input [n, cin, …]) with transformed weights u [216][cout][cin].
+    private static func convolve(input: UnsafePointer<Float>, u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 output: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
+                                 d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning) {
+        let plan = WinogradF43Plan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
+        let xiStride = plan.componentStride, ld = plan.channelStride
+        let kernel = tuning.gemmKernel
+        let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: 0,
+                                 workspace: workspace, slot: 1)
+        plan.run(scratch: scratch, fixedAssignment: false) { rows, s in
+            for c in 0..<cin {
+                for row in rows {
+                    let (sample, td, th) = plan.decode(row: row)
+                    WinogradF43Transforms.inputRow(
+                        plane: input + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
+                        out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: s.lines)
+                }
+            }
+            WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cout, cin: cin,
+                                 tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
+                                 components: components)
+            for co in 0..<cout {
+                for row in rows {
+                    let (sample, td, th) = plan.decode(row: row)
+                    WinogradF43Transforms.outputRow(
+                        src: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        plane: output + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
+                        bias: bias?[co] ?? 0, scratch: s.lines)
+                }
+            }
+        }
+    }
+
+    static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                               dbias: UnsafeMutablePointer<Float>?, n: Int, cin: Int, cout: Int,
+                               d: Int, h: Int, width: Int, workspace: Workspace, tuning: WinogradTuning) {
+        precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
+                     "WinogradF43.backwardWeight: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
+        guard n * d * h * width > 0 else { return }
+        let plan = WinogradF43Plan(batch: n, d: d, h: h, w: width, channels: cin + cout, tuning: tuning)
+        let xiStride = plan.componentStride, ld = plan.channelStride
+        let matrix = cout * cin
+        let kernel = tuning.gemmKernel
+        let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: components * matrix,
+                                 workspace: workspace, slot: 1)
+        for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
+        plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
+            for row in rows {
+                let (sample, td, th) = plan.decode(row: row)
+                let local = (row - rows.lowerBound) * plan.rowStride
+                for c in 0..<cin {
+                    WinogradF43Transforms.inputRow(
+                        plane: x + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
+                        out: s.data + c * ld + local, xiStride: xiStride, scratch: s.lines)
+                }
+                for co in 0..<cout {
+                    WinogradF43Transforms.gradientRow(
+                        plane: dy + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
+                        out: s.products + co * ld + local, xiStride: xiStride, scratch: s.lines)
+                }
+            }
+            WinogradGEMM.weight(kernel, products: s.products, data: s.data, du: s.accumulator, cout: cout,
+                                cin: cin, tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
+                                components: components)
+        }
+        let total = scratch[0].accumulator
+        for s in scratch.dropFirst() {
+            for i in 0..<components * matrix { total[i] += s.accumulator[i] }
+        }
+        accumulateWeightGradient(du: total, cout: cout, cin: cin, dw: dweight)
+        if let dbias {
+            WinogradConv3d.accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,
+                                                  threads: tuning.threads)
+        }
+    }
+
+    // MARK: - Weight transforms (in Double, rounded once)
+
+    /// G (6×3), Lavin & Gray F(4,3).
+    static let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                                [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+
+    /// u[ξ][co][ci] = (G w[co, ci] Gᵀ)_ξ per axis; with `flipTranspose` the kernel flipped in space
+    /// and laid out u[ξ][ci][co] (the input gradient's forward).
+    static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, flipTranspose: Bool,
+                                 u: UnsafeMutablePointer<Float>) {
+        let matrix = cout * cin
+        Parallel.forEach(count: matrix, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { pair in
+            let co = pair / cin, ci = pair % cin
+            let k = w + pair * 27
+            var t = [Double](repeating: 0, count: 27)
+            for i in 0..<27 { t[i] = Double(flipTranspose ? k[26 - i] : k[i]) }
+            let out = apply(g, t)
+            let index = flipTranspose ? ci * cout + co : co * cin + ci
+            for xi in 0..<components { u[xi * matrix + index] = Float(out[xi]) }
+        }
+    }
+
+    /// dw[co, ci] += Gᵀ dU[ξ][co][ci] G per axis.
+    static func accumulateWeightGradient(du: UnsafePointer<Float>, cout: Int, cin: Int,
+                                         dw: UnsafeMutablePointer<Float>) {
+        let matrix = cout * cin
+        let gt = (0..<3).map { k in (0..<6).map { j in g[j][k] } }
+        Parallel.forEach(count: matrix, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { pair in
+            var t = [Double](repeating: 0, count: components)
+            for xi in 0..<components { t[xi] = Double(du[xi * matrix + pair]) }
+            let out = apply(gt, t)
+            for i in 0..<27 { dw[pair * 27 + i] += Float(out[i]) }
+        }
+    }
+
+    /// M ⊗ M ⊗ M applied to a cube of side n (M: r × n) in Double; result r³, index (i·r + j)·r + k.
+    static func apply(_ m: [[Double]], _ x: [Double]) -> [Double] {
+        let r = m.count, n = m[0].count
+        var a = [Double](repeating: 0, count: r * n * n)
+        for i in 0..<r { for j in 0..<n { for k in 0..<n {
+            var s = 0.0; for t in 0..<n { s += m[i][t] * x[(t * n + j) * n + k] }; a[(i * n + j) * n + k] = s } } }
+        var b = [Double](repeating: 0, count: r * r * n)
+        for i in 0..<r { for j in 0..<r { for k in 0..<n {
+            var s = 0.0; for t in 0..<n { s += m[j][t] * a[(i * n + t) * n + k] }; b[(i * r + j) * n + k] = s } } }
+        var c = [Double](repeating: 0, count: r * r * r)
+        for i in 0..<r { for j in 0..<r { for k in 0..<r {
+            var s = 0.0; for t in 0..<n { s += m[k][t] * b[(i * r + j) * n + t] }; c[(i * r + j) * r + k] = s } } }
+        return c
+    }
+}
+
+/// Tiling of an [n, c, d, h, w] volume into 4×4×4 output tiles and of the tile rows into chunks
+/// (a row = the tilesW tiles of one (sample, tile depth, tile height)); chunk buffers laid out
+/// [channel][ξ][tile] like F(2,3)'s `WinogradPlan`.
+struct WinogradF43Plan {
+    let batch, d, h, w: Int
+    let tilesD, tilesH, tilesW: Int
+    /// Columns of one row in a chunk buffer: tilesW (no padding columns: a 16³ layer has 4 tiles
+    /// per row, which whole vectors would double). The transforms store whole vectors, so a row's
+    /// last vector spills into the next row's columns (written after it: rows go in increasing
+    /// order) or into the slack after the chunk's last row (`componentStride` ≥ columns + 16).
+    let rowStride: Int
+    /// tilesW rounded up to whole SIMD8 vectors: the transforms' scratch row width.
+    let vectorTiles: Int
+    let rowsPerChunk: Int
+    /// Stride between the 216 component rows of one channel: ≥ tiles per chunk, rounded to an
+    /// odd number of 64-byte lines (as in `WinogradPlan`).
+    let componentStride: Int
+    let threads: Int
+
+    init(batch: Int, d: Int, h: Int, w: Int, channels: Int, tuning: WinogradTuning) {
+        self.batch = batch; self.d = d; self.h = h; self.w = w
+        tilesD = (d + 3) / 4; tilesH = (h + 3) / 4; tilesW = (w + 3) / 4
+        let lanes = WinogradF43.lanes
+        rowStride = tilesW
+        vectorTiles = (tilesW + lanes - 1) / lanes * lanes
+        let bytesPerTile = WinogradF43.components * channels * MemoryLayout<Float>.size
+        let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
+        let rows = batch * tilesD * tilesH
+        var perChunk = max(1, min(rows, target / max(1, rowStride)))
+        perChunk = min(perChunk, (rows + tuning.threads - 1) / max(1, tuning.threads))
+        rowsPerChunk = max(1, perChunk)
+        componentStride = (rowsPerChunk * rowStride + 31) / 32 * 32 + 16
+        threads = max(1, min(tuning.threads, (rows + rowsPerChunk - 1) / rowsPerChunk))
+    }
+
+    var rows: Int { batch * tilesD * tilesH }
+    var chunkCount: Int { (rows + rowsPerChunk - 1) / rowsPerChunk }
+    var planeSize: Int { d * h * w }
+
+    func rowRange(chunk: Int) -> Range<Int> {
+        chunk * rowsPerChunk ..< min(rows, (chunk + 1) * rowsPerChunk)
+    }
+
+    func decode(row: Int) -> (n: Int, td: Int, th: Int) {
+        let perSample = tilesD * tilesH
+        let rem = row % perSample
+        return (row / perSample, rem / tilesH, rem % tilesH)
+    }
+
+    func columns(rows: Int) -> Int { rows * rowStride }
+
+    /// Stride between channels (ld of every GEMM operand), one cache line more than the
+    /// components (see `WinogradPlan.channelStride`).
+    var channelStride: Int { WinogradF43.components * componentStride + WinogradPlan.channelPadding }
+
+    func chunkFloats(channels: Int) -> Int { channels * channelStride + 16 }
+
+    /// Floats of one worker's transform scratch (`WinogradF43Transforms`).
+    var scratchFloats: Int { WinogradF43Transforms.scratchFloats(rowStride: vectorTiles) }
+
+    /// Per-worker chunk buffers from `workspace` slot `slot` (64-byte aligned).
+    func carve(dataChannels: Int, productChannels: Int, accumulatorFloats: Int, workspace: Workspace,
+               slot: Int) -> [WinogradWorkerScratch] {
+        @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }
+        let sizes = [chunkFloats(channels: dataChannels), chunkFloats(channels: productChannels), scratchFloats,
+                     16, accumulatorFloats].map(round)
+        let perWorker = sizes.reduce(0, +)
+        let base = workspace.buffer(slot, count: perWorker * threads + 16)
+        let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
+        let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
+        return (0..<threads).map { k in
+            var p = aligned + k * perWorker
+            func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
+            let data = take(0), products = take(1), lines = take(2), edge = take(3)
+            return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge,
+                                         accumulator: take(4))
+        }
+    }
+
+    /// Runs `chunk(rows, scratch)` for every chunk, each worker owning whole chunks with OpenBLAS
+    /// held at one thread. `fixedAssignment`: worker k takes chunks k, k + workers, … (per-worker
+    /// sums independent of timing); otherwise the next unclaimed chunk.
+    func run(scratch: [WinogradWorkerScratch], fixedAssignment: Bool,
+             _ chunk: (Range<Int>, WinogradWorkerScratch) -> Void) {
+        let workers = scratch.count
+        let next = Atomic<Int>(0)
+        winogradRunWorkers(workers, threading: .workersOwnChunks) { k in
+            var claimed = 0
+            while true {
+                let index = fixedAssignment ? k + claimed * workers : next.wrappingAdd(1, ordering: .relaxed).oldValue
+                claimed += 1
+                if index >= chunkCount { break }
+                chunk(rowRange(chunk: index), scratch[k])
+            }
+        }
+    }
+}
