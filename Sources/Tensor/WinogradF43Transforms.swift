@@ -8,8 +8,53 @@
 // last pass writes component ξ = (ξd·6 + ξh)·6 + ξw of local tile t to out[ξ·xiStride + t] in
 // whole vectors: up to 7 columns past the row's tilesW are overwritten (see WinogradF43Plan.rowStride).
 
+//
+// `inputRow`, `outputRow` and `gradientRow` run the AVX2 C ports (CKernels/winograd_f43_transforms.c,
+// bit-identical) when `useC`; the `portable…` Swift bodies otherwise (DRO_PORTABLE_KERNELS=1, no
+// AVX2 + FMA, or DRO_WINOGRAD_TRANSFORMS=swift).
+
+import CKernels
+
 enum WinogradF43Transforms {
     typealias V = SIMD8<Float>
+
+    /// Whether the C transforms run (read once per process).
+    static let useC = CPUFeatures.avx2FMA && WinogradTransformsC.preferred != nil
+
+    @inline(__always)
+    static func inputRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
+                         out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+        if useC {
+            dro_winograd_f43_input_row_avx2(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w), Int64(plan.vectorTiles),
+                                            Int64(td), Int64(th), out, Int64(xiStride), scratch)
+        } else {
+            portableInputRow(plane: plane, plan: plan, td: td, th: th, out: out, xiStride: xiStride, scratch: scratch)
+        }
+    }
+
+    @inline(__always)
+    static func outputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
+                          plan: WinogradF43Plan, td: Int, th: Int, bias: Float, scratch: UnsafeMutablePointer<Float>) {
+        if useC {
+            dro_winograd_f43_output_row_avx2(src, Int64(xiStride), plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
+                                             Int64(plan.vectorTiles), Int64(td), Int64(th), bias, scratch)
+        } else {
+            portableOutputRow(src: src, xiStride: xiStride, plane: plane, plan: plan, td: td, th: th, bias: bias,
+                              scratch: scratch)
+        }
+    }
+
+    @inline(__always)
+    static func gradientRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
+                            out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+        if useC {
+            dro_winograd_f43_gradient_row_avx2(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
+                                               Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),
+                                               scratch)
+        } else {
+            portableGradientRow(plane: plane, plan: plan, td: td, th: th, out: out, xiStride: xiStride, scratch: scratch)
+        }
+    }
 
     /// Floats of scratch one worker needs for a row of `rowStride` tiles.
     static func scratchFloats(rowStride rs: Int) -> Int { 432 * rs + 4 * rs + 32 }
@@ -64,8 +109,8 @@ enum WinogradF43Transforms {
 
     /// Transforms the tiles of row (td, th) of one channel plane [d, h, w] into
     /// out[ξ·xiStride + t], t < plan.vectorTiles (columns past tilesW: transforms of zeros).
-    static func inputRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
-                         out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+    static func portableInputRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
+                                 out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
         let rs = plan.vectorTiles, w = plan.w, h = plan.h, d = plan.d
         let wl = scratch, hb = scratch + 216 * rs, pad = scratch + 432 * rs
         // W: line (zi, yi) → wl[((zi·6 + yi)·6 + ξw)·rs + t].
@@ -122,8 +167,9 @@ enum WinogradF43Transforms {
 
     /// From the products src[ξ·xiStride + t] of row (td, th), writes the valid outputs of the
     /// row's tiles into `plane` [d, h, w] (plus `bias`), overwriting them.
-    static func outputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
-                          plan: WinogradF43Plan, td: Int, th: Int, bias: Float, scratch: UnsafeMutablePointer<Float>) {
+    static func portableOutputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
+                                  plan: WinogradF43Plan, td: Int, th: Int, bias: Float,
+                                  scratch: UnsafeMutablePointer<Float>) {
         let rs = plan.vectorTiles, w = plan.w, h = plan.h, d = plan.d
         let depth = min(4, d - 4 * td), height = min(4, h - 4 * th)
         let ob1 = scratch, ob2 = scratch + 144 * rs, line = scratch + 240 * rs
@@ -183,8 +229,8 @@ enum WinogradF43Transforms {
 
     /// Transforms the 4×4×4 output-gradient tiles of row (td, th) of one channel plane [d, h, w]
     /// (zero beyond the volume) into out[ξ·xiStride + t], t < plan.vectorTiles.
-    static func gradientRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
-                            out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+    static func portableGradientRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
+                                    out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
         let rs = plan.vectorTiles, w = plan.w, h = plan.h, d = plan.d
         let wl = scratch, hb = scratch + 96 * rs, pad = scratch + 432 * rs
         // W: line (zi, yi) → wl[((zi·4 + yi)·6 + ξw)·rs + t].

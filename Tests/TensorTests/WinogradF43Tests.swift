@@ -1,3 +1,4 @@
+import CKernels
 import Common
 import XCTest
 @testable import Tensor
@@ -167,6 +168,49 @@ final class WinogradF43Tests: XCTestCase {
         }
         XCTAssertEqual(results[0], results[1])
         XCTAssertEqual(results[0], results[2])
+    }
+
+    /// The AVX2 C transforms against the portable Swift ones, bit for bit, on every tile row of
+    /// awkward extents (W = 1 … 37: partial tiles, one and several vectors per row), from
+    /// NaN-filled buffers (a value left unwritten by one of them shows as a mismatch).
+    func testCTransformsAreBitIdenticalToSwift() throws {
+        guard CPUFeatures.avx2FMA else { throw XCTSkip("no AVX2 + FMA (or DRO_PORTABLE_KERNELS=1)") }
+        var rng = SplitMix64(seed: 15)
+        for (d, h, w) in [(1, 1, 1), (5, 6, 7), (4, 9, 13), (7, 3, 32), (6, 5, 37), (9, 8, 33)] {
+            let plan = WinogradF43Plan(batch: 1, d: d, h: h, w: w, channels: 2,
+                                       tuning: WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threads: 1))
+            let rs = plan.vectorTiles, xiStride = rs + 8
+            let plane = rng.values(d * h * w)
+            let count = WinogradF43.components * xiStride
+            let products = rng.values(count)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchFloats)
+            defer { scratch.deallocate() }
+            var planeSwift = [Float](repeating: .nan, count: d * h * w), planeC = planeSwift
+            for td in 0..<plan.tilesD {
+                for th in 0..<plan.tilesH {
+                    var outSwift = [Float](repeating: .nan, count: count), outC = outSwift
+                    scratch.update(repeating: .nan, count: plan.scratchFloats)
+                    WinogradF43Transforms.portableInputRow(plane: plane, plan: plan, td: td, th: th, out: &outSwift,
+                                                           xiStride: xiStride, scratch: scratch)
+                    scratch.update(repeating: .nan, count: plan.scratchFloats)
+                    dro_winograd_f43_input_row_avx2(plane, Int64(d), Int64(h), Int64(w), Int64(rs), Int64(td), Int64(th),
+                                                    &outC, Int64(xiStride), scratch)
+                    XCTAssertEqual(outSwift.map(\.bitPattern), outC.map(\.bitPattern), "input \(d)×\(h)×\(w) row \(td),\(th)")
+                    outSwift = [Float](repeating: .nan, count: count); outC = outSwift
+                    WinogradF43Transforms.portableGradientRow(plane: plane, plan: plan, td: td, th: th, out: &outSwift,
+                                                              xiStride: xiStride, scratch: scratch)
+                    dro_winograd_f43_gradient_row_avx2(plane, Int64(d), Int64(h), Int64(w), Int64(rs), Int64(td),
+                                                       Int64(th), &outC, Int64(xiStride), scratch)
+                    XCTAssertEqual(outSwift.map(\.bitPattern), outC.map(\.bitPattern), "gradient \(d)×\(h)×\(w) row \(td),\(th)")
+                    WinogradF43Transforms.portableOutputRow(src: products, xiStride: xiStride, plane: &planeSwift,
+                                                            plan: plan, td: td, th: th, bias: 0.25, scratch: scratch)
+                    dro_winograd_f43_output_row_avx2(products, Int64(xiStride), &planeC, Int64(d), Int64(h), Int64(w),
+                                                     Int64(rs), Int64(td), Int64(th), 0.25, scratch)
+                }
+            }
+            XCTAssertFalse(planeSwift.contains { $0.isNaN }, "output \(d)×\(h)×\(w): voxel not written")
+            XCTAssertEqual(planeSwift.map(\.bitPattern), planeC.map(\.bitPattern), "output \(d)×\(h)×\(w)")
+        }
     }
 
     /// Measurement (printed for docs/performance.md), with a loose bound: the error of F(4,3) and
