@@ -159,9 +159,19 @@ public enum WinogradF43 {
 
     // MARK: - Weight transforms (in Double, rounded once)
 
-    /// G (6×3), Lavin & Gray F(4,3).
-    static let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                                [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+    /// G (6×3) applied to (g0, g1, g2): Lavin & Gray F(4,3).
+    @inline(__always)
+    static func gApply(_ g0: Double, _ g1: Double, _ g2: Double) -> (Double, Double, Double, Double, Double, Double) {
+        let a = g0 + g2
+        return (g0 / 4, -(a + g1) / 6, -(a - g1) / 6, g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
+    }
+
+    /// Gᵀ (3×6) applied to m.
+    @inline(__always)
+    static func gtApply(_ m: UnsafePointer<Double>, _ s: Int) -> (Double, Double, Double) {
+        let (m0, m1, m2, m3, m4, m5) = (m[0], m[s], m[2 * s], m[3 * s], m[4 * s], m[5 * s])
+        return (m0 / 4 - (m1 + m2) / 6 + (m3 + m4) / 24, (m2 - m1) / 6 + (m3 - m4) / 12, (m3 + m4 - m1 - m2) / 6 + m5)
+    }
 
     /// u[ξ][co][ci] = (G w[co, ci] Gᵀ)_ξ per axis; with `flipTranspose` the kernel flipped in space
     /// and laid out u[ξ][ci][co] (the input gradient's forward).
@@ -171,11 +181,30 @@ public enum WinogradF43 {
         Parallel.forEach(count: matrix, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { pair in
             let co = pair / cin, ci = pair % cin
             let k = w + pair * 27
-            var t = [Double](repeating: 0, count: 27)
-            for i in 0..<27 { t[i] = Double(flipTranspose ? k[26 - i] : k[i]) }
-            let out = apply(g, t)
             let index = flipTranspose ? ci * cout + co : co * cin + ci
-            for xi in 0..<components { u[xi * matrix + index] = Float(out[xi]) }
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 54 + 108) { buffer in
+                let a = buffer.baseAddress!, b = a + 54   // a[(kd·3 + kh)·6 + ξw], b[(kd·6 + ξh)·6 + ξw]
+                @inline(__always) func tap(_ i: Int) -> Double { Double(flipTranspose ? k[26 - i] : k[i]) }
+                for line in 0..<9 {
+                    let r = gApply(tap(3 * line), tap(3 * line + 1), tap(3 * line + 2))
+                    let o = a + line * 6
+                    o[0] = r.0; o[1] = r.1; o[2] = r.2; o[3] = r.3; o[4] = r.4; o[5] = r.5
+                }
+                for kd in 0..<3 {
+                    for xw in 0..<6 {
+                        let p = a + kd * 18 + xw
+                        let r = gApply(p[0], p[6], p[12])
+                        let o = b + kd * 36 + xw
+                        o[0] = r.0; o[6] = r.1; o[12] = r.2; o[18] = r.3; o[24] = r.4; o[30] = r.5
+                    }
+                }
+                for hw in 0..<36 {
+                    let r = gApply(b[hw], b[36 + hw], b[72 + hw])
+                    let o = u + hw * matrix + index, s = 36 * matrix
+                    o[0] = Float(r.0); o[s] = Float(r.1); o[2 * s] = Float(r.2)
+                    o[3 * s] = Float(r.3); o[4 * s] = Float(r.4); o[5 * s] = Float(r.5)
+                }
+            }
         }
     }
 
@@ -183,28 +212,29 @@ public enum WinogradF43 {
     static func accumulateWeightGradient(du: UnsafePointer<Float>, cout: Int, cin: Int,
                                          dw: UnsafeMutablePointer<Float>) {
         let matrix = cout * cin
-        let gt = (0..<3).map { k in (0..<6).map { j in g[j][k] } }
         Parallel.forEach(count: matrix, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { pair in
-            var t = [Double](repeating: 0, count: components)
-            for xi in 0..<components { t[xi] = Double(du[xi * matrix + pair]) }
-            let out = apply(gt, t)
-            for i in 0..<27 { dw[pair * 27 + i] += Float(out[i]) }
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 216 + 108 + 54) { buffer in
+                let t = buffer.baseAddress!, b = t + 216, a = b + 108  // t[ξ], b[kd][ξh][ξw], a[kd][kh][ξw]
+                for xi in 0..<216 { t[xi] = Double(du[xi * matrix + pair]) }
+                for hw in 0..<36 {
+                    let r = gtApply(t + hw, 36)
+                    b[hw] = r.0; b[36 + hw] = r.1; b[72 + hw] = r.2
+                }
+                for kd in 0..<3 {
+                    for xw in 0..<6 {
+                        let r = gtApply(b + kd * 36 + xw, 6)
+                        let o = a + kd * 18 + xw
+                        o[0] = r.0; o[6] = r.1; o[12] = r.2
+                    }
+                }
+                for line in 0..<9 {
+                    let r = gtApply(a + line * 6, 1)
+                    dw[pair * 27 + 3 * line] += Float(r.0)
+                    dw[pair * 27 + 3 * line + 1] += Float(r.1)
+                    dw[pair * 27 + 3 * line + 2] += Float(r.2)
+                }
+            }
         }
-    }
-
-    /// M ⊗ M ⊗ M applied to a cube of side n (M: r × n) in Double; result r³, index (i·r + j)·r + k.
-    static func apply(_ m: [[Double]], _ x: [Double]) -> [Double] {
-        let r = m.count, n = m[0].count
-        var a = [Double](repeating: 0, count: r * n * n)
-        for i in 0..<r { for j in 0..<n { for k in 0..<n {
-            var s = 0.0; for t in 0..<n { s += m[i][t] * x[(t * n + j) * n + k] }; a[(i * n + j) * n + k] = s } } }
-        var b = [Double](repeating: 0, count: r * r * n)
-        for i in 0..<r { for j in 0..<r { for k in 0..<n {
-            var s = 0.0; for t in 0..<n { s += m[j][t] * a[(i * n + t) * n + k] }; b[(i * r + j) * n + k] = s } } }
-        var c = [Double](repeating: 0, count: r * r * r)
-        for i in 0..<r { for j in 0..<r { for k in 0..<r {
-            var s = 0.0; for t in 0..<n { s += m[k][t] * b[(i * r + j) * n + t] }; c[(i * r + j) * r + k] = s } } }
-        return c
     }
 }
 
