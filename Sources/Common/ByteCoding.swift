@@ -216,6 +216,18 @@ public struct ByteReader {
         return text
     }
 
+    /// A name this project wrote (a tensor name, an optimizer kind): a string of at most 255
+    /// bytes without control characters. A damaged one is refused here, so that no later
+    /// message quotes it across lines.
+    public mutating func name(_ what: String = "name") throws -> String {
+        let text = try string(what)
+        guard text.utf8.count <= 255,
+              !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw fail("\(what) is damaged (\(text.utf8.count) bytes, at most 255 printable characters)")
+        }
+        return text
+    }
+
     /// Throws unless every byte was consumed (bytes with leftovers are not what we wrote).
     public func finish() throws {
         guard isAtEnd else { throw fail("\(bytes.count - offset) unexpected trailing bytes") }

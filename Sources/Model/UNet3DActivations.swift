@@ -34,6 +34,29 @@ final class UNet3DActivations {
     var floatCount: Int { owned.reduce(0) { $0 + $1.count } }
 
 
+    /// The Floats `init` allocates for these arguments, computed without allocating (the
+    /// planner's memory check; `UNet3DActivationsTests` keeps the two equal).
+    static func floatCount(layout: UNet3DLayout, options o: UNet3DOptions, batch n: Int, spatial: [Int],
+                           training: Bool) -> Int {
+        let f = o.features, levels = f.count
+        let vox = (0..<levels).map { o.levelSpatial(spatial, $0).reduce(1, *) }
+        var total = n * o.inChannels * vox[0] + n * o.classes * vox[0]
+        if training {
+            for l in 0..<levels { total += layout.encoder[l].count * (2 * n * f[l] * vox[l] + 2 * n * f[l]) }
+            for l in 0..<(levels - 1) {
+                total += n * 2 * f[l] * vox[l] + layout.decoder[l].count * (2 * n * f[l] * vox[l] + 2 * n * f[l])
+                    + n * f[l] * vox[l]
+            }
+            for h in layout.auxHeads.indices { total += n * o.classes * vox[h + 1] }
+            total += 2 * ((0..<levels).map { n * 2 * f[$0] * vox[$0] }.max() ?? 0)
+        } else {
+            total += 2 * ((0..<levels).map { n * f[$0] * vox[$0] }.max() ?? 0) + 2 * n * (f.max() ?? 0)
+            total += (0..<max(1, levels - 1)).map { n * 2 * f[$0] * vox[$0] }.max() ?? 0
+            for l in 0..<(levels - 1) { total += n * f[l] * vox[l] }   // the skips
+        }
+        return total
+    }
+
     init(layout: UNet3DLayout, options o: UNet3DOptions, batch n: Int, spatial: [Int], training: Bool) {
         self.batch = n; self.spatial = spatial; self.training = training
         var owned: [FloatBuffer] = []
@@ -84,5 +107,20 @@ final class UNet3DActivations {
             }
         }
         self.owned = owned
+    }
+}
+
+extension UNet3D {
+    /// Bytes one training process of this network holds at `batch` samples of `spatial`
+    /// ([D, H, W]) voxels, without building it: the activations and gradient scratch exactly as
+    /// `UNet3DActivations` allocates them, the parameters with their gradients and optimizer
+    /// state (four copies: AdamW's two moments), and 10 % on top for the convolutions' scratch
+    /// (Winograd chunks, im2col tiles: ~4 % on the fetal network, docs/performance.md).
+    /// `dro-plan` skips candidates whose estimate exceeds the machine's memory.
+    public static func trainingMemoryEstimate(options: UNet3DOptions, batch: Int, spatial: [Int]) throws -> Int {
+        let parameters = try options.checkedParameterCount()
+        let activations = UNet3DActivations.floatCount(layout: UNet3DLayout(options), options: options, batch: batch,
+                                                       spatial: spatial, training: true)
+        return Int(Double(4 * activations) * 1.1) + 4 * 4 * parameters
     }
 }

@@ -36,7 +36,7 @@ extension UNet3D {
         }
         let count = try model.int("tensor count")
         var tensors: [(name: String, shape: [Int])] = []
-        for _ in 0..<max(0, min(count, 100_000)) { tensors.append((try model.string("name"), try model.ints("shape"))) }
+        for _ in 0..<max(0, min(count, 100_000)) { tensors.append((try model.name("name"), try model.ints("shape"))) }
         let values = try model.floats("parameters")
         try model.finish()
         return (tensors, values)

@@ -32,6 +32,9 @@ public struct PlanOptions: ParsableArguments {
     @Option(name: .customLong("max-timing-minutes"), help: "Cap on the time spent timing candidates.")
     public var maxTimingMinutes: Double = 10
 
+    @Option(name: .customLong("memory-gb"), help: "Memory one rank may use for training, in GB (default: 80 % of this machine's RAM); larger candidates are neither timed nor chosen.")
+    public var memoryGB: Double?
+
     @Option(name: .customLong("timed-steps"), help: "Timed training steps per candidate (after one warm-up step).")
     public var timedSteps: Int = 3
 
@@ -58,6 +61,7 @@ public struct PlanOptions: ParsableArguments {
         if let n = assumeCases, n < 2 { throw ValidationError("--assume-cases must be ≥ 2") }
         if timedSteps < 1 { throw ValidationError("--timed-steps must be ≥ 1") }
         if !(maxTimingMinutes > 0) { throw ValidationError("--max-timing-minutes must be > 0") }
+        if let m = memoryGB, !(m > 0) { throw ValidationError("--memory-gb must be > 0") }
     }
 }
 
@@ -74,6 +78,7 @@ public enum PlanCommand {
         request.assumeCases = o.assumeCases
         request.maxTimingSeconds = o.maxTimingMinutes * 60
         request.timedSteps = o.timedSteps
+        if let m = o.memoryGB { request.memoryBytes = m * 1e9 }
         let started = Date()
         let plan: Plan
         do {
@@ -91,6 +96,7 @@ public enum PlanCommand {
         var command = "dro-plan --dataset \(plan.layout.root ?? "") --budget-hours \(PlanError.hours(o.budgetHours)) --ranks R --threads \(o.threads)"
         if let n = o.assumeCases { command += " --assume-cases \(n)" }
         if o.minEpochs != BudgetRule.defaultMinEpochs { command += " --min-epochs \(o.minEpochs)" }
+        if let m = o.memoryGB { command += " --memory-gb \(PlanError.hours(m))" }
         command += " --output \(o.output)"
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -11,17 +11,18 @@ public enum PlanWriter {
 
     /// The candidate table printed by dro-plan.
     public static func table(_ plan: Plan) -> String {
-        var lines = ["patch          features                   params  s/step   how        epochs  iterations  val_every  predicted h"]
+        var lines = ["patch          features                   params     GB  s/step   how        epochs  iterations  val_every  predicted h"]
         for (i, r) in plan.rows.enumerated() {
             let patch = r.candidate.patch.map(String.init).joined(separator: "×")
             let params = r.parameters.map { String(format: "%.2fM", Double($0) / 1e6) } ?? "~" + String(format: "%.2fM", Double(Planner.approximateParameters(r.candidate, channels: plan.layout.channels.count, classes: plan.layout.classCount)) / 1e6)
             let step = r.stepSeconds.map { String(format: "%.3f", $0) } ?? "—"
-            let how = r.timed ? "timed" : (r.stepSeconds == nil ? "—" : "predicted")
+            let how = r.tooLarge ? "memory" : r.timed ? "timed" : (r.stepSeconds == nil ? "—" : "predicted")
+            let gb = String(format: "%.3g", r.memoryBytes / 1e9)
             let epochs = r.epochsFitting.map(String.init) ?? "—"
             let iterations = r.epochsFitting.map { String($0 * plan.model.iterationsPerEpoch) } ?? "—"
             let hours = r.predictedHours.map { String(format: "%.2f", $0) } ?? "—"
             let mark = i == plan.chosen ? " ← chosen" : ""
-            lines.append(pad(patch, 14) + " " + pad("\(r.candidate.features)", 25) + " " + pad(params, 7, right: true) + " "
+            lines.append(pad(patch, 14) + " " + pad("\(r.candidate.features)", 25) + " " + pad(params, 7, right: true) + " " + pad(gb, 6, right: true) + " "
                          + pad(step, 7, right: true) + "  " + pad(how, 9) + " " + pad(epochs, 7, right: true) + " "
                          + pad(iterations, 11, right: true) + " " + pad(r.validationEvery.map(String.init) ?? "—", 10, right: true)
                          + " " + pad(hours, 12, right: true) + mark)

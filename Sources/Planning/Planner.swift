@@ -20,6 +20,9 @@ public struct PlanRequest: Sendable {
     /// Cap on the seconds spent timing candidates (after the first, which is always timed).
     public var maxTimingSeconds = 600.0
     public var timedSteps = 3
+    /// Bytes one rank may hold while training: candidates whose estimate
+    /// (`UNet3D.trainingMemoryEstimate`) is larger are neither timed nor chosen.
+    public var memoryBytes = Planner.defaultMemoryBytes()
     /// Feature ladders tried: nnU-Net's base 32, and narrower ones for small budgets.
     public var featureBases = [32, 16, 8]
     public init(dataset: String) { self.dataset = dataset }
@@ -38,6 +41,10 @@ public struct CandidateRow: Sendable {
     public var validationEvery: Int?
     public var predictedHours: Double?
     public var macs: Double
+    /// Estimated bytes of one rank's training process (`UNet3D.trainingMemoryEstimate`).
+    public var memoryBytes: Double = 0
+    /// Above the request's memory limit: never timed or chosen.
+    public var tooLarge = false
 }
 
 /// The outcome: the chosen network and its schedule, with everything needed to explain it.
@@ -142,6 +149,24 @@ public enum Planner {
                          epochsFitting: nil, validationEvery: nil, predictedHours: nil,
                          macs: $0.forwardMACs(inChannels: channels, classes: classes))
         }
+        for i in rows.indices {
+            let c = rows[i].candidate
+            let options = CandidateTimer.timedNetwork(c, channels: channels, classes: classes)
+            let bytes = (try? UNet3D.trainingMemoryEstimate(options: options, batch: request.batch,
+                                                             spatial: [c.patch[2], c.patch[1], c.patch[0]])) ?? Int.max
+            rows[i].memoryBytes = Double(bytes)
+            rows[i].tooLarge = Double(bytes) > request.memoryBytes
+        }
+        guard rows.contains(where: { !$0.tooLarge }) else {
+            let least = rows.map(\.memoryBytes).min() ?? 0
+            throw PlanError.noCandidate(String(format: "the smallest candidate needs about %.1f GB for training, more than the %.1f GB allowed (--memory-gb)",
+                                               least / 1e9, request.memoryBytes / 1e9))
+        }
+        let tooLarge = rows.filter(\.tooLarge).count
+        if tooLarge > 0 {
+            log(String(format: "%d of %d candidates need more than %.1f GB for training (--memory-gb) and are skipped",
+                       tooLarge, rows.count, request.memoryBytes / 1e9))
+        }
         func windows(_ patch: [Int]) -> Int {
             validationShapes.reduce(0) { sum, shape in
                 sum + (0..<3).reduce(1) { $0 * SlidingWindow.starts(size: shape[$1], patch: patch[$1], overlap: 0.5).count }
@@ -169,7 +194,7 @@ public enum Planner {
         /// Predictions for untimed rows from the timed row nearest in multiply-adds.
         func predict() {
             let timed = rows.indices.filter { rows[$0].timed }
-            for i in rows.indices {
+            for i in rows.indices where !rows[i].tooLarge {
                 if !rows[i].timed, let j = timed.min(by: { abs(log2(rows[$0].macs / rows[i].macs)) < abs(log2(rows[$1].macs / rows[i].macs)) }) {
                     let scale = rows[i].macs / rows[j].macs
                     rows[i].stepSeconds = rows[j].stepSeconds! * scale
@@ -191,11 +216,11 @@ public enum Planner {
         func fits(_ i: Int) -> Bool { (rows[i].epochsFitting ?? 0) >= request.minEpochs }
 
         // The cheapest candidate first: it calibrates the predictions and gives the minimum.
-        let cheapest = rows.indices.min { rows[$0].macs < rows[$1].macs }!
+        let cheapest = rows.indices.filter { !rows[$0].tooLarge }.min { rows[$0].macs < rows[$1].macs }!
         log("timing candidates on this machine (\(request.threads) threads, batch \(request.batch), \(request.timedSteps) steps after 1 warm-up each)")
         try time(cheapest)
         // And the smallest patch of the widest ladder, which calibrates the preferred rows.
-        let widest = rows.indices.filter { rows[$0].candidate.features[0] == rows[0].candidate.features[0] }
+        let widest = rows.indices.filter { !rows[$0].tooLarge && rows[$0].candidate.features[0] == rows[0].candidate.features[0] }
         if let smallest = widest.min(by: { rows[$0].macs < rows[$1].macs }), !rows[smallest].timed {
             try time(smallest)
         }
@@ -229,7 +254,7 @@ public enum Planner {
         }
         // Predictions from multiply-adds are rough (narrow layers run below the machine's peak):
         // while the next preferred candidate is predicted within 2× of fitting, time it too.
-        while chosen > 0, !rows[chosen - 1].timed, Date().timeIntervalSince(timingStart) < request.maxTimingSeconds,
+        while chosen > 0, !rows[chosen - 1].timed, !rows[chosen - 1].tooLarge, Date().timeIntervalSince(timingStart) < request.maxTimingSeconds,
               let e = rows[chosen - 1].epochsFitting, Double(e) * 2 >= Double(request.minEpochs) {
             try time(chosen - 1)
             predict()
@@ -246,7 +271,9 @@ public enum Planner {
         let validationEvery = min(row.validationEvery ?? TimeModel.defaultValidationEvery, max(1, epochs))
         let larger = rows[..<chosen].filter { $0.stepSeconds != nil }
         reason = "the widest feature ladder, then the largest patch, whose \(request.minEpochs) epochs fit \(PlanError.hours(request.budgetHours)) h"
-            + (larger.isEmpty ? " — and the largest candidate of all" : "; every larger candidate trains fewer epochs than that")
+            + (larger.isEmpty ? (rows[..<chosen].contains(where: \.tooLarge) ? " — every larger candidate needs more memory than allowed"
+                                                                                  : " — and the largest candidate of all")
+                              : "; every larger candidate trains fewer epochs than that")
             + reason
         return Plan(request: request, fingerprint: fingerprint, layout: layout, targetSpacing: target, medianShape: median,
                     anisotropicAxis: aniso, trainingCases: trainingCount, validationCases: validationCount, model: m,
@@ -256,6 +283,11 @@ public enum Planner {
 
     /// The 1-minute load average and the online cores: timings taken on a busy machine hold
     /// only while it stays as busy.
+    /// 80 % of this machine's physical memory (the rest for the system and the case cache).
+    public static func defaultMemoryBytes() -> Double {
+        0.8 * Double(ProcessInfo.processInfo.physicalMemory)
+    }
+
     static func loadAverage() -> (average: Double, cores: Int)? {
         guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
               let first = text.split(separator: " ").first, let value = Double(first) else { return nil }

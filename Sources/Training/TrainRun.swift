@@ -129,7 +129,17 @@ public enum TrainRun {
                              + "global batch \(settings.globalBatchSize)")
             if communicator.isRoot, let note = Launch.mpirunSignalNote() { output.err("dro-train: " + note) }
         }
-        reporter.message("training \(network.parameterCount) parameters: \(settings.epochs) epochs × "
+        let memory = Double((try? UNet3D.trainingMemoryEstimate(options: networkOptions, batch: settings.batchSize,
+                                                                spatial: [patch.d, patch.h, patch.w])) ?? 0)
+        let physical = Double(ProcessInfo.processInfo.physicalMemory)
+        if communicator.isRoot, memory > physical {
+            output.err(String(format: "dro-train: warning: this network needs about %.1f GB per process at patch %@ and batch %d, "
+                              + "more than this machine's %.1f GB: expect the system to end the run; lower "
+                              + "training.patch_size, training.batch_size or model.features (dro-plan --memory-gb)",
+                              memory / 1e9, "\(config.training.patchSize)" as NSString, settings.batchSize, physical / 1e9))
+        }
+        reporter.message("training \(network.parameterCount) parameters"
+                         + String(format: " (about %.1f GB per process)", memory / 1e9) + ": \(settings.epochs) epochs × "
                          + "\(settings.iterationsPerEpoch) iterations, batch \(settings.globalBatchSize), "
                          + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue)"
                          + (settings.patience.map { "; stops after \($0) validations without a better validation "

@@ -197,7 +197,7 @@ public final class UNetTrainingModel: TrainingModel {
         let optimizerName = UNetTrainingModel.optimizerSection
         var state = ByteReader(try checkpoint.require(optimizerName, path: path), path: path, section: optimizerName)
         try UNetTrainingModel.checkVersion(try state.uint32("version"), path: path, section: optimizerName)
-        let kind = try state.string("kind")
+        let kind = try state.name("kind")
         switch (optimizer, kind) {
         case let (.sgd(sgd), "sgd"):
             try UNetTrainingModel.copy(try state.floats("velocity"), into: sgd.velocity, path: path, section: optimizerName)

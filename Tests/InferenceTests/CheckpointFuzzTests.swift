@@ -322,3 +322,32 @@ final class CheckpointCorruptTableTests: XCTestCase {
         }
     }
 }
+
+/// What the fuzzer found in the "model" section (DRO_FUZZ_SEED=4026034010, mutation 1954): a
+/// tensor name damaged into one with a newline was quoted across lines by the resume path's
+/// "network differs" message.
+final class CheckpointCorruptModelTests: XCTestCase {
+    func testDamagedTensorNameIsRefusedInOneLineByBothReaders() throws {
+        let folder = try InferFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/a.ckpt"
+        let base = try CheckpointFuzzTests.base("sgd", adamW: false, hardness: false,
+                                                options: UNet3DOptions(inChannels: 1, classes: 2, features: [2, 4]),
+                                                channels: ["T2"])
+        var checkpoint = base.checkpoint
+        var model = try XCTUnwrap(checkpoint.sections.first { $0.0 == UNet3D.parameterSection }?.1)
+        let name = Array("encoder.0.0.norm.bias".utf8)
+        let at = try XCTUnwrap((0...(model.count - name.count)).first { Array(model[$0..<$0 + name.count]) == name })
+        model[at + 9] = UInt8(ascii: "\n")   // "encoder.0\n0.norm.bias": same length, CRCs fixed by set
+        checkpoint.set(UNet3D.parameterSection, model)
+        try checkpoint.write(to: path)
+
+        for (reader, read) in [("TrainedModel.load", { _ = try TrainedModel.load(path: path, threads: 1) }),
+                               ("resume", { try base.model.loadState(from: try Checkpoint.read(path: path), path: path) })] {
+            XCTAssertThrowsError(try read(), reader) { error in
+                let text = "\(error)"
+                XCTAssert(text.contains(path) && !text.contains("\n") && text.contains("damaged"), "\(reader): \(text)")
+            }
+        }
+    }
+}

@@ -41,6 +41,44 @@ def test_plan_runs_in_dro_train(tmp_path):
     assert d.returncode == 0, d.stdout + d.stderr
 
 
+def rows(stdout):
+    """The candidate table: (patch, GB, how, chosen) per row."""
+    out = []
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) > 5 and "×" in parts[0] and parts[0][0].isdigit():
+            # patch, features (may contain spaces) ... params GB s/step how
+            tail = line.split("]", 1)[1].split()
+            out.append((parts[0], float(tail[1]), tail[3], "← chosen" in line))
+    return out
+
+
+def test_memory_limit_skips_larger_candidates(tmp_path):
+    data = phantom(tmp_path / "data")
+    r = plan(data, tmp_path / "a.cfg", "--budget-hours", "0.05", "--min-epochs", "2")
+    assert r.returncode == 0, r.stderr
+    table = rows(r.stdout)
+    chosen = [t for t in table if t[3]]
+    assert len(chosen) == 1 and all(t[2] != "memory" for t in table), r.stdout
+    # A limit just below the chosen network's estimate: it and every larger one are skipped,
+    # and the plan picks one that fits the limit.
+    limit = chosen[0][1] * 0.9
+    r = plan(data, tmp_path / "b.cfg", "--budget-hours", "0.05", "--min-epochs", "2", "--memory-gb", f"{limit:.6g}")
+    assert r.returncode == 0, r.stderr
+    table = rows(r.stdout)
+    assert "skipped" in r.stderr, r.stderr
+    for patch, gb, how, is_chosen in table:
+        assert (how == "memory") == (gb > limit), (patch, gb, how, limit)
+    assert [t for t in table if t[3]][0][1] <= limit, r.stdout
+    assert "--memory-gb" in (tmp_path / "b.cfg").read_text()
+    # Below even the smallest: one line naming the need and the option.
+    r = plan(data, tmp_path / "c.cfg", "--memory-gb", "0.000001")
+    assert r.returncode == 1
+    line = r.stderr.strip().splitlines()[-1]
+    assert "smallest candidate needs about" in line and "--memory-gb" in line, r.stderr
+    assert not (tmp_path / "c.cfg").exists()
+
+
 def test_budget_too_small_names_the_minimum(tmp_path):
     data = phantom(tmp_path / "data")
     r = plan(data, tmp_path / "p.cfg", "--budget-hours", "0.0001")
