@@ -82,8 +82,9 @@ public final class UNet3D {
 
     // MARK: forward
 
-    /// input [N, inChannels, D, H, W] → logits [N, classes, D, H, W], keeping every activation for
-    /// `backward`. The returned pointer stays valid until the next forward with another shape.
+    /// input [N, inChannels, D, H, W] → logits [N, classes, D, H, W], keeping what `backward` needs
+    /// (every conv output and norm statistics; the activations are recomputed from them). The
+    /// returned pointer stays valid until the next forward with another shape.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch: Int, spatial: [Int]) throws -> UnsafePointer<Float> {
         try checkShape(batch: batch, spatial: spatial)
@@ -110,10 +111,19 @@ public final class UNet3D {
         var dims = s.spatial
         for l in 0..<levels {
             for (j, blk) in layout.encoder[l].enumerated() {
-                let g = geometry(blk, batch: n, inSpatial: dims)
-                convBlockForward(blk, name: "enc\(l).\(j)", g: g, x: x, buffers: s.encoder[l][j])
-                x = UnsafePointer(s.encoder[l][j].a)
+                let g = geometry(blk, batch: n, inSpatial: dims), buf = s.encoder[l][j]
+                convBlockForward(blk, name: "enc\(l).\(j)", g: g, x: x, buffers: buf)
+                x = UnsafePointer(buf.a)
                 dims = [g.outD, g.outH, g.outW]
+                if let stride = buf.aSampleStride, n > 1, let scratch = s.scratch {
+                    // The skip went straight into the concat buffer; the next level's conv reads
+                    // N contiguous samples.
+                    let count = f[l] * g.outVoxels
+                    timed("skip\(l) gather", .other, flops: 0) {
+                        for i in 0..<n { (scratch + i * count).update(from: buf.a + i * stride, count: count) }
+                    }
+                    x = UnsafePointer(scratch)
+                }
             }
         }
         for l in stride(from: levels - 2, through: 0, by: -1) {
@@ -126,9 +136,11 @@ public final class UNet3D {
                 ConvTranspose3d.forward(x: x, w: arena.value(u.weight), bias: arena.value(u.bias), y: cat, g: ug,
                                         ySampleStride: 2 * f[l] * vox, workspace: workspace, threads: threads)
             }
-            let skip = s.encoder[l].last!.a
-            timed("cat\(l) fwd", .other, flops: 0) {
-                for i in 0..<n { (cat + (2 * i + 1) * f[l] * vox).update(from: skip + i * f[l] * vox, count: f[l] * vox) }
+            let skip = s.encoder[l].last!
+            if skip.aSampleStride == nil {   // inference: one concat buffer for all levels
+                timed("cat\(l) fwd", .other, flops: 0) {
+                    for i in 0..<n { (cat + (2 * i + 1) * f[l] * vox).update(from: skip.a + i * f[l] * vox, count: f[l] * vox) }
+                }
             }
             x = UnsafePointer(cat)
             for (j, blk) in layout.decoder[l].enumerated() {
@@ -179,7 +191,7 @@ public final class UNet3D {
                                  winogradWorkspace: winogradWorkspace, threads: threads)
         }
         timed("\(name) norm+lrelu fwd", .norm, flops: 0) { InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
-                                      y: buffers.a, mean: buffers.mean, rstd: buffers.rstd,
+                                      y: buffers.a, ySampleStride: buffers.aSampleStride, mean: buffers.mean, rstd: buffers.rstd,
                                       batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
                                       eps: options.normEps, slope: options.leakySlope, threads: threads) }
     }
@@ -189,8 +201,14 @@ public final class UNet3D {
     /// Back-propagates dLogits [N, classes, D, H, W] (and, with deep supervision, dLoss/d of each
     /// `auxiliaryLogits` entry, same order) through the last `forward`.
     /// OVERWRITES the gradient arena (`arena.gradients`) with dLoss/dθ.
+    ///
+    /// Buffers (see `UNet3DActivations`): three gradient slots — H = `scratch`, G0 and G1 = the two
+    /// halves of `gradConcat` — hold dLoss/da of a block (turned into dLoss/dz in place by the norm
+    /// backward), its input gradient and the recomputed input activation of its weight gradient;
+    /// `gradConcat` as a whole takes the concat gradient; a decoder level's concat buffer, dead
+    /// once its first conv is back-propagated, takes its skip gradient and its up gradient.
     public func backward(_ dLogits: UnsafePointer<Float>, auxiliary: [UnsafePointer<Float>] = []) throws {
-        guard let s = trainingState, let gradA = s.gradA, let gradB = s.gradB else {
+        guard let s = trainingState, let h = s.scratch, let gc = s.gradConcat else {
             throw UNet3DError.shape(what: "backward call", found: "no training forward before it", allowed: "forward, then backward")
         }
         guard auxiliary.isEmpty || auxiliary.count == layout.auxHeads.count else {
@@ -201,67 +219,112 @@ public final class UNet3D {
         arena.zeroGradients()
         let n = s.batch, f = options.features, levels = f.count
         let vox = (0..<levels).map { options.levelSpatial(s.spatial, $0) }
-        var cur = gradA, other = gradB
-        func swapBuffers() { swap(&cur, &other) }
-        let headInput = levels > 1 ? s.decoder[0].last!.a : s.encoder[0].last!.a
+        let slots = [h, gc, gc + s.slotCount], g0 = slots[1], g1 = slots[2]
+        /// The first slot not among `busy`.
+        func free(_ busy: UnsafeMutablePointer<Float>...) -> UnsafeMutablePointer<Float> {
+            slots.first { !busy.contains($0) }!
+        }
+        /// Recomputes a block's activation a (N contiguous samples) into `dst` (a free slot).
+        func activation(_ blk: UNet3DLayout.ConvBlock, _ buf: UNet3DActivations.Block, level l: Int, name: String,
+                        into dst: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+            let v = vox[l].reduce(1, *)
+            precondition(n * f[l] * v <= s.slotCount)
+            timed("\(name) a recompute", .norm, flops: 0) {
+                InstanceNormLeakyReLU.apply(x: buf.z, gamma: arena.value(blk.gamma), beta: arena.value(blk.beta),
+                                            mean: buf.mean, rstd: buf.rstd, y: dst, batch: n, channels: f[l], voxels: v,
+                                            slope: options.leakySlope, threads: threads)
+            }
+            return dst
+        }
+        /// Input activation of decoder level l's transposed conv (= output of the level below).
+        func upInput(_ l: Int, into dst: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+            l + 1 == levels - 1
+                ? activation(layout.encoder[l + 1].last!, s.encoder[l + 1].last!, level: l + 1, name: "enc\(l + 1).\(layout.encoder[l + 1].count - 1)", into: dst)
+                : activation(layout.decoder[l + 1].last!, s.decoder[l + 1].last!, level: l + 1, name: "dec\(l + 1).\(layout.decoder[l + 1].count - 1)", into: dst)
+        }
+        /// Where dLoss/da of decoder level l's last block must arrive: its chain of blocks ends
+        /// (block 0) in H, so that `gradConcat` is free for the concat gradient.
+        func decoderEntry(_ l: Int) -> UnsafeMutablePointer<Float> { layout.decoder[l].count == 1 ? h : g1 }
+
+        // Head: dLoss/da of its input into the decoder's (or the only encoder level's) entry slot.
         let hg = headGeometry(batch: n, spatial: s.spatial)
+        let headTop = levels > 1 ? decoderEntry(0) : h
+        let headInput = levels > 1
+            ? activation(layout.decoder[0].last!, s.decoder[0].last!, level: 0, name: "dec0.\(layout.decoder[0].count - 1)", into: g0)
+            : activation(layout.encoder[0].last!, s.encoder[0].last!, level: 0, name: "enc0.\(layout.encoder[0].count - 1)", into: g0)
         timed("head conv1 bwd", .conv, flops: 2 * hg.forwardFLOPs, path: "sgemm") {
-            Conv3d.backward(x: headInput, w: arena.value(layout.head.weight), dy: dLogits, dx: cur,
+            Conv3d.backward(x: headInput, w: arena.value(layout.head.weight), dy: dLogits, dx: headTop,
                             dw: arena.gradient(layout.head.weight), dbias: arena.gradient(layout.head.bias),
                             g: hg, workspace: workspace, threads: threads)
         }
         reportReady(layout.head.weight, layout.head.bias)
+        var cur = headTop
         for l in 0..<(levels - 1) {
             let d = vox[l], v = d.reduce(1, *)
             if l > 0, l <= auxiliary.count {
                 // cur = dLoss/d(decoder[l] output) from above; add this level's head.
-                let h = layout.auxHeads[l - 1], ag = auxHeadGeometry(l, batch: n, spatial: d)
+                let hd = layout.auxHeads[l - 1], ag = auxHeadGeometry(l, batch: n, spatial: d)
+                let x = activation(layout.decoder[l].last!, s.decoder[l].last!, level: l,
+                                   name: "dec\(l).\(layout.decoder[l].count - 1)", into: free(cur))
                 timed("ds\(l) conv1 bwd", .conv, flops: 2 * ag.forwardFLOPs, path: "sgemm") {
-                    Conv3d.backward(x: s.decoder[l].last!.a, w: arena.value(h.weight), dy: auxiliary[l - 1], dx: cur,
-                                    dw: arena.gradient(h.weight), dbias: arena.gradient(h.bias),
+                    Conv3d.backward(x: x, w: arena.value(hd.weight), dy: auxiliary[l - 1], dx: cur,
+                                    dw: arena.gradient(hd.weight), dbias: arena.gradient(hd.bias),
                                     g: ag, workspace: workspace, accumulateInput: true, threads: threads)
                 }
-                reportReady(h.weight, h.bias)
+                reportReady(hd.weight, hd.bias)
             }
             for j in stride(from: layout.decoder[l].count - 1, through: 0, by: -1) {
                 let blk = layout.decoder[l][j], buf = s.decoder[l][j]
-                let x = j == 0 ? s.concat[l] : s.decoder[l][j - 1].a
-                convBlockBackward(blk, name: "dec\(l).\(j)", g: geometry(blk, batch: n, inSpatial: d), x: x, buffers: buf,
-                                  grad: cur, dx: other, accumulate: false)
-                swapBuffers()
+                let geo = geometry(blk, batch: n, inSpatial: d)
+                if j > 0 {
+                    // Block 0 must find its dLoss/da in H: block 1 writes there, blocks above in G0/G1.
+                    let dst = j == 1 ? h : (cur == g1 ? g0 : g1)
+                    let x = activation(layout.decoder[l][j - 1], s.decoder[l][j - 1], level: l, name: "dec\(l).\(j - 1)",
+                                       into: free(cur, dst))
+                    convBlockBackward(blk, name: "dec\(l).\(j)", g: geo, x: x, buffers: buf, grad: cur, dx: dst, accumulate: false)
+                    cur = dst
+                } else {
+                    precondition(cur == h && n * 2 * f[l] * v <= 2 * s.slotCount)
+                    convBlockBackward(blk, name: "dec\(l).0", g: geo, x: s.concat[l], buffers: buf, grad: cur, dx: gc, accumulate: false)
+                }
             }
-            // cur = d(concat): split into d(up) → other, d(skip) → gradSkip[l].
+            // gc = d(concat): split into d(up) and d(skip), both into the now dead concat buffer.
+            let skipGrad = s.concat[l], upGrad = s.concat[l] + n * f[l] * v
             timed("cat\(l) bwd", .other, flops: 0) {
-                ChannelConcat.backward(dy: cur, da: other, db: s.gradSkip[l], batch: n, channelsA: f[l], channelsB: f[l], voxels: v)
+                ChannelConcat.backward(dy: gc, da: upGrad, db: skipGrad, batch: n, channelsA: f[l], channelsB: f[l], voxels: v)
             }
-            swapBuffers()
             let u = layout.up[l], below = vox[l + 1]
-            let upInput = l + 1 == levels - 1 ? s.encoder[l + 1].last!.a : s.decoder[l + 1].last!.a
+            let next = l + 1 < levels - 1 ? decoderEntry(l + 1) : g1
+            let x = upInput(l, into: g0)
             let ug = ConvTranspose3dGeometry(batch: n, inChannels: u.inChannels, outChannels: u.outChannels,
                                              inD: below[0], inH: below[1], inW: below[2], strideDHW: u.stride)
             timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: ug.isStride2 ? "gather+sgemm" : "gather-general+sgemm") {
-                ConvTranspose3d.backward(x: upInput, w: arena.value(u.weight), dy: cur, dx: other,
+                ConvTranspose3d.backward(x: x, w: arena.value(u.weight), dy: upGrad, dx: next,
                                          dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
                                          g: ug, workspace: workspace, threads: threads)
             }
             reportReady(u.weight, u.bias)
-            swapBuffers()
+            cur = next
         }
         for l in stride(from: levels - 1, through: 0, by: -1) {
-            // dLoss/da of this level's output: from the decoder (deepest level) or the skip buffer,
-            // which already holds both the concat path and the next level's first conv.
-            var g = l == levels - 1 ? cur : s.gradSkip[l]
+            // dLoss/da of this level's output: from the decoder (deepest level) or the skip
+            // gradient, which already holds both the concat path and the next level's first conv.
+            var g = l == levels - 1 ? cur : s.concat[l]
             let inDims = l == 0 ? s.spatial : vox[l - 1]
             for j in stride(from: layout.encoder[l].count - 1, through: 0, by: -1) {
                 let blk = layout.encoder[l][j], buf = s.encoder[l][j]
                 let geo = geometry(blk, batch: n, inSpatial: j == 0 ? inDims : vox[l])
                 if j > 0 {
-                    let dst = g == gradA ? gradB : gradA
-                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.encoder[l][j - 1].a, buffers: buf, grad: g, dx: dst, accumulate: false)
+                    let dst = free(g)
+                    let x = activation(layout.encoder[l][j - 1], s.encoder[l][j - 1], level: l, name: "enc\(l).\(j - 1)",
+                                       into: free(g, dst))
+                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: x, buffers: buf, grad: g, dx: dst, accumulate: false)
                     g = dst
                 } else if l > 0 {
-                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.encoder[l - 1].last!.a, buffers: buf, grad: g,
-                                      dx: s.gradSkip[l - 1], accumulate: true)
+                    let x = activation(layout.encoder[l - 1].last!, s.encoder[l - 1].last!, level: l - 1,
+                                       name: "enc\(l - 1).\(layout.encoder[l - 1].count - 1)", into: free(g))
+                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: x, buffers: buf, grad: g,
+                                      dx: s.concat[l - 1], accumulate: true)
                 } else {
                     convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.input, buffers: buf, grad: g, dx: nil, accumulate: false)
                 }
@@ -269,12 +332,13 @@ public final class UNet3D {
         }
     }
 
-    /// grad holds dLoss/da on entry (overwritten with dLoss/dz); dx receives dLoss/dx.
+    /// grad holds dLoss/da on entry (overwritten with dLoss/dz); dx receives dLoss/dx. The norm
+    /// backward recomputes the leaky ReLU mask from z (a is not kept).
     private func convBlockBackward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
                                    buffers: UNet3DActivations.Block, grad: UnsafeMutablePointer<Float>,
                                    dx: UnsafeMutablePointer<Float>?, accumulate: Bool) {
-        timed("\(name) norm+lrelu bwd", .norm, flops: 0) { InstanceNormLeakyReLU.backward(x: buffers.z, gamma: arena.value(b.gamma), mean: buffers.mean, rstd: buffers.rstd,
-                                       output: buffers.a, dOutput: grad, dx: grad,
+        timed("\(name) norm+lrelu bwd", .norm, flops: 0) { InstanceNormLeakyReLU.backward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
+                                       mean: buffers.mean, rstd: buffers.rstd, dOutput: grad, dx: grad,
                                        dgamma: arena.gradient(b.gamma), dbeta: arena.gradient(b.beta),
                                        batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
                                        slope: options.leakySlope, threads: threads) }
@@ -303,13 +367,21 @@ public final class UNet3D {
         guard let s = trainingState else { return [] }
         let n = s.batch, f = options.features
         var out: [(String, [Float])] = []
+        // Recomputed from the kept z and statistics (the forward's a, bit for bit).
+        func output(_ blk: UNet3DLayout.ConvBlock, _ buf: UNet3DActivations.Block, level l: Int) -> [Float] {
+            let v = options.levelSpatial(s.spatial, l).reduce(1, *)
+            return [Float](unsafeUninitializedCapacity: n * f[l] * v) { p, count in
+                InstanceNormLeakyReLU.apply(x: buf.z, gamma: arena.value(blk.gamma), beta: arena.value(blk.beta),
+                                            mean: buf.mean, rstd: buf.rstd, y: p.baseAddress!, batch: n, channels: f[l],
+                                            voxels: v, slope: options.leakySlope, threads: threads)
+                count = n * f[l] * v
+            }
+        }
         for l in 0..<f.count {
-            let count = n * f[l] * options.levelSpatial(s.spatial, l).reduce(1, *)
-            for j in s.encoder[l].indices { out.append(("encoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.encoder[l][j].a, count: count)))) }
+            for j in s.encoder[l].indices { out.append(("encoder.\(l).\(j)", output(layout.encoder[l][j], s.encoder[l][j], level: l))) }
         }
         for l in stride(from: f.count - 2, through: 0, by: -1) {
-            let count = n * f[l] * options.levelSpatial(s.spatial, l).reduce(1, *)
-            for j in s.decoder[l].indices { out.append(("decoder.\(l).\(j)", Array(UnsafeBufferPointer(start: s.decoder[l][j].a, count: count)))) }
+            for j in s.decoder[l].indices { out.append(("decoder.\(l).\(j)", output(layout.decoder[l][j], s.decoder[l][j], level: l))) }
         }
         return out
     }

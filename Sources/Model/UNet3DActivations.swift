@@ -2,14 +2,28 @@ import Tensor
 
 /// Where every intermediate of one forward pass lives, for a given batch and patch size.
 ///
-/// Training: every conv output z, activation a and concat gets its own buffer (kept for the
-/// backward pass), plus gradient scratch. Inference: z and a share a buffer (norm runs in place),
-/// consecutive blocks ping-pong between two buffers, and only the skips and one concat buffer are
-/// kept — a fraction of the training memory.
+/// Training keeps, per conv block, the conv output z and the norm statistics — not the activation
+/// a = LeakyReLU(norm(z)): the backward recomputes a from z (`InstanceNormLeakyReLU.apply`, bit for
+/// bit the forward's a) where it needs it, i.e. as the next layer's input for its weight gradient,
+/// and takes the leaky ReLU mask from z too. During the forward every a goes to one scratch
+/// buffer (`scratch`), read by the next layer and then overwritten — except each encoder level's
+/// last a (the skip), which the norm writes straight into the second half of that level's concat
+/// buffer [up, skip]. Gradients use three slots of N·max(f·V) Floats: `scratch` and the two
+/// halves of `gradConcat`, which as a whole holds the concat gradient (2f·V); after a decoder
+/// level's first conv the concat buffer is dead and holds that level's skip gradient (first
+/// N·f·V Floats) and the transposed conv's output gradient (second half).
+///
+/// Inference: z and a share a buffer (norm runs in place), consecutive blocks ping-pong between
+/// two buffers, and only the skips and one concat buffer are kept — a fraction of the training
+/// memory.
 final class UNet3DActivations {
     struct Block {
         var z: UnsafeMutablePointer<Float>      // conv output (pre-norm)
-        var a: UnsafeMutablePointer<Float>      // LeakyReLU(norm(z))
+        /// Where the forward writes a = LeakyReLU(norm(z)) (training: the shared scratch, or the
+        /// concat buffer's second half for a skip; inference: z itself).
+        var a: UnsafeMutablePointer<Float>
+        /// Sample stride of `a` when it is not N contiguous [C, V] blocks (a skip in a concat buffer).
+        var aSampleStride: Int?
         var mean: UnsafeMutablePointer<Float>   // [N·C]
         var rstd: UnsafeMutablePointer<Float>
     }
@@ -24,10 +38,12 @@ final class UNet3DActivations {
     var logits: UnsafeMutablePointer<Float>
     /// Deep-supervision logits of decoder levels 1..<L−1 (index l − 1), training only.
     var auxLogits: [UnsafeMutablePointer<Float>] = []
-    /// Gradient scratch (training only): two ping-pong buffers and one skip gradient per level.
-    var gradA: UnsafeMutablePointer<Float>?
-    var gradB: UnsafeMutablePointer<Float>?
-    var gradSkip: [UnsafeMutablePointer<Float>] = []
+    /// Training only: N·max_l(f_l·V_l) Floats — the forward's activations, then a gradient slot.
+    var scratch: UnsafeMutablePointer<Float>?
+    /// Training only: 2·`slotCount` Floats — the concat gradient, or two gradient slots.
+    var gradConcat: UnsafeMutablePointer<Float>?
+    /// Floats of one gradient slot (N·max_l(f_l·V_l)).
+    var slotCount = 0
     private var owned: [FloatBuffer] = []
 
     /// Total Floats held.
@@ -42,13 +58,13 @@ final class UNet3DActivations {
         let vox = (0..<levels).map { o.levelSpatial(spatial, $0).reduce(1, *) }
         var total = n * o.inChannels * vox[0] + n * o.classes * vox[0]
         if training {
-            for l in 0..<levels { total += layout.encoder[l].count * (2 * n * f[l] * vox[l] + 2 * n * f[l]) }
+            // Per block z, mean, rstd; one concat buffer per decoder level; scratch + 2 gradient slots.
+            for l in 0..<levels { total += layout.encoder[l].count * (n * f[l] * vox[l] + 2 * n * f[l]) }
             for l in 0..<(levels - 1) {
-                total += n * 2 * f[l] * vox[l] + layout.decoder[l].count * (2 * n * f[l] * vox[l] + 2 * n * f[l])
-                    + n * f[l] * vox[l]
+                total += n * 2 * f[l] * vox[l] + layout.decoder[l].count * (n * f[l] * vox[l] + 2 * n * f[l])
             }
             for h in layout.auxHeads.indices { total += n * o.classes * vox[h + 1] }
-            total += 2 * ((0..<levels).map { n * 2 * f[$0] * vox[$0] }.max() ?? 0)
+            total += 3 * ((0..<levels).map { n * f[$0] * vox[$0] }.max() ?? 0)
         } else {
             total += 2 * ((0..<levels).map { n * f[$0] * vox[$0] }.max() ?? 0) + 2 * n * (f.max() ?? 0)
             total += (0..<max(1, levels - 1)).map { n * 2 * f[$0] * vox[$0] }.max() ?? 0
@@ -68,21 +84,21 @@ final class UNet3DActivations {
         input = alloc(n * o.inChannels * vox[0])
         logits = alloc(n * o.classes * vox[0])
         if training {
+            slotCount = (0..<levels).map { n * f[$0] * vox[$0] }.max() ?? 0
+            let shared = alloc(slotCount)
+            scratch = shared
+            gradConcat = alloc(2 * slotCount)
+            for l in 0..<(levels - 1) { concat.append(alloc(n * 2 * f[l] * vox[l])) }
+            func block(_ l: Int, skip: Bool) -> Block {
+                Block(z: alloc(n * f[l] * vox[l]), a: skip ? concat[l] + f[l] * vox[l] : shared,
+                      aSampleStride: skip ? 2 * f[l] * vox[l] : nil, mean: alloc(n * f[l]), rstd: alloc(n * f[l]))
+            }
             for l in 0..<levels {
-                encoder.append(layout.encoder[l].map { _ in
-                    Block(z: alloc(n * f[l] * vox[l]), a: alloc(n * f[l] * vox[l]), mean: alloc(n * f[l]), rstd: alloc(n * f[l]))
-                })
+                let count = layout.encoder[l].count
+                encoder.append((0..<count).map { block(l, skip: l < levels - 1 && $0 == count - 1) })
             }
-            for l in 0..<(levels - 1) {
-                concat.append(alloc(n * 2 * f[l] * vox[l]))
-                decoder.append(layout.decoder[l].map { _ in
-                    Block(z: alloc(n * f[l] * vox[l]), a: alloc(n * f[l] * vox[l]), mean: alloc(n * f[l]), rstd: alloc(n * f[l]))
-                })
-                gradSkip.append(alloc(n * f[l] * vox[l]))
-            }
+            for l in 0..<(levels - 1) { decoder.append(layout.decoder[l].map { _ in block(l, skip: false) }) }
             for h in layout.auxHeads.indices { auxLogits.append(alloc(n * o.classes * vox[h + 1])) }
-            let largest = (0..<levels).map { n * 2 * f[$0] * vox[$0] }.max() ?? 0
-            gradA = alloc(largest); gradB = alloc(largest)
         } else {
             // Ping-pong pair for everything but skips and concat; stats scratch shared.
             let largest = (0..<levels).map { n * f[$0] * vox[$0] }.max() ?? 0
@@ -97,13 +113,13 @@ final class UNet3DActivations {
                 for j in 0..<layout.encoder[l].count {
                     let isSkip = l < levels - 1 && j == layout.encoder[l].count - 1
                     let buf = isSkip ? alloc(n * f[l] * vox[l]) : next()
-                    blocks.append(Block(z: buf, a: buf, mean: mean, rstd: rstd))
+                    blocks.append(Block(z: buf, a: buf, aSampleStride: nil, mean: mean, rstd: rstd))
                 }
                 encoder.append(blocks)
             }
             for l in 0..<(levels - 1) {
                 concat.append(cat)
-                decoder.append(layout.decoder[l].map { _ in let b = next(); return Block(z: b, a: b, mean: mean, rstd: rstd) })
+                decoder.append(layout.decoder[l].map { _ in let b = next(); return Block(z: b, a: b, aSampleStride: nil, mean: mean, rstd: rstd) })
             }
         }
         self.owned = owned
@@ -115,7 +131,7 @@ extension UNet3D {
     /// ([D, H, W]) voxels, without building it: the activations and gradient scratch exactly as
     /// `UNet3DActivations` allocates them, the parameters with their gradients and optimizer
     /// state (four copies: AdamW's two moments), and 10 % on top for the convolutions' scratch
-    /// (Winograd chunks, im2col tiles: ~4 % on the fetal network, docs/performance.md).
+    /// (Winograd chunks, im2col tiles: ~7 % on the fetal network, docs/performance.md).
     /// `dro-plan` skips candidates whose estimate exceeds the machine's memory.
     public static func trainingMemoryEstimate(options: UNet3DOptions, batch: Int, spatial: [Int]) throws -> Int {
         let parameters = try options.checkedParameterCount()

@@ -45,7 +45,7 @@ public enum InstanceNorm3d {
                                 dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 batch: Int, channels: Int, voxels: Int,
                                 threads: Int = Parallel.defaultThreads) {
-        NormActivationBackward.run(x: x, gamma: gamma, mean: mean, rstd: rstd, activation: nil, slope: 1,
+        NormActivationBackward.run(x: x, gamma: gamma, mean: mean, rstd: rstd, activation: .none, slope: 1,
                                    dOut: dy, dx: dx, dgamma: dgamma, dbeta: dbeta,
                                    batch: batch, channels: channels, voxels: voxels, threads: threads)
     }
@@ -53,10 +53,19 @@ public enum InstanceNorm3d {
 
 /// The shared backward of instance norm, optionally followed by leaky ReLU.
 enum NormActivationBackward {
-    /// activation = the leaky ReLU output a (its sign gives the mask, since slope > 0) or nil for
-    /// a bare norm. Parallel over channels so dgamma/dbeta accumulate without races.
+    /// Where the leaky ReLU mask comes from.
+    enum Activation {
+        /// Bare norm.
+        case none
+        /// The stored leaky ReLU output a (its sign gives the mask, since slope > 0).
+        case output(UnsafePointer<Float>)
+        /// Recomputed from x, γ, β and the statistics (no stored output needed; same mask bit for bit).
+        case recomputed(beta: UnsafePointer<Float>)
+    }
+
+    /// Parallel over rows; dgamma/dbeta summed per channel afterwards, so no races.
     static func run(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, mean: UnsafePointer<Float>,
-                    rstd: UnsafePointer<Float>, activation: UnsafePointer<Float>?, slope: Float,
+                    rstd: UnsafePointer<Float>, activation: Activation, slope: Float,
                     dOut: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                     dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                     batch: Int, channels: Int, voxels: Int, threads: Int) {
@@ -66,16 +75,23 @@ enum NormActivationBackward {
         defer { sums.deallocate() }
         Parallel.forEach(0..<work, threads: threads) { rs in
             for r in rs {
-                let m = mean[r], s = rstd[r]
+                let m = mean[r], s = rstd[r], c = r % channels
                 let xp = x + r * voxels, gp = dOut + r * voxels
-                let ap = activation.map { $0 + r * voxels }
-                let (sg, sgx) = NormRowKernels.gradientSums(x: xp, dOut: gp, activation: ap, slope: slope,
+                let mask: NormRowKernels.Mask
+                switch activation {
+                case .none: mask = .none
+                case .output(let a): mask = .output(a + r * voxels)
+                case .recomputed(let beta):
+                    // The forward's expressions (InstanceNormLeakyReLU.forward / apply).
+                    let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
+                    mask = .affine(scale: scale, shift: shift)
+                }
+                let (sg, sgx) = NormRowKernels.gradientSums(x: xp, dOut: gp, mask: mask, slope: slope,
                                                             m: m, s: s, count: voxels)
                 sums[2 * r] = sg
                 sums[2 * r + 1] = sgx
                 // dx = rstd·γ·(g − Σg/V − x̂·Σg·x̂/V)
-                let c = r % channels
-                NormRowKernels.inputGradient(x: xp, dOut: gp, activation: ap, slope: slope, m: m, s: s,
+                NormRowKernels.inputGradient(x: xp, dOut: gp, mask: mask, slope: slope, m: m, s: s,
                                              k: gamma[c] * s, mg: Float(sg / Double(voxels)),
                                              mgx: Float(sgx / Double(voxels)), dx: dx + r * voxels, count: voxels)
             }

@@ -1,19 +1,36 @@
 /// Instance norm followed by leaky ReLU in one pass over the data (the U-Net's conv block tail):
-/// a = LeakyReLU(γ·x̂ + β). The backward needs only x (the conv output), the statistics and a.
+/// a = LeakyReLU(γ·x̂ + β). The backward needs x (the conv output) and the statistics, and either
+/// a or β (to recompute a's sign).
 public enum InstanceNormLeakyReLU {
-    /// x [N, C, V] → a [N, C, V] (a may alias x only if x is not needed for backward).
+    /// x [N, C, V] → a [N, C, V] (a may alias x only if x is not needed for backward; sample n of a
+    /// at y + n·ySampleStride, as in `apply`).
     public static func forward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                               y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                               y: UnsafeMutablePointer<Float>, ySampleStride: Int? = nil,
+                               mean: UnsafeMutablePointer<Float>,
                                rstd: UnsafeMutablePointer<Float>, batch: Int, channels: Int, voxels: Int,
                                eps: Float = InstanceNorm3d.defaultEps, slope: Float = LeakyReLU.defaultSlope,
                                threads: Int = Parallel.defaultThreads) {
         InstanceNorm3d.statistics(x: x, rows: batch * channels, voxels: voxels, eps: eps,
                                   mean: mean, rstd: rstd, threads: threads)
+        apply(x: x, gamma: gamma, beta: beta, mean: mean, rstd: rstd, y: y, ySampleStride: ySampleStride,
+              batch: batch, channels: channels, voxels: voxels, slope: slope, threads: threads)
+    }
+
+    /// a = LeakyReLU(γ·(x − mean)·rstd + β) from statistics `forward` wrote: the second half of
+    /// `forward`, bit for bit its output — recomputes an activation that was not kept. y holds
+    /// sample n at y + n·ySampleStride (default C·V; larger: y is the first or last channels of a
+    /// wider tensor, e.g. a concat buffer).
+    public static func apply(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                             mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                             y: UnsafeMutablePointer<Float>, ySampleStride: Int? = nil,
+                             batch: Int, channels: Int, voxels: Int,
+                             slope: Float = LeakyReLU.defaultSlope, threads: Int = Parallel.defaultThreads) {
+        let yStride = ySampleStride ?? channels * voxels
         Parallel.forEach(0..<(batch * channels), threads: threads) { rs in
             for r in rs {
-                let c = r % channels
+                let n = r / channels, c = r % channels
                 let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
-                NormRowKernels.affineLeaky(x + r * voxels, y + r * voxels, count: voxels,
+                NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, count: voxels,
                                            scale: scale, shift: shift, slope: slope)
             }
         }
@@ -28,8 +45,23 @@ public enum InstanceNormLeakyReLU {
                                 dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                                 batch: Int, channels: Int, voxels: Int,
                                 slope: Float = LeakyReLU.defaultSlope, threads: Int = Parallel.defaultThreads) {
-        NormActivationBackward.run(x: x, gamma: gamma, mean: mean, rstd: rstd, activation: output, slope: slope,
+        NormActivationBackward.run(x: x, gamma: gamma, mean: mean, rstd: rstd, activation: .output(output), slope: slope,
                                    dOut: dOutput, dx: dx, dgamma: dgamma, dbeta: dbeta,
+                                   batch: batch, channels: channels, voxels: voxels, threads: threads)
+    }
+
+    /// The same gradients without the output a: the leaky ReLU mask is recomputed from x, γ, β and
+    /// the statistics with `forward`'s expressions (same mask, same results bit for bit), so a
+    /// training pass may keep x = the conv output and drop a. dx OVERWRITTEN (may alias dOutput);
+    /// dgamma, dbeta ACCUMULATED.
+    public static func backward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                                dOutput: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
+                                batch: Int, channels: Int, voxels: Int,
+                                slope: Float = LeakyReLU.defaultSlope, threads: Int = Parallel.defaultThreads) {
+        NormActivationBackward.run(x: x, gamma: gamma, mean: mean, rstd: rstd, activation: .recomputed(beta: beta),
+                                   slope: slope, dOut: dOutput, dx: dx, dgamma: dgamma, dbeta: dbeta,
                                    batch: batch, channels: channels, voxels: voxels, threads: threads)
     }
 }

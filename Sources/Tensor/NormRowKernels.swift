@@ -66,15 +66,42 @@ enum NormRowKernels {
         while j < count { let u = p[j] * scale + shift; q[j] = u > 0 ? u : u * slope; j += 1 }
     }
 
-    /// g = dOut masked by the leaky ReLU (from the sign of its output a; a = nil: no activation).
+    /// Where the leaky ReLU's gradient mask comes from: its stored output a (the sign of a), its
+    /// pre-activation recomputed from the norm input x as u = x·scale + shift with the very
+    /// expression `affineLeaky` evaluates (so u > 0 exactly where the forward's a > 0, bit for bit),
+    /// or nothing (bare norm).
+    enum Mask {
+        case none
+        case output(UnsafePointer<Float>)
+        case affine(scale: Float, shift: Float)
+    }
+
+    /// g = dOut masked by the leaky ReLU, x = the row's norm input at j.
     @inline(__always)
-    static func masked(_ g: Vec, _ a: UnsafePointer<Float>?, _ j: Int, _ lv: Vec) -> Vec {
-        guard let a else { return g }
-        return g.replacing(with: g * lv, where: .!(load(a + j) .> 0))
+    static func masked(_ g: Vec, _ mask: Mask, _ xv: Vec, _ j: Int, _ lv: Vec) -> Vec {
+        switch mask {
+        case .none: return g
+        case .output(let a): return g.replacing(with: g * lv, where: .!(load(a + j) .> 0))
+        case .affine(let scale, let shift):
+            let u = xv * Vec(repeating: scale) + Vec(repeating: shift)
+            return g.replacing(with: g * lv, where: .!(u .> 0))
+        }
+    }
+
+    /// Scalar form of `masked`.
+    @inline(__always)
+    static func masked(_ g: Float, _ mask: Mask, _ x: Float, _ j: Int, _ slope: Float) -> Float {
+        switch mask {
+        case .none: return g
+        case .output(let a): return a[j] > 0 ? g : g * slope
+        case .affine(let scale, let shift):
+            let u = x * scale + shift
+            return u > 0 ? g : g * slope
+        }
     }
 
     /// (Σg, Σg·x̂) over one row, x̂ = (x − m)·s.
-    static func gradientSums(x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, activation: UnsafePointer<Float>?,
+    static func gradientSums(x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, mask: Mask,
                              slope: Float, m: Float, s: Float, count: Int) -> (Double, Double) {
         let mv = Vec(repeating: m), sv = Vec(repeating: s), lv = Vec(repeating: slope)
         var sg = 0.0, sgx = 0.0, i = 0
@@ -82,14 +109,14 @@ enum NormRowKernels {
             let e = min(count, i + Reduce.block)
             var ag = Vec(), agx = Vec(), j = i
             while j + lanes <= e {
-                let g = masked(load(dOut + j), activation, j, lv)
-                ag += g; agx += g * ((load(x + j) - mv) * sv)
+                let xv = load(x + j)
+                let g = masked(load(dOut + j), mask, xv, j, lv)
+                ag += g; agx += g * ((xv - mv) * sv)
                 j += lanes
             }
             var bg = ag.sum(), bgx = agx.sum()
             while j < e {
-                var g = dOut[j]
-                if let a = activation, !(a[j] > 0) { g *= slope }
+                let g = masked(dOut[j], mask, x[j], j, slope)
                 bg += g; bgx += g * ((x[j] - m) * s)
                 j += 1
             }
@@ -100,20 +127,20 @@ enum NormRowKernels {
     }
 
     /// dx = k·(g − mg − x̂·mgx), x̂ = (x − m)·s.
-    static func inputGradient(x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, activation: UnsafePointer<Float>?,
+    static func inputGradient(x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, mask: Mask,
                               slope: Float, m: Float, s: Float, k: Float, mg: Float, mgx: Float,
                               dx: UnsafeMutablePointer<Float>, count: Int) {
         let mv = Vec(repeating: m), sv = Vec(repeating: s), lv = Vec(repeating: slope)
         let kv = Vec(repeating: k), mgv = Vec(repeating: mg), mgxv = Vec(repeating: mgx)
         var j = 0
         while j + lanes <= count {
-            let g = masked(load(dOut + j), activation, j, lv)
-            store(kv * (g - mgv - (load(x + j) - mv) * sv * mgxv), dx + j)
+            let xv = load(x + j)
+            let g = masked(load(dOut + j), mask, xv, j, lv)
+            store(kv * (g - mgv - (xv - mv) * sv * mgxv), dx + j)
             j += lanes
         }
         while j < count {
-            var g = dOut[j]
-            if let a = activation, !(a[j] > 0) { g *= slope }
+            let g = masked(dOut[j], mask, x[j], j, slope)
             dx[j] = k * (g - mg - (x[j] - m) * s * mgx)
             j += 1
         }
