@@ -62,6 +62,7 @@ public enum UNetConvPhases {
         text += threadClock ? ", times = thread CPU time\n" : "\n"
         text += String(format: "sgemm 2048² peak %.1f GFLOP/s; ms per call (best of %d)\n", peak, repeats)
         text += "layer    tile  | fwd   = im2col + gemm   | bwd   = im2col + dW gemm + dcol gemm + col2im\n"
+        if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "winograd" { return text + UNetWinogradPhases.report(o) }
         var rng = SplitMix64(seed: o.seed)
         for (name, g) in layers(o) {
           for tile in tileSweep(g) {
@@ -102,7 +103,7 @@ public enum UNetConvPhases {
         }
         text += "polyphase: the stride-2 layers without im2col (ConvPolyphase), fwd and bwd (dx + dW) per tile size; (%) = direct FLOPs at the sgemm peak\n"
         text += "(%) = that GEMM's rate as a fraction of the sgemm peak; enc0.0*: bwd = the direct Cin = 1 weight-gradient kernel, phases = im2col path\n"
-        return text
+        return text + UNetWinogradPhases.report(o)
     }
 
     /// ConvPolyphase forward and backward of one stride-2 layer per tile size (its own choice first).

@@ -33,8 +33,13 @@ enum ConvDispatch {
 
     /// Name of the kernel used for g (for profiles).
     static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
-        if usesWinograd(g, algorithm) { return "winograd" }
+        if usesWinograd(g, algorithm) { return tile(g) == .f43 ? "winograd-f43" : "winograd" }
         return usesPolyphase(g, algorithm) ? "polyphase+sgemm" : Conv3d.kernelName(g)
+    }
+
+    /// Winograd tile of a layer that `usesWinograd` (`WinogradTile.choose`; DRO_WINOGRAD_TILE overrides).
+    static func tile(_ g: Conv3dGeometry) -> WinogradTile {
+        WinogradTile.choose(cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW)
     }
 
     /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col),
@@ -62,12 +67,14 @@ enum ConvDispatch {
                         y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, algorithm: ConvAlgorithm,
                         workspace: Workspace, winogradWorkspace: Workspace, threads: Int,
                         statistics: WinogradNormStatistics? = nil) -> Bool {
-        if usesWinograd(g, algorithm), fusedNormStatistics, let statistics {
+        if usesWinograd(g, algorithm) && tile(g) == .f43 {
+            WinogradF43.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+                                d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+        } else if usesWinograd(g, algorithm), fusedNormStatistics, let statistics {
             WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                                    d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace, statistics: statistics)
             return true
-        }
-        if usesWinograd(g, algorithm) {
+        } else if usesWinograd(g, algorithm) {
             WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                                    d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         } else if usesPolyphase(g, algorithm) {
@@ -93,17 +100,26 @@ enum ConvDispatch {
                             accumulateInput: accumulateInput, threads: threads)
             return
         }
-        WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels,
-                                      cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-        guard let dx else { return }
-        if accumulateInput {
-            let tmp = workspace.buffer(accumulateSlot, count: g.inputCount)
-            WinogradConv3d.backwardInput(dy: dy, weight: w, dx: tmp, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-            Parallel.forEach(0..<g.inputCount, threads: threads) { r in for i in r { dx[i] += tmp[i] } }
+        let f43 = tile(g) == .f43
+        if f43 {
+            WinogradF43.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels,
+                                       cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         } else {
-            WinogradConv3d.backwardInput(dy: dy, weight: w, dx: dx, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+            WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels,
+                                          cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+        }
+        guard let dx else { return }
+        let target = accumulateInput ? workspace.buffer(accumulateSlot, count: g.inputCount) : dx
+        if f43 {
+            WinogradF43.backwardInput(dy: dy, weight: w, dx: target, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+                                      d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+        } else {
+            WinogradConv3d.backwardInput(dy: dy, weight: w, dx: target, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                                          d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+        }
+        if accumulateInput {
+            let tmp = target
+            Parallel.forEach(0..<g.inputCount, threads: threads) { r in for i in r { dx[i] += tmp[i] } }
         }
     }
 }

@@ -23,7 +23,8 @@ public enum CPUFeatures {
 /// Which kernels this process runs where there is a choice, for benchmark and log headers.
 public enum KernelChoice {
     /// "winograd_gemm" (avx2 | avx512 | blas), "winograd_transforms" (avx512 | avx2 | swift),
-    /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift).
+    /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift),
+    /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
     public static var summary: [String: String] {
         let transforms: String
         switch WinogradTransformsC.preferred {
@@ -32,7 +33,9 @@ public enum KernelChoice {
         case nil: transforms = "swift"
         }
         return ["winograd_gemm": WinogradGEMM.automatic.rawValue, "winograd_transforms": transforms,
-                "conv_kernels": ConvCKernels.available ? "avx2" : "swift"]
+                "conv_kernels": ConvCKernels.available ? "avx2" : "swift",
+                "winograd_tile": WinogradTile.requested?.rawValue
+                    ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
     }
 
     /// One line: "Winograd GEMMs avx2, transforms avx512, conv kernels avx2".

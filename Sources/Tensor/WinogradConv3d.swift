@@ -208,7 +208,7 @@ public enum WinogradConv3d {
     /// dbias[co] += Σ over samples and voxels of dy[n, co]; per-plane Float sums in 8 lanes,
     /// planes added in Double. Channels are split over `threads` (each sum is computed the same
     /// way whichever thread runs it, so the result does not depend on the thread count).
-    private static func accumulateBiasGradient(dy: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+    static func accumulateBiasGradient(dy: UnsafePointer<Float>, dbias: UnsafeMutablePointer<Float>,
                                                n: Int, cout: Int, planeSize: Int, threads: Int) {
         Parallel.forEach(count: cout, threads: threads) { co in
             var sum = 0.0

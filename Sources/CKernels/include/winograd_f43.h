@@ -1,0 +1,28 @@
+#ifndef DRO_WINOGRAD_F43_H
+#define DRO_WINOGRAD_F43_H
+
+#include <stdint.h>
+
+/// Winograd F(4×4×4, 3×3×3) data-side transforms of one tile row (td, th) of one channel, AVX2
+/// (8 tiles per 256-bit vector). Same layout and the same operations in the same order as the
+/// Swift transforms (Sources/Tensor/WinogradF43Transforms.swift), no FMA, so results are
+/// bit-identical to them. `vectorTiles`: tilesW rounded up to 8 (scratch row width; the
+/// transforms of the input and output gradient store whole vectors, up to vectorTiles columns).
+/// `scratch`: 436·vectorTiles + 32 floats. Callers check `dro_cpu_has_avx2_fma()` first; on
+/// other architectures these functions do nothing.
+
+/// Bᵀ x B of the 6³ input tiles of row (td, th) of plane [d, h, w] → out[ξ·xiStride + t].
+void dro_winograd_f43_input_row_avx2(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
+                                     int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
+
+/// Aᵀ m A of the products src[ξ·xiStride + t] of row (td, th) → plane [d, h, w] (+ bias),
+/// valid outputs only (overwrites).
+void dro_winograd_f43_output_row_avx2(const float *src, int64_t xiStride, float *plane, int64_t d, int64_t h,
+                                      int64_t w, int64_t vectorTiles, int64_t td, int64_t th, float bias,
+                                      float *scratch);
+
+/// A g Aᵀ of the 4³ output-gradient tiles of row (td, th) of plane [d, h, w] → out[ξ·xiStride + t].
+void dro_winograd_f43_gradient_row_avx2(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
+                                        int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
+
+#endif

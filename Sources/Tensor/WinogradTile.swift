@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which Winograd tile a stride-1, padding-1 3×3×3 layer runs: F(2,3) (`WinogradConv3d`, 2³
+/// outputs per 4³ tile) or F(4,3) (`WinogradF43`, 4³ outputs per 6³ tile, 3.4 instead of 8
+/// multiplies and transformed values per output, ~30× F(2,3)'s Float rounding error).
+///
+/// Rule (`choose`): F(4,3) where both channel counts are at most `maximumF43Channels` (its
+/// error stays a stated margin below the 1e-4 tolerance there) and the volume is at least
+/// `minimumF43Extent` on every axis (below it, partial 4³ tiles waste most of their work);
+/// F(2,3) elsewhere. Figures: docs/performance.md, "Winograd F(4,3)".
+/// `DRO_WINOGRAD_TILE=f23|f43` forces one tile for every such layer (back-to-back
+/// measurements, cross-checks); unset or any other value = the rule.
+public enum WinogradTile: String, Sendable, CaseIterable {
+    case f23, f43
+
+    /// Environment variable that overrides the rule.
+    public static let overrideVariable = "DRO_WINOGRAD_TILE"
+
+    /// The tile forced by `DRO_WINOGRAD_TILE`, if any.
+    public static let requested: WinogradTile? = {
+        guard let v = getenv(overrideVariable) else { return nil }
+        return WinogradTile(rawValue: String(cString: v))
+    }()
+
+    /// Largest max(Cin, Cout) run on F(4,3) by default.
+    public static let maximumF43Channels = 128
+    /// Smallest D, H and W run on F(4,3) by default.
+    public static let minimumF43Extent = 32
+
+    /// The rule without the override.
+    public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {
+        max(cin, cout) <= maximumF43Channels && min(d, h, w) >= minimumF43Extent ? .f43 : .f23
+    }
+
+    /// The tile this process runs for a layer (the override, else `automatic`).
+    public static func choose(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {
+        requested ?? automatic(cin: cin, cout: cout, d: d, h: h, w: w)
+    }
+}
