@@ -124,7 +124,7 @@ public enum UNetBenchmark {
             if winogradMs > 0 {
                 result["winograd_ms"] = winogradMs
                 result["winograd_limit_ms"] = winogradLimitMs
-                text += String(format: "winograd layers: %.1f ms/step, limit %.1f ms (%.0f%% of limit); limit = GEMM FLOPs at the sgemm peak + tensor bytes at the triad rate + chunk bytes at the L2 triad rate (docs/performance.md)\n",
+                text += String(format: "winograd F(2,3) layers (F(4,3) has no limit model yet): %.1f ms/step, limit %.1f ms (%.0f%% of limit); limit = GEMM FLOPs at the sgemm peak + tensor bytes at the triad rate + chunk bytes at the L2 triad rate (docs/performance.md)\n",
                                winogradMs, winogradLimitMs, 100 * winogradLimitMs / winogradMs)
             }
             text += String(format: "conv layers: %.1f GFLOP/step at %.0f%% of sgemm peak\n", convFlops / Double(o.steps) / 1e9, 100 * convFraction)

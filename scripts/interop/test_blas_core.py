@@ -117,11 +117,19 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
     kernels = report["kernels"]
     assert kernels["conv_kernels"] == ("avx2" if avx2 else "swift")
     assert kernels["winograd_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
+    assert kernels["winograd_f43_transforms"] == ("avx2" if avx2 else "swift")
     openblas_avx512 = report["openblas_core"].lower() in {"skylakex", "cooperlake", "sapphirerapids"}
     assert kernels["winograd_gemm"] == ("avx2" if avx2 and not openblas_avx512 else "blas")
     if avx2:
         pinned = core_report(OPENBLAS_CORETYPE="Haswell")["kernels"]
         assert pinned["winograd_gemm"] == "avx2"
 
+    # The Winograd tile (F(2,3) or F(4,3)) is chosen per layer, not by the CPU; DRO_WINOGRAD_TILE
+    # forces one.
+    assert kernels["winograd_tile"].startswith("f43 at"), kernels
+    for tile in ("f23", "f43"):
+        assert core_report(DRO_WINOGRAD_TILE=tile)["kernels"]["winograd_tile"] == tile
+
     portable = core_report(DRO_PORTABLE_KERNELS="1")["kernels"]
-    assert portable == {"conv_kernels": "swift", "winograd_transforms": "swift", "winograd_gemm": "blas"}
+    assert portable == {"conv_kernels": "swift", "winograd_transforms": "swift", "winograd_gemm": "blas",
+                        "winograd_f43_transforms": "swift", "winograd_tile": kernels["winograd_tile"]}
