@@ -87,3 +87,33 @@ void dro_polyphase_merge_avx2(const float *phases, dro_conv_dims d, long cin, fl
         }
     }
 }
+
+__attribute__((target("avx2,fma")))
+void dro_polyphase_merge_plane_avx2(const float *plane, dro_conv_dims d, long cin, long i, float *dx, long accumulate) {
+    const long ph = d.outH + 1, pw = d.outW + 1, pp = ph * pw;
+    for (long a = 0; a < 2; a++) {
+        const long id = 2 * (i - 1) + a;
+        if (id < 0 || id >= d.inD) continue;
+        for (long ci = 0; ci < cin; ci++) {
+            for (long ih = 0; ih < d.inH; ih++) {
+                const long b = ih & 1, j = ih / 2 + 1;
+                const float *even = plane + ((4 * a + 2 * b) * cin + ci) * pp + j * pw + 1;
+                const float *odd = even + cin * pp;
+                float *dst = dx + ((ci * d.inD + id) * d.inH + ih) * d.inW;
+                for (long k = 0; 2 * k < d.inW; k += LANES) {
+                    const __m256i mk = below(k, d.outW);
+                    __m256 e = _mm256_maskload_ps(even + k, mk), o = _mm256_maskload_ps(odd + k, mk);
+                    __m256 ul = _mm256_unpacklo_ps(e, o), uh = _mm256_unpackhi_ps(e, o);
+                    __m256 lo = _mm256_permute2f128_ps(ul, uh, 0x20), hi = _mm256_permute2f128_ps(ul, uh, 0x31);
+                    const __m256i mlo = below(2 * k, d.inW), mhi = below(2 * k + LANES, d.inW);
+                    if (accumulate) {
+                        lo = _mm256_add_ps(_mm256_maskload_ps(dst + 2 * k, mlo), lo);
+                        hi = _mm256_add_ps(_mm256_maskload_ps(dst + 2 * k + LANES, mhi), hi);
+                    }
+                    _mm256_maskstore_ps(dst + 2 * k, mlo, lo);
+                    _mm256_maskstore_ps(dst + 2 * k + LANES, mhi, hi);
+                }
+            }
+        }
+    }
+}

@@ -34,7 +34,7 @@ enum ConvDispatch {
     /// Name of the kernel used for g (for profiles).
     static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
         if usesWinograd(g, algorithm) { return tile(g) == .f43 ? "winograd-f43" : "winograd" }
-        return usesPolyphase(g, algorithm) ? "polyphase+sgemm" : Conv3d.kernelName(g)
+        return usesPolyphase(g, algorithm) ? ConvPolyphase.kernelName : Conv3d.kernelName(g)
     }
 
     /// Winograd tile of a layer that `usesWinograd` (`WinogradTile.choose`; DRO_WINOGRAD_TILE overrides).

@@ -63,7 +63,9 @@ public enum ConvPolyphase {
     /// `DRO_STRIDE2=im2col` keeps every stride-2 layer on im2col + sgemm, `DRO_STRIDE2=polyphase`
     /// puts every one on this kernel (whatever its size: for cross-checks such as
     /// scripts/check_against_torch.py on a small network), unset = `isProfitable` decides.
-    public enum Choice: String, Sendable { case automatic, im2col, polyphase }
+    /// `DRO_STRIDE2=polyphase-sgemm` is `polyphase` with the 14 OpenBLAS GEMMs per tile even where
+    /// the direct AVX-512 kernels run (`ConvPolyphase+Direct.swift`).
+    public enum Choice: String, Sendable { case automatic, im2col, polyphase, polyphaseSgemm = "polyphase-sgemm" }
     public static let choice: Choice = {
         guard let v = getenv("DRO_STRIDE2") else { return .automatic }
         return Choice(rawValue: String(cString: v)) ?? .automatic
@@ -74,7 +76,7 @@ public enum ConvPolyphase {
         switch choice {
         case .automatic: return isProfitable(g)
         case .im2col: return false
-        case .polyphase: return applies(g)
+        case .polyphase, .polyphaseSgemm: return applies(g)
         }
     }
 
@@ -254,10 +256,15 @@ public enum ConvPolyphase {
     /// (overwritten).
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
-                               tile tileOverride: Int? = nil, threads: Int = Parallel.defaultThreads) {
+                               tile tileOverride: Int? = nil, kernel: Kernel? = nil,
+                               threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "ConvPolyphase.forward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
         let l = Layout(g), cin = g.inChannels, cout = g.outChannels
         let tile = min(tileOverride ?? tileColumns(g, l), l.columns)
+        if (kernel ?? automaticKernel) == .direct {
+            forwardDirect(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, tile: tile, threads: threads)
+            return
+        }
         let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
         let ct = workspace.buffer(tileSlot, count: cout * tile)
         let a = workspace.buffer(packedSlot, count: g.weightCount)
@@ -309,11 +316,11 @@ public enum ConvPolyphase {
 
     /// dt[co, e − e0] = dy[co, e] for valid extended columns, 0 for the discarded ones.
     static func extend(_ dys: UnsafePointer<Float>, columns: Range<Int>, _ l: Layout,
-                       into dt: UnsafeMutablePointer<Float>, channels: Int, threads: Int) {
-        let t = columns.count, ov = l.outD * l.outH * l.outW
+                       into dt: UnsafeMutablePointer<Float>, ld: Int? = nil, channels: Int, threads: Int) {
+        let t = columns.count, ov = l.outD * l.outH * l.outW, rowStride = ld ?? t
         Parallel.forEach(0..<channels, threads: threads) { r in
             for co in r {
-                let src = dys + co * ov, dst = dt + co * t
+                let src = dys + co * ov, dst = dt + co * rowStride
                 var e = columns.lowerBound
                 while e < columns.upperBound {
                     let ow = e % l.pw, rowIndex = e / l.pw, oh = rowIndex % l.ph, od = rowIndex / l.ph
@@ -333,9 +340,14 @@ public enum ConvPolyphase {
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, workspace: Workspace,
-                                accumulateInput: Bool = false, tile tileOverride: Int? = nil,
+                                accumulateInput: Bool = false, tile tileOverride: Int? = nil, kernel: Kernel? = nil,
                                 threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "ConvPolyphase.backward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
+        if (kernel ?? automaticKernel) == .direct {
+            backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
+                           accumulateInput: accumulateInput, threads: threads)
+            return
+        }
         let l = Layout(g), cin = g.inChannels, cout = g.outChannels
         let tile = min(tileOverride ?? tileColumns(g, l), l.columns)
         let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)

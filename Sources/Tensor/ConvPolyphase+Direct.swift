@@ -1,0 +1,187 @@
+import CKernels
+
+/// The polyphase stride-2 convolution's products with the direct AVX-512 kernels of
+/// `CKernels/conv_polyphase_avx512.c` instead of 14 OpenBLAS GEMMs per tile.
+///
+/// After the phase split every one of the 27 taps reads a contiguous row of one phase at a fixed
+/// shift of the extended column index (see `ConvPolyphase`), so each product is one GEMM whose B
+/// rows are pointers into the phases, read in place:
+/// - forward: ct[co, e] = Σ_(tap, ci) w[co, ci, tap] · phase_tap[ci][e + shift_tap] (K = 27·Cin),
+///   then the crop (+ bias) as before;
+/// - input gradient, per phase p: dphase_p[ci][q] = Σ_(tap of p, co) w[co, ci, tap] ·
+///   dyext[co][q − shift_tap] (K = taps·Cout), with dy held once per sample in the extended
+///   layout behind `pad` leading zeros, so every column of the phase is written (no zeroing,
+///   no read-back of C), then the merge as before;
+/// - weight gradient: dw[co, ci, tap] += Σ_e dyext[co][e] · phase_tap[ci][e + shift_tap], dot
+///   products over the sample's extended columns (the discarded columns of dyext are zero).
+/// Runs when the CPU has AVX-512 (and `DRO_PORTABLE_KERNELS=1` is not set) unless
+/// `DRO_STRIDE2=polyphase-sgemm`; the OpenBLAS path stays the fallback.
+extension ConvPolyphase {
+    /// Which products `forward` / `backward` run.
+    public enum Kernel: String, Sendable { case direct, sgemm }
+
+    /// The automatic kernel: `.direct` on an AVX-512 CPU unless `DRO_STRIDE2=polyphase-sgemm`.
+    public static var automaticKernel: Kernel {
+        CPUFeatures.avx512 && choice != .polyphaseSgemm ? .direct : .sgemm
+    }
+
+    /// Name for profiles: "polyphase-avx512" or "polyphase+sgemm".
+    public static var kernelName: String { automaticKernel == .direct ? "polyphase-avx512" : "polyphase+sgemm" }
+
+    /// Slot of the extended output gradient of one sample (beside slots 6–10 of the sgemm path).
+    static let extendedGradientSlot = 11
+    /// Column block of the forward / input-gradient kernel (its register block is 48 columns).
+    static let directColumnBlock = 48
+    /// Rows of the weight-gradient kernel's register block (work is split over threads in these).
+    static let directDotRows = 6
+
+    /// Tap t = kd·9 + kh·3 + kw, its phase and its shift in the extended layout.
+    struct Tap { let index: Int, phase: Int, sd: Int, sh: Int, sw: Int }
+    /// The 27 taps ordered by phase (taps of one phase adjacent).
+    static let taps: [Tap] = (0..<27).map { t -> Tap in
+        let k = [t / 9, (t / 3) % 3, t % 3]
+        let par = k.map { $0 == 1 ? 0 : 1 }, s = k.map { $0 == 0 ? 0 : 1 }
+        return Tap(index: t, phase: 4 * par[0] + 2 * par[1] + par[2], sd: s[0], sh: s[1], sw: s[2])
+    }.sorted { ($0.phase, $0.index) < ($1.phase, $1.index) }
+    /// Index range in `taps` of each phase's taps.
+    static let phaseTaps: [Range<Int>] = (0..<8).map { p in
+        let first = taps.firstIndex { $0.phase == p }!, last = taps.lastIndex { $0.phase == p }!
+        return first..<(last + 1)
+    }
+
+    /// Floats of an A packed for `dro_polyphase_rows_gemm_avx512` (m rounded up to blocks of 8).
+    static func packedCount(m: Int, k: Int) -> Int { (m + 7) / 8 * 8 * k }
+
+    /// a[8·b·k + p·8 + r] = value(p, 8b + r) (0 for rows past m).
+    static func packBlocks(m: Int, k: Int, into a: UnsafeMutablePointer<Float>, _ value: (Int, Int) -> Float) {
+        for b in 0..<((m + 7) / 8) {
+            let blk = a + 8 * b * k
+            for p in 0..<k {
+                for r in 0..<8 {
+                    let i = 8 * b + r
+                    blk[p * 8 + r] = i < m ? value(p, i) : 0
+                }
+            }
+        }
+    }
+
+    /// Row pointers of the 27·Cin (tap, ci) rows of the phases, in `taps` order, at their shifts.
+    static func phaseRows(_ phases: UnsafePointer<Float>, cin: Int, _ l: Layout,
+                          into rows: UnsafeMutablePointer<UnsafePointer<Float>?>) {
+        for (i, tp) in taps.enumerated() {
+            for ci in 0..<cin {
+                rows[i * cin + ci] = phases + (tp.phase * cin + ci) * l.volume + l.shift(tp.sd, tp.sh, tp.sw)
+            }
+        }
+    }
+
+    static func forwardDirect(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
+                              tile: Int, threads: Int) {
+        let l = Layout(g), cin = g.inChannels, cout = g.outChannels, k = 27 * cin
+        let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
+        let ct = workspace.buffer(tileSlot, count: cout * tile)
+        let a = workspace.buffer(packedSlot, count: packedCount(m: cout, k: k))
+        packBlocks(m: cout, k: k, into: a) { p, co in w[(co * cin + p % cin) * 27 + taps[p / cin].index] }
+        let rows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: k)
+        defer { rows.deallocate() }
+        phaseRows(phases, cin: cin, l, into: rows)
+        let ov = g.outVoxels, nb = directColumnBlock
+        for n in 0..<g.batch {
+            split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
+            var e0 = 0
+            while e0 < l.columns {
+                let t = min(tile, l.columns - e0)
+                Parallel.forEach(0..<((t + nb - 1) / nb), threads: threads) { r in
+                    let n0 = e0 + r.lowerBound * nb, n1 = min(e0 + t, e0 + r.upperBound * nb)
+                    dro_polyphase_rows_gemm_avx512(cout, k, a, rows, n0, n1, ct + (n0 - e0), t)
+                }
+                crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: y + n * cout * ov, channels: cout, threads: threads)
+                e0 += t
+            }
+        }
+    }
+
+    static func backwardDirect(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                               dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+                               dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, workspace: Workspace,
+                               accumulateInput: Bool, threads: Int) {
+        let l = Layout(g), cin = g.inChannels, cout = g.outChannels, kw = 27 * cin
+        let pad = l.shift(1, 1, 1), ld = pad + l.volume
+        let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
+        let dyext = workspace.buffer(extendedGradientSlot, count: cout * ld)
+        let dwt = workspace.buffer(packedGradSlot, count: cout * kw)
+        dwt.update(repeating: 0, count: cout * kw)
+        let brows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: kw)
+        let arows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: cout)
+        let dxrows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: 27 * cout)
+        defer { brows.deallocate(); arows.deallocate(); dxrows.deallocate() }
+        phaseRows(phases, cin: cin, l, into: brows)
+        for co in 0..<cout { arows[co] = UnsafePointer(dyext + co * ld + pad) }
+        // Input gradient: per phase, A rows (tap of the phase, co), columns ci; B rows dyext shifted back.
+        var a: UnsafeMutablePointer<Float>? = nil, dphases: UnsafeMutablePointer<Float>? = nil
+        var aOffsets = [Int](repeating: 0, count: 9)
+        if dx != nil {
+            for p in 0..<8 { aOffsets[p + 1] = aOffsets[p] + packedCount(m: cin, k: phaseTaps[p].count * cout) }
+            let ap = workspace.buffer(packedSlot, count: aOffsets[8])
+            for p in 0..<8 {
+                let tr = phaseTaps[p]
+                packBlocks(m: cin, k: tr.count * cout, into: ap + aOffsets[p]) { q, ci in
+                    w[((q % cout) * cin + ci) * 27 + taps[tr.lowerBound + q / cout].index]
+                }
+                for i in tr {
+                    let s = l.shift(taps[i].sd, taps[i].sh, taps[i].sw)
+                    for co in 0..<cout { dxrows[i * cout + co] = UnsafePointer(dyext + co * ld + pad - s) }
+                }
+            }
+            a = ap
+            dphases = workspace.buffer(phaseGradSlot, count: max(1, threads) * 8 * cin * l.ph * l.pw)
+        }
+        let ov = g.outVoxels, nb = directColumnBlock, pr = directDotRows
+        for n in 0..<g.batch {
+            split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
+            extend(dy + n * cout * ov, columns: 0..<l.columns, l, into: dyext + pad, ld: ld, channels: cout,
+                   threads: threads)
+            for co in 0..<cout {
+                (dyext + co * ld).update(repeating: 0, count: pad)
+                (dyext + co * ld + pad + l.columns).update(repeating: 0, count: l.volume - l.columns)
+            }
+            Parallel.forEach(0..<((kw + pr - 1) / pr), threads: threads) { r in
+                dro_polyphase_dot_avx512(cout, arows, brows, 0, l.columns, dwt, kw,
+                                         r.lowerBound * pr, min(kw, r.upperBound * pr))
+            }
+            if let a, let dphases, let dx {
+                // Plane by plane: each worker computes padded plane i of all 8 phases' gradients into
+                // its own plane buffer and merges it into dx planes 2(i − 1), 2(i − 1) + 1 at once,
+                // while it is in L2 (no whole-volume phase gradient is written and read back).
+                let pp = l.ph * l.pw, planes = l.pd - 1, dims = ConvCKernels.dims(g)
+                let workers = max(1, min(max(1, threads), planes))
+                let dxs = dx + n * cin * g.inVoxels
+                Parallel.forEach(0..<workers, threads: workers) { ks in
+                    for k in ks {
+                        let buf = dphases + k * 8 * cin * pp
+                        for i in (1 + planes * k / workers)..<(1 + planes * (k + 1) / workers) {
+                            let phaseRange = 2 * (i - 1) + 1 < g.inD ? 0..<8 : 0..<4
+                            for p in phaseRange {
+                                let tr = phaseTaps[p]
+                                dro_polyphase_rows_gemm_avx512(cin, tr.count * cout, a + aOffsets[p],
+                                                               dxrows + tr.lowerBound * cout, i * pp, (i + 1) * pp,
+                                                               buf + p * cin * pp, pp)
+                            }
+                            dro_polyphase_merge_plane_avx2(buf, dims, cin, i, dxs, accumulateInput ? 1 : 0)
+                        }
+                    }
+                }
+            }
+        }
+        for co in 0..<cout {
+            for (i, tp) in taps.enumerated() {
+                for ci in 0..<cin { dw[(co * cin + ci) * 27 + tp.index] += dwt[co * kw + i * cin + ci] }
+            }
+        }
+        if let dbias {
+            Conv3d.accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: cout, voxels: ov,
+                                          threads: threads)
+        }
+    }
+}
