@@ -42,8 +42,9 @@ enum ConvDispatch {
         WinogradTile.choose(cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW)
     }
 
-    /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col),
-    /// except with `.im2col` (the oracle); `DRO_STRIDE2=im2col|polyphase` overrides the choice
+    /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col;
+    /// its products direct AVX-512 kernels on an AVX-512 CPU, else OpenBLAS GEMMs), except with
+    /// `.im2col` (the oracle); `DRO_STRIDE2=im2col|polyphase|polyphase-sgemm` overrides the choice
     /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
     static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
         algorithm != .im2col && ConvPolyphase.selected(g)

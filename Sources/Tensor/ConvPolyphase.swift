@@ -44,6 +44,11 @@ public enum ConvPolyphase {
     /// Measured (thread CPU time, 1 thread; docs/performance.md, "Stride-2 convolutions without
     /// im2col"): Cout 32–64 with 16²–48² output planes 0.83–0.95× im2col's time; Cout 128 at 24²
     /// 1.0×, at 8²–12² 1.06–1.11×; Cout 320 at 6² 2×.
+    /// The same rule serves the direct AVX-512 products (`ConvPolyphase+Direct.swift`): measured
+    /// 2026-12-03 they are faster than these GEMMs on the reference network's 16 → 32 and 32 → 64
+    /// layers and slower than im2col on its 64 → 128 layer at 8³ (docs/performance.md, "2026-12-03
+    /// (later)"), which this rule keeps on im2col; their workspace is smaller (one phase plane's
+    /// gradient per thread, the extended output gradient), so `scratchBytes` stays an upper bound.
     /// It also holds the phases of one sample and, in the backward, their gradient (each about the
     /// sample's input): layers whose pair would pass `maximumScratchBytes` stay on im2col (2 MB
     /// tiles), e.g. the fetal network's 32 → 64 layer at 96³ (240 MB for a few % of one layer).
