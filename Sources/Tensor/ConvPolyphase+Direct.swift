@@ -20,13 +20,21 @@ extension ConvPolyphase {
     /// Which products `forward` / `backward` run.
     public enum Kernel: String, Sendable { case direct, sgemm }
 
-    /// The automatic kernel: `.direct` on an AVX-512 CPU unless `DRO_STRIDE2=polyphase-sgemm`.
-    public static var automaticKernel: Kernel {
-        CPUFeatures.avx512 && choice != .polyphaseSgemm ? .direct : .sgemm
+    /// The automatic kernel for g: `.direct` on an AVX-512 CPU for layers of at most
+    /// `directMaximumOutChannels` output channels, unless `DRO_STRIDE2=polyphase-sgemm`.
+    public static func automaticKernel(_ g: Conv3dGeometry) -> Kernel {
+        CPUFeatures.avx512 && choice != .polyphaseSgemm && g.outChannels <= directMaximumOutChannels ? .direct : .sgemm
     }
+    /// Measured 2026-12-03 (thread CPU time, one thread, `dro-bench unet --conv-phases`;
+    /// docs/performance.md, "2026-12-03 (later)"): against the 14 GEMMs the direct products take
+    /// 0.70× (forward) and 0.73× (backward) on the 16 → 32 layer at 64³, level (forward) and
+    /// 1.1× (backward) on 32 → 64 at 32³, 1.1–1.35× and 1.6× on 64 → 128 at 16³.
+    public static let directMaximumOutChannels = 32
 
     /// Name for profiles: "polyphase-avx512" or "polyphase+sgemm".
-    public static var kernelName: String { automaticKernel == .direct ? "polyphase-avx512" : "polyphase+sgemm" }
+    public static func kernelName(_ g: Conv3dGeometry) -> String {
+        automaticKernel(g) == .direct ? "polyphase-avx512" : "polyphase+sgemm"
+    }
 
     /// Slot of the extended output gradient of one sample (beside slots 6–10 of the sgemm path).
     static let extendedGradientSlot = 11
@@ -154,7 +162,10 @@ extension ConvPolyphase {
                 // Plane by plane: each worker computes padded plane i of all 8 phases' gradients into
                 // its own plane buffer and merges it into dx planes 2(i − 1), 2(i − 1) + 1 at once,
                 // while it is in L2 (no whole-volume phase gradient is written and read back).
-                let pp = l.ph * l.pw, planes = l.pd - 1, dims = ConvCKernels.dims(g)
+                // Row 0 and column 0 of a padded plane are padding, which the merge never reads: the
+                // kernel skips the plane's first pw + 1 columns (at 16² outputs, 289 columns would
+                // otherwise end in a 1-column block costing a full pass over the K rows).
+                let pp = l.ph * l.pw, planes = l.pd - 1, dims = ConvCKernels.dims(g), skip = l.pw + 1
                 let workers = max(1, min(max(1, threads), planes))
                 let dxs = dx + n * cin * g.inVoxels
                 Parallel.forEach(0..<workers, threads: workers) { ks in
@@ -165,8 +176,8 @@ extension ConvPolyphase {
                             for p in phaseRange {
                                 let tr = phaseTaps[p]
                                 dro_polyphase_rows_gemm_avx512(cin, tr.count * cout, a + aOffsets[p],
-                                                               dxrows + tr.lowerBound * cout, i * pp, (i + 1) * pp,
-                                                               buf + p * cin * pp, pp)
+                                                               dxrows + tr.lowerBound * cout, i * pp + skip, (i + 1) * pp,
+                                                               buf + p * cin * pp + skip, pp)
                             }
                             dro_polyphase_merge_plane_avx2(buf, dims, cin, i, dxs, accumulateInput ? 1 : 0)
                         }

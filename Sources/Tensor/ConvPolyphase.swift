@@ -44,11 +44,11 @@ public enum ConvPolyphase {
     /// Measured (thread CPU time, 1 thread; docs/performance.md, "Stride-2 convolutions without
     /// im2col"): Cout 32–64 with 16²–48² output planes 0.83–0.95× im2col's time; Cout 128 at 24²
     /// 1.0×, at 8²–12² 1.06–1.11×; Cout 320 at 6² 2×.
-    /// The same rule serves the direct AVX-512 products (`ConvPolyphase+Direct.swift`): measured
-    /// 2026-12-03 they are faster than these GEMMs on the reference network's 16 → 32 and 32 → 64
-    /// layers and slower than im2col on its 64 → 128 layer at 8³ (docs/performance.md, "2026-12-03
-    /// (later)"), which this rule keeps on im2col; their workspace is smaller (one phase plane's
-    /// gradient per thread, the extended output gradient), so `scratchBytes` stays an upper bound.
+    /// Inside the layers this rule picks, the products are the direct AVX-512 kernels for Cout ≤ 32
+    /// and the GEMMs otherwise (`automaticKernel`; docs/performance.md, "2026-12-03 (later)"); the
+    /// direct kernels' workspace is smaller (one phase plane's gradient per thread and the
+    /// extended output gradient instead of the whole phase gradient), so `scratchBytes` stays an
+    /// upper bound.
     /// It also holds the phases of one sample and, in the backward, their gradient (each about the
     /// sample's input): layers whose pair would pass `maximumScratchBytes` stay on im2col (2 MB
     /// tiles), e.g. the fetal network's 32 → 64 layer at 96³ (240 MB for a few % of one layer).
@@ -266,7 +266,7 @@ public enum ConvPolyphase {
         precondition(applies(g), "ConvPolyphase.forward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
         let l = Layout(g), cin = g.inChannels, cout = g.outChannels
         let tile = min(tileOverride ?? tileColumns(g, l), l.columns)
-        if (kernel ?? automaticKernel) == .direct {
+        if (kernel ?? automaticKernel(g)) == .direct {
             forwardDirect(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, tile: tile, threads: threads)
             return
         }
@@ -348,7 +348,7 @@ public enum ConvPolyphase {
                                 accumulateInput: Bool = false, tile tileOverride: Int? = nil, kernel: Kernel? = nil,
                                 threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "ConvPolyphase.backward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
-        if (kernel ?? automaticKernel) == .direct {
+        if (kernel ?? automaticKernel(g)) == .direct {
             backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
                            accumulateInput: accumulateInput, threads: threads)
             return
