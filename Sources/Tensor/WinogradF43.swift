@@ -126,7 +126,7 @@ public enum WinogradF43 {
         let kernel = tuning.gemmKernel
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: components * matrix,
                                  workspace: workspace, slot: 1)
-        for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
+        winogradZeroAccumulators(scratch, count: components * matrix)
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
             for row in rows {
                 let (sample, td, th) = plan.decode(row: row)
@@ -146,10 +146,8 @@ public enum WinogradF43 {
                                 cin: cin, tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
                                 components: components)
         }
+        winogradSumAccumulators(scratch, count: components * matrix, threads: tuning.threads)
         let total = scratch[0].accumulator
-        for s in scratch.dropFirst() {
-            for i in 0..<components * matrix { total[i] += s.accumulator[i] }
-        }
         accumulateWeightGradient(du: total, cout: cout, cin: cin, dw: dweight)
         if let dbias {
             WinogradConv3d.accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,

@@ -121,3 +121,27 @@ final class WinogradWeightTransformTests: XCTestCase {
         }
     }
 }
+
+/// The workers' weight-gradient partials summed over two threads against the serial loop the
+/// Winograd paths ran before (each element added in worker order): bit-identical.
+final class WinogradAccumulatorSumTests: XCTestCase {
+    func testParallelSumMatchesTheSerialLoop() {
+        let count = 70_001, workers = 3   // above the parallel threshold, odd split
+        var rng = SplitMix64(seed: 11)
+        let parts = (0..<workers).map { _ in (0..<count).map { _ in Float.random(in: -1..<1, using: &rng) } }
+        var expected = parts[0]
+        for k in 1..<workers { for i in 0..<count { expected[i] += parts[k][i] } }
+        let memory = UnsafeMutablePointer<Float>.allocate(capacity: workers * count)
+        defer { memory.deallocate() }
+        let scratch = (0..<workers).map { k -> WinogradWorkerScratch in
+            let p = memory + k * count
+            p.update(from: parts[k], count: count)
+            return WinogradWorkerScratch(data: p, products: p, lines: p, edge: p, accumulator: p)
+        }
+        winogradSumAccumulators(scratch, count: count, threads: 2)
+        let got = Array(UnsafeBufferPointer(start: memory, count: count))
+        XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern))
+        winogradZeroAccumulators(scratch, count: count)
+        XCTAssertTrue(UnsafeBufferPointer(start: memory, count: workers * count).allSatisfy { $0 == 0 })
+    }
+}
