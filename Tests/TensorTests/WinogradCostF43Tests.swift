@@ -68,3 +68,16 @@ final class WinogradCostF43Tests: XCTestCase {
         XCTAssertEqual(c.cacheBytes, 995328)   // 4·216·128·(1 + 8)
     }
 }
+
+/// The tile rule at the reference network's levels: F(4,3) from 16³ up to 128 channels, F(2,3)
+/// at 8³ and above 128 channels (measurements: docs/performance.md, "2026-12-03 (later)").
+final class WinogradTileRuleTests: XCTestCase {
+    func testRuleAtTheReferenceLevels() {
+        XCTAssertEqual(WinogradTile.automatic(cin: 16, cout: 16, d: 64, h: 64, w: 64), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 64, cout: 64, d: 16, h: 16, w: 16), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 128, cout: 64, d: 16, h: 16, w: 16), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 128, cout: 128, d: 8, h: 8, w: 8), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 64, cout: 64, d: 16, h: 16, w: 8), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 128, d: 16, h: 16, w: 16), .f23)
+    }
+}
