@@ -94,7 +94,7 @@ public enum CaseCacheFile {
         }
         let start = prefix + length
         var image = [Float](repeating: 0, count: header.channels * voxels)
-        image.withUnsafeMutableBytes { target in
+        _ = image.withUnsafeMutableBytes { target in
             data.copyBytes(to: target, from: start..<(start + imageBytes))
         }
         #if _endian(big)

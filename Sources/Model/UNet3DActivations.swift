@@ -130,13 +130,20 @@ extension UNet3D {
     /// Bytes one training process of this network holds at `batch` samples of `spatial`
     /// ([D, H, W]) voxels, without building it: the activations and gradient scratch exactly as
     /// `UNet3DActivations` allocates them, the parameters with their gradients and optimizer
-    /// state (four copies: AdamW's two moments), and 10 % on top for the convolutions' scratch
-    /// (Winograd chunks, im2col tiles: ~7 % on the fetal network, docs/performance.md).
+    /// state (four copies: AdamW's two moments), and the convolutions' scratch: 10 % of the
+    /// activations (polyphase phases, which grow with the volume: ~7 % on the fetal network,
+    /// docs/performance.md) plus `fixedScratchBytes` (Winograd chunk buffers, im2col and
+    /// transposed-conv tiles, one layer's transformed weights: 4–10 MB measured on small networks,
+    /// where the 10 % alone fell 20–45 % short — UNet3DMemoryEstimateTests runs real steps).
     /// `dro-plan` skips candidates whose estimate exceeds the machine's memory.
     public static func trainingMemoryEstimate(options: UNet3DOptions, batch: Int, spatial: [Int]) throws -> Int {
         let parameters = try options.checkedParameterCount()
         let activations = UNet3DActivations.floatCount(layout: UNet3DLayout(options), options: options, batch: batch,
                                                        spatial: spatial, training: true)
-        return Int(Double(4 * activations) * 1.1) + 4 * 4 * parameters
+        return Int(Double(4 * activations) * 1.1) + 4 * 4 * parameters + fixedScratchBytes
     }
+
+    /// The part of the convolutions' scratch that does not grow with the volume (see
+    /// `trainingMemoryEstimate`).
+    public static let fixedScratchBytes = 32 << 20
 }

@@ -12,10 +12,11 @@
 import Common
 
 public final class GroupBalancedSampler: Sampler {
-    public private(set) var drawCounts: [UInt32]
     public private(set) var generator: SeededGenerator
+    private var log: LossLog
+    public var drawCounts: [UInt32] { log.drawCounts }
     /// The last loss fed back per sample (nan before its first draw); logs only.
-    public private(set) var lastLosses: [Double]
+    public var lastLosses: [Double] { log.lastLosses }
     /// Group names, sorted; `groupOf[i]` indexes it.
     public let groupNames: [String]
     public let groupOf: [Int]
@@ -23,7 +24,7 @@ public final class GroupBalancedSampler: Sampler {
     public let probabilities: [Double]
     static let stateMagic = "DROGRB01"
 
-    public var count: Int { drawCounts.count }
+    public var count: Int { groupOf.count }
 
     /// `groups[i]`: the group of sample i. Every sample needs a non-empty group.
     public init(groups: [String], generator: SeededGenerator) throws {
@@ -39,8 +40,7 @@ public final class GroupBalancedSampler: Sampler {
         for g in groupOf { sizes[g] += 1 }
         let g = Double(groupNames.count)
         probabilities = groupOf.map { 1 / (g * Double(sizes[$0])) }
-        drawCounts = [UInt32](repeating: 0, count: groups.count)
-        lastLosses = [Double](repeating: .nan, count: groups.count)
+        log = LossLog(count: groups.count)
         self.generator = generator
     }
 
@@ -63,19 +63,17 @@ public final class GroupBalancedSampler: Sampler {
             taken[chosen] = true
             batch.append(chosen)
         }
-        for i in batch where drawCounts[i] < UInt32.max { drawCounts[i] += 1 }
+        log.recordDraws(batch)
         return batch
     }
 
     public func feedBack(indices: [Int], losses: [Double]) throws -> [Double] {
-        try validateFeedback(indices: indices, losses: losses, count: count)
-        for (i, loss) in zip(indices, losses) { lastLosses[i] = loss }
-        return [Double](repeating: 1, count: indices.count)
+        try log.feedBack(indices: indices, losses: losses)
     }
 
     /// Last losses, p_i and the draw counts.
     public func snapshot() -> [SampleSnapshot] {
-        (0 ..< count).map { SampleSnapshot(staleLoss: lastLosses[$0], probability: probabilities[$0], draws: Int(drawCounts[$0])) }
+        log.snapshot { probabilities[$0] }
     }
 
     public func stateBytes() -> [UInt8] {
@@ -83,8 +81,7 @@ public final class GroupBalancedSampler: Sampler {
         w.append(magic: Self.stateMagic)
         w.append(UInt64(count))
         generator.write(to: &w)
-        w.append(contentsOf: drawCounts)
-        w.append(contentsOf: lastLosses)
+        log.write(to: &w)
         w.append(contentsOf: groupOf.map { UInt32($0) })
         return w.bytes
     }
@@ -103,7 +100,6 @@ public final class GroupBalancedSampler: Sampler {
             throw SamplerError.corruptState("group-balanced sampler state: the checkpoint's groups differ from data.groups")
         }
         generator = g
-        drawCounts = counts
-        lastLosses = losses
+        log = LossLog(drawCounts: counts, lastLosses: losses)
     }
 }

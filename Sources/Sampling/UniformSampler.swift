@@ -6,20 +6,20 @@
 import Common
 
 public final class UniformSampler: Sampler {
-    public private(set) var drawCounts: [UInt32]
     public private(set) var generator: SeededGenerator
+    private var log: LossLog
+    public var drawCounts: [UInt32] { log.drawCounts }
     /// The last loss fed back per sample (nan before its first draw); logs only.
-    public private(set) var lastLosses: [Double]
+    public var lastLosses: [Double] { log.lastLosses }
     static let stateMagic = "DROUNI02"
     /// The state without last losses.
     static let stateMagicWithoutLosses = "DROUNI01"
 
-    public var count: Int { drawCounts.count }
+    public var count: Int { log.count }
 
     public init(count: Int, generator: SeededGenerator) throws {
         guard count >= 1 else { throw SamplerError.invalidInitialLosses("a sampler needs at least 1 sample, got \(count)") }
-        drawCounts = [UInt32](repeating: 0, count: count)
-        lastLosses = [Double](repeating: .nan, count: count)
+        log = LossLog(count: count)
         self.generator = generator
     }
 
@@ -41,20 +41,18 @@ public final class UniformSampler: Sampler {
                 batch.append(pool[k])
             }
         }
-        for i in batch where drawCounts[i] < UInt32.max { drawCounts[i] += 1 }
+        log.recordDraws(batch)
         return batch
     }
 
     public func feedBack(indices: [Int], losses: [Double]) throws -> [Double] {
-        try validateFeedback(indices: indices, losses: losses, count: count)
-        for (i, loss) in zip(indices, losses) { lastLosses[i] = loss }
-        return [Double](repeating: 1, count: indices.count)
+        try log.feedBack(indices: indices, losses: losses)
     }
 
     /// Last losses, the uniform probability 1/N and the draw counts.
     public func snapshot() -> [SampleSnapshot] {
         let p = 1 / Double(count)
-        return (0 ..< count).map { SampleSnapshot(staleLoss: lastLosses[$0], probability: p, draws: Int(drawCounts[$0])) }
+        return log.snapshot { _ in p }
     }
 
     public func stateBytes() -> [UInt8] {
@@ -62,8 +60,7 @@ public final class UniformSampler: Sampler {
         w.append(magic: Self.stateMagic)
         w.append(UInt64(count))
         generator.write(to: &w)
-        w.append(contentsOf: drawCounts)
-        w.append(contentsOf: lastLosses)
+        log.write(to: &w)
         return w.bytes
     }
 
@@ -78,7 +75,6 @@ public final class UniformSampler: Sampler {
         let losses = withLosses ? try r.doubles(count: n, "last losses") : [Double](repeating: .nan, count: n)
         try r.finish()
         generator = g
-        drawCounts = counts
-        lastLosses = losses
+        log = LossLog(drawCounts: counts, lastLosses: losses)
     }
 }

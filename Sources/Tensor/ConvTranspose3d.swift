@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Transposed 3D convolution with kernel = stride per axis (the U-Net's upsampling: 2×2×2, or
 /// e.g. 2×2×1 for anisotropic networks), as GEMM + scatter.
 ///
@@ -7,36 +9,68 @@
 /// stride 2 on every axis, scatter and gather run in C with AVX2 (`ConvCKernels`, same values)
 /// when the CPU has it; other strides use the general Swift scatter/gather.
 public enum ConvTranspose3d {
-    /// Input voxels per GEMM tile.
+    /// Largest input voxels per GEMM tile.
     public static let tileVoxels = 4096
+    /// Floats of one worker's P tile (rows × tile): 512 KB, so the GEMM writes it and the scatter
+    /// (or the gather and the two GEMMs of the backward) read it while it is in L2.
+    static let tileBudgetFloats = 128 << 10
     static let slot = 2
+
+    /// Input voxels per tile for `rows` = Cout·taps rows of P: the L2 budget rounded down to 256,
+    /// between 256 and `tileVoxels`, at most the sample's voxels.
+    static func tileSize(rows: Int, inVoxels: Int) -> Int {
+        min(inVoxels, max(256, min(tileVoxels, tileBudgetFloats / max(1, rows) / 256 * 256)))
+    }
+
+    /// The tiles of all samples in order: tile i is sample i / perSample, voxels from v0.
+    struct Tiling {
+        let tile: Int, perSample: Int, count: Int, inVoxels: Int
+        init(g: ConvTranspose3dGeometry, tile: Int) {
+            self.tile = tile; inVoxels = g.inVoxels
+            perSample = (g.inVoxels + tile - 1) / tile
+            count = g.batch * perSample
+        }
+        /// (sample, first voxel, voxels) of tile i.
+        func tile(_ i: Int) -> (n: Int, v0: Int, t: Int) {
+            let n = i / perSample, v0 = (i % perSample) * tile
+            return (n, v0, min(tile, inVoxels - v0))
+        }
+    }
 
     /// x [N, Cin, D, H, W], w [Cin, Cout, sD, sH, sW], bias [Cout] → y [N, Cout, sD·D, sH·H, sW·W].
     /// Overwrites y. `ySampleStride` (default Cout·taps·D·H·W) lets y be the first channels of a
     /// wider tensor (e.g. the U-Net's concat buffer).
+    /// Workers own whole tiles (GEMM on one OpenBLAS thread, then the scatter, each in the
+    /// worker's own P buffer), taking the next unclaimed tile: no barrier between the GEMM and the
+    /// scatter, and P stays in the worker's L2. Every output is written once: values do not depend
+    /// on the thread count.
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry,
                                ySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
         let iv = g.inVoxels, rows = g.outChannels * g.kernelVolume
-        let tile = min(tileOverride ?? tileVoxels, iv)
-        let p = workspace.buffer(slot, count: rows * tile)
+        guard g.batch > 0, iv > 0 else { return }
+        let tiling = Tiling(g: g, tile: min(tileOverride ?? tileSize(rows: rows, inVoxels: iv), iv))
+        let workers = min(max(1, threads), tiling.count)
+        let buffers = workspace.buffer(slot, count: workers * rows * tiling.tile)
         let yStride = ySampleStride ?? g.outChannels * g.outVoxels
-        for n in 0..<g.batch {
-            let xs = x + n * g.inChannels * iv, ys = y + n * yStride
-            var v0 = 0
-            while v0 < iv {
-                let t = min(tile, iv - v0)
+        let next = Atomic<Int>(0)
+        Parallel.workersWithSerialBLAS(workers) { k in
+            let p = buffers + k * rows * tiling.tile
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= tiling.count { break }
+                let (n, v0, t) = tiling.tile(i)
+                let xs = x + n * g.inChannels * iv, ys = y + n * yStride
                 sgemm(transA: true, m: rows, n: t, k: g.inChannels, a: w, lda: rows,
                       b: xs + v0, ldb: iv, beta: 0, c: p, ldc: t)
                 if !g.isStride2 {
-                    scatterGeneral(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
+                    scatterGeneral(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: 1)
                 } else if ConvCKernels.available {
-                    ConvCKernels.transposeScatter(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
+                    ConvCKernels.transposeScatter(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: 1)
                 } else {
-                    scatterPortable(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: threads)
+                    scatterPortable(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: 1)
                 }
-                v0 += t
             }
         }
     }
@@ -63,34 +97,53 @@ public enum ConvTranspose3d {
 
     /// Gradients of `forward`. dy [N, Cout, sD·D, sH·H, sW·W] (sample stride `dySampleStride`).
     /// dx [N, Cin, D, H, W]: OVERWRITTEN (nil: skipped). dw, dbias: ACCUMULATED.
+    /// Workers own whole tiles as in `forward` (gather, then dx's GEMM and the weight gradient's
+    /// from the worker's P); worker k takes tiles k, k + workers, … and sums its weight gradient in
+    /// its own accumulator, added to dw in worker order, so the result does not depend on timing
+    /// (it does depend on the thread count, by Float rounding).
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, g: ConvTranspose3dGeometry,
                                 dySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
         let iv = g.inVoxels, rows = g.outChannels * g.kernelVolume
-        let tile = min(tileOverride ?? tileVoxels, iv)
-        let p = workspace.buffer(slot, count: rows * tile)
+        guard g.batch > 0, iv > 0 else { return }
+        let tiling = Tiling(g: g, tile: min(tileOverride ?? tileSize(rows: rows, inVoxels: iv), iv))
+        let workers = min(max(1, threads), tiling.count)
+        let weightCount = g.inChannels * rows
+        let pFloats = rows * tiling.tile
+        let buffers = workspace.buffer(slot, count: workers * pFloats + (workers > 1 ? workers * weightCount : 0))
+        let accumulators = buffers + workers * pFloats
         let dyStride = dySampleStride ?? g.outChannels * g.outVoxels
-        for n in 0..<g.batch {
-            let xs = x + n * g.inChannels * iv, dys = dy + n * dyStride
-            var v0 = 0
-            while v0 < iv {
-                let t = min(tile, iv - v0)
+        Parallel.workersWithSerialBLAS(workers) { k in
+            let p = buffers + k * pFloats
+            let acc = workers > 1 ? accumulators + k * weightCount : dw
+            if workers > 1 { acc.update(repeating: 0, count: weightCount) }
+            for i in stride(from: k, to: tiling.count, by: workers) {
+                let (n, v0, t) = tiling.tile(i)
+                let xs = x + n * g.inChannels * iv, dys = dy + n * dyStride
                 if !g.isStride2 {
-                    gatherGeneral(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
+                    gatherGeneral(dy: dys, p: p, count: t, g: g, v0: v0, threads: 1)
                 } else if ConvCKernels.available {
-                    ConvCKernels.transposeGather(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
+                    ConvCKernels.transposeGather(dy: dys, p: p, count: t, g: g, v0: v0, threads: 1)
                 } else {
-                    gatherPortable(dy: dys, p: p, count: t, g: g, v0: v0, threads: threads)
+                    gatherPortable(dy: dys, p: p, count: t, g: g, v0: v0, threads: 1)
                 }
                 sgemm(transB: true, m: g.inChannels, n: rows, k: t, a: xs + v0, lda: iv,
-                      b: p, ldb: t, beta: 1, c: dw, ldc: rows)
+                      b: p, ldb: t, beta: 1, c: acc, ldc: rows)
                 if let dx {
                     sgemm(m: g.inChannels, n: t, k: rows, a: w, lda: rows, b: p, ldb: t,
                           beta: 0, c: dx + n * g.inChannels * iv + v0, ldc: iv)
                 }
-                v0 += t
+            }
+        }
+        if workers > 1 {
+            Parallel.forEach(0..<weightCount, threads: threads) { range in
+                for j in range {
+                    var s = dw[j]
+                    for k in 0..<workers { s += accumulators[k * weightCount + j] }
+                    dw[j] = s
+                }
             }
         }
         if let dbias {

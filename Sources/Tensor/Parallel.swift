@@ -49,4 +49,18 @@ public enum Parallel {
             }
         }
     }
+
+    /// Runs `body(k)` for k in 0..<workers concurrently, with OpenBLAS held at one thread meanwhile
+    /// (each worker calls its own GEMMs; OpenBLAS's threads would only oversubscribe the cores).
+    /// Inline, with OpenBLAS unchanged, when `workers` ≤ 1.
+    public static func workersWithSerialBLAS(_ workers: Int, _ body: (Int) -> Void) {
+        guard workers > 1 else {
+            if workers == 1 { body(0) }
+            return
+        }
+        let saved = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        forEach(count: workers, threads: workers, body)
+    }
 }

@@ -187,7 +187,7 @@ final class ConfigDefaultsTests: XCTestCase {
 
     func testResolvedYAMLIsYAML11Friendly() throws {
         // PyYAML (YAML 1.1) reads "3e-05" as text; we must write "3.0e-05".
-        let yaml = try decodeConfig(try minimalData).resolvedYAML()
+        let yaml = try decodeConfig(minimalData).resolvedYAML()
         XCTAssertTrue(yaml.contains("weight_decay: 3.0e-05"), yaml)
         XCTAssertTrue(yaml.contains("lr: 0.01"), yaml)
     }

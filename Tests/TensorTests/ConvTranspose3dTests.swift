@@ -74,4 +74,32 @@ final class ConvTranspose3dTests: XCTestCase {
             XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4); XCTAssertLessThan(eb, 1e-4)
         }
     }
+
+    /// Workers own tiles: the forward writes each output once, so its values must not depend on
+    /// the thread count; the backward sums each worker's weight gradient in a fixed order, so two
+    /// runs with the same thread count must agree bit for bit (and other counts to rounding).
+    func testWorkersOwningTilesAreReproducible() {
+        let g = ConvTranspose3dGeometry(batch: 2, inChannels: 5, outChannels: 3, inD: 5, inH: 6, inW: 7)
+        let x = floats(randomDoubles(g.inputCount, seed: 41)), w = floats(randomDoubles(g.weightCount, seed: 42))
+        let b = floats(randomDoubles(g.outChannels, seed: 43)), r = floats(randomDoubles(g.outputCount, seed: 44))
+        func run(threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
+            var y = [Float](repeating: .nan, count: g.outputCount)
+            var dx = [Float](repeating: .nan, count: g.inputCount)
+            var dw = [Float](repeating: 0.25, count: g.weightCount), db = [Float](repeating: 0, count: g.outChannels)
+            x.withPtr { xp in w.withPtr { wp in b.withPtr { bp in r.withPtr { rp in
+                ConvTranspose3d.forward(x: xp, w: wp, bias: bp, y: &y, g: g, workspace: Workspace(), tile: 16, threads: threads)
+                ConvTranspose3d.backward(x: xp, w: wp, dy: rp, dx: &dx, dw: &dw, dbias: &db, g: g,
+                                         workspace: Workspace(), tile: 16, threads: threads)
+            }}}}
+            return (y, dx, dw)
+        }
+        let one = run(threads: 1)
+        for threads in [2, 3] {
+            let a = run(threads: threads), again = run(threads: threads)
+            XCTAssertEqual(a.y.map(\.bitPattern), one.y.map(\.bitPattern), "forward, \(threads) threads")
+            XCTAssertEqual(a.dx.map(\.bitPattern), one.dx.map(\.bitPattern), "dx, \(threads) threads")
+            XCTAssertEqual(a.dw.map(\.bitPattern), again.dw.map(\.bitPattern), "dw, \(threads) threads twice")
+            XCTAssertLessThan(worstRelativeError(a.dw, one.dw.map(Double.init)), 1e-5, "dw, \(threads) vs 1 thread")
+        }
+    }
 }

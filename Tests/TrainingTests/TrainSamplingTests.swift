@@ -38,7 +38,7 @@ final class TrainSamplingTests: XCTestCase {
     func testKilledAndResumedRunMatchesWithTheRealSampler() throws {
         let whole = try makeTrainer("whole", sampler: try hardness(beta: 2, importance: true))
         try whole.train()
-        try makeTrainer("resumed", sampler: try hardness(beta: 2, importance: true)).train(haltAfter: 7)
+        _ = try makeTrainer("resumed", sampler: try hardness(beta: 2, importance: true)).train(haltAfter: 7)
         // A fresh sampler from another seed: everything must come from the checkpoint.
         let resumed = try makeTrainer("resumed", sampler: try hardness(beta: 2, importance: true, seed: 99))
         try resumed.resume()

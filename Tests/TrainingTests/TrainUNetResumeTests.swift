@@ -62,7 +62,7 @@ final class TrainUNetResumeTests: XCTestCase {
     func testKilledAndResumedUNetRunRepeatsTheUninterruptedOne() throws {
         let whole = try makeTrainer("whole")
         try whole.train()
-        try makeTrainer("resumed").train(haltAfter: 5)
+        _ = try makeTrainer("resumed").train(haltAfter: 5)
         let resumed = try makeTrainer("resumed", seed: 12345)  // every stream must come from the checkpoint
         try resumed.resume()
         XCTAssertEqual(resumed.progress.iteration, 4)
@@ -85,7 +85,7 @@ final class TrainUNetResumeTests: XCTestCase {
     func testKilledAndResumedAdamWRunRepeatsTheUninterruptedOne() throws {
         let whole = try makeTrainer("whole", adamW: true)
         try whole.train()
-        try makeTrainer("resumed", adamW: true).train(haltAfter: 5)
+        _ = try makeTrainer("resumed", adamW: true).train(haltAfter: 5)
         let resumed = try makeTrainer("resumed", seed: 12345, adamW: true)
         try resumed.resume()
         XCTAssertEqual(resumed.progress.iteration, 4)
@@ -102,7 +102,7 @@ final class TrainUNetResumeTests: XCTestCase {
     /// The checkpoint of a U-Net run holds the network layout and refuses another network.
     func testCheckpointRefusesADifferentNetwork() throws {
         let trainer = try makeTrainer("net")
-        try trainer.train(haltAfter: 3)
+        _ = try trainer.train(haltAfter: 3)
         let path = root + "/net/checkpoint_latest.ckpt"
         let checkpoint = try Checkpoint.read(path: path)
         XCTAssertEqual(checkpoint.sections.map(\.name), ["config", "model", "optimizer", "sampler", "rng", "progress"])

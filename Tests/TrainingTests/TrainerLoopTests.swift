@@ -76,7 +76,7 @@ final class TrainerLoopTests: XCTestCase {
         try whole.train()
 
         let killed = try makeTrainer("killed")
-        try killed.train(haltAfter: 11)
+        _ = try killed.train(haltAfter: 11)
         XCTAssertEqual(try csv("killed", "train_log.csv").count, 12)
         let resumed = try makeTrainer("killed")
         try resumed.resume()
@@ -243,7 +243,7 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertEqual(message { try fresh.resume() },
                        "--resume: no checkpoint checkpoint_latest.ckpt in output folder \(root)/none; "
                        + "start without --resume to train from scratch")
-        try makeTrainer("shape").train(haltAfter: 4)
+        _ = try makeTrainer("shape").train(haltAfter: 4)
         let other = try makeTrainer("shape", batch: 1)
         XCTAssertEqual(message { try other.resume() },
                        "checkpoint \(root)/shape/checkpoint_latest.ckpt: cannot resume: it has batch size 2, the configuration 1")
