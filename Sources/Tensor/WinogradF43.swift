@@ -17,7 +17,7 @@ import Synchronization
 /// on output; weight gradient with a fixed chunk → worker assignment (bit-reproducible).
 /// Scratch: `workspace` slots 0 (transformed weights / dU) and 1 (per-worker chunk buffers).
 ///
-/// The transforms here are portable Swift (vectors of 8 tiles along W).
+/// The transforms are `WinogradF43Transforms` (AVX-512, AVX2 or portable Swift, bit-identical).
 public enum WinogradF43 {
     /// Transformed components per tile (6³).
     public static let components = 216
