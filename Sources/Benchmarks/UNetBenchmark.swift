@@ -104,6 +104,7 @@ public enum UNetBenchmark {
                            steps.min()!, steps.max()!)
             text += padded("layer", 30) + " " + padded("path", 17) + " ms/step   GFLOP/s  of peak  limit ms  of limit\n"
             var winogradMs = 0.0, winogradLimitMs = 0.0
+            var byTile: [String: (ms: Double, limitMs: Double)] = [:]
             for e in profile.entries {
                 let ms = e.seconds / Double(o.steps) * 1e3
                 let gf = e.flops > 0 ? e.flops / e.seconds / 1e9 : 0
@@ -116,6 +117,9 @@ public enum UNetBenchmark {
                     layer.merge(limit.json(ms: ms)) { $1 }
                     text += String(format: " %9.2f %8.0f%%", limit.ms, 100 * limit.ms / ms)
                     winogradMs += ms; winogradLimitMs += limit.ms
+                    let tile = e.path == "winograd-f43" ? "f43" : "f23"
+                    let sum = byTile[tile] ?? (0, 0)
+                    byTile[tile] = (sum.ms + ms, sum.limitMs + limit.ms)
                 }
                 text += "\n"
                 layers.append(layer)
@@ -124,8 +128,18 @@ public enum UNetBenchmark {
             if winogradMs > 0 {
                 result["winograd_ms"] = winogradMs
                 result["winograd_limit_ms"] = winogradLimitMs
-                text += String(format: "winograd F(2,3) layers (F(4,3) has no limit model yet): %.1f ms/step, limit %.1f ms (%.0f%% of limit); limit = GEMM FLOPs at the sgemm peak + tensor bytes at the triad rate + chunk bytes at the L2 triad rate (docs/performance.md)\n",
-                               winogradMs, winogradLimitMs, 100 * winogradLimitMs / winogradMs)
+                for (tile, sum) in byTile {
+                    result["winograd_\(tile)_ms"] = sum.ms
+                    result["winograd_\(tile)_limit_ms"] = sum.limitMs
+                }
+                let parts = [("f23", "F(2,3)"), ("f43", "F(4,3)")].compactMap { key, label -> String? in
+                    guard let sum = byTile[key] else { return nil }
+                    return String(format: "%@ %.1f ms, limit %.1f ms (%.0f%%)", label as NSString, sum.ms, sum.limitMs,
+                                  100 * sum.limitMs / sum.ms)
+                }
+                text += String(format: "winograd layers: %.1f ms/step, limit %.1f ms (%.0f%% of limit; %@); limit = GEMM FLOPs at the sgemm peak + tensor bytes at the triad rate + chunk bytes at the L2 triad rate (docs/performance.md)\n",
+                               winogradMs, winogradLimitMs, 100 * winogradLimitMs / winogradMs,
+                               parts.joined(separator: ", ") as NSString)
             }
             text += String(format: "conv layers: %.1f GFLOP/step at %.0f%% of sgemm peak\n", convFlops / Double(o.steps) / 1e9, 100 * convFraction)
             text += String(format: "peak RSS after training: %.0f MB (activations + scratch %.0f MB)\n", rss,
@@ -169,12 +183,23 @@ public enum UNetBenchmark {
 
     static func winogradLimit(_ e: LayerProfiler.Entry, steps: Int, threads: Int, peak: Double,
                               bandwidth: MemoryBandwidth) -> WinogradLimit? {
-        guard e.kind == .conv, e.path == "winograd", let g = e.geometry else { return nil }
-        let forward = e.name.hasSuffix(" fwd")
-        let one = forward
-            ? WinogradCost.forward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW, threads: threads)
-            : WinogradCost.backward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW,
-                                    inputGradient: e.inputGradient, threads: threads)
+        guard e.kind == .conv, e.path == "winograd" || e.path == "winograd-f43", let g = e.geometry else { return nil }
+        let forward = e.name.hasSuffix(" fwd"), f43 = e.path == "winograd-f43"
+        let one: WinogradCost
+        switch (forward, f43) {
+        case (true, false):
+            one = WinogradCost.forward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW,
+                                       threads: threads)
+        case (false, false):
+            one = WinogradCost.backward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW,
+                                        inputGradient: e.inputGradient, threads: threads)
+        case (true, true):
+            one = WinogradCost.f43Forward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH,
+                                          w: g.inW, threads: threads)
+        case (false, true):
+            one = WinogradCost.f43Backward(n: g.batch, cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH,
+                                           w: g.inW, inputGradient: e.inputGradient, threads: threads)
+        }
         let perStep = Double(e.calls) / Double(steps)
         let cost = WinogradCost(gemmFLOPs: one.gemmFLOPs * perStep, memoryBytes: one.memoryBytes * perStep,
                                 cacheBytes: one.cacheBytes * perStep)

@@ -24,7 +24,7 @@ public enum CPUFeatures {
 public enum KernelChoice {
     /// "winograd_gemm" (avx2 | avx512 | blas), "winograd_transforms" (avx512 | avx2 | swift),
     /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift),
-    /// "winograd_f43_transforms" (avx2 | swift: F(4,3) has no AVX-512 transforms),
+    /// "winograd_f43_transforms" (avx512 | avx2 | swift, chosen as winograd_transforms),
     /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
     public static var summary: [String: String] {
         let transforms: String
@@ -35,12 +35,12 @@ public enum KernelChoice {
         }
         return ["winograd_gemm": WinogradGEMM.automatic.rawValue, "winograd_transforms": transforms,
                 "conv_kernels": ConvCKernels.available ? "avx2" : "swift",
-                "winograd_f43_transforms": WinogradF43Transforms.useC ? "avx2" : "swift",
+                "winograd_f43_transforms": WinogradF43Transforms.kernelName,
                 "winograd_tile": WinogradTile.requested?.rawValue
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
     }
 
-    /// One line: "Winograd GEMMs avx2, transforms avx512, F(4,3) transforms avx2, conv kernels avx2, tile …".
+    /// One line: "Winograd GEMMs avx2, transforms avx512, F(4,3) transforms avx512, conv kernels avx2, tile …".
     public static var description: String {
         let s = summary
         return [("winograd_gemm", "Winograd GEMMs"), ("winograd_transforms", "transforms"),

@@ -163,7 +163,7 @@ public enum WinogradConv3d {
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: components * matrix, count: plan.threads,
                                                   workspace: workspace, slot: 1)
-        for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
+        winogradZeroAccumulators(scratch, count: components * matrix)
         WinogradChunkDriver.run(
             plan: plan, threading: tuning.threading, scratch: scratch, inputItems: cin + cout, outputItems: 0,
             // Fixed chunk → worker assignment: each worker's partial dU, and so the result, is
@@ -194,10 +194,8 @@ public enum WinogradConv3d {
             },
             transformOut: { _, _, _, _, _ in })
         // Sum the workers' partial dU into the first, then fold back to 3×3×3 kernels.
+        winogradSumAccumulators(scratch, count: components * matrix, threads: tuning.threads)
         let total = scratch[0].accumulator
-        for s in scratch.dropFirst() {
-            for i in 0..<components * matrix { total[i] += s.accumulator[i] }
-        }
         WinogradWeightTransforms.accumulateGradient(du: total, cout: cout, cin: cin, dw: dweight)
         if let dbias {
             accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,

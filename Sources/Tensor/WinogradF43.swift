@@ -17,7 +17,7 @@ import Synchronization
 /// on output; weight gradient with a fixed chunk → worker assignment (bit-reproducible).
 /// Scratch: `workspace` slots 0 (transformed weights / dU) and 1 (per-worker chunk buffers).
 ///
-/// The transforms here are portable Swift (vectors of 8 tiles along W).
+/// The transforms are `WinogradF43Transforms` (AVX-512, AVX2 or portable Swift, bit-identical).
 public enum WinogradF43 {
     /// Transformed components per tile (6³).
     public static let components = 216
@@ -126,7 +126,7 @@ public enum WinogradF43 {
         let kernel = tuning.gemmKernel
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: components * matrix,
                                  workspace: workspace, slot: 1)
-        for s in scratch { s.accumulator.update(repeating: 0, count: components * matrix) }
+        winogradZeroAccumulators(scratch, count: components * matrix)
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
             for row in rows {
                 let (sample, td, th) = plan.decode(row: row)
@@ -146,94 +146,12 @@ public enum WinogradF43 {
                                 cin: cin, tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
                                 components: components)
         }
+        winogradSumAccumulators(scratch, count: components * matrix, threads: tuning.threads)
         let total = scratch[0].accumulator
-        for s in scratch.dropFirst() {
-            for i in 0..<components * matrix { total[i] += s.accumulator[i] }
-        }
         accumulateWeightGradient(du: total, cout: cout, cin: cin, dw: dweight)
         if let dbias {
             WinogradConv3d.accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,
                                                   threads: tuning.threads)
-        }
-    }
-
-    // MARK: - Weight transforms (in Double, rounded once)
-
-    /// G (6×3) applied to (g0, g1, g2): Lavin & Gray F(4,3).
-    @inline(__always)
-    static func gApply(_ g0: Double, _ g1: Double, _ g2: Double) -> (Double, Double, Double, Double, Double, Double) {
-        let a = g0 + g2
-        return (g0 / 4, -(a + g1) / 6, -(a - g1) / 6, g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
-    }
-
-    /// Gᵀ (3×6) applied to m.
-    @inline(__always)
-    static func gtApply(_ m: UnsafePointer<Double>, _ s: Int) -> (Double, Double, Double) {
-        let (m0, m1, m2, m3, m4, m5) = (m[0], m[s], m[2 * s], m[3 * s], m[4 * s], m[5 * s])
-        return (m0 / 4 - (m1 + m2) / 6 + (m3 + m4) / 24, (m2 - m1) / 6 + (m3 - m4) / 12, (m3 + m4 - m1 - m2) / 6 + m5)
-    }
-
-    /// u[ξ][co][ci] = (G w[co, ci] Gᵀ)_ξ per axis; with `flipTranspose` the kernel flipped in space
-    /// and laid out u[ξ][ci][co] (the input gradient's forward).
-    static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, flipTranspose: Bool,
-                                 u: UnsafeMutablePointer<Float>) {
-        let matrix = cout * cin
-        Parallel.forEach(count: matrix, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { pair in
-            let co = pair / cin, ci = pair % cin
-            let k = w + pair * 27
-            let index = flipTranspose ? ci * cout + co : co * cin + ci
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 54 + 108) { buffer in
-                let a = buffer.baseAddress!, b = a + 54   // a[(kd·3 + kh)·6 + ξw], b[(kd·6 + ξh)·6 + ξw]
-                @inline(__always) func tap(_ i: Int) -> Double { Double(flipTranspose ? k[26 - i] : k[i]) }
-                for line in 0..<9 {
-                    let r = gApply(tap(3 * line), tap(3 * line + 1), tap(3 * line + 2))
-                    let o = a + line * 6
-                    o[0] = r.0; o[1] = r.1; o[2] = r.2; o[3] = r.3; o[4] = r.4; o[5] = r.5
-                }
-                for kd in 0..<3 {
-                    for xw in 0..<6 {
-                        let p = a + kd * 18 + xw
-                        let r = gApply(p[0], p[6], p[12])
-                        let o = b + kd * 36 + xw
-                        o[0] = r.0; o[6] = r.1; o[12] = r.2; o[18] = r.3; o[24] = r.4; o[30] = r.5
-                    }
-                }
-                for hw in 0..<36 {
-                    let r = gApply(b[hw], b[36 + hw], b[72 + hw])
-                    let o = u + hw * matrix + index, s = 36 * matrix
-                    o[0] = Float(r.0); o[s] = Float(r.1); o[2 * s] = Float(r.2)
-                    o[3 * s] = Float(r.3); o[4 * s] = Float(r.4); o[5 * s] = Float(r.5)
-                }
-            }
-        }
-    }
-
-    /// dw[co, ci] += Gᵀ dU[ξ][co][ci] G per axis.
-    static func accumulateWeightGradient(du: UnsafePointer<Float>, cout: Int, cin: Int,
-                                         dw: UnsafeMutablePointer<Float>) {
-        let matrix = cout * cin
-        Parallel.forEach(count: matrix, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { pair in
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 216 + 108 + 54) { buffer in
-                let t = buffer.baseAddress!, b = t + 216, a = b + 108  // t[ξ], b[kd][ξh][ξw], a[kd][kh][ξw]
-                for xi in 0..<216 { t[xi] = Double(du[xi * matrix + pair]) }
-                for hw in 0..<36 {
-                    let r = gtApply(t + hw, 36)
-                    b[hw] = r.0; b[36 + hw] = r.1; b[72 + hw] = r.2
-                }
-                for kd in 0..<3 {
-                    for xw in 0..<6 {
-                        let r = gtApply(b + kd * 36 + xw, 6)
-                        let o = a + kd * 18 + xw
-                        o[0] = r.0; o[6] = r.1; o[12] = r.2
-                    }
-                }
-                for line in 0..<9 {
-                    let r = gtApply(a + line * 6, 1)
-                    dw[pair * 27 + 3 * line] += Float(r.0)
-                    dw[pair * 27 + 3 * line + 1] += Float(r.1)
-                    dw[pair * 27 + 3 * line + 2] += Float(r.2)
-                }
-            }
         }
     }
 }

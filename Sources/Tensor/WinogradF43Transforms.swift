@@ -9,36 +9,60 @@
 // whole vectors: up to 7 columns past the row's tilesW are overwritten (see WinogradF43Plan.rowStride).
 
 //
-// `inputRow`, `outputRow` and `gradientRow` run the AVX2 C ports (CKernels/winograd_f43_transforms.c,
-// bit-identical) when `useC`; the `portable…` Swift bodies otherwise (DRO_PORTABLE_KERNELS=1, no
-// AVX2 + FMA, or DRO_WINOGRAD_TRANSFORMS=swift).
+// `inputRow`, `outputRow` and `gradientRow` run the C ports (bit-identical): AVX-512, 16 tiles per
+// vector (CKernels/winograd_f43_transforms_avx512.c) where the CPU has it, else AVX2 + FMA, 8 tiles
+// (winograd_f43_transforms.c); the `portable…` Swift bodies with DRO_PORTABLE_KERNELS=1, without
+// AVX2 + FMA, or with DRO_WINOGRAD_TRANSFORMS=swift. DRO_WINOGRAD_TRANSFORMS=avx2 picks the AVX2
+// ports (as for F(2,3): `WinogradTransformsC.preferred`).
 
 import CKernels
 
 enum WinogradF43Transforms {
     typealias V = SIMD8<Float>
+    typealias Kernel = WinogradTransformsC.Kernel
 
-    /// Whether the C transforms run (read once per process).
-    static let useC = CPUFeatures.avx2FMA && WinogradTransformsC.preferred != nil
+    /// The C transforms that run, nil for Swift (read once per process).
+    static let kernel: Kernel? = WinogradTransformsC.preferred
+
+    /// Name for `KernelChoice`: "avx512", "avx2" or "swift".
+    static var kernelName: String {
+        switch kernel {
+        case .avx512?: return "avx512"
+        case .avx2?: return "avx2"
+        case nil: return "swift"
+        }
+    }
 
     @inline(__always)
     static func inputRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
-                         out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
-        if useC {
+                         out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>,
+                         kernel: Kernel? = kernel) {
+        switch kernel {
+        case .avx512?:
+            dro_winograd_f43_input_row_avx512(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
+                                              Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),
+                                              scratch)
+        case .avx2?:
             dro_winograd_f43_input_row_avx2(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w), Int64(plan.vectorTiles),
                                             Int64(td), Int64(th), out, Int64(xiStride), scratch)
-        } else {
+        case nil:
             portableInputRow(plane: plane, plan: plan, td: td, th: th, out: out, xiStride: xiStride, scratch: scratch)
         }
     }
 
     @inline(__always)
     static func outputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
-                          plan: WinogradF43Plan, td: Int, th: Int, bias: Float, scratch: UnsafeMutablePointer<Float>) {
-        if useC {
+                          plan: WinogradF43Plan, td: Int, th: Int, bias: Float, scratch: UnsafeMutablePointer<Float>,
+                          kernel: Kernel? = kernel) {
+        switch kernel {
+        case .avx512?:
+            dro_winograd_f43_output_row_avx512(src, Int64(xiStride), plane, Int64(plan.d), Int64(plan.h),
+                                               Int64(plan.w), Int64(plan.vectorTiles), Int64(td), Int64(th), bias,
+                                               scratch)
+        case .avx2?:
             dro_winograd_f43_output_row_avx2(src, Int64(xiStride), plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
                                              Int64(plan.vectorTiles), Int64(td), Int64(th), bias, scratch)
-        } else {
+        case nil:
             portableOutputRow(src: src, xiStride: xiStride, plane: plane, plan: plan, td: td, th: th, bias: bias,
                               scratch: scratch)
         }
@@ -46,12 +70,18 @@ enum WinogradF43Transforms {
 
     @inline(__always)
     static func gradientRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
-                            out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
-        if useC {
+                            out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>,
+                            kernel: Kernel? = kernel) {
+        switch kernel {
+        case .avx512?:
+            dro_winograd_f43_gradient_row_avx512(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
+                                                 Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),
+                                                 scratch)
+        case .avx2?:
             dro_winograd_f43_gradient_row_avx2(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
                                                Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),
                                                scratch)
-        } else {
+        case nil:
             portableGradientRow(plane: plane, plan: plan, td: td, th: th, out: out, xiStride: xiStride, scratch: scratch)
         }
     }

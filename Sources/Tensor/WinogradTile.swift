@@ -8,7 +8,8 @@ import Glibc
 ///
 /// Rule (`choose`): F(4,3) where both channel counts are at most `maximumF43Channels` (its
 /// error stays a stated margin below the 1e-4 tolerance there) and the volume is at least
-/// `minimumF43Extent` on every axis (below it, partial 4³ tiles waste most of their work);
+/// `minimumF43Extent` on every axis (at 8³ F(4,3) is ~1.5× slower: 2 × 2 × 2 tiles per sample,
+/// half-empty 8-tile vectors, and 216·Cout·Cin transformed weights against 16 tiles);
 /// F(2,3) elsewhere. Figures: docs/performance.md, "Winograd F(4,3)".
 /// `DRO_WINOGRAD_TILE=f23|f43` forces one tile for every such layer (back-to-back
 /// measurements, cross-checks); unset or any other value = the rule.
@@ -26,8 +27,10 @@ public enum WinogradTile: String, Sendable, CaseIterable {
 
     /// Largest max(Cin, Cout) run on F(4,3) by default.
     public static let maximumF43Channels = 128
-    /// Smallest D, H and W run on F(4,3) by default.
-    public static let minimumF43Extent = 32
+    /// Smallest D, H and W run on F(4,3) by default: 16 since the F(4,3) weight transforms store
+    /// whole vectors (F(4,3) / F(2,3) at 16³, fwd + dx + dW, one thread: 0.84–0.94 at 64 → 64,
+    /// 0.57–0.67 at 128 → 64; docs/performance.md, "2026-12-03 (later)").
+    public static let minimumF43Extent = 16
 
     /// The rule without the override.
     public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {

@@ -170,46 +170,69 @@ final class WinogradF43Tests: XCTestCase {
         XCTAssertEqual(results[0], results[2])
     }
 
-    /// The AVX2 C transforms against the portable Swift ones, bit for bit, on every tile row of
-    /// awkward extents (W = 1 … 37: partial tiles, one and several vectors per row), from
-    /// NaN-filled buffers (a value left unwritten by one of them shows as a mismatch).
+    /// The AVX2 and AVX-512 C transforms against the portable Swift ones, bit for bit, on every
+    /// tile row of awkward extents (W = 1 … 101: partial tiles; rows of one half vector, one and
+    /// several 8- and 16-tile vectors, a 16-tile vector plus a half one; partial tile depths and
+    /// heights), from NaN-filled buffers (a value left unwritten by one of them shows as a mismatch;
+    /// so does one written beyond the columns the Swift code writes).
     func testCTransformsAreBitIdenticalToSwift() throws {
-        guard CPUFeatures.avx2FMA else { throw XCTSkip("no AVX2 + FMA (or DRO_PORTABLE_KERNELS=1)") }
+        var kernels = [WinogradF43Transforms.Kernel]()
+        if CPUFeatures.avx2FMA { kernels.append(.avx2) }
+        if CPUFeatures.avx512 { kernels.append(.avx512) }
+        guard !kernels.isEmpty else { throw XCTSkip("no AVX2 + FMA (or DRO_PORTABLE_KERNELS=1)") }
         var rng = SplitMix64(seed: 15)
-        for (d, h, w) in [(1, 1, 1), (5, 6, 7), (4, 9, 13), (7, 3, 32), (6, 5, 37), (9, 8, 33)] {
+        let extents = [(1, 1, 1), (5, 6, 7), (4, 9, 13), (7, 3, 32), (6, 5, 37), (9, 8, 33), (3, 2, 64), (5, 7, 65),
+                       (2, 6, 70), (6, 3, 96), (5, 5, 101)]
+        for (d, h, w) in extents {
             let plan = WinogradF43Plan(batch: 1, d: d, h: h, w: w, channels: 2,
                                        tuning: WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threads: 1))
-            let rs = plan.vectorTiles, xiStride = rs + 8
+            let xiStride = plan.vectorTiles + 8
             let plane = rng.values(d * h * w)
             let count = WinogradF43.components * xiStride
             let products = rng.values(count)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchFloats)
             defer { scratch.deallocate() }
-            var planeSwift = [Float](repeating: .nan, count: d * h * w), planeC = planeSwift
+            let nanPlane = [Float](repeating: .nan, count: d * h * w)
+            var planeSwift = nanPlane
+            var planes = [WinogradF43Transforms.Kernel: [Float]]()
+            for kernel in kernels { planes[kernel] = nanPlane }
             for td in 0..<plan.tilesD {
                 for th in 0..<plan.tilesH {
-                    var outSwift = [Float](repeating: .nan, count: count), outC = outSwift
+                    let nanOut = [Float](repeating: .nan, count: count)
+                    var inputSwift = nanOut, gradientSwift = nanOut
                     scratch.update(repeating: .nan, count: plan.scratchFloats)
-                    WinogradF43Transforms.portableInputRow(plane: plane, plan: plan, td: td, th: th, out: &outSwift,
-                                                           xiStride: xiStride, scratch: scratch)
+                    WinogradF43Transforms.inputRow(plane: plane, plan: plan, td: td, th: th, out: &inputSwift,
+                                                   xiStride: xiStride, scratch: scratch, kernel: nil)
                     scratch.update(repeating: .nan, count: plan.scratchFloats)
-                    dro_winograd_f43_input_row_avx2(plane, Int64(d), Int64(h), Int64(w), Int64(rs), Int64(td), Int64(th),
-                                                    &outC, Int64(xiStride), scratch)
-                    XCTAssertEqual(outSwift.map(\.bitPattern), outC.map(\.bitPattern), "input \(d)×\(h)×\(w) row \(td),\(th)")
-                    outSwift = [Float](repeating: .nan, count: count); outC = outSwift
-                    WinogradF43Transforms.portableGradientRow(plane: plane, plan: plan, td: td, th: th, out: &outSwift,
-                                                              xiStride: xiStride, scratch: scratch)
-                    dro_winograd_f43_gradient_row_avx2(plane, Int64(d), Int64(h), Int64(w), Int64(rs), Int64(td),
-                                                       Int64(th), &outC, Int64(xiStride), scratch)
-                    XCTAssertEqual(outSwift.map(\.bitPattern), outC.map(\.bitPattern), "gradient \(d)×\(h)×\(w) row \(td),\(th)")
-                    WinogradF43Transforms.portableOutputRow(src: products, xiStride: xiStride, plane: &planeSwift,
-                                                            plan: plan, td: td, th: th, bias: 0.25, scratch: scratch)
-                    dro_winograd_f43_output_row_avx2(products, Int64(xiStride), &planeC, Int64(d), Int64(h), Int64(w),
-                                                     Int64(rs), Int64(td), Int64(th), 0.25, scratch)
+                    WinogradF43Transforms.gradientRow(plane: plane, plan: plan, td: td, th: th, out: &gradientSwift,
+                                                      xiStride: xiStride, scratch: scratch, kernel: nil)
+                    scratch.update(repeating: .nan, count: plan.scratchFloats)
+                    WinogradF43Transforms.outputRow(src: products, xiStride: xiStride, plane: &planeSwift, plan: plan,
+                                                    td: td, th: th, bias: 0.25, scratch: scratch, kernel: nil)
+                    for kernel in kernels {
+                        let where_ = "\(kernel) \(d)×\(h)×\(w) row \(td),\(th)"
+                        var input = nanOut, gradient = nanOut
+                        scratch.update(repeating: .nan, count: plan.scratchFloats)
+                        WinogradF43Transforms.inputRow(plane: plane, plan: plan, td: td, th: th, out: &input,
+                                                       xiStride: xiStride, scratch: scratch, kernel: kernel)
+                        XCTAssertEqual(inputSwift.map(\.bitPattern), input.map(\.bitPattern), "input \(where_)")
+                        scratch.update(repeating: .nan, count: plan.scratchFloats)
+                        WinogradF43Transforms.gradientRow(plane: plane, plan: plan, td: td, th: th, out: &gradient,
+                                                          xiStride: xiStride, scratch: scratch, kernel: kernel)
+                        XCTAssertEqual(gradientSwift.map(\.bitPattern), gradient.map(\.bitPattern),
+                                       "gradient \(where_)")
+                        scratch.update(repeating: .nan, count: plan.scratchFloats)
+                        WinogradF43Transforms.outputRow(src: products, xiStride: xiStride, plane: &planes[kernel]!,
+                                                        plan: plan, td: td, th: th, bias: 0.25, scratch: scratch,
+                                                        kernel: kernel)
+                    }
                 }
             }
             XCTAssertFalse(planeSwift.contains { $0.isNaN }, "output \(d)×\(h)×\(w): voxel not written")
-            XCTAssertEqual(planeSwift.map(\.bitPattern), planeC.map(\.bitPattern), "output \(d)×\(h)×\(w)")
+            for kernel in kernels {
+                XCTAssertEqual(planeSwift.map(\.bitPattern), planes[kernel]!.map(\.bitPattern),
+                               "output \(kernel) \(d)×\(h)×\(w)")
+            }
         }
     }
 

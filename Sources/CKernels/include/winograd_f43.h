@@ -25,4 +25,16 @@ void dro_winograd_f43_output_row_avx2(const float *src, int64_t xiStride, float 
 void dro_winograd_f43_gradient_row_avx2(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
                                         int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
 
+/// The same three with AVX-512 (16 tiles per 512-bit vector; winograd_f43_transforms_avx512.c):
+/// same arguments, scratch size, columns written and results, bit for bit. The W passes read and
+/// write the volume under lane masks (`scratch`'s line buffer is unused). Callers check
+/// `dro_cpu_has_avx512()` first.
+void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
+                                       int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
+void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiStride, float *plane, int64_t d, int64_t h,
+                                        int64_t w, int64_t vectorTiles, int64_t td, int64_t th, float bias,
+                                        float *scratch);
+void dro_winograd_f43_gradient_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
+                                          int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
+
 #endif
