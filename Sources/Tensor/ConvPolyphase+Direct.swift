@@ -145,7 +145,7 @@ extension ConvPolyphase {
             a = ap
             dphases = workspace.buffer(phaseGradSlot, count: max(1, threads) * 8 * cin * l.ph * l.pw)
         }
-        let ov = g.outVoxels, nb = directColumnBlock, pr = directDotRows
+        let ov = g.outVoxels, pr = directDotRows
         for n in 0..<g.batch {
             split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
             extend(dy + n * cout * ov, columns: 0..<l.columns, l, into: dyext + pad, ld: ld, channels: cout,
