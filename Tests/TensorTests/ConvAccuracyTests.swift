@@ -100,11 +100,26 @@ final class ConvAccuracyTests: XCTestCase {
                                                   cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
                 }))
             }
-            if ConvPolyphase.applies(g) && g.stride == 2 {
-                algorithms.append(("polyphase+sgemm", { xp, wp, gp, yp, dxp, dwp in
-                    ConvPolyphase.forward(x: xp, w: wp, bias: nil, y: yp, g: g, workspace: ws, threads: 2)
-                    ConvPolyphase.backward(x: xp, w: wp, dy: gp, dx: dxp, dw: dwp, dbias: nil, g: g, workspace: ws, threads: 2)
+            if g.stride == 1 && g.inChannels > 1 {
+                algorithms.append(("winograd F(4,3)", { xp, wp, gp, yp, dxp, dwp in
+                    WinogradF43.forward(x: xp, weight: wp, bias: nil, y: yp, n: g.batch, cin: g.inChannels,
+                                        cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
+                    WinogradF43.backwardInput(dy: gp, weight: wp, dx: dxp, n: g.batch, cin: g.inChannels,
+                                              cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
+                    WinogradF43.backwardWeight(x: xp, dy: gp, dweight: dwp, dbias: nil, n: g.batch, cin: g.inChannels,
+                                               cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
                 }))
+            }
+            if ConvPolyphase.applies(g) && g.stride == 2 {
+                var kernels: [(String, ConvPolyphase.Kernel)] = [("polyphase+sgemm", .sgemm)]
+                if CPUFeatures.avx512 { kernels.append(("polyphase direct", .direct)) }
+                for (label, kernel) in kernels {
+                    algorithms.append((label, { xp, wp, gp, yp, dxp, dwp in
+                        ConvPolyphase.forward(x: xp, w: wp, bias: nil, y: yp, g: g, workspace: ws, kernel: kernel, threads: 2)
+                        ConvPolyphase.backward(x: xp, w: wp, dy: gp, dx: dxp, dw: dwp, dbias: nil, g: g, workspace: ws,
+                                               kernel: kernel, threads: 2)
+                    }))
+                }
             }
             for (name, run) in algorithms {
                 var y = [Float](repeating: .nan, count: g.outputCount), dx = [Float](repeating: .nan, count: g.inputCount)
