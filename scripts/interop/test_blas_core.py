@@ -117,7 +117,7 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
     kernels = report["kernels"]
     assert kernels["conv_kernels"] == ("avx2" if avx2 else "swift")
     assert kernels["winograd_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
-    assert kernels["winograd_f43_transforms"] == ("avx2" if avx2 else "swift")
+    assert kernels["winograd_f43_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
     openblas_avx512 = report["openblas_core"].lower() in {"skylakex", "cooperlake", "sapphirerapids"}
     assert kernels["winograd_gemm"] == ("avx2" if avx2 and not openblas_avx512 else "blas")
     if avx2:
