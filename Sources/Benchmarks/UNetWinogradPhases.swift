@@ -44,24 +44,17 @@ enum UNetWinogradPhases {
             let ws = Workspace()
             let (n, ci, co, d, h, wd) = (g.batch, g.inChannels, g.outChannels, g.inD, g.inH, g.inW)
             var times: [Double] = []
-            times.append(UNetConvPhases.time {
-                WinogradConv3d.forward(x: x.pointer, weight: w.pointer, bias: db.pointer, y: y.pointer, n: n, cin: ci,
-                                       cout: co, d: d, h: h, width: wd, workspace: ws) })
-            times.append(UNetConvPhases.time {
-                WinogradConv3d.backwardInput(dy: y.pointer, weight: w.pointer, dx: dx.pointer, n: n, cin: ci, cout: co,
-                                             d: d, h: h, width: wd, workspace: ws) })
-            times.append(UNetConvPhases.time {
-                WinogradConv3d.backwardWeight(x: x.pointer, dy: y.pointer, dweight: dw.pointer, dbias: db.pointer, n: n,
-                                              cin: ci, cout: co, d: d, h: h, width: wd, workspace: ws) })
-            times.append(UNetConvPhases.time {
-                WinogradF43.forward(x: x.pointer, weight: w.pointer, bias: db.pointer, y: y.pointer, n: n, cin: ci,
-                                    cout: co, d: d, h: h, width: wd, workspace: ws) })
-            times.append(UNetConvPhases.time {
-                WinogradF43.backwardInput(dy: y.pointer, weight: w.pointer, dx: dx.pointer, n: n, cin: ci, cout: co,
-                                          d: d, h: h, width: wd, workspace: ws) })
-            times.append(UNetConvPhases.time {
-                WinogradF43.backwardWeight(x: x.pointer, dy: y.pointer, dweight: dw.pointer, dbias: db.pointer, n: n,
-                                           cin: ci, cout: co, d: d, h: h, width: wd, workspace: ws) })
+            for tile in [WinogradTile.f23, .f43] {
+                times.append(UNetConvPhases.time {
+                    tile.forward(x: x.pointer, weight: w.pointer, bias: db.pointer, y: y.pointer, n: n, cin: ci,
+                                 cout: co, d: d, h: h, width: wd, workspace: ws) })
+                times.append(UNetConvPhases.time {
+                    tile.backwardInput(dy: y.pointer, weight: w.pointer, dx: dx.pointer, n: n, cin: ci, cout: co,
+                                       d: d, h: h, width: wd, workspace: ws) })
+                times.append(UNetConvPhases.time {
+                    tile.backwardWeight(x: x.pointer, dy: y.pointer, dweight: dw.pointer, dbias: db.pointer, n: n,
+                                        cin: ci, cout: co, d: d, h: h, width: wd, workspace: ws) })
+            }
             let s23 = times[0] + times[1] + times[2], s43 = times[3] + times[4] + times[5]
             let shape = "\(ci)→\(co) \(d)×\(h)×\(wd)"
             let rule = WinogradTile.automatic(cin: ci, cout: co, d: d, h: h, w: wd).rawValue

@@ -68,16 +68,13 @@ enum ConvDispatch {
                         y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, algorithm: ConvAlgorithm,
                         workspace: Workspace, winogradWorkspace: Workspace, threads: Int,
                         statistics: WinogradNormStatistics? = nil) -> Bool {
-        if usesWinograd(g, algorithm) && tile(g) == .f43 {
-            WinogradF43.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-        } else if usesWinograd(g, algorithm), fusedNormStatistics, let statistics {
+        if usesWinograd(g, algorithm), tile(g) == .f23, fusedNormStatistics, let statistics {
             WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                                    d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace, statistics: statistics)
             return true
         } else if usesWinograd(g, algorithm) {
-            WinogradConv3d.forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                   d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+            tile(g).forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+                            d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         } else if usesPolyphase(g, algorithm) {
             ConvPolyphase.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
         } else {
@@ -101,23 +98,13 @@ enum ConvDispatch {
                             accumulateInput: accumulateInput, threads: threads)
             return
         }
-        let f43 = tile(g) == .f43
-        if f43 {
-            WinogradF43.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels,
-                                       cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-        } else {
-            WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels,
-                                          cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-        }
+        let t = tile(g)
+        t.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         guard let dx else { return }
         let target = accumulateInput ? workspace.buffer(accumulateSlot, count: g.inputCount) : dx
-        if f43 {
-            WinogradF43.backwardInput(dy: dy, weight: w, dx: target, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                      d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-        } else {
-            WinogradConv3d.backwardInput(dy: dy, weight: w, dx: target, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
-        }
+        t.backwardInput(dy: dy, weight: w, dx: target, n: g.batch, cin: g.inChannels, cout: g.outChannels,
+                        d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
         if accumulateInput {
             let tmp = target
             Parallel.forEach(0..<g.inputCount, threads: threads) { r in for i in r { dx[i] += tmp[i] } }

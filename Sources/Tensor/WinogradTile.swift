@@ -42,3 +42,43 @@ public enum WinogradTile: String, Sendable, CaseIterable {
         requested ?? automatic(cin: cin, cout: cout, d: d, h: h, w: w)
     }
 }
+
+/// The three passes of a stride-1, padding-1 3×3×3 layer on this tile's kernel (`WinogradConv3d`
+/// or `WinogradF43`, same arguments and conventions), so that callers choosing a tile per layer
+/// do not repeat each call for both.
+extension WinogradTile {
+    /// x: [N, Cin, D, H, W], weight: [Cout, Cin, 3, 3, 3], bias: [Cout] → y. Overwrites y.
+    public func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
+                        workspace: Workspace) {
+        switch self {
+        case .f23: WinogradConv3d.forward(x: x, weight: weight, bias: bias, y: y, n: n, cin: cin, cout: cout,
+                                          d: d, h: h, width: width, workspace: workspace)
+        case .f43: WinogradF43.forward(x: x, weight: weight, bias: bias, y: y, n: n, cin: cin, cout: cout,
+                                       d: d, h: h, width: width, workspace: workspace)
+        }
+    }
+
+    /// dy: [N, Cout, D, H, W] → dx: [N, Cin, D, H, W]. Overwrites dx.
+    public func backwardInput(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                              n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int, workspace: Workspace) {
+        switch self {
+        case .f23: WinogradConv3d.backwardInput(dy: dy, weight: weight, dx: dx, n: n, cin: cin, cout: cout,
+                                                d: d, h: h, width: width, workspace: workspace)
+        case .f43: WinogradF43.backwardInput(dy: dy, weight: weight, dx: dx, n: n, cin: cin, cout: cout,
+                                             d: d, h: h, width: width, workspace: workspace)
+        }
+    }
+
+    /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil).
+    public func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                               dbias: UnsafeMutablePointer<Float>?, n: Int, cin: Int, cout: Int, d: Int, h: Int,
+                               width: Int, workspace: Workspace) {
+        switch self {
+        case .f23: WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin,
+                                                 cout: cout, d: d, h: h, width: width, workspace: workspace)
+        case .f43: WinogradF43.backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin,
+                                              cout: cout, d: d, h: h, width: width, workspace: workspace)
+        }
+    }
+}

@@ -91,24 +91,16 @@ final class ConvAccuracyTests: XCTestCase {
                 }))
             }
             if g.stride == 1 && g.inChannels > 1 {
-                algorithms.append(("winograd F(2,3)", { xp, wp, gp, yp, dxp, dwp in
-                    WinogradConv3d.forward(x: xp, weight: wp, bias: nil, y: yp, n: g.batch, cin: g.inChannels,
+                for (label, tile) in [("winograd F(2,3)", WinogradTile.f23), ("winograd F(4,3)", .f43)] {
+                    algorithms.append((label, { xp, wp, gp, yp, dxp, dwp in
+                        tile.forward(x: xp, weight: wp, bias: nil, y: yp, n: g.batch, cin: g.inChannels,
+                                     cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
+                        tile.backwardInput(dy: gp, weight: wp, dx: dxp, n: g.batch, cin: g.inChannels,
                                            cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
-                    WinogradConv3d.backwardInput(dy: gp, weight: wp, dx: dxp, n: g.batch, cin: g.inChannels,
-                                                 cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
-                    WinogradConv3d.backwardWeight(x: xp, dy: gp, dweight: dwp, dbias: nil, n: g.batch, cin: g.inChannels,
-                                                  cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
-                }))
-            }
-            if g.stride == 1 && g.inChannels > 1 {
-                algorithms.append(("winograd F(4,3)", { xp, wp, gp, yp, dxp, dwp in
-                    WinogradF43.forward(x: xp, weight: wp, bias: nil, y: yp, n: g.batch, cin: g.inChannels,
-                                        cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
-                    WinogradF43.backwardInput(dy: gp, weight: wp, dx: dxp, n: g.batch, cin: g.inChannels,
-                                              cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
-                    WinogradF43.backwardWeight(x: xp, dy: gp, dweight: dwp, dbias: nil, n: g.batch, cin: g.inChannels,
-                                               cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
-                }))
+                        tile.backwardWeight(x: xp, dy: gp, dweight: dwp, dbias: nil, n: g.batch, cin: g.inChannels,
+                                            cout: g.outChannels, d: g.inD, h: g.inH, width: g.inW, workspace: ws)
+                    }))
+                }
             }
             if ConvPolyphase.applies(g) && g.stride == 2 {
                 var kernels: [(String, ConvPolyphase.Kernel)] = [("polyphase+sgemm", .sgemm)]
