@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Per-row kernels of instance norm (+ leaky ReLU) over one [V] row: explicit 16-lane Float
 /// vectors, so the reductions are 16 independent partial sums instead of one serial Float add
 /// per element (the compiler may not reassociate Float sums by itself), and each row is read
@@ -66,6 +70,26 @@ enum NormRowKernels {
         while j < count { let u = p[j] * scale + shift; q[j] = u > 0 ? u : u * slope; j += 1 }
     }
 
+    /// `affineLeaky` storing the same values to q and to q2 (one read of p for two copies, e.g. a
+    /// skip activation into its concat buffer and into the next layer's contiguous input).
+    static func affineLeaky(_ p: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, _ q2: UnsafeMutablePointer<Float>,
+                            count: Int, scale: Float, shift: Float, slope: Float) {
+        let sv = Vec(repeating: scale), hv = Vec(repeating: shift), lv = Vec(repeating: slope)
+        var j = 0
+        if slope == 1 {
+            while j + lanes <= count { let u = load(p + j) * sv + hv; store(u, q + j); store(u, q2 + j); j += lanes }
+            while j < count { let u = p[j] * scale + shift; q[j] = u; q2[j] = u; j += 1 }
+            return
+        }
+        while j + lanes <= count {
+            let u = load(p + j) * sv + hv
+            let a = u.replacing(with: u * lv, where: .!(u .> 0))
+            store(a, q + j); store(a, q2 + j)
+            j += lanes
+        }
+        while j < count { let u = p[j] * scale + shift; let a = u > 0 ? u : u * slope; q[j] = a; q2[j] = a; j += 1 }
+    }
+
     /// Where the leaky ReLU's gradient mask comes from: its stored output a (the sign of a), its
     /// pre-activation recomputed from the norm input x as u = x·scale + shift with the very
     /// expression `affineLeaky` evaluates (so u > 0 exactly where the forward's a > 0, bit for bit),
@@ -126,14 +150,33 @@ enum NormRowKernels {
         return (sg, sgx)
     }
 
-    /// dx = k·(g − mg − x̂·mgx), x̂ = (x − m)·s.
+    /// dx = k·(g − mg − x̂·mgx), x̂ = (x − m)·s; back to front when `reverse`.
     static func inputGradient(x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, mask: Mask,
                               slope: Float, m: Float, s: Float, k: Float, mg: Float, mgx: Float,
-                              dx: UnsafeMutablePointer<Float>, count: Int) {
+                              dx: UnsafeMutablePointer<Float>, count: Int, reverse: Bool = reverseSweep) {
         let mv = Vec(repeating: m), sv = Vec(repeating: s), lv = Vec(repeating: slope)
         let kv = Vec(repeating: k), mgv = Vec(repeating: mg), mgxv = Vec(repeating: mgx)
+        let vectorEnd = count - count % lanes
+        if reverse {
+            // Last elements first: `gradientSums` just read the row front to back, so its end is
+            // what is still in L2. Elementwise, so the order does not change any value.
+            var j = count - 1
+            while j >= vectorEnd {
+                let g = masked(dOut[j], mask, x[j], j, slope)
+                dx[j] = k * (g - mg - (x[j] - m) * s * mgx)
+                j -= 1
+            }
+            var i = vectorEnd - lanes
+            while i >= 0 {
+                let xv = load(x + i)
+                let g = masked(load(dOut + i), mask, xv, i, lv)
+                store(kv * (g - mgv - (xv - mv) * sv * mgxv), dx + i)
+                i -= lanes
+            }
+            return
+        }
         var j = 0
-        while j + lanes <= count {
+        while j < vectorEnd {
             let xv = load(x + j)
             let g = masked(load(dOut + j), mask, xv, j, lv)
             store(kv * (g - mgv - (xv - mv) * sv * mgxv), dx + j)
@@ -145,4 +188,11 @@ enum NormRowKernels {
             j += 1
         }
     }
+
+    /// Whether `inputGradient` sweeps its row back to front (default; DRO_NORM_SWEEP=forward:
+    /// front to back, for back-to-back measurements). Same values either way.
+    static let reverseSweep: Bool = {
+        guard let v = getenv("DRO_NORM_SWEEP") else { return true }
+        return String(cString: v) != "forward"
+    }()
 }
