@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Instance normalisation with affine parameters (PyTorch InstanceNorm3d(affine=True)):
 /// per sample n and channel c over the V = D·H·W voxels,
 ///   μ = mean(x), σ² = mean((x − μ)²) (biased), x̂ = (x − μ)/√(σ² + eps), y = γ_c·x̂ + β_c.
@@ -47,6 +51,14 @@ public enum InstanceNorm3d {
             }
         }
     }
+
+    /// DRO_NORM_FORWARD=separate: `InstanceNormLeakyReLU.forward` runs `statistics` over all rows,
+    /// then `apply` (two parallel regions, the layout before `statisticsAndApply`; same values), for
+    /// back-to-back measurements.
+    static let separatePasses: Bool = {
+        guard let v = getenv("DRO_NORM_FORWARD") else { return false }
+        return String(cString: v) == "separate"
+    }()
 
     /// x [N, C, V] → y [N, C, V] (y may alias x). Writes mean, rstd [N·C].
     public static func forward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,

@@ -13,6 +13,13 @@ public enum InstanceNormLeakyReLU {
                                rstd: UnsafeMutablePointer<Float>, batch: Int, channels: Int, voxels: Int,
                                eps: Float = InstanceNorm3d.defaultEps, slope: Float = LeakyReLU.defaultSlope,
                                threads: Int = Parallel.defaultThreads) {
+        if InstanceNorm3d.separatePasses {
+            InstanceNorm3d.statistics(x: x, rows: batch * channels, voxels: voxels, eps: eps, mean: mean, rstd: rstd,
+                                      threads: threads)
+            apply(x: x, gamma: gamma, beta: beta, mean: mean, rstd: rstd, y: y, ySampleStride: ySampleStride, copy: copy,
+                  batch: batch, channels: channels, voxels: voxels, slope: slope, threads: threads)
+            return
+        }
         InstanceNorm3d.statisticsAndApply(x: x, gamma: gamma, beta: beta, y: y, yStride: ySampleStride ?? channels * voxels,
                                           copy: copy, mean: mean, rstd: rstd, batch: batch, channels: channels,
                                           voxels: voxels, eps: eps, slope: slope, threads: threads)

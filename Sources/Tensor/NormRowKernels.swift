@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Per-row kernels of instance norm (+ leaky ReLU) over one [V] row: explicit 16-lane Float
 /// vectors, so the reductions are 16 independent partial sums instead of one serial Float add
 /// per element (the compiler may not reassociate Float sums by itself), and each row is read
@@ -150,31 +146,13 @@ enum NormRowKernels {
         return (sg, sgx)
     }
 
-    /// dx = k·(g − mg − x̂·mgx), x̂ = (x − m)·s; back to front when `reverse`.
+    /// dx = k·(g − mg − x̂·mgx), x̂ = (x − m)·s.
     static func inputGradient(x: UnsafePointer<Float>, dOut: UnsafePointer<Float>, mask: Mask,
                               slope: Float, m: Float, s: Float, k: Float, mg: Float, mgx: Float,
-                              dx: UnsafeMutablePointer<Float>, count: Int, reverse: Bool = reverseSweep) {
+                              dx: UnsafeMutablePointer<Float>, count: Int) {
         let mv = Vec(repeating: m), sv = Vec(repeating: s), lv = Vec(repeating: slope)
         let kv = Vec(repeating: k), mgv = Vec(repeating: mg), mgxv = Vec(repeating: mgx)
         let vectorEnd = count - count % lanes
-        if reverse {
-            // Last elements first: `gradientSums` just read the row front to back, so its end is
-            // what is still in L2. Elementwise, so the order does not change any value.
-            var j = count - 1
-            while j >= vectorEnd {
-                let g = masked(dOut[j], mask, x[j], j, slope)
-                dx[j] = k * (g - mg - (x[j] - m) * s * mgx)
-                j -= 1
-            }
-            var i = vectorEnd - lanes
-            while i >= 0 {
-                let xv = load(x + i)
-                let g = masked(load(dOut + i), mask, xv, i, lv)
-                store(kv * (g - mgv - (xv - mv) * sv * mgxv), dx + i)
-                i -= lanes
-            }
-            return
-        }
         var j = 0
         while j < vectorEnd {
             let xv = load(x + j)
@@ -189,10 +167,4 @@ enum NormRowKernels {
         }
     }
 
-    /// Whether `inputGradient` sweeps its row back to front (default; DRO_NORM_SWEEP=forward:
-    /// front to back, for back-to-back measurements). Same values either way.
-    static let reverseSweep: Bool = {
-        guard let v = getenv("DRO_NORM_SWEEP") else { return true }
-        return String(cString: v) != "forward"
-    }()
 }
