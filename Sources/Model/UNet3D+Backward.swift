@@ -53,7 +53,12 @@ extension UNet3D {
         // Head: dLoss/da of its input into the decoder's (or the only encoder level's) entry slot.
         let hg = headGeometry(batch: n, spatial: s.spatial)
         let headTop = levels > 1 ? decoderEntry(0) : h
-        let headInput = levels > 1
+        // The head's input: still in H after the forward (unless a backward ran since, or the head
+        // writes its input gradient there), else recomputed.
+        let headBlock = levels > 1 ? s.decoder[0].last! : s.encoder[0].last!
+        let headInputKept = s.headInputKept && headBlock.a == h && headTop != h
+        s.headInputKept = false
+        let headInput = headInputKept ? h : levels > 1
             ? activation(layout.decoder[0].last!, s.decoder[0].last!, level: 0, name: "dec0.\(layout.decoder[0].count - 1)", into: g0)
             : activation(layout.encoder[0].last!, s.encoder[0].last!, level: 0, name: "enc0.\(layout.encoder[0].count - 1)", into: g0)
         timed("head conv1 bwd", .conv, flops: 2 * hg.forwardFLOPs, path: "sgemm") {

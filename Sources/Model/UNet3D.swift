@@ -153,6 +153,8 @@ public final class UNet3D {
                 }
             }
         }
+        // The last block's activation went to the scratch (training) and stays there for backward.
+        s.headInputKept = s.training && s.scratch != nil
         let hg = headGeometry(batch: n, spatial: s.spatial)
         timed("head conv1 fwd", .conv, flops: hg.forwardFLOPs, path: "sgemm") {
             Conv3d.forward(x: x, w: arena.value(layout.head.weight), bias: arena.value(layout.head.bias), y: s.logits,
