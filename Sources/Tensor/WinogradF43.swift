@@ -1,4 +1,7 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Winograd F(4×4×4, 3×3×3) convolution for stride-1, padding-1, 3×3×3 layers, NCDHW Float32.
 ///
@@ -172,13 +175,16 @@ extension WinogradF43 {
         return channel + 1 < channels ? (channel + 1, rows.lowerBound) : nil
     }
 
+    /// False with DRO_WINOGRAD_PREFETCH=off (same-binary measurements of the prefetch; read once).
+    static let prefetches: Bool = getenv("DRO_WINOGRAD_PREFETCH").map { String(cString: $0) } != "off"
+
     /// The plane and tile row of the transform after (channel, row) in `volume` [n, channels,
     /// d, h, w], for the kernels to prefetch: they read (or write) lines of 4–6 planes with short
     /// runs each, which the hardware prefetchers do not follow (docs/performance.md).
     @inline(__always)
     static func nextRow(_ volume: UnsafePointer<Float>, channels: Int, channel: Int, row: Int, rows: Range<Int>,
                         plan: WinogradF43Plan) -> WinogradF43Transforms.NextRow? {
-        guard let next = following(channel: channel, row: row, rows: rows, channels: channels) else { return nil }
+        guard prefetches, let next = following(channel: channel, row: row, rows: rows, channels: channels) else { return nil }
         let (sample, td, th) = plan.decode(row: next.row)
         return .init(plane: volume + (sample * channels + next.channel) * plan.planeSize, td: td, th: th)
     }
