@@ -22,7 +22,8 @@ public enum CPUFeatures {
 
 /// Which kernels this process runs where there is a choice, for benchmark and log headers.
 public enum KernelChoice {
-    /// "winograd_gemm" (avx2 | avx512 | blas), "winograd_transforms" (avx512 | avx2 | swift),
+    /// "winograd_gemm" (forward and input gradient: avx2 | avx512 | blas), "winograd_gemm_weight"
+    /// (weight gradient: the same values), "winograd_transforms" (avx512 | avx2 | swift),
     /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift),
     /// "winograd_f43_transforms" (avx512 | avx2 | swift, chosen as winograd_transforms),
     /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
@@ -33,17 +34,19 @@ public enum KernelChoice {
         case .avx2?: transforms = "avx2"
         case nil: transforms = "swift"
         }
-        return ["winograd_gemm": WinogradGEMM.automatic.rawValue, "winograd_transforms": transforms,
+        return ["winograd_gemm": WinogradGEMM.automatic.rawValue,
+                "winograd_gemm_weight": WinogradGEMM.automaticWeight.rawValue, "winograd_transforms": transforms,
                 "conv_kernels": ConvCKernels.available ? "avx2" : "swift",
                 "winograd_f43_transforms": WinogradF43Transforms.kernelName,
                 "winograd_tile": WinogradTile.requested?.rawValue
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
     }
 
-    /// One line: "Winograd GEMMs avx2, transforms avx512, F(4,3) transforms avx512, conv kernels avx2, tile …".
+    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, F(4,3) transforms avx512, conv kernels avx2, tile …".
     public static var description: String {
         let s = summary
-        return [("winograd_gemm", "Winograd GEMMs"), ("winograd_transforms", "transforms"),
+        return [("winograd_gemm", "Winograd GEMMs"), ("winograd_gemm_weight", "weight-gradient GEMMs"),
+                ("winograd_transforms", "transforms"),
                 ("winograd_f43_transforms", "F(4,3) transforms"), ("conv_kernels", "conv kernels"),
                 ("winograd_tile", "tile")]
             .map { key, label in "\(label) \(s[key] ?? "?")" }

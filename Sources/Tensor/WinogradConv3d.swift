@@ -159,7 +159,7 @@ public enum WinogradConv3d {
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
         let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin, components = WinogradWeightTransforms.components
-        let kernel = tuning.gemmKernel
+        let kernel = tuning.weightGemmKernel
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: components * matrix, count: plan.threads,
                                                   workspace: workspace, slot: 1)

@@ -127,7 +127,7 @@ public enum WinogradF43 {
         let plan = WinogradF43Plan(batch: n, d: d, h: h, w: width, channels: cin + cout, tuning: tuning)
         let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin
-        let kernel = tuning.gemmKernel
+        let kernel = tuning.weightGemmKernel
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: components * matrix,
                                  workspace: workspace, slot: 1)
         winogradZeroAccumulators(scratch, count: components * matrix)

@@ -8,39 +8,61 @@ import Glibc
 /// OpenBLAS or on this package's C kernels (CKernels/winograd_gemm*.c), which skip OpenBLAS's
 /// per-call packing and beta pass and handle all 64 components in one call.
 ///
-/// Which is faster depends on OpenBLAS's kernel family (kernel rates and the 64³ layers' times:
-/// docs/performance.md, "Winograd GEMM kernels"):
+/// Which is faster depends on OpenBLAS's kernel family and on the direction (kernel rates and the
+/// layers' times: docs/performance.md, "Winograd GEMM kernels" and "2026-12-03 (evening)"):
 /// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in the forward, the input gradient
-///   and the weight gradient — used;
+///   and the weight gradient — used for all three;
 /// - OpenBLAS SkylakeX/Cooperlake (AVX-512) has small-matrix kernels for these shapes; ours
-///   (AVX-512) are level in the forward and the input gradient and slower in the weight gradient
-///   (the dot products along only 8 zmm vectors of tiles spend much of their time in the final
-///   lane reductions) — so OpenBLAS is kept.
-/// So the automatic choice is ours with AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs
-/// neither of its AVX-512 kernel families; OpenBLAS otherwise (and with DRO_PORTABLE_KERNELS=1).
-/// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides the choice (for measurements; a kernel the
-/// CPU lacks falls back to OpenBLAS).
+///   (AVX-512) are level in the forward and the input gradient — OpenBLAS is kept there — and
+///   faster in the weight gradient, whose AVX-512 kernel works with outer products (dU rows as
+///   vectors along Cin, one transpose of D per component, no lane reductions) and prefetches the
+///   next component's operands.
+/// So the automatic choice is, for the forward and the input gradient (`automatic`): ours with
+/// AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families,
+/// OpenBLAS otherwise; for the weight gradient (`automaticWeight`): ours with AVX-512 when the
+/// CPU has it, else as the forward. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
+/// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides all three directions, and
+/// `DRO_WINOGRAD_GEMM_WEIGHT` (same values) the weight gradient alone, taking precedence (for
+/// measurements; a kernel the CPU lacks falls back to OpenBLAS).
 enum WinogradGEMM {
     enum Kernel: String, CaseIterable, Sendable {
         case blas, avx2, avx512
     }
 
-    /// Environment variable that overrides the automatic choice.
+    /// Environment variable that overrides the automatic choice (all directions).
     static let overrideVariable = "DRO_WINOGRAD_GEMM"
+    /// Environment variable that overrides the weight gradient's choice (before `overrideVariable`).
+    static let weightOverrideVariable = "DRO_WINOGRAD_GEMM_WEIGHT"
     /// OpenBLAS 0.3.x kernel families with AVX-512 small-matrix GEMM kernels (dynamic.c names).
     static let avx512BLASCores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
-    /// The kernel used by default in this process.
+    private static func requested(_ variable: String) -> Kernel? {
+        getenv(variable).flatMap { Kernel(rawValue: String(cString: $0)) }
+    }
+
+    /// The kernel of the forward and input-gradient GEMMs in this process.
     static let automatic: Kernel = {
-        let requested = getenv(overrideVariable).flatMap { Kernel(rawValue: String(cString: $0)) }
-        return choose(requested: requested, avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512,
-                      blasCore: BLASRuntime.coreName)
+        choose(requested: requested(overrideVariable), avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512,
+               blasCore: BLASRuntime.coreName)
     }()
 
-    /// The automatic rule (see the type's comment); `requested` wins when the CPU supports it.
+    /// The kernel of the weight-gradient GEMMs in this process.
+    static let automaticWeight: Kernel = {
+        chooseWeight(requested: requested(weightOverrideVariable) ?? requested(overrideVariable),
+                     avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512, blasCore: BLASRuntime.coreName)
+    }()
+
+    /// The forward / input-gradient rule (see the type's comment); `requested` wins when the CPU
+    /// supports it.
     static func choose(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
         if let requested { return isSupported(requested, avx2FMA: avx2FMA, avx512: avx512) ? requested : .blas }
         return avx2FMA && !avx512BLASCores.contains(blasCore.lowercased()) ? .avx2 : .blas
+    }
+
+    /// The weight-gradient rule: ours with AVX-512 whenever the CPU has it, else `choose`'s.
+    static func chooseWeight(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
+        if requested == nil && avx512 { return .avx512 }
+        return choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
     }
 
     /// Whether this CPU (and DRO_PORTABLE_KERNELS) allows `kernel`.

@@ -28,13 +28,19 @@ struct WinogradTuning {
     var minimumChunkTiles = 128
     var threading = WinogradThreading.workersOwnChunks
     var threads = Parallel.defaultThreads
-    /// GEMM kernel of the chunks; nil = `WinogradGEMM.automatic` with `.workersOwnChunks`, OpenBLAS
+    /// GEMM kernel of the chunks (all directions); nil = `WinogradGEMM.automatic` (forward, input
+    /// gradient) / `.automaticWeight` (weight gradient) with `.workersOwnChunks`, OpenBLAS
     /// with `.blasThreads` (whose GEMMs run on OpenBLAS's threads; the C kernels are single-threaded).
     var gemm: WinogradGEMM.Kernel? = nil
 
-    /// The GEMM kernel these settings run.
+    /// The forward / input-gradient GEMM kernel these settings run.
     var gemmKernel: WinogradGEMM.Kernel {
         gemm ?? (threading == .workersOwnChunks ? WinogradGEMM.automatic : .blas)
+    }
+
+    /// The weight-gradient GEMM kernel these settings run (`gemm` sets all directions).
+    var weightGemmKernel: WinogradGEMM.Kernel {
+        gemm ?? (threading == .workersOwnChunks ? WinogradGEMM.automaticWeight : .blas)
     }
 
     /// Defaults, with the thread count read from `Parallel` at each call (it may be reconfigured).

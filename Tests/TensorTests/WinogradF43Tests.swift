@@ -37,6 +37,10 @@ final class WinogradF43Tests: XCTestCase {
         if WinogradGEMM.isSupported(.avx2) {
             list.append(("AVX2 GEMM", WinogradTuning(minimumChunkTiles: 64, gemm: .avx2)))
         }
+        if WinogradGEMM.isSupported(.avx512) {
+            list.append(("AVX-512 GEMM, one-row chunks, 2 workers",
+                         WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threads: 2, gemm: .avx512)))
+        }
         return list
     }
 

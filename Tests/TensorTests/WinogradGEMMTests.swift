@@ -3,7 +3,8 @@ import XCTest
 
 /// The C kernels of WinogradGEMM (and its OpenBLAS path) against a Double reference computed in
 /// this file, on shapes that are not multiples of any register block (AVX2 blocks: 6 × 16 forward,
-/// 3 × 4 weight; AVX-512: 8 × 32, 4 × 4), with several components and padded strides, plus the
+/// 3 × 4 weight; AVX-512: 8 × 32 forward, 12 or 24 rows × 32 or 16 Cin weight, tiles in blocks of
+/// 16 and 128), with several components and padded strides, plus the
 /// whole Winograd convolution run with each kernel.
 ///
 /// Tolerance: each result is a Float32 sum of K products (plus, for the weight gradient, the
@@ -74,9 +75,10 @@ final class WinogradGEMMTests: XCTestCase {
     }
 
     /// Checks `kernel`'s weight gradient (accumulating into random dU) on every shape.
-    func checkWeight(_ kernel: WinogradGEMM.Kernel) {
+    func checkWeight(_ kernel: WinogradGEMM.Kernel, rows: [Int] = WinogradGEMMTests.rows,
+                     depths: [Int] = WinogradGEMMTests.depths, widths: [Int] = WinogradGEMMTests.widths) {
         var seed: UInt64 = 500
-        for cout in Self.rows { for cin in Self.depths { for tiles in Self.widths {
+        for cout in rows { for cin in depths { for tiles in widths {
             let l = Layout(cout: cout, cin: cin, tiles: tiles)
             seed += 1
             let products = floats(randomDoubles(cout * l.ld, seed: seed))
@@ -105,6 +107,39 @@ final class WinogradGEMMTests: XCTestCase {
         } } }
     }
 
+    /// The AVX-512 weight-gradient kernel's own blocking (outer products: Cin in blocks of 32
+    /// columns with a last block of ≤ 16 taking one vector, Cout in balanced blocks of ≤ 12 or ≤ 24
+    /// rows, tiles in blocks of 128 transposed 16 at a time): Cin and Cout on both sides of every
+    /// block edge, tiles on both sides of 16 and 128, each accumulating into random dU.
+    func testAVX512WeightAtBlockEdges() throws {
+        try skipUnlessSupported(.avx512)
+        checkWeight(.avx512, rows: [1, 8, 12, 13, 24, 25, 40], depths: [15, 16, 17, 32, 33, 47, 48, 65],
+                    widths: [1, 15, 16, 17, 64, 128, 129, 257])
+    }
+
+    /// The AVX-512 weight-gradient kernel gives the same bits from call to call (it sums in a
+    /// fixed order; the layers' fixed chunk → worker assignment relies on that).
+    func testAVX512WeightIsDeterministic() throws {
+        try skipUnlessSupported(.avx512)
+        let l = Layout(cout: 37, cin: 45, tiles: 150)
+        let products = floats(randomDoubles(l.cout * l.ld, seed: 71))
+        let data = floats(randomDoubles(l.cin * l.ld, seed: 72))
+        let initial = floats(randomDoubles(Self.components * l.cout * l.cin, seed: 73))
+        var results = [[Float]]()
+        for _ in 0..<3 {
+            var du = initial
+            du.withUnsafeMutableBufferPointer { out in
+                WinogradGEMM.weight(.avx512, products: products, data: data, du: out.baseAddress!, cout: l.cout,
+                                    cin: l.cin, tiles: l.tiles, ld: l.ld, xiStride: l.xiStride,
+                                    components: Self.components)
+            }
+            results.append(du)
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+        XCTAssertNotEqual(results[0], initial, "the kernel must accumulate into dU")
+    }
+
     func testAVX2Forward() throws { try skipUnlessSupported(.avx2); checkForward(.avx2) }
     func testAVX2Weight() throws { try skipUnlessSupported(.avx2); checkWeight(.avx2) }
     func testAVX512Forward() throws { try skipUnlessSupported(.avx512); checkForward(.avx512) }
@@ -121,6 +156,23 @@ final class WinogradGEMMTests: XCTestCase {
         XCTAssertEqual(WinogradGEMM.choose(requested: .avx512, avx2FMA: true, avx512: true, blasCore: "Haswell"),
                        .avx512)
         XCTAssertEqual(WinogradGEMM.choose(requested: .avx512, avx2FMA: true, avx512: false, blasCore: "Haswell"),
+                       .blas, "a kernel the CPU lacks must fall back to OpenBLAS")
+    }
+
+    /// The weight gradient's rule: ours with AVX-512 wherever the CPU has it (also against
+    /// OpenBLAS's AVX-512 kernels), else the forward's rule; a request wins when supported.
+    func testAutomaticWeightChoice() {
+        XCTAssertEqual(WinogradGEMM.chooseWeight(requested: nil, avx2FMA: true, avx512: true, blasCore: "Cooperlake"),
+                       .avx512)
+        XCTAssertEqual(WinogradGEMM.chooseWeight(requested: nil, avx2FMA: true, avx512: true, blasCore: "Haswell"),
+                       .avx512)
+        XCTAssertEqual(WinogradGEMM.chooseWeight(requested: nil, avx2FMA: true, avx512: false, blasCore: "Haswell"),
+                       .avx2)
+        XCTAssertEqual(WinogradGEMM.chooseWeight(requested: nil, avx2FMA: false, avx512: false, blasCore: "Haswell"),
+                       .blas, "no AVX2, no AVX-512 (or DRO_PORTABLE_KERNELS=1): OpenBLAS")
+        XCTAssertEqual(WinogradGEMM.chooseWeight(requested: .blas, avx2FMA: true, avx512: true, blasCore: "Cooperlake"),
+                       .blas)
+        XCTAssertEqual(WinogradGEMM.chooseWeight(requested: .avx512, avx2FMA: true, avx512: false, blasCore: "Haswell"),
                        .blas, "a kernel the CPU lacks must fall back to OpenBLAS")
     }
 

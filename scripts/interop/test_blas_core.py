@@ -108,8 +108,9 @@ def test_usage_errors_and_help_unchanged_by_reexecution():
 def test_c_kernels_follow_cpu_flags_and_portable_switch():
     """The hand-written C kernels (CKernels) run only where /proc/cpuinfo shows their instruction
     set, and DRO_PORTABLE_KERNELS=1 turns them all off. Expected values derived here from the
-    flags; the Winograd GEMM choice also depends on OpenBLAS's core (OpenBLAS keeps the GEMMs
-    when it runs its AVX-512 kernels, whose small-matrix path was as fast as ours)."""
+    flags; the Winograd GEMM choice also depends on OpenBLAS's core (OpenBLAS keeps the forward
+    and input-gradient GEMMs when it runs its AVX-512 kernels, whose small-matrix path was as
+    fast as ours; the weight gradient runs ours with AVX-512)."""
     flags = cpu_flags()
     avx2 = {"avx2", "fma"} <= flags
     avx512 = {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags
@@ -120,6 +121,8 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
     assert kernels["winograd_f43_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
     openblas_avx512 = report["openblas_core"].lower() in {"skylakex", "cooperlake", "sapphirerapids"}
     assert kernels["winograd_gemm"] == ("avx2" if avx2 and not openblas_avx512 else "blas")
+    # The weight gradient runs the package's AVX-512 outer-product kernel wherever AVX-512 exists.
+    assert kernels["winograd_gemm_weight"] == ("avx512" if avx512 else kernels["winograd_gemm"])
     if avx2:
         pinned = core_report(OPENBLAS_CORETYPE="Haswell")["kernels"]
         assert pinned["winograd_gemm"] == "avx2"
@@ -132,4 +135,5 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
 
     portable = core_report(DRO_PORTABLE_KERNELS="1")["kernels"]
     assert portable == {"conv_kernels": "swift", "winograd_transforms": "swift", "winograd_gemm": "blas",
+                        "winograd_gemm_weight": "blas",
                         "winograd_f43_transforms": "swift", "winograd_tile": kernels["winograd_tile"]}
