@@ -185,6 +185,19 @@ F43_INLINE void store6_8(f43_six8 r, float *q, int64_t s) {
     for (int k = 0; k < 6; k++) st8(q + k * s, r.v[k]);
 }
 
+/// Prefetches voxel line (z, y) of `plane` (if inside it) for reading or writing: one line per
+/// call, so the next row's prefetches spread over this row's work instead of filling the miss
+/// queue at once.
+F43_INLINE void prefetch_line(const float *plane, int64_t d, int64_t h, int64_t w, int64_t z, int64_t y, int write) {
+    if (!plane || z < 0 || z >= d || y < 0 || y >= h) return;
+    const char *line = (const char *)(plane + (z * h + y) * w);
+    const char *first = (const char *)((uintptr_t)line & ~(uintptr_t)63), *end = (const char *)(plane + (z * h + y) * w + w);
+    for (const char *p = first; p < end; p += 64) {
+        if (write) _mm_prefetch(p, _MM_HINT_ET0);
+        else _mm_prefetch(p, _MM_HINT_T0);
+    }
+}
+
 // MARK: - Input: Bᵀ x B
 
 /// W pass of tiles t…t+15 of one line (zero padding of 1 before it): → base[ξw·rs + t].
@@ -218,12 +231,13 @@ F43_INLINE void bt_pass8(const float *p, int64_t s, float *q, int64_t o) {
 
 F43_AVX512 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t rs,
                                                   int64_t td, int64_t th, float *out, int64_t xiStride,
-                                                  float *scratch) {
+                                                  float *scratch, const float *next, int64_t ntd, int64_t nth) {
     float *wl = scratch, *hb = scratch + 216 * rs;
     for (int64_t zi = 0; zi < 6; zi++) {
         int64_t z = 4 * td - 1 + zi;
         for (int64_t yi = 0; yi < 6; yi++) {
             int64_t y = 4 * th - 1 + yi;
+            prefetch_line(next, d, h, w, 4 * ntd - 1 + zi, 4 * nth - 1 + yi, 0);
             float *base = wl + (zi * 6 + yi) * 6 * rs;
             if (z < 0 || z >= d || y < 0 || y >= h) { memset(base, 0, (size_t)(6 * rs) * sizeof(float)); continue; }
             const float *line = plane + (z * h + y) * w;
@@ -288,7 +302,8 @@ F43_INLINE void output_w8(const float *p, int64_t rs, float *line, int64_t w, in
 
 F43_AVX512 void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiStride, float *plane, int64_t d,
                                                    int64_t h, int64_t w, int64_t rs, int64_t td, int64_t th,
-                                                   float bias, float *scratch) {
+                                                   float bias, float *scratch, float *next, int64_t ntd,
+                                                   int64_t nth) {
     int64_t depth = d - 4 * td < 4 ? d - 4 * td : 4, height = h - 4 * th < 4 ? h - 4 * th : 4;
     float *ob1 = scratch, *ob2 = scratch + 144 * rs;
     for (int64_t hw = 0; hw < 36; hw++) {
@@ -310,6 +325,7 @@ F43_AVX512 void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiS
     __m512 b = _mm512_set1_ps(bias);
     for (int64_t od = 0; od < depth; od++) {
         for (int64_t oh = 0; oh < height; oh++) {
+            prefetch_line(next, d, h, w, 4 * ntd + od, 4 * nth + oh, 1);
             const float *p0 = ob2 + (od * 4 + oh) * 6 * rs;
             float *line = plane + ((4 * td + od) * h + 4 * th + oh) * w;
             int64_t t = 0;
@@ -348,12 +364,13 @@ F43_INLINE void ag_pass8(const float *p, int64_t s, float *q, int64_t o) {
 
 F43_AVX512 void dro_winograd_f43_gradient_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t rs,
                                                      int64_t td, int64_t th, float *out, int64_t xiStride,
-                                                     float *scratch) {
+                                                     float *scratch, const float *next, int64_t ntd, int64_t nth) {
     float *wl = scratch, *hb = scratch + 96 * rs;
     for (int64_t zi = 0; zi < 4; zi++) {
         int64_t z = 4 * td + zi;
         for (int64_t yi = 0; yi < 4; yi++) {
             int64_t y = 4 * th + yi;
+            prefetch_line(next, d, h, w, 4 * ntd + zi, 4 * nth + yi, 0);
             float *base = wl + (zi * 4 + yi) * 6 * rs;
             if (z >= d || y >= h) { memset(base, 0, (size_t)(6 * rs) * sizeof(float)); continue; }
             const float *line = plane + (z * h + y) * w;
@@ -383,19 +400,21 @@ F43_AVX512 void dro_winograd_f43_gradient_row_avx512(const float *plane, int64_t
 #else
 
 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
-                                       int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch) {
-    (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th; (void)out; (void)xiStride;
+                                       int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch,
+                                       const float *next, int64_t ntd, int64_t nth) {
+    (void)next; (void)ntd; (void)nth; (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th; (void)out; (void)xiStride;
     (void)scratch;
 }
 void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiStride, float *plane, int64_t d, int64_t h,
                                         int64_t w, int64_t vectorTiles, int64_t td, int64_t th, float bias,
-                                        float *scratch) {
-    (void)src; (void)xiStride; (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th;
+                                        float *scratch, float *next, int64_t ntd, int64_t nth) {
+    (void)next; (void)ntd; (void)nth; (void)src; (void)xiStride; (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th;
     (void)bias; (void)scratch;
 }
 void dro_winograd_f43_gradient_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
-                                          int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch) {
-    (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th; (void)out; (void)xiStride;
+                                          int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch,
+                                          const float *next, int64_t ntd, int64_t nth) {
+    (void)next; (void)ntd; (void)nth; (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th; (void)out; (void)xiStride;
     (void)scratch;
 }
 

@@ -96,7 +96,7 @@ public enum WinogradF43 {
                     WinogradF43Transforms.inputRow(
                         plane: input + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
                         out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        scratch: s.lines)
+                        scratch: s.lines, next: nextRow(input, channels: cin, channel: c, row: row, rows: rows, plan: plan))
                 }
             }
             WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cout, cin: cin,
@@ -108,7 +108,8 @@ public enum WinogradF43 {
                     WinogradF43Transforms.outputRow(
                         src: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
                         plane: output + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
-                        bias: bias?[co] ?? 0, scratch: s.lines)
+                        bias: bias?[co] ?? 0, scratch: s.lines,
+                        next: nextRow(output, channels: cout, channel: co, row: row, rows: rows, plan: plan))
                 }
             }
         }
@@ -128,18 +129,24 @@ public enum WinogradF43 {
                                  workspace: workspace, slot: 1)
         winogradZeroAccumulators(scratch, count: components * matrix)
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
-            for row in rows {
-                let (sample, td, th) = plan.decode(row: row)
-                let local = (row - rows.lowerBound) * plan.rowStride
-                for c in 0..<cin {
+            // Channel by channel, rows inner (consecutive rows share voxel lines), each call
+            // prefetching the next one's lines.
+            for c in 0..<cin {
+                for row in rows {
+                    let (sample, td, th) = plan.decode(row: row)
                     WinogradF43Transforms.inputRow(
                         plane: x + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
-                        out: s.data + c * ld + local, xiStride: xiStride, scratch: s.lines)
+                        out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: s.lines, next: nextRow(x, channels: cin, channel: c, row: row, rows: rows, plan: plan))
                 }
-                for co in 0..<cout {
+            }
+            for co in 0..<cout {
+                for row in rows {
+                    let (sample, td, th) = plan.decode(row: row)
                     WinogradF43Transforms.gradientRow(
                         plane: dy + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
-                        out: s.products + co * ld + local, xiStride: xiStride, scratch: s.lines)
+                        out: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: s.lines, next: nextRow(dy, channels: cout, channel: co, row: row, rows: rows, plan: plan))
                 }
             }
             WinogradGEMM.weight(kernel, products: s.products, data: s.data, du: s.accumulator, cout: cout,
@@ -153,6 +160,27 @@ public enum WinogradF43 {
             WinogradConv3d.accumulateBiasGradient(dy: dy, dbias: dbias, n: n, cout: cout, planeSize: plan.planeSize,
                                                   threads: tuning.threads)
         }
+    }
+}
+
+extension WinogradF43 {
+    /// The (channel, row) a channel-outer, row-inner loop over `rows` visits after (channel, row),
+    /// nil after the last.
+    @inline(__always)
+    static func following(channel: Int, row: Int, rows: Range<Int>, channels: Int) -> (channel: Int, row: Int)? {
+        if row + 1 < rows.upperBound { return (channel, row + 1) }
+        return channel + 1 < channels ? (channel + 1, rows.lowerBound) : nil
+    }
+
+    /// The plane and tile row of the transform after (channel, row) in `volume` [n, channels,
+    /// d, h, w], for the kernels to prefetch: they read (or write) lines of 4–6 planes with short
+    /// runs each, which the hardware prefetchers do not follow (docs/performance.md).
+    @inline(__always)
+    static func nextRow(_ volume: UnsafePointer<Float>, channels: Int, channel: Int, row: Int, rows: Range<Int>,
+                        plan: WinogradF43Plan) -> WinogradF43Transforms.NextRow? {
+        guard let next = following(channel: channel, row: row, rows: rows, channels: channels) else { return nil }
+        let (sample, td, th) = plan.decode(row: next.row)
+        return .init(plane: volume + (sample * channels + next.channel) * plan.planeSize, td: td, th: th)
     }
 }
 

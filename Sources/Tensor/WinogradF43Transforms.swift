@@ -33,15 +33,23 @@ enum WinogradF43Transforms {
         }
     }
 
+    /// The plane and tile row of the caller's next call of the same transform: the AVX-512
+    /// kernels prefetch its voxel lines while they work on this row (one line per line they
+    /// touch). A hint only: results never depend on it; the AVX2 and Swift kernels ignore it.
+    struct NextRow {
+        let plane: UnsafePointer<Float>
+        let td: Int, th: Int
+    }
+
     @inline(__always)
     static func inputRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
                          out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>,
-                         kernel: Kernel? = kernel) {
+                         next: NextRow? = nil, kernel: Kernel? = kernel) {
         switch kernel {
         case .avx512?:
             dro_winograd_f43_input_row_avx512(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
                                               Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),
-                                              scratch)
+                                              scratch, next?.plane, Int64(next?.td ?? 0), Int64(next?.th ?? 0))
         case .avx2?:
             dro_winograd_f43_input_row_avx2(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w), Int64(plan.vectorTiles),
                                             Int64(td), Int64(th), out, Int64(xiStride), scratch)
@@ -53,12 +61,13 @@ enum WinogradF43Transforms {
     @inline(__always)
     static func outputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
                           plan: WinogradF43Plan, td: Int, th: Int, bias: Float, scratch: UnsafeMutablePointer<Float>,
-                          kernel: Kernel? = kernel) {
+                          next: NextRow? = nil, kernel: Kernel? = kernel) {
         switch kernel {
         case .avx512?:
             dro_winograd_f43_output_row_avx512(src, Int64(xiStride), plane, Int64(plan.d), Int64(plan.h),
                                                Int64(plan.w), Int64(plan.vectorTiles), Int64(td), Int64(th), bias,
-                                               scratch)
+                                               scratch, next.map { UnsafeMutablePointer(mutating: $0.plane) },
+                                               Int64(next?.td ?? 0), Int64(next?.th ?? 0))
         case .avx2?:
             dro_winograd_f43_output_row_avx2(src, Int64(xiStride), plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
                                              Int64(plan.vectorTiles), Int64(td), Int64(th), bias, scratch)
@@ -71,12 +80,12 @@ enum WinogradF43Transforms {
     @inline(__always)
     static func gradientRow(plane: UnsafePointer<Float>, plan: WinogradF43Plan, td: Int, th: Int,
                             out: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>,
-                            kernel: Kernel? = kernel) {
+                            next: NextRow? = nil, kernel: Kernel? = kernel) {
         switch kernel {
         case .avx512?:
             dro_winograd_f43_gradient_row_avx512(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
                                                  Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),
-                                                 scratch)
+                                                 scratch, next?.plane, Int64(next?.td ?? 0), Int64(next?.th ?? 0))
         case .avx2?:
             dro_winograd_f43_gradient_row_avx2(plane, Int64(plan.d), Int64(plan.h), Int64(plan.w),
                                                Int64(plan.vectorTiles), Int64(td), Int64(th), out, Int64(xiStride),

@@ -152,6 +152,24 @@ final class WinogradF43Tests: XCTestCase {
         XCTAssertLessThan(eb, Self.relativeTolerance)
     }
 
+    /// `following` (which transform's voxel lines get prefetched) names exactly the (channel, row)
+    /// a channel-outer, row-inner loop visits next, and nil after the last.
+    func testFollowingVisitsTheLoopOrder() {
+        for (channels, rows) in [(1, 0..<1), (3, 2..<7), (2, 5..<6), (4, 0..<3)] {
+            var order = [(Int, Int)]()
+            for c in 0..<channels { for r in rows { order.append((c, r)) } }
+            for (k, (c, r)) in order.enumerated() {
+                let next = WinogradF43.following(channel: c, row: r, rows: rows, channels: channels)
+                if k + 1 < order.count {
+                    XCTAssertEqual(next?.channel, order[k + 1].0, "channels \(channels) rows \(rows) at \(k)")
+                    XCTAssertEqual(next?.row, order[k + 1].1, "channels \(channels) rows \(rows) at \(k)")
+                } else {
+                    XCTAssertNil(next, "channels \(channels) rows \(rows): nothing after the last")
+                }
+            }
+        }
+    }
+
     /// Two workers over many chunks: the weight gradient is bit-identical from call to call.
     func testBackwardWeightIsReproducibleWithTwoWorkers() {
         var rng = SplitMix64(seed: 14)
@@ -174,7 +192,9 @@ final class WinogradF43Tests: XCTestCase {
     /// tile row of awkward extents (W = 1 … 101: partial tiles; rows of one half vector, one and
     /// several 8- and 16-tile vectors, a 16-tile vector plus a half one; partial tile depths and
     /// heights), from NaN-filled buffers (a value left unwritten by one of them shows as a mismatch;
-    /// so does one written beyond the columns the Swift code writes).
+    /// so does one written beyond the columns the Swift code writes). The C kernels are given the
+    /// following tile row to prefetch (past the last one: lines outside the plane, which they must
+    /// skip), as the layers do; results must not depend on it.
     func testCTransformsAreBitIdenticalToSwift() throws {
         var kernels = [WinogradF43Transforms.Kernel]()
         if CPUFeatures.avx2FMA { kernels.append(.avx2) }
@@ -192,6 +212,9 @@ final class WinogradF43Tests: XCTestCase {
             let products = rng.values(count)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchFloats)
             defer { scratch.deallocate() }
+            let prefetched = UnsafeMutablePointer<Float>.allocate(capacity: d * h * w)
+            defer { prefetched.deallocate() }
+            prefetched.initialize(from: plane, count: d * h * w)
             let nanPlane = [Float](repeating: .nan, count: d * h * w)
             var planeSwift = nanPlane
             var planes = [WinogradF43Transforms.Kernel: [Float]]()
@@ -209,22 +232,25 @@ final class WinogradF43Tests: XCTestCase {
                     scratch.update(repeating: .nan, count: plan.scratchFloats)
                     WinogradF43Transforms.outputRow(src: products, xiStride: xiStride, plane: &planeSwift, plan: plan,
                                                     td: td, th: th, bias: 0.25, scratch: scratch, kernel: nil)
+                    let following = th + 1 < plan.tilesH ? (td, th + 1) : (td + 1, 0)
+                    let next = WinogradF43Transforms.NextRow(plane: prefetched, td: following.0, th: following.1)
                     for kernel in kernels {
                         let where_ = "\(kernel) \(d)×\(h)×\(w) row \(td),\(th)"
                         var input = nanOut, gradient = nanOut
                         scratch.update(repeating: .nan, count: plan.scratchFloats)
                         WinogradF43Transforms.inputRow(plane: plane, plan: plan, td: td, th: th, out: &input,
-                                                       xiStride: xiStride, scratch: scratch, kernel: kernel)
+                                                       xiStride: xiStride, scratch: scratch, next: next, kernel: kernel)
                         XCTAssertEqual(inputSwift.map(\.bitPattern), input.map(\.bitPattern), "input \(where_)")
                         scratch.update(repeating: .nan, count: plan.scratchFloats)
                         WinogradF43Transforms.gradientRow(plane: plane, plan: plan, td: td, th: th, out: &gradient,
-                                                          xiStride: xiStride, scratch: scratch, kernel: kernel)
+                                                          xiStride: xiStride, scratch: scratch, next: next,
+                                                          kernel: kernel)
                         XCTAssertEqual(gradientSwift.map(\.bitPattern), gradient.map(\.bitPattern),
                                        "gradient \(where_)")
                         scratch.update(repeating: .nan, count: plan.scratchFloats)
                         WinogradF43Transforms.outputRow(src: products, xiStride: xiStride, plane: &planes[kernel]!,
                                                         plan: plan, td: td, th: th, bias: 0.25, scratch: scratch,
-                                                        kernel: kernel)
+                                                        next: next, kernel: kernel)
                     }
                 }
             }

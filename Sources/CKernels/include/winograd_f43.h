@@ -29,12 +29,17 @@ void dro_winograd_f43_gradient_row_avx2(const float *plane, int64_t d, int64_t h
 /// same arguments, scratch size, columns written and results, bit for bit. The W passes read and
 /// write the volume under lane masks (`scratch`'s line buffer is unused). Callers check
 /// `dro_cpu_has_avx512()` first.
+/// `next`, `ntd`, `nth`: the plane and tile row of the caller's next call of the same function
+/// (NULL for none): its voxel lines are prefetched, one per line this call reads or writes (a
+/// hint only; results do not depend on it).
 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
-                                       int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
+                                       int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch,
+                                       const float *next, int64_t ntd, int64_t nth);
 void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiStride, float *plane, int64_t d, int64_t h,
                                         int64_t w, int64_t vectorTiles, int64_t td, int64_t th, float bias,
-                                        float *scratch);
+                                        float *scratch, float *next, int64_t ntd, int64_t nth);
 void dro_winograd_f43_gradient_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
-                                          int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch);
+                                          int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch,
+                                          const float *next, int64_t ntd, int64_t nth);
 
 #endif
