@@ -31,7 +31,10 @@ extension ConvPolyphase {
     /// Measured 2026-12-03 (thread CPU time, one thread, `dro-bench unet --conv-phases`;
     /// docs/performance.md, "2026-12-03 (later)"): against the 14 GEMMs the direct products take
     /// 0.70× (forward) and 0.73× (backward) on the 16 → 32 layer at 64³, level (forward) and
-    /// 1.1× (backward) on 32 → 64 at 32³, 1.1–1.35× and 1.6× on 64 → 128 at 16³.
+    /// 1.1× (backward) on 32 → 64 at 32³, 1.1–1.35× and 1.6× on 64 → 128 at 16³. With the
+    /// weight gradient's output channels in the lanes ("2026-12-03 (evening)"), the 32 → 64 layer
+    /// in the training step: forward 0.87× the GEMMs', backward level, so the bound is 64; the
+    /// 64 → 128 layer (im2col by `isProfitable`) still loses with either product.
     public static let directMaximumOutChannels = 64
 
     /// Name for profiles: "polyphase-avx512" or "polyphase+sgemm".
@@ -120,23 +123,39 @@ extension ConvPolyphase {
     }
 
     /// dyt[e·Cout + co] = dy[co, e] for the extended columns e < l.columns of one sample, 0 in the
-    /// discarded ones (the transpose of `extend`).
+    /// discarded ones (the transpose of `extend`). Blocks of output rows whose transposed columns
+    /// fit in ~24 KiB (L1) are filled one channel at a time, so each channel's rows of the block are
+    /// read as one contiguous run (reading all channels row by row — Cout short streams at once —
+    /// stalled on every dy line: perf put ~¼ of the weight-gradient kernel's time into that loop).
     static func transposeExtended(_ dys: UnsafePointer<Float>, _ l: Layout, into dyt: UnsafeMutablePointer<Float>,
                                   channels cout: Int, threads: Int) {
-        let ov = l.outD * l.outH * l.outW
+        let ov = l.outD * l.outH * l.outW, rowsPerBlock = max(1, 6144 / (l.pw * cout))
         Parallel.forEach(0..<l.outD, threads: threads) { r in
             for od in r {
+                let e0 = od * l.ph * l.pw
+                // Discarded columns: the row oh = outH and the column ow = outW of every row.
                 for oh in 0..<l.ph {
-                    let e0 = (od * l.ph + oh) * l.pw
-                    if e0 >= l.columns { break }
-                    let run = min(l.pw, l.columns - e0), dst = dyt + e0 * cout
-                    guard oh < l.outH else { dst.update(repeating: 0, count: run * cout); continue }
-                    let valid = min(run, l.outW), src = dys + (od * l.outH + oh) * l.outW
-                    for co in 0..<cout {
-                        let s = src + co * ov
-                        for ow in 0..<valid { dst[ow * cout + co] = s[ow] }
+                    let erow = e0 + oh * l.pw
+                    if erow >= l.columns { break }
+                    if oh == l.outH {
+                        (dyt + erow * cout).update(repeating: 0, count: min(l.pw, l.columns - erow) * cout)
+                    } else if erow + l.outW < l.columns {
+                        (dyt + (erow + l.outW) * cout).update(repeating: 0, count: cout)
                     }
-                    if valid < run { (dst + valid * cout).update(repeating: 0, count: (run - valid) * cout) }
+                }
+                var oh0 = 0
+                while oh0 < l.outH {
+                    let oh1 = min(l.outH, oh0 + rowsPerBlock)
+                    for co in 0..<cout {
+                        let src = dys + co * ov + od * l.outH * l.outW
+                        for oh in oh0..<oh1 {
+                            let erow = e0 + oh * l.pw
+                            if erow >= l.columns { break }
+                            let valid = min(l.outW, l.columns - erow), s = src + oh * l.outW, d = dyt + erow * cout + co
+                            for ow in 0..<valid { d[ow * cout] = s[ow] }
+                        }
+                    }
+                    oh0 = oh1
                 }
             }
         }
