@@ -53,7 +53,12 @@ extension UNet3D {
         // Head: dLoss/da of its input into the decoder's (or the only encoder level's) entry slot.
         let hg = headGeometry(batch: n, spatial: s.spatial)
         let headTop = levels > 1 ? decoderEntry(0) : h
-        let headInput = levels > 1
+        // The head's input: still in H after the forward (unless a backward ran since, or the head
+        // writes its input gradient there), else recomputed.
+        let headBlock = levels > 1 ? s.decoder[0].last! : s.encoder[0].last!
+        let headInputKept = s.headInputKept && headBlock.a == h && headTop != h
+        s.headInputKept = false
+        let headInput = headInputKept ? h : levels > 1
             ? activation(layout.decoder[0].last!, s.decoder[0].last!, level: 0, name: "dec0.\(layout.decoder[0].count - 1)", into: g0)
             : activation(layout.encoder[0].last!, s.encoder[0].last!, level: 0, name: "enc0.\(layout.encoder[0].count - 1)", into: g0)
         timed("head conv1 bwd", .conv, flops: 2 * hg.forwardFLOPs, path: "sgemm") {
@@ -92,20 +97,30 @@ extension UNet3D {
                     convBlockBackward(blk, name: "dec\(l).0", g: geo, x: s.concat[l], buffers: buf, grad: cur, dx: gc, accumulate: false)
                 }
             }
-            // gc = d(concat): split into d(up) and d(skip), both into the now dead concat buffer.
-            let skipGrad = s.concat[l], upGrad = s.concat[l] + n * f[l] * v
-            timed("cat\(l) bwd", .other, flops: 0) {
-                ChannelConcat.backward(dy: gc, da: upGrad, db: skipGrad, batch: n, channelsA: f[l], channelsB: f[l], voxels: v)
-            }
+            // gc = d(concat) [N, 2f, V]: d(up) = each sample's first f channels, d(skip) the rest.
+            // The skip gradient goes to the now dead concat buffer's first half (contiguous: the
+            // encoder adds its next level's input gradient there). The transposed conv reads d(up)
+            // in place (sample stride 2f·V); its input activation and its input gradient go to the
+            // concat buffer's second half when both fit there and the level below does not need
+            // its entry in H — else d(up) is copied out first (gc's halves are gradient slots).
             let u = layout.up[l], below = vox[l + 1]
-            let next = l + 1 < levels - 1 ? decoderEntry(l + 1) : g1
-            let x = upInput(l, into: g0)
             let ug = ConvTranspose3dGeometry(batch: n, inChannels: u.inChannels, outChannels: u.outChannels,
                                              inD: below[0], inH: below[1], inW: below[2], strideDHW: u.stride)
+            let skipGrad = s.concat[l], half = s.concat[l] + n * f[l] * v
+            let inPlace = 2 * ug.inputCount <= n * f[l] * v
+                && (l + 1 == levels - 1 || decoderEntry(l + 1) != h)
+            let upGrad = inPlace ? gc : half
+            timed("cat\(l) bwd", .other, flops: 0) {
+                ChannelConcat.backward(dy: gc, da: inPlace ? nil : upGrad, db: skipGrad, batch: n,
+                                       channelsA: f[l], channelsB: f[l], voxels: v)
+            }
+            let next = inPlace ? half + ug.inputCount : (l + 1 < levels - 1 ? decoderEntry(l + 1) : g1)
+            let x = upInput(l, into: inPlace ? half : g0)
             timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: ug.isStride2 ? "gather+sgemm" : "gather-general+sgemm") {
                 ConvTranspose3d.backward(x: x, w: arena.value(u.weight), dy: upGrad, dx: next,
                                          dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
-                                         g: ug, workspace: workspace, threads: threads)
+                                         g: ug, dySampleStride: inPlace ? 2 * f[l] * v : nil,
+                                         workspace: workspace, threads: threads)
             }
             reportReady(u.weight, u.bias)
             cur = next

@@ -115,18 +115,12 @@ public final class UNet3D {
         for l in 0..<levels {
             for (j, blk) in layout.encoder[l].enumerated() {
                 let g = geometry(blk, batch: n, inSpatial: dims), buf = s.encoder[l][j]
-                convBlockForward(blk, name: "enc\(l).\(j)", g: g, x: x, buffers: buf)
-                x = UnsafePointer(buf.a)
+                // A skip goes straight into the concat buffer; with N > 1 samples the norm also
+                // writes it contiguously to the scratch, which the next level's conv reads.
+                let copy = buf.aSampleStride != nil && n > 1 ? s.scratch : nil
+                convBlockForward(blk, name: "enc\(l).\(j)", g: g, x: x, buffers: buf, copy: copy)
+                x = UnsafePointer(copy ?? buf.a)
                 dims = [g.outD, g.outH, g.outW]
-                if let stride = buf.aSampleStride, n > 1, let scratch = s.scratch {
-                    // The skip went straight into the concat buffer; the next level's conv reads
-                    // N contiguous samples.
-                    let count = f[l] * g.outVoxels
-                    timed("skip\(l) gather", .other, flops: 0) {
-                        for i in 0..<n { (scratch + i * count).update(from: buf.a + i * stride, count: count) }
-                    }
-                    x = UnsafePointer(scratch)
-                }
             }
         }
         for l in stride(from: levels - 2, through: 0, by: -1) {
@@ -148,7 +142,7 @@ public final class UNet3D {
             x = UnsafePointer(cat)
             for (j, blk) in layout.decoder[l].enumerated() {
                 let g = geometry(blk, batch: n, inSpatial: dims)
-                convBlockForward(blk, name: "dec\(l).\(j)", g: g, x: x, buffers: s.decoder[l][j])
+                convBlockForward(blk, name: "dec\(l).\(j)", g: g, x: x, buffers: s.decoder[l][j], copy: nil)
                 x = UnsafePointer(s.decoder[l][j].a)
             }
             if s.training, l > 0, l <= layout.auxHeads.count {
@@ -159,6 +153,8 @@ public final class UNet3D {
                 }
             }
         }
+        // The last block's activation went to the scratch (training) and stays there for backward.
+        s.headInputKept = s.training && s.scratch != nil
         let hg = headGeometry(batch: n, spatial: s.spatial)
         timed("head conv1 fwd", .conv, flops: hg.forwardFLOPs, path: "sgemm") {
             Conv3d.forward(x: x, w: arena.value(layout.head.weight), bias: arena.value(layout.head.bias), y: s.logits,
@@ -186,8 +182,9 @@ public final class UNet3D {
                        inD: d[0], inH: d[1], inW: d[2], kernel: 1)
     }
 
+    /// `copy`: where the activation also goes as N contiguous samples (nil: only to `buffers.a`).
     private func convBlockForward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
-                                  buffers: UNet3DActivations.Block) {
+                                  buffers: UNet3DActivations.Block, copy: UnsafeMutablePointer<Float>?) {
         var statisticsDone = false
         timed("\(name) conv fwd", .conv, flops: g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm), geometry: g) {
             statisticsDone = ConvDispatch.forward(
@@ -200,14 +197,15 @@ public final class UNet3D {
             timed("\(name) norm+lrelu fwd", .norm, flops: 0) {
                 InstanceNormLeakyReLU.apply(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
                                             mean: buffers.mean, rstd: buffers.rstd, y: buffers.a,
-                                            ySampleStride: buffers.aSampleStride, batch: g.batch,
+                                            ySampleStride: buffers.aSampleStride, copy: copy, batch: g.batch,
                                             channels: g.outChannels, voxels: g.outVoxels, slope: options.leakySlope,
                                             threads: threads)
             }
             return
         }
         timed("\(name) norm+lrelu fwd", .norm, flops: 0) { InstanceNormLeakyReLU.forward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
-                                      y: buffers.a, ySampleStride: buffers.aSampleStride, mean: buffers.mean, rstd: buffers.rstd,
+                                      y: buffers.a, ySampleStride: buffers.aSampleStride, copy: copy,
+                                      mean: buffers.mean, rstd: buffers.rstd,
                                       batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
                                       eps: options.normEps, slope: options.leakySlope, threads: threads) }
     }

@@ -44,6 +44,10 @@ final class UNet3DActivations {
     var gradConcat: UnsafeMutablePointer<Float>?
     /// Floats of one gradient slot (N·max_l(f_l·V_l)).
     var slotCount = 0
+    /// Training: set by the forward, cleared by the backward — whether `scratch` still holds the
+    /// head's input (the last block's activation, the forward's last write there), so the first
+    /// backward after a forward reads it there instead of recomputing it.
+    var headInputKept = false
     private var owned: [FloatBuffer] = []
 
     /// Total Floats held.

@@ -3,26 +3,37 @@
 /// a or β (to recompute a's sign).
 public enum InstanceNormLeakyReLU {
     /// x [N, C, V] → a [N, C, V] (a may alias x only if x is not needed for backward; sample n of a
-    /// at y + n·ySampleStride, as in `apply`).
+    /// at y + n·ySampleStride, as in `apply`; `copy`, if given, receives a again as N contiguous
+    /// [C, V] samples). Statistics and output in one pass over the rows
+    /// (`InstanceNorm3d.statisticsAndApply`): bit for bit `InstanceNorm3d.statistics` then `apply`.
     public static func forward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                y: UnsafeMutablePointer<Float>, ySampleStride: Int? = nil,
+                               copy: UnsafeMutablePointer<Float>? = nil,
                                mean: UnsafeMutablePointer<Float>,
                                rstd: UnsafeMutablePointer<Float>, batch: Int, channels: Int, voxels: Int,
                                eps: Float = InstanceNorm3d.defaultEps, slope: Float = LeakyReLU.defaultSlope,
                                threads: Int = Parallel.defaultThreads) {
-        InstanceNorm3d.statistics(x: x, rows: batch * channels, voxels: voxels, eps: eps,
-                                  mean: mean, rstd: rstd, threads: threads)
-        apply(x: x, gamma: gamma, beta: beta, mean: mean, rstd: rstd, y: y, ySampleStride: ySampleStride,
-              batch: batch, channels: channels, voxels: voxels, slope: slope, threads: threads)
+        if InstanceNorm3d.separatePasses {
+            InstanceNorm3d.statistics(x: x, rows: batch * channels, voxels: voxels, eps: eps, mean: mean, rstd: rstd,
+                                      threads: threads)
+            apply(x: x, gamma: gamma, beta: beta, mean: mean, rstd: rstd, y: y, ySampleStride: ySampleStride, copy: copy,
+                  batch: batch, channels: channels, voxels: voxels, slope: slope, threads: threads)
+            return
+        }
+        InstanceNorm3d.statisticsAndApply(x: x, gamma: gamma, beta: beta, y: y, yStride: ySampleStride ?? channels * voxels,
+                                          copy: copy, mean: mean, rstd: rstd, batch: batch, channels: channels,
+                                          voxels: voxels, eps: eps, slope: slope, threads: threads)
     }
 
     /// a = LeakyReLU(γ·(x − mean)·rstd + β) from statistics `forward` wrote: the second half of
     /// `forward`, bit for bit its output — recomputes an activation that was not kept. y holds
     /// sample n at y + n·ySampleStride (default C·V; larger: y is the first or last channels of a
-    /// wider tensor, e.g. a concat buffer).
+    /// wider tensor, e.g. a concat buffer); `copy`, if given, receives the same values as N
+    /// contiguous [C, V] samples.
     public static func apply(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                              mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                              y: UnsafeMutablePointer<Float>, ySampleStride: Int? = nil,
+                             copy: UnsafeMutablePointer<Float>? = nil,
                              batch: Int, channels: Int, voxels: Int,
                              slope: Float = LeakyReLU.defaultSlope, threads: Int = Parallel.defaultThreads) {
         let yStride = ySampleStride ?? channels * voxels
@@ -30,8 +41,13 @@ public enum InstanceNormLeakyReLU {
             for r in rs {
                 let n = r / channels, c = r % channels
                 let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
-                NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, count: voxels,
-                                           scale: scale, shift: shift, slope: slope)
+                if let copy {
+                    NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, copy + r * voxels,
+                                               count: voxels, scale: scale, shift: shift, slope: slope)
+                } else {
+                    NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, count: voxels,
+                                               scale: scale, shift: shift, slope: slope)
+                }
             }
         }
     }

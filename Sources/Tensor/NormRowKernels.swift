@@ -66,6 +66,26 @@ enum NormRowKernels {
         while j < count { let u = p[j] * scale + shift; q[j] = u > 0 ? u : u * slope; j += 1 }
     }
 
+    /// `affineLeaky` storing the same values to q and to q2 (one read of p for two copies, e.g. a
+    /// skip activation into its concat buffer and into the next layer's contiguous input).
+    static func affineLeaky(_ p: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, _ q2: UnsafeMutablePointer<Float>,
+                            count: Int, scale: Float, shift: Float, slope: Float) {
+        let sv = Vec(repeating: scale), hv = Vec(repeating: shift), lv = Vec(repeating: slope)
+        var j = 0
+        if slope == 1 {
+            while j + lanes <= count { let u = load(p + j) * sv + hv; store(u, q + j); store(u, q2 + j); j += lanes }
+            while j < count { let u = p[j] * scale + shift; q[j] = u; q2[j] = u; j += 1 }
+            return
+        }
+        while j + lanes <= count {
+            let u = load(p + j) * sv + hv
+            let a = u.replacing(with: u * lv, where: .!(u .> 0))
+            store(a, q + j); store(a, q2 + j)
+            j += lanes
+        }
+        while j < count { let u = p[j] * scale + shift; let a = u > 0 ? u : u * slope; q[j] = a; q2[j] = a; j += 1 }
+    }
+
     /// Where the leaky ReLU's gradient mask comes from: its stored output a (the sign of a), its
     /// pre-activation recomputed from the norm input x as u = x·scale + shift with the very
     /// expression `affineLeaky` evaluates (so u > 0 exactly where the forward's a > 0, bit for bit),
@@ -132,8 +152,9 @@ enum NormRowKernels {
                               dx: UnsafeMutablePointer<Float>, count: Int) {
         let mv = Vec(repeating: m), sv = Vec(repeating: s), lv = Vec(repeating: slope)
         let kv = Vec(repeating: k), mgv = Vec(repeating: mg), mgxv = Vec(repeating: mgx)
+        let vectorEnd = count - count % lanes
         var j = 0
-        while j + lanes <= count {
+        while j < vectorEnd {
             let xv = load(x + j)
             let g = masked(load(dOut + j), mask, xv, j, lv)
             store(kv * (g - mgv - (xv - mv) * sv * mgxv), dx + j)
@@ -145,4 +166,5 @@ enum NormRowKernels {
             j += 1
         }
     }
+
 }
