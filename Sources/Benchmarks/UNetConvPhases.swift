@@ -63,6 +63,7 @@ public enum UNetConvPhases {
         text += String(format: "sgemm 2048² peak %.1f GFLOP/s; ms per call (best of %d)\n", peak, repeats)
         text += "layer    tile  | fwd   = im2col + gemm   | bwd   = im2col + dW gemm + dcol gemm + col2im\n"
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "winograd" { return text + UNetWinogradPhases.report(o) }
+        if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "stride2" { return text + stride2(o) }
         var rng = SplitMix64(seed: o.seed)
         for (name, g) in layers(o) {
           for tile in tileSweep(g) {
@@ -104,6 +105,46 @@ public enum UNetConvPhases {
         text += "polyphase: the stride-2 layers without im2col (ConvPolyphase), fwd and bwd (dx + dW) per tile size; (%) = direct FLOPs at the sgemm peak\n"
         text += "(%) = that GEMM's rate as a fraction of the sgemm peak; enc0.0*: bwd = the direct Cin = 1 weight-gradient kernel, phases = im2col path\n"
         return text + UNetWinogradPhases.report(o)
+    }
+
+    /// `DRO_BENCH_PHASES=stride2`: every stride-2 layer on every path at its own tile — im2col,
+    /// polyphase with the 14 GEMMs, polyphase with the direct AVX-512 products (when the CPU has
+    /// them) — forward, backward (dx + dW) and the weight gradient alone (dx skipped), plus the
+    /// phase split alone; ms per call, best of `repeats`.
+    static func stride2(_ o: UNetBenchOptions) -> String {
+        var text = "stride-2 layers: path  | fwd | bwd (dx + dW) | dW alone | split alone  (ms; the U-Net's choice marked *)\n"
+        for (name, g) in layers(o) where ConvPolyphase.applies(g) {
+            var rng = SplitMix64(seed: o.seed)
+            let x = FloatBuffer(count: g.inputCount), w = FloatBuffer(count: g.weightCount)
+            let y = FloatBuffer(count: g.outputCount), dx = FloatBuffer(count: g.inputCount), dw = FloatBuffer(count: g.weightCount)
+            for i in 0..<g.inputCount { x[i] = Float.random(in: -1..<1, using: &rng) }
+            for i in 0..<g.weightCount { w[i] = Float.random(in: -0.1..<0.1, using: &rng) }
+            for i in 0..<g.outputCount { y[i] = Float.random(in: -1..<1, using: &rng) }
+            let ws = Workspace()
+            let split = time { for n in 0..<g.batch { ConvPolyphase.splitSample(x.pointer + n * g.inChannels * g.inVoxels, g: g,
+                                                                                workspace: ws, threads: o.threads) } }
+            let chosen = ConvPolyphase.isProfitable(g) ? ConvPolyphase.automaticKernel(g).rawValue : "im2col"
+            let fwdI = time { Conv3d.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws, threads: o.threads) }
+            let bwdI = time { Conv3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer, dbias: nil,
+                                              g: g, workspace: ws, threads: o.threads) }
+            let dwI = time { Conv3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: nil, dw: dw.pointer, dbias: nil,
+                                             g: g, workspace: ws, threads: o.threads) }
+            text += String(format: "%-7@ %-8@%@ | %6.1f | %6.1f | %6.1f |\n", name as NSString, "im2col" as NSString,
+                           chosen == "im2col" ? "*" : " ", fwdI, bwdI, dwI)
+            var kernels: [ConvPolyphase.Kernel] = [.sgemm]
+            if CPUFeatures.avx512 { kernels.append(.direct) }
+            for k in kernels {
+                let fwd = time { ConvPolyphase.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws,
+                                                       kernel: k, threads: o.threads) }
+                let bwd = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer,
+                                                        dbias: nil, g: g, workspace: ws, kernel: k, threads: o.threads) }
+                let dwOnly = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: nil, dw: dw.pointer,
+                                                           dbias: nil, g: g, workspace: ws, kernel: k, threads: o.threads) }
+                text += String(format: "%-7@ %-8@%@ | %6.1f | %6.1f | %6.1f | %5.1f\n", name as NSString, k.rawValue as NSString,
+                               chosen == k.rawValue ? "*" : " ", fwd, bwd, dwOnly, split)
+            }
+        }
+        return text
     }
 
     /// ConvPolyphase forward and backward of one stride-2 layer per tile size (its own choice first).

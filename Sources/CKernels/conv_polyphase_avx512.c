@@ -10,9 +10,12 @@
 //   columns (24 zmm accumulators, 3 B vectors, A broadcast); A packed per block of 8 rows as
 //   [k][8]; K in chunks of KC rows, so a chunk's B rows (KC × 48 Floats) stay in L1 while the
 //   row blocks reuse them.
-// dot: C[i, p] += Σ_n arows[i][n] · brows[p][n] (weight gradient: i = Cout, p = (tap, Cin), n =
-//   the extended columns): blocks of DOT_MR × DOT_PR dot products (24 accumulators) over column
-//   chunks of DOT_NC, reduced across lanes once per chunk.
+// dw: C[p, i] += Σ_n At[n, i] · brows[p][n] (weight gradient: i = Cout, p = (tap, Cin), n = the
+//   extended columns, the output gradient transposed to [column][Cout] once per sample): output
+//   channels in the lanes (up to 4 vectors = 64 channels per pass), blocks of 24/(vectors) B rows
+//   whose entries are broadcast; no lane reductions (the earlier dot-product form, 4 × 6 dot
+//   products reduced across lanes per 1024 columns, re-read 4 dy rows per 6 B rows from L2), and
+//   each B row is read once per 64 output channels.
 // Column tails use masked loads and stores (nothing outside [n0, n1) is read or written).
 // Sums run in another order than OpenBLAS's: results agree to Float rounding.
 
@@ -25,7 +28,12 @@
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
 enum { LANES = 16, MR = 8, NV = 3, NR = NV * LANES, KC = 128 };
-enum { DOT_MR = 4, DOT_PR = 6, DOT_NC = 1024 };
+/// Columns per chunk of the `dw` kernel: a chunk of the transposed output gradient (DW_NC × up to
+/// 64 channels = 256 KiB) stays in L2 while every block of B rows streams past it.
+/// Each accumulator is added into C every DW_SUB columns, so no FMA chain is longer than 64 terms
+/// (ConvPolyphaseDirectTests: worst relative error of dw against Double 1.4e-5 with 64-term chains,
+/// 1.5e-5 with one chain per 1024-column chunk, 7e-6 with the earlier 16-lane dot products).
+enum { DW_NC = 1024, DW_SUB = 64 };
 
 /// Mask of the first `valid` lanes (clamped to 0…LANES).
 AVX512_INLINE __mmask16 lane_mask(long valid) {
@@ -84,38 +92,74 @@ void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float 
     }
 }
 
-/// c[r·ldc + q] += Σ_{n0 ≤ n < n1} arows[r][n] · brows[q][n], r < mr, q < pr.
-AVX512_INLINE void dot_block(int mr, int pr, const float *const *arows, const float *const *brows,
-                             long n0, long n1, float *c, long ldc) {
-    __m512 acc[DOT_MR][DOT_PR];
-    for (int r = 0; r < mr; r++)
-        for (int q = 0; q < pr; q++) acc[r][q] = _mm512_setzero_ps();
-    for (long n = n0; n < n1; n += LANES) {
-        const __mmask16 m = lane_mask(n1 - n);
-        __m512 av[DOT_MR];
-        for (int r = 0; r < mr; r++) av[r] = _mm512_maskz_loadu_ps(m, arows[r] + n);
-        for (int q = 0; q < pr; q++) {
-            __m512 bq = _mm512_maskz_loadu_ps(m, brows[q] + n);
-            for (int r = 0; r < mr; r++) acc[r][q] = _mm512_fmadd_ps(av[r], bq, acc[r][q]);
-        }
+/// c[q·ldc + co] += Σ_{n in [n0, n1)} at[n·lda + co] · brows[q][n] for q < QR, co < 16·cv (the
+/// last vector masked by `last`): the output channels in the lanes, each B entry broadcast, so no
+/// lane reduction is needed; QR·cv ≤ 24 accumulators.
+#define DW_BLOCK(QR, CV)                                                                                   \
+    AVX512_INLINE void dw_block_##QR##x##CV(const float *at, long lda, const float *const *brows, long n0,   \
+                                           long n1, float *c, long ldc, __mmask16 last) {                \
+        const float *b[QR];                                                                                \
+        for (int q = 0; q < QR; q++) b[q] = brows[q];                                                      \
+        for (long s0 = n0; s0 < n1; s0 += DW_SUB) {                                                        \
+            const long s1 = n1 - s0 < DW_SUB ? n1 : s0 + DW_SUB;                                           \
+            __m512 acc[QR][CV];                                                                            \
+            for (int q = 0; q < QR; q++)                                                                   \
+                for (int v = 0; v < CV; v++) acc[q][v] = _mm512_setzero_ps();                              \
+            for (long n = s0; n < s1; n++) {                                                               \
+                const float *ar = at + n * lda;                                                            \
+                __m512 av[CV];                                                                             \
+                for (int v = 0; v < CV - 1; v++) av[v] = _mm512_loadu_ps(ar + v * LANES);                  \
+                av[CV - 1] = _mm512_maskz_loadu_ps(last, ar + (CV - 1) * LANES);                           \
+                for (int q = 0; q < QR; q++) {                                                             \
+                    const __m512 bq = _mm512_set1_ps(b[q][n]);                                             \
+                    for (int v = 0; v < CV; v++) acc[q][v] = _mm512_fmadd_ps(av[v], bq, acc[q][v]);        \
+                }                                                                                          \
+            }                                                                                              \
+            for (int q = 0; q < QR; q++)                                                                   \
+                for (int v = 0; v < CV; v++) {                                                             \
+                    float *cq = c + q * ldc + v * LANES;                                                   \
+                    const __mmask16 m = v == CV - 1 ? last : (__mmask16)0xFFFF;                            \
+                    _mm512_mask_storeu_ps(cq, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, cq), acc[q][v]));   \
+                }                                                                                          \
+        }                                                                                                  \
     }
-    for (int r = 0; r < mr; r++)
-        for (int q = 0; q < pr; q++) c[r * ldc + q] += _mm512_reduce_add_ps(acc[r][q]);
-}
+DW_BLOCK(6, 4)
+DW_BLOCK(8, 3)
+DW_BLOCK(12, 2)
+DW_BLOCK(24, 1)
+DW_BLOCK(1, 4)
+DW_BLOCK(1, 3)
+DW_BLOCK(1, 2)
+DW_BLOCK(1, 1)
 
 AVX512
-void dro_polyphase_dot_avx512(long m, const float *const *arows, const float *const *brows,
-                              long n0, long n1, float *c, long ldc, long p0, long p1) {
-    for (long c0 = n0; c0 < n1; c0 += DOT_NC) {
-        const long c1 = n1 - c0 < DOT_NC ? n1 : c0 + DOT_NC;
-        for (long q0 = p0; q0 < p1; q0 += DOT_PR) {
-            const long pr = p1 - q0 < DOT_PR ? p1 - q0 : DOT_PR;
-            for (long i0 = 0; i0 < m; i0 += DOT_MR) {
-                const long mr = m - i0 < DOT_MR ? m - i0 : DOT_MR;
-                if (mr == DOT_MR && pr == DOT_PR)
-                    dot_block(DOT_MR, DOT_PR, arows + i0, brows + q0, c0, c1, c + i0 * ldc + q0, ldc);
-                else
-                    dot_block((int)mr, (int)pr, arows + i0, brows + q0, c0, c1, c + i0 * ldc + q0, ldc);
+void dro_polyphase_dw_avx512(long m, const float *at, long lda, const float *const *brows, long n0, long n1,
+                             float *c, long ldc, long p0, long p1) {
+    for (long c0 = n0; c0 < n1; c0 += DW_NC) {
+        const long c1 = n1 - c0 < DW_NC ? n1 : c0 + DW_NC;
+        for (long i0 = 0; i0 < m; i0 += 4 * LANES) {
+            const long mi = m - i0 < 4 * LANES ? m - i0 : 4 * LANES;
+            const int cv = (int)((mi + LANES - 1) / LANES);
+            const __mmask16 last = lane_mask(mi - (cv - 1) * LANES);
+            const int qr = cv == 4 ? 6 : cv == 3 ? 8 : cv == 2 ? 12 : 24;
+            long q = p0;
+            for (; q + qr <= p1; q += qr) {
+                float *cb = c + q * ldc + i0;
+                switch (cv) {
+                case 4: dw_block_6x4(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                case 3: dw_block_8x3(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                case 2: dw_block_12x2(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                default: dw_block_24x1(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                }
+            }
+            for (; q < p1; q++) {
+                float *cb = c + q * ldc + i0;
+                switch (cv) {
+                case 4: dw_block_1x4(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                case 3: dw_block_1x3(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                case 2: dw_block_1x2(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                default: dw_block_1x1(at + i0, lda, brows + q, c0, c1, cb, ldc, last); break;
+                }
             }
         }
     }
@@ -128,9 +172,9 @@ void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float 
     (void)m; (void)k; (void)a; (void)rows; (void)n0; (void)n1; (void)c; (void)ldc;
 }
 
-void dro_polyphase_dot_avx512(long m, const float *const *arows, const float *const *brows,
-                              long n0, long n1, float *c, long ldc, long p0, long p1) {
-    (void)m; (void)arows; (void)brows; (void)n0; (void)n1; (void)c; (void)ldc; (void)p0; (void)p1;
+void dro_polyphase_dw_avx512(long m, const float *at, long lda, const float *const *brows, long n0, long n1,
+                             float *c, long ldc, long p0, long p1) {
+    (void)m; (void)at; (void)lda; (void)brows; (void)n0; (void)n1; (void)c; (void)ldc; (void)p0; (void)p1;
 }
 
 #endif

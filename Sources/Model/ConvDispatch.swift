@@ -43,7 +43,7 @@ enum ConvDispatch {
     }
 
     /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col;
-    /// its products direct AVX-512 kernels on an AVX-512 CPU for Cout ≤ 32, else OpenBLAS GEMMs), except with
+    /// its products direct AVX-512 kernels on an AVX-512 CPU for Cout ≤ 64, else OpenBLAS GEMMs), except with
     /// `.im2col` (the oracle); `DRO_STRIDE2=im2col|polyphase|polyphase-sgemm` overrides the choice
     /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
     static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {

@@ -12,8 +12,11 @@ import CKernels
 ///   dyext[co][q − shift_tap] (K = taps·Cout), with dy held once per sample in the extended
 ///   layout behind `pad` leading zeros, so every column of the phase is written (no zeroing,
 ///   no read-back of C), then the merge as before;
-/// - weight gradient: dw[co, ci, tap] += Σ_e dyext[co][e] · phase_tap[ci][e + shift_tap], dot
-///   products over the sample's extended columns (the discarded columns of dyext are zero).
+/// - weight gradient: dw[co, ci, tap] += Σ_e dyt[e][co] · phase_tap[ci][e + shift_tap] over the
+///   sample's extended columns, with dy transposed once per sample to [column][Cout] (zeros in the
+///   discarded columns): the output channels sit in the kernel's vector lanes and every phase
+///   entry is broadcast (`dro_polyphase_dw_avx512`; no lane reductions, each phase row read once
+///   per 64 output channels).
 /// Runs when the CPU has AVX-512 (and `DRO_PORTABLE_KERNELS=1` is not set) unless
 /// `DRO_STRIDE2=polyphase-sgemm`; the OpenBLAS path stays the fallback.
 extension ConvPolyphase {
@@ -28,8 +31,11 @@ extension ConvPolyphase {
     /// Measured 2026-12-03 (thread CPU time, one thread, `dro-bench unet --conv-phases`;
     /// docs/performance.md, "2026-12-03 (later)"): against the 14 GEMMs the direct products take
     /// 0.70× (forward) and 0.73× (backward) on the 16 → 32 layer at 64³, level (forward) and
-    /// 1.1× (backward) on 32 → 64 at 32³, 1.1–1.35× and 1.6× on 64 → 128 at 16³.
-    public static let directMaximumOutChannels = 32
+    /// 1.1× (backward) on 32 → 64 at 32³, 1.1–1.35× and 1.6× on 64 → 128 at 16³. With the
+    /// weight gradient's output channels in the lanes ("2026-12-03 (evening)"), the 32 → 64 layer
+    /// in the training step: forward 0.87× the GEMMs', backward level, so the bound is 64; the
+    /// 64 → 128 layer (im2col by `isProfitable`) still loses with either product.
+    public static let directMaximumOutChannels = 64
 
     /// Name for profiles: "polyphase-avx512" or "polyphase+sgemm".
     public static func kernelName(_ g: Conv3dGeometry) -> String {
@@ -38,10 +44,10 @@ extension ConvPolyphase {
 
     /// Slot of the extended output gradient of one sample (beside slots 6–10 of the sgemm path).
     static let extendedGradientSlot = 11
+    /// Slot of the same gradient transposed, [extended column][Cout] (the weight-gradient kernel's A).
+    static let transposedGradientSlot = 12
     /// Column block of the forward / input-gradient kernel (its register block is 48 columns).
     static let directColumnBlock = 48
-    /// Rows of the weight-gradient kernel's register block (work is split over threads in these).
-    static let directDotRows = 6
 
     /// Tap t = kd·9 + kh·3 + kw, its phase and its shift in the extended layout.
     struct Tap { let index: Int, phase: Int, sd: Int, sh: Int, sw: Int }
@@ -110,6 +116,51 @@ extension ConvPolyphase {
         }
     }
 
+    /// B rows per work item of the weight-gradient kernel: its register block (24 accumulators
+    /// over ⌈min(Cout, 64)/16⌉ vectors of output channels).
+    static func directWeightGradientRows(_ cout: Int) -> Int {
+        switch (min(cout, 64) + 15) / 16 { case 4: return 6; case 3: return 8; case 2: return 12; default: return 24 }
+    }
+
+    /// dyt[e·Cout + co] = dy[co, e] for the extended columns e < l.columns of one sample, 0 in the
+    /// discarded ones (the transpose of `extend`). Blocks of output rows whose transposed columns
+    /// fit in ~24 KiB (L1) are filled one channel at a time, so each channel's rows of the block are
+    /// read as one contiguous run (reading all channels row by row — Cout short streams at once —
+    /// stalled on every dy line: perf put ~¼ of the weight-gradient kernel's time into that loop).
+    static func transposeExtended(_ dys: UnsafePointer<Float>, _ l: Layout, into dyt: UnsafeMutablePointer<Float>,
+                                  channels cout: Int, threads: Int) {
+        let ov = l.outD * l.outH * l.outW, rowsPerBlock = max(1, 6144 / (l.pw * cout))
+        Parallel.forEach(0..<l.outD, threads: threads) { r in
+            for od in r {
+                let e0 = od * l.ph * l.pw
+                // Discarded columns: the row oh = outH and the column ow = outW of every row.
+                for oh in 0..<l.ph {
+                    let erow = e0 + oh * l.pw
+                    if erow >= l.columns { break }
+                    if oh == l.outH {
+                        (dyt + erow * cout).update(repeating: 0, count: min(l.pw, l.columns - erow) * cout)
+                    } else if erow + l.outW < l.columns {
+                        (dyt + (erow + l.outW) * cout).update(repeating: 0, count: cout)
+                    }
+                }
+                var oh0 = 0
+                while oh0 < l.outH {
+                    let oh1 = min(l.outH, oh0 + rowsPerBlock)
+                    for co in 0..<cout {
+                        let src = dys + co * ov + od * l.outH * l.outW
+                        for oh in oh0..<oh1 {
+                            let erow = e0 + oh * l.pw
+                            if erow >= l.columns { break }
+                            let valid = min(l.outW, l.columns - erow), s = src + oh * l.outW, d = dyt + erow * cout + co
+                            for ow in 0..<valid { d[ow * cout] = s[ow] }
+                        }
+                    }
+                    oh0 = oh1
+                }
+            }
+        }
+    }
+
     static func backwardDirect(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, workspace: Workspace,
@@ -118,14 +169,14 @@ extension ConvPolyphase {
         let pad = l.shift(1, 1, 1), ld = pad + l.volume
         let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
         let dyext = workspace.buffer(extendedGradientSlot, count: cout * ld)
+        // Weight gradient as dwt[(tap, ci)][co], output channels in the kernel's lanes.
         let dwt = workspace.buffer(packedGradSlot, count: cout * kw)
         dwt.update(repeating: 0, count: cout * kw)
+        let dyt = workspace.buffer(transposedGradientSlot, count: cout * l.columns)
         let brows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: kw)
-        let arows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: cout)
         let dxrows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: 27 * cout)
-        defer { brows.deallocate(); arows.deallocate(); dxrows.deallocate() }
+        defer { brows.deallocate(); dxrows.deallocate() }
         phaseRows(phases, cin: cin, l, into: brows)
-        for co in 0..<cout { arows[co] = UnsafePointer(dyext + co * ld + pad) }
         // Input gradient: per phase, A rows (tap of the phase, co), columns ci; B rows dyext shifted back.
         var a: UnsafeMutablePointer<Float>? = nil, dphases: UnsafeMutablePointer<Float>? = nil
         var aOffsets = [Int](repeating: 0, count: 9)
@@ -145,20 +196,21 @@ extension ConvPolyphase {
             a = ap
             dphases = workspace.buffer(phaseGradSlot, count: max(1, threads) * 8 * cin * l.ph * l.pw)
         }
-        let ov = g.outVoxels, pr = directDotRows
+        let ov = g.outVoxels, pr = directWeightGradientRows(cout)
         for n in 0..<g.batch {
             split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
-            extend(dy + n * cout * ov, columns: 0..<l.columns, l, into: dyext + pad, ld: ld, channels: cout,
-                   threads: threads)
-            for co in 0..<cout {
-                (dyext + co * ld).update(repeating: 0, count: pad)
-                (dyext + co * ld + pad + l.columns).update(repeating: 0, count: l.volume - l.columns)
-            }
+            transposeExtended(dy + n * cout * ov, l, into: dyt, channels: cout, threads: threads)
             Parallel.forEach(0..<((kw + pr - 1) / pr), threads: threads) { r in
-                dro_polyphase_dot_avx512(cout, arows, brows, 0, l.columns, dwt, kw,
-                                         r.lowerBound * pr, min(kw, r.upperBound * pr))
+                dro_polyphase_dw_avx512(cout, dyt, cout, brows, 0, l.columns, dwt, cout,
+                                        r.lowerBound * pr, min(kw, r.upperBound * pr))
             }
             if let a, let dphases, let dx {
+                extend(dy + n * cout * ov, columns: 0..<l.columns, l, into: dyext + pad, ld: ld, channels: cout,
+                       threads: threads)
+                for co in 0..<cout {
+                    (dyext + co * ld).update(repeating: 0, count: pad)
+                    (dyext + co * ld + pad + l.columns).update(repeating: 0, count: l.volume - l.columns)
+                }
                 // Plane by plane: each worker computes padded plane i of all 8 phases' gradients into
                 // its own plane buffer and merges it into dx planes 2(i − 1), 2(i − 1) + 1 at once,
                 // while it is in L2 (no whole-volume phase gradient is written and read back).
@@ -187,7 +239,7 @@ extension ConvPolyphase {
         }
         for co in 0..<cout {
             for (i, tp) in taps.enumerated() {
-                for ci in 0..<cin { dw[(co * cin + ci) * 27 + tp.index] += dwt[co * kw + i * cin + ci] }
+                for ci in 0..<cin { dw[(co * cin + ci) * 27 + tp.index] += dwt[(i * cin + ci) * cout + co] }
             }
         }
         if let dbias {

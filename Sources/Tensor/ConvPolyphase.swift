@@ -44,8 +44,9 @@ public enum ConvPolyphase {
     /// Measured (thread CPU time, 1 thread; docs/performance.md, "Stride-2 convolutions without
     /// im2col"): Cout 32–64 with 16²–48² output planes 0.83–0.95× im2col's time; Cout 128 at 24²
     /// 1.0×, at 8²–12² 1.06–1.11×; Cout 320 at 6² 2×.
-    /// Inside the layers this rule picks, the products are the direct AVX-512 kernels for Cout ≤ 32
-    /// and the GEMMs otherwise (`automaticKernel`; docs/performance.md, "2026-12-03 (later)"); the
+    /// Inside the layers this rule picks, the products are the direct AVX-512 kernels on an AVX-512
+    /// CPU and the GEMMs otherwise (`automaticKernel`; docs/performance.md, "2026-12-03 (later)" and
+    /// "2026-12-03 (evening)"); the
     /// direct kernels' workspace is smaller (one phase plane's gradient per thread and the
     /// extended output gradient instead of the whole phase gradient), so `scratchBytes` stays an
     /// upper bound.

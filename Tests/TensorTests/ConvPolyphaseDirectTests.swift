@@ -3,13 +3,20 @@ import XCTest
 
 /// The direct AVX-512 products of the polyphase stride-2 convolution (ConvPolyphase+Direct.swift)
 /// against the convolution and its gradients computed in Double from the definition, at shapes
-/// that reach every block and tail of the kernels: Cout and Cin not multiples of the 8-row block
-/// or of the 4 × 6 dot block, K = 27·Cin past the 128-row chunk, column tails, odd sizes, batch 2.
+/// that reach every block and tail of the kernels: Cout and Cin not multiples of the 8-row block,
+/// K = 27·Cin past the 128-row chunk, column tails, odd sizes, batch 2; for the weight-gradient
+/// kernel (output channels in 16-lane vectors) every register block — 1, 2, 3 and 4 vectors of
+/// output channels, full and masked last vectors, more than 64 channels (two passes) — and B-row
+/// counts 27·Cin that leave a remainder of single rows.
 final class ConvPolyphaseDirectTests: XCTestCase {
     static let shapes: [Conv3dGeometry] = [
         Conv3dGeometry(batch: 2, inChannels: 7, outChannels: 13, inD: 9, inH: 12, inW: 11, kernel: 3, stride: 2, padding: 1),
         Conv3dGeometry(batch: 1, inChannels: 16, outChannels: 8, inD: 8, inH: 8, inW: 20, kernel: 3, stride: 2, padding: 1),
         Conv3dGeometry(batch: 2, inChannels: 3, outChannels: 5, inD: 3, inH: 5, inW: 4, kernel: 3, stride: 2, padding: 1),
+        Conv3dGeometry(batch: 2, inChannels: 5, outChannels: 32, inD: 7, inH: 6, inW: 9, kernel: 3, stride: 2, padding: 1),
+        Conv3dGeometry(batch: 1, inChannels: 3, outChannels: 37, inD: 5, inH: 7, inW: 6, kernel: 3, stride: 2, padding: 1),
+        Conv3dGeometry(batch: 2, inChannels: 4, outChannels: 64, inD: 6, inH: 5, inW: 7, kernel: 3, stride: 2, padding: 1),
+        Conv3dGeometry(batch: 1, inChannels: 2, outChannels: 70, inD: 5, inH: 6, inW: 5, kernel: 3, stride: 2, padding: 1),
     ]
 
     /// dx and dw in Double from the definition (the adjoint of ConvNaive.conv3d): over every output o
@@ -64,14 +71,16 @@ final class ConvPolyphaseDirectTests: XCTestCase {
                 // Float sums of values in [-1, 1] against Double, in the worst-error metric of
                 // TestSupport (relative, floor 1 % of the scale). The forward adds all 27·Cin ≤ 432
                 // products in one FMA chain per output: measured 1.8–2.4e-5, bound the project's
-                // 1e-4. dx (≤ 8·Cout terms per phase entry) and dw (dot products over the columns,
-                // 16 lanes, reduced per 1024 columns): measured ≤ 9e-6, bound 1e-5. A wrong or
+                // 1e-4. dx (one FMA chain of ≤ 8·Cout = 560 terms per phase entry) and dw (FMA chains
+                // of ≤ 64 columns added into dw): measured ≤ 1.5e-5 at Cout = 64 / 13, bound
+                // the project's 1e-4 as for the forward (it was 1e-5 while Cout ≤ 16 was tested
+                // and dw ran 16-lane dot products: measured ≤ 9e-6 then). A wrong or
                 // missing tap, row or column gives errors ≥ 1e-2. The 0.5 / 0.25 offsets cost ≲ 1e-7.
                 XCTAssertLessThan(ey, 1e-4, "y \(g) threads \(threads)")
-                XCTAssertLessThan(edx, 1e-5, "dx \(g) threads \(threads)")
-                XCTAssertLessThan(edxAcc, 1e-5, "dx accumulated \(g) threads \(threads)")
-                XCTAssertLessThan(edw, 1e-5, "dw \(g) threads \(threads)")
-                XCTAssertLessThan(edw2, 1e-5, "dw without dx \(g) threads \(threads)")
+                XCTAssertLessThan(edx, 1e-4, "dx \(g) threads \(threads)")
+                XCTAssertLessThan(edxAcc, 1e-4, "dx accumulated \(g) threads \(threads)")
+                XCTAssertLessThan(edw, 1e-4, "dw \(g) threads \(threads)")
+                XCTAssertLessThan(edw2, 1e-4, "dw without dx \(g) threads \(threads)")
             }
         }
     }

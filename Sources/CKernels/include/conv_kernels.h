@@ -70,15 +70,16 @@ void dro_polyphase_merge_plane_avx2(const float *plane, dro_conv_dims dims, long
                                     long accumulate);
 
 /// Direct products of the polyphase stride-2 convolution with AVX-512 F (call only when
-/// `dro_cpu_has_avx512()` is 1; conv_polyphase_avx512.c). `rows` / `arows` / `brows` are arrays
+/// `dro_cpu_has_avx512()` is 1; conv_polyphase_avx512.c). `rows` / `brows` are arrays
 /// of row pointers (each row read at columns [n0, n1)).
 /// rows_gemm: c[i·ldc + (n − n0)] = Σ_{p<k} A[p, i] · rows[p][n] for i < m, n in [n0, n1)
 /// (overwritten); A packed per block of 8 rows i: block b at a + 8·b·k, laid out [k][8] (rows of
 /// a last, partial block padded with anything).
 void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float *const *rows,
                                     long n0, long n1, float *c, long ldc);
-/// dot: c[i·ldc + p] += Σ_{n in [n0, n1)} arows[i][n] · brows[p][n] for i < m, p in [p0, p1).
-void dro_polyphase_dot_avx512(long m, const float *const *arows, const float *const *brows,
-                              long n0, long n1, float *c, long ldc, long p0, long p1);
+/// dw: c[p·ldc + i] += Σ_{n in [n0, n1)} at[n·lda + i] · brows[p][n] for i < m, p in [p0, p1)
+/// (weight gradient; A given transposed: output channels contiguous per column).
+void dro_polyphase_dw_avx512(long m, const float *at, long lda, const float *const *brows, long n0, long n1,
+                             float *c, long ldc, long p0, long p1);
 
 #endif
