@@ -114,12 +114,7 @@ public enum UNetConvPhases {
     static func stride2(_ o: UNetBenchOptions) -> String {
         var text = "stride-2 layers: path  | fwd | bwd (dx + dW) | dW alone | split alone  (ms; the U-Net's choice marked *)\n"
         for (name, g) in layers(o) where ConvPolyphase.applies(g) {
-            var rng = SplitMix64(seed: o.seed)
-            let x = FloatBuffer(count: g.inputCount), w = FloatBuffer(count: g.weightCount)
-            let y = FloatBuffer(count: g.outputCount), dx = FloatBuffer(count: g.inputCount), dw = FloatBuffer(count: g.weightCount)
-            for i in 0..<g.inputCount { x[i] = Float.random(in: -1..<1, using: &rng) }
-            for i in 0..<g.weightCount { w[i] = Float.random(in: -0.1..<0.1, using: &rng) }
-            for i in 0..<g.outputCount { y[i] = Float.random(in: -1..<1, using: &rng) }
+            let (x, w, y, dx, dw) = operands(g, seed: o.seed)
             let ws = Workspace()
             let split = time { for n in 0..<g.batch { ConvPolyphase.splitSample(x.pointer + n * g.inChannels * g.inVoxels, g: g,
                                                                                 workspace: ws, threads: o.threads) } }
@@ -147,14 +142,21 @@ public enum UNetConvPhases {
         return text
     }
 
-    /// ConvPolyphase forward and backward of one stride-2 layer per tile size (its own choice first).
-    static func polyphase(_ name: String, _ g: Conv3dGeometry, _ o: UNetBenchOptions, peak: Double) -> String {
-        var rng = SplitMix64(seed: o.seed)
+    /// Random x, w and y (y doubles as dy) for layer g, and dx, dw buffers.
+    static func operands(_ g: Conv3dGeometry, seed: UInt64)
+        -> (x: FloatBuffer, w: FloatBuffer, y: FloatBuffer, dx: FloatBuffer, dw: FloatBuffer) {
+        var rng = SplitMix64(seed: seed)
         let x = FloatBuffer(count: g.inputCount), w = FloatBuffer(count: g.weightCount)
         let y = FloatBuffer(count: g.outputCount), dx = FloatBuffer(count: g.inputCount), dw = FloatBuffer(count: g.weightCount)
         for i in 0..<g.inputCount { x[i] = Float.random(in: -1..<1, using: &rng) }
         for i in 0..<g.weightCount { w[i] = Float.random(in: -0.1..<0.1, using: &rng) }
         for i in 0..<g.outputCount { y[i] = Float.random(in: -1..<1, using: &rng) }
+        return (x, w, y, dx, dw)
+    }
+
+    /// ConvPolyphase forward and backward of one stride-2 layer per tile size (its own choice first).
+    static func polyphase(_ name: String, _ g: Conv3dGeometry, _ o: UNetBenchOptions, peak: Double) -> String {
+        let (x, w, y, dx, dw) = operands(g, seed: o.seed)
         let ws = Workspace(), columns = ConvPolyphase.extendedColumns(g)
         let own = ConvPolyphase.tileColumns(g), gf = g.forwardFLOPs / 1e9
         var text = ""

@@ -39,15 +39,9 @@ public enum InstanceNorm3d {
                 let (m, variance) = NormRowKernels.meanVariance(x + r * voxels, count: voxels)
                 mean[r] = Float(m)
                 rstd[r] = Float(1 / (variance + Double(eps)).squareRoot())
-                let n = r / channels, c = r % channels
-                let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
-                if let copy {
-                    NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, copy + r * voxels,
-                                               count: voxels, scale: scale, shift: shift, slope: slope)
-                } else {
-                    NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, count: voxels,
-                                               scale: scale, shift: shift, slope: slope)
-                }
+                InstanceNormLeakyReLU.applyRow(r, x: x, gamma: gamma, beta: beta, mean: mean[r], rstd: rstd[r], y: y,
+                                               yStride: yStride, copy: copy, channels: channels, voxels: voxels,
+                                               slope: slope)
             }
         }
     }

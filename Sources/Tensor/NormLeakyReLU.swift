@@ -39,16 +39,27 @@ public enum InstanceNormLeakyReLU {
         let yStride = ySampleStride ?? channels * voxels
         Parallel.forEach(0..<(batch * channels), threads: threads) { rs in
             for r in rs {
-                let n = r / channels, c = r % channels
-                let scale = gamma[c] * rstd[r], shift = beta[c] - mean[r] * scale
-                if let copy {
-                    NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, copy + r * voxels,
-                                               count: voxels, scale: scale, shift: shift, slope: slope)
-                } else {
-                    NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, count: voxels,
-                                               scale: scale, shift: shift, slope: slope)
-                }
+                applyRow(r, x: x, gamma: gamma, beta: beta, mean: mean[r], rstd: rstd[r], y: y, yStride: yStride,
+                         copy: copy, channels: channels, voxels: voxels, slope: slope)
             }
+        }
+    }
+
+    /// Row r = (n, c) of `apply` (and of `InstanceNorm3d.statisticsAndApply`, which computes the
+    /// row's statistics first): y[n, c] = LeakyReLU(γ_c·rstd·x + (β_c − mean·γ_c·rstd)), also into
+    /// `copy` at row r if given.
+    @inline(__always)
+    static func applyRow(_ r: Int, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                         mean: Float, rstd: Float, y: UnsafeMutablePointer<Float>, yStride: Int,
+                         copy: UnsafeMutablePointer<Float>?, channels: Int, voxels: Int, slope: Float) {
+        let n = r / channels, c = r % channels
+        let scale = gamma[c] * rstd, shift = beta[c] - mean * scale
+        if let copy {
+            NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, copy + r * voxels,
+                                       count: voxels, scale: scale, shift: shift, slope: slope)
+        } else {
+            NormRowKernels.affineLeaky(x + r * voxels, y + n * yStride + c * voxels, count: voxels,
+                                       scale: scale, shift: shift, slope: slope)
         }
     }
 
