@@ -148,6 +148,14 @@ def write_config(root, name, data, batch, epochs=2, cache="memory"):
     return path, run
 
 
+# Runs that a test stops (signal to mpirun, killed rank, unreadable case) must still be training
+# when the stop arrives — for mpirun's signals that is 5 s after mpirun got it (SIGKILL_TIMEOUT) —
+# so they get 60 epochs of 6 iterations (tens of ms each on these machines). With 20 epochs a
+# faster build finished all 120 iterations inside that window (the SIGTERM arrived after the last).
+STOPPED_RUN_EPOCHS = 60
+STOPPED_RUN_ITERATIONS = 6 * STOPPED_RUN_EPOCHS
+
+
 def parameters(path):
     """The "model" section of a dro-train checkpoint (Model/Checkpoint.swift, UNet3DCheckpoint.swift)
     as {tensor name: float32 array}, read independently of the Swift code."""
@@ -330,7 +338,7 @@ def test_resume_with_another_number_of_ranks_is_refused(dataset, two_ranks, tmp_
 
 def test_a_killed_rank_takes_the_others_down(dataset, tmp_path):
     _, data = dataset
-    cfg, run = write_config(tmp_path, "killed", data, batch=1, epochs=20)
+    cfg, run = write_config(tmp_path, "killed", data, batch=1, epochs=STOPPED_RUN_EPOCHS)
     argv = [mpirun_path(), "-np", 2, "--oversubscribe", TRAIN, "--config", cfg, "--quiet"]
     p = start(argv)
     pids = rank_pids(p.pid)
@@ -349,7 +357,7 @@ def test_a_case_one_rank_cannot_read_stops_every_rank_naming_rank_and_case(datas
     """data.cache: disk gives each rank its own cache folder (cache/rank-R); a truncated file in
     rank 1's folder fails only rank 1, and every rank stops at that step."""
     _, data = dataset
-    cfg, run = write_config(tmp_path, "unreadable", data, batch=1, epochs=20, cache="disk")
+    cfg, run = write_config(tmp_path, "unreadable", data, batch=1, epochs=STOPPED_RUN_EPOCHS, cache="disk")
     argv = [mpirun_path(), "-np", 2, "--oversubscribe", TRAIN, "--config", cfg, "--quiet"]
     p = start(argv)
     wait_for_rows(run, 1, p)
@@ -459,7 +467,7 @@ SIGKILL_TIMEOUT = ["--mca", "odls_base_sigkill_timeout", "5"]
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_to_mpirun_saves_and_resume_completes_the_run(dataset, tmp_path, sig):
     _, data = dataset
-    cfg, run = write_config(tmp_path, "stopped-mpirun", data, batch=1, epochs=20)
+    cfg, run = write_config(tmp_path, "stopped-mpirun", data, batch=1, epochs=STOPPED_RUN_EPOCHS)
     argv = [mpirun_path(), "-np", 2, "--oversubscribe", *SIGKILL_TIMEOUT, TRAIN, "--config", cfg]
     p = start(argv)
     pids = rank_pids(p.pid)
@@ -479,11 +487,11 @@ def test_signal_to_mpirun_saves_and_resume_completes_the_run(dataset, tmp_path, 
     for rank, pid in pids.items():
         assert not running(pid), f"rank {rank} (pid {pid}) still runs after mpirun ended"
     stopped_at = len(log_rows(run))
-    assert 3 <= stopped_at < 120
+    assert 3 <= stopped_at < STOPPED_RUN_ITERATIONS
     assert f"stopped by SIGTERM after iteration {stopped_at};" in r.stderr, r.stderr
     r = mpi_train(cfg, "--resume")
     assert r.returncode == 0, r.stderr
-    assert [int(row["iteration"]) for row in log_rows(run)] == list(range(1, 121))
+    assert [int(row["iteration"]) for row in log_rows(run)] == list(range(1, STOPPED_RUN_ITERATIONS + 1))
 
 
 def test_signal_to_mpirun_without_a_kill_timeout_is_announced(dataset, tmp_path):
