@@ -61,7 +61,7 @@ extension UNet3D {
         let headInput = headInputKept ? h : levels > 1
             ? activation(layout.decoder[0].last!, s.decoder[0].last!, level: 0, name: "dec0.\(layout.decoder[0].count - 1)", into: g0)
             : activation(layout.encoder[0].last!, s.encoder[0].last!, level: 0, name: "enc0.\(layout.encoder[0].count - 1)", into: g0)
-        timed("head conv1 bwd", .conv, flops: 2 * hg.forwardFLOPs, path: "sgemm") {
+        timed("head conv1 bwd", .conv, flops: 2 * hg.forwardFLOPs, path: Conv3d.kernelName(hg)) {
             Conv3d.backward(x: headInput, w: arena.value(layout.head.weight), dy: dLogits, dx: headTop,
                             dw: arena.gradient(layout.head.weight), dbias: arena.gradient(layout.head.bias),
                             g: hg, workspace: workspace, threads: threads)
@@ -75,7 +75,7 @@ extension UNet3D {
                 let hd = layout.auxHeads[l - 1], ag = auxHeadGeometry(l, batch: n, spatial: d)
                 let x = activation(layout.decoder[l].last!, s.decoder[l].last!, level: l,
                                    name: "dec\(l).\(layout.decoder[l].count - 1)", into: free(cur))
-                timed("ds\(l) conv1 bwd", .conv, flops: 2 * ag.forwardFLOPs, path: "sgemm") {
+                timed("ds\(l) conv1 bwd", .conv, flops: 2 * ag.forwardFLOPs, path: Conv3d.kernelName(ag)) {
                     Conv3d.backward(x: x, w: arena.value(hd.weight), dy: auxiliary[l - 1], dx: cur,
                                     dw: arena.gradient(hd.weight), dbias: arena.gradient(hd.bias),
                                     g: ag, workspace: workspace, accumulateInput: true, threads: threads)
@@ -116,7 +116,7 @@ extension UNet3D {
             }
             let next = inPlace ? half + ug.inputCount : (l + 1 < levels - 1 ? decoderEntry(l + 1) : g1)
             let x = upInput(l, into: inPlace ? half : g0)
-            timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: ug.isStride2 ? "gather+sgemm" : "gather-general+sgemm") {
+            timed("up\(l) convT bwd", .convTranspose, flops: 2 * ug.forwardFLOPs, path: ConvTranspose3d.kernelName(ug, backward: true)) {
                 ConvTranspose3d.backward(x: x, w: arena.value(u.weight), dy: upGrad, dx: next,
                                          dw: arena.gradient(u.weight), dbias: arena.gradient(u.bias),
                                          g: ug, dySampleStride: inPlace ? 2 * f[l] * v : nil,

@@ -129,7 +129,7 @@ public final class UNet3D {
                                              inD: dims[0], inH: dims[1], inW: dims[2], strideDHW: u.stride)
             dims = [ug.outD, ug.outH, ug.outW]
             let vox = ug.outVoxels, cat = s.concat[l]
-            timed("up\(l) convT fwd", .convTranspose, flops: ug.forwardFLOPs, path: ug.isStride2 ? "sgemm+scatter" : "sgemm+scatter-general") {
+            timed("up\(l) convT fwd", .convTranspose, flops: ug.forwardFLOPs, path: ConvTranspose3d.kernelName(ug, backward: false)) {
                 ConvTranspose3d.forward(x: x, w: arena.value(u.weight), bias: arena.value(u.bias), y: cat, g: ug,
                                         ySampleStride: 2 * f[l] * vox, workspace: workspace, threads: threads)
             }
@@ -147,7 +147,7 @@ public final class UNet3D {
             }
             if s.training, l > 0, l <= layout.auxHeads.count {
                 let h = layout.auxHeads[l - 1], ag = auxHeadGeometry(l, batch: n, spatial: dims)
-                timed("ds\(l) conv1 fwd", .conv, flops: ag.forwardFLOPs, path: "sgemm") {
+                timed("ds\(l) conv1 fwd", .conv, flops: ag.forwardFLOPs, path: Conv3d.kernelName(ag)) {
                     Conv3d.forward(x: x, w: arena.value(h.weight), bias: arena.value(h.bias), y: s.auxLogits[l - 1],
                                    g: ag, workspace: workspace, threads: threads)
                 }
@@ -156,7 +156,7 @@ public final class UNet3D {
         // The last block's activation went to the scratch (training) and stays there for backward.
         s.headInputKept = s.training && s.scratch != nil
         let hg = headGeometry(batch: n, spatial: s.spatial)
-        timed("head conv1 fwd", .conv, flops: hg.forwardFLOPs, path: "sgemm") {
+        timed("head conv1 fwd", .conv, flops: hg.forwardFLOPs, path: Conv3d.kernelName(hg)) {
             Conv3d.forward(x: x, w: arena.value(layout.head.weight), bias: arena.value(layout.head.bias), y: s.logits,
                            g: hg, workspace: workspace, threads: threads)
         }

@@ -36,11 +36,12 @@ public enum Conv3d {
     static let weightBiasSlot = 5
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, kD, kH, kW], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
-    /// Name of the kernel `forward` runs for g, for profiles: "sgemm" (1×1×1), "direct-avx2"
+    /// Name of the kernel `forward` runs for g, for profiles: "direct-avx512" (1×1×1 with
+    /// ≤ 8 output channels on an AVX-512 CPU, `Conv3d+Pointwise.swift`), "sgemm" (other 1×1×1), "direct-avx2"
     /// (Cin = 1 stride 1 on an AVX2 CPU), "im2col-avx2+sgemm" (stride 2 on an AVX2 CPU) or
     /// "im2col+sgemm".
     public static func kernelName(_ g: Conv3dGeometry) -> String {
-        if g.isPointwise { return "sgemm" }
+        if g.isPointwise { return usesDirectPointwise(g) ? "direct-avx512" : "sgemm" }
         guard ConvCKernels.available else { return "im2col+sgemm" }
         if Conv3dSingleChannel.applies(g) { return "direct-avx2" }
         return ConvCKernels.appliesStride2(g) ? "im2col-avx2+sgemm" : "im2col+sgemm"
@@ -55,6 +56,10 @@ public enum Conv3d {
         let inSample = g.inChannels * g.inVoxels, outSample = g.outChannels * g.outVoxels
         let ov = g.outVoxels, kRows = g.columnRows
         let tile = min(tileOverride ?? tileColumns(g), g.outVoxels)
+        if tileOverride == nil && usesDirectPointwise(g) {
+            pointwiseForwardDirect(x: x, w: w, bias: bias, y: y, g: g, threads: threads)
+            return
+        }
         if tileOverride == nil && ConvCKernels.available && Conv3dSingleChannel.applies(g) {
             ConvCKernels.singleChannelForward(x: x, w: w, bias: bias, y: y, g: g, threads: threads)
             return
@@ -107,6 +112,11 @@ public enum Conv3d {
                                 g: Conv3dGeometry, workspace: Workspace,
                                 accumulateInput: Bool = false, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
+        if tileOverride == nil && usesDirectPointwise(g) {
+            pointwiseBackwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g,
+                                    accumulateInput: accumulateInput, threads: threads)
+            return
+        }
         if dx == nil && tileOverride == nil && Conv3dSingleChannel.applies(g) {
             if ConvCKernels.available {
                 ConvCKernels.singleChannelWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)

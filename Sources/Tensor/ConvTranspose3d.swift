@@ -7,7 +7,8 @@ import Synchronization
 /// [Cin, Cout·taps] (taps = sD·sH·sW); row co·taps + t of P goes to output voxel s ⊙ i + t. No
 /// overlap between taps, so the scatter is a permutation and the backward gather is exact. For
 /// stride 2 on every axis, scatter and gather run in C with AVX2 (`ConvCKernels`, same values)
-/// when the CPU has it; other strides use the general Swift scatter/gather.
+/// when the CPU has it; other strides use the general Swift scatter/gather. On an AVX-512 CPU,
+/// stride 2 runs direct kernels instead (`ConvTranspose3d+Direct.swift`; a `tile` forces GEMM).
 public enum ConvTranspose3d {
     /// Largest input voxels per GEMM tile.
     public static let tileVoxels = 4096
@@ -48,6 +49,10 @@ public enum ConvTranspose3d {
                                y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry,
                                ySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
+        if tileOverride == nil && automaticKernel(g) == .direct {
+            forwardDirect(x: x, w: w, bias: bias, y: y, g: g, ySampleStride: ySampleStride, threads: threads)
+            return
+        }
         let iv = g.inVoxels, rows = g.outChannels * g.kernelVolume
         guard g.batch > 0, iv > 0 else { return }
         let tiling = Tiling(g: g, tile: min(tileOverride ?? tileSize(rows: rows, inVoxels: iv), iv))
@@ -106,6 +111,11 @@ public enum ConvTranspose3d {
                                 dbias: UnsafeMutablePointer<Float>?, g: ConvTranspose3dGeometry,
                                 dySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
                                 threads: Int = Parallel.defaultThreads) {
+        if tileOverride == nil && automaticKernel(g) == .direct {
+            backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, dySampleStride: dySampleStride,
+                           threads: threads)
+            return
+        }
         let iv = g.inVoxels, rows = g.outChannels * g.kernelVolume
         guard g.batch > 0, iv > 0 else { return }
         let tiling = Tiling(g: g, tile: min(tileOverride ?? tileSize(rows: rows, inVoxels: iv), iv))

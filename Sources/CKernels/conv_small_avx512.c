@@ -1,0 +1,317 @@
+// Direct AVX-512 kernels of the U-Net's small layers: the transposed convolution 2×2×2 stride 2
+// (upsampling) and the 1×1×1 head with few classes (include/conv_small_avx512.h).
+//
+// Transposed conv. The GEMM path computed P [Cout·8, T] = Wᵀ·X and then scattered P over the
+// 2× output (and gathered dy into P for the backward): two extra passes over a matrix as large as
+// the output. Here, per input row (n, d, h) and output-row pair (a, b): for a block of ≤ 8 output
+// channels, the c = 0 and c = 1 taps of 16 input voxels are accumulated over Cin (x broadcast
+// along channels, weights broadcast), then interleaved into 32 contiguous output voxels (+ bias)
+// and stored — each output written once, no intermediate matrix.
+// Backward: the 32 dy values of a (row pair, 16 voxels) are de-interleaved into the c = 0 and
+// c = 1 taps in registers; dx of a block of ≤ 16 input channels sums Σ_(co, tap) w · dy_tap in
+// registers; the weight gradient sums, per (≤ 4 input channels × 4 taps of one co), x · dy_tap
+// lane-wise over a chunk of rows, then reduces the lanes into Double partials (fixed order).
+//
+// Pointwise head (cout ≤ 8): the forward keeps cout × 32 voxels in registers and streams x once;
+// the backward computes dx, dW and db in one pass over x and dy, per chunk of 512 voxels
+// (the chunk of dy stays in L1 while every input channel's row passes).
+//
+// Voxel tails use masked loads and stores (nothing outside the rows is read or written). Sums run
+// in another order than OpenBLAS's: results agree with the GEMM path to Float rounding.
+
+#include "conv_small_avx512.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+
+enum { LANES = 16, CT_COB = 8, CT_CIB = 16, CT_DW_CIB = 4, PW_CHUNK = 512 };
+
+/// Mask of the first `valid` lanes (clamped to 0…LANES).
+AVX512_INLINE __mmask16 lane_mask(long valid) {
+    long n = valid < 0 ? 0 : (valid > LANES ? LANES : valid);
+    return (__mmask16)((1u << n) - 1u);
+}
+
+/// Interleave indices: lo = e0 o0 e1 o1 … e7 o7, hi = e8 o8 … e15 o15 (o = second operand).
+AVX512_INLINE __m512i interleave_lo(void) {
+    return _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+}
+AVX512_INLINE __m512i interleave_hi(void) {
+    return _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+}
+/// De-interleave indices over (lo, hi) = 32 values: even = 0, 2, …, 30; odd = 1, 3, …, 31.
+AVX512_INLINE __m512i even_index(void) {
+    return _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+}
+AVX512_INLINE __m512i odd_index(void) {
+    return _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+}
+
+// MARK: transposed conv forward
+
+/// Output channels [co0, co0 + COB) of the output rows (2d + a, 2h + b), a = pair >> 1,
+/// b = pair & 1, from the input row xs (channel stride iv, W voxels); yrow = output channel co0's
+/// row (channel stride ov).
+AVX512_INLINE void ct_forward_block(const int COB, const float *xs, long iv, long W, long cin, const float *w,
+                                    long cout, long co0, int pair, const float *bias, float *yrow, long ov) {
+    const __m512i ilo = interleave_lo(), ihi = interleave_hi();
+    for (long w0 = 0; w0 < W; w0 += LANES) {
+        const long len = W - w0;
+        const __mmask16 m = lane_mask(len), mlo = lane_mask(2 * len), mhi = lane_mask(2 * len - LANES);
+        __m512 even[CT_COB], odd[CT_COB];
+        for (int j = 0; j < COB; j++) { even[j] = _mm512_setzero_ps(); odd[j] = _mm512_setzero_ps(); }
+        for (long ci = 0; ci < cin; ci++) {
+            const __m512 xv = _mm512_maskz_loadu_ps(m, xs + ci * iv + w0);
+            const float *wp = w + (ci * cout + co0) * 8 + 2 * pair;
+            for (int j = 0; j < COB; j++) {
+                even[j] = _mm512_fmadd_ps(_mm512_set1_ps(wp[8 * j]), xv, even[j]);
+                odd[j] = _mm512_fmadd_ps(_mm512_set1_ps(wp[8 * j + 1]), xv, odd[j]);
+            }
+        }
+        for (int j = 0; j < COB; j++) {
+            const __m512 bv = _mm512_set1_ps(bias ? bias[co0 + j] : 0.0f);
+            const __m512 e = _mm512_add_ps(even[j], bv), o = _mm512_add_ps(odd[j], bv);
+            float *out = yrow + j * ov + 2 * w0;
+            _mm512_mask_storeu_ps(out, mlo, _mm512_permutex2var_ps(e, ilo, o));
+            _mm512_mask_storeu_ps(out + LANES, mhi, _mm512_permutex2var_ps(e, ihi, o));
+        }
+    }
+}
+
+AVX512
+void dro_convtranspose_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                      dro_conv_dims d, long cin, long cout, long ySampleStride,
+                                      long row0, long row1) {
+    const long W = d.inW, iv = d.inD * d.inH * d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * iv;
+    for (long row = row0; row < row1; row++) {
+        const long n = row / (d.inD * d.inH), r = row % (d.inD * d.inH), dd = r / d.inH, h = r % d.inH;
+        const float *xs = x + n * cin * iv + r * W;
+        float *ys = y + n * ySampleStride;
+        for (int pair = 0; pair < 4; pair++) {
+            const long orow = (2 * dd + (pair >> 1)) * ohw + (2 * h + (pair & 1)) * ow;
+            for (long co0 = 0; co0 < cout; co0 += CT_COB) {
+                float *yrow = ys + co0 * ov + orow;
+                switch (cout - co0 < CT_COB ? cout - co0 : CT_COB) {
+#define CT_FWD_CASE(k) case k: ct_forward_block(k, xs, iv, W, cin, w, cout, co0, pair, bias, yrow, ov); break;
+                    CT_FWD_CASE(1) CT_FWD_CASE(2) CT_FWD_CASE(3) CT_FWD_CASE(4)
+                    CT_FWD_CASE(5) CT_FWD_CASE(6) CT_FWD_CASE(7) CT_FWD_CASE(8)
+#undef CT_FWD_CASE
+                }
+            }
+        }
+    }
+}
+
+// MARK: transposed conv backward
+
+/// dx of input channels [ci0, ci0 + CIB) for one input row: dxrow = channel ci0's row (stride iv);
+/// dyrow = output channel 0's row (2d, 2h) of the sample (channel stride ov, rows ow, planes ohw).
+AVX512_INLINE void ct_dx_block(const int CIB, const float *dyrow, long ov, long ow, long ohw, long W,
+                               const float *w, long cout, long ci0, float *dxrow, long iv) {
+    const __m512i ie = even_index(), io = odd_index();
+    for (long w0 = 0; w0 < W; w0 += LANES) {
+        const long len = W - w0;
+        const __mmask16 m = lane_mask(len), mlo = lane_mask(2 * len), mhi = lane_mask(2 * len - LANES);
+        __m512 acc[CT_CIB];
+        for (int i = 0; i < CIB; i++) acc[i] = _mm512_setzero_ps();
+        for (long co = 0; co < cout; co++) {
+            __m512 t[8];
+            for (int pair = 0; pair < 4; pair++) {
+                const float *p = dyrow + co * ov + (pair >> 1) * ohw + (pair & 1) * ow + 2 * w0;
+                const __m512 lo = _mm512_maskz_loadu_ps(mlo, p), hi = _mm512_maskz_loadu_ps(mhi, p + LANES);
+                t[2 * pair] = _mm512_permutex2var_ps(lo, ie, hi);
+                t[2 * pair + 1] = _mm512_permutex2var_ps(lo, io, hi);
+            }
+            const float *wp = w + (ci0 * cout + co) * 8;
+            for (int k = 0; k < 8; k++)
+                for (int i = 0; i < CIB; i++)
+                    acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(wp[i * cout * 8 + k]), t[k], acc[i]);
+        }
+        for (int i = 0; i < CIB; i++) _mm512_mask_storeu_ps(dxrow + i * iv + w0, m, acc[i]);
+    }
+}
+
+/// Weight (and, when db is non-NULL, bias) gradient of input channels [ci0, ci0 + CIB), output
+/// channel co, taps 4·half … 4·half + 3 (pairs 2·half, 2·half + 1) over the input rows
+/// [row0, row1) of the chunk.
+AVX512_INLINE void ct_dw_block(const int CIB, const float *x, const float *dy, dro_conv_dims d, long cin, long cout,
+                               long dySampleStride, long row0, long row1, long ci0, long co, int half,
+                               double *dw, double *db) {
+    const long W = d.inW, iv = d.inD * d.inH * d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * iv;
+    const __m512i ie = even_index(), io = odd_index();
+    __m512 acc[CT_DW_CIB][4];
+    __m512 bacc = _mm512_setzero_ps();
+    for (int i = 0; i < CIB; i++)
+        for (int k = 0; k < 4; k++) acc[i][k] = _mm512_setzero_ps();
+    for (long row = row0; row < row1; row++) {
+        const long n = row / (d.inD * d.inH), r = row % (d.inD * d.inH), dd = r / d.inH, h = r % d.inH;
+        const float *xs = x + (n * cin + ci0) * iv + r * W;
+        const float *dys = dy + n * dySampleStride + co * ov + (2 * dd) * ohw + (2 * h) * ow;
+        for (long w0 = 0; w0 < W; w0 += LANES) {
+            const long len = W - w0;
+            const __mmask16 m = lane_mask(len), mlo = lane_mask(2 * len), mhi = lane_mask(2 * len - LANES);
+            __m512 t[4];
+            for (int q = 0; q < 2; q++) {
+                const int pair = 2 * half + q;
+                const float *p = dys + (pair >> 1) * ohw + (pair & 1) * ow + 2 * w0;
+                const __m512 lo = _mm512_maskz_loadu_ps(mlo, p), hi = _mm512_maskz_loadu_ps(mhi, p + LANES);
+                t[2 * q] = _mm512_permutex2var_ps(lo, ie, hi);
+                t[2 * q + 1] = _mm512_permutex2var_ps(lo, io, hi);
+            }
+            if (db) bacc = _mm512_add_ps(bacc, _mm512_add_ps(_mm512_add_ps(t[0], t[1]), _mm512_add_ps(t[2], t[3])));
+            for (int i = 0; i < CIB; i++) {
+                const __m512 xv = _mm512_maskz_loadu_ps(m, xs + i * iv + w0);
+                for (int k = 0; k < 4; k++) acc[i][k] = _mm512_fmadd_ps(xv, t[k], acc[i][k]);
+            }
+        }
+    }
+    for (int i = 0; i < CIB; i++)
+        for (int k = 0; k < 4; k++)
+            dw[((ci0 + i) * cout + co) * 8 + 4 * half + k] += (double)_mm512_reduce_add_ps(acc[i][k]);
+    if (db) db[co] += (double)_mm512_reduce_add_ps(bacc);
+}
+
+AVX512
+void dro_convtranspose_backward_avx512(const float *x, const float *w, const float *dy, float *dx,
+                                       double *dwPartial, double *dbPartial, dro_conv_dims d,
+                                       long cin, long cout, long dySampleStride, long row0, long row1) {
+    const long W = d.inW, iv = d.inD * d.inH * d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * iv;
+    // Chunk: whole rows, ~512 input voxels (its dy, cout·4·1024 Floats, stays in L2 between the
+    // dx pass and the weight-gradient pass; the lanes are reduced once per chunk).
+    const long chunkRows = W >= 512 ? 1 : 512 / W;
+    for (long c0 = row0; c0 < row1; c0 += chunkRows) {
+        const long c1 = c0 + chunkRows < row1 ? c0 + chunkRows : row1;
+        if (dx) {
+            for (long row = c0; row < c1; row++) {
+                const long n = row / (d.inD * d.inH), r = row % (d.inD * d.inH), dd = r / d.inH, h = r % d.inH;
+                const float *dyrow = dy + n * dySampleStride + (2 * dd) * ohw + (2 * h) * ow;
+                for (long ci0 = 0; ci0 < cin; ci0 += CT_CIB) {
+                    float *dxrow = dx + (n * cin + ci0) * iv + r * W;
+                    switch (cin - ci0 < CT_CIB ? cin - ci0 : CT_CIB) {
+#define CT_DX_CASE(k) case k: ct_dx_block(k, dyrow, ov, ow, ohw, W, w, cout, ci0, dxrow, iv); break;
+                        CT_DX_CASE(1) CT_DX_CASE(2) CT_DX_CASE(3) CT_DX_CASE(4)
+                        CT_DX_CASE(5) CT_DX_CASE(6) CT_DX_CASE(7) CT_DX_CASE(8)
+                        CT_DX_CASE(9) CT_DX_CASE(10) CT_DX_CASE(11) CT_DX_CASE(12)
+                        CT_DX_CASE(13) CT_DX_CASE(14) CT_DX_CASE(15) CT_DX_CASE(16)
+#undef CT_DX_CASE
+                    }
+                }
+            }
+        }
+        for (long ci0 = 0; ci0 < cin; ci0 += CT_DW_CIB) {
+            for (long co = 0; co < cout; co++) {
+                for (int half = 0; half < 2; half++) {
+                    double *db = ci0 == 0 ? dbPartial : 0;
+                    switch (cin - ci0 < CT_DW_CIB ? cin - ci0 : CT_DW_CIB) {
+#define CT_DW_CASE(k) case k: ct_dw_block(k, x, dy, d, cin, cout, dySampleStride, c0, c1, ci0, co, half, dwPartial, db); break;
+                        CT_DW_CASE(1) CT_DW_CASE(2) CT_DW_CASE(3) CT_DW_CASE(4)
+#undef CT_DW_CASE
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: pointwise (1×1×1) head
+
+AVX512_INLINE void pw_forward_block(const int C, const float *x, const float *w, const float *bias, float *y,
+                                    long cin, long voxels, long v0, long v1) {
+    for (long v = v0; v < v1; v += 2 * LANES) {
+        const __mmask16 m0 = lane_mask(v1 - v), m1 = lane_mask(v1 - v - LANES);
+        __m512 a0[8], a1[8];
+        for (int c = 0; c < C; c++) a0[c] = a1[c] = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+        for (long ci = 0; ci < cin; ci++) {
+            const __m512 x0 = _mm512_maskz_loadu_ps(m0, x + ci * voxels + v);
+            const __m512 x1 = _mm512_maskz_loadu_ps(m1, x + ci * voxels + v + LANES);
+            for (int c = 0; c < C; c++) {
+                const __m512 wv = _mm512_set1_ps(w[c * cin + ci]);
+                a0[c] = _mm512_fmadd_ps(wv, x0, a0[c]);
+                a1[c] = _mm512_fmadd_ps(wv, x1, a1[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            _mm512_mask_storeu_ps(y + c * voxels + v, m0, a0[c]);
+            _mm512_mask_storeu_ps(y + c * voxels + v + LANES, m1, a1[c]);
+        }
+    }
+}
+
+AVX512
+void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                  long cin, long cout, long voxels, long v0, long v1) {
+    switch (cout) {
+#define PW_FWD_CASE(k) case k: pw_forward_block(k, x, w, bias, y, cin, voxels, v0, v1); break;
+        PW_FWD_CASE(1) PW_FWD_CASE(2) PW_FWD_CASE(3) PW_FWD_CASE(4)
+        PW_FWD_CASE(5) PW_FWD_CASE(6) PW_FWD_CASE(7) PW_FWD_CASE(8)
+#undef PW_FWD_CASE
+    }
+}
+
+AVX512_INLINE void pw_backward_block(const int C, const float *x, const float *w, const float *dy, float *dx,
+                                     long accumulate, double *dw, double *db, long cin, long voxels,
+                                     long v0, long v1) {
+    for (long c0 = v0; c0 < v1; c0 += PW_CHUNK) {
+        const long c1 = c0 + PW_CHUNK < v1 ? c0 + PW_CHUNK : v1;
+        if (db) {
+            for (int c = 0; c < C; c++) {
+                __m512 s = _mm512_setzero_ps();
+                for (long v = c0; v < c1; v += LANES)
+                    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(lane_mask(c1 - v), dy + c * voxels + v));
+                db[c] += (double)_mm512_reduce_add_ps(s);
+            }
+        }
+        for (long ci = 0; ci < cin; ci++) {
+            __m512 acc[8];
+            __m512 wv[8];
+            for (int c = 0; c < C; c++) { acc[c] = _mm512_setzero_ps(); wv[c] = _mm512_set1_ps(w[c * cin + ci]); }
+            const float *xr = x + ci * voxels;
+            float *dxr = dx ? dx + ci * voxels : 0;
+            for (long v = c0; v < c1; v += LANES) {
+                const __mmask16 m = lane_mask(c1 - v);
+                const __m512 xv = _mm512_maskz_loadu_ps(m, xr + v);
+                __m512 g = _mm512_setzero_ps();
+                for (int c = 0; c < C; c++) {
+                    const __m512 dv = _mm512_maskz_loadu_ps(m, dy + c * voxels + v);
+                    acc[c] = _mm512_fmadd_ps(dv, xv, acc[c]);
+                    g = _mm512_fmadd_ps(wv[c], dv, g);
+                }
+                if (dxr) {
+                    if (accumulate) g = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dxr + v), g);
+                    _mm512_mask_storeu_ps(dxr + v, m, g);
+                }
+            }
+            for (int c = 0; c < C; c++) dw[c * cin + ci] += (double)_mm512_reduce_add_ps(acc[c]);
+        }
+    }
+}
+
+AVX512
+void dro_pointwise_backward_avx512(const float *x, const float *w, const float *dy, float *dx, long accumulate,
+                                   double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
+                                   long v0, long v1) {
+    switch (cout) {
+#define PW_BWD_CASE(k) case k: pw_backward_block(k, x, w, dy, dx, accumulate, dwPartial, dbPartial, cin, voxels, v0, v1); break;
+        PW_BWD_CASE(1) PW_BWD_CASE(2) PW_BWD_CASE(3) PW_BWD_CASE(4)
+        PW_BWD_CASE(5) PW_BWD_CASE(6) PW_BWD_CASE(7) PW_BWD_CASE(8)
+#undef PW_BWD_CASE
+    }
+}
+
+#else
+// Not x86-64: the Swift callers never call these (CPUFeatures.avx512 is false); stubs to link.
+void dro_convtranspose_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                      dro_conv_dims dims, long cin, long cout, long ySampleStride,
+                                      long row0, long row1) {}
+void dro_convtranspose_backward_avx512(const float *x, const float *w, const float *dy, float *dx,
+                                       double *dwPartial, double *dbPartial, dro_conv_dims dims,
+                                       long cin, long cout, long dySampleStride, long row0, long row1) {}
+void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                  long cin, long cout, long voxels, long v0, long v1) {}
+void dro_pointwise_backward_avx512(const float *x, const float *w, const float *dy, float *dx, long accumulate,
+                                   double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
+                                   long v0, long v1) {}
+#endif

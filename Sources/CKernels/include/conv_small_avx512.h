@@ -1,0 +1,42 @@
+#ifndef DRO_CONV_SMALL_AVX512_H
+#define DRO_CONV_SMALL_AVX512_H
+
+#include "conv_kernels.h"
+
+/// Direct AVX-512 F kernels of the transposed convolution 2×2×2 stride 2 and of the 1×1×1
+/// convolution with few output channels (conv_small_avx512.c). Call only when
+/// `dro_cpu_has_avx512()` is 1 (Swift: `CPUFeatures.avx512`); the GEMM paths in Sources/Tensor
+/// stay the fallback. Tensors are NCDHW Float32, W fastest. Work is split by the Swift caller
+/// over input rows (row = (n·D + d)·H + h) or voxel ranges.
+
+/// Transposed conv forward, kernel = stride = 2 (dims: the INPUT volume; output 2× per axis):
+/// y[n, co, 2d+a, 2h+b, 2w+c] = bias[co] + Σ_ci x[n, ci, d, h, w] · w[ci, co, a, b, c] for the
+/// input rows [row0, row1). x [N, cin, D, H, W]; w [cin, cout, 2, 2, 2]; bias [cout] or NULL;
+/// y sample stride ySampleStride (≥ cout·8·D·H·W: y may be the first channels of a wider tensor).
+void dro_convtranspose_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                      dro_conv_dims dims, long cin, long cout, long ySampleStride,
+                                      long row0, long row1);
+
+/// Its backward over the input rows [row0, row1), read in chunks of whole rows:
+/// dx[n, ci, d, h, w] = Σ_(co, a, b, c) w[ci, co, a, b, c] · dy[n, co, 2d+a, 2h+b, 2w+c]
+/// (OVERWRITTEN; dx NULL: skipped), dwPartial[(ci·cout + co)·8 + tap] += Σ x · dy of that tap and
+/// dbPartial[co] += Σ dy (NULL: skipped) over the rows' output voxels, in Double (Float lane sums
+/// over ≤ one chunk, then Double). dy sample stride dySampleStride.
+void dro_convtranspose_backward_avx512(const float *x, const float *w, const float *dy, float *dx,
+                                       double *dwPartial, double *dbPartial, dro_conv_dims dims,
+                                       long cin, long cout, long dySampleStride, long row0, long row1);
+
+/// 1×1×1 convolution forward for cout ≤ 8 on ONE sample, voxels [v0, v1):
+/// y[c, v] = bias[c] + Σ_ci w[c, ci] · x[ci, v]. x [cin, voxels], y [cout, voxels].
+void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                  long cin, long cout, long voxels, long v0, long v1);
+
+/// Its backward on ONE sample, voxels [v0, v1), in one pass over x and dy:
+/// dx[ci, v] (= or += when accumulate; dx NULL: skipped) Σ_c w[c, ci] · dy[c, v];
+/// dwPartial[c·cin + ci] += Σ_v dy[c, v] · x[ci, v]; dbPartial[c] += Σ_v dy[c, v] (NULL: skipped)
+/// (Float lane sums over chunks of 512 voxels, then Double).
+void dro_pointwise_backward_avx512(const float *x, const float *w, const float *dy, float *dx, long accumulate,
+                                   double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
+                                   long v0, long v1);
+
+#endif
