@@ -16,13 +16,17 @@
 // the backward computes dx, dW and db in one pass over x and dy, per chunk of 512 voxels
 // (the chunk of dy stays in L1 while every input channel's row passes).
 //
-// Voxel tails use masked loads and stores (nothing outside the rows is read or written). Sums run
+// Voxel tails use masked loads and stores (nothing outside the rows is read or written). Whole,
+// 64-byte aligned output lines (FloatBuffer allocations are aligned) go out with streaming stores:
+// the outputs (up0: 32 MB, the head's dx: 32 MB) do not fit in cache anyway, and a streaming
+// store does not read the line first. Sums run
 // in another order than OpenBLAS's: results agree with the GEMM path to Float rounding.
 
 #include "conv_small_avx512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <stdint.h>
 
 #define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
@@ -50,6 +54,24 @@ AVX512_INLINE __m512i odd_index(void) {
     return _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
 }
 
+/// Prefetches the 4·cout output rows (2W Floats each) of input row `row` in t (y or dy, sample
+/// stride ss; for writing when `write`). The rows of one input row lie in 4·cout separate
+/// streams (channel, output row pair), more than the hardware prefetchers follow: without this
+/// the backward's dy loads waited on memory (perf: most samples on the masked loads).
+AVX512_INLINE void prefetch_rows(const float *t, dro_conv_dims d, long cout, long ss, long row, int write) {
+    const long W = d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * d.inD * d.inH * W;
+    const long n = row / (d.inD * d.inH), r = row % (d.inD * d.inH), dd = r / d.inH, h = r % d.inH;
+    const char *base = (const char *)(t + n * ss + (2 * dd) * ohw + (2 * h) * ow);
+    for (long co = 0; co < cout; co++)
+        for (int pair = 0; pair < 4; pair++) {
+            const char *p = base + 4 * (co * ov + (pair >> 1) * ohw + (pair & 1) * ow);
+            for (long b = 0; b < 8 * W; b += 64) {
+                if (write) __builtin_prefetch(p + b, 1, 3);
+                else __builtin_prefetch(p + b, 0, 3);
+            }
+        }
+}
+
 // MARK: transposed conv forward
 
 /// Output channels [co0, co0 + COB) of the output rows (2d + a, 2h + b), a = pair >> 1,
@@ -75,8 +97,14 @@ AVX512_INLINE void ct_forward_block(const int COB, const float *xs, long iv, lon
             const __m512 bv = _mm512_set1_ps(bias ? bias[co0 + j] : 0.0f);
             const __m512 e = _mm512_add_ps(even[j], bv), o = _mm512_add_ps(odd[j], bv);
             float *out = yrow + j * ov + 2 * w0;
-            _mm512_mask_storeu_ps(out, mlo, _mm512_permutex2var_ps(e, ilo, o));
-            _mm512_mask_storeu_ps(out + LANES, mhi, _mm512_permutex2var_ps(e, ihi, o));
+            if (len >= LANES && ((uintptr_t)out & 63) == 0) {
+                // Two whole cache lines: streaming stores (no read of the lines before the write).
+                _mm512_stream_ps(out, _mm512_permutex2var_ps(e, ilo, o));
+                _mm512_stream_ps(out + LANES, _mm512_permutex2var_ps(e, ihi, o));
+            } else {
+                _mm512_mask_storeu_ps(out, mlo, _mm512_permutex2var_ps(e, ilo, o));
+                _mm512_mask_storeu_ps(out + LANES, mhi, _mm512_permutex2var_ps(e, ihi, o));
+            }
         }
     }
 }
@@ -90,6 +118,7 @@ void dro_convtranspose_forward_avx512(const float *x, const float *w, const floa
         const long n = row / (d.inD * d.inH), r = row % (d.inD * d.inH), dd = r / d.inH, h = r % d.inH;
         const float *xs = x + n * cin * iv + r * W;
         float *ys = y + n * ySampleStride;
+        if (row + 1 < row1) prefetch_rows(y, d, cout, ySampleStride, row + 1, 1);
         for (int pair = 0; pair < 4; pair++) {
             const long orow = (2 * dd + (pair >> 1)) * ohw + (2 * h + (pair & 1)) * ow;
             for (long co0 = 0; co0 < cout; co0 += CT_COB) {
@@ -103,6 +132,7 @@ void dro_convtranspose_forward_avx512(const float *x, const float *w, const floa
             }
         }
     }
+    _mm_sfence();
 }
 
 // MARK: transposed conv backward
@@ -118,17 +148,17 @@ AVX512_INLINE void ct_dx_block(const int CIB, const float *dyrow, long ov, long 
         __m512 acc[CT_CIB];
         for (int i = 0; i < CIB; i++) acc[i] = _mm512_setzero_ps();
         for (long co = 0; co < cout; co++) {
-            __m512 t[8];
+            const float *wp = w + (ci0 * cout + co) * 8;
             for (int pair = 0; pair < 4; pair++) {
+                // Taps (a, b, 0) and (a, b, 1): only these two de-interleaved vectors are live.
                 const float *p = dyrow + co * ov + (pair >> 1) * ohw + (pair & 1) * ow + 2 * w0;
                 const __m512 lo = _mm512_maskz_loadu_ps(mlo, p), hi = _mm512_maskz_loadu_ps(mhi, p + LANES);
-                t[2 * pair] = _mm512_permutex2var_ps(lo, ie, hi);
-                t[2 * pair + 1] = _mm512_permutex2var_ps(lo, io, hi);
-            }
-            const float *wp = w + (ci0 * cout + co) * 8;
-            for (int k = 0; k < 8; k++)
+                const __m512 te = _mm512_permutex2var_ps(lo, ie, hi), to = _mm512_permutex2var_ps(lo, io, hi);
                 for (int i = 0; i < CIB; i++)
-                    acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(wp[i * cout * 8 + k]), t[k], acc[i]);
+                    acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(wp[i * cout * 8 + 2 * pair]), te, acc[i]);
+                for (int i = 0; i < CIB; i++)
+                    acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(wp[i * cout * 8 + 2 * pair + 1]), to, acc[i]);
+            }
         }
         for (int i = 0; i < CIB; i++) _mm512_mask_storeu_ps(dxrow + i * iv + w0, m, acc[i]);
     }
@@ -188,6 +218,7 @@ void dro_convtranspose_backward_avx512(const float *x, const float *w, const flo
             for (long row = c0; row < c1; row++) {
                 const long n = row / (d.inD * d.inH), r = row % (d.inD * d.inH), dd = r / d.inH, h = r % d.inH;
                 const float *dyrow = dy + n * dySampleStride + (2 * dd) * ohw + (2 * h) * ow;
+                if (row + 1 < row1) prefetch_rows(dy, d, cout, dySampleStride, row + 1, 0);
                 for (long ci0 = 0; ci0 < cin; ci0 += CT_CIB) {
                     float *dxrow = dx + (n * cin + ci0) * iv + r * W;
                     switch (cin - ci0 < CT_CIB ? cin - ci0 : CT_CIB) {
@@ -234,8 +265,14 @@ AVX512_INLINE void pw_forward_block(const int C, const float *x, const float *w,
             }
         }
         for (int c = 0; c < C; c++) {
-            _mm512_mask_storeu_ps(y + c * voxels + v, m0, a0[c]);
-            _mm512_mask_storeu_ps(y + c * voxels + v + LANES, m1, a1[c]);
+            float *out = y + c * voxels + v;
+            if (m1 == 0xFFFF && ((uintptr_t)out & 63) == 0) {
+                _mm512_stream_ps(out, a0[c]);
+                _mm512_stream_ps(out + LANES, a1[c]);
+            } else {
+                _mm512_mask_storeu_ps(out, m0, a0[c]);
+                _mm512_mask_storeu_ps(out + LANES, m1, a1[c]);
+            }
         }
     }
 }
@@ -249,6 +286,7 @@ void dro_pointwise_forward_avx512(const float *x, const float *w, const float *b
         PW_FWD_CASE(5) PW_FWD_CASE(6) PW_FWD_CASE(7) PW_FWD_CASE(8)
 #undef PW_FWD_CASE
     }
+    _mm_sfence();
 }
 
 AVX512_INLINE void pw_backward_block(const int C, const float *x, const float *w, const float *dy, float *dx,
@@ -281,7 +319,8 @@ AVX512_INLINE void pw_backward_block(const int C, const float *x, const float *w
                 }
                 if (dxr) {
                     if (accumulate) g = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dxr + v), g);
-                    _mm512_mask_storeu_ps(dxr + v, m, g);
+                    if (!accumulate && m == 0xFFFF && ((uintptr_t)(dxr + v) & 63) == 0) _mm512_stream_ps(dxr + v, g);
+                    else _mm512_mask_storeu_ps(dxr + v, m, g);
                 }
             }
             for (int c = 0; c < C; c++) dw[c * cin + ci] += (double)_mm512_reduce_add_ps(acc[c]);
@@ -299,6 +338,7 @@ void dro_pointwise_backward_avx512(const float *x, const float *w, const float *
         PW_BWD_CASE(5) PW_BWD_CASE(6) PW_BWD_CASE(7) PW_BWD_CASE(8)
 #undef PW_BWD_CASE
     }
+    _mm_sfence();
 }
 
 #else

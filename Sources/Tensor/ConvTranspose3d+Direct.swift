@@ -10,8 +10,8 @@ import Darwin
 /// (backward): the forward writes each output row pair from the input row in registers (no P
 /// matrix, no scatter pass); the backward reads dy rows in place, de-interleaving the c = 0 / 1
 /// taps in registers, for both the input gradient and the weight gradient.
-/// Runs on an AVX-512 CPU (and without `DRO_PORTABLE_KERNELS=1`) for stride 2 on every axis,
-/// unless `DRO_CONVT=gemm`; other strides (anisotropic 2×2×1) keep the GEMM path, which stays the
+/// Runs on an AVX-512 CPU (and without `DRO_PORTABLE_KERNELS=1`) for stride 2 on every axis and
+/// rows of ≥ `directMinimumWidth` voxels, unless `DRO_CONVT=gemm`; other strides (anisotropic 2×2×1) keep the GEMM path, which stays the
 /// fallback.
 extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
@@ -20,9 +20,15 @@ extension ConvTranspose3d {
     /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md).
     static let forcedGEMM: Bool = (getenv("DRO_CONVT").map { String(cString: $0) }) == "gemm"
 
+    /// Narrowest input rows for the direct kernel: its vectors run along W (16 lanes), so rows of
+    /// 8 leave half the lanes empty; measured 2026-12-03 on the reference net's up2 (8³ → 16³,
+    /// 128 → 64 channels, one thread): direct 1.4× (forward) and 2.2× (backward) the GEMM path's
+    /// time, so such layers keep the GEMM path (docs/performance.md).
+    public static let directMinimumWidth = 16
+
     /// The kernel `forward` / `backward` run for g (without a tile override).
     public static func automaticKernel(_ g: ConvTranspose3dGeometry) -> Kernel {
-        CPUFeatures.avx512 && g.isStride2 && !forcedGEMM ? .direct : .gemm
+        CPUFeatures.avx512 && g.isStride2 && g.inW >= directMinimumWidth && !forcedGEMM ? .direct : .gemm
     }
 
     /// Name for profiles: "direct-avx512" or the GEMM path's.

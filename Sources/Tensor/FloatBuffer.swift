@@ -7,7 +7,10 @@ public final class FloatBuffer: @unchecked Sendable {
     public init(count: Int) {
         precondition(count >= 0, "FloatBuffer: negative count \(count)")
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
+        // 64-byte aligned (a cache line), so kernels may write whole lines with streaming stores.
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: FloatBuffer.alignment)
+            .bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
@@ -18,7 +21,10 @@ public final class FloatBuffer: @unchecked Sendable {
         }
     }
 
-    deinit { pointer.deallocate() }
+    /// Byte alignment of `pointer`.
+    public static let alignment = 64
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 

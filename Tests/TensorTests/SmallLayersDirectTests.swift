@@ -269,4 +269,35 @@ final class SmallLayersDirectTests: XCTestCase {
             XCTAssertEqual(p.db.map(\.bitPattern), q.db.map(\.bitPattern))
         }
     }
+
+    /// 64-byte aligned buffers (FloatBuffer) with whole cache lines: the kernels' streaming-store
+    /// branch (convT forward output, 1×1 forward output and input gradient) against Double.
+    func testStreamingStoresOnAlignedBuffers() throws {
+        try XCTSkipUnless(CPUFeatures.avx512, "no AVX-512 (or DRO_PORTABLE_KERNELS=1): the GEMM path runs")
+        func buffer(_ d: [Double]) -> FloatBuffer { FloatBuffer(floats(d)) }
+        let g = ConvTranspose3dGeometry(batch: 2, inChannels: 5, outChannels: 3, inD: 2, inH: 3, inW: 32)
+        let x = randomDoubles(g.inputCount, seed: 201), w = randomDoubles(g.weightCount, seed: 202)
+        let b = randomDoubles(g.outChannels, seed: 203)
+        let xb = buffer(x), wb = buffer(w), bb = buffer(b), y = FloatBuffer(count: g.outputCount)
+        XCTAssertEqual(Int(bitPattern: y.pointer) % 64, 0)
+        ConvTranspose3d.forwardDirect(x: xb.pointer, w: wb.pointer, bias: bb.pointer, y: y.pointer, g: g, threads: 2)
+        let ey = worstRelativeError(y.array, ConvNaive.convTranspose3d(x: x, w: w, bias: b, g: g))
+        report("direct convT forward, aligned", ey)
+        XCTAssertLessThan(ey, 3e-5)
+
+        let pg = Conv3dGeometry(batch: 2, inChannels: 7, outChannels: 4, inD: 4, inH: 8, inW: 32, kernel: 1, stride: 1, padding: 0)
+        let px = randomDoubles(pg.inputCount, seed: 211), pw = randomDoubles(pg.weightCount, seed: 212)
+        let pb = randomDoubles(pg.outChannels, seed: 213), pr = randomDoubles(pg.outputCount, seed: 214)
+        let pxb = buffer(px), pwb = buffer(pw), pbb = buffer(pb), prb = buffer(pr)
+        let py = FloatBuffer(count: pg.outputCount), pdx = FloatBuffer(count: pg.inputCount)
+        let pdw = FloatBuffer(count: pg.weightCount), pdb = FloatBuffer(count: pg.outChannels)
+        Conv3d.pointwiseForwardDirect(x: pxb.pointer, w: pwb.pointer, bias: pbb.pointer, y: py.pointer, g: pg, threads: 2)
+        Conv3d.pointwiseBackwardDirect(x: pxb.pointer, w: pwb.pointer, dy: prb.pointer, dx: pdx.pointer, dw: pdw.pointer,
+                                       dbias: pdb.pointer, g: pg, accumulateInput: false, threads: 2)
+        let ref = Self.naivePointwiseGradients(x: px, w: pw, dy: pr, g: pg)
+        let e1 = worstRelativeError(py.array, ConvNaive.conv3d(x: px, w: pw, bias: pb, g: pg))
+        let e2 = worstRelativeError(pdx.array, ref.dx)
+        report("direct 1x1 y / dx, aligned", max(e1, e2))
+        XCTAssertLessThan(e1, 3e-5); XCTAssertLessThan(e2, 3e-5)
+    }
 }
