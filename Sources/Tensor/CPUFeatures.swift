@@ -26,6 +26,8 @@ public enum KernelChoice {
     /// (weight gradient: the same values), "winograd_transforms" (avx512 | avx2 | swift),
     /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift),
     /// "winograd_f43_transforms" (avx512 | avx2 | swift, chosen as winograd_transforms),
+    /// "conv_transpose" (2×2×2 transposed convs with rows ≥ 16: avx512 direct | gemm; `DRO_CONVT`),
+    /// "pointwise_head" (1×1×1 convs of ≤ 8 output channels: avx512 direct | gemm; `DRO_HEAD`),
     /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
     public static var summary: [String: String] {
         let transforms: String
@@ -37,17 +39,20 @@ public enum KernelChoice {
         return ["winograd_gemm": WinogradGEMM.automatic.rawValue,
                 "winograd_gemm_weight": WinogradGEMM.automaticWeight.rawValue, "winograd_transforms": transforms,
                 "conv_kernels": ConvCKernels.available ? "avx2" : "swift",
+                "conv_transpose": CPUFeatures.avx512 && !ConvTranspose3d.forcedGEMM ? "avx512" : "gemm",
+                "pointwise_head": CPUFeatures.avx512 && !Conv3d.headForcedGEMM ? "avx512" : "gemm",
                 "winograd_f43_transforms": WinogradF43Transforms.kernelName,
                 "winograd_tile": WinogradTile.requested?.rawValue
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
     }
 
-    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, F(4,3) transforms avx512, conv kernels avx2, tile …".
+    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, F(4,3) transforms avx512, conv kernels avx2, transposed convs avx512, 1×1 heads avx512, tile …".
     public static var description: String {
         let s = summary
         return [("winograd_gemm", "Winograd GEMMs"), ("winograd_gemm_weight", "weight-gradient GEMMs"),
                 ("winograd_transforms", "transforms"),
                 ("winograd_f43_transforms", "F(4,3) transforms"), ("conv_kernels", "conv kernels"),
+                ("conv_transpose", "transposed convs"), ("pointwise_head", "1×1 heads"),
                 ("winograd_tile", "tile")]
             .map { key, label in "\(label) \(s[key] ?? "?")" }
             .joined(separator: ", ")
