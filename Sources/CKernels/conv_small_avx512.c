@@ -13,8 +13,10 @@
 // lane-wise over a chunk of rows, then reduces the lanes into Double partials (fixed order).
 //
 // Pointwise head (cout ≤ 8): the forward keeps cout × 32 voxels in registers and streams x once;
-// the backward computes dx, dW and db in one pass over x and dy, per chunk of 512 voxels
-// (the chunk of dy stays in L1 while every input channel's row passes).
+// the backward computes dx, dW and db in one pass over x and dy, per chunk of 4096 voxels
+// (the chunk of dy, ≤ 128 KB, stays in L2 while every input channel's 16 KB run passes: long
+// runs per x stream plus a software prefetch 2 KB ahead; with 512-voxel chunks perf put a third
+// of the kernel's samples on the x loads).
 //
 // Voxel tails use masked loads and stores (nothing outside the rows is read or written). Whole,
 // 64-byte aligned output lines (FloatBuffer allocations are aligned) go out with streaming stores:
@@ -31,7 +33,7 @@
 #define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
-enum { LANES = 16, CT_COB = 8, CT_CIB = 16, CT_DW_CIB = 4, PW_CHUNK = 512 };
+enum { LANES = 16, CT_COB = 8, CT_CIB = 16, CT_DW_CIB = 4, PW_CHUNK = 4096 };
 
 /// Mask of the first `valid` lanes (clamped to 0…LANES).
 AVX512_INLINE __mmask16 lane_mask(long valid) {
@@ -310,6 +312,8 @@ AVX512_INLINE void pw_backward_block(const int C, const float *x, const float *w
             float *dxr = dx ? dx + ci * voxels : 0;
             for (long v = c0; v < c1; v += LANES) {
                 const __mmask16 m = lane_mask(c1 - v);
+                // x: 16 input-channel streams at once, each for one chunk: prefetch ahead within it.
+                __builtin_prefetch(xr + v + 512, 0, 3);
                 const __m512 xv = _mm512_maskz_loadu_ps(m, xr + v);
                 __m512 g = _mm512_setzero_ps();
                 for (int c = 0; c < C; c++) {

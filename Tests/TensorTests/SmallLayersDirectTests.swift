@@ -7,12 +7,13 @@ import XCTest
 /// lanes), Cout not a multiple of the forward's 8-channel block, Cin past the input gradient's
 /// 16-channel block and not a multiple of the weight gradient's 4, batch 2 (chunks of rows that
 /// cross samples), concat sample strides; pointwise with 1…8 output channels and voxel counts
-/// past the 4096-voxel work item and the 512-voxel chunk.
+/// past the 4096-voxel work item and the 4096-voxel chunk.
 ///
 /// Tolerance 3e-5 relative (`worstRelativeError`: against max(|reference|, 1e-2·max|reference|)):
 /// the kernels sum Float products with FMA in another order than OpenBLAS (forward: Cin terms;
-/// dx: Cout·8 terms; dw and db: Float lane sums over ≤ 512 voxels, then Double), so they agree
-/// with the Double definition to Float rounding of sums with cancellation, not bit for bit.
+/// dx: Cout·8 terms; dw and db: Float lane sums over ≤ 512 (convT) or 4096 (1×1) voxels, then
+/// Double), so they agree with the Double definition to Float rounding of sums with
+/// cancellation, not bit for bit.
 /// Measured (2026-12-03): direct kernels ≤ 1.6e-5 (convT dx/dw, 1×1 db), the GEMM path on the
 /// same shapes ≤ 2.3e-5 (convT dw; printed by the tests) — the bound sits just above both.
 final class SmallLayersDirectTests: XCTestCase {

@@ -34,7 +34,7 @@ void dro_pointwise_forward_avx512(const float *x, const float *w, const float *b
 /// Its backward on ONE sample, voxels [v0, v1), in one pass over x and dy:
 /// dx[ci, v] (= or += when accumulate; dx NULL: skipped) Σ_c w[c, ci] · dy[c, v];
 /// dwPartial[c·cin + ci] += Σ_v dy[c, v] · x[ci, v]; dbPartial[c] += Σ_v dy[c, v] (NULL: skipped)
-/// (Float lane sums over chunks of 512 voxels, then Double).
+/// (Float lane sums over chunks of 4096 voxels, then Double).
 void dro_pointwise_backward_avx512(const float *x, const float *w, const float *dy, float *dx, long accumulate,
                                    double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
                                    long v0, long v1);
