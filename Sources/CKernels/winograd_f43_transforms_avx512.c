@@ -456,10 +456,10 @@ F43_INLINE void load_group(const f43_row *rows, int64_t count, int64_t vectors, 
 
 F43_INLINE __mmask16 last_lane(int64_t k, int64_t tilesW) { return (__mmask16)(1u << (k * tilesW + tilesW - 1)); }
 
-F43_AVX512 void dro_winograd_f43_input_rows_avx512(const float *volume, int64_t channels, int64_t channel, int64_t d,
-                                                   int64_t h, int64_t w, int64_t tilesW, int64_t lanes, int64_t first,
-                                                   int64_t count, float *out, int64_t xiStride, float *scratch,
-                                                   int64_t nextChannel, int64_t nextFirst, int64_t nextCount) {
+F43_INLINE void input_rows_body(const float *volume, int64_t channels, int64_t channel, int64_t d, int64_t h,
+                                int64_t w, int64_t tilesW, int64_t lanes, int64_t first, int64_t count, float *out,
+                                int64_t xiStride, float *scratch, int64_t nextChannel, int64_t nextFirst,
+                                int64_t nextCount) {
     f43_row rows[16], next[16];
     decode_rows(volume, channels, channel, d, h, w, first, count, rows);
     decode_rows(volume, channels, nextChannel, d, h, w, nextFirst, nextCount, next);
@@ -509,11 +509,26 @@ F43_AVX512 void dro_winograd_f43_input_rows_avx512(const float *volume, int64_t 
     }
 }
 
-F43_AVX512 void dro_winograd_f43_output_rows_avx512(const float *src, int64_t xiStride, float *volume, int64_t channels,
-                                                    int64_t channel, int64_t d, int64_t h, int64_t w, int64_t tilesW,
-                                                    int64_t lanes, int64_t first, int64_t count, float bias,
-                                                    float *scratch, int64_t nextChannel, int64_t nextFirst,
-                                                    int64_t nextCount) {
+F43_AVX512 void dro_winograd_f43_input_rows_avx512(const float *volume, int64_t channels, int64_t channel, int64_t d,
+                                                   int64_t h, int64_t w, int64_t tilesW, int64_t lanes, int64_t first,
+                                                   int64_t count, float *out, int64_t xiStride, float *scratch,
+                                                   int64_t nextChannel, int64_t nextFirst, int64_t nextCount) {
+    // Constant tilesW and lanes: the group loops unroll.
+    if (tilesW == 4 && lanes == 8)
+        input_rows_body(volume, channels, channel, d, h, w, 4, 8, first, count, out, xiStride, scratch, nextChannel,
+                        nextFirst, nextCount);
+    else if (tilesW == 4)
+        input_rows_body(volume, channels, channel, d, h, w, 4, 16, first, count, out, xiStride, scratch, nextChannel,
+                        nextFirst, nextCount);
+    else
+        input_rows_body(volume, channels, channel, d, h, w, 8, 16, first, count, out, xiStride, scratch, nextChannel,
+                        nextFirst, nextCount);
+}
+
+F43_INLINE void output_rows_body(const float *src, int64_t xiStride, float *volume, int64_t channels, int64_t channel,
+                                 int64_t d, int64_t h, int64_t w, int64_t tilesW, int64_t lanes, int64_t first,
+                                 int64_t count, float bias, float *scratch, int64_t nextChannel, int64_t nextFirst,
+                                 int64_t nextCount) {
     f43_row rows[16], next[16];
     decode_rows(volume, channels, channel, d, h, w, first, count, rows);
     decode_rows(volume, channels, nextChannel, d, h, w, nextFirst, nextCount, next);
@@ -567,11 +582,27 @@ F43_AVX512 void dro_winograd_f43_output_rows_avx512(const float *src, int64_t xi
     }
 }
 
-F43_AVX512 void dro_winograd_f43_gradient_rows_avx512(const float *volume, int64_t channels, int64_t channel,
-                                                      int64_t d, int64_t h, int64_t w, int64_t tilesW, int64_t lanes,
-                                                      int64_t first, int64_t count, float *out, int64_t xiStride,
-                                                      float *scratch, int64_t nextChannel, int64_t nextFirst,
-                                                      int64_t nextCount) {
+F43_AVX512 void dro_winograd_f43_output_rows_avx512(const float *src, int64_t xiStride, float *volume, int64_t channels,
+                                                    int64_t channel, int64_t d, int64_t h, int64_t w, int64_t tilesW,
+                                                    int64_t lanes, int64_t first, int64_t count, float bias,
+                                                    float *scratch, int64_t nextChannel, int64_t nextFirst,
+                                                    int64_t nextCount) {
+    // Constant tilesW and lanes: the group loops unroll.
+    if (tilesW == 4 && lanes == 8)
+        output_rows_body(src, xiStride, volume, channels, channel, d, h, w, 4, 8, first, count, bias, scratch,
+                         nextChannel, nextFirst, nextCount);
+    else if (tilesW == 4)
+        output_rows_body(src, xiStride, volume, channels, channel, d, h, w, 4, 16, first, count, bias, scratch,
+                         nextChannel, nextFirst, nextCount);
+    else
+        output_rows_body(src, xiStride, volume, channels, channel, d, h, w, 8, 16, first, count, bias, scratch,
+                         nextChannel, nextFirst, nextCount);
+}
+
+F43_INLINE void gradient_rows_body(const float *volume, int64_t channels, int64_t channel, int64_t d, int64_t h,
+                                   int64_t w, int64_t tilesW, int64_t lanes, int64_t first, int64_t count, float *out,
+                                   int64_t xiStride, float *scratch, int64_t nextChannel, int64_t nextFirst,
+                                   int64_t nextCount) {
     f43_row rows[16], next[16];
     decode_rows(volume, channels, channel, d, h, w, first, count, rows);
     decode_rows(volume, channels, nextChannel, d, h, w, nextFirst, nextCount, next);
@@ -608,6 +639,23 @@ F43_AVX512 void dro_winograd_f43_gradient_rows_avx512(const float *volume, int64
         if (lanes == 16) ag_pass(src, 36 * rs, dst, 36 * xiStride);
         else ag_pass8(src, 36 * rs, dst, 36 * xiStride);
     }
+}
+
+F43_AVX512 void dro_winograd_f43_gradient_rows_avx512(const float *volume, int64_t channels, int64_t channel,
+                                                      int64_t d, int64_t h, int64_t w, int64_t tilesW, int64_t lanes,
+                                                      int64_t first, int64_t count, float *out, int64_t xiStride,
+                                                      float *scratch, int64_t nextChannel, int64_t nextFirst,
+                                                      int64_t nextCount) {
+    // Constant tilesW and lanes: the group loops unroll.
+    if (tilesW == 4 && lanes == 8)
+        gradient_rows_body(volume, channels, channel, d, h, w, 4, 8, first, count, out, xiStride, scratch,
+                           nextChannel, nextFirst, nextCount);
+    else if (tilesW == 4)
+        gradient_rows_body(volume, channels, channel, d, h, w, 4, 16, first, count, out, xiStride, scratch,
+                           nextChannel, nextFirst, nextCount);
+    else
+        gradient_rows_body(volume, channels, channel, d, h, w, 8, 16, first, count, out, xiStride, scratch,
+                           nextChannel, nextFirst, nextCount);
 }
 
 #else

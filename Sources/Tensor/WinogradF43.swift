@@ -107,7 +107,8 @@ public enum WinogradF43 {
                         WinogradF43Transforms.inputRow(
                             plane: input + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
                             out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                            scratch: s.lines, next: nextRow(input, channels: cin, channel: c, row: row, rows: rows, plan: plan))
+                            scratch: s.lines,
+                            next: nextRow(input, channels: cin, channel: c, row: row, rows: rows, plan: plan))
                     }
                 }
             }
@@ -172,7 +173,8 @@ public enum WinogradF43 {
                         WinogradF43Transforms.inputRow(
                             plane: x + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
                             out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                            scratch: s.lines, next: nextRow(x, channels: cin, channel: c, row: row, rows: rows, plan: plan))
+                            scratch: s.lines,
+                            next: nextRow(x, channels: cin, channel: c, row: row, rows: rows, plan: plan))
                     }
                 }
                 for co in 0..<cout {
@@ -181,7 +183,8 @@ public enum WinogradF43 {
                         WinogradF43Transforms.gradientRow(
                             plane: dy + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
                             out: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                            scratch: s.lines, next: nextRow(dy, channels: cout, channel: co, row: row, rows: rows, plan: plan))
+                            scratch: s.lines,
+                            next: nextRow(dy, channels: cout, channel: co, row: row, rows: rows, plan: plan))
                     }
                 }
             }

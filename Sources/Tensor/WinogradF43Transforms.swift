@@ -106,8 +106,9 @@ enum WinogradF43Transforms {
     }
 
     /// Environment variable choosing the row groups (measurements): "off" (one row at a time),
-    /// "8" or "16" (the lanes of a group of 4-tile rows: 2 or 4 rows); rows of 8 tiles are grouped
-    /// two per 16 lanes when DRO_WINOGRAD_ROW_GROUPS_32=on.
+    /// "8" (two 4-tile rows per 256-bit vector), otherwise 16 (four per 512-bit vector: faster
+    /// here, docs/performance.md "F(4,3) row groups at 16³"); rows of 8 tiles are grouped two per
+    /// 16 lanes only with DRO_WINOGRAD_ROW_GROUPS_32=on (slower here).
     static let rowGroupVariable = "DRO_WINOGRAD_ROW_GROUPS"
 
     /// Rows per group and vector lanes of the row-group kernels for rows of `tilesW` tiles, nil
@@ -125,8 +126,7 @@ enum WinogradF43Transforms {
         switch getenv(rowGroupVariable).map({ String(cString: $0) }) {
         case "off": return nil
         case "8": return 8
-        case "16": return 16
-        default: return 8
+        default: return 16
         }
     }()
 
