@@ -260,7 +260,8 @@ struct WinogradF43Plan {
     /// Columns of one row in a chunk buffer: tilesW (no padding columns: a 16³ layer has 4 tiles
     /// per row, which whole vectors would double). The transforms store whole vectors, so a row's
     /// last vector spills into the next row's columns (written after it: rows go in increasing
-    /// order) or into the slack after the chunk's last row (`componentStride` ≥ columns + 16).
+    /// order) or into the slack after the chunk's last row (`componentStride` ≥ columns + 16; a
+    /// row group's 16 columns end at most 12 past its last row's).
     let rowStride: Int
     /// tilesW rounded up to whole SIMD8 vectors: the transforms' scratch row width.
     let vectorTiles: Int

@@ -14,6 +14,9 @@
 // (winograd_f43_transforms.c); the `portable…` Swift bodies with DRO_PORTABLE_KERNELS=1, without
 // AVX2 + FMA, or with DRO_WINOGRAD_TRANSFORMS=swift. DRO_WINOGRAD_TRANSFORMS=avx2 picks the AVX2
 // ports (as for F(2,3): `WinogradTransformsC.preferred`).
+//
+// With the AVX-512 kernels, rows of 4 tiles (16³) go four to a 512-bit vector instead
+// (`inputRows`, `outputRows`, `gradientRows`; `rowGroup`), bit-identical per row.
 
 import CKernels
 #if canImport(Glibc)
