@@ -17,8 +17,11 @@ extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
     public enum Kernel: String, Sendable { case direct, gemm }
 
-    /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md).
-    static let forcedGEMM: Bool = (getenv("DRO_CONVT").map { String(cString: $0) }) == "gemm"
+    /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md);
+    /// `DRO_CONVT=direct` runs the direct kernel on rows of any width (on an AVX-512 CPU), e.g. for
+    /// the PyTorch cross-check, whose small network has rows narrower than `directMinimumWidth`.
+    static let requested: String? = getenv("DRO_CONVT").map { String(cString: $0) }
+    static var forcedGEMM: Bool { requested == "gemm" }
 
     /// Narrowest input rows for the direct kernel: its vectors run along W (16 lanes), so rows of
     /// 8 leave half the lanes empty; measured 2026-12-03 on the reference net's up2 (8³ → 16³,
@@ -28,7 +31,8 @@ extension ConvTranspose3d {
 
     /// The kernel `forward` / `backward` run for g (without a tile override).
     public static func automaticKernel(_ g: ConvTranspose3dGeometry) -> Kernel {
-        CPUFeatures.avx512 && g.isStride2 && g.inW >= directMinimumWidth && !forcedGEMM ? .direct : .gemm
+        CPUFeatures.avx512 && g.isStride2 && (g.inW >= directMinimumWidth || requested == "direct") && !forcedGEMM
+            ? .direct : .gemm
     }
 
     /// Name for profiles: "direct-avx512" or the GEMM path's.
