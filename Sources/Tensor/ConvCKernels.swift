@@ -1,4 +1,9 @@
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Swift entry points to the AVX2 + FMA convolution kernels of CKernels (`conv_kernels.h`):
 /// stride-2 im2col / col2im (`conv_im2col_s2.c`), the direct single-channel first layer
@@ -55,9 +60,11 @@ enum ConvCKernels {
     /// dw [Cout, 27] += the single-channel layer's weight gradient (as
     /// `Conv3dSingleChannel.accumulateWeightGradient`: Float lane sums over ≤ 16 rows, then
     /// Double; one Double partial per worker, summed in worker order).
+    /// `avx512`: the AVX-512 kernel (`conv_single_channel_avx512.c`; default on an AVX-512 CPU
+    /// unless `DRO_CONV1CH=avx2`), else the AVX2 one.
     static func singleChannelWeightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                             dw: UnsafeMutablePointer<Float>, g: Conv3dGeometry,
-                                            threads: Int) {
+                                            threads: Int, avx512: Bool = singleChannelAVX512) {
         let d = dims(g), rows = g.batch * g.inD * g.inH, n = g.outChannels * Conv3dSingleChannel.taps
         let workers = max(1, min(threads, rows))
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * n)
@@ -65,8 +72,13 @@ enum ConvCKernels {
         defer { partial.deallocate() }
         Parallel.forEach(0..<workers, threads: workers) { ks in
             for k in ks {
-                dro_conv1ch_weight_grad_avx2(x, dy, partial + k * n, d, g.outChannels,
-                                             rows * k / workers, rows * (k + 1) / workers)
+                if avx512 {
+                    dro_conv1ch_weight_grad_avx512(x, dy, partial + k * n, d, g.outChannels,
+                                                   rows * k / workers, rows * (k + 1) / workers)
+                } else {
+                    dro_conv1ch_weight_grad_avx2(x, dy, partial + k * n, d, g.outChannels,
+                                                 rows * k / workers, rows * (k + 1) / workers)
+                }
             }
         }
         for i in 0..<n {
@@ -78,6 +90,10 @@ enum ConvCKernels {
 }
 
 extension ConvCKernels {
+    /// The first layer's weight gradient runs the AVX-512 kernel (AVX-512 CPU, `DRO_CONV1CH` not "avx2").
+    static let singleChannelAVX512: Bool =
+        CPUFeatures.avx512 && (getenv("DRO_CONV1CH").map { String(cString: $0) }) != "avx2"
+
     static func dims(_ g: ConvTranspose3dGeometry) -> dro_conv_dims {
         dro_conv_dims(inD: g.inD, inH: g.inH, inW: g.inW, outD: g.outD, outH: g.outH, outW: g.outW)
     }

@@ -149,11 +149,12 @@ final class ConvCKernelTests: XCTestCase {
             let x = randomDoubles(g.inputCount, seed: 1700 + UInt64(k)), dy = randomDoubles(g.outputCount, seed: 1800 + UInt64(k))
             let w = [Double](repeating: 0, count: g.weightCount)
             let (_, dwRef) = naiveGradients(x: x, w: w, dy: dy, g: g)
-            for threads in [1, 2] {
+            // The AVX2 kernel, and the AVX-512 one where the CPU has it.
+            for (threads, avx512) in [(1, false), (2, false)] + (CPUFeatures.avx512 ? [(1, true), (2, true)] : []) {
                 // dw starts non-zero: both kernels must ADD to it.
                 var c = [Float](repeating: 0.5, count: g.weightCount), swift = c
                 floats(x).withPtr { xp in floats(dy).withPtr { dp in
-                    ConvCKernels.singleChannelWeightGradient(x: xp, dy: dp, dw: &c, g: g, threads: threads)
+                    ConvCKernels.singleChannelWeightGradient(x: xp, dy: dp, dw: &c, g: g, threads: threads, avx512: avx512)
                     Conv3dSingleChannel.accumulateWeightGradient(x: xp, dy: dp, dw: &swift, g: g, threads: threads)
                 }}
                 // Per lane ≤ 16 rows × W / 8 Float terms, then Double (both kernels; FMA rounds once
@@ -162,7 +163,7 @@ final class ConvCKernelTests: XCTestCase {
                 // bounds 2e-5 and 4e-5 (= the two kernels' errors added) leave a 2× margin.
                 let eNaive = worstRelativeError(c.map { $0 - 0.5 }, dwRef)
                 let eSwift = worstRelativeError(c, swift.map(Double.init))
-                report("single-channel C dw vs naive \(g) threads \(threads)", eNaive)
+                report("single-channel C dw (avx512 \(avx512)) vs naive \(g) threads \(threads)", eNaive)
                 report("single-channel C dw vs Swift kernel", eSwift)
                 XCTAssertLessThan(eNaive, 2e-5, "\(g)"); XCTAssertLessThan(eSwift, 4e-5, "\(g)")
             }

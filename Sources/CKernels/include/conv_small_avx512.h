@@ -39,4 +39,9 @@ void dro_pointwise_backward_avx512(const float *x, const float *w, const float *
                                    double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
                                    long v0, long v1);
 
+/// `dro_conv1ch_weight_grad_avx2` (conv_kernels.h) with AVX-512 F: same contract, same sums per
+/// lane (Float over ≤ 16 rows of 16 lanes, then Double), results equal to Float rounding.
+void dro_conv1ch_weight_grad_avx512(const float *x, const float *dy, double *partial,
+                                    dro_conv_dims dims, long cout, long row0, long row1);
+
 #endif

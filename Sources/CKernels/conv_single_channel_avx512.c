@@ -1,0 +1,109 @@
+// Weight gradient of the U-Net's first convolution (1 input channel, 3×3×3, stride 1, padding 1)
+// with AVX-512 F: the AVX2 kernel (conv_single_channel.c) feeds 9 FMAs of 8 lanes with 9 loads
+// of the padded input rows per output channel; here 16 lanes, and two output channels share
+// the 9 input vectors of one kd (18 accumulators + 9 inputs + 2 dy vectors in 29 zmm), so a
+// load feeds 2 FMAs of 16 lanes. Same sums per lane (Float over ≤ 16 rows, then Double).
+#include "conv_small_avx512.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+enum { L16 = 16, TAPS27 = 27, AX = 3, FLUSH16 = 16 };
+
+static long chunks16(dro_conv_dims d) { return (d.inW + L16 - 1) / L16; }
+/// Floats per padded row: element 1 + w holds x[w]; chunk c's taps read c·16 + kw … c·16 + kw + 15.
+static long stride16(dro_conv_dims d) { return chunks16(d) * L16 + L16; }
+
+/// rows[(kd·3 + kh)·rs + 1 + w] = x[d + kd − 1, h + kh − 1, w], 0 outside the volume.
+static void load_rows16(const float *xs, dro_conv_dims dm, long d, long h, float *rows, long rs) {
+    for (long kd = 0; kd < AX; kd++)
+        for (long kh = 0; kh < AX; kh++) {
+            float *r = rows + (kd * AX + kh) * rs;
+            long id = d + kd - 1, ih = h + kh - 1;
+            memset(r, 0, (size_t)rs * sizeof(float));
+            if (id >= 0 && id < dm.inD && ih >= 0 && ih < dm.inH)
+                memcpy(r + 1, xs + (id * dm.inH + ih) * dm.inW, (size_t)dm.inW * sizeof(float));
+        }
+}
+
+/// partial[i] += Σ of the 16 Float lanes of laneAcc[i] (in Double); laneAcc[i] = 0.
+static void flush16(float *laneAcc, double *partial, long count) {
+    for (long i = 0; i < count; i++) {
+        double s = 0;
+        for (int l = 0; l < L16; l++) s += laneAcc[i * L16 + l];
+        partial[i] += s;
+    }
+    memset(laneAcc, 0, (size_t)(count * L16) * sizeof(float));
+}
+
+/// Output channels co0 … co0 + NC − 1 (NC = 1 or 2), one kd, one output row.
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
+void grad_block(const int NC, const float *r, long rs, const float *g0, const float *g1, long chunks,
+                __mmask16 tail, float *la0, float *la1) {
+    __m512 acc[2][9];
+    for (int i = 0; i < 9; i++) {
+        acc[0][i] = _mm512_loadu_ps(la0 + i * L16);
+        if (NC == 2) acc[1][i] = _mm512_loadu_ps(la1 + i * L16);
+    }
+    for (long c = 0; c < chunks; c++) {
+        const __mmask16 m = c + 1 < chunks ? (__mmask16)0xFFFF : tail;
+        __m512 xv[9];
+        for (int kh = 0; kh < AX; kh++)
+            for (int kw = 0; kw < AX; kw++) xv[kh * AX + kw] = _mm512_loadu_ps(r + kh * rs + c * L16 + kw);
+        const __m512 gv0 = _mm512_maskz_loadu_ps(m, g0 + c * L16);
+        for (int i = 0; i < 9; i++) acc[0][i] = _mm512_fmadd_ps(gv0, xv[i], acc[0][i]);
+        if (NC == 2) {
+            const __m512 gv1 = _mm512_maskz_loadu_ps(m, g1 + c * L16);
+            for (int i = 0; i < 9; i++) acc[1][i] = _mm512_fmadd_ps(gv1, xv[i], acc[1][i]);
+        }
+    }
+    for (int i = 0; i < 9; i++) {
+        _mm512_storeu_ps(la0 + i * L16, acc[0][i]);
+        if (NC == 2) _mm512_storeu_ps(la1 + i * L16, acc[1][i]);
+    }
+}
+
+AVX512
+void dro_conv1ch_weight_grad_avx512(const float *x, const float *dy, double *partial,
+                                    dro_conv_dims dm, long cout, long row0, long row1) {
+    const long rs = stride16(dm), chunks = chunks16(dm), width = dm.inW;
+    const long plane = dm.inH * width, voxels = dm.inD * plane;
+    float *rows = malloc((size_t)(AX * AX * rs) * sizeof(float));
+    float *laneAcc = calloc((size_t)(cout * TAPS27 * L16), sizeof(float));
+    if (!rows || !laneAcc) abort();
+    const long rem = width - (chunks - 1) * L16;
+    const __mmask16 tail = (__mmask16)((1u << rem) - 1u);
+    for (long row = row0; row < row1; row++) {
+        const long n = row / (dm.inD * dm.inH), d = (row / dm.inH) % dm.inD, h = row % dm.inH;
+        load_rows16(x + n * voxels, dm, d, h, rows, rs);
+        const float *gRow = dy + n * cout * voxels + d * plane + h * width;
+        if (row + 1 < row1) {
+            // The next row's dy: cout separate streams, prefetched a row ahead.
+            const long nn = (row + 1) / (dm.inD * dm.inH), dd = ((row + 1) / dm.inH) % dm.inD, hh = (row + 1) % dm.inH;
+            const char *next = (const char *)(dy + nn * cout * voxels + dd * plane + hh * width);
+            for (long co = 0; co < cout; co++)
+                for (long b = 0; b < width * 4; b += 64) __builtin_prefetch(next + co * voxels * 4 + b, 0, 3);
+        }
+        for (long kd = 0; kd < AX; kd++) {
+            const float *r = rows + kd * AX * rs;
+            long co = 0;
+            for (; co + 2 <= cout; co += 2)
+                grad_block(2, r, rs, gRow + co * voxels, gRow + (co + 1) * voxels, chunks, tail,
+                           laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + ((co + 1) * TAPS27 + kd * 9) * L16);
+            if (co < cout)
+                grad_block(1, r, rs, gRow + co * voxels, gRow + co * voxels, chunks, tail,
+                           laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + (co * TAPS27 + kd * 9) * L16);
+        }
+        if ((row - row0 + 1) % FLUSH16 == 0) flush16(laneAcc, partial, cout * TAPS27);
+    }
+    flush16(laneAcc, partial, cout * TAPS27);
+    free(rows);
+    free(laneAcc);
+}
+#else
+void dro_conv1ch_weight_grad_avx512(const float *x, const float *dy, double *partial,
+                                    dro_conv_dims dm, long cout, long row0, long row1) {}
+#endif
