@@ -3,8 +3,9 @@ import CBLAS
 /// How a Winograd convolution spreads over cores. `.workersOwnChunks` is the default: on one
 /// thread both are the same code; on two threads the per-chunk GEMMs (e.g. M = K = 16, N = 128)
 /// are too small for OpenBLAS to split usefully, so `.blasThreads` left a core idle during them
-/// (it now splits the 64 GEMMs by component over our workers) and pays a fork/join per chunk phase. The two-thread comparison on the shared machine was
-/// inconclusive (docs/performance.md, "Measurements behind constants in the code");
+/// (it now splits the 64 GEMMs by component over our workers) and pays a fork/join per chunk
+/// phase. The two-thread comparison on the shared machine was inconclusive (docs/performance.md,
+/// "Measurements behind constants in the code");
 /// `.blasThreads` is kept for re-measuring on a quiet machine (WinogradBenchmarkTests prints both).
 enum WinogradThreading {
     /// Each worker owns whole chunks (transform → 64 single-threaded GEMMs → transform) and
@@ -31,7 +32,7 @@ struct WinogradTuning {
     var threads = Parallel.defaultThreads
     /// GEMM kernel of the chunks (all directions); nil = `WinogradGEMM.automatic` (forward, input
     /// gradient) / `.automaticWeight` (weight gradient) with `.workersOwnChunks`, OpenBLAS
-    /// with `.blasThreads` (whose GEMMs run on OpenBLAS's threads; the C kernels are single-threaded).
+    /// with `.blasThreads` (whose 64 GEMMs per chunk are split by component over the workers).
     var gemm: WinogradGEMM.Kernel? = nil
 
     /// The forward / input-gradient GEMM kernel these settings run.
