@@ -10,8 +10,10 @@ import Tensor
 /// activations.f32 (every conv block's output, see manifest "block_outputs").
 public enum UNetDump {
     /// Small but non-trivial: 3 levels, 2 input channels, 3 classes, non-cubic patch, batch 2.
+    /// W = 28: rows of 7, 4 (W = 14, a partial last tile: the AVX-512 row groups) and 2 F(4,3)
+    /// tiles, of 14, 7 and 4 F(2,3) tiles.
     public static let options = UNet3DOptions(inChannels: 2, classes: 3, features: [8, 16, 32])
-    public static let spatial = [16, 12, 20]
+    public static let spatial = [16, 12, 28]
     public static let batch = 2
     /// `--anisotropic`: the same channels with thick slices on z — 3×3×1 kernels and 2×2×1
     /// pooling at the fine level, then 3×3×3 (kernel_sizes / pool_strides in x y z order), on a

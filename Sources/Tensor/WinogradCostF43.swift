@@ -5,7 +5,8 @@
 /// Per chunk of R tile rows (C = R·tilesW GEMM columns: F(4,3) rows are not padded to whole
 /// vectors; V = R·vectorTiles columns the transforms touch, since they load and store whole
 /// vectors of 8 tiles and a row's last vector spills into the next row's columns or the
-/// chunk's slack), for a pass from `a` channels to `b`:
+/// chunk's slack — with row groups, groupLanes per group of groupRows rows:
+/// `WinogradF43Plan.touchedColumns`), for a pass from `a` channels to `b`:
 ///   - GEMM FLOPs: 2·216·a·b·C;
 ///   - memory side: input read = a·(W-lines the input transform loads)·W·4 bytes — the 6 × 6
 ///     lines (z, y) = (4td − 1 + i, 4th − 1 + j) of every row, those outside the volume not
@@ -68,7 +69,7 @@ extension WinogradCost {
         var cost = WinogradCost(memoryBytes: floatBytes * (27 + f43Components) * ab)
         for chunk in 0..<plan.chunkCount {
             let rows = plan.rowRange(chunk: chunk)
-            let columns = Double(plan.columns(rows: rows.count)), touched = Double(rows.count * plan.vectorTiles)
+            let columns = Double(plan.columns(rows: rows.count)), touched = Double(plan.touchedColumns(rows: rows.count))
             cost.gemmFLOPs += 2 * f43Components * ab * columns
             cost.memoryBytes += floatBytes * Double(w) * (Double(a * f43InputLines(plan: plan, rows: rows))
                                                          + Double(b * f43OutputLines(plan: plan, rows: rows)))
@@ -85,7 +86,7 @@ extension WinogradCost {
         var cost = WinogradCost(memoryBytes: floatBytes * (f43Components + 2 * 27) * ab)
         for chunk in 0..<plan.chunkCount {
             let rows = plan.rowRange(chunk: chunk)
-            let columns = Double(plan.columns(rows: rows.count)), touched = Double(rows.count * plan.vectorTiles)
+            let columns = Double(plan.columns(rows: rows.count)), touched = Double(plan.touchedColumns(rows: rows.count))
             cost.gemmFLOPs += 2 * f43Components * ab * columns
             cost.memoryBytes += floatBytes * Double(w) * (Double(cin * f43InputLines(plan: plan, rows: rows))
                                                          + Double(cout * f43OutputLines(plan: plan, rows: rows)))

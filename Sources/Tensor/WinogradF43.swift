@@ -93,26 +93,45 @@ public enum WinogradF43 {
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: 0,
                                  workspace: workspace, slot: 1)
         plan.run(scratch: scratch, fixedAssignment: false) { rows, s in
-            for c in 0..<cin {
-                for row in rows {
-                    let (sample, td, th) = plan.decode(row: row)
-                    WinogradF43Transforms.inputRow(
-                        plane: input + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
-                        out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        scratch: s.lines, next: nextRow(input, channels: cin, channel: c, row: row, rows: rows, plan: plan))
+            if plan.groupRows > 1 {
+                forEachGroup(rows: rows, channels: cin, plan: plan) { c, first, count, next in
+                    WinogradF43Transforms.inputRows(
+                        volume: input, channels: cin, channel: c, plan: plan, first: first, count: count,
+                        out: s.data + c * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: s.lines, next: next)
+                }
+            } else {
+                for c in 0..<cin {
+                    for row in rows {
+                        let (sample, td, th) = plan.decode(row: row)
+                        WinogradF43Transforms.inputRow(
+                            plane: input + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
+                            out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                            scratch: s.lines,
+                            next: nextRow(input, channels: cin, channel: c, row: row, rows: rows, plan: plan))
+                    }
                 }
             }
             WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cout, cin: cin,
                                  tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
                                  components: components)
-            for co in 0..<cout {
-                for row in rows {
-                    let (sample, td, th) = plan.decode(row: row)
-                    WinogradF43Transforms.outputRow(
-                        src: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        plane: output + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
-                        bias: bias?[co] ?? 0, scratch: s.lines,
-                        next: nextRow(output, channels: cout, channel: co, row: row, rows: rows, plan: plan))
+            if plan.groupRows > 1 {
+                forEachGroup(rows: rows, channels: cout, plan: plan) { co, first, count, next in
+                    WinogradF43Transforms.outputRows(
+                        src: s.products + co * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        volume: output, channels: cout, channel: co, plan: plan, first: first, count: count,
+                        bias: bias?[co] ?? 0, scratch: s.lines, next: next)
+                }
+            } else {
+                for co in 0..<cout {
+                    for row in rows {
+                        let (sample, td, th) = plan.decode(row: row)
+                        WinogradF43Transforms.outputRow(
+                            src: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                            plane: output + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
+                            bias: bias?[co] ?? 0, scratch: s.lines,
+                            next: nextRow(output, channels: cout, channel: co, row: row, rows: rows, plan: plan))
+                    }
                 }
             }
         }
@@ -133,23 +152,40 @@ public enum WinogradF43 {
         winogradZeroAccumulators(scratch, count: components * matrix)
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
             // Channel by channel, rows inner (consecutive rows share voxel lines), each call
-            // prefetching the next one's lines.
-            for c in 0..<cin {
-                for row in rows {
-                    let (sample, td, th) = plan.decode(row: row)
-                    WinogradF43Transforms.inputRow(
-                        plane: x + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
-                        out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        scratch: s.lines, next: nextRow(x, channels: cin, channel: c, row: row, rows: rows, plan: plan))
+            // prefetching the next one's lines; row groups where the plan has them.
+            if plan.groupRows > 1 {
+                forEachGroup(rows: rows, channels: cin, plan: plan) { c, first, count, next in
+                    WinogradF43Transforms.inputRows(
+                        volume: x, channels: cin, channel: c, plan: plan, first: first, count: count,
+                        out: s.data + c * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: s.lines, next: next)
                 }
-            }
-            for co in 0..<cout {
-                for row in rows {
-                    let (sample, td, th) = plan.decode(row: row)
-                    WinogradF43Transforms.gradientRow(
-                        plane: dy + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
-                        out: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        scratch: s.lines, next: nextRow(dy, channels: cout, channel: co, row: row, rows: rows, plan: plan))
+                forEachGroup(rows: rows, channels: cout, plan: plan) { co, first, count, next in
+                    WinogradF43Transforms.gradientRows(
+                        volume: dy, channels: cout, channel: co, plan: plan, first: first, count: count,
+                        out: s.products + co * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: s.lines, next: next)
+                }
+            } else {
+                for c in 0..<cin {
+                    for row in rows {
+                        let (sample, td, th) = plan.decode(row: row)
+                        WinogradF43Transforms.inputRow(
+                            plane: x + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
+                            out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                            scratch: s.lines,
+                            next: nextRow(x, channels: cin, channel: c, row: row, rows: rows, plan: plan))
+                    }
+                }
+                for co in 0..<cout {
+                    for row in rows {
+                        let (sample, td, th) = plan.decode(row: row)
+                        WinogradF43Transforms.gradientRow(
+                            plane: dy + (sample * cout + co) * plan.planeSize, plan: plan, td: td, th: th,
+                            out: s.products + co * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                            scratch: s.lines,
+                            next: nextRow(dy, channels: cout, channel: co, row: row, rows: rows, plan: plan))
+                    }
                 }
             }
             WinogradGEMM.weight(kernel, products: s.products, data: s.data, du: s.accumulator, cout: cout,
@@ -178,6 +214,31 @@ extension WinogradF43 {
     /// False with DRO_WINOGRAD_PREFETCH=off (same-binary measurements of the prefetch; read once).
     static let prefetches: Bool = getenv("DRO_WINOGRAD_PREFETCH").map { String(cString: $0) } != "off"
 
+    /// Runs `body(channel, first, count, next)` for the row groups of `rows` (plan.groupRows rows
+    /// each, the last one possibly fewer) of every channel, channel outer, rows inner; `next` is
+    /// the following call's group (count 0 after the last, or with DRO_WINOGRAD_PREFETCH=off).
+    @inline(__always)
+    static func forEachGroup(rows: Range<Int>, channels: Int, plan: WinogradF43Plan,
+                             _ body: (Int, Int, Int, WinogradF43Transforms.NextGroup) -> Void) {
+        let size = plan.groupRows
+        for c in 0..<channels {
+            var first = rows.lowerBound
+            while first < rows.upperBound {
+                let count = min(size, rows.upperBound - first), after = first + count
+                var next = WinogradF43Transforms.NextGroup(channel: 0, first: 0, count: 0)
+                if prefetches {
+                    if after < rows.upperBound {
+                        next = .init(channel: c, first: after, count: min(size, rows.upperBound - after))
+                    } else if c + 1 < channels {
+                        next = .init(channel: c + 1, first: rows.lowerBound, count: min(size, rows.count))
+                    }
+                }
+                body(c, first, count, next)
+                first = after
+            }
+        }
+    }
+
     /// The plane and tile row of the transform after (channel, row) in `volume` [n, channels,
     /// d, h, w], for the kernels to prefetch: they read (or write) lines of 4–6 planes with short
     /// runs each, which the hardware prefetchers do not follow (docs/performance.md).
@@ -199,10 +260,14 @@ struct WinogradF43Plan {
     /// Columns of one row in a chunk buffer: tilesW (no padding columns: a 16³ layer has 4 tiles
     /// per row, which whole vectors would double). The transforms store whole vectors, so a row's
     /// last vector spills into the next row's columns (written after it: rows go in increasing
-    /// order) or into the slack after the chunk's last row (`componentStride` ≥ columns + 16).
+    /// order) or into the slack after the chunk's last row (`componentStride` ≥ columns + 16; a
+    /// row group's 16 columns end at most 12 past its last row's).
     let rowStride: Int
     /// tilesW rounded up to whole SIMD8 vectors: the transforms' scratch row width.
     let vectorTiles: Int
+    /// Tile rows the AVX-512 row-group transforms take together (`WinogradF43Transforms.rowGroup`),
+    /// 1 where rows go one at a time; their vectors' lanes (0 then).
+    let groupRows: Int, groupLanes: Int
     let rowsPerChunk: Int
     /// Stride between the 216 component rows of one channel: ≥ tiles per chunk, rounded to an
     /// odd number of 64-byte lines (as in `WinogradPlan`).
@@ -215,6 +280,8 @@ struct WinogradF43Plan {
         let lanes = WinogradF43.lanes
         rowStride = tilesW
         vectorTiles = (tilesW + lanes - 1) / lanes * lanes
+        let group = WinogradF43Transforms.rowGroup(tilesW: tilesW)
+        groupRows = group?.rows ?? 1; groupLanes = group?.lanes ?? 0
         let bytesPerTile = WinogradF43.components * channels * MemoryLayout<Float>.size
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
@@ -241,6 +308,12 @@ struct WinogradF43Plan {
 
     func columns(rows: Int) -> Int { rows * rowStride }
 
+    /// Columns the transforms of `rows` rows load and store (whole vectors): vectorTiles per row,
+    /// or groupLanes per group of groupRows rows.
+    func touchedColumns(rows: Int) -> Int {
+        groupRows > 1 ? (rows + groupRows - 1) / groupRows * groupLanes : rows * vectorTiles
+    }
+
     /// Stride between channels (ld of every GEMM operand), one cache line more than the
     /// components (see `WinogradPlan.channelStride`).
     var channelStride: Int { WinogradF43.components * componentStride + WinogradPlan.channelPadding }
@@ -248,7 +321,7 @@ struct WinogradF43Plan {
     func chunkFloats(channels: Int) -> Int { channels * channelStride + 16 }
 
     /// Floats of one worker's transform scratch (`WinogradF43Transforms`).
-    var scratchFloats: Int { WinogradF43Transforms.scratchFloats(rowStride: vectorTiles) }
+    var scratchFloats: Int { WinogradF43Transforms.scratchFloats(rowStride: max(vectorTiles, groupLanes)) }
 
     /// Per-worker chunk buffers from `workspace` slot `slot` (64-byte aligned).
     func carve(dataChannels: Int, productChannels: Int, accumulatorFloats: Int, workspace: Workspace,

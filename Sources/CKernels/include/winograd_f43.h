@@ -42,4 +42,27 @@ void dro_winograd_f43_gradient_row_avx512(const float *plane, int64_t d, int64_t
                                           int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch,
                                           const float *next, int64_t ntd, int64_t nth);
 
+
+/// The same three on a group of `count` consecutive tile rows first … first + count − 1 of
+/// channel `channel` of a volume [n, channels, d, h, w] (rows numbered like
+/// `WinogradF43Plan.decode`: n, then td, then th), whose tiles share `lanes` (8 or 16) vector
+/// lanes: row k in lanes [k·tilesW, (k + 1)·tilesW). tilesW (= ⌈w / 4⌉) is 4 or 8 and
+/// count·tilesW ≤ lanes. Results per row are bit-identical to the one-row transforms'; tile
+/// t of row k is column k·tilesW + t of out (src), and columns [0, lanes) are written (those past
+/// count·tilesW: transforms of zeros). `scratch`: 436·lanes + 32 floats. The output transform
+/// writes the valid voxels of each row's own lines (+ bias). `nextChannel`, `nextFirst`,
+/// `nextCount`: the caller's next group (nextCount 0: none), prefetched as by the one-row kernels.
+void dro_winograd_f43_input_rows_avx512(const float *volume, int64_t channels, int64_t channel, int64_t d, int64_t h,
+                                        int64_t w, int64_t tilesW, int64_t lanes, int64_t first, int64_t count,
+                                        float *out, int64_t xiStride, float *scratch, int64_t nextChannel,
+                                        int64_t nextFirst, int64_t nextCount);
+void dro_winograd_f43_output_rows_avx512(const float *src, int64_t xiStride, float *volume, int64_t channels,
+                                         int64_t channel, int64_t d, int64_t h, int64_t w, int64_t tilesW,
+                                         int64_t lanes, int64_t first, int64_t count, float bias, float *scratch,
+                                         int64_t nextChannel, int64_t nextFirst, int64_t nextCount);
+void dro_winograd_f43_gradient_rows_avx512(const float *volume, int64_t channels, int64_t channel, int64_t d,
+                                           int64_t h, int64_t w, int64_t tilesW, int64_t lanes, int64_t first,
+                                           int64_t count, float *out, int64_t xiStride, float *scratch,
+                                           int64_t nextChannel, int64_t nextFirst, int64_t nextCount);
+
 #endif
