@@ -21,6 +21,7 @@ public enum BLASBenchmark {
                 "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
                 "fallback_core": BLASRuntime.isFallbackCore(BLASRuntime.coreName),
                 "sgemm_size": size, "threads": threads, "sgemm_gflops": gflops,
+                "blas_threads": Parallel.blasThreading.rawValue,
                 "kernels": KernelChoice.summary,
             ]
             if let replaced { object["replaced_core"] = replaced }
@@ -29,7 +30,8 @@ public enum BLASBenchmark {
         }
         var text = "OpenBLAS core: \(BLASRuntime.coreDescription)\n"
         text += "kernels: \(KernelChoice.description)\n"
-        text += String(format: "sgemm %d² on %d threads: %.1f GFLOP/s (best of 5)\n", size, threads, gflops)
+        text += String(format: "sgemm %d² on %d threads: %.1f GFLOP/s (best of 5), ", size, threads, gflops)
+            + Parallel.blasThreading.description + "\n"
         if BLASRuntime.isFallbackCore(BLASRuntime.coreName) { text += fallbackNote + "\n" }
         return text
     }

@@ -75,13 +75,13 @@ public enum InferBenchmark {
         let ours = median(plain), oursTTA = mirrored.isEmpty ? Double.nan : median(mirrored)
         var result: [String: Any] = [
             "volume_dhw": o.volume, "patch": o.patch, "features": o.features, "overlap": o.overlap, "batch": o.batch,
-            "threads": o.threads, "windows": windows, "blas_core": Parallel.blasCoreName,
+            "threads": o.threads, "windows": windows, "blas_core": Parallel.blasCoreName, "blas_threads": Parallel.blasThreading.rawValue,
             "seconds": plain, "seconds_median": ours, "tta_seconds": mirrored, "tta_seconds_median": oursTTA,
             "pipeline_seconds": pipeline, "peak_rss_mb": rss,
         ]
         var lines = [
             "dro-bench infer: \(o.volume.map(String.init).joined(separator: "×")) volume, \(windows) windows of \(o.patch)³ "
-                + "(overlap \(o.overlap)), batch \(o.batch), features \(o.features), \(o.threads) threads, OpenBLAS \(Parallel.blasCoreName)",
+                + "(overlap \(o.overlap)), batch \(o.batch), features \(o.features), \(o.threads) threads, OpenBLAS \(Parallel.blasCoreName), \(Parallel.blasThreading.description)",
             String(format: "  dro-infer sliding window: %.3f s per volume (median of %d)", ours, plain.count),
             mirrored.isEmpty ? "  TTA not timed"
                 : String(format: "  with TTA (8 mirrorings):  %.3f s per volume (%.2f× plain)", oursTTA, oursTTA / ours),

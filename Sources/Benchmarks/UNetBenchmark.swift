@@ -66,6 +66,7 @@ public enum UNetBenchmark {
             "memory_bandwidth": ["copy_gbs": bandwidth.copyGBs, "triad_gbs": bandwidth.triadGBs,
                                  "cache_triad_gbs": bandwidth.cacheTriadGBs],
             "clock": cpuClock ? "process_cpu" : "wall", "openblas_core": BLASRuntime.coreName, "core_selection": BLASRuntime.selectionName,
+            "blas_threads": Parallel.blasThreading.rawValue,
             "kernels": KernelChoice.summary,
             "parameters": net.parameterCount, "conv_algorithm": o.algorithm.rawValue,
         ]
@@ -76,7 +77,7 @@ public enum UNetBenchmark {
         var text = "dro-bench unet: features \(o.features)"
             + (o.kernelSizes != nil || o.poolStrides != nil
                ? " kernels \(networkOptions.levelKernels) pool strides \(networkOptions.levelStrides) (x y z)" : "")
-            + ", \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription)\n"
+            + ", \(o.inChannels) → \(o.classes) channels, patch \(o.patch), batch \(o.batch), threads \(o.threads), convs \(o.algorithm.rawValue), OpenBLAS core \(BLASRuntime.coreDescription), \(Parallel.blasThreading.description)\n"
             + "kernels: \(KernelChoice.description)\n"
         text += String(format: "sgemm %d² peak: %.1f GFLOP/s; memory (STREAM-like, %d threads): copy %.1f GB/s, triad %.1f GB/s; L2-resident triad %.1f GB/s\n",
                        peakSize, peak, o.threads, bandwidth.copyGBs, bandwidth.triadGBs, bandwidth.cacheTriadGBs)
@@ -253,8 +254,10 @@ public enum UNetBenchmark {
     /// The inference volume, grown on any axis where a config's patch is larger.
     static func inferSpatial(_ o: UNetBenchOptions) -> [Int] { zip(o.inferVolume, o.patch).map { max($0, $1) } }
 
-    /// Best of 5 square sgemm runs after one warm-up, in GFLOP/s. With `cpuClock` (one thread
-    /// only: OpenBLAS then runs on the calling thread) timed in the thread's CPU time.
+    /// Best of 5 square sgemm runs after one warm-up, in GFLOP/s, on `Parallel.defaultThreads`
+    /// (split over our workers as in the layers, or on OpenBLAS's threads with
+    /// `DRO_BLAS_THREADS=openblas`). With `cpuClock` (one thread only: the GEMM then runs on the
+    /// calling thread) timed in the thread's CPU time.
     public static func sgemmPeakGFLOPs(size n: Int = peakSize, cpuClock: Bool = false) -> Double {
         let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
         for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }

@@ -17,7 +17,7 @@ public struct InferOptions: Sendable {
     /// A folder (created if needed), or a `.nii.gz` / `.nii` file name for a single case.
     public var output: String
     public var settings = InferenceSettings()
-    /// Threads for OpenBLAS and the elementwise passes.
+    /// Worker threads for the GEMMs and the elementwise passes (`Parallel.configure`).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Replace existing outputs (otherwise such a case fails and the file is kept).
     public var overwrite = false

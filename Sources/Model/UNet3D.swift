@@ -13,7 +13,7 @@ public final class UNet3D {
     public let options: UNet3DOptions
     public let arena: ParameterArena
     let layout: UNet3DLayout
-    /// Threads for OpenBLAS and the elementwise passes.
+    /// Worker threads for the GEMMs and the elementwise passes (`Parallel.configure`).
     public var threads: Int
     let workspace = Workspace()
     /// Scratch of the Winograd kernels (kept apart from im2col's so each keeps its grown size).

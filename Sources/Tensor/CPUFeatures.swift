@@ -28,6 +28,7 @@ public enum KernelChoice {
     /// "winograd_f43_transforms" (avx512 | avx2 | swift, chosen as winograd_transforms),
     /// "conv_transpose" (2×2×2 transposed convs with rows ≥ 16: avx512 direct | gemm; `DRO_CONVT`),
     /// "pointwise_head" (1×1×1 convs of ≤ 8 output channels: avx512 direct | gemm; `DRO_HEAD`),
+    /// "first_layer_weight_gradient" (Cin = 1 layer's dW: avx512 | avx2 | swift; `DRO_CONV1CH`),
     /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
     public static var summary: [String: String] {
         let transforms: String
@@ -41,6 +42,8 @@ public enum KernelChoice {
                 "conv_kernels": ConvCKernels.available ? "avx2" : "swift",
                 "conv_transpose": CPUFeatures.avx512 && !ConvTranspose3d.forcedGEMM ? "avx512" : "gemm",
                 "pointwise_head": CPUFeatures.avx512 && !Conv3d.headForcedGEMM ? "avx512" : "gemm",
+                "first_layer_weight_gradient": ConvCKernels.singleChannelAVX512 ? "avx512"
+                    : (ConvCKernels.available ? "avx2" : "swift"),
                 "winograd_f43_transforms": WinogradF43Transforms.kernelName,
                 "winograd_tile": WinogradTile.requested?.rawValue
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
@@ -53,6 +56,7 @@ public enum KernelChoice {
                 ("winograd_transforms", "transforms"),
                 ("winograd_f43_transforms", "F(4,3) transforms"), ("conv_kernels", "conv kernels"),
                 ("conv_transpose", "transposed convs"), ("pointwise_head", "1×1 heads"),
+                ("first_layer_weight_gradient", "first-layer dW"),
                 ("winograd_tile", "tile")]
             .map { key, label in "\(label) \(s[key] ?? "?")" }
             .joined(separator: ", ")

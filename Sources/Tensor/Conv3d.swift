@@ -5,6 +5,8 @@
 /// bias rides in the GEMM as an extra row of ones, so the output is written once (no bias-fill
 /// pass, no read-back of C).
 /// Backward: dW += dY_tile · colᵀ, dcol = Wᵀ · dY_tile then col2im into dX.
+/// Every GEMM splits its N columns over `threads` workers (`parallelSgemm`; for dW the columns
+/// are dW's own, so each element is still one dot product over the tile, in order).
 ///
 /// Single-channel 3×3×3 stride-1 layers (the U-Net's first conv) run direct kernels instead:
 /// the forward in C with AVX2 + FMA (`ConvCKernels`, when the CPU has it), the weight gradient in
@@ -71,8 +73,8 @@ public enum Conv3d {
                 var v0 = 0
                 while v0 < ov {
                     let t = min(tile, ov - v0)
-                    sgemm(m: g.outChannels, n: t, k: kRows, a: w, lda: kRows, b: xs + v0, ldb: g.inVoxels,
-                          beta: 1, c: ys + v0, ldc: ov)
+                    parallelSgemm(m: g.outChannels, n: t, k: kRows, a: w, lda: kRows, b: xs + v0, ldb: g.inVoxels,
+                                  beta: 1, c: ys + v0, ldc: ov, threads: threads)
                     v0 += t
                 }
             }
@@ -97,7 +99,8 @@ public enum Conv3d {
                 let t = min(tile, ov - v0)
                 Im2col.fill(x: xs, g: g, v0: v0, count: t, col: col, threads: threads)
                 if kb > kRows { (col + kRows * t).update(repeating: 1, count: t) }
-                sgemm(m: g.outChannels, n: t, k: kb, a: a, lda: kb, b: col, ldb: t, beta: 0, c: ys + v0, ldc: ov)
+                parallelSgemm(m: g.outChannels, n: t, k: kb, a: a, lda: kb, b: col, ldb: t, beta: 0, c: ys + v0, ldc: ov,
+                              threads: threads)
                 v0 += t
             }
         }
@@ -144,20 +147,21 @@ public enum Conv3d {
                 let t = min(tile, ov - v0)
                 if let col, let dcol {
                     Im2col.fill(x: xs, g: g, v0: v0, count: t, col: col, threads: threads)
-                    sgemm(transB: true, m: g.outChannels, n: kRows, k: t, a: dys + v0, lda: ov,
-                          b: col, ldb: t, beta: 1, c: dw, ldc: kRows)
+                    parallelSgemm(transB: true, m: g.outChannels, n: kRows, k: t, a: dys + v0, lda: ov,
+                                  b: col, ldb: t, beta: 1, c: dw, ldc: kRows, threads: threads)
                     if let dx {
-                        sgemm(transA: true, m: kRows, n: t, k: g.outChannels, a: w, lda: kRows,
-                              b: dys + v0, ldb: ov, beta: 0, c: dcol, ldc: t)
+                        parallelSgemm(transA: true, m: kRows, n: t, k: g.outChannels, a: w, lda: kRows,
+                                      b: dys + v0, ldb: ov, beta: 0, c: dcol, ldc: t, threads: threads)
                         Im2col.accumulate(col: dcol, g: g, v0: v0, count: t, dx: dx + n * inSample,
                                           threads: threads)
                     }
                 } else {
-                    sgemm(transB: true, m: g.outChannels, n: kRows, k: t, a: dys + v0, lda: ov,
-                          b: xs + v0, ldb: g.inVoxels, beta: 1, c: dw, ldc: kRows)
+                    parallelSgemm(transB: true, m: g.outChannels, n: kRows, k: t, a: dys + v0, lda: ov,
+                                  b: xs + v0, ldb: g.inVoxels, beta: 1, c: dw, ldc: kRows, threads: threads)
                     if let dx {
-                        sgemm(transA: true, m: kRows, n: t, k: g.outChannels, a: w, lda: kRows,
-                              b: dys + v0, ldb: ov, beta: accumulateInput ? 1 : 0, c: dx + n * inSample + v0, ldc: g.inVoxels)
+                        parallelSgemm(transA: true, m: kRows, n: t, k: g.outChannels, a: w, lda: kRows,
+                                      b: dys + v0, ldb: ov, beta: accumulateInput ? 1 : 0, c: dx + n * inSample + v0,
+                                      ldc: g.inVoxels, threads: threads)
                     }
                 }
                 v0 += t

@@ -210,9 +210,9 @@ public enum ConvPolyphase {
                 var aOff = 0
                 for (gi, grp) in groups.enumerated() {
                     let k = grp.taps.count * cin
-                    sgemm(m: cout, n: t, k: k, a: a + aOff, lda: k,
-                          b: phases + grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0, ldb: l.volume,
-                          beta: gi == 0 ? 0 : 1, c: ct, ldc: t)
+                    parallelSgemm(m: cout, n: t, k: k, a: a + aOff, lda: k,
+                                  b: phases + grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0,
+                                  ldb: l.volume, beta: gi == 0 ? 0 : 1, c: ct, ldc: t, threads: threads)
                     aOff += cout * k
                 }
                 crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: ys, channels: cout, threads: threads)
@@ -303,11 +303,11 @@ public enum ConvPolyphase {
                 for grp in groups {
                     let k = grp.taps.count * cin
                     let off = grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0
-                    sgemm(transB: true, m: cout, n: k, k: t, a: dt, lda: t, b: phases + off, ldb: l.volume,
-                          beta: 1, c: da + aOff, ldc: k)
+                    parallelSgemm(transB: true, m: cout, n: k, k: t, a: dt, lda: t, b: phases + off, ldb: l.volume,
+                                  beta: 1, c: da + aOff, ldc: k, threads: threads)
                     if let a, let dphases {
-                        sgemm(transA: true, m: k, n: t, k: cout, a: a + aOff, lda: k, b: dt, ldb: t,
-                              beta: 1, c: dphases + off, ldc: l.volume)
+                        parallelSgemm(transA: true, m: k, n: t, k: cout, a: a + aOff, lda: k, b: dt, ldb: t,
+                                      beta: 1, c: dphases + off, ldc: l.volume, threads: threads)
                     }
                     aOff += cout * k
                 }

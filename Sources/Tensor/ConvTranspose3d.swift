@@ -67,8 +67,9 @@ public enum ConvTranspose3d {
                 if i >= tiling.count { break }
                 let (n, v0, t) = tiling.tile(i)
                 let xs = x + n * g.inChannels * iv, ys = y + n * yStride
-                sgemm(transA: true, m: rows, n: t, k: g.inChannels, a: w, lda: rows,
-                      b: xs + v0, ldb: iv, beta: 0, c: p, ldc: t)
+                // One tile in all: its GEMM's columns split over the threads instead.
+                parallelSgemm(transA: true, m: rows, n: t, k: g.inChannels, a: w, lda: rows,
+                              b: xs + v0, ldb: iv, beta: 0, c: p, ldc: t, threads: workers == 1 ? threads : 1)
                 if !g.isStride2 {
                     scatterGeneral(p: p, count: t, bias: bias, y: ys, g: g, v0: v0, threads: 1)
                 } else if ConvCKernels.available {
@@ -139,11 +140,13 @@ public enum ConvTranspose3d {
                 } else {
                     gatherPortable(dy: dys, p: p, count: t, g: g, v0: v0, threads: 1)
                 }
-                sgemm(transB: true, m: g.inChannels, n: rows, k: t, a: xs + v0, lda: iv,
-                      b: p, ldb: t, beta: 1, c: acc, ldc: rows)
+                // One tile in all: its GEMMs' columns split over the threads instead.
+                let split = workers == 1 ? threads : 1
+                parallelSgemm(transB: true, m: g.inChannels, n: rows, k: t, a: xs + v0, lda: iv,
+                              b: p, ldb: t, beta: 1, c: acc, ldc: rows, threads: split)
                 if let dx {
-                    sgemm(m: g.inChannels, n: t, k: rows, a: w, lda: rows, b: p, ldb: t,
-                          beta: 0, c: dx + n * g.inChannels * iv + v0, ldc: iv)
+                    parallelSgemm(m: g.inChannels, n: t, k: rows, a: w, lda: rows, b: p, ldb: t,
+                                  beta: 0, c: dx + n * g.inChannels * iv + v0, ldc: iv, threads: split)
                 }
             }
         }

@@ -1,20 +1,30 @@
 import CBLAS
 import Dispatch
 
-/// Data parallelism for the non-GEMM kernels (im2col, col2im, norms, elementwise passes).
+/// Data parallelism for every kernel, GEMMs included.
 ///
-/// GEMMs run on OpenBLAS's own threads, called from one thread at a time; the passes between
-/// them run on `Parallel.forEach`. The two never overlap, so with `threads` = number of cores
-/// neither oversubscribes the machine. `Parallel.configure(threads:)` sets both.
+/// By default OpenBLAS is held at one thread for the whole process and every GEMM large enough to
+/// be worth splitting is split over our own workers (`parallelSgemm`: each worker one
+/// single-threaded sgemm on its share of the columns), like the passes between GEMMs
+/// (`Parallel.forEach`). OpenBLAS's own pool is then never handed work, so it never spin-waits
+/// (`sched_yield`, up to OPENBLAS_THREAD_TIMEOUT cycles after each threaded GEMM) on a core our
+/// workers want. `DRO_BLAS_THREADS=openblas` restores the former split of labour (GEMMs on
+/// OpenBLAS's threads, called from one thread at a time) for comparison; see `BLASThreading`.
 public enum Parallel {
-    /// Threads used by `forEach` when the caller does not pass its own count.
+    /// Threads used by `forEach` (and split GEMMs) when the caller does not pass its own count.
     nonisolated(unsafe) public private(set) static var defaultThreads = 1
 
-    /// Sets the thread count for both OpenBLAS GEMMs and `forEach` passes.
+    /// Who runs the GEMMs in parallel: read once from `DRO_BLAS_THREADS` ("openblas" → OpenBLAS's
+    /// threads; unset, empty or anything else → our workers). Settable by tests only.
+    nonisolated(unsafe) public internal(set) static var blasThreading: BLASThreading =
+        BLASThreading(environment: BLASRuntime.environment(BLASThreading.variable))
+
+    /// Sets the thread count of our workers and OpenBLAS's: `threads` for both with
+    /// `DRO_BLAS_THREADS=openblas`, else one for OpenBLAS (GEMMs are split over our workers).
     public static func configure(threads: Int) {
         let n = max(1, threads)
         defaultThreads = n
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(blasThreading == .openBLAS ? Int32(n) : 1)
     }
 
     /// OpenBLAS's chosen kernel family (e.g. "Haswell", "Cooperlake").
@@ -50,17 +60,52 @@ public enum Parallel {
         }
     }
 
+    /// OpenBLAS's current thread count (tests).
+    static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with OpenBLAS at one thread, restoring its count after (tests' references).
+    static func withSerialBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = openblas_get_num_threads()
+        if saved != 1 { openblas_set_num_threads(1) }
+        defer { if saved != 1 { openblas_set_num_threads(saved) } }
+        return try body()
+    }
+
     /// Runs `body(k)` for k in 0..<workers concurrently, with OpenBLAS held at one thread meanwhile
     /// (each worker calls its own GEMMs; OpenBLAS's threads would only oversubscribe the cores).
-    /// Inline, with OpenBLAS unchanged, when `workers` ≤ 1.
+    /// Inline, with OpenBLAS unchanged, when `workers` ≤ 1. OpenBLAS's thread count is left
+    /// alone when it is already one (the default `BLASThreading.workers` after `configure`).
     public static func workersWithSerialBLAS(_ workers: Int, _ body: (Int) -> Void) {
         guard workers > 1 else {
             if workers == 1 { body(0) }
             return
         }
         let saved = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
+        if saved != 1 { openblas_set_num_threads(1) }
+        defer { if saved != 1 { openblas_set_num_threads(saved) } }
         forEach(count: workers, threads: workers, body)
+    }
+}
+
+/// Who parallelises the GEMMs (`Parallel.blasThreading`, from `DRO_BLAS_THREADS`).
+public enum BLASThreading: String, Sendable {
+    /// OpenBLAS at one thread for the whole process; GEMMs split over our workers (default).
+    case workers
+    /// OpenBLAS's own threads run each GEMM, as before this switch existed (`DRO_BLAS_THREADS=openblas`).
+    case openBLAS = "openblas"
+
+    /// The environment variable selecting the mode.
+    public static let variable = "DRO_BLAS_THREADS"
+
+    init(environment value: String?) {
+        self = value?.lowercased() == BLASThreading.openBLAS.rawValue ? .openBLAS : .workers
+    }
+
+    /// One phrase for benchmark headers.
+    public var description: String {
+        switch self {
+        case .workers: return "GEMMs split over our workers (OpenBLAS at 1 thread)"
+        case .openBLAS: return "GEMMs on OpenBLAS threads (\(BLASThreading.variable)=openblas)"
+        }
     }
 }

@@ -129,7 +129,8 @@ public enum WinogradConv3d {
             },
             gemms: { tiles, buffers in
                 WinogradGEMM.forward(kernel, u: u, data: buffers.data, products: buffers.products,
-                                     cout: cout, cin: cin, tiles: tiles, ld: ld, xiStride: xiStride)
+                                     cout: cout, cin: cin, tiles: tiles, ld: ld, xiStride: xiStride,
+                                     threads: tuning.threading == .blasThreads ? plan.threads : 1)
             },
             transformOut: { chunkRows, rows, co, lanes, buffers in
                 for row in rows {
@@ -190,7 +191,7 @@ public enum WinogradConv3d {
             gemms: { tiles, buffers in
                 WinogradGEMM.weight(kernel, products: buffers.products, data: buffers.data,
                                     du: buffers.accumulator, cout: cout, cin: cin, tiles: tiles, ld: ld,
-                                    xiStride: xiStride)
+                                    xiStride: xiStride, threads: tuning.threading == .blasThreads ? plan.threads : 1)
             },
             transformOut: { _, _, _, _, _ in })
         // Sum the workers' partial dU into the first, then fold back to 3×3×3 kernels.

@@ -78,12 +78,34 @@ enum WinogradGEMM {
         }
     }
 
+    /// Runs body(first ξ, count) for contiguous shares of the components on up to `threads` of
+    /// our workers (OpenBLAS at one thread meanwhile). Each ξ's GEMM is computed whole by one
+    /// worker, so the result equals the unsplit call. `threads` > 1 splits only with
+    /// `BLASThreading.workers`; with `DRO_BLAS_THREADS=openblas` the components run in order on
+    /// the calling thread (OpenBLAS threading each GEMM, as `.blasThreads` did before).
+    private static func splitComponents(_ components: Int, threads: Int, _ body: (Int, Int) -> Void) {
+        let parts = Parallel.blasThreading == .workers ? min(threads, components) : 1
+        Parallel.workersWithSerialBLAS(parts) { p in
+            let lo = components * p / parts, hi = components * (p + 1) / parts
+            if lo < hi { body(lo, hi - lo) }
+        }
+    }
+
     /// For ξ in 0..<components: C_ξ[cout × tiles] = U_ξ[cout × cin] · B_ξ[cin × tiles] (overwrites).
+    /// `threads` > 1 splits the components over our workers (`.blasThreads` mode).
     /// U_ξ row-major at u + ξ·cout·cin; row r of B_ξ at data + r·ld + ξ·xiStride, of C_ξ at
     /// products + r·ld + ξ·xiStride. The kernel must be supported (`isSupported`).
     static func forward(_ kernel: Kernel, u: UnsafePointer<Float>, data: UnsafePointer<Float>,
                         products: UnsafeMutablePointer<Float>, cout: Int, cin: Int, tiles: Int, ld: Int,
-                        xiStride: Int, components: Int = WinogradWeightTransforms.components) {
+                        xiStride: Int, components: Int = WinogradWeightTransforms.components, threads: Int = 1) {
+        if threads > 1 && components > 1 {
+            splitComponents(components, threads: threads) { xi0, count in
+                forward(kernel, u: u + xi0 * cout * cin, data: data + xi0 * xiStride,
+                        products: products + xi0 * xiStride, cout: cout, cin: cin, tiles: tiles, ld: ld,
+                        xiStride: xiStride, components: count)
+            }
+            return
+        }
         switch kernel {
         case .avx2:
             dro_winograd_gemm_forward_avx2(u, data, products, cout, cin, tiles, ld, xiStride, components)
@@ -103,7 +125,15 @@ enum WinogradGEMM {
     /// out as in `forward`.
     static func weight(_ kernel: Kernel, products: UnsafePointer<Float>, data: UnsafePointer<Float>,
                        du: UnsafeMutablePointer<Float>, cout: Int, cin: Int, tiles: Int, ld: Int,
-                       xiStride: Int, components: Int = WinogradWeightTransforms.components) {
+                       xiStride: Int, components: Int = WinogradWeightTransforms.components, threads: Int = 1) {
+        if threads > 1 && components > 1 {
+            splitComponents(components, threads: threads) { xi0, count in
+                weight(kernel, products: products + xi0 * xiStride, data: data + xi0 * xiStride,
+                       du: du + xi0 * cout * cin, cout: cout, cin: cin, tiles: tiles, ld: ld,
+                       xiStride: xiStride, components: count)
+            }
+            return
+        }
         switch kernel {
         case .avx2:
             dro_winograd_gemm_weight_avx2(products, data, du, cout, cin, tiles, ld, xiStride, components)

@@ -2,17 +2,19 @@ import CBLAS
 
 /// How a Winograd convolution spreads over cores. `.workersOwnChunks` is the default: on one
 /// thread both are the same code; on two threads the per-chunk GEMMs (e.g. M = K = 16, N = 128)
-/// are too small for OpenBLAS to split usefully, so `.blasThreads` leaves a core idle during them
-/// and pays a fork/join per chunk phase. The two-thread comparison on the shared machine was
-/// inconclusive (docs/performance.md, "Measurements behind constants in the code");
+/// are too small for OpenBLAS to split usefully, so `.blasThreads` left a core idle during them
+/// (it now splits the 64 GEMMs by component over our workers) and pays a fork/join per chunk
+/// phase. The two-thread comparison on the shared machine was inconclusive (docs/performance.md,
+/// "Measurements behind constants in the code");
 /// `.blasThreads` is kept for re-measuring on a quiet machine (WinogradBenchmarkTests prints both).
 enum WinogradThreading {
     /// Each worker owns whole chunks (transform → 64 single-threaded GEMMs → transform) and
     /// OpenBLAS is held at one thread meanwhile: no fork/join per GEMM, and each worker's chunk
     /// stays in its own core's L2.
     case workersOwnChunks
-    /// Chunks run one after another; transforms split over `Parallel.forEach`, GEMMs over
-    /// OpenBLAS threads (never both at once).
+    /// Chunks run one after another; transforms split over `Parallel.forEach`, then the chunk's
+    /// 64 GEMMs split by component over the same workers (never both at once). With
+    /// `DRO_BLAS_THREADS=openblas` the GEMMs run in order on OpenBLAS's threads instead.
     case blasThreads
 }
 
@@ -30,7 +32,7 @@ struct WinogradTuning {
     var threads = Parallel.defaultThreads
     /// GEMM kernel of the chunks (all directions); nil = `WinogradGEMM.automatic` (forward, input
     /// gradient) / `.automaticWeight` (weight gradient) with `.workersOwnChunks`, OpenBLAS
-    /// with `.blasThreads` (whose GEMMs run on OpenBLAS's threads; the C kernels are single-threaded).
+    /// with `.blasThreads` (whose 64 GEMMs per chunk are split by component over the workers).
     var gemm: WinogradGEMM.Kernel? = nil
 
     /// The forward / input-gradient GEMM kernel these settings run.
@@ -154,10 +156,7 @@ struct WinogradWorkerScratch {
 func winogradRunWorkers(_ workers: Int, threading: WinogradThreading, _ body: (Int) -> Void) {
     switch threading {
     case .workersOwnChunks where workers > 1:
-        let saved = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
-        Parallel.forEach(count: workers, threads: workers, body)
+        Parallel.workersWithSerialBLAS(workers, body)
     default:
         for k in 0..<workers { body(k) }
     }

@@ -144,7 +144,8 @@ public enum TrainRun {
                          + "\(source.sampleCount) samples, sampler \(config.sampler.kind.rawValue)"
                          + (settings.patience.map { "; stops after \($0) validations without a better validation "
                              + "\(settings.monitor.rawValue)" } ?? "") + "; run folder \(run.path)")
-        reporter.message("compute: \(Parallel.defaultThreads) threads, OpenBLAS \(BLASRuntime.coreDescription); "
+        reporter.message("compute: \(Parallel.defaultThreads) threads, OpenBLAS \(BLASRuntime.coreDescription), "
+                         + "\(Parallel.blasThreading.description); "
                          + KernelChoice.description)
         do {
             try trainer.train()

@@ -10,7 +10,7 @@ struct InferBench: ParsableCommand {
     @Option(help: "Cubic window size in voxels.") var patch = 64
     @Option(help: "Window overlap fraction in [0, 1).") var overlap = 0.5
     @Option(help: "Windows per forward pass.") var batch = 1
-    @Option(help: "Threads for OpenBLAS and the elementwise passes.") var threads = 2
+    @Option(help: "Worker threads for the GEMMs and the elementwise passes (OpenBLAS stays at one thread unless DRO_BLAS_THREADS=openblas).") var threads = 2
     @Option(help: "Timed runs without TTA (median).") var runs = 3
     @Option(help: "Timed runs with TTA (0 skips it).") var ttaRuns = 1
     @Option(help: "PyTorch reference script (needs torch).") var torchScript = "scripts/bench_torch_unet.py"

@@ -12,7 +12,7 @@ struct UNetBench: ParsableCommand {
     @Option(help: "Channels per level, comma-separated (default 16,32,64,128).") var features: String?
     @Option(help: "Cubic patch size in voxels (default 64).") var patch: Int?
     @Option(help: "Batch size (default 2).") var batch: Int?
-    @Option(help: "Threads for OpenBLAS and the elementwise passes (default 2).") var threads: Int?
+    @Option(help: "Worker threads for the GEMMs and the elementwise passes (OpenBLAS stays at one thread unless DRO_BLAS_THREADS=openblas) (default 2).") var threads: Int?
     @Option(help: "Timed training steps (after 2 warm-up steps).") var steps = 10
     @Option(help: "What to time: train, infer or all.") var mode = "all"
     @Option(help: "Kernel for the 3×3×3 convolutions: auto, winograd or im2col.") var algorithm = "auto"
