@@ -45,18 +45,19 @@ public enum KernelChoice {
                 "first_layer_weight_gradient": ConvCKernels.singleChannelAVX512 ? "avx512"
                     : (ConvCKernels.available ? "avx2" : "swift"),
                 "winograd_f43_transforms": WinogradF43Transforms.kernelName,
+                "gemm_threads": Parallel.blasThreading.rawValue,
                 "winograd_tile": WinogradTile.requested?.rawValue
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
     }
 
-    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, F(4,3) transforms avx512, conv kernels avx2, transposed convs avx512, 1×1 heads avx512, tile …".
+    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, …, GEMM threads workers, tile …".
     public static var description: String {
         let s = summary
         return [("winograd_gemm", "Winograd GEMMs"), ("winograd_gemm_weight", "weight-gradient GEMMs"),
                 ("winograd_transforms", "transforms"),
                 ("winograd_f43_transforms", "F(4,3) transforms"), ("conv_kernels", "conv kernels"),
                 ("conv_transpose", "transposed convs"), ("pointwise_head", "1×1 heads"),
-                ("first_layer_weight_gradient", "first-layer dW"),
+                ("first_layer_weight_gradient", "first-layer dW"), ("gemm_threads", "GEMM threads"),
                 ("winograd_tile", "tile")]
             .map { key, label in "\(label) \(s[key] ?? "?")" }
             .joined(separator: ", ")
