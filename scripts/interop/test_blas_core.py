@@ -24,7 +24,8 @@ pytestmark = needs("dro-bench")
 # OpenBLAS 0.3.x x86-64 kernel families older than AVX (driver/others/dynamic.c corename[]).
 PRE_AVX = {"unknown", "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",
            "penryn", "dunnington", "nehalem"}
-VARIABLES = ("OPENBLAS_CORETYPE", "DRO_KEEP_OPENBLAS_CORE", "DRO_BLAS_REEXEC")
+VARIABLES = ("OPENBLAS_CORETYPE", "DRO_KEEP_OPENBLAS_CORE", "DRO_BLAS_REEXEC", "DRO_PORTABLE_KERNELS", "DRO_BLAS_THREADS",
+             "DRO_CONVT", "DRO_HEAD", "DRO_CONV1CH", "DRO_WINOGRAD_TILE", "DRO_WINOGRAD_GEMM", "DRO_WINOGRAD_TRANSFORMS")
 # A small sgemm keeps each run well under a second even with the SSE3 kernels.
 SIZE = 256
 
@@ -133,7 +134,18 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
     for tile in ("f23", "f43"):
         assert core_report(DRO_WINOGRAD_TILE=tile)["kernels"]["winograd_tile"] == tile
 
+    # The direct transposed-conv, 1×1-head and first-layer weight-gradient kernels follow AVX-512
+    # (else the GEMM paths / the AVX2 kernel); GEMMs are split over our workers unless
+    # DRO_BLAS_THREADS=openblas hands them to OpenBLAS's threads.
+    assert kernels["conv_transpose"] == ("avx512" if avx512 else "gemm")
+    assert kernels["pointwise_head"] == ("avx512" if avx512 else "gemm")
+    assert kernels["first_layer_weight_gradient"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
+    assert kernels["gemm_threads"] == "workers"
+    assert core_report(DRO_BLAS_THREADS="openblas")["kernels"]["gemm_threads"] == "openblas"
+
     portable = core_report(DRO_PORTABLE_KERNELS="1")["kernels"]
     assert portable == {"conv_kernels": "swift", "winograd_transforms": "swift", "winograd_gemm": "blas",
                         "winograd_gemm_weight": "blas",
-                        "winograd_f43_transforms": "swift", "winograd_tile": kernels["winograd_tile"]}
+                        "winograd_f43_transforms": "swift", "winograd_tile": kernels["winograd_tile"],
+                        "conv_transpose": "gemm", "pointwise_head": "gemm",
+                        "first_layer_weight_gradient": "swift", "gemm_threads": "workers"}
