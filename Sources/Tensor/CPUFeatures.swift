@@ -50,14 +50,15 @@ public enum KernelChoice {
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and <= \(WinogradTile.maximumF43Channels) channels, else f23"]
     }
 
-    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, …, GEMM threads workers, tile …".
+    /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, …, tile …" (the GEMM
+    /// threading, also in `summary`, is named by the callers' own lines: `BLASThreading.description`).
     public static var description: String {
         let s = summary
         return [("winograd_gemm", "Winograd GEMMs"), ("winograd_gemm_weight", "weight-gradient GEMMs"),
                 ("winograd_transforms", "transforms"),
                 ("winograd_f43_transforms", "F(4,3) transforms"), ("conv_kernels", "conv kernels"),
                 ("conv_transpose", "transposed convs"), ("pointwise_head", "1×1 heads"),
-                ("first_layer_weight_gradient", "first-layer dW"), ("gemm_threads", "GEMM threads"),
+                ("first_layer_weight_gradient", "first-layer dW"),
                 ("winograd_tile", "tile")]
             .map { key, label in "\(label) \(s[key] ?? "?")" }
             .joined(separator: ", ")
