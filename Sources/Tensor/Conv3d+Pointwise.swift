@@ -54,32 +54,14 @@ extension Conv3d {
         let v = g.outVoxels, blocks = (v + pointwiseBlock - 1) / pointwiseBlock, items = g.batch * blocks
         guard v > 0, g.batch > 0 else { return }
         let workers = max(1, min(threads, items))
-        let wn = g.outChannels * g.inChannels, per = wn + g.outChannels
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * per)
-        partial.initialize(repeating: 0, count: workers * per)
-        defer { partial.deallocate() }
-        Parallel.forEach(0..<workers, threads: workers) { ks in
-            for k in ks {
-                let p = partial + k * per
-                for item in (items * k / workers)..<(items * (k + 1) / workers) {
-                    let n = item / blocks, b = item % blocks
-                    dro_pointwise_backward_avx512(x + n * g.inChannels * v, w, dy + n * g.outChannels * v,
-                                                  dx.map { $0 + n * g.inChannels * v }, accumulateInput ? 1 : 0,
-                                                  p, dbias == nil ? nil : p + wn, g.inChannels, g.outChannels, v,
-                                                  b * pointwiseBlock, min(v, (b + 1) * pointwiseBlock))
-                }
-            }
-        }
-        for i in 0..<wn {
-            var s = 0.0
-            for k in 0..<workers { s += partial[k * per + i] }
-            dw[i] += Float(s)
-        }
-        if let dbias {
-            for c in 0..<g.outChannels {
-                var s = 0.0
-                for k in 0..<workers { s += partial[k * per + wn + c] }
-                dbias[c] += Float(s)
+        let wn = g.outChannels * g.inChannels
+        Parallel.sumWorkerPartials(workers: workers, weights: wn, bias: g.outChannels, dw: dw, dbias: dbias) { k, p in
+            for item in (items * k / workers)..<(items * (k + 1) / workers) {
+                let n = item / blocks, b = item % blocks
+                dro_pointwise_backward_avx512(x + n * g.inChannels * v, w, dy + n * g.outChannels * v,
+                                              dx.map { $0 + n * g.inChannels * v }, accumulateInput ? 1 : 0,
+                                              p, dbias == nil ? nil : p + wn, g.inChannels, g.outChannels, v,
+                                              b * pointwiseBlock, min(v, (b + 1) * pointwiseBlock))
             }
         }
     }

@@ -75,29 +75,11 @@ extension ConvTranspose3d {
         guard rows > 0, g.inW > 0 else { return }
         let d = dims(g), dyStride = dySampleStride ?? g.outChannels * g.outVoxels
         let workers = max(1, min(threads, rows))
-        let wn = g.weightCount, bn = g.outChannels, per = wn + bn
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * per)
-        partial.initialize(repeating: 0, count: workers * per)
-        defer { partial.deallocate() }
-        Parallel.forEach(0..<workers, threads: workers) { ks in
-            for k in ks {
-                let p = partial + k * per
-                dro_convtranspose_backward_avx512(x, w, dy, dx, p, dbias == nil ? nil : p + wn, d,
-                                                  g.inChannels, g.outChannels, dyStride,
-                                                  rows * k / workers, rows * (k + 1) / workers)
-            }
-        }
-        for i in 0..<wn {
-            var s = 0.0
-            for k in 0..<workers { s += partial[k * per + i] }
-            dw[i] += Float(s)
-        }
-        if let dbias {
-            for c in 0..<bn {
-                var s = 0.0
-                for k in 0..<workers { s += partial[k * per + wn + c] }
-                dbias[c] += Float(s)
-            }
+        let wn = g.weightCount
+        Parallel.sumWorkerPartials(workers: workers, weights: wn, bias: g.outChannels, dw: dw, dbias: dbias) { k, p in
+            dro_convtranspose_backward_avx512(x, w, dy, dx, p, dbias == nil ? nil : p + wn, d,
+                                              g.inChannels, g.outChannels, dyStride,
+                                              rows * k / workers, rows * (k + 1) / workers)
         }
     }
 }

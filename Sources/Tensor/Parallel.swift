@@ -109,3 +109,33 @@ public enum BLASThreading: String, Sendable {
         }
     }
 }
+
+extension Parallel {
+    /// Weight (and bias) gradients summed by `workers` workers: worker k runs `body(k, partial)`
+    /// on its own zeroed Double partials [weights: 0..<weights | bias: weights..<weights + bias];
+    /// then dw[i] += Σ_k partial_k[i] and dbias[c] += Σ_k partial_k[weights + c] in worker order,
+    /// so a fixed worker count and work split give bit-identical results run to run.
+    static func sumWorkerPartials(workers: Int, weights wn: Int, bias bn: Int, dw: UnsafeMutablePointer<Float>,
+                                  dbias: UnsafeMutablePointer<Float>?,
+                                  _ body: (Int, UnsafeMutablePointer<Double>) -> Void) {
+        let per = wn + bn
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * per)
+        partial.initialize(repeating: 0, count: workers * per)
+        defer { partial.deallocate() }
+        forEach(0..<workers, threads: workers) { ks in
+            for k in ks { body(k, partial + k * per) }
+        }
+        for i in 0..<wn {
+            var s = 0.0
+            for k in 0..<workers { s += partial[k * per + i] }
+            dw[i] += Float(s)
+        }
+        if let dbias {
+            for c in 0..<bn {
+                var s = 0.0
+                for k in 0..<workers { s += partial[k * per + wn + c] }
+                dbias[c] += Float(s)
+            }
+        }
+    }
+}

@@ -93,25 +93,8 @@ public enum WinogradF43 {
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: 0,
                                  workspace: workspace, slot: 1)
         plan.run(scratch: scratch, fixedAssignment: false) { rows, s in
-            if plan.groupRows > 1 {
-                forEachGroup(rows: rows, channels: cin, plan: plan) { c, first, count, next in
-                    WinogradF43Transforms.inputRows(
-                        volume: input, channels: cin, channel: c, plan: plan, first: first, count: count,
-                        out: s.data + c * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        scratch: s.lines, next: next)
-                }
-            } else {
-                for c in 0..<cin {
-                    for row in rows {
-                        let (sample, td, th) = plan.decode(row: row)
-                        WinogradF43Transforms.inputRow(
-                            plane: input + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
-                            out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                            scratch: s.lines,
-                            next: nextRow(input, channels: cin, channel: c, row: row, rows: rows, plan: plan))
-                    }
-                }
-            }
+            transformInput(input, channels: cin, rows: rows, plan: plan, out: s.data, ld: ld, xiStride: xiStride,
+                           scratch: s.lines)
             WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cout, cin: cin,
                                  tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
                                  components: components)
@@ -153,13 +136,9 @@ public enum WinogradF43 {
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
             // Channel by channel, rows inner (consecutive rows share voxel lines), each call
             // prefetching the next one's lines; row groups where the plan has them.
+            transformInput(x, channels: cin, rows: rows, plan: plan, out: s.data, ld: ld, xiStride: xiStride,
+                           scratch: s.lines)
             if plan.groupRows > 1 {
-                forEachGroup(rows: rows, channels: cin, plan: plan) { c, first, count, next in
-                    WinogradF43Transforms.inputRows(
-                        volume: x, channels: cin, channel: c, plan: plan, first: first, count: count,
-                        out: s.data + c * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                        scratch: s.lines, next: next)
-                }
                 forEachGroup(rows: rows, channels: cout, plan: plan) { co, first, count, next in
                     WinogradF43Transforms.gradientRows(
                         volume: dy, channels: cout, channel: co, plan: plan, first: first, count: count,
@@ -167,16 +146,6 @@ public enum WinogradF43 {
                         scratch: s.lines, next: next)
                 }
             } else {
-                for c in 0..<cin {
-                    for row in rows {
-                        let (sample, td, th) = plan.decode(row: row)
-                        WinogradF43Transforms.inputRow(
-                            plane: x + (sample * cin + c) * plan.planeSize, plan: plan, td: td, th: th,
-                            out: s.data + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
-                            scratch: s.lines,
-                            next: nextRow(x, channels: cin, channel: c, row: row, rows: rows, plan: plan))
-                    }
-                }
                 for co in 0..<cout {
                     for row in rows {
                         let (sample, td, th) = plan.decode(row: row)
@@ -218,6 +187,33 @@ extension WinogradF43 {
     /// each, the last one possibly fewer) of every channel, channel outer, rows inner; `next` is
     /// the following call's group (count 0 after the last, or with DRO_WINOGRAD_PREFETCH=off).
     @inline(__always)
+    /// Input transform (Bᵀ x B) of the tile rows `rows` of every channel of `volume` [n, channels,
+    /// d, h, w] into out[c·ld + ξ·xiStride + column] (columns from the chunk's first row): row
+    /// groups where the plan has them, else row by row, each call prefetching the next one's lines.
+    static func transformInput(_ volume: UnsafePointer<Float>, channels: Int, rows: Range<Int>, plan: WinogradF43Plan,
+                               out: UnsafeMutablePointer<Float>, ld: Int, xiStride: Int,
+                               scratch: UnsafeMutablePointer<Float>) {
+        if plan.groupRows > 1 {
+            forEachGroup(rows: rows, channels: channels, plan: plan) { c, first, count, next in
+                WinogradF43Transforms.inputRows(
+                    volume: volume, channels: channels, channel: c, plan: plan, first: first, count: count,
+                    out: out + c * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                    scratch: scratch, next: next)
+            }
+        } else {
+            for c in 0..<channels {
+                for row in rows {
+                    let (sample, td, th) = plan.decode(row: row)
+                    WinogradF43Transforms.inputRow(
+                        plane: volume + (sample * channels + c) * plan.planeSize, plan: plan, td: td, th: th,
+                        out: out + c * ld + (row - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
+                        scratch: scratch,
+                        next: nextRow(volume, channels: channels, channel: c, row: row, rows: rows, plan: plan))
+                }
+            }
+        }
+    }
+
     static func forEachGroup(rows: Range<Int>, channels: Int, plan: WinogradF43Plan,
                              _ body: (Int, Int, Int, WinogradF43Transforms.NextGroup) -> Void) {
         let size = plan.groupRows
