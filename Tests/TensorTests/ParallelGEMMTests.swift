@@ -142,8 +142,7 @@ final class ParallelGEMMTests: XCTestCase {
                                  "\(g): at least one GEMM must be split")
             let x = randomDoubles(g.inputCount, seed: 1 + UInt64(s)), w = randomDoubles(g.weightCount, seed: 2 + UInt64(s))
             let b = randomDoubles(g.outChannels, seed: 3), dy = randomDoubles(g.outputCount, seed: 4 + UInt64(s))
-            var results: [[Float]] = []
-            for threads in 1...3 {
+            assertSameBitsForWorkers("\(g)", { threads in
                 var y = [Float](repeating: .nan, count: g.outputCount)
                 var dx = [Float](repeating: .nan, count: g.inputCount)
                 var dw = [Float](repeating: 0, count: g.weightCount), db = [Float](repeating: 0, count: g.outChannels)
@@ -153,21 +152,8 @@ final class ParallelGEMMTests: XCTestCase {
                     Conv3d.backward(x: xp, w: wp, dy: dyp, dx: &dx, dw: &dw, dbias: &db, g: g, workspace: ws,
                                     tile: tile, threads: threads)
                 }}}}
-                results.append(y + dx + dw)
-                if threads == 2 {
-                    let (rdx, rdw) = Self.naiveGradients(x: x, w: w, dy: dy, g: g)
-                    let ey = worstRelativeError(y, ConvNaive.conv3d(x: x, w: w, bias: b, g: g))
-                    let ex = worstRelativeError(dx, rdx), ew = worstRelativeError(dw, rdw)
-                    report("split conv y \(g)", ey); report("split conv dx", ex); report("split conv dw", ew)
-                    // Float sums of up to 4096 products (dw over a tile's voxels, in tiles) against
-                    // Double: ~1e-6 relative to the scale; 1e-4 as in the other conv tests.
-                    XCTAssertLessThan(ey, 1e-4); XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4)
-                }
-            }
-            for t in 1..<results.count {
-                let differing = zip(results[t], results[0]).filter { $0.0.bitPattern != $0.1.bitPattern }.count
-                XCTAssertEqual(differing, 0, "\(g): \(t + 1) workers against 1")
-            }
+                return (y, dx, dw)
+            }, check: { r in self.checkAgainstDefinition("split conv \(g)", r, x: x, w: w, b: b, dy: dy, g: g) })
         }
     }
 
@@ -177,8 +163,7 @@ final class ParallelGEMMTests: XCTestCase {
         XCTAssertTrue(ConvPolyphase.applies(g))
         let x = randomDoubles(g.inputCount, seed: 5), w = randomDoubles(g.weightCount, seed: 6)
         let b = randomDoubles(g.outChannels, seed: 7), dy = randomDoubles(g.outputCount, seed: 8)
-        var results: [[Float]] = []
-        for threads in 1...3 {
+        assertSameBitsForWorkers("polyphase", { threads in
             var y = [Float](repeating: .nan, count: g.outputCount)
             var dx = [Float](repeating: .nan, count: g.inputCount)
             var dw = [Float](repeating: 0, count: g.weightCount), db = [Float](repeating: 0, count: g.outChannels)
@@ -188,19 +173,8 @@ final class ParallelGEMMTests: XCTestCase {
                 ConvPolyphase.backward(x: xp, w: wp, dy: dyp, dx: &dx, dw: &dw, dbias: &db, g: g, workspace: ws,
                                        kernel: .sgemm, threads: threads)
             }}}}
-            results.append(y + dx + dw)
-            if threads == 2 {
-                let (rdx, rdw) = Self.naiveGradients(x: x, w: w, dy: dy, g: g)
-                let ey = worstRelativeError(y, ConvNaive.conv3d(x: x, w: w, bias: b, g: g))
-                let ex = worstRelativeError(dx, rdx), ew = worstRelativeError(dw, rdw)
-                report("split polyphase y", ey); report("split polyphase dx", ex); report("split polyphase dw", ew)
-                XCTAssertLessThan(ey, 1e-4); XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4)
-            }
-        }
-        for t in 1..<results.count {
-            let differing = zip(results[t], results[0]).filter { $0.0.bitPattern != $0.1.bitPattern }.count
-            XCTAssertEqual(differing, 0, "polyphase: \(t + 1) workers against 1")
-        }
+            return (y, dx, dw)
+        }, check: { r in self.checkAgainstDefinition("split polyphase", r, x: x, w: w, b: b, dy: dy, g: g) })
     }
 
     /// A transposed conv with a single tile (its GEMMs split instead of the tiles): same bits for
@@ -212,8 +186,7 @@ final class ParallelGEMMTests: XCTestCase {
         XCTAssertGreaterThan(GEMMSplit.parts(m: g.inChannels, n: rows, k: g.inVoxels, threads: 2), 1)
         let x = randomDoubles(g.inputCount, seed: 9), w = randomDoubles(g.weightCount, seed: 10)
         let b = randomDoubles(g.outChannels, seed: 11), dy = randomDoubles(g.outputCount, seed: 12)
-        var results: [[Float]] = []
-        for threads in 1...3 {
+        assertSameBitsForWorkers("transposed", { threads in
             var y = [Float](repeating: .nan, count: g.outputCount)
             var dx = [Float](repeating: .nan, count: g.inputCount)
             var dw = [Float](repeating: 0, count: g.weightCount), db = [Float](repeating: 0, count: g.outChannels)
@@ -223,33 +196,58 @@ final class ParallelGEMMTests: XCTestCase {
                 ConvTranspose3d.backward(x: xp, w: wp, dy: dyp, dx: &dx, dw: &dw, dbias: &db, g: g, workspace: ws,
                                          threads: threads)
             }}}}
-            results.append(y + dx + dw)
-            if threads == 2 {
-                let ey = worstRelativeError(y, ConvNaive.convTranspose3d(x: x, w: w, bias: b, g: g))
-                report("split transposed y", ey)
-                XCTAssertLessThan(ey, 1e-4)
-                // dw[ci, co, tap] = Σ_v x[ci, v]·dy[co, out(v, tap)], dx[ci, v] = Σ w[ci, co, tap]·dy[co, out(v, tap)].
-                var rdx = [Double](repeating: 0, count: g.inputCount), rdw = [Double](repeating: 0, count: g.weightCount)
-                for ci in 0..<g.inChannels { for co in 0..<g.outChannels { for tap in 0..<8 {
-                    let a = tap >> 2, bb = (tap >> 1) & 1, c = tap & 1
-                    var sw = 0.0
-                    for d in 0..<g.inD { for h in 0..<g.inH { for ww in 0..<g.inW {
-                        let v = (d * g.inH + h) * g.inW + ww
-                        let o = ((2 * d + a) * (2 * g.inH) + 2 * h + bb) * (2 * g.inW) + 2 * ww + c
-                        let gy = dy[co * g.outVoxels + o]
-                        sw += x[ci * g.inVoxels + v] * gy
-                        rdx[ci * g.inVoxels + v] += w[(ci * g.outChannels + co) * 8 + tap] * gy
-                    }}}
-                    rdw[(ci * g.outChannels + co) * 8 + tap] = sw
+            return (y, dx, dw)
+        }, check: { r in
+            let (y, dx, dw) = r
+            let ey = worstRelativeError(y, ConvNaive.convTranspose3d(x: x, w: w, bias: b, g: g))
+            report("split transposed y", ey)
+            XCTAssertLessThan(ey, 1e-4)
+            // dw[ci, co, tap] = Σ_v x[ci, v]·dy[co, out(v, tap)], dx[ci, v] = Σ w[ci, co, tap]·dy[co, out(v, tap)].
+            var rdx = [Double](repeating: 0, count: g.inputCount), rdw = [Double](repeating: 0, count: g.weightCount)
+            for ci in 0..<g.inChannels { for co in 0..<g.outChannels { for tap in 0..<8 {
+                let a = tap >> 2, bb = (tap >> 1) & 1, c = tap & 1
+                var sw = 0.0
+                for d in 0..<g.inD { for h in 0..<g.inH { for ww in 0..<g.inW {
+                    let v = (d * g.inH + h) * g.inW + ww
+                    let o = ((2 * d + a) * (2 * g.inH) + 2 * h + bb) * (2 * g.inW) + 2 * ww + c
+                    let gy = dy[co * g.outVoxels + o]
+                    sw += x[ci * g.inVoxels + v] * gy
+                    rdx[ci * g.inVoxels + v] += w[(ci * g.outChannels + co) * 8 + tap] * gy
                 }}}
-                let ex = worstRelativeError(dx, rdx), ew = worstRelativeError(dw, rdw)
-                report("split transposed dx", ex); report("split transposed dw", ew)
-                XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4)
-            }
+                rdw[(ci * g.outChannels + co) * 8 + tap] = sw
+            }}}
+            let ex = worstRelativeError(dx, rdx), ew = worstRelativeError(dw, rdw)
+            report("split transposed dx", ex); report("split transposed dw", ew)
+            XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4)
+        })
+    }
+
+    /// `run(threads)` → (y, dx, dw) for 1, 2 and 3 workers: each bit-identical to the 1-worker
+    /// result; `check` gets the 2-worker result (to compare with the Double definition).
+    func assertSameBitsForWorkers(_ name: String, _ run: (Int) -> ([Float], [Float], [Float]),
+                                  check: (([Float], [Float], [Float])) -> Void) {
+        var results: [[Float]] = []
+        for threads in 1...3 {
+            let r = run(threads)
+            results.append(r.0 + r.1 + r.2)
+            if threads == 2 { check(r) }
         }
         for t in 1..<results.count {
             let differing = zip(results[t], results[0]).filter { $0.0.bitPattern != $0.1.bitPattern }.count
-            XCTAssertEqual(differing, 0, "transposed: \(t + 1) workers against 1")
+            XCTAssertEqual(differing, 0, "\(name): \(t + 1) workers against 1")
         }
+    }
+
+    /// y, dx and dw of a conv against `ConvNaive` and `naiveGradients` in Double: Float sums of up
+    /// to 4096 products (dw over a tile's voxels, in tiles) are ~1e-6 relative to the scale; 1e-4
+    /// as in the other conv tests.
+    func checkAgainstDefinition(_ name: String, _ r: ([Float], [Float], [Float]), x: [Double], w: [Double],
+                                b: [Double], dy: [Double], g: Conv3dGeometry) {
+        let (y, dx, dw) = r
+        let (rdx, rdw) = Self.naiveGradients(x: x, w: w, dy: dy, g: g)
+        let ey = worstRelativeError(y, ConvNaive.conv3d(x: x, w: w, bias: b, g: g))
+        let ex = worstRelativeError(dx, rdx), ew = worstRelativeError(dw, rdw)
+        report("\(name) y", ey); report("\(name) dx", ex); report("\(name) dw", ew)
+        XCTAssertLessThan(ey, 1e-4); XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4)
     }
 }
