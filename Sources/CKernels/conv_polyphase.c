@@ -17,18 +17,18 @@ static inline __m256i below(long t, long hi) {
 }
 
 __attribute__((target("avx2,fma")))
-void dro_polyphase_split_avx2(const float *x, dro_conv_dims d, long cin, float *phases, long c0, long c1) {
+void dro_polyphase_split_avx2(const float *x, dro_conv_dims d, long cin, float *phases, long first, long c0, long c1) {
     const long ph = d.outH + 1, pw = d.outW + 1, pd = d.outD + 1, volume = pd * ph * pw;
     for (long ci = c0; ci < c1; ci++) {
         for (long a = 0; a < 2; a++) for (long b = 0; b < 2; b++) {
             float *evenBase = phases + ((4 * a + 2 * b) * cin + ci) * volume;
             float *oddBase = evenBase + cin * volume;
             for (long i = 0; i < pd; i++) {
-                const long id = 2 * (i - 1) + a;
+                const long id = 2 * (i + first - 1) + a;
                 for (long j = 0; j < ph; j++) {
                     const long ih = 2 * (j - 1) + b;
                     float *even = evenBase + (i * ph + j) * pw, *odd = oddBase + (i * ph + j) * pw;
-                    if (i == 0 || j == 0 || id >= d.inD || ih >= d.inH) {
+                    if (i + first == 0 || j == 0 || id >= d.inD || ih >= d.inH) {
                         memset(even, 0, (size_t)pw * sizeof(float));
                         memset(odd, 0, (size_t)pw * sizeof(float));
                         continue;
@@ -59,12 +59,14 @@ void dro_polyphase_split_avx2(const float *x, dro_conv_dims d, long cin, float *
 }
 
 __attribute__((target("avx2,fma")))
-void dro_polyphase_merge_avx2(const float *phases, dro_conv_dims d, long cin, float *dx, long accumulate,
-                              long c0, long c1) {
+void dro_polyphase_merge_avx2(const float *phases, dro_conv_dims d, long cin, long first, float *dx,
+                              long accumulate, long c0, long c1) {
     const long ph = d.outH + 1, pw = d.outW + 1, pd = d.outD + 1, volume = pd * ph * pw;
+    // Local planes 1 ..< pd, i.e. the dx planes 2·first ..< 2·(first + pd − 1) (within the volume).
+    const long idEnd = 2 * (first + pd - 1) < d.inD ? 2 * (first + pd - 1) : d.inD;
     for (long ci = c0; ci < c1; ci++) {
-        for (long id = 0; id < d.inD; id++) {
-            const long a = id & 1, i = id / 2 + 1;
+        for (long id = 2 * first; id < idEnd; id++) {
+            const long a = id & 1, i = id / 2 + 1 - first;
             for (long ih = 0; ih < d.inH; ih++) {
                 const long b = ih & 1, j = ih / 2 + 1;
                 const float *even = phases + ((4 * a + 2 * b) * cin + ci) * volume + (i * ph + j) * pw + 1;

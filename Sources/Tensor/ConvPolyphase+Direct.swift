@@ -91,27 +91,31 @@ extension ConvPolyphase {
 
     static func forwardDirect(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
-                              tile: Int, threads: Int) {
-        let l = Layout(g), cin = g.inChannels, cout = g.outChannels, k = 27 * cin
-        let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
+                              tile: Int, slab: Int, threads: Int) {
+        let full = Layout(g, planes: 0..<min(slab, g.outD)), cin = g.inChannels, cout = g.outChannels, k = 27 * cin
+        let phases = workspace.buffer(phaseSlot, count: 8 * cin * full.volume)
         let ct = workspace.buffer(tileSlot, count: cout * tile)
         let a = workspace.buffer(packedSlot, count: packedCount(m: cout, k: k))
         packBlocks(m: cout, k: k, into: a) { p, co in w[(co * cin + p % cin) * 27 + taps[p / cin].index] }
         let rows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: k)
         defer { rows.deallocate() }
-        phaseRows(phases, cin: cin, l, into: rows)
         let ov = g.outVoxels, nb = directColumnBlock
         for n in 0..<g.batch {
-            split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
-            var e0 = 0
-            while e0 < l.columns {
-                let t = min(tile, l.columns - e0)
-                Parallel.forEach(0..<((t + nb - 1) / nb), threads: threads) { r in
-                    let n0 = e0 + r.lowerBound * nb, n1 = min(e0 + t, e0 + r.upperBound * nb)
-                    dro_polyphase_rows_gemm_avx512(cout, k, a, rows, n0, n1, ct + (n0 - e0), t)
+            for planes in slabs(g, planes: slab) {
+                let l = Layout(g, planes: planes)
+                phaseRows(phases, cin: cin, l, into: rows)
+                split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
+                let ys = y + n * cout * ov + l.outputOffset
+                var e0 = 0
+                while e0 < l.columns {
+                    let t = min(tile, l.columns - e0)
+                    Parallel.forEach(0..<((t + nb - 1) / nb), threads: threads) { r in
+                        let n0 = e0 + r.lowerBound * nb, n1 = min(e0 + t, e0 + r.upperBound * nb)
+                        dro_polyphase_rows_gemm_avx512(cout, k, a, rows, n0, n1, ct + (n0 - e0), t)
+                    }
+                    crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: ys, channels: cout, threads: threads)
+                    e0 += t
                 }
-                crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: y + n * cout * ov, channels: cout, threads: threads)
-                e0 += t
             }
         }
     }
@@ -122,14 +126,14 @@ extension ConvPolyphase {
         switch (min(cout, 64) + 15) / 16 { case 4: return 6; case 3: return 8; case 2: return 12; default: return 24 }
     }
 
-    /// dyt[e·Cout + co] = dy[co, e] for the extended columns e < l.columns of one sample, 0 in the
-    /// discarded ones (the transpose of `extend`). Blocks of output rows whose transposed columns
+    /// dyt[e·Cout + co] = dy[co, e] for the extended columns e < l.columns of one sample's slab l
+    /// (dys: its first output plane), 0 in the discarded ones (the transpose of `extend`). Blocks of output rows whose transposed columns
     /// fit in ~24 KiB (L1) are filled one channel at a time, so each channel's rows of the block are
     /// read as one contiguous run (reading all channels row by row — Cout short streams at once —
     /// stalled on every dy line: perf put ~¼ of the weight-gradient kernel's time into that loop).
     static func transposeExtended(_ dys: UnsafePointer<Float>, _ l: Layout, into dyt: UnsafeMutablePointer<Float>,
                                   channels cout: Int, threads: Int) {
-        let ov = l.outD * l.outH * l.outW, rowsPerBlock = max(1, 6144 / (l.pw * cout))
+        let ov = l.channelStride, rowsPerBlock = max(1, 6144 / (l.pw * cout))
         Parallel.forEach(0..<l.outD, threads: threads) { r in
             for od in r {
                 let e0 = od * l.ph * l.pw
@@ -164,20 +168,20 @@ extension ConvPolyphase {
     static func backwardDirect(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, workspace: Workspace,
-                               accumulateInput: Bool, threads: Int) {
-        let l = Layout(g), cin = g.inChannels, cout = g.outChannels, kw = 27 * cin
-        let pad = l.shift(1, 1, 1), ld = pad + l.volume
-        let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
+                               accumulateInput: Bool, slab: Int, threads: Int) {
+        let full = Layout(g, planes: 0..<min(slab, g.outD)), cin = g.inChannels, cout = g.outChannels, kw = 27 * cin
+        let pad = full.shift(1, 1, 1), ld = pad + full.volume, pp = full.ph * full.pw
+        let phases = workspace.buffer(phaseSlot, count: 8 * cin * full.volume)
         let dyext = workspace.buffer(extendedGradientSlot, count: cout * ld)
         // Weight gradient as dwt[(tap, ci)][co], output channels in the kernel's lanes.
         let dwt = workspace.buffer(packedGradSlot, count: cout * kw)
         dwt.update(repeating: 0, count: cout * kw)
-        let dyt = workspace.buffer(transposedGradientSlot, count: cout * l.columns)
+        let dyt = workspace.buffer(transposedGradientSlot, count: cout * full.columns)
         let brows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: kw)
         let dxrows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: 27 * cout)
         defer { brows.deallocate(); dxrows.deallocate() }
-        phaseRows(phases, cin: cin, l, into: brows)
-        // Input gradient: per phase, A rows (tap of the phase, co), columns ci; B rows dyext shifted back.
+        // Input gradient: per phase, A rows (tap of the phase, co), columns ci; B rows dyext shifted
+        // back (the same rows for every slab: dyext has the same leading dimension in each).
         var a: UnsafeMutablePointer<Float>? = nil, dphases: UnsafeMutablePointer<Float>? = nil
         var aOffsets = [Int](repeating: 0, count: 9)
         if dx != nil {
@@ -189,49 +193,48 @@ extension ConvPolyphase {
                     w[((q % cout) * cin + ci) * 27 + taps[tr.lowerBound + q / cout].index]
                 }
                 for i in tr {
-                    let s = l.shift(taps[i].sd, taps[i].sh, taps[i].sw)
+                    let s = full.shift(taps[i].sd, taps[i].sh, taps[i].sw)
                     for co in 0..<cout { dxrows[i * cout + co] = UnsafePointer(dyext + co * ld + pad - s) }
                 }
             }
             a = ap
-            dphases = workspace.buffer(phaseGradSlot, count: max(1, threads) * 8 * cin * l.ph * l.pw)
+            dphases = workspace.buffer(phaseGradSlot, count: max(1, threads) * 8 * cin * pp)
         }
-        let ov = g.outVoxels, pr = directWeightGradientRows(cout)
+        let ov = g.outVoxels, pr = directWeightGradientRows(cout), dims = ConvCKernels.dims(g), skip = full.pw + 1
         for n in 0..<g.batch {
-            split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
-            transposeExtended(dy + n * cout * ov, l, into: dyt, channels: cout, threads: threads)
-            Parallel.forEach(0..<((kw + pr - 1) / pr), threads: threads) { r in
-                dro_polyphase_dw_avx512(cout, dyt, cout, brows, 0, l.columns, dwt, cout,
-                                        r.lowerBound * pr, min(kw, r.upperBound * pr))
-            }
-            if let a, let dphases, let dx {
-                extend(dy + n * cout * ov, columns: 0..<l.columns, l, into: dyext + pad, ld: ld, channels: cout,
-                       threads: threads)
-                for co in 0..<cout {
-                    (dyext + co * ld).update(repeating: 0, count: pad)
-                    (dyext + co * ld + pad + l.columns).update(repeating: 0, count: l.volume - l.columns)
+            for planes in slabs(g, planes: slab) {
+                let l = Layout(g, planes: planes)
+                phaseRows(phases, cin: cin, l, into: brows)
+                split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
+                transposeExtended(dy + n * cout * ov + l.outputOffset, l, into: dyt, channels: cout, threads: threads)
+                Parallel.forEach(0..<((kw + pr - 1) / pr), threads: threads) { r in
+                    dro_polyphase_dw_avx512(cout, dyt, cout, brows, 0, l.columns, dwt, cout,
+                                            r.lowerBound * pr, min(kw, r.upperBound * pr))
                 }
-                // Plane by plane: each worker computes padded plane i of all 8 phases' gradients into
-                // its own plane buffer and merges it into dx planes 2(i − 1), 2(i − 1) + 1 at once,
-                // while it is in L2 (no whole-volume phase gradient is written and read back).
-                // Row 0 and column 0 of a padded plane are padding, which the merge never reads: the
-                // kernel skips the plane's first pw + 1 columns (at 16² outputs, 289 columns would
-                // otherwise end in a 1-column block costing a full pass over the K rows).
-                let pp = l.ph * l.pw, planes = l.pd - 1, dims = ConvCKernels.dims(g), skip = l.pw + 1
-                let workers = max(1, min(max(1, threads), planes))
+                guard let a, let dphases, let dx else { continue }
+                extendPlanes(dy + n * cout * ov, g, l, into: dyext, ld: ld, pad: pad, channels: cout, threads: threads)
+                // Plane by plane: each worker computes padded plane i (local; o0 + i in the volume) of
+                // all 8 phases' gradients into its own plane buffer and merges it into dx planes
+                // 2(o0 + i − 1), 2(o0 + i − 1) + 1 at once, while it is in L2 (no phase gradient of
+                // the slab is written and read back). Row 0 and column 0 of a padded plane are
+                // padding, which the merge never reads: the kernel skips the plane's first pw + 1
+                // columns (at 16² outputs, 289 columns would otherwise end in a 1-column block
+                // costing a full pass over the K rows).
+                let planeCount = l.outD, workers = max(1, min(max(1, threads), planeCount))
                 let dxs = dx + n * cin * g.inVoxels
                 Parallel.forEach(0..<workers, threads: workers) { ks in
                     for k in ks {
                         let buf = dphases + k * 8 * cin * pp
-                        for i in (1 + planes * k / workers)..<(1 + planes * (k + 1) / workers) {
-                            let phaseRange = 2 * (i - 1) + 1 < g.inD ? 0..<8 : 0..<4
+                        for i in (1 + planeCount * k / workers)..<(1 + planeCount * (k + 1) / workers) {
+                            let gi = l.firstPlane + i
+                            let phaseRange = 2 * (gi - 1) + 1 < g.inD ? 0..<8 : 0..<4
                             for p in phaseRange {
                                 let tr = phaseTaps[p]
                                 dro_polyphase_rows_gemm_avx512(cin, tr.count * cout, a + aOffsets[p],
                                                                dxrows + tr.lowerBound * cout, i * pp + skip, (i + 1) * pp,
                                                                buf + p * cin * pp + skip, pp)
                             }
-                            dro_polyphase_merge_plane_avx2(buf, dims, cin, i, dxs, accumulateInput ? 1 : 0)
+                            dro_polyphase_merge_plane_avx2(buf, dims, cin, gi, dxs, accumulateInput ? 1 : 0)
                         }
                     }
                 }

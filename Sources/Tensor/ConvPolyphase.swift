@@ -46,21 +46,15 @@ public enum ConvPolyphase {
     /// 1.0×, at 8²–12² 1.06–1.11×; Cout 320 at 6² 2×.
     /// Inside the layers this rule picks, the products are the direct AVX-512 kernels on an AVX-512
     /// CPU and the GEMMs otherwise (`automaticKernel`; docs/performance.md, "2026-12-03 (later)" and
-    /// "2026-12-03 (evening)"); the
-    /// direct kernels' workspace is smaller (one phase plane's gradient per thread and the
-    /// extended output gradient instead of the whole phase gradient), so `scratchBytes` stays an
-    /// upper bound.
-    /// It also holds the phases of one sample and, in the backward, their gradient (each about the
-    /// sample's input): layers whose pair would pass `maximumScratchBytes` stay on im2col (2 MB
-    /// tiles), e.g. the fetal network's 32 → 64 layer at 96³ (240 MB for a few % of one layer).
+    /// "2026-12-03 (evening)").
+    /// It holds the phases and, in the backward, the output gradient (and the sgemm path's
+    /// phase gradient) of one depth slab at a time (`ConvPolyphase+Slabs.swift`), at most
+    /// `slabBudgetBytes` unless one plane alone exceeds it: layers whose slab scratch would pass
+    /// `maximumScratchBytes` stay on im2col (2 MB tiles).
     public static func isProfitable(_ g: Conv3dGeometry) -> Bool {
         applies(g) && g.outChannels <= maximumOutChannels
             && Double((g.outH + 1) * (g.outW + 1)) <= maximumColumnOverhead * Double(g.outH * g.outW)
             && scratchBytes(g) <= maximumScratchBytes
-    }
-    /// Bytes of the phases plus their gradient for g (the workspace this kernel adds).
-    public static func scratchBytes(_ g: Conv3dGeometry) -> Int {
-        2 * 8 * g.inChannels * Layout(g).volume * MemoryLayout<Float>.size
     }
     public static let maximumScratchBytes = 64 << 20
     public static let maximumOutChannels = 64
@@ -96,22 +90,33 @@ public enum ConvPolyphase {
     public nonisolated(unsafe) static var tileBudget = 256 << 10
     static let minTileColumns = 512, maxTileColumns = 8192, tileGranule = 256
 
-    /// Geometry of the phases and the extended output layout of one sample.
+    /// Geometry of the phases and the extended output layout of one sample, or of one depth slab
+    /// of it: the output planes `firstPlane ..< firstPlane + outD` and the padded phase planes
+    /// `firstPlane ... firstPlane + outD` they read (`ConvPolyphase+Slabs.swift`).
     struct Layout {
         let outD, outH, outW: Int
+        /// First output plane of the slab (0 for the whole sample).
+        let firstPlane: Int
+        /// Output voxels of one channel of the whole sample (the channel stride of y and dy).
+        let channelStride: Int
         /// Padded phase extents (out + 1 per axis) and the phase volume.
         let pd, ph, pw, volume: Int
         /// Extended columns that hold every valid output: up to the last valid one.
         let columns: Int
 
-        init(_ g: Conv3dGeometry) {
-            outD = g.outD; outH = g.outH; outW = g.outW
+        init(_ g: Conv3dGeometry, planes: Range<Int>? = nil) {
+            let r = planes ?? 0..<g.outD
+            precondition(r.lowerBound >= 0 && r.upperBound <= g.outD && !r.isEmpty, "ConvPolyphase.Layout: planes \(r)")
+            outD = r.count; outH = g.outH; outW = g.outW
+            firstPlane = r.lowerBound; channelStride = g.outVoxels
             pd = outD + 1; ph = outH + 1; pw = outW + 1
             volume = pd * ph * pw
             columns = ((outD - 1) * ph + outH - 1) * pw + outW
         }
 
         func shift(_ sd: Int, _ sh: Int, _ sw: Int) -> Int { (sd * ph + sh) * pw + sw }
+        /// Offset in y / dy of one sample of the slab's first output plane.
+        var outputOffset: Int { firstPlane * outH * outW }
     }
 
     /// One GEMM: the taps of phases phase0 ..< phase0 + taps.count at one shift.
@@ -184,47 +189,53 @@ public enum ConvPolyphase {
     }
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, 3, 3, 3], bias [Cout] or nil → y [N, Cout, oD, oH, oW]
-    /// (overwritten).
+    /// (overwritten). Runs over depth slabs of `slabPlanes` output planes (nil: `slabPlanes(g, …)`).
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
-                               tile tileOverride: Int? = nil, kernel: Kernel? = nil,
+                               tile tileOverride: Int? = nil, kernel: Kernel? = nil, slabPlanes slabOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "ConvPolyphase.forward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
-        let l = Layout(g), cin = g.inChannels, cout = g.outChannels
-        let tile = min(tileOverride ?? tileColumns(g, l), l.columns)
-        if (kernel ?? automaticKernel(g)) == .direct {
-            forwardDirect(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, tile: tile, threads: threads)
+        let k = kernel ?? automaticKernel(g)
+        let slab = slabOverride ?? slabPlanes(g, kernel: k, backward: false)
+        let full = Layout(g, planes: 0..<min(slab, g.outD)), cin = g.inChannels, cout = g.outChannels
+        let tile = min(tileOverride ?? tileColumns(g, full), full.columns)
+        if k == .direct {
+            forwardDirect(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, tile: tile, slab: slab, threads: threads)
             return
         }
-        let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
+        let phases = workspace.buffer(phaseSlot, count: 8 * cin * full.volume)
         let ct = workspace.buffer(tileSlot, count: cout * tile)
         let a = workspace.buffer(packedSlot, count: g.weightCount)
         pack(w: w, into: a, cin: cin, cout: cout)
         let ov = g.outVoxels
         for n in 0..<g.batch {
-            split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
-            let ys = y + n * cout * ov
-            var e0 = 0
-            while e0 < l.columns {
-                let t = min(tile, l.columns - e0)
-                var aOff = 0
-                for (gi, grp) in groups.enumerated() {
-                    let k = grp.taps.count * cin
-                    parallelSgemm(m: cout, n: t, k: k, a: a + aOff, lda: k,
-                                  b: phases + grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0,
-                                  ldb: l.volume, beta: gi == 0 ? 0 : 1, c: ct, ldc: t, threads: threads)
-                    aOff += cout * k
+            for planes in slabs(g, planes: slab) {
+                let l = Layout(g, planes: planes)
+                split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
+                let ys = y + n * cout * ov + l.outputOffset
+                var e0 = 0
+                while e0 < l.columns {
+                    let t = min(tile, l.columns - e0)
+                    var aOff = 0
+                    for (gi, grp) in groups.enumerated() {
+                        let k = grp.taps.count * cin
+                        parallelSgemm(m: cout, n: t, k: k, a: a + aOff, lda: k,
+                                      b: phases + grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0,
+                                      ldb: l.volume, beta: gi == 0 ? 0 : 1, c: ct, ldc: t, threads: threads)
+                        aOff += cout * k
+                    }
+                    crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: ys, channels: cout, threads: threads)
+                    e0 += t
                 }
-                crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: ys, channels: cout, threads: threads)
-                e0 += t
             }
         }
     }
 
-    /// y[co, valid e] = ct[co, e − e0] (+ bias) for the extended columns `columns` of one sample.
+    /// y[co, valid e] = ct[co, e − e0] (+ bias) for the extended columns `columns` of one sample's
+    /// slab l (ys: the slab's first output plane, channel stride `l.channelStride`).
     static func crop(_ ct: UnsafePointer<Float>, columns: Range<Int>, _ l: Layout, bias: UnsafePointer<Float>?,
                      into ys: UnsafeMutablePointer<Float>, channels: Int, threads: Int) {
-        let t = columns.count, ov = l.outD * l.outH * l.outW
+        let t = columns.count, ov = l.channelStride
         Parallel.forEach(0..<channels, threads: threads) { r in
             for co in r {
                 let b = bias?[co] ?? 0, src = ct + co * t, dst = ys + co * ov
@@ -245,10 +256,11 @@ public enum ConvPolyphase {
         }
     }
 
-    /// dt[co, e − e0] = dy[co, e] for valid extended columns, 0 for the discarded ones.
+    /// dt[co, e − e0] = dy[co, e] for valid extended columns, 0 for the discarded ones (dys: the
+    /// slab's first output plane, channel stride `l.channelStride`).
     static func extend(_ dys: UnsafePointer<Float>, columns: Range<Int>, _ l: Layout,
                        into dt: UnsafeMutablePointer<Float>, ld: Int? = nil, channels: Int, threads: Int) {
-        let t = columns.count, ov = l.outD * l.outH * l.outW, rowStride = ld ?? t
+        let t = columns.count, ov = l.channelStride, rowStride = ld ?? t
         Parallel.forEach(0..<channels, threads: threads) { r in
             for co in r {
                 let src = dys + co * ov, dst = dt + co * rowStride
@@ -268,52 +280,74 @@ public enum ConvPolyphase {
 
     /// Gradients of `forward`. dy [N, Cout, oD, oH, oW]. dx [N, Cin, D, H, W]: OVERWRITTEN, or
     /// accumulated into when `accumulateInput` (nil: skipped). dw and dbias: ACCUMULATED.
+    /// Runs over depth slabs like `forward`: per slab of output planes [o0, o1), the weight
+    /// gradient of those outputs, and the gradient of the padded phase planes o0 + 1 ... o1 (which
+    /// read the output planes o0 ... o1: one plane of dy beyond the slab) merged into the dx planes
+    /// 2·o0 ..< 2·o1, so every dx plane is written once.
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, workspace: Workspace,
                                 accumulateInput: Bool = false, tile tileOverride: Int? = nil, kernel: Kernel? = nil,
-                                threads: Int = Parallel.defaultThreads) {
+                                slabPlanes slabOverride: Int? = nil, threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "ConvPolyphase.backward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
-        if (kernel ?? automaticKernel(g)) == .direct {
+        let kern = kernel ?? automaticKernel(g)
+        let slab = slabOverride ?? slabPlanes(g, kernel: kern, backward: true)
+        if kern == .direct {
             backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
-                           accumulateInput: accumulateInput, threads: threads)
+                           accumulateInput: accumulateInput, slab: slab, threads: threads)
             return
         }
-        let l = Layout(g), cin = g.inChannels, cout = g.outChannels
-        let tile = min(tileOverride ?? tileColumns(g, l), l.columns)
-        let phases = workspace.buffer(phaseSlot, count: 8 * cin * l.volume)
+        let full = Layout(g, planes: 0..<min(slab, g.outD)), cin = g.inChannels, cout = g.outChannels
+        let tile = min(tileOverride ?? tileColumns(g, full), full.columns)
+        let phases = workspace.buffer(phaseSlot, count: 8 * cin * full.volume)
         let dt = workspace.buffer(tileSlot, count: cout * tile)
         let da = workspace.buffer(packedGradSlot, count: g.weightCount)
         da.update(repeating: 0, count: g.weightCount)
         var a: UnsafeMutablePointer<Float>? = nil, dphases: UnsafeMutablePointer<Float>? = nil
+        var dyext: UnsafeMutablePointer<Float>? = nil
+        let pad = full.shift(1, 1, 1), ld = pad + full.volume, pp = full.ph * full.pw
         if dx != nil {
             a = workspace.buffer(packedSlot, count: g.weightCount)
             pack(w: w, into: a!, cin: cin, cout: cout)
-            dphases = workspace.buffer(phaseGradSlot, count: 8 * cin * l.volume)
+            dphases = workspace.buffer(phaseGradSlot, count: 8 * cin * full.volume)
+            dyext = workspace.buffer(extendedGradientSlot, count: cout * ld)
         }
         let ov = g.outVoxels
         for n in 0..<g.batch {
-            split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
-            if let dphases { dphases.update(repeating: 0, count: 8 * cin * l.volume) }
-            var e0 = 0
-            while e0 < l.columns {
-                let t = min(tile, l.columns - e0)
-                extend(dy + n * cout * ov, columns: e0..<(e0 + t), l, into: dt, channels: cout, threads: threads)
+            for planes in slabs(g, planes: slab) {
+                let l = Layout(g, planes: planes)
+                split(x + n * cin * g.inVoxels, g, l, into: phases, threads: threads)
+                let dys = dy + n * cout * ov + l.outputOffset
+                var e0 = 0
+                while e0 < l.columns {
+                    let t = min(tile, l.columns - e0)
+                    extend(dys, columns: e0..<(e0 + t), l, into: dt, channels: cout, threads: threads)
+                    var aOff = 0
+                    for grp in groups {
+                        let k = grp.taps.count * cin
+                        let off = grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0
+                        parallelSgemm(transB: true, m: cout, n: k, k: t, a: dt, lda: t, b: phases + off, ldb: l.volume,
+                                      beta: 1, c: da + aOff, ldc: k, threads: threads)
+                        aOff += cout * k
+                    }
+                    e0 += t
+                }
+                guard let a, let dphases, let dyext, let dx else { continue }
+                // Phase planes 1 ... outD of the slab, each gathered from dy at its 1–8 shifts:
+                // dphase_p[ci][q] += Σ_co A_g[co, (p − phase0)·Cin + ci] · dyext[co][q − shift].
+                extendPlanes(dy + n * cout * ov, g, l, into: dyext, ld: ld, pad: pad, channels: cout, threads: threads)
+                let cols = l.volume - pp
+                Parallel.forEach(0..<(8 * cin), threads: threads) { r in
+                    for pc in r { (dphases + pc * l.volume + pp).update(repeating: 0, count: cols) }
+                }
                 var aOff = 0
                 for grp in groups {
-                    let k = grp.taps.count * cin
-                    let off = grp.phase0 * cin * l.volume + l.shift(grp.sd, grp.sh, grp.sw) + e0
-                    parallelSgemm(transB: true, m: cout, n: k, k: t, a: dt, lda: t, b: phases + off, ldb: l.volume,
-                                  beta: 1, c: da + aOff, ldc: k, threads: threads)
-                    if let a, let dphases {
-                        parallelSgemm(transA: true, m: k, n: t, k: cout, a: a + aOff, lda: k, b: dt, ldb: t,
-                                      beta: 1, c: dphases + off, ldc: l.volume, threads: threads)
-                    }
+                    let k = grp.taps.count * cin, s = l.shift(grp.sd, grp.sh, grp.sw)
+                    parallelSgemm(transA: true, m: k, n: cols, k: cout, a: a + aOff, lda: k, b: dyext + pad - s + pp,
+                                  ldb: ld, beta: 1, c: dphases + grp.phase0 * cin * l.volume + pp, ldc: l.volume,
+                                  threads: threads)
                     aOff += cout * k
                 }
-                e0 += t
-            }
-            if let dx, let dphases {
                 merge(dphases, g, l, into: dx + n * cin * g.inVoxels, accumulate: accumulateInput, threads: threads)
             }
         }

@@ -53,15 +53,19 @@ void dro_convtranspose_gather_avx2(const float *dy, float *p, long tileCount, dr
 /// Phase split of the polyphase stride-2 convolution (dims: the 3×3×3 stride-2 padding-1 conv):
 /// channels [c0, c1) of ONE sample x [cin, inD, inH, inW] into phases [8][cin][volume],
 /// volume = (outD+1)(outH+1)(outW+1), phase p = 4·(d parity) + 2·(h parity) + (w parity), each
-/// with one leading zero plane / row / column and zeros past the input. Same values as the Swift
-/// `ConvPolyphase.split`.
-void dro_polyphase_split_avx2(const float *x, dro_conv_dims dims, long cin, float *phases, long c0, long c1);
+/// with one leading zero plane / row / column and zeros past the input. A depth slab: dims.outD =
+/// the slab's output planes, `first` = its first output plane; phase plane i is the padded plane
+/// first + i (input planes 2(first + i − 1) + parity; plane 0 of the whole volume is the zero
+/// padding). Whole volume: first = 0. Same values as the Swift `ConvPolyphase.split`.
+void dro_polyphase_split_avx2(const float *x, dro_conv_dims dims, long cin, float *phases, long first,
+                              long c0, long c1);
 
 /// Its adjoint for the input gradient: dx rows of channels [c0, c1) = (or += when accumulate)
-/// the phase entries of their voxels (padding entries dropped). Same additions in the same order
-/// as the Swift `ConvPolyphase.merge`.
-void dro_polyphase_merge_avx2(const float *phases, dro_conv_dims dims, long cin, float *dx, long accumulate,
-                              long c0, long c1);
+/// the phase entries of their voxels (padding entries dropped), for the phase planes 1 ..< outD + 1
+/// of the slab (dims.outD, `first` as in the split), i.e. the dx planes 2·first ..< 2·(first + outD).
+/// Same additions in the same order as the Swift `ConvPolyphase.merge`.
+void dro_polyphase_merge_avx2(const float *phases, dro_conv_dims dims, long cin, long first, float *dx,
+                              long accumulate, long c0, long c1);
 
 /// The merge of one phase plane: plane [8][cin][(outH+1)(outW+1)] holds padded plane i of every
 /// phase's gradient; writes (or adds into, when accumulate) the dx planes 2(i − 1) and 2(i − 1) + 1
