@@ -112,7 +112,7 @@ public enum UNetConvPhases {
     /// them) — forward, backward (dx + dW) and the weight gradient alone (dx skipped), plus the
     /// phase split alone; ms per call, best of `repeats`.
     static func stride2(_ o: UNetBenchOptions) -> String {
-        var text = "stride-2 layers: path  | fwd | bwd (dx + dW) | dW alone | split alone  (ms; the U-Net's choice marked *)\n"
+        var text = "stride-2 layers: path[/slab budget]  | fwd | bwd (dx + dW) | dW alone | split alone | output planes per slab fwd / bwd  (ms; the U-Net's choice marked *)\n"
         for (name, g) in layers(o) where ConvPolyphase.applies(g) {
             let (x, w, y, dx, dw) = operands(g, seed: o.seed)
             let ws = Workspace()
@@ -124,19 +124,28 @@ public enum UNetConvPhases {
                                               g: g, workspace: ws, threads: o.threads) }
             let dwI = time { Conv3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: nil, dw: dw.pointer, dbias: nil,
                                              g: g, workspace: ws, threads: o.threads) }
-            text += String(format: "%-7@ %-8@%@ | %6.1f | %6.1f | %6.1f |\n", name as NSString, "im2col" as NSString,
+            text += String(format: "%-7@ %-13@%@ | %6.1f | %6.1f | %6.1f |\n", name as NSString, "im2col" as NSString,
                            chosen == "im2col" ? "*" : " ", fwdI, bwdI, dwI)
             var kernels: [ConvPolyphase.Kernel] = [.sgemm]
             if CPUFeatures.avx512 { kernels.append(.direct) }
             for k in kernels {
-                let fwd = time { ConvPolyphase.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws,
-                                                       kernel: k, threads: o.threads) }
-                let bwd = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer,
-                                                        dbias: nil, g: g, workspace: ws, kernel: k, threads: o.threads) }
-                let dwOnly = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: nil, dw: dw.pointer,
-                                                           dbias: nil, g: g, workspace: ws, kernel: k, threads: o.threads) }
-                text += String(format: "%-7@ %-8@%@ | %6.1f | %6.1f | %6.1f | %5.1f\n", name as NSString, k.rawValue as NSString,
-                               chosen == k.rawValue ? "*" : " ", fwd, bwd, dwOnly, split)
+                // Its own slabs first, then other slab budgets (MB; 0 = the whole sample as one slab).
+                for mb in [-1, 8, 16, 64, 0] where mb < 0 || k == .direct {
+                    let budget = mb < 0 ? ConvPolyphase.slabBudgetBytes : mb == 0 ? Int.max / 2 : mb << 20
+                    let sb = ConvPolyphase.slabPlanes(g, kernel: k, backward: true, budget: budget), sf = sb
+                    let fwd = time { ConvPolyphase.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws,
+                                                           kernel: k, slabPlanes: sf, threads: o.threads) }
+                    let bwd = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer,
+                                                            dbias: nil, g: g, workspace: ws, kernel: k, slabPlanes: sb,
+                                                            threads: o.threads) }
+                    let dwOnly = time { ConvPolyphase.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: nil, dw: dw.pointer,
+                                                               dbias: nil, g: g, workspace: ws, kernel: k, slabPlanes: sb,
+                                                               threads: o.threads) }
+                    let label = mb < 0 ? k.rawValue : "\(k.rawValue)/\(mb == 0 ? "whole" : "\(mb)MB")"
+                    text += String(format: "%-7@ %-13@%@ | %6.1f | %6.1f | %6.1f | %5.1f | slabs of %d / %d planes\n",
+                                   name as NSString, label as NSString, chosen == k.rawValue && mb < 0 ? "*" : " ",
+                                   fwd, bwd, dwOnly, split, sf, sb)
+                }
             }
         }
         return text

@@ -23,10 +23,13 @@ import Darwin
 /// on the slabs); the weight gradient's sums are split at slab borders (its rounding depends on
 /// the slab size, not on the thread count).
 extension ConvPolyphase {
-    /// Bytes of slab scratch to aim for (`DRO_STRIDE2_SLAB_MB`, default 32 MB): measured on the
+    /// Bytes of slab scratch to aim for (`DRO_STRIDE2_SLAB_MB`, default 32 MB; fractions allowed,
+    /// e.g. 0.05 to force one-plane slabs on a small network for a cross-check): measured on the
     /// fetal 32 → 64 layer at 96³ (docs/performance.md, "Stride-2 layers in depth slabs").
     public static let slabBudgetBytes: Int = {
-        if let v = getenv("DRO_STRIDE2_SLAB_MB"), let mb = Int(String(cString: v)), mb > 0 { return mb << 20 }
+        if let v = getenv("DRO_STRIDE2_SLAB_MB"), let mb = Double(String(cString: v)), mb > 0 {
+            return max(1, Int(mb * 1048576))
+        }
         return 32 << 20
     }()
 
@@ -53,13 +56,12 @@ extension ConvPolyphase {
         return stride(from: 0, to: g.outD, by: s).map { $0..<min(g.outD, $0 + s) }
     }
 
-    /// Bytes of the slab scratch `forward` / `backward` hold for g with its automatic kernel
-    /// (the larger of the two; the tiles and packed weights, a few MB, come on top).
+    /// Bytes of the slab scratch `forward` and `backward` hold for g with its automatic kernel
+    /// (both run the backward's slabs; the tiles and packed weights, a few MB, come on top).
     public static func scratchBytes(_ g: Conv3dGeometry) -> Int {
         let k = automaticKernel(g)
-        return [false, true].map { b in
-            (min(slabPlanes(g, kernel: k, backward: b), g.outD) + 1) * slabFloatsPerPlane(g, kernel: k, backward: b)
-        }.max()! * MemoryLayout<Float>.size
+        return (slabPlanes(g, kernel: k, backward: true) + 1) * slabFloatsPerPlane(g, kernel: k, backward: true)
+            * MemoryLayout<Float>.size
     }
 
     /// dyext[co·ld + pad + e'] = the extended output gradient of the output planes

@@ -189,14 +189,16 @@ public enum ConvPolyphase {
     }
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, 3, 3, 3], bias [Cout] or nil → y [N, Cout, oD, oH, oW]
-    /// (overwritten). Runs over depth slabs of `slabPlanes` output planes (nil: `slabPlanes(g, …)`).
+    /// (overwritten). Runs over depth slabs of `slabPlanes` output planes (nil: the backward's
+    /// `slabPlanes(g, …)`, so the phases' slot never grows past the backward's and the layer's
+    /// slots together stay within `slabBudgetBytes`).
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
                                tile tileOverride: Int? = nil, kernel: Kernel? = nil, slabPlanes slabOverride: Int? = nil,
                                threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "ConvPolyphase.forward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
         let k = kernel ?? automaticKernel(g)
-        let slab = slabOverride ?? slabPlanes(g, kernel: k, backward: false)
+        let slab = slabOverride ?? slabPlanes(g, kernel: k, backward: true)
         let full = Layout(g, planes: 0..<min(slab, g.outD)), cin = g.inChannels, cout = g.outChannels
         let tile = min(tileOverride ?? tileColumns(g, full), full.columns)
         if k == .direct {
