@@ -135,8 +135,8 @@ extension UNet3D {
     /// ([D, H, W]) voxels, without building it: the activations and gradient scratch exactly as
     /// `UNet3DActivations` allocates them, the parameters with their gradients and optimizer
     /// state (four copies: AdamW's two moments), and the convolutions' scratch: 10 % of the
-    /// activations (polyphase phases, which grow with the volume: ~7 % on the fetal network,
-    /// docs/performance.md) plus `fixedScratchBytes` (Winograd chunk buffers, im2col and
+    /// activations (scratch that grows with the volume; the polyphase stride-2 layers' is bounded
+    /// by their depth slabs, `ConvPolyphase.slabBudgetBytes`) plus `fixedScratchBytes` (Winograd chunk buffers, im2col and
     /// transposed-conv tiles, one layer's transformed weights: 4–10 MB measured on small networks,
     /// where the 10 % alone fell 20–45 % short — UNet3DMemoryEstimateTests runs real steps).
     /// `dro-plan` skips candidates whose estimate exceeds the machine's memory.

@@ -9,11 +9,11 @@ import CKernels
 /// - forward: ct[co, e] = Σ_(tap, ci) w[co, ci, tap] · phase_tap[ci][e + shift_tap] (K = 27·Cin),
 ///   then the crop (+ bias) as before;
 /// - input gradient, per phase p: dphase_p[ci][q] = Σ_(tap of p, co) w[co, ci, tap] ·
-///   dyext[co][q − shift_tap] (K = taps·Cout), with dy held once per sample in the extended
+///   dyext[co][q − shift_tap] (K = taps·Cout), with dy held once per slab in the extended
 ///   layout behind `pad` leading zeros, so every column of the phase is written (no zeroing,
 ///   no read-back of C), then the merge as before;
 /// - weight gradient: dw[co, ci, tap] += Σ_e dyt[e][co] · phase_tap[ci][e + shift_tap] over the
-///   sample's extended columns, with dy transposed once per sample to [column][Cout] (zeros in the
+///   slab's extended columns, with dy transposed once per slab to [column][Cout] (zeros in the
 ///   discarded columns): the output channels sit in the kernel's vector lanes and every phase
 ///   entry is broadcast (`dro_polyphase_dw_avx512`; no lane reductions, each phase row read once
 ///   per 64 output channels).
@@ -42,7 +42,7 @@ extension ConvPolyphase {
         automaticKernel(g) == .direct ? "polyphase-avx512" : "polyphase+sgemm"
     }
 
-    /// Slot of the extended output gradient of one sample (beside slots 6–10 of the sgemm path).
+    /// Slot of the extended output gradient of one slab (beside slots 6–10; the sgemm path uses it too).
     static let extendedGradientSlot = 11
     /// Slot of the same gradient transposed, [extended column][Cout] (the weight-gradient kernel's A).
     static let transposedGradientSlot = 12

@@ -6,7 +6,8 @@ import Darwin
 import CKernels
 
 /// Stride-2, padding-1, 3×3×3 convolutions (the U-Net's downsampling layers) without im2col:
-/// the input is split once per sample into its 8 parity sub-volumes ("phases"), after which every
+/// the input is split once per sample (per depth slab of it: `ConvPolyphase+Slabs.swift`) into its 8
+/// parity sub-volumes ("phases"), after which every
 /// tap of the kernel is a plain shifted view of one phase, and the convolution is a handful of
 /// GEMMs that read the phases directly — no 27·Cin-row column matrix is gathered (forward, weight
 /// gradient) or scattered back (input gradient).
@@ -158,7 +159,7 @@ public enum ConvPolyphase {
 
     /// Default columns per tile for g (public for `dro-bench unet --conv-phases`).
     public static func tileColumns(_ g: Conv3dGeometry) -> Int { tileColumns(g, Layout(g)) }
-    /// Extended columns of one sample (the most a tile can hold).
+    /// Extended columns of one sample as one slab (the most a tile can hold).
     public static func extendedColumns(_ g: Conv3dGeometry) -> Int { Layout(g).columns }
     /// A_g[co, i·Cin + ci] = w[co, ci, taps[i]] for each group, one after another.
     static func pack(w: UnsafePointer<Float>, into a: UnsafeMutablePointer<Float>, cin: Int, cout: Int) {
