@@ -67,6 +67,7 @@ public enum WinogradF43 {
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: components * cout * cin)
         transformWeights(weight, cout: cout, cin: cin, flipTranspose: false, u: u)
+        WinogradGEMM.prepareWeights(tuning.gemmKernel, u: u, cout: cout, cin: cin, components: components)
         convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }
@@ -79,6 +80,7 @@ public enum WinogradF43 {
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: components * cout * cin)
         transformWeights(weight, cout: cout, cin: cin, flipTranspose: true, u: u)
+        WinogradGEMM.prepareWeights(tuning.gemmKernel, u: u, cout: cin, cin: cout, components: components)
         convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }

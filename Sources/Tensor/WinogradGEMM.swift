@@ -4,23 +4,27 @@ import CKernels
 import Glibc
 #endif
 
-/// The 64 small GEMMs of one Winograd chunk (M = Cout, K = Cin of 16–128, ~128 tiles), on
-/// OpenBLAS or on this package's C kernels (CKernels/winograd_gemm*.c), which skip OpenBLAS's
-/// per-call packing and beta pass and handle all 64 components in one call.
+/// The 64 (F(2,3)) or 216 (F(4,3)) small GEMMs of one Winograd chunk (M = Cout, K = Cin of
+/// 16–512, N = 36–130 tiles), on OpenBLAS or on this package's C kernels
+/// (CKernels/winograd_gemm*.c), which skip OpenBLAS's per-call packing and beta pass and handle
+/// all components in one call.
 ///
-/// Which is faster depends on OpenBLAS's kernel family and on the direction (kernel rates and the
-/// layers' times: docs/performance.md, "Winograd GEMM kernels" and "2026-12-03 (evening)"):
-/// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in the forward, the input gradient
-///   and the weight gradient — used for all three;
-/// - OpenBLAS SkylakeX/Cooperlake (AVX-512) has small-matrix kernels for these shapes; ours
-///   (AVX-512) are level in the forward and the input gradient — OpenBLAS is kept there — and
-///   faster in the weight gradient, whose AVX-512 kernel works with outer products (dU rows as
-///   vectors along Cin, one transpose of D per component, no lane reductions) and prefetches the
-///   next component's operands.
-/// So the automatic choice is, for the forward and the input gradient (`automatic`): ours with
-/// AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families,
-/// OpenBLAS otherwise; for the weight gradient (`automaticWeight`): ours with AVX-512 when the
-/// CPU has it, else as the forward. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
+/// Which is faster depends on OpenBLAS's kernel family, the direction and the shape (kernel
+/// rates and the layers' times: docs/performance.md, "Winograd GEMM kernels", "2026-12-03
+/// (evening)" and "Winograd component GEMMs with weights packed once (2026-12-03 (late))"):
+/// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in all three directions;
+/// - with AVX-512, the forward and input gradient for M = Cout ≥ `packedMinimumRows` run a kernel
+///   that reads the transformed weights packed once per call (`prepareWeights`: panels of 8 rows,
+///   k-major, in place) and copies each K × ≤ 48 block of the tiles into an L1 panel, where
+///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
+///   chunk; it beats those calls at every M ≥ 32 shape of the networks. Below that ours without
+///   packing (8 × 32 blocks, level with OpenBLAS's Cooperlake kernels);
+/// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
+///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
+///   component's operands.
+/// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
+/// it; else ours with AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512
+/// kernel families; OpenBLAS otherwise. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides all three directions, and
 /// `DRO_WINOGRAD_GEMM_WEIGHT` (same values) the weight gradient alone, taking precedence (for
 /// measurements; a kernel the CPU lacks falls back to OpenBLAS).
@@ -56,13 +60,34 @@ enum WinogradGEMM {
     /// supports it.
     static func choose(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
         if let requested { return isSupported(requested, avx2FMA: avx2FMA, avx512: avx512) ? requested : .blas }
+        if avx512 { return .avx512 }
         return avx2FMA && !avx512BLASCores.contains(blasCore.lowercased()) ? .avx2 : .blas
     }
 
-    /// The weight-gradient rule: ours with AVX-512 whenever the CPU has it, else `choose`'s.
+    /// The weight-gradient rule: the same as the forward's (both prefer ours with AVX-512).
     static func chooseWeight(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
-        if requested == nil && avx512 { return .avx512 }
-        return choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
+        choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
+    }
+
+    /// Fewest rows (M = Cout of the pass) for which the AVX-512 forward reads packed weights: at
+    /// M = 16 its 8-row panels re-copy each tile block for only two panels and it lost to the
+    /// unpacked kernel and OpenBLAS; from M = 32 on it was faster than both (docs/performance.md,
+    /// "Winograd component GEMMs with weights packed once").
+    static let packedMinimumRows = 32
+
+    /// Whether `forward(kernel, …)` with M = `cout` reads weights packed by `prepareWeights`.
+    static func readsPackedWeights(_ kernel: Kernel, cout: Int) -> Bool {
+        kernel == .avx512 && cout >= packedMinimumRows
+    }
+
+    /// Brings freshly transformed weights u ([components][cout][cin], row-major) into the layout
+    /// `forward(kernel, …)` reads with these dimensions, in place: the packed panel order where
+    /// `readsPackedWeights`, unchanged otherwise. Call it once after every weight transform, with
+    /// the pass's M = `cout` and K = `cin` (swapped for the input gradient).
+    static func prepareWeights(_ kernel: Kernel, u: UnsafeMutablePointer<Float>, cout: Int, cin: Int,
+                               components: Int = WinogradWeightTransforms.components) {
+        guard readsPackedWeights(kernel, cout: cout) else { return }
+        dro_winograd_pack_weights(u, cout, cin, components)
     }
 
     /// Whether this CPU (and DRO_PORTABLE_KERNELS) allows `kernel`.
@@ -93,8 +118,10 @@ enum WinogradGEMM {
 
     /// For ξ in 0..<components: C_ξ[cout × tiles] = U_ξ[cout × cin] · B_ξ[cin × tiles] (overwrites).
     /// `threads` > 1 splits the components over our workers (`.blasThreads` mode).
-    /// U_ξ row-major at u + ξ·cout·cin; row r of B_ξ at data + r·ld + ξ·xiStride, of C_ξ at
-    /// products + r·ld + ξ·xiStride. The kernel must be supported (`isSupported`).
+    /// U_ξ at u + ξ·cout·cin, row-major, or packed where `readsPackedWeights(kernel, cout:)` (u
+    /// must have been through `prepareWeights` with the same kernel and dimensions); row r of B_ξ
+    /// at data + r·ld + ξ·xiStride, of C_ξ at products + r·ld + ξ·xiStride. The kernel must be
+    /// supported (`isSupported`).
     static func forward(_ kernel: Kernel, u: UnsafePointer<Float>, data: UnsafePointer<Float>,
                         products: UnsafeMutablePointer<Float>, cout: Int, cin: Int, tiles: Int, ld: Int,
                         xiStride: Int, components: Int = WinogradWeightTransforms.components, threads: Int = 1) {
@@ -109,6 +136,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_forward_avx2(u, data, products, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where readsPackedWeights(kernel, cout: cout):
+            dro_winograd_gemm_forward_packed_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .avx512:
             dro_winograd_gemm_forward_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .blas:
