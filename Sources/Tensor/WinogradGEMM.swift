@@ -13,12 +13,13 @@ import Glibc
 /// rates and the layers' times: docs/performance.md, "Winograd GEMM kernels", "2026-12-03
 /// (evening)" and "Winograd component GEMMs with weights packed once (2026-12-03 (late))"):
 /// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in all three directions;
-/// - with AVX-512, the forward and input gradient for M = Cout ≥ `packedMinimumRows` run a kernel
+/// - with AVX-512, the forward and input gradient for M = Cout ≥ `packedMinimumRows` (64) run a kernel
 ///   that reads the transformed weights packed once per call (`prepareWeights`: panels of 8 rows,
 ///   k-major, in place) and copies each K × ≤ 48 block of the tiles into an L1 panel, where
 ///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
-///   chunk; it beats those calls at every M ≥ 32 shape of the networks. Below that ours without
-///   packing (8 × 32 blocks, level with OpenBLAS's Cooperlake kernels);
+///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that ours without
+///   packing (8 × 32 blocks), faster than OpenBLAS at M = 16, slower at M = 32, where OpenBLAS
+///   (or ours with AVX2) is kept (`automatic(rows:)`);
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
 ///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
 ///   component's operands.
@@ -44,11 +45,36 @@ enum WinogradGEMM {
         getenv(variable).flatMap { Kernel(rawValue: String(cString: $0)) }
     }
 
-    /// The kernel of the forward and input-gradient GEMMs in this process.
+    /// The kernel of the forward and input-gradient GEMMs in this process (for most shapes: see
+    /// `automatic(rows:)`).
     static let automatic: Kernel = {
         choose(requested: requested(overrideVariable), avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512,
                blasCore: BLASRuntime.coreName)
     }()
+
+    /// The automatic forward / input-gradient kernel of a pass with M = `rows` (`chooseForRows`).
+    static func automatic(rows: Int) -> Kernel {
+        chooseForRows(rows, automatic: automatic, requested: requestedForward != nil,
+                      fallback: choose(requested: nil, avx2FMA: CPUFeatures.avx2FMA, avx512: false,
+                                       blasCore: BLASRuntime.coreName))
+    }
+
+    private static let requestedForward = requested(overrideVariable)
+
+    /// Rows (M) for which the automatic AVX-512 choice gives way to `fallback` (OpenBLAS on
+    /// SkylakeX/Cooperlake, ours with AVX2 on older OpenBLAS kernels): at M = 32 the packed kernel
+    /// lost to OpenBLAS's small-matrix path in the 96³ fetal layers (K = 32–64, 48 tiles per
+    /// chunk) and the unpacked one lost to it in the kernel harness; at M = 16 the unpacked
+    /// kernel was faster than OpenBLAS in the 64³ layers (docs/performance.md, "Winograd
+    /// component GEMMs with weights packed once").
+    static let fallbackRows = 32 ..< packedMinimumRows
+
+    /// The per-shape rule: an explicit request (`DRO_WINOGRAD_GEMM`) or a non-AVX-512 choice
+    /// stands; the automatic `.avx512` gives way to `fallback` for M in `fallbackRows`.
+    static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel) -> Kernel {
+        guard automatic == .avx512, !requested, fallbackRows.contains(rows) else { return automatic }
+        return fallback
+    }
 
     /// The kernel of the weight-gradient GEMMs in this process.
     static let automaticWeight: Kernel = {
@@ -69,11 +95,12 @@ enum WinogradGEMM {
         choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
     }
 
-    /// Fewest rows (M = Cout of the pass) for which the AVX-512 forward reads packed weights: at
-    /// M = 16 its 8-row panels re-copy each tile block for only two panels and it lost to the
-    /// unpacked kernel and OpenBLAS; from M = 32 on it was faster than both (docs/performance.md,
-    /// "Winograd component GEMMs with weights packed once").
-    static let packedMinimumRows = 32
+    /// Fewest rows (M = Cout of the pass) for which the AVX-512 forward reads packed weights: with
+    /// fewer than 8 panels of 8 rows per copied tile block, and K = 32 per panel, the copy and the
+    /// stores weigh too much (M = 16–32 lost to the unpacked kernel or to OpenBLAS); from M = 64
+    /// on it was faster than both (docs/performance.md, "Winograd component GEMMs with weights
+    /// packed once").
+    static let packedMinimumRows = 64
 
     /// Whether `forward(kernel, …)` with M = `cout` reads weights packed by `prepareWeights`.
     static func readsPackedWeights(_ kernel: Kernel, cout: Int) -> Bool {

@@ -7,14 +7,14 @@ import XCTest
 /// winograd_gemm_packed_avx512.c, `WinogradGEMM.prepareWeights`): the packing against its index
 /// formula, the kernel against a Double sum at the edges of its blocks (8-row panels and a row
 /// tail, balanced K blocks of ≤ 128, column blocks of ≤ 48 in 1–3 vectors with a masked last
-/// one), and the whole F(2,3) and F(4,3) convolutions with Cout, Cin ≥ 32 (where the automatic
+/// one), and the whole F(2,3) and F(4,3) convolutions with Cout, Cin ≥ 64 (where the AVX-512
 /// kernel reads packed weights) against the direct convolution in Double, bit-identical for 1,
 /// 2 and 3 workers.
 ///
 /// Tolerances: the kernel test as `WinogradGEMMTests` ((K + 2)·2⁻²³·Σ|terms|: Float32 sums in
 /// another order than the reference's); the convolutions 1e-4 × max |reference| as the other
-/// Winograd tests (F(2,3) measures ~1e-6 here, F(4,3) ~1e-5 at 40 channels: its transforms have
-/// entries up to 8), while a wrong panel, K block or column gives errors of the size of the terms.
+/// Winograd tests (F(2,3) measured 3e-7, F(4,3) 2e-5–3e-5 at 33–41 channels: its transforms have
+/// entries up to 8; the tests print the measured errors), while a wrong panel, K block or column gives errors of the size of the terms.
 final class WinogradPackedGEMMTests: XCTestCase {
     typealias Layout = WinogradGEMMTests.Layout
     static let components = WinogradGEMMTests.components
@@ -104,8 +104,28 @@ final class WinogradPackedGEMMTests: XCTestCase {
         XCTAssertEqual(results[0], results[2])
     }
 
-    /// Which passes read packed weights: ours with AVX-512 from M = 32 rows on, never the others.
+    /// The per-shape refinement of the automatic choice: AVX-512 gives way to the fallback only
+    /// for M in `fallbackRows` (32 …< 64), and never when the kernel was requested.
+    func testChoiceForRows() {
+        XCTAssertEqual(WinogradGEMM.fallbackRows, 32 ..< 64)
+        for (rows, want) in [(16, WinogradGEMM.Kernel.avx512), (31, .avx512), (32, .blas), (63, .blas), (64, .avx512),
+                             (256, .avx512)] {
+            XCTAssertEqual(WinogradGEMM.chooseForRows(rows, automatic: .avx512, requested: false, fallback: .blas), want,
+                           "M = \(rows)")
+        }
+        XCTAssertEqual(WinogradGEMM.chooseForRows(32, automatic: .avx512, requested: false, fallback: .avx2), .avx2)
+        XCTAssertEqual(WinogradGEMM.chooseForRows(32, automatic: .avx512, requested: true, fallback: .blas), .avx512,
+                       "DRO_WINOGRAD_GEMM=avx512 is taken for every shape")
+        XCTAssertEqual(WinogradGEMM.chooseForRows(32, automatic: .avx2, requested: false, fallback: .blas), .avx2)
+        XCTAssertEqual(WinogradGEMM.chooseForRows(32, automatic: .blas, requested: false, fallback: .avx2), .blas)
+        // Tunings that name a kernel run it for every shape.
+        XCTAssertEqual(WinogradTuning(gemm: .avx512).gemmKernel(rows: 40), .avx512)
+        XCTAssertEqual(WinogradTuning(gemm: .blas).gemmKernel(rows: 256), .blas)
+    }
+
+    /// Which passes read packed weights: ours with AVX-512 from M = 64 rows on, never the others.
     func testPackedOnlyForAVX512FromMinimumRows() {
+        XCTAssertEqual(WinogradGEMM.packedMinimumRows, 64)
         XCTAssertTrue(WinogradGEMM.readsPackedWeights(.avx512, cout: WinogradGEMM.packedMinimumRows))
         XCTAssertFalse(WinogradGEMM.readsPackedWeights(.avx512, cout: WinogradGEMM.packedMinimumRows - 1))
         XCTAssertFalse(WinogradGEMM.readsPackedWeights(.blas, cout: 256))
@@ -114,9 +134,9 @@ final class WinogradPackedGEMMTests: XCTestCase {
 
     typealias Shape = WinogradConv3dTests.Shape
 
-    /// Cout ≠ Cin, both ≥ 32 and not multiples of 8 (33 → 40 forward, 40 → 33 input gradient:
-    /// both directions read packed weights, with a row tail), odd extents, batch 2.
-    static let shape = Shape(n: 2, cin: 33, cout: 41, d: 5, h: 6, w: 7)
+    /// Cout ≠ Cin, both ≥ `packedMinimumRows` and not multiples of 8 (65 → 71 forward, 71 → 65
+    /// input gradient: both directions read packed weights, with a row tail), odd extents, batch 2.
+    static let shape = Shape(n: 2, cin: 65, cout: 71, d: 5, h: 6, w: 7)
 
     /// Forward and input gradient of `tile` with the AVX-512 GEMMs against the direct convolution
     /// in Double; 1, 2 and 3 workers with one-row chunks give the same bits.
