@@ -17,15 +17,16 @@ import Glibc
 ///   that reads the transformed weights packed once per call (`prepareWeights`: panels of 8 rows,
 ///   k-major, in place) and copies each K × ≤ 48 block of the tiles into an L1 panel, where
 ///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
-///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that ours without
-///   packing (8 × 32 blocks), faster than OpenBLAS at M = 16, slower at M = 32, where OpenBLAS
-///   (or ours with AVX2) is kept (`automatic(rows:)`);
+///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that OpenBLAS (or
+///   ours with AVX2) is kept (`automatic(rows:)`): ours without packing (8 × 32 blocks) was level
+///   with OpenBLAS's Cooperlake kernels there and runs only when requested;
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
 ///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
 ///   component's operands.
 /// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
-/// it; else ours with AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512
-/// kernel families; OpenBLAS otherwise. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
+/// it (forward and input gradient from M = 64 rows on: `automatic(rows:)`); else ours with AVX2
+/// when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families; OpenBLAS
+/// otherwise. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides all three directions, and
 /// `DRO_WINOGRAD_GEMM_WEIGHT` (same values) the weight gradient alone, taking precedence (for
 /// measurements; a kernel the CPU lacks falls back to OpenBLAS).
@@ -61,18 +62,15 @@ enum WinogradGEMM {
 
     private static let requestedForward = requested(overrideVariable)
 
-    /// Rows (M) for which the automatic AVX-512 choice gives way to `fallback` (OpenBLAS on
-    /// SkylakeX/Cooperlake, ours with AVX2 on older OpenBLAS kernels): at M = 32 the packed kernel
-    /// lost to OpenBLAS's small-matrix path in the 96³ fetal layers (K = 32–64, 48 tiles per
-    /// chunk) and the unpacked one lost to it in the kernel harness; at M = 16 the unpacked
-    /// kernel was faster than OpenBLAS in the 64³ layers (docs/performance.md, "Winograd
-    /// component GEMMs with weights packed once").
-    static let fallbackRows = 32 ..< packedMinimumRows
-
     /// The per-shape rule: an explicit request (`DRO_WINOGRAD_GEMM`) or a non-AVX-512 choice
-    /// stands; the automatic `.avx512` gives way to `fallback` for M in `fallbackRows`.
+    /// stands; the automatic `.avx512` runs from M = `packedMinimumRows` rows on (packed weights)
+    /// and gives way to `fallback` below (OpenBLAS on SkylakeX/Cooperlake, ours with AVX2 on older
+    /// OpenBLAS kernels): at M = 32 the packed kernel lost to OpenBLAS's small-matrix path in the
+    /// 96³ fetal layers (K = 32–64, 48 tiles per chunk), and the unpacked one was not measurably
+    /// faster than OpenBLAS at M = 16 (docs/performance.md, "Winograd component GEMMs with
+    /// weights packed once").
     static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel) -> Kernel {
-        guard automatic == .avx512, !requested, fallbackRows.contains(rows) else { return automatic }
+        guard automatic == .avx512, !requested, rows < packedMinimumRows else { return automatic }
         return fallback
     }
 
@@ -95,12 +93,17 @@ enum WinogradGEMM {
         choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
     }
 
-    /// Fewest rows (M = Cout of the pass) for which the AVX-512 forward reads packed weights: with
-    /// fewer than 8 panels of 8 rows per copied tile block, and K = 32 per panel, the copy and the
-    /// stores weigh too much (M = 16–32 lost to the unpacked kernel or to OpenBLAS); from M = 64
-    /// on it was faster than both (docs/performance.md, "Winograd component GEMMs with weights
-    /// packed once").
-    static let packedMinimumRows = 64
+    /// Fewest rows (M = Cout of the pass) for which the AVX-512 forward reads packed weights (and
+    /// is chosen automatically): with fewer than 8 panels of 8 rows per copied tile block, and
+    /// K = 32 per panel, the copy and the stores weigh too much (M = 32 lost to OpenBLAS in the
+    /// 96³ fetal layers); from M = 64 on it was faster (docs/performance.md, "Winograd component
+    /// GEMMs with weights packed once").
+    /// `DRO_WINOGRAD_PACKED_ROWS=n` lowers (or raises) it, e.g. to 1 with `DRO_WINOGRAD_GEMM=avx512`
+    /// to run every layer of a small network (the PyTorch cross-check's) on the packed kernel.
+    static let packedMinimumRows: Int = getenv(packedRowsVariable).flatMap { Int(String(cString: $0)) } ?? 64
+
+    /// Environment variable that sets `packedMinimumRows` (for checks and measurements).
+    static let packedRowsVariable = "DRO_WINOGRAD_PACKED_ROWS"
 
     /// Whether `forward(kernel, …)` with M = `cout` reads weights packed by `prepareWeights`.
     static func readsPackedWeights(_ kernel: Kernel, cout: Int) -> Bool {
