@@ -85,6 +85,7 @@ public enum WinogradConv3d {
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
         WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: false, u: u)
+        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cout), u: u, cout: cout, cin: cin)
         convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning, statistics: statistics)
     }
@@ -97,6 +98,7 @@ public enum WinogradConv3d {
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
         WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: true, u: u)
+        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cin), u: u, cout: cin, cin: cout)
         convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }
@@ -114,7 +116,7 @@ public enum WinogradConv3d {
                                             partials: raw.bindMemory(to: Double.self, capacity: count))
         }
         let xiStride = plan.componentStride, ld = plan.channelStride
-        let kernel = tuning.gemmKernel
+        let kernel = tuning.gemmKernel(rows: cout)
         let scratch = WinogradWorkerScratch.carve(plan: plan, dataChannels: cin, productChannels: cout,
                                                   accumulatorFloats: 0, count: plan.threads,
                                                   workspace: workspace, slot: 1)

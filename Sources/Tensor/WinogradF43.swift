@@ -67,6 +67,7 @@ public enum WinogradF43 {
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: components * cout * cin)
         transformWeights(weight, cout: cout, cin: cin, flipTranspose: false, u: u)
+        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cout), u: u, cout: cout, cin: cin, components: components)
         convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }
@@ -79,6 +80,7 @@ public enum WinogradF43 {
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: components * cout * cin)
         transformWeights(weight, cout: cout, cin: cin, flipTranspose: true, u: u)
+        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cin), u: u, cout: cin, cin: cout, components: components)
         convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }
@@ -89,7 +91,7 @@ public enum WinogradF43 {
                                  d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning) {
         let plan = WinogradF43Plan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
         let xiStride = plan.componentStride, ld = plan.channelStride
-        let kernel = tuning.gemmKernel
+        let kernel = tuning.gemmKernel(rows: cout)
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: 0,
                                  workspace: workspace, slot: 1)
         plan.run(scratch: scratch, fixedAssignment: false) { rows, s in

@@ -4,23 +4,29 @@ import CKernels
 import Glibc
 #endif
 
-/// The 64 small GEMMs of one Winograd chunk (M = Cout, K = Cin of 16–128, ~128 tiles), on
-/// OpenBLAS or on this package's C kernels (CKernels/winograd_gemm*.c), which skip OpenBLAS's
-/// per-call packing and beta pass and handle all 64 components in one call.
+/// The 64 (F(2,3)) or 216 (F(4,3)) small GEMMs of one Winograd chunk (M = Cout, K = Cin of
+/// 16–512, N = 36–130 tiles), on OpenBLAS or on this package's C kernels
+/// (CKernels/winograd_gemm*.c), which skip OpenBLAS's per-call packing and beta pass and handle
+/// all components in one call.
 ///
-/// Which is faster depends on OpenBLAS's kernel family and on the direction (kernel rates and the
-/// layers' times: docs/performance.md, "Winograd GEMM kernels" and "2026-12-03 (evening)"):
-/// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in the forward, the input gradient
-///   and the weight gradient — used for all three;
-/// - OpenBLAS SkylakeX/Cooperlake (AVX-512) has small-matrix kernels for these shapes; ours
-///   (AVX-512) are level in the forward and the input gradient — OpenBLAS is kept there — and
-///   faster in the weight gradient, whose AVX-512 kernel works with outer products (dU rows as
-///   vectors along Cin, one transpose of D per component, no lane reductions) and prefetches the
-///   next component's operands.
-/// So the automatic choice is, for the forward and the input gradient (`automatic`): ours with
-/// AVX2 when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families,
-/// OpenBLAS otherwise; for the weight gradient (`automaticWeight`): ours with AVX-512 when the
-/// CPU has it, else as the forward. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
+/// Which is faster depends on OpenBLAS's kernel family, the direction and the shape (kernel
+/// rates and the layers' times: docs/performance.md, "Winograd GEMM kernels", "2026-12-03
+/// (evening)" and "Winograd component GEMMs with weights packed once (2026-12-03 (late))"):
+/// - against OpenBLAS Haswell (AVX2) ours (AVX2) is faster in all three directions;
+/// - with AVX-512, the forward and input gradient for M = Cout ≥ `packedMinimumRows` (64) run a kernel
+///   that reads the transformed weights packed once per call (`prepareWeights`: panels of 8 rows,
+///   k-major, in place) and copies each K × ≤ 48 block of the tiles into an L1 panel, where
+///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
+///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that OpenBLAS (or
+///   ours with AVX2) is kept (`automatic(rows:)`): ours without packing (8 × 32 blocks) was level
+///   with OpenBLAS's Cooperlake kernels there and runs only when requested;
+/// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
+///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
+///   component's operands.
+/// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
+/// it (forward and input gradient from M = 64 rows on: `automatic(rows:)`); else ours with AVX2
+/// when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families; OpenBLAS
+/// otherwise. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides all three directions, and
 /// `DRO_WINOGRAD_GEMM_WEIGHT` (same values) the weight gradient alone, taking precedence (for
 /// measurements; a kernel the CPU lacks falls back to OpenBLAS).
@@ -40,11 +46,33 @@ enum WinogradGEMM {
         getenv(variable).flatMap { Kernel(rawValue: String(cString: $0)) }
     }
 
-    /// The kernel of the forward and input-gradient GEMMs in this process.
+    /// The kernel of the forward and input-gradient GEMMs in this process (for most shapes: see
+    /// `automatic(rows:)`).
     static let automatic: Kernel = {
         choose(requested: requested(overrideVariable), avx2FMA: CPUFeatures.avx2FMA, avx512: CPUFeatures.avx512,
                blasCore: BLASRuntime.coreName)
     }()
+
+    /// The automatic forward / input-gradient kernel of a pass with M = `rows` (`chooseForRows`).
+    static func automatic(rows: Int) -> Kernel {
+        chooseForRows(rows, automatic: automatic, requested: requestedForward != nil,
+                      fallback: choose(requested: nil, avx2FMA: CPUFeatures.avx2FMA, avx512: false,
+                                       blasCore: BLASRuntime.coreName))
+    }
+
+    private static let requestedForward = requested(overrideVariable)
+
+    /// The per-shape rule: an explicit request (`DRO_WINOGRAD_GEMM`) or a non-AVX-512 choice
+    /// stands; the automatic `.avx512` runs from M = `packedMinimumRows` rows on (packed weights)
+    /// and gives way to `fallback` below (OpenBLAS on SkylakeX/Cooperlake, ours with AVX2 on older
+    /// OpenBLAS kernels): at M = 32 the packed kernel lost to OpenBLAS's small-matrix path in the
+    /// 96³ fetal layers (K = 32–64, 48 tiles per chunk), and the unpacked one was not measurably
+    /// faster than OpenBLAS at M = 16 (docs/performance.md, "Winograd component GEMMs with
+    /// weights packed once").
+    static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel) -> Kernel {
+        guard automatic == .avx512, !requested, rows < packedMinimumRows else { return automatic }
+        return fallback
+    }
 
     /// The kernel of the weight-gradient GEMMs in this process.
     static let automaticWeight: Kernel = {
@@ -56,13 +84,40 @@ enum WinogradGEMM {
     /// supports it.
     static func choose(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
         if let requested { return isSupported(requested, avx2FMA: avx2FMA, avx512: avx512) ? requested : .blas }
+        if avx512 { return .avx512 }
         return avx2FMA && !avx512BLASCores.contains(blasCore.lowercased()) ? .avx2 : .blas
     }
 
-    /// The weight-gradient rule: ours with AVX-512 whenever the CPU has it, else `choose`'s.
+    /// The weight-gradient rule: the same as the forward's (both prefer ours with AVX-512).
     static func chooseWeight(requested: Kernel?, avx2FMA: Bool, avx512: Bool, blasCore: String) -> Kernel {
-        if requested == nil && avx512 { return .avx512 }
-        return choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
+        choose(requested: requested, avx2FMA: avx2FMA, avx512: avx512, blasCore: blasCore)
+    }
+
+    /// Fewest rows (M = Cout of the pass) for which the AVX-512 forward reads packed weights (and
+    /// is chosen automatically): with fewer than 8 panels of 8 rows per copied tile block, and
+    /// K = 32 per panel, the copy and the stores weigh too much (M = 32 lost to OpenBLAS in the
+    /// 96³ fetal layers); from M = 64 on it was faster (docs/performance.md, "Winograd component
+    /// GEMMs with weights packed once").
+    /// `DRO_WINOGRAD_PACKED_ROWS=n` lowers (or raises) it, e.g. to 1 with `DRO_WINOGRAD_GEMM=avx512`
+    /// to run every layer of a small network (the PyTorch cross-check's) on the packed kernel.
+    static let packedMinimumRows: Int = getenv(packedRowsVariable).flatMap { Int(String(cString: $0)) } ?? 64
+
+    /// Environment variable that sets `packedMinimumRows` (for checks and measurements).
+    static let packedRowsVariable = "DRO_WINOGRAD_PACKED_ROWS"
+
+    /// Whether `forward(kernel, …)` with M = `cout` reads weights packed by `prepareWeights`.
+    static func readsPackedWeights(_ kernel: Kernel, cout: Int) -> Bool {
+        kernel == .avx512 && cout >= packedMinimumRows
+    }
+
+    /// Brings freshly transformed weights u ([components][cout][cin], row-major) into the layout
+    /// `forward(kernel, …)` reads with these dimensions, in place: the packed panel order where
+    /// `readsPackedWeights`, unchanged otherwise. Call it once after every weight transform, with
+    /// the pass's M = `cout` and K = `cin` (swapped for the input gradient).
+    static func prepareWeights(_ kernel: Kernel, u: UnsafeMutablePointer<Float>, cout: Int, cin: Int,
+                               components: Int = WinogradWeightTransforms.components) {
+        guard readsPackedWeights(kernel, cout: cout) else { return }
+        dro_winograd_pack_weights(u, cout, cin, components)
     }
 
     /// Whether this CPU (and DRO_PORTABLE_KERNELS) allows `kernel`.
@@ -93,8 +148,10 @@ enum WinogradGEMM {
 
     /// For ξ in 0..<components: C_ξ[cout × tiles] = U_ξ[cout × cin] · B_ξ[cin × tiles] (overwrites).
     /// `threads` > 1 splits the components over our workers (`.blasThreads` mode).
-    /// U_ξ row-major at u + ξ·cout·cin; row r of B_ξ at data + r·ld + ξ·xiStride, of C_ξ at
-    /// products + r·ld + ξ·xiStride. The kernel must be supported (`isSupported`).
+    /// U_ξ at u + ξ·cout·cin, row-major, or packed where `readsPackedWeights(kernel, cout:)` (u
+    /// must have been through `prepareWeights` with the same kernel and dimensions); row r of B_ξ
+    /// at data + r·ld + ξ·xiStride, of C_ξ at products + r·ld + ξ·xiStride. The kernel must be
+    /// supported (`isSupported`).
     static func forward(_ kernel: Kernel, u: UnsafePointer<Float>, data: UnsafePointer<Float>,
                         products: UnsafeMutablePointer<Float>, cout: Int, cin: Int, tiles: Int, ld: Int,
                         xiStride: Int, components: Int = WinogradWeightTransforms.components, threads: Int = 1) {
@@ -109,6 +166,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_forward_avx2(u, data, products, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where readsPackedWeights(kernel, cout: cout):
+            dro_winograd_gemm_forward_packed_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .avx512:
             dro_winograd_gemm_forward_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .blas:

@@ -35,9 +35,16 @@ struct WinogradTuning {
     /// with `.blasThreads` (whose 64 GEMMs per chunk are split by component over the workers).
     var gemm: WinogradGEMM.Kernel? = nil
 
-    /// The forward / input-gradient GEMM kernel these settings run.
+    /// The forward / input-gradient GEMM kernel these settings run (for most shapes).
     var gemmKernel: WinogradGEMM.Kernel {
         gemm ?? (threading == .workersOwnChunks ? WinogradGEMM.automatic : .blas)
+    }
+
+    /// The forward / input-gradient GEMM kernel of a pass with M = `rows` (output channels of the
+    /// pass: Cout forward, Cin for the input gradient): `gemmKernel`, with the automatic choice
+    /// refined per shape (`WinogradGEMM.automatic(rows:)`).
+    func gemmKernel(rows: Int) -> WinogradGEMM.Kernel {
+        gemm == nil && threading == .workersOwnChunks ? WinogradGEMM.automatic(rows: rows) : gemmKernel
     }
 
     /// The weight-gradient GEMM kernel these settings run (`gemm` sets all directions).

@@ -172,7 +172,7 @@ final class WinogradBenchmarkTests: XCTestCase {
                 fixedAssignment: false,
                 transformIn: { _, _, _, _, _ in },
                 gemms: { tiles, buffers in
-                    WinogradGEMM.forward(tuning.gemmKernel, u: u, data: buffers.data, products: buffers.products,
+                    WinogradGEMM.forward(tuning.gemmKernel(rows: cout), u: u, data: buffers.data, products: buffers.products,
                                          cout: cout, cin: cin, tiles: tiles, ld: ld, xiStride: xiStride)
                 },
                 transformOut: { _, _, _, _, _ in })

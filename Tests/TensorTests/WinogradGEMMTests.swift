@@ -47,8 +47,14 @@ final class WinogradGEMMTests: XCTestCase {
             let u = floats(randomDoubles(Self.components * cout * cin, seed: seed))
             let data = floats(randomDoubles(cin * l.ld, seed: seed + 1000))
             var products = [Float](repeating: Self.sentinel, count: cout * l.ld)
+            // The kernel's own layout of U (packed in place where it reads packed weights).
+            var prepared = u
+            prepared.withUnsafeMutableBufferPointer {
+                WinogradGEMM.prepareWeights(kernel, u: $0.baseAddress!, cout: cout, cin: cin,
+                                            components: Self.components)
+            }
             products.withUnsafeMutableBufferPointer { c in
-                WinogradGEMM.forward(kernel, u: u, data: data, products: c.baseAddress!, cout: cout, cin: cin,
+                WinogradGEMM.forward(kernel, u: prepared, data: data, products: c.baseAddress!, cout: cout, cin: cin,
                                      tiles: tiles, ld: l.ld, xiStride: l.xiStride, components: Self.components)
             }
             var written = Set<Int>()
@@ -147,11 +153,16 @@ final class WinogradGEMMTests: XCTestCase {
     func testBLASForward() { checkForward(.blas) }
     func testBLASWeight() { checkWeight(.blas) }
 
+    /// The forward / input-gradient rule: ours with AVX-512 wherever the CPU has it (also against
+    /// OpenBLAS's AVX-512 kernels), else ours with AVX2 unless OpenBLAS runs AVX-512 kernels.
     func testAutomaticChoice() {
-        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "Haswell"), .avx2)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "Haswell"), .avx512)
         XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: false, blasCore: "Prescott"), .avx2)
-        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "Cooperlake"), .blas)
-        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "SkylakeX"), .blas)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "Cooperlake"), .avx512)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: true, blasCore: "SkylakeX"), .avx512)
+        XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: true, avx512: false, blasCore: "SkylakeX"), .blas)
+        XCTAssertEqual(WinogradGEMM.choose(requested: .blas, avx2FMA: true, avx512: true, blasCore: "Cooperlake"),
+                       .blas)
         XCTAssertEqual(WinogradGEMM.choose(requested: nil, avx2FMA: false, avx512: false, blasCore: "Haswell"), .blas)
         XCTAssertEqual(WinogradGEMM.choose(requested: .avx512, avx2FMA: true, avx512: true, blasCore: "Haswell"),
                        .avx512)
@@ -159,8 +170,9 @@ final class WinogradGEMMTests: XCTestCase {
                        .blas, "a kernel the CPU lacks must fall back to OpenBLAS")
     }
 
-    /// The weight gradient's rule: ours with AVX-512 wherever the CPU has it (also against
-    /// OpenBLAS's AVX-512 kernels), else the forward's rule; a request wins when supported.
+    /// The weight gradient's rule (the forward's): ours with AVX-512 wherever the CPU has it (also
+    /// against OpenBLAS's AVX-512 kernels), else ours with AVX2 or OpenBLAS; a request wins when
+    /// supported.
     func testAutomaticWeightChoice() {
         XCTAssertEqual(WinogradGEMM.chooseWeight(requested: nil, avx2FMA: true, avx512: true, blasCore: "Cooperlake"),
                        .avx512)

@@ -121,12 +121,14 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
     assert kernels["winograd_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
     assert kernels["winograd_f43_transforms"] == ("avx512" if avx512 else "avx2" if avx2 else "swift")
     openblas_avx512 = report["openblas_core"].lower() in {"skylakex", "cooperlake", "sapphirerapids"}
-    assert kernels["winograd_gemm"] == ("avx2" if avx2 and not openblas_avx512 else "blas")
-    # The weight gradient runs the package's AVX-512 outer-product kernel wherever AVX-512 exists.
-    assert kernels["winograd_gemm_weight"] == ("avx512" if avx512 else kernels["winograd_gemm"])
+    # The Winograd GEMMs run the package's AVX-512 kernels wherever AVX-512 exists (forward and
+    # input gradient with packed weights, weight gradient with outer products), else its AVX2
+    # kernels unless OpenBLAS runs AVX-512 kernels.
+    assert kernels["winograd_gemm"] == ("avx512" if avx512 else "avx2" if avx2 and not openblas_avx512 else "blas")
+    assert kernels["winograd_gemm_weight"] == kernels["winograd_gemm"]
     if avx2:
         pinned = core_report(OPENBLAS_CORETYPE="Haswell")["kernels"]
-        assert pinned["winograd_gemm"] == "avx2"
+        assert pinned["winograd_gemm"] == ("avx512" if avx512 else "avx2")
 
     # The Winograd tile (F(2,3) or F(4,3)) is chosen per layer, not by the CPU; DRO_WINOGRAD_TILE
     # forces one.

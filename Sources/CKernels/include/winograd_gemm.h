@@ -19,6 +19,17 @@ void dro_winograd_gemm_forward_avx512(const float *u, const float *data, float *
                                       long cout, long cin, long tiles, long ld, long xi_stride,
                                       long components);
 
+/// Packs, in place, every component's U_ξ [cout × cin] (row-major, contiguous at u + ξ·cout·cin)
+/// into the panel order of `dro_winograd_gemm_forward_packed_avx512`: panels of 8 rows (the last
+/// one mr = cout mod 8 rows), each stored k-major (element (r, k) of the panel starting at row i
+/// at u + ξ·cout·cin + i·cin + k·mr + r). Same size; portable C.
+void dro_winograd_pack_weights(float *u, long cout, long cin, long components);
+
+/// As `dro_winograd_gemm_forward_avx512`, with U packed by `dro_winograd_pack_weights`.
+void dro_winograd_gemm_forward_packed_avx512(const float *packed, const float *data, float *products,
+                                             long cout, long cin, long tiles, long ld, long xi_stride,
+                                             long components);
+
 /// Weight gradient: for ξ in 0..<components,
 ///   dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ   (accumulates)
 /// with dU_ξ row-major and contiguous at `du + ξ·cout·cin`, P_ξ at `products`, D_ξ at `data`.
