@@ -12,7 +12,8 @@
 // registers; the weight gradient sums, per (≤ 4 input channels × 4 taps of one co), x · dy_tap
 // lane-wise over a chunk of rows, then reduces the lanes into Double partials (fixed order).
 //
-// Pointwise head (cout ≤ 8): the forward keeps cout × 32 voxels in registers and streams x once;
+// Pointwise head (cout ≤ 16): the forward keeps cout × 32 voxels (cout ≤ 8) or cout × 16 voxels
+// (9…16: two vectors per channel would not fit the 32 registers) in registers and streams x once;
 // the backward computes dx, dW and db in one pass over x and dy, per chunk of 4096 voxels
 // (the chunk of dy, ≤ 128 KB, stays in L2 while every input channel's 16 KB run passes: long
 // runs per x stream plus a software prefetch 2 KB ahead; with 512-voxel chunks perf put a third
@@ -33,7 +34,7 @@
 #define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
-enum { LANES = 16, CT_COB = 8, CT_CIB = 16, CT_DW_CIB = 4, PW_CHUNK = 4096 };
+enum { LANES = 16, CT_COB = 8, CT_CIB = 16, CT_DW_CIB = 4, PW_CHUNK = 4096, PW_MAX_COUT = 16 };
 
 /// Mask of the first `valid` lanes (clamped to 0…LANES).
 AVX512_INLINE __mmask16 lane_mask(long valid) {
@@ -251,29 +252,32 @@ void dro_convtranspose_backward_avx512(const float *x, const float *w, const flo
 
 // MARK: pointwise (1×1×1) head
 
-AVX512_INLINE void pw_forward_block(const int C, const float *x, const float *w, const float *bias, float *y,
-                                    long cin, long voxels, long v0, long v1) {
-    for (long v = v0; v < v1; v += 2 * LANES) {
-        const __mmask16 m0 = lane_mask(v1 - v), m1 = lane_mask(v1 - v - LANES);
-        __m512 a0[8], a1[8];
-        for (int c = 0; c < C; c++) a0[c] = a1[c] = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+/// Output channels [0, C) of voxels [v0, v1), VB vectors of 16 voxels per step: C·VB
+/// accumulators + VB x vectors in registers (C ≤ 8: VB = 2, ≤ 18 registers; 9 ≤ C ≤ 16: VB = 1,
+/// ≤ 17 — two vectors would need 2·16 + 2 > 32). Every output is bias + Σ_ci w·x in ci order
+/// with FMA whatever VB: the block shape changes no bit.
+AVX512_INLINE void pw_forward_block(const int C, const int VB, const float *x, const float *w, const float *bias,
+                                    float *y, long cin, long voxels, long v0, long v1) {
+    for (long v = v0; v < v1; v += VB * LANES) {
+        __mmask16 m[2];
+        __m512 a[2][PW_MAX_COUT];
+        for (int b = 0; b < VB; b++) m[b] = lane_mask(v1 - v - b * LANES);
+        for (int c = 0; c < C; c++)
+            for (int b = 0; b < VB; b++) a[b][c] = _mm512_set1_ps(bias ? bias[c] : 0.0f);
         for (long ci = 0; ci < cin; ci++) {
-            const __m512 x0 = _mm512_maskz_loadu_ps(m0, x + ci * voxels + v);
-            const __m512 x1 = _mm512_maskz_loadu_ps(m1, x + ci * voxels + v + LANES);
+            __m512 xv[2];
+            for (int b = 0; b < VB; b++) xv[b] = _mm512_maskz_loadu_ps(m[b], x + ci * voxels + v + b * LANES);
             for (int c = 0; c < C; c++) {
                 const __m512 wv = _mm512_set1_ps(w[c * cin + ci]);
-                a0[c] = _mm512_fmadd_ps(wv, x0, a0[c]);
-                a1[c] = _mm512_fmadd_ps(wv, x1, a1[c]);
+                for (int b = 0; b < VB; b++) a[b][c] = _mm512_fmadd_ps(wv, xv[b], a[b][c]);
             }
         }
         for (int c = 0; c < C; c++) {
             float *out = y + c * voxels + v;
-            if (m1 == 0xFFFF && ((uintptr_t)out & 63) == 0) {
-                _mm512_stream_ps(out, a0[c]);
-                _mm512_stream_ps(out + LANES, a1[c]);
+            if (m[VB - 1] == 0xFFFF && ((uintptr_t)out & 63) == 0) {
+                for (int b = 0; b < VB; b++) _mm512_stream_ps(out + b * LANES, a[b][c]);
             } else {
-                _mm512_mask_storeu_ps(out, m0, a0[c]);
-                _mm512_mask_storeu_ps(out + LANES, m1, a1[c]);
+                for (int b = 0; b < VB; b++) _mm512_mask_storeu_ps(out + b * LANES, m[b], a[b][c]);
             }
         }
     }
@@ -283,9 +287,11 @@ AVX512
 void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
                                   long cin, long cout, long voxels, long v0, long v1) {
     switch (cout) {
-#define PW_FWD_CASE(k) case k: pw_forward_block(k, x, w, bias, y, cin, voxels, v0, v1); break;
-        PW_FWD_CASE(1) PW_FWD_CASE(2) PW_FWD_CASE(3) PW_FWD_CASE(4)
-        PW_FWD_CASE(5) PW_FWD_CASE(6) PW_FWD_CASE(7) PW_FWD_CASE(8)
+#define PW_FWD_CASE(k, vb) case k: pw_forward_block(k, vb, x, w, bias, y, cin, voxels, v0, v1); break;
+        PW_FWD_CASE(1, 2) PW_FWD_CASE(2, 2) PW_FWD_CASE(3, 2) PW_FWD_CASE(4, 2)
+        PW_FWD_CASE(5, 2) PW_FWD_CASE(6, 2) PW_FWD_CASE(7, 2) PW_FWD_CASE(8, 2)
+        PW_FWD_CASE(9, 1) PW_FWD_CASE(10, 1) PW_FWD_CASE(11, 1) PW_FWD_CASE(12, 1)
+        PW_FWD_CASE(13, 1) PW_FWD_CASE(14, 1) PW_FWD_CASE(15, 1) PW_FWD_CASE(16, 1)
 #undef PW_FWD_CASE
     }
     _mm_sfence();
@@ -305,8 +311,8 @@ AVX512_INLINE void pw_backward_block(const int C, const float *x, const float *w
             }
         }
         for (long ci = 0; ci < cin; ci++) {
-            __m512 acc[8];
-            __m512 wv[8];
+            __m512 acc[PW_MAX_COUT];
+            __m512 wv[PW_MAX_COUT];
             for (int c = 0; c < C; c++) { acc[c] = _mm512_setzero_ps(); wv[c] = _mm512_set1_ps(w[c * cin + ci]); }
             const float *xr = x + ci * voxels;
             float *dxr = dx ? dx + ci * voxels : 0;
@@ -340,6 +346,8 @@ void dro_pointwise_backward_avx512(const float *x, const float *w, const float *
 #define PW_BWD_CASE(k) case k: pw_backward_block(k, x, w, dy, dx, accumulate, dwPartial, dbPartial, cin, voxels, v0, v1); break;
         PW_BWD_CASE(1) PW_BWD_CASE(2) PW_BWD_CASE(3) PW_BWD_CASE(4)
         PW_BWD_CASE(5) PW_BWD_CASE(6) PW_BWD_CASE(7) PW_BWD_CASE(8)
+        PW_BWD_CASE(9) PW_BWD_CASE(10) PW_BWD_CASE(11) PW_BWD_CASE(12)
+        PW_BWD_CASE(13) PW_BWD_CASE(14) PW_BWD_CASE(15) PW_BWD_CASE(16)
 #undef PW_BWD_CASE
     }
     _mm_sfence();

@@ -12,8 +12,9 @@ import Darwin
 /// Runs on an AVX-512 CPU (without `DRO_PORTABLE_KERNELS=1`) for ≤ `directMaximumOutChannels`
 /// output channels unless `DRO_HEAD=gemm`; the GEMM path stays the fallback.
 extension Conv3d {
-    /// At most this many output channels (the kernels' register blocks: 8 × 2 vectors).
-    public static let directMaximumOutChannels = 8
+    /// At most this many output channels (the kernels' register blocks: ≤ 8 channels × 2
+    /// vectors, 9…16 channels × 1 vector; the fetal network's 9 classes take the second).
+    public static let directMaximumOutChannels = 16
 
     /// `DRO_HEAD=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md).
     static let headForcedGEMM: Bool = (getenv("DRO_HEAD").map { String(cString: $0) }) == "gemm"

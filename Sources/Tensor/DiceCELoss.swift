@@ -61,31 +61,10 @@ public struct DiceCELoss: Sendable {
         }
         let count = batch * classes * voxels
         let p = gradient ?? workspace.buffer(DiceCELoss.slot, count: count)
-        ChannelSoftmax.forward(x: logits, p: p, batch: batch, channels: classes, voxels: voxels, threads: threads)
-
         // Per-sample sums: intersection Σp·y, Σp, Σy per class; Σ −log p_y.
-        var inter = [Double](repeating: 0, count: batch * classes)
-        var sumP = inter, sumY = inter
-        var ce = [Double](repeating: 0, count: batch)
-        for n in 0..<batch {
-            let ps = p + n * classes * voxels, ls = labels + n * voxels, xs = logits + n * classes * voxels
-            for c in 0..<classes {
-                sumP[n * classes + c] = Reduce.sum(ps + c * voxels, count: voxels)
-            }
-            var nll = 0.0
-            for v in 0..<voxels {
-                let y = Int(ls[v])
-                inter[n * classes + y] += Double(ps[y * voxels + v])
-                sumY[n * classes + y] += 1
-                // −log p_y from the logits (log-sum-exp), not from the rounded p.
-                var m = xs[v]
-                for c in 1..<classes { m = max(m, xs[c * voxels + v]) }
-                var s = 0.0
-                for c in 0..<classes { s += exp(Double(xs[c * voxels + v] - m)) }
-                nll += log(s) - Double(xs[y * voxels + v] - m)
-            }
-            ce[n] = nll / Double(voxels)
-        }
+        let (inter, sumP, sumY, nllSum) = Self.softmaxStatistics(logits: logits, labels: labels, p: p, batch: batch,
+                                                                  classes: classes, voxels: voxels, threads: threads)
+        let ce = (0..<batch).map { nllSum[$0] / Double(voxels) }
         let fg = Double(classes - 1)
         func dice(_ i: Double, _ sp: Double, _ sy: Double) -> Double { (2 * i + smooth) / max(sp + sy + smooth, 1e-8) }
         var sampleDice = [Double](repeating: 0, count: batch)
@@ -131,6 +110,63 @@ public struct DiceCELoss: Sendable {
                           coefY: coefY, coefP: coefP, threads: threads)
         }
         return Output(loss: loss, perSample: perSample, perSampleDice: sampleDice, perSampleCrossEntropy: ce)
+    }
+
+    /// Voxels per block of `softmaxStatistics` (a fixed split: the sums do not depend on the
+    /// thread count).
+    static let statisticsBlock = 4096
+
+    /// p = softmax over classes of the logits (OVERWRITTEN, as `ChannelSoftmax.forward`: the same
+    /// Float operations in the same order) and, in the same pass, per sample and class
+    /// Σ_v p·y, Σ_v p, Σ_v y, and per sample Σ_v −log p_y = log Σ_c exp(x_c − m) − (x_y − m) (from
+    /// the logits, not from the rounded p). Each block of `statisticsBlock` voxels sums in Double,
+    /// blocks are added in order: the same bits for any thread count.
+    static func softmaxStatistics(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, p: UnsafeMutablePointer<Float>,
+                                  batch: Int, classes: Int, voxels: Int, threads: Int)
+        -> (inter: [Double], sumP: [Double], sumY: [Double], nll: [Double]) {
+        let blocks = (voxels + statisticsBlock - 1) / statisticsBlock, stride = 3 * classes + 1
+        var inter = [Double](repeating: 0, count: batch * classes), sumP = inter, sumY = inter
+        var nll = [Double](repeating: 0, count: batch)
+        guard voxels > 0 else { return (inter, sumP, sumY, nll) }
+        let partials = UnsafeMutablePointer<Double>.allocate(capacity: batch * blocks * stride)
+        defer { partials.deallocate() }
+        Parallel.forEach(0..<(batch * blocks), threads: threads) { items in
+            for item in items {
+                let n = item / blocks, b = item % blocks
+                let xs = logits + n * classes * voxels, ps = p + n * classes * voxels, ls = labels + n * voxels
+                // [Σ p·y (classes), Σ p (classes), Σ y (classes), Σ −log p_y]
+                let acc = partials + item * stride
+                acc.initialize(repeating: 0, count: stride)
+                for v in (b * statisticsBlock)..<min(voxels, (b + 1) * statisticsBlock) {
+                    var m = xs[v]
+                    for c in 1..<classes { m = max(m, xs[c * voxels + v]) }
+                    var s: Float = 0
+                    for c in 0..<classes { let e = expf(xs[c * voxels + v] - m); ps[c * voxels + v] = e; s += e }
+                    let inv = 1 / s
+                    for c in 0..<classes {
+                        let q = ps[c * voxels + v] * inv
+                        ps[c * voxels + v] = q
+                        acc[classes + c] += Double(q)
+                    }
+                    let y = Int(ls[v])
+                    acc[y] += Double(ps[y * voxels + v])
+                    acc[2 * classes + y] += 1
+                    acc[3 * classes] += log(Double(s)) - Double(xs[y * voxels + v] - m)
+                }
+            }
+        }
+        for n in 0..<batch {
+            for b in 0..<blocks {
+                let acc = partials + (n * blocks + b) * stride
+                for c in 0..<classes {
+                    inter[n * classes + c] += acc[c]
+                    sumP[n * classes + c] += acc[classes + c]
+                    sumY[n * classes + c] += acc[2 * classes + c]
+                }
+                nll[n] += acc[3 * classes]
+            }
+        }
+        return (inter, sumP, sumY, nll)
     }
 
     /// In place on p: dz_c = p_c·(g_c − Σ_k p_k g_k) + ceScale·(p_c − y_c), with the Dice gradient
