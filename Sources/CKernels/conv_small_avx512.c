@@ -12,7 +12,8 @@
 // registers; the weight gradient sums, per (≤ 4 input channels × 4 taps of one co), x · dy_tap
 // lane-wise over a chunk of rows, then reduces the lanes into Double partials (fixed order).
 //
-// Pointwise head (cout ≤ 16): the forward keeps cout × 16 voxels in registers and streams x once;
+// Pointwise head (cout ≤ 16): the forward keeps cout × 32 (cout ≤ 4) or cout × 16 voxels in
+// registers and streams x once;
 // the backward computes dx, dW and db in one pass over x and dy, per chunk of 4096 voxels
 // (the chunk of dy, ≤ 256 KB, stays in L2 while every input channel's 16 KB run passes: long
 // runs per x stream plus a software prefetch 2 KB ahead; with 512-voxel chunks perf put a third
@@ -251,26 +252,37 @@ void dro_convtranspose_backward_avx512(const float *x, const float *w, const flo
 
 // MARK: pointwise (1×1×1) head
 
-/// Output channels [0, C) of voxels [v0, v1), 16 voxels per step: C accumulators + one x vector
-/// in registers (≤ 17 for C = 16), x of each input channel prefetched 2 KB ahead (cin separate
-/// streams, more than the hardware prefetchers follow). Measured against two vectors per channel
-/// without the prefetch (the first version, C ≤ 8): forward 0.55–0.6× at C = 4, 8, 9 (thread CPU
-/// time, docs/performance.md). Every output is bias + Σ_ci w·x in ci order with FMA.
-AVX512_INLINE void pw_forward_block(const int C, const float *x, const float *w, const float *bias,
+/// Output channels [0, C) of voxels [v0, v1), VB vectors of 16 voxels per step: C·VB accumulators
+/// + VB x vectors in registers. C ≥ 5: VB = 1 (≤ 17 registers at C = 16) with x of each input
+/// channel prefetched 2 KB ahead (cin separate streams, more than the hardware prefetchers
+/// follow): 0.6× the two-vector loop without prefetch at C = 8, 9 (cin 32, 96³, thread CPU time).
+/// C ≤ 4: VB = 2 without prefetch, the first version, which stayed faster on the reference
+/// network's head (16 → 4 at 64³: the one-vector loop measured 1.17–1.26× there). Every output is
+/// bias + Σ_ci w·x in ci order with FMA whatever VB.
+AVX512_INLINE void pw_forward_block(const int C, const int VB, const float *x, const float *w, const float *bias,
                                     float *y, long cin, long voxels, long v0, long v1) {
-    for (long v = v0; v < v1; v += LANES) {
-        const __mmask16 m = lane_mask(v1 - v);
-        __m512 a[PW_MAX_COUT];
-        for (int c = 0; c < C; c++) a[c] = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+    for (long v = v0; v < v1; v += VB * LANES) {
+        __mmask16 m[2];
+        __m512 a[2][PW_MAX_COUT];
+        for (int b = 0; b < VB; b++) m[b] = lane_mask(v1 - v - b * LANES);
+        for (int c = 0; c < C; c++)
+            for (int b = 0; b < VB; b++) a[b][c] = _mm512_set1_ps(bias ? bias[c] : 0.0f);
         for (long ci = 0; ci < cin; ci++) {
-            __builtin_prefetch(x + ci * voxels + v + PW_PREFETCH, 0, 3);
-            const __m512 xv = _mm512_maskz_loadu_ps(m, x + ci * voxels + v);
-            for (int c = 0; c < C; c++) a[c] = _mm512_fmadd_ps(_mm512_set1_ps(w[c * cin + ci]), xv, a[c]);
+            __m512 xv[2];
+            if (VB == 1) __builtin_prefetch(x + ci * voxels + v + PW_PREFETCH, 0, 3);
+            for (int b = 0; b < VB; b++) xv[b] = _mm512_maskz_loadu_ps(m[b], x + ci * voxels + v + b * LANES);
+            for (int c = 0; c < C; c++) {
+                const __m512 wv = _mm512_set1_ps(w[c * cin + ci]);
+                for (int b = 0; b < VB; b++) a[b][c] = _mm512_fmadd_ps(wv, xv[b], a[b][c]);
+            }
         }
         for (int c = 0; c < C; c++) {
             float *out = y + c * voxels + v;
-            if (m == 0xFFFF && ((uintptr_t)out & 63) == 0) _mm512_stream_ps(out, a[c]);
-            else _mm512_mask_storeu_ps(out, m, a[c]);
+            if (m[VB - 1] == 0xFFFF && ((uintptr_t)out & 63) == 0) {
+                for (int b = 0; b < VB; b++) _mm512_stream_ps(out + b * LANES, a[b][c]);
+            } else {
+                for (int b = 0; b < VB; b++) _mm512_mask_storeu_ps(out + b * LANES, m[b], a[b][c]);
+            }
         }
     }
 }
@@ -279,11 +291,11 @@ AVX512
 void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
                                   long cin, long cout, long voxels, long v0, long v1) {
     switch (cout) {
-#define PW_FWD_CASE(k) case k: pw_forward_block(k, x, w, bias, y, cin, voxels, v0, v1); break;
-        PW_FWD_CASE(1) PW_FWD_CASE(2) PW_FWD_CASE(3) PW_FWD_CASE(4)
-        PW_FWD_CASE(5) PW_FWD_CASE(6) PW_FWD_CASE(7) PW_FWD_CASE(8)
-        PW_FWD_CASE(9) PW_FWD_CASE(10) PW_FWD_CASE(11) PW_FWD_CASE(12)
-        PW_FWD_CASE(13) PW_FWD_CASE(14) PW_FWD_CASE(15) PW_FWD_CASE(16)
+#define PW_FWD_CASE(k, vb) case k: pw_forward_block(k, vb, x, w, bias, y, cin, voxels, v0, v1); break;
+        PW_FWD_CASE(1, 2) PW_FWD_CASE(2, 2) PW_FWD_CASE(3, 2) PW_FWD_CASE(4, 2)
+        PW_FWD_CASE(5, 1) PW_FWD_CASE(6, 1) PW_FWD_CASE(7, 1) PW_FWD_CASE(8, 1)
+        PW_FWD_CASE(9, 1) PW_FWD_CASE(10, 1) PW_FWD_CASE(11, 1) PW_FWD_CASE(12, 1)
+        PW_FWD_CASE(13, 1) PW_FWD_CASE(14, 1) PW_FWD_CASE(15, 1) PW_FWD_CASE(16, 1)
 #undef PW_FWD_CASE
     }
     _mm_sfence();
