@@ -27,8 +27,11 @@ public enum UNetDump {
     public static let anisotropicSpatial = [6, 12, 20]
 
     public static func write(to dir: String, threads: Int, algorithm: ConvAlgorithm = .auto, seed: UInt64 = 7,
-                             anisotropic: Bool = false) throws -> String {
-        let options = anisotropic ? anisotropicOptions : options
+                             anisotropic: Bool = false, classes: Int? = nil) throws -> String {
+        // `classes`: another head width (`dro-bench unet --dump DIR --classes 9`: the fetal
+        // network's 9 classes, the direct head's one-vector block); nil keeps 3.
+        var options = anisotropic ? anisotropicOptions : options
+        if let classes { options.classes = classes }
         let spatial = anisotropic ? anisotropicSpatial : spatial
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed)

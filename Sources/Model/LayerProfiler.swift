@@ -41,6 +41,11 @@ public final class LayerProfiler {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// Times a pass outside the network (the benchmark's loss and optimizer step) as its own row.
+    public func time<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        try measure(name, kind: .other, flops: 0, body)
+    }
+
     func measure<T>(_ name: String, kind: Kind, flops: Double, path: String = "", geometry: Conv3dGeometry? = nil,
                     inputGradient: Bool = false, _ body: () throws -> T) rethrows -> T {
         let t0 = now()

@@ -27,7 +27,7 @@ public enum KernelChoice {
     /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift),
     /// "winograd_f43_transforms" (avx512 | avx2 | swift, chosen as winograd_transforms),
     /// "conv_transpose" (2×2×2 transposed convs with rows ≥ 16: avx512 direct | gemm; `DRO_CONVT`),
-    /// "pointwise_head" (1×1×1 convs of ≤ 8 output channels: avx512 direct | gemm; `DRO_HEAD`),
+    /// "pointwise_head" (1×1×1 convs of ≤ 16 output channels: avx512 direct | gemm; `DRO_HEAD`),
     /// "first_layer_weight_gradient" (Cin = 1 layer's dW: avx512 | avx2 | swift; `DRO_CONV1CH`),
     /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
     public static var summary: [String: String] {

@@ -8,12 +8,14 @@ import Darwin
 /// 1×1×1 convolutions with few output channels (the U-Net's head and deep-supervision heads:
 /// features → classes) with the direct AVX-512 kernels of `CKernels/conv_small_avx512.c` instead
 /// of GEMMs with M = classes rows (no GEMM shape: 8–11 % of peak). Forward: classes × 32 voxels
-/// in registers, x streamed once. Backward: dx, dW and dbias in one pass over x and dy.
+/// (≤ 4 classes) or × 16 voxels (5…16) in registers, x streamed once. Backward: dx, dW and dbias
+/// in one pass over x and dy, input channels in pairs.
 /// Runs on an AVX-512 CPU (without `DRO_PORTABLE_KERNELS=1`) for ≤ `directMaximumOutChannels`
 /// output channels unless `DRO_HEAD=gemm`; the GEMM path stays the fallback.
 extension Conv3d {
-    /// At most this many output channels (the kernels' register blocks: 8 × 2 vectors).
-    public static let directMaximumOutChannels = 8
+    /// At most this many output channels (the forward's register block of 16 channels × one
+    /// vector, the backward's 2 × 16 accumulators; the fetal network has 9 classes).
+    public static let directMaximumOutChannels = 16
 
     /// `DRO_HEAD=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md).
     static let headForcedGEMM: Bool = (getenv("DRO_HEAD").map { String(cString: $0) }) == "gemm"

@@ -39,7 +39,7 @@ public enum Conv3d {
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, kD, kH, kW], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
     /// Name of the kernel `forward` runs for g, for profiles: "direct-avx512" (1×1×1 with
-    /// ≤ 8 output channels on an AVX-512 CPU, `Conv3d+Pointwise.swift`), "sgemm" (other 1×1×1), "direct-avx2"
+    /// ≤ 16 output channels on an AVX-512 CPU, `Conv3d+Pointwise.swift`), "sgemm" (other 1×1×1), "direct-avx2"
     /// (Cin = 1 stride 1 on an AVX2 CPU), "im2col-avx2+sgemm" (stride 2 on an AVX2 CPU) or
     /// "im2col+sgemm".
     public static func kernelName(_ g: Conv3dGeometry) -> String {

@@ -61,31 +61,10 @@ public struct DiceCELoss: Sendable {
         }
         let count = batch * classes * voxels
         let p = gradient ?? workspace.buffer(DiceCELoss.slot, count: count)
-        ChannelSoftmax.forward(x: logits, p: p, batch: batch, channels: classes, voxels: voxels, threads: threads)
-
         // Per-sample sums: intersection Σp·y, Σp, Σy per class; Σ −log p_y.
-        var inter = [Double](repeating: 0, count: batch * classes)
-        var sumP = inter, sumY = inter
-        var ce = [Double](repeating: 0, count: batch)
-        for n in 0..<batch {
-            let ps = p + n * classes * voxels, ls = labels + n * voxels, xs = logits + n * classes * voxels
-            for c in 0..<classes {
-                sumP[n * classes + c] = Reduce.sum(ps + c * voxels, count: voxels)
-            }
-            var nll = 0.0
-            for v in 0..<voxels {
-                let y = Int(ls[v])
-                inter[n * classes + y] += Double(ps[y * voxels + v])
-                sumY[n * classes + y] += 1
-                // −log p_y from the logits (log-sum-exp), not from the rounded p.
-                var m = xs[v]
-                for c in 1..<classes { m = max(m, xs[c * voxels + v]) }
-                var s = 0.0
-                for c in 0..<classes { s += exp(Double(xs[c * voxels + v] - m)) }
-                nll += log(s) - Double(xs[y * voxels + v] - m)
-            }
-            ce[n] = nll / Double(voxels)
-        }
+        let (inter, sumP, sumY, nllSum) = Self.softmaxStatistics(logits: logits, labels: labels, p: p, batch: batch,
+                                                                  classes: classes, voxels: voxels, threads: threads)
+        let ce = (0..<batch).map { nllSum[$0] / Double(voxels) }
         let fg = Double(classes - 1)
         func dice(_ i: Double, _ sp: Double, _ sy: Double) -> Double { (2 * i + smooth) / max(sp + sy + smooth, 1e-8) }
         var sampleDice = [Double](repeating: 0, count: batch)
@@ -133,29 +112,124 @@ public struct DiceCELoss: Sendable {
         return Output(loss: loss, perSample: perSample, perSampleDice: sampleDice, perSampleCrossEntropy: ce)
     }
 
+    /// Voxels per block of `softmaxStatistics` (a fixed split: the sums do not depend on the
+    /// thread count).
+    static let statisticsBlock = 4096
+
+    /// p = softmax over classes of the logits (OVERWRITTEN; the Float operations of
+    /// `ChannelSoftmax.forward`) and, in the same pass, per sample and class Σ_v p·y, Σ_v p, Σ_v y,
+    /// and per sample Σ_v −log p_y = log Σ_c exp(x_c − m) − (x_y − m) (from the logits, not from
+    /// the rounded p). Runs of `tile` voxels class by class (loops over voxels the compiler
+    /// vectorises, instead of one voxel's classes at a time); Σ p in Float over a run, then Double.
+    /// Each block of `statisticsBlock` voxels sums in Double, blocks are added in order: the same
+    /// bits for any thread count.
+    static func softmaxStatistics(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, p: UnsafeMutablePointer<Float>,
+                                  batch: Int, classes: Int, voxels: Int, threads: Int)
+        -> (inter: [Double], sumP: [Double], sumY: [Double], nll: [Double]) {
+        let blocks = (voxels + statisticsBlock - 1) / statisticsBlock, stride = 3 * classes + 1
+        var inter = [Double](repeating: 0, count: batch * classes), sumP = inter, sumY = inter
+        var nll = [Double](repeating: 0, count: batch)
+        guard voxels > 0 else { return (inter, sumP, sumY, nll) }
+        let partials = UnsafeMutablePointer<Double>.allocate(capacity: batch * blocks * stride)
+        defer { partials.deallocate() }
+        Parallel.forEach(0..<(batch * blocks), threads: threads) { items in
+            // Per run: the running max, then the sum of exponentials, per voxel.
+            let mx = UnsafeMutablePointer<Float>.allocate(capacity: 3 * tile)
+            defer { mx.deallocate() }
+            let sum = mx + tile, inv = mx + 2 * tile
+            for item in items {
+                let n = item / blocks, b = item % blocks
+                let xs = logits + n * classes * voxels, ps = p + n * classes * voxels, ls = labels + n * voxels
+                // [Σ p·y (classes), Σ p (classes), Σ y (classes), Σ −log p_y]
+                let acc = partials + item * stride
+                acc.initialize(repeating: 0, count: stride)
+                var v0 = b * statisticsBlock
+                let end = min(voxels, (b + 1) * statisticsBlock)
+                while v0 < end {
+                    let t = min(tile, end - v0)
+                    let x0 = xs + v0, p0 = ps + v0
+                    for i in 0..<t { mx[i] = x0[i] }
+                    for c in 1..<classes {
+                        let xc = x0 + c * voxels
+                        for i in 0..<t { mx[i] = max(mx[i], xc[i]) }
+                    }
+                    for i in 0..<t { sum[i] = 0 }
+                    for c in 0..<classes {
+                        let xc = x0 + c * voxels, pc = p0 + c * voxels
+                        for i in 0..<t { let e = expf(xc[i] - mx[i]); pc[i] = e; sum[i] += e }
+                    }
+                    for i in 0..<t { inv[i] = 1 / sum[i] }
+                    for c in 0..<classes {
+                        let pc = p0 + c * voxels
+                        var sp: Float = 0
+                        for i in 0..<t { let q = pc[i] * inv[i]; pc[i] = q; sp += q }
+                        acc[classes + c] += Double(sp)
+                    }
+                    var nl = 0.0
+                    for i in 0..<t {
+                        let y = Int(ls[v0 + i])
+                        acc[y] += Double(p0[y * voxels + i])
+                        acc[2 * classes + y] += 1
+                        nl += log(Double(sum[i])) - Double(x0[y * voxels + i] - mx[i])
+                    }
+                    acc[3 * classes] += nl
+                    v0 += t
+                }
+            }
+        }
+        for n in 0..<batch {
+            for b in 0..<blocks {
+                let acc = partials + (n * blocks + b) * stride
+                for c in 0..<classes {
+                    inter[n * classes + c] += acc[c]
+                    sumP[n * classes + c] += acc[classes + c]
+                    sumY[n * classes + c] += acc[2 * classes + c]
+                }
+                nll[n] += acc[3 * classes]
+            }
+        }
+        return (inter, sumP, sumY, nll)
+    }
+
+    /// Voxels per run of the loss passes (their per-voxel scratch stays in L1).
+    static let tile = 256
+
     /// In place on p: dz_c = p_c·(g_c − Σ_k p_k g_k) + ceScale·(p_c − y_c), with the Dice gradient
-    /// w.r.t. p g_c = coefY·y_c − coefP (c ≥ 1; g_0 = 0).
+    /// w.r.t. p g_c = coefY·y_c − coefP (c ≥ 1; g_0 = 0). Runs of `tile` voxels class by class:
+    /// with ĝ_c = −coefP_c (c ≥ 1, ĝ_0 = 0) for every class, dot = Σ_c p_c ĝ_c + p_y·coefY_y and
+    /// dz_c = p_c·(ĝ_c − dot + ceScale), then the label's class adds p_y·coefY_y − ceScale.
     private func writeGradient(p: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
                                classes: Int, voxels: Int, ceScale: [Double], coefY: [Double], coefP: [Double],
                                threads: Int) {
+        let tile = Self.tile, runs = (voxels + tile - 1) / tile
         for n in 0..<batch {
             let ps = p + n * classes * voxels, ls = labels + n * voxels
             let cy = (0..<classes).map { Float(coefY[n * classes + $0]) }
-            let cp = (0..<classes).map { Float(coefP[n * classes + $0]) }
+            let gh = (0..<classes).map { $0 == 0 ? Float(0) : -Float(coefP[n * classes + $0]) }
             let k = Float(ceScale[n])
-            cy.withUnsafeBufferPointer { cy in cp.withUnsafeBufferPointer { cp in
-                Parallel.forEach(0..<voxels, threads: threads) { vs in
-                    for v in vs {
-                        let y = Int(ls[v])
-                        var dot: Float = 0
+            cy.withUnsafeBufferPointer { cy in gh.withUnsafeBufferPointer { gh in
+                Parallel.forEach(0..<runs, threads: threads) { rs in
+                    let dot = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tile)
+                    defer { dot.deallocate() }
+                    let py = dot + tile
+                    for r in rs {
+                        let v0 = r * tile, t = min(tile, voxels - v0), p0 = ps + v0
+                        for i in 0..<t {
+                            let y = Int(ls[v0 + i])
+                            py[i] = p0[y * voxels + i]
+                            dot[i] = y == 0 ? 0 : py[i] * cy[y]
+                        }
                         for c in 1..<classes {
-                            let g = (c == y ? cy[c] : 0) - cp[c]
-                            dot += ps[c * voxels + v] * g
+                            let pc = p0 + c * voxels, g = gh[c]
+                            for i in 0..<t { dot[i] += pc[i] * g }
                         }
                         for c in 0..<classes {
-                            let pc = ps[c * voxels + v]
-                            let g: Float = c == 0 ? 0 : (c == y ? cy[c] : 0) - cp[c]
-                            ps[c * voxels + v] = pc * (g - dot) + k * (pc - (c == y ? 1 : 0))
+                            let pc = p0 + c * voxels, g = gh[c] + k
+                            for i in 0..<t { pc[i] = pc[i] * (g - dot[i]) }
+                        }
+                        for i in 0..<t {
+                            let y = Int(ls[v0 + i])
+                            p0[y * voxels + i] += (y == 0 ? 0 : py[i] * cy[y]) - k
                         }
                     }
                 }

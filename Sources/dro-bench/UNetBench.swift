@@ -10,6 +10,7 @@ struct UNetBench: ParsableCommand {
     @Option(help: "Take the network, patch, batch and threads from this dro-train config (the flags below override it).")
     var config: String?
     @Option(help: "Channels per level, comma-separated (default 16,32,64,128).") var features: String?
+    @Option(help: "Output classes (default 4, or the config's labels; with --dump the small network's, default 3: 9 takes the fetal head's kernel).") var classes: Int?
     @Option(help: "Cubic patch size in voxels (default 64).") var patch: Int?
     @Option(help: "Batch size (default 2).") var batch: Int?
     @Option(help: "Worker threads for the GEMMs and the elementwise passes (OpenBLAS stays at one thread unless DRO_BLAS_THREADS=openblas) (default 2).") var threads: Int?
@@ -35,6 +36,7 @@ struct UNetBench: ParsableCommand {
     func validate() throws {
         _ = try parsedFeatures()
         if anisotropic && dump == nil { throw ValidationError("--anisotropic goes with --dump") }
+        if let classes, classes < 2 { throw ValidationError("--classes must be at least 2, got \(classes)") }
         if let patch, patch <= 0 { throw ValidationError("--patch must be positive, got \(patch)") }
         if let batch, batch <= 0 { throw ValidationError("--batch must be positive, got \(batch)") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
@@ -50,12 +52,14 @@ struct UNetBench: ParsableCommand {
     func run() throws {
         var o = try config.map(UNetBenchOptions.init(configPath:)) ?? UNetBenchOptions()
         if let f = try parsedFeatures() { o.features = f }
+        if let classes { o.classes = classes }
         if let patch { o.patch = [patch, patch, patch] }
         if let batch { o.batch = batch }
         if let threads { o.threads = threads }
         o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
         o.algorithmName = algorithm
-        print(try UNetBenchmark.main(o, dump: dump, convPhases: convPhases, anisotropic: anisotropic))
+        print(try UNetBenchmark.main(o, dump: dump, dumpClasses: classes, convPhases: convPhases,
+                                         anisotropic: anisotropic))
     }
 }

@@ -26,6 +26,9 @@ final class Conv3dTests: XCTestCase {
         (aniso(batch: 1, cin: 3, cout: 2, in: [6, 4, 5], k: [3, 3, 1], s: [2, 2, 1]), 9),
         // Mixed sizes on every axis, stride 2 on a kernel-1 axis, Cin = 1 (no direct kernel).
         (aniso(batch: 1, cin: 1, cout: 3, in: [5, 6, 7], k: [5, 1, 3], s: [1, 2, 2]), nil),
+        // A 9-class head (the fetal network's) without a tile: the direct AVX-512 kernel's
+        // one-vector block, or the GEMM path under DRO_PORTABLE_KERNELS=1 / DRO_HEAD=gemm.
+        (Conv3dGeometry(batch: 2, inChannels: 5, outChannels: 9, inD: 3, inH: 2, inW: 7, kernel: 1, stride: 1, padding: 0), nil),
     ]
 
     /// Padding k/2 per axis, as the U-Net's convs.

@@ -110,6 +110,43 @@ final class DiceCELossTests: XCTestCase {
         for d in out.perSampleDice { XCTAssertEqual(d, 1, accuracy: 1e-6) }
     }
 
+    /// 9 classes (the fetal network's) over 2 × 8 493 voxels: three 4096-voxel statistics blocks
+    /// (the last partial), runs of 256 ending mid-run; loss against the Double reference, sampled
+    /// dlogits against its finite differences, and the same bits for 1, 2 and 3 threads.
+    func testNineClassesAcrossBlocksAndThreadCounts() throws {
+        let n = 2, cl = 9, v = 2 * 4096 + 301
+        let z = randomDoubles(n * cl * v, seed: 43, scale: 3)
+        var rng = SplitMix64(seed: 44)
+        let y = (0..<(n * v)).map { _ in Int32.random(in: 0..<Int32(cl), using: &rng) }
+        func run(_ threads: Int) throws -> (DiceCELoss.Output, [Float]) {
+            var grad = [Float](repeating: .nan, count: z.count)
+            let out = try floats(z).withPtr { zp in try y.withUnsafeBufferPointer { yp in
+                try DiceCELoss().evaluate(logits: zp, labels: yp.baseAddress!, batch: n, classes: cl, voxels: v,
+                                          gradient: &grad, workspace: Workspace(), threads: threads)
+            }}
+            return (out, grad)
+        }
+        let (out, grad) = try run(2)
+        let (refLoss, refPer) = Self.reference(z, labels: y, n: n, cl: cl, v: v)
+        let idx = sampledIndices(z.count, every: 4001)
+        // Step 1e-3: dlogits are ~1/(N·V) ≈ 6e-5 here, and a 1e-5 step's Double rounding of a loss
+        // of ~4 (~4e-16 / 2e-5) was itself 6e-5 of them (measured); the cubic term stays ≲ 1e-6.
+        let fd = finiteDifferences(z, indices: idx, step: 1e-3) { Self.reference($0, labels: y, n: n, cl: cl, v: v).0 }
+        let e = worstRelativeError(analytic: grad, reference: fd)
+        report("dice+ce 9 classes dlogits (\(idx.count) sampled)", e)
+        print("[FD] dice+ce 9 classes: loss \(out.loss) reference \(refLoss)")
+        // Double block sums of Float p over 8 493 voxels per sample: 1e-6 relative leaves ~100× margin.
+        XCTAssertEqual(out.loss, refLoss, accuracy: 1e-6 * max(1, abs(refLoss)))
+        for s in 0..<n { XCTAssertEqual(out.perSample[s], refPer[s], accuracy: 1e-6) }
+        XCTAssertLessThan(e, 1e-4)
+        for threads in [1, 3] {
+            let (o, g) = try run(threads)
+            XCTAssertEqual(o.loss.bitPattern, out.loss.bitPattern, "loss, \(threads) vs 2 threads")
+            XCTAssertEqual(o.perSample.map(\.bitPattern), out.perSample.map(\.bitPattern))
+            XCTAssertEqual(g.map(\.bitPattern), grad.map(\.bitPattern), "dlogits, \(threads) vs 2 threads")
+        }
+    }
+
     func testBadInputsThrowNamedErrors() {
         let z = [Float](repeating: 0, count: 2 * 3)
         let bad: [Int32] = [0, 3]

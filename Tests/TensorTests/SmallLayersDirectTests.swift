@@ -6,8 +6,9 @@ import XCTest
 /// their definitions, at shapes that reach every block and tail: W not a multiple of 16 (masked
 /// lanes), Cout not a multiple of the forward's 8-channel block, Cin past the input gradient's
 /// 16-channel block and not a multiple of the weight gradient's 4, batch 2 (chunks of rows that
-/// cross samples), concat sample strides; pointwise with 1…8 output channels and voxel counts
-/// past the 4096-voxel work item and the 4096-voxel chunk.
+/// cross samples), concat sample strides; pointwise with 1…16 output channels (the 8-channel
+/// two-vector and the 16-channel one-vector register blocks) and voxel counts past the
+/// 4096-voxel work item and the 4096-voxel chunk.
 ///
 /// Tolerance 3e-5 relative (`worstRelativeError`: against max(|reference|, 1e-2·max|reference|)):
 /// the kernels sum Float products with FMA in another order than OpenBLAS (forward: Cin terms;
@@ -171,12 +172,18 @@ final class SmallLayersDirectTests: XCTestCase {
         }
     }
 
-    static let pointwiseShapes: [Conv3dGeometry] = (1...8).map { c in
-        Conv3dGeometry(batch: 2, inChannels: c == 4 ? 16 : 19 - c, outChannels: c, inD: 3, inH: 5, inW: 7,
+    static let pointwiseShapes: [Conv3dGeometry] = (1...16).map { c in
+        Conv3dGeometry(batch: 2, inChannels: c == 4 ? 16 : (c > 8 ? c + 6 : 19 - c), outChannels: c, inD: 3, inH: 5, inW: 7,
                        kernel: 1, stride: 1, padding: 0)
     } + [
         Conv3dGeometry(batch: 2, inChannels: 16, outChannels: 4, inD: 9, inH: 10, inW: 47, kernel: 1, stride: 1, padding: 0),
         Conv3dGeometry(batch: 1, inChannels: 5, outChannels: 3, inD: 8, inH: 16, inW: 32, kernel: 1, stride: 1, padding: 0),
+        // The one-vector register blocks (9…16 classes) past the 4096-voxel work item and chunk:
+        // the fetal head's 32 → 9, and 13 and 16 classes; voxel counts not multiples of 16.
+        Conv3dGeometry(batch: 2, inChannels: 32, outChannels: 9, inD: 9, inH: 10, inW: 47, kernel: 1, stride: 1, padding: 0),
+        Conv3dGeometry(batch: 1, inChannels: 7, outChannels: 13, inD: 5, inH: 31, inW: 29, kernel: 1, stride: 1, padding: 0),
+        Conv3dGeometry(batch: 2, inChannels: 5, outChannels: 16, inD: 3, inH: 37, inW: 41, kernel: 1, stride: 1, padding: 0),
+        Conv3dGeometry(batch: 2, inChannels: 11, outChannels: 5, inD: 3, inH: 37, inW: 41, kernel: 1, stride: 1, padding: 0),
     ]
 
     /// dx, dw, db of the 1×1×1 conv in Double from the definition.
@@ -244,7 +251,12 @@ final class SmallLayersDirectTests: XCTestCase {
 
     func testPointwiseGradientsAgainstFiniteDifferencesAndReproducible() throws {
         try XCTSkipUnless(CPUFeatures.avx512, "no AVX-512 (or DRO_PORTABLE_KERNELS=1): the GEMM path runs")
-        let g = Conv3dGeometry(batch: 2, inChannels: 6, outChannels: 4, inD: 3, inH: 4, inW: 21, kernel: 1, stride: 1, padding: 0)
+        // 4 classes: the two-vector block; 9: the one-vector block (the fetal head).
+        for classes in [4, 9] { try checkPointwiseFiniteDifferences(classes: classes) }
+    }
+
+    private func checkPointwiseFiniteDifferences(classes: Int) throws {
+        let g = Conv3dGeometry(batch: 2, inChannels: 6, outChannels: classes, inD: 3, inH: 4, inW: 21, kernel: 1, stride: 1, padding: 0)
         let x = randomDoubles(g.inputCount, seed: 191), w = randomDoubles(g.weightCount, seed: 192)
         let b = randomDoubles(g.outChannels, seed: 193), r = randomDoubles(g.outputCount, seed: 194)
         func run(_ threads: Int) -> (dx: [Float], dw: [Float], db: [Float]) {
@@ -261,7 +273,7 @@ final class SmallLayersDirectTests: XCTestCase {
         let ex = worstRelativeError(analytic: a.dx, reference: finiteDifferences(x, indices: sampledIndices(x.count, every: 5)) { loss($0, w, b) })
         let ew = worstRelativeError(analytic: a.dw, reference: finiteDifferences(w) { loss(x, $0, b) })
         let eb = worstRelativeError(analytic: a.db, reference: finiteDifferences(b) { loss(x, w, $0) })
-        report("direct 1x1 dx / dw / db vs finite differences", max(ex, ew, eb))
+        report("direct 1x1 dx / dw / db vs finite differences (\(classes) classes)", max(ex, ew, eb))
         XCTAssertLessThan(ex, 1e-4); XCTAssertLessThan(ew, 1e-4); XCTAssertLessThan(eb, 1e-4)
         for threads in [1, 2, 3] {
             let p = run(threads), q = run(threads)

@@ -26,12 +26,12 @@ void dro_convtranspose_backward_avx512(const float *x, const float *w, const flo
                                        double *dwPartial, double *dbPartial, dro_conv_dims dims,
                                        long cin, long cout, long dySampleStride, long row0, long row1);
 
-/// 1×1×1 convolution forward for cout ≤ 8 on ONE sample, voxels [v0, v1):
+/// 1×1×1 convolution forward for cout ≤ 16 on ONE sample, voxels [v0, v1):
 /// y[c, v] = bias[c] + Σ_ci w[c, ci] · x[ci, v]. x [cin, voxels], y [cout, voxels].
 void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
                                   long cin, long cout, long voxels, long v0, long v1);
 
-/// Its backward on ONE sample, voxels [v0, v1), in one pass over x and dy:
+/// Its backward (cout ≤ 16) on ONE sample, voxels [v0, v1), in one pass over x and dy:
 /// dx[ci, v] (= or += when accumulate; dx NULL: skipped) Σ_c w[c, ci] · dy[c, v];
 /// dwPartial[c·cin + ci] += Σ_v dy[c, v] · x[ci, v]; dbPartial[c] += Σ_v dy[c, v] (NULL: skipped)
 /// (Float lane sums over chunks of 4096 voxels, then Double).
