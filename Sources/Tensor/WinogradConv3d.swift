@@ -84,8 +84,8 @@ public enum WinogradConv3d {
                      "WinogradConv3d.forward: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
-        WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: false, u: u)
-        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cout), u: u, cout: cout, cin: cin)
+        WinogradWeightPreparation.prepare(.f23, kernel: tuning.gemmKernel(rows: cout), w: weight, cout: cout, cin: cin,
+                                          flipTranspose: false, u: u)
         convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning, statistics: statistics)
     }
@@ -97,8 +97,8 @@ public enum WinogradConv3d {
                      "WinogradConv3d.backwardInput: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: WinogradWeightTransforms.components * cout * cin)
-        WinogradWeightTransforms.transform(w: weight, cout: cout, cin: cin, flipTranspose: true, u: u)
-        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cin), u: u, cout: cin, cin: cout)
+        WinogradWeightPreparation.prepare(.f23, kernel: tuning.gemmKernel(rows: cin), w: weight, cout: cout, cin: cin,
+                                          flipTranspose: true, u: u)
         convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }
@@ -142,7 +142,7 @@ public enum WinogradConv3d {
                         src: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
                         xiStride: xiStride, plane: plane,
                         d: d, h: h, w: w, td: td, th: th, tilesW: plan.tilesW, bias: bias?[co] ?? 0,
-                        edge: lanes.edge, sink: lanes.lines)
+                        edge: lanes.edge, sink: lanes.lines, rowStride: plan.rowStride)
                     gather?.record(row: row, channel: co, plane: plane)
                 }
             })
@@ -187,7 +187,7 @@ public enum WinogradConv3d {
                         plane: dy + (s * cout + co) * plan.planeSize, d: d, h: h, w: w, td: td, th: th,
                         tilesW: plan.tilesW,
                         out: buffers.products + co * ld + (row - chunkRows.lowerBound) * plan.rowStride,
-                        xiStride: xiStride, lines: lanes.lines)
+                        xiStride: xiStride, lines: lanes.lines, rowStride: plan.rowStride)
                 }
             },
             gemms: { tiles, buffers in

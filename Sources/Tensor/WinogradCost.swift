@@ -2,8 +2,9 @@
 /// (the plan of `WinogradTuning.standard` for `threads`), counted from the code, for the
 /// benchmark's per-layer limit (docs/performance.md, "Winograd layers against their limit").
 ///
-/// Per chunk of R tile rows (C = R·rowStride GEMM columns, padding columns included, since the
-/// transforms write them and the GEMMs multiply them), for a pass from `a` channels to `b`:
+/// Per chunk of R tile rows (C = R·rowStride GEMM columns, padding columns included where the
+/// plan has them, since the transforms write them and the GEMMs multiply them; none with
+/// unpadded rows), for a pass from `a` channels to `b`:
 ///   - GEMM FLOPs: 2·64·a·b·C;
 ///   - memory side (read from / written to the activation tensors, which do not fit in cache):
 ///     input read = a·(W-lines the input transform loads)·W·4 bytes — 16 lines for the first row

@@ -66,8 +66,8 @@ public enum WinogradF43 {
                      "WinogradF43.forward: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: components * cout * cin)
-        transformWeights(weight, cout: cout, cin: cin, flipTranspose: false, u: u)
-        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cout), u: u, cout: cout, cin: cin, components: components)
+        WinogradWeightPreparation.prepare(.f43, kernel: tuning.gemmKernel(rows: cout), w: weight, cout: cout, cin: cin,
+                                          flipTranspose: false, u: u)
         convolve(input: x, u: UnsafePointer(u), bias: bias, output: y, n: n, cin: cin, cout: cout,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }
@@ -79,8 +79,8 @@ public enum WinogradF43 {
                      "WinogradF43.backwardInput: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
         let u = workspace.buffer(0, count: components * cout * cin)
-        transformWeights(weight, cout: cout, cin: cin, flipTranspose: true, u: u)
-        WinogradGEMM.prepareWeights(tuning.gemmKernel(rows: cin), u: u, cout: cin, cin: cout, components: components)
+        WinogradWeightPreparation.prepare(.f43, kernel: tuning.gemmKernel(rows: cin), w: weight, cout: cout, cin: cin,
+                                          flipTranspose: true, u: u)
         convolve(input: dy, u: UnsafePointer(u), bias: nil, output: dx, n: n, cin: cout, cout: cin,
                  d: d, h: h, w: width, workspace: workspace, tuning: tuning)
     }

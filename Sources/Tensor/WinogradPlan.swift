@@ -1,4 +1,9 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How a Winograd convolution spreads over cores. `.workersOwnChunks` is the default: on one
 /// thread both are the same code; on two threads the per-chunk GEMMs (e.g. M = K = 16, N = 128)
@@ -34,6 +39,10 @@ struct WinogradTuning {
     /// gradient) / `.automaticWeight` (weight gradient) with `.workersOwnChunks`, OpenBLAS
     /// with `.blasThreads` (whose 64 GEMMs per chunk are split by component over the workers).
     var gemm: WinogradGEMM.Kernel? = nil
+    /// Rows of the chunk buffers `tilesW` columns wide instead of whole 4-lane vectors
+    /// (`WinogradPlan.rowStride`), where the plan allows it. Off here (tests of the padded layout
+    /// construct tunings directly); `standard` turns it on (`WinogradPlan.unpaddedRowsByDefault`).
+    var unpaddedRows = false
 
     /// The forward / input-gradient GEMM kernel these settings run (for most shapes).
     var gemmKernel: WinogradGEMM.Kernel {
@@ -53,7 +62,11 @@ struct WinogradTuning {
     }
 
     /// Defaults, with the thread count read from `Parallel` at each call (it may be reconfigured).
-    static var standard: WinogradTuning { WinogradTuning() }
+    static var standard: WinogradTuning {
+        var tuning = WinogradTuning()
+        tuning.unpaddedRows = WinogradPlan.unpaddedRowsByDefault
+        return tuning
+    }
 }
 
 /// Tiling of an [n, c, d, h, w] volume into 2×2×2 output tiles and of the tiles into chunks.
@@ -64,7 +77,13 @@ struct WinogradPlan {
     /// Columns one row occupies in a chunk buffer: tilesW rounded up to whole lane vectors, so
     /// every row starts on a 16-byte boundary and the transforms store whole vectors (the extra
     /// columns hold the transform of the zero padding; the output transform skips them).
+    /// Or tilesW itself (`unpadded`), where `tuning.unpaddedRows` asks for it, the transforms are
+    /// the AVX-512 ones (their stores and loads are masked to the row's `rowStride` columns, so
+    /// nothing spills into the next row) and each worker owns whole chunks: at 12³ (6 tiles per
+    /// row) a quarter of the GEMM columns, at 6³ (3 tiles) a quarter, were padding.
     let rowStride: Int
+    /// Whether rowStride = tilesW (see `rowStride`).
+    let unpadded: Bool
     let rowsPerChunk: Int
     /// Stride between the 64 component rows of one channel in a chunk buffer laid out
     /// [channel][ξ][tile]: ≥ tiles per chunk, rounded to an odd number of 64-byte lines so the
@@ -76,7 +95,9 @@ struct WinogradPlan {
         self.batch = batch; self.d = d; self.h = h; self.w = w
         tilesD = (d + 1) / 2; tilesH = (h + 1) / 2; tilesW = (w + 1) / 2
         let lanes = WinogradLanes.scalarCount
-        rowStride = (tilesW + lanes - 1) / lanes * lanes
+        unpadded = tuning.unpaddedRows && tuning.threading == .workersOwnChunks
+            && WinogradTransformsC.preferred == .avx512
+        rowStride = unpadded ? tilesW : (tilesW + lanes - 1) / lanes * lanes
         let bytesPerTile = WinogradWeightTransforms.components * channels * MemoryLayout<Float>.size
         let target = max(tuning.minimumChunkTiles, tuning.chunkBytes / max(1, bytesPerTile))
         let rows = batch * tilesD * tilesH
@@ -93,6 +114,11 @@ struct WinogradPlan {
         case .blasThreads: threads = max(1, tuning.threads)
         }
     }
+
+    /// Whether `WinogradTuning.standard` asks for unpadded rows: yes, unless
+    /// DRO_WINOGRAD_ROWS=padded (same-binary measurements; read once).
+    static let unpaddedRowsByDefault: Bool =
+        getenv("DRO_WINOGRAD_ROWS").map { String(cString: $0) } != "padded"
 
     var rows: Int { batch * tilesD * tilesH }
     var chunkCount: Int { (rows + rowsPerChunk - 1) / rowsPerChunk }

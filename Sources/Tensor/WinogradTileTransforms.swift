@@ -76,10 +76,10 @@ enum WinogradTileTransforms {
     @inline(__always)
     static func outputRow(src: UnsafePointer<Float>, xiStride s: Int, plane: UnsafeMutablePointer<Float>,
                           d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float,
-                          edge: UnsafeMutablePointer<Float>, sink: UnsafeMutablePointer<Float>) {
+                          edge: UnsafeMutablePointer<Float>, sink: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
         if WinogradTransformsC.enabled {
             WinogradTransformsC.outputRow(src: src, xiStride: s, plane: plane, d: d, h: h, w: w, td: td, th: th,
-                                          tilesW: tilesW, bias: bias)
+                                          tilesW: tilesW, bias: bias, rowStride: rowStride)
         } else {
             portableOutputRow(src: src, xiStride: s, plane: plane, d: d, h: h, w: w, td: td, th: th,
                               tilesW: tilesW, bias: bias, edge: edge, sink: sink)
@@ -162,10 +162,11 @@ enum WinogradTileTransforms {
     /// Runs a C kernel (AVX-512 or AVX2) when `WinogradTransformsC.enabled`, else `portableGradientRow`.
     @inline(__always)
     static func gradientRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int,
-                            out: UnsafeMutablePointer<Float>, xiStride s: Int, lines: UnsafeMutablePointer<Float>) {
+                            out: UnsafeMutablePointer<Float>, xiStride s: Int, lines: UnsafeMutablePointer<Float>,
+                            rowStride: Int? = nil) {
         if WinogradTransformsC.enabled {
             WinogradTransformsC.gradientRow(plane: plane, d: d, h: h, w: w, td: td, th: th, tilesW: tilesW,
-                                            out: out, xiStride: s, lines: lines)
+                                            out: out, xiStride: s, lines: lines, rowStride: rowStride)
         } else {
             portableGradientRow(plane: plane, d: d, h: h, w: w, td: td, th: th, tilesW: tilesW,
                                 out: out, xiStride: s, lines: lines)

@@ -48,26 +48,27 @@ enum WinogradTransformsC {
         return Int(max(dro_winograd_input_scratch_floats(t), dro_winograd_input_scratch_floats_avx512(t)))
     }
 
-    /// Columns of one tile row in a chunk buffer, as `WinogradPlan.rowStride`.
+    /// Columns of one tile row in a chunk buffer of a padded plan (`WinogradPlan.rowStride`).
     @inline(__always)
-    private static func rowStride(tilesW: Int) -> Int {
+    static func paddedRowStride(tilesW: Int) -> Int {
         (tilesW + WinogradLanes.scalarCount - 1) / WinogradLanes.scalarCount * WinogradLanes.scalarCount
     }
 
+    /// `rowStride`: the plan's (nil: the padded one). The AVX2 kernels need it padded.
     @inline(__always)
-    private static func geometry(d: Int, h: Int, w: Int) -> dro_winograd_geometry {
+    private static func geometry(d: Int, h: Int, w: Int, rowStride: Int?) -> dro_winograd_geometry {
         let tilesW = (w + 1) / 2
         return dro_winograd_geometry(d: Int64(d), h: Int64(h), w: Int64(w), tilesD: Int64((d + 1) / 2),
                                      tilesH: Int64((h + 1) / 2), tilesW: Int64(tilesW),
-                                     rowStride: Int64(rowStride(tilesW: tilesW)))
+                                     rowStride: Int64(rowStride ?? paddedRowStride(tilesW: tilesW)))
     }
 
     /// Same contract as `WinogradInputTransform.rows` (`lines`: the worker's line scratch).
     static func inputRows(_ rows: Range<Int>, input: UnsafePointer<Float>, channel: Int, channels: Int,
                           plan: WinogradPlan, out: UnsafeMutablePointer<Float>, xiStride: Int,
                           lines: UnsafeMutablePointer<Float>, kernel: Kernel? = preferred) {
-        var g = geometry(d: plan.d, h: plan.h, w: plan.w)
-        precondition(g.rowStride == Int64(plan.rowStride), "WinogradTransformsC: row stride differs from the plan's")
+        var g = geometry(d: plan.d, h: plan.h, w: plan.w, rowStride: plan.rowStride)
+        precondition(kernel == .avx512 || !plan.unpadded, "WinogradTransformsC: unpadded rows need the AVX-512 kernels")
         let run = kernel == .avx512 ? dro_winograd_input_rows_avx512 : dro_winograd_input_rows_avx2
         run(&g, Int64(rows.lowerBound), Int64(rows.upperBound), input, Int64(channel), Int64(channels), out,
             Int64(xiStride), lines)
@@ -76,8 +77,8 @@ enum WinogradTransformsC {
     /// Same contract as `WinogradTileTransforms.outputRow` (no edge or sink buffer needed).
     static func outputRow(src: UnsafePointer<Float>, xiStride: Int, plane: UnsafeMutablePointer<Float>,
                           d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int, bias: Float,
-                          kernel: Kernel? = preferred) {
-        var g = geometry(d: d, h: h, w: w)
+                          rowStride: Int? = nil, kernel: Kernel? = preferred) {
+        var g = geometry(d: d, h: h, w: w, rowStride: rowStride)
         let run = kernel == .avx512 ? dro_winograd_output_row_avx512 : dro_winograd_output_row_avx2
         run(&g, src, Int64(xiStride), plane, Int64(td), Int64(th), bias)
     }
@@ -85,8 +86,8 @@ enum WinogradTransformsC {
     /// Same contract as `WinogradTileTransforms.gradientRow`.
     static func gradientRow(plane: UnsafePointer<Float>, d: Int, h: Int, w: Int, td: Int, th: Int, tilesW: Int,
                             out: UnsafeMutablePointer<Float>, xiStride: Int, lines: UnsafeMutablePointer<Float>,
-                            kernel: Kernel? = preferred) {
-        var g = geometry(d: d, h: h, w: w)
+                            rowStride: Int? = nil, kernel: Kernel? = preferred) {
+        var g = geometry(d: d, h: h, w: w, rowStride: rowStride)
         let run = kernel == .avx512 ? dro_winograd_gradient_row_avx512 : dro_winograd_gradient_row_avx2
         run(&g, plane, Int64(td), Int64(th), out, Int64(xiStride), lines)
     }

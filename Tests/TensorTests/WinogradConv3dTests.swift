@@ -25,9 +25,14 @@ final class WinogradConv3dTests: XCTestCase {
         Shape(n: 2, cin: 1, cout: 2, d: 6, h: 5, w: 9),   // one input channel: rows split over workers
     ]
 
-    /// Default tuning, plus one-row chunks (many chunks, last chunk partial) under both threadings.
+    /// Default tuning (unpadded rows where the AVX-512 transforms run), the padded layout, plus
+    /// one-row chunks (many chunks, last chunk partial) under both threadings and unpadded.
     static let tunings: [(String, WinogradTuning)] = [
         ("default", .standard),
+        ("rows padded to whole vectors", WinogradTuning()),
+        ("one-row chunks, unpadded rows",
+         WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks, threads: 2,
+                        unpaddedRows: true)),
         ("one-row chunks, workers own chunks",
          WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks, threads: 2)),
         ("one-row chunks, BLAS threads",

@@ -28,8 +28,8 @@ final class WinogradTransformCTests: XCTestCase {
         Shape(n: 2, channels: 2, d: 3, h: 3, w: 49),
     ]
 
-    /// Default chunks, and one-row chunks (many chunks; consecutive-row reuse restarts at each).
-    static let tunings = [WinogradTuning.standard,
+    /// Default chunks (rows padded: the AVX2 kernels need it), and one-row chunks (many chunks; consecutive-row reuse restarts at each).
+    static let tunings = [WinogradTuning(),
                           WinogradTuning(chunkBytes: 0, minimumChunkTiles: 1, threading: .workersOwnChunks, threads: 2)]
 
     /// A value no kernel writes, to pre-fill what must stay untouched.
