@@ -38,17 +38,54 @@ WW_INLINE void g23(__m256 g0, __m256 g1, __m256 g2, __m256 *r0, __m256 *r1, __m2
     *r3 = g2;
 }
 
+/// The same on 16 lanes: two adjacent columns k, k + 1 of a full panel (lanes 0–7 and 8–15), whose
+/// packed results are 16 contiguous floats: one 64-byte store per component instead of two halves.
+WW_INLINE void g23x2(__m512 g0, __m512 g1, __m512 g2, __m512 *r0, __m512 *r1, __m512 *r2, __m512 *r3) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    *r0 = g0;
+    *r1 = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(g0, g1), g2));
+    *r2 = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(g0, g1), g2));
+    *r3 = g2;
+}
+
+/// Columns k, k + 1 of the full panel at row i (`index`: 16 gather offsets).
+WW_INLINE void f23_pair(const float *base, int flip, __m512i index, float *o, long matrix) {
+    __m512 g[27], t1[36], t2[48];
+    for (int t = 0; t < 27; t++) g[t] = _mm512_i32gather_ps(index, base + (flip ? 26 - t : t), 4);
+    for (int zy = 0; zy < 9; zy++)
+        g23x2(g[zy * 3], g[zy * 3 + 1], g[zy * 3 + 2], &t1[zy * 4], &t1[zy * 4 + 1], &t1[zy * 4 + 2], &t1[zy * 4 + 3]);
+    for (int z = 0; z < 3; z++)
+        for (int xiw = 0; xiw < 4; xiw++)
+            g23x2(t1[(z * 3) * 4 + xiw], t1[(z * 3 + 1) * 4 + xiw], t1[(z * 3 + 2) * 4 + xiw],
+                  &t2[z * 16 + xiw], &t2[z * 16 + 4 + xiw], &t2[z * 16 + 8 + xiw], &t2[z * 16 + 12 + xiw]);
+    for (int yw = 0; yw < 16; yw++) {
+        __m512 r0, r1, r2, r3;
+        g23x2(t2[yw], t2[16 + yw], t2[32 + yw], &r0, &r1, &r2, &r3);
+        _mm512_storeu_ps(o + yw * matrix, r0);
+        _mm512_storeu_ps(o + (16 + yw) * matrix, r1);
+        _mm512_storeu_ps(o + (32 + yw) * matrix, r2);
+        _mm512_storeu_ps(o + (48 + yw) * matrix, r3);
+    }
+}
+
 WW_AVX512 void dro_winograd_f23_weights_packed_avx512(const float *w, long cout, long cin, int flip, float *u,
                                                       long panel_begin, long panel_end) {
     const long m = flip ? cin : cout, k_count = flip ? cout : cin, matrix = cout * cin;
-    const long row_stride = flip ? 27 : cin * 27;
+    const long row_stride = flip ? 27 : cin * 27, column_stride = flip ? cin * 27 : 27;
     const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                              _mm256_set1_epi32((int)row_stride));
+    const __m512i index2 = _mm512_inserti64x4(_mm512_castsi256_si512(index),
+                                              _mm256_add_epi32(index, _mm256_set1_epi32((int)column_stride)), 1);
     __m256 g[27], t1[36], t2[48];
     for (long p = panel_begin; p < panel_end; p++) {
         const long i = p * WW_MR, mr = m - i < WW_MR ? m - i : WW_MR;
         const __mmask8 mask = (__mmask8)((1u << mr) - 1u);
-        for (long k = 0; k < k_count; k++) {
+        long k = 0;
+        if (mr == WW_MR)
+            for (; k + 1 < k_count; k += 2)
+                f23_pair(flip ? w + (k * cin + i) * 27 : w + (i * cin + k) * 27, flip, index2,
+                         u + i * k_count + k * WW_MR, matrix);
+        for (; k < k_count; k++) {
             const float *base = flip ? w + (k * cin + i) * 27 : w + (i * cin + k) * 27;
             for (int t = 0; t < 27; t++) g[t] = ww_gather(base + (flip ? 26 - t : t), index, mask);
             for (int zy = 0; zy < 9; zy++)
