@@ -14,23 +14,20 @@
 // multiply-add pairs exist to contract, so results are bit-identical (WinogradPackedWeightTests).
 
 #include "winograd_weights.h"
+#include "avx512_common.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define WW_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define WW_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
 
 enum { WW_MR = 8 };
 
 /// Gathers tap t of the mr kernels of one panel column: base[r·stride + tap(t)], zeros past mr.
-WW_INLINE __m256 ww_gather(const float *base, __m256i index, __mmask8 mask) {
+AVX512_INLINE __m256 ww_gather(const float *base, __m256i index, __mmask8 mask) {
     return _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), mask, index, base, 4);
 }
 
 // ---- F(2,3): G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1] ---------------------------------------------
 
-WW_INLINE void g23(__m256 g0, __m256 g1, __m256 g2, __m256 *r0, __m256 *r1, __m256 *r2, __m256 *r3) {
+AVX512_INLINE void g23(__m256 g0, __m256 g1, __m256 g2, __m256 *r0, __m256 *r1, __m256 *r2, __m256 *r3) {
     const __m256 half = _mm256_set1_ps(0.5f);
     *r0 = g0;
     *r1 = _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(g0, g1), g2));
@@ -40,7 +37,7 @@ WW_INLINE void g23(__m256 g0, __m256 g1, __m256 g2, __m256 *r0, __m256 *r1, __m2
 
 /// The same on 16 lanes: two adjacent columns k, k + 1 of a full panel (lanes 0–7 and 8–15), whose
 /// packed results are 16 contiguous floats: one 64-byte store per component instead of two halves.
-WW_INLINE void g23x2(__m512 g0, __m512 g1, __m512 g2, __m512 *r0, __m512 *r1, __m512 *r2, __m512 *r3) {
+AVX512_INLINE void g23x2(__m512 g0, __m512 g1, __m512 g2, __m512 *r0, __m512 *r1, __m512 *r2, __m512 *r3) {
     const __m512 half = _mm512_set1_ps(0.5f);
     *r0 = g0;
     *r1 = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(g0, g1), g2));
@@ -49,7 +46,7 @@ WW_INLINE void g23x2(__m512 g0, __m512 g1, __m512 g2, __m512 *r0, __m512 *r1, __
 }
 
 /// Columns k, k + 1 of the full panel at row i (`index`: 16 gather offsets).
-WW_INLINE void f23_pair(const float *base, int flip, __m512i index, float *o, long matrix) {
+AVX512_INLINE void f23_pair(const float *base, int flip, __m512i index, float *o, long matrix) {
     __m512 g[27], t1[36], t2[48];
     for (int t = 0; t < 27; t++) g[t] = _mm512_i32gather_ps(index, base + (flip ? 26 - t : t), 4);
     for (int zy = 0; zy < 9; zy++)
@@ -68,7 +65,7 @@ WW_INLINE void f23_pair(const float *base, int flip, __m512i index, float *o, lo
     }
 }
 
-WW_AVX512 void dro_winograd_f23_weights_packed_avx512(const float *w, long cout, long cin, int flip, float *u,
+AVX512 void dro_winograd_f23_weights_packed_avx512(const float *w, long cout, long cin, int flip, float *u,
                                                       long panel_begin, long panel_end) {
     const long m = flip ? cin : cout, k_count = flip ? cout : cin, matrix = cout * cin;
     const long row_stride = flip ? 27 : cin * 27, column_stride = flip ? cin * 27 : 27;
@@ -110,7 +107,7 @@ WW_AVX512 void dro_winograd_f23_weights_packed_avx512(const float *w, long cout,
 
 // ---- F(4,3): G (6×3) of Lavin & Gray, in Double ---------------------------------------------
 
-WW_INLINE void g43(__m512d g0, __m512d g1, __m512d g2, __m512d r[6]) {
+AVX512_INLINE void g43(__m512d g0, __m512d g1, __m512d g2, __m512d r[6]) {
     const __m512d zero = _mm512_setzero_pd();
     const __m512d c4 = _mm512_set1_pd(4.0), c6 = _mm512_set1_pd(6.0);
     const __m512d c12 = _mm512_set1_pd(12.0), c24 = _mm512_set1_pd(24.0);
@@ -124,7 +121,7 @@ WW_INLINE void g43(__m512d g0, __m512d g1, __m512d g2, __m512d r[6]) {
     r[5] = g2;
 }
 
-WW_AVX512 void dro_winograd_f43_weights_packed_avx512(const float *w, long cout, long cin, int flip, float *u,
+AVX512 void dro_winograd_f43_weights_packed_avx512(const float *w, long cout, long cin, int flip, float *u,
                                                       long panel_begin, long panel_end) {
     const long m = flip ? cin : cout, k_count = flip ? cout : cin, matrix = cout * cin;
     const long row_stride = flip ? 27 : cin * 27;
