@@ -46,19 +46,22 @@ public struct WinogradCost: Sendable, Equatable {
     static let floatBytes = Double(MemoryLayout<Float>.size)
     static let components = Double(WinogradWeightTransforms.components)
 
-    /// `WinogradConv3d.forward` (a = cin, b = cout).
+    /// `WinogradConv3d.forward` (a = cin, b = cout). `unpaddedRows`: the plan's row layout
+    /// (nil: `WinogradTuning.standard`'s, i.e. what the convolution runs).
     public static func forward(n: Int, cin: Int, cout: Int, d: Int, h: Int, w: Int,
-                               threads: Int = Parallel.defaultThreads) -> WinogradCost {
+                               threads: Int = Parallel.defaultThreads, unpaddedRows: Bool? = nil) -> WinogradCost {
         var t = WinogradTuning.standard
         t.threads = threads
+        if let unpaddedRows { t.unpaddedRows = unpaddedRows }
         return pass(n: n, from: cin, to: cout, d: d, h: h, w: w, tuning: t)
     }
 
     /// `WinogradConv3d.backwardWeight` plus, when `inputGradient`, `backwardInput` (cout → cin).
     public static func backward(n: Int, cin: Int, cout: Int, d: Int, h: Int, w: Int, inputGradient: Bool,
-                                threads: Int = Parallel.defaultThreads) -> WinogradCost {
+                                threads: Int = Parallel.defaultThreads, unpaddedRows: Bool? = nil) -> WinogradCost {
         var t = WinogradTuning.standard
         t.threads = threads
+        if let unpaddedRows { t.unpaddedRows = unpaddedRows }
         let weight = weightGradient(n: n, cin: cin, cout: cout, d: d, h: h, w: w, tuning: t)
         return inputGradient ? weight + pass(n: n, from: cout, to: cin, d: d, h: h, w: w, tuning: t) : weight
     }
