@@ -51,4 +51,49 @@ final class WinogradWeightPreparationBenchmarkTests: XCTestCase {
             }
         }
     }
+
+    /// Whole F(2,3) layer calls (forward, input gradient, weight gradient; batch 2, 1 thread) with
+    /// rows padded to whole 4-lane vectors against unpadded rows (`WinogradPlan.rowStride`), taking
+    /// turns, best of DRO_WINOGRAD_REPEATS. 8³ (4 tiles per row, no padding either way) is the
+    /// control. Prints ms per call; asserts nothing about speed.
+    func testUnpaddedRowsLayerSpeed() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["DRO_WINOGRAD_BENCH"] == "1",
+                          "set DRO_WINOGRAD_BENCH=1 to run the layer benchmark")
+        try XCTSkipUnless(WinogradTransformsC.preferred == .avx512, "unpadded rows need the AVX-512 transforms")
+        let saved = Parallel.defaultThreads
+        Parallel.configure(threads: 1)
+        defer { Parallel.configure(threads: saved) }
+        // (cin, cout, extent): fetal enc3.1 / dec3.1, dec3.0, enc4.1; reference enc3.1 (control).
+        let shapes = [(256, 256, 12), (512, 256, 12), (320, 320, 6), (128, 128, 8)]
+        for (cin, cout, e) in shapes {
+            let n = 2, voxels = e * e * e
+            let x = WinogradTransformCTests.data(n * cin * voxels, seed: 1, integers: false)
+            let dy = WinogradTransformCTests.data(n * cout * voxels, seed: 2, integers: false)
+            let w = WinogradTransformCTests.data(cout * cin * 27, seed: 3, integers: false)
+            var y = [Float](repeating: 0, count: n * cout * voxels), dx = x, dw = w
+            let workspace = Workspace()
+            var padded = WinogradTuning.standard, unpadded = WinogradTuning.standard
+            padded.threads = 1; unpadded.threads = 1
+            padded.unpaddedRows = false; unpadded.unpaddedRows = true
+            func forward(_ t: WinogradTuning) -> () -> Void {
+                { WinogradConv3d.forward(x: x, weight: w, bias: nil, y: &y, n: n, cin: cin, cout: cout, d: e, h: e,
+                                         width: e, workspace: workspace, tuning: t) }
+            }
+            func input(_ t: WinogradTuning) -> () -> Void {
+                { WinogradConv3d.backwardInput(dy: dy, weight: w, dx: &dx, n: n, cin: cin, cout: cout, d: e, h: e,
+                                               width: e, workspace: workspace, tuning: t) }
+            }
+            func weight(_ t: WinogradTuning) -> () -> Void {
+                { WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: &dw, dbias: nil, n: n, cin: cin, cout: cout,
+                                                d: e, h: e, width: e, workspace: workspace, tuning: t) }
+            }
+            let best = WinogradTransformCBenchmarkTests.alternating([
+                forward(padded), forward(unpadded), input(padded), input(unpadded), weight(padded), weight(unpadded),
+            ])
+            print(String(format: "[unpadded-rows] %3d → %3d at %2d³: forward %.2f / %.2f ms (%.2f×), input gradient "
+                         + "%.2f / %.2f ms (%.2f×), weight gradient %.2f / %.2f ms (%.2f×) (padded / unpadded)",
+                         cin, cout, e, best[0] * 1e3, best[1] * 1e3, best[1] / best[0], best[2] * 1e3, best[3] * 1e3,
+                         best[3] / best[2], best[4] * 1e3, best[5] * 1e3, best[5] / best[4]))
+        }
+    }
 }
