@@ -25,6 +25,15 @@ AVX512_INLINE __m256 ww_gather(const float *base, __m256i index, __mmask8 mask) 
     return _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), mask, index, base, 4);
 }
 
+/// Input gradient (`flip`): the kernels of column k (output channel k) for the panel's rows are
+/// 8·27 contiguous floats, one block per k at a stride of Cin·27 floats, which the hardware
+/// prefetchers do not follow; fetch column k's block into L1 ahead of use (no-op past the end).
+AVX512_INLINE void ww_prefetch_column(const float *w, long cin, long i, long mr, long k, long k_count) {
+    if (k >= k_count) return;
+    const char *p = (const char *)(w + (k * cin + i) * 27);
+    for (long b = 0; b < mr * 27 * 4 + 64; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+}
+
 // ---- F(2,3): G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1] ---------------------------------------------
 
 AVX512_INLINE void g23(__m256 g0, __m256 g1, __m256 g2, __m256 *r0, __m256 *r1, __m256 *r2, __m256 *r3) {
@@ -79,10 +88,16 @@ AVX512 void dro_winograd_f23_weights_packed_avx512(const float *w, long cout, lo
         const __mmask8 mask = (__mmask8)((1u << mr) - 1u);
         long k = 0;
         if (mr == WW_MR)
-            for (; k + 1 < k_count; k += 2)
+            for (; k + 1 < k_count; k += 2) {
+                if (flip) {
+                    ww_prefetch_column(w, cin, i, mr, k + 4, k_count);
+                    ww_prefetch_column(w, cin, i, mr, k + 5, k_count);
+                }
                 f23_pair(flip ? w + (k * cin + i) * 27 : w + (i * cin + k) * 27, flip, index2,
                          u + i * k_count + k * WW_MR, matrix);
+            }
         for (; k < k_count; k++) {
+            if (flip) ww_prefetch_column(w, cin, i, mr, k + 4, k_count);
             const float *base = flip ? w + (k * cin + i) * 27 : w + (i * cin + k) * 27;
             for (int t = 0; t < 27; t++) g[t] = ww_gather(base + (flip ? 26 - t : t), index, mask);
             for (int zy = 0; zy < 9; zy++)
@@ -132,6 +147,7 @@ AVX512 void dro_winograd_f43_weights_packed_avx512(const float *w, long cout, lo
         const long i = p * WW_MR, mr = m - i < WW_MR ? m - i : WW_MR;
         const __mmask8 mask = (__mmask8)((1u << mr) - 1u);
         for (long k = 0; k < k_count; k++) {
+            if (flip) ww_prefetch_column(w, cin, i, mr, k + 2, k_count);
             const float *base = flip ? w + (k * cin + i) * 27 : w + (i * cin + k) * 27;
             for (int t = 0; t < 27; t++) g[t] = _mm512_cvtps_pd(ww_gather(base + (flip ? 26 - t : t), index, mask));
             // a[(kd·3 + kh)·6 + ξw], b[(kd·6 + ξh)·6 + ξw], as the Swift transform.
