@@ -15,7 +15,7 @@ import Darwin
 /// fallback.
 extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
-    public enum Kernel: String, Sendable { case direct, gemm }
+    public enum Kernel: String, Sendable, CaseIterable { case direct, gemm }
 
     /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md);
     /// `DRO_CONVT=direct` runs the direct kernel on rows of any width (on an AVX-512 CPU), e.g. for
@@ -35,9 +35,17 @@ extension ConvTranspose3d {
             ? .direct : .gemm
     }
 
+    /// Whether `kernel` can run g on this CPU (the GEMM path serves every geometry).
+    public static func supports(_ kernel: Kernel, _ g: ConvTranspose3dGeometry) -> Bool {
+        switch kernel {
+        case .gemm: return true
+        case .direct: return CPUFeatures.avx512 && g.isStride2
+        }
+    }
+
     /// Name for profiles: "direct-avx512" or the GEMM path's.
     public static func kernelName(_ g: ConvTranspose3dGeometry, backward: Bool) -> String {
-        if automaticKernel(g) == .direct { return "direct-avx512" }
+        if (backward ? automaticBackwardKernel(g) : automaticKernel(g)) == .direct { return "direct-avx512" }
         let general = g.isStride2 ? "" : "-general"
         return backward ? "gather\(general)+sgemm" : "sgemm+scatter\(general)"
     }
