@@ -12,7 +12,8 @@ import Darwin
 /// taps in registers, for both the input gradient and the weight gradient.
 /// Runs on an AVX-512 CPU (and without `DRO_PORTABLE_KERNELS=1`) for stride 2 on every axis and
 /// rows of ≥ `directMinimumWidth` voxels, unless `DRO_CONVT=gemm`; other strides (anisotropic 2×2×1) keep the GEMM path, which stays the
-/// fallback.
+/// fallback. The backward of layers above `directBackwardMaximumChannelPairs` Cin·Cout runs the GEMM
+/// path (`automaticBackwardKernel`, BackwardPathChoice.swift).
 extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
     public enum Kernel: String, Sendable, CaseIterable { case direct, gemm }
