@@ -106,7 +106,8 @@ public enum ConvTranspose3d {
     /// Workers own whole tiles as in `forward` (gather, then dx's GEMM and the weight gradient's
     /// from the worker's P); worker k takes tiles k, k + workers, … and sums its weight gradient in
     /// its own accumulator, added to dw in worker order, so the result does not depend on timing
-    /// (it does depend on the thread count, by Float rounding).
+    /// (it does depend on the thread count, by Float rounding). `path` forces a kernel (nil: the
+    /// GEMM path with a `tile`, else `automaticBackwardKernel`).
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, g: ConvTranspose3dGeometry,
