@@ -19,16 +19,9 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "avx512_common.h"
 
 enum { LANES = 16, PW_CHUNK = 4096, PW_MAX_COUT = 16, PW_PREFETCH = 512 };
-
-/// Mask of the first `valid` lanes (clamped to 0…LANES).
-AVX512_INLINE __mmask16 lane_mask(long valid) {
-    long n = valid < 0 ? 0 : (valid > LANES ? LANES : valid);
-    return (__mmask16)((1u << n) - 1u);
-}
 
 // MARK: pointwise (1×1×1) head
 

@@ -24,8 +24,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "avx512_common.h"
 
 enum { LANES = 16, MR = 8, NV = 3, NR = NV * LANES, KC = 128 };
 /// Columns per chunk of the `dw` kernel: a chunk of the transposed output gradient (DW_NC × up to
@@ -34,12 +33,6 @@ enum { LANES = 16, MR = 8, NV = 3, NR = NV * LANES, KC = 128 };
 /// (ConvPolyphaseDirectTests: worst relative error of dw against Double 1.4e-5 with 64-term chains,
 /// 1.5e-5 with one chain per 1024-column chunk, 7e-6 with the earlier 16-lane dot products).
 enum { DW_NC = 1024, DW_SUB = 64 };
-
-/// Mask of the first `valid` lanes (clamped to 0…LANES).
-AVX512_INLINE __mmask16 lane_mask(long valid) {
-    long n = valid < 0 ? 0 : (valid > LANES ? LANES : valid);
-    return (__mmask16)((1u << n) - 1u);
-}
 
 /// c[r·ldc + j] (=, or += when accumulate) Σ_{p<k} a[p·MR + r] · rows[p][n0 + j], r < mr, j < width.
 AVX512_INLINE void rows_block(int mr, int masked, int accumulate, const float *a, const float *const *rows,

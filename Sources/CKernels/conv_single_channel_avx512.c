@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "avx512_common.h"
 enum { L16 = 16, TAPS27 = 27, AX = 3, FLUSH16 = 16 };
 
 static long chunks16(dro_conv_dims d) { return (d.inW + L16 - 1) / L16; }

@@ -24,16 +24,9 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "avx512_common.h"
 
 enum { LANES = 16, CT_COB = 8, CT_CIB = 16, CT_DW_CIB = 4 };
-
-/// Mask of the first `valid` lanes (clamped to 0…LANES).
-AVX512_INLINE __mmask16 lane_mask(long valid) {
-    long n = valid < 0 ? 0 : (valid > LANES ? LANES : valid);
-    return (__mmask16)((1u << n) - 1u);
-}
 
 /// Interleave indices: lo = e0 o0 e1 o1 … e7 o7, hi = e8 o8 … e15 o15 (o = second operand).
 AVX512_INLINE __m512i interleave_lo(void) {

@@ -20,19 +20,12 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "avx512_common.h"
 
 /// Floats per zmm vector.
 enum { LANES = 16 };
 /// Forward register block: 8 rows × 32 columns (two vectors) = 16 accumulators.
 enum { FWD_MR = 8, FWD_NR = 2 * LANES };
-
-/// Mask of the first `valid` lanes (clamped to 0…LANES).
-AVX512_INLINE __mmask16 lane_mask(long valid) {
-    long n = valid < 0 ? 0 : (valid > LANES ? LANES : valid);
-    return (__mmask16)((1u << n) - 1u);
-}
 
 /// C[mr × width] = A[mr × k] · B[k × width], width ≤ FWD_NR; `masked` when width < FWD_NR.
 AVX512_INLINE void forward_block(int mr, int masked, const float *a, long lda, const float *b, long ldb,

@@ -47,18 +47,12 @@ void dro_winograd_pack_weights(float *u, long cout, long cin, long components) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "avx512_common.h"
 
 enum { LANES = 16 };
 /// Columns per block (3 vectors) and Cin rows per block: the panel bp (kc × 48 floats ≤ 24 KiB)
 /// stays in L1 next to the U panel stream (8 · kc floats).
 enum { PK_NR = 3 * LANES, PK_KC = 128 };
-
-AVX512_INLINE __mmask16 pk_mask(long valid) {
-    long n = valid < 0 ? 0 : (valid > LANES ? LANES : valid);
-    return (__mmask16)((1u << n) - 1u);
-}
 
 /// C[mr × (16·nv)] (=, or += when `add`) A[mr × kc] (panel, k-major, row stride mr) · bp[kc × 16·nv]
 /// (row stride PK_NR); the last vector's columns masked by `mlast`.
@@ -111,7 +105,7 @@ AVX512_INLINE void pk_copy_panel(const float *b, long ld, long kc, long width, i
         const float *src = b + k * ld;
         float *dst = bp + k * PK_NR;
         for (int v = 0; v < nv; v++) {
-            __mmask16 m = pk_mask(width - v * LANES);
+            __mmask16 m = lane_mask(width - v * LANES);
             if (next) _mm_prefetch((const char *)(src + v * LANES + next), _MM_HINT_T1);
             _mm512_store_ps(dst + v * LANES, _mm512_maskz_loadu_ps(m, src + v * LANES));
         }
@@ -137,7 +131,7 @@ AVX512 void dro_winograd_gemm_forward_packed_avx512(const float *packed, const f
                 long width = (share + LANES - 1) / LANES * LANES;
                 if (width > tiles - j) width = tiles - j;
                 int nv = (int)((width + LANES - 1) / LANES);
-                __mmask16 mlast = pk_mask(width - (nv - 1) * LANES);
+                __mmask16 mlast = lane_mask(width - (nv - 1) * LANES);
                 pk_copy_panel(b + k0 * ld + j, ld, kc, width, nv, bp, next);
                 for (long i = 0; i < cout; i += PK_MR) {
                     int mr = (int)(cout - i < PK_MR ? cout - i : PK_MR);

@@ -58,27 +58,35 @@ final class WinogradGEMMTests: XCTestCase {
                 WinogradGEMM.forward(kernel, u: prepared, data: data, products: c.baseAddress!, cout: cout, cin: cin,
                                      tiles: tiles, ld: l.ld, xiStride: l.xiStride, components: Self.components)
             }
-            var written = Set<Int>()
-            for xi in 0..<Self.components { for i in 0..<cout { for t in 0..<tiles {
-                var sum = 0.0, magnitude = 0.0
-                for k in 0..<cin {
-                    let term = Double(u[(xi * cout + i) * cin + k]) * Double(data[l.at(k, xi, t)])
-                    sum += term; magnitude += abs(term)
-                }
-                let index = l.at(i, xi, t)
-                written.insert(index)
-                let bound = Double(cin + 2) * Double(Float.ulpOfOne) * magnitude
-                if abs(Double(products[index]) - sum) > bound {
-                    XCTFail("\(kernel) forward M \(cout) K \(cin) N \(tiles) ξ \(xi) [\(i), \(t)]: "
-                            + "\(products[index]) vs \(sum), bound \(bound)")
-                    return
-                }
-            } } }
-            for (index, value) in products.enumerated() where !written.contains(index) && value != Self.sentinel {
-                XCTFail("\(kernel) forward M \(cout) K \(cin) N \(tiles) wrote outside C at \(index)")
+            if let failure = Self.forwardMismatch(u: u, data: data, products: products, layout: l) {
+                XCTFail("\(kernel) forward M \(cout) K \(cin) N \(tiles): \(failure)")
                 return
             }
         } } }
+    }
+
+    /// C = U·data per component against a Double sum of the same Float operands, within
+    /// (K + 2)·2⁻²³·Σ|terms| (see the class comment), and every float outside C still `sentinel`.
+    /// Returns the first failure, or nil. `u` is the unpacked Cout × Cin weights per component.
+    static func forwardMismatch(u: [Float], data: [Float], products: [Float], layout l: Layout) -> String? {
+        var written = Set<Int>()
+        for xi in 0..<components { for i in 0..<l.cout { for t in 0..<l.tiles {
+            var sum = 0.0, magnitude = 0.0
+            for k in 0..<l.cin {
+                let term = Double(u[(xi * l.cout + i) * l.cin + k]) * Double(data[l.at(k, xi, t)])
+                sum += term; magnitude += abs(term)
+            }
+            let index = l.at(i, xi, t)
+            written.insert(index)
+            let bound = Double(l.cin + 2) * Double(Float.ulpOfOne) * magnitude
+            if abs(Double(products[index]) - sum) > bound {
+                return "ξ \(xi) [\(i), \(t)]: \(products[index]) vs \(sum), bound \(bound)"
+            }
+        } } }
+        for (index, value) in products.enumerated() where !written.contains(index) && value != sentinel {
+            return "wrote outside C at \(index)"
+        }
+        return nil
     }
 
     /// Checks `kernel`'s weight gradient (accumulating into random dU) on every shape.

@@ -62,23 +62,8 @@ final class WinogradPackedGEMMTests: XCTestCase {
                     dro_winograd_gemm_forward_packed_avx512(packed, data, c.baseAddress!, cout, cin, tiles, l.ld,
                                                             l.xiStride, Self.components)
                 }
-                var written = Set<Int>()
-                for xi in 0..<Self.components { for i in 0..<cout { for t in 0..<tiles {
-                    var sum = 0.0, magnitude = 0.0
-                    for k in 0..<cin {
-                        let term = Double(u[(xi * cout + i) * cin + k]) * Double(data[l.at(k, xi, t)])
-                        sum += term; magnitude += abs(term)
-                    }
-                    let index = l.at(i, xi, t)
-                    written.insert(index)
-                    let bound = Double(cin + 2) * Double(Float.ulpOfOne) * magnitude
-                    if abs(Double(products[index]) - sum) > bound {
-                        XCTFail("packed M \(cout) K \(cin) N \(tiles) ξ \(xi) [\(i), \(t)]: \(products[index]) vs \(sum)")
-                        return
-                    }
-                } } }
-                for (index, value) in products.enumerated() where !written.contains(index) && value != Self.sentinel {
-                    XCTFail("packed M \(cout) K \(cin) N \(tiles) wrote outside C at \(index)")
+                if let failure = WinogradGEMMTests.forwardMismatch(u: u, data: data, products: products, layout: l) {
+                    XCTFail("packed M \(cout) K \(cin) N \(tiles): \(failure)")
                     return
                 }
             }
