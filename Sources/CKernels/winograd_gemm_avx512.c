@@ -6,7 +6,7 @@
 // (16–128), so no row tail runs there. Not chosen automatically against OpenBLAS's own AVX-512
 // (Cooperlake) kernels, with which it is level (docs/performance.md, "Winograd GEMM kernels").
 //
-// Weight gradient: outer products (details above `dro_winograd_gemm_weight_avx512`): dU rows
+// Weight gradient: outer products (details above `weight_gradient`): dU rows
 // as zmm vectors along Cin, P values broadcast, D transposed once per component in registers;
 // no lane reductions. It replaced dot products along the tiles, which at the network's 64 tiles
 // per chunk spent much of their time in the final lane reductions and lost to OpenBLAS. Chosen
