@@ -26,7 +26,8 @@ public enum KernelChoice {
     /// (weight gradient: the same values), "winograd_transforms" (avx512 | avx2 | swift),
     /// "conv_kernels" (the stride-2 im2col, first-layer and transposed-conv kernels: avx2 | swift),
     /// "winograd_f43_transforms" (avx512 | avx2 | swift, chosen as winograd_transforms),
-    /// "conv_transpose" (2×2×2 transposed convs with rows ≥ 16: avx512 direct | gemm; `DRO_CONVT`),
+    /// "conv_transpose" (2×2×2 transposed convs with rows ≥ 16: avx512 direct | gemm; `DRO_CONVT`; the
+    /// backward of layers above 64·32 channel pairs runs gemm: `BackwardPathChoice.swift`),
     /// "pointwise_head" (1×1×1 convs of ≤ 16 output channels: avx512 direct | gemm; `DRO_HEAD`),
     /// "first_layer_weight_gradient" (Cin = 1 layer's dW: avx512 | avx2 | swift; `DRO_CONV1CH`),
     /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).

@@ -12,10 +12,11 @@ import Darwin
 /// taps in registers, for both the input gradient and the weight gradient.
 /// Runs on an AVX-512 CPU (and without `DRO_PORTABLE_KERNELS=1`) for stride 2 on every axis and
 /// rows of ≥ `directMinimumWidth` voxels, unless `DRO_CONVT=gemm`; other strides (anisotropic 2×2×1) keep the GEMM path, which stays the
-/// fallback.
+/// fallback. The backward of layers above `directBackwardMaximumChannelPairs` Cin·Cout runs the GEMM
+/// path (`automaticBackwardKernel`, BackwardPathChoice.swift).
 extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
-    public enum Kernel: String, Sendable { case direct, gemm }
+    public enum Kernel: String, Sendable, CaseIterable { case direct, gemm }
 
     /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md);
     /// `DRO_CONVT=direct` runs the direct kernel on rows of any width (on an AVX-512 CPU), e.g. for
@@ -35,9 +36,17 @@ extension ConvTranspose3d {
             ? .direct : .gemm
     }
 
+    /// Whether `kernel` can run g on this CPU (the GEMM path serves every geometry).
+    public static func supports(_ kernel: Kernel, _ g: ConvTranspose3dGeometry) -> Bool {
+        switch kernel {
+        case .gemm: return true
+        case .direct: return CPUFeatures.avx512 && g.isStride2
+        }
+    }
+
     /// Name for profiles: "direct-avx512" or the GEMM path's.
     public static func kernelName(_ g: ConvTranspose3dGeometry, backward: Bool) -> String {
-        if automaticKernel(g) == .direct { return "direct-avx512" }
+        if (backward ? automaticBackwardKernel(g) : automaticKernel(g)) == .direct { return "direct-avx512" }
         let general = g.isStride2 ? "" : "-general"
         return backward ? "gather\(general)+sgemm" : "sgemm+scatter\(general)"
     }

@@ -19,7 +19,7 @@ public enum ConvTranspose3d {
 
     /// Input voxels per tile for `rows` = Cout·taps rows of P: the L2 budget rounded down to 256,
     /// between 256 and `tileVoxels`, at most the sample's voxels.
-    static func tileSize(rows: Int, inVoxels: Int) -> Int {
+    public static func tileSize(rows: Int, inVoxels: Int) -> Int {
         min(inVoxels, max(256, min(tileVoxels, tileBudgetFloats / max(1, rows) / 256 * 256)))
     }
 
@@ -106,13 +106,16 @@ public enum ConvTranspose3d {
     /// Workers own whole tiles as in `forward` (gather, then dx's GEMM and the weight gradient's
     /// from the worker's P); worker k takes tiles k, k + workers, … and sums its weight gradient in
     /// its own accumulator, added to dw in worker order, so the result does not depend on timing
-    /// (it does depend on the thread count, by Float rounding).
+    /// (it does depend on the thread count, by Float rounding). `path` forces a kernel (nil: the
+    /// GEMM path with a `tile`, else `automaticBackwardKernel`).
     public static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, g: ConvTranspose3dGeometry,
                                 dySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
-                                threads: Int = Parallel.defaultThreads) {
-        if tileOverride == nil && automaticKernel(g) == .direct {
+                                path: Kernel? = nil, threads: Int = Parallel.defaultThreads) {
+        let kernel = path ?? (tileOverride == nil ? automaticBackwardKernel(g) : .gemm)
+        precondition(supports(kernel, g), "ConvTranspose3d.backward: \(kernel) does not serve this geometry")
+        if kernel == .direct {
             backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, dySampleStride: dySampleStride,
                            threads: threads)
             return

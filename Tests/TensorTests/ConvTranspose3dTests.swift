@@ -102,4 +102,33 @@ final class ConvTranspose3dTests: XCTestCase {
             XCTAssertLessThan(worstRelativeError(a.dw, one.dw.map(Double.init)), 1e-5, "dw, \(threads) vs 1 thread")
         }
     }
+
+    /// `backward(path:)` runs the kernel it names at the automatic tile (the per-layer choice of
+    /// `automaticBackwardKernel`): every path this CPU supports against the Double definition
+    /// (SmallLayersDirectTests.naiveTransposeGradients) on stride-2 shapes with rows narrower and
+    /// wider than the direct kernel's 16 lanes, odd sizes, batch 2; dw and db accumulate.
+    func testEveryBackwardPathMatchesDefinition() {
+        let shapes = [ConvTranspose3dGeometry(batch: 2, inChannels: 7, outChannels: 5, inD: 3, inH: 2, inW: 17),
+                      ConvTranspose3dGeometry(batch: 2, inChannels: 3, outChannels: 9, inD: 2, inH: 3, inW: 5),
+                      ConvTranspose3dGeometry(batch: 1, inChannels: 20, outChannels: 12, inD: 1, inH: 3, inW: 35)]
+        for g in shapes {
+            let x = randomDoubles(g.inputCount, seed: 51), w = randomDoubles(g.weightCount, seed: 52)
+            let r = randomDoubles(g.outputCount, seed: 53)
+            let ref = SmallLayersDirectTests.naiveTransposeGradients(x: x, w: w, dy: r, g: g)
+            for path in ConvTranspose3d.Kernel.allCases where ConvTranspose3d.supports(path, g) {
+                var dx = [Float](repeating: .nan, count: g.inputCount)
+                var dw = [Float](repeating: 0.5, count: g.weightCount), db = [Float](repeating: -0.25, count: g.outChannels)
+                floats(x).withPtr { xp in floats(w).withPtr { wp in floats(r).withPtr { rp in
+                    ConvTranspose3d.backward(x: xp, w: wp, dy: rp, dx: &dx, dw: &dw, dbias: &db, g: g,
+                                             workspace: Workspace(), path: path, threads: 2)
+                }}}
+                let ex = worstRelativeError(dx, ref.dx), ew = worstRelativeError(dw, ref.dw.map { $0 + 0.5 })
+                let eb = worstRelativeError(db, ref.db.map { $0 - 0.25 })
+                report("convT \(path) dx / dw / db vs definition", max(ex, ew, eb))
+                // Float sums of Cout·8 (dx) and N·voxels (dw, db) products of values in [-1, 1].
+                XCTAssertLessThan(ex, 1e-4, "\(path) dx \(g)"); XCTAssertLessThan(ew, 1e-4, "\(path) dw \(g)")
+                XCTAssertLessThan(eb, 1e-4, "\(path) db \(g)")
+            }
+        }
+    }
 }
