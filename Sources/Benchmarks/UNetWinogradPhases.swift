@@ -6,8 +6,22 @@ import Tensor
 /// network that runs Winograd (Cin ≥ 4), timed with F(2,3) and with F(4,3) — forward, input
 /// gradient and weight gradient separately, best of `UNetConvPhases.repeats` runs (thread CPU
 /// time with `DRO_BENCH_CLOCK=cpu`), ms per call — and the tile `WinogradTile.automatic` picks.
-/// `DRO_BENCH_PHASES=winograd` prints only this part.
+/// `DRO_BENCH_PHASES=winograd` prints only this part; `DRO_BENCH_LAYERS=dec1.0,enc2.1` keeps the
+/// layers whose name contains one of the comma-separated parts (for profiling one layer), and
+/// `DRO_BENCH_TILES=f43` (or `f23`) times only that tile (the other's columns print 0).
 enum UNetWinogradPhases {
+    /// `DRO_BENCH_LAYERS` parts, nil = every layer.
+    static let layerFilter: [String]? = ProcessInfo.processInfo.environment["DRO_BENCH_LAYERS"]
+        .map { $0.split(separator: ",").map(String.init) }
+    /// The tiles `DRO_BENCH_TILES` asks for (both by default).
+    static let tiles: Set<WinogradTile> = {
+        switch ProcessInfo.processInfo.environment["DRO_BENCH_TILES"] {
+        case "f43"?: return [.f43]
+        case "f23"?: return [.f23]
+        default: return [.f23, .f43]
+        }
+    }()
+
     /// (names, geometry) of the distinct Winograd layers: encoder l.1 and decoder l.0 / l.1.
     static func layers(_ o: UNetBenchOptions) -> [(String, Conv3dGeometry)] {
         var out: [(String, Conv3dGeometry)] = []
@@ -34,7 +48,7 @@ enum UNetWinogradPhases {
         text += UNetConvPhases.threadClock ? ", thread CPU time\n" : "\n"
         text += "layer                 shape              |  F(2,3) fwd    dx    dW   sum |  F(4,3) fwd    dx    dW   sum | ratio | rule\n"
         var rng = SplitMix64(seed: o.seed)
-        for (name, g) in layers(o) {
+        for (name, g) in layers(o) where layerFilter.map({ parts in parts.contains { name.contains($0) } }) ?? true {
             let x = FloatBuffer(count: g.inputCount), w = FloatBuffer(count: g.weightCount)
             let y = FloatBuffer(count: g.outputCount), dx = FloatBuffer(count: g.inputCount)
             let dw = FloatBuffer(count: g.weightCount), db = FloatBuffer(count: g.outChannels)
@@ -45,6 +59,7 @@ enum UNetWinogradPhases {
             let (n, ci, co, d, h, wd) = (g.batch, g.inChannels, g.outChannels, g.inD, g.inH, g.inW)
             var times: [Double] = []
             for tile in [WinogradTile.f23, .f43] {
+                guard tiles.contains(tile) else { times += [0, 0, 0]; continue }
                 times.append(UNetConvPhases.time {
                     tile.forward(x: x.pointer, weight: w.pointer, bias: db.pointer, y: y.pointer, n: n, cin: ci,
                                  cout: co, d: d, h: h, width: wd, workspace: ws) })

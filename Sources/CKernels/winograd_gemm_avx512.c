@@ -6,7 +6,7 @@
 // (16–128), so no row tail runs there. Not chosen automatically against OpenBLAS's own AVX-512
 // (Cooperlake) kernels, with which it is level (docs/performance.md, "Winograd GEMM kernels").
 //
-// Weight gradient: outer products (details above `dro_winograd_gemm_weight_avx512`): dU rows
+// Weight gradient: outer products (details above `weight_gradient`): dU rows
 // as zmm vectors along Cin, P values broadcast, D transposed once per component in registers;
 // no lane reductions. It replaced dot products along the tiles, which at the network's 64 tiles
 // per chunk spent much of their time in the final lane reductions and lost to OpenBLAS. Chosen
@@ -219,9 +219,23 @@ AVX512_INLINE void outer_rows1(int mr, const float *pc, const float *dt, long kt
 
 #undef OUTER_CASE
 
-AVX512 void dro_winograd_gemm_weight_avx512(const float *products, const float *data, float *du,
-                                            long cout, long cin, long tiles, long ld, long xi_stride,
-                                            long components) {
+/// Prefetches (into L1) the dU lines a register block of `mr` rows × `nrv` vectors at `row0`
+/// (row stride `lddu`) will load and store.
+AVX512_INLINE void prefetch_du(const float *row0, long mr, int nrv, long lddu) {
+    for (long r = 0; r < mr; r++) {
+        _mm_prefetch((const char *)(row0 + r * lddu), _MM_HINT_T0);
+        if (nrv > 1) _mm_prefetch((const char *)(row0 + r * lddu + LANES), _MM_HINT_T0);
+    }
+}
+
+/// The weight-gradient kernel; with `prefetch`, each register block's dU rows are prefetched
+/// one block ahead (the first block of a Cin panel before its transpose). dU (216 · Cout · Cin
+/// floats for F(4,3): 1.8–14 MiB at the fetal network's 32–128 channels) is read and written once
+/// per chunk and does not stay in cache between chunks; without the prefetch each block's
+/// read-add-store of its dU rows waited for memory (docs/performance.md, "F(4,3) backward at
+/// 96³–24³"). The results are the same either way.
+AVX512_INLINE void weight_gradient(const float *products, const float *data, float *du, long cout, long cin,
+                                   long tiles, long ld, long xi_stride, long components, int prefetch) {
     _Alignas(64) float dt[WO_KC * WO_NR];
     _Alignas(64) float pc[WO_MR1 * WO_KC];
     for (long xi = 0; xi < components; xi++) {
@@ -237,12 +251,16 @@ AVX512 void dro_winograd_gemm_weight_avx512(const float *products, const float *
                 long nj = cin - j < WO_NR ? cin - j : WO_NR;
                 int nrv = nj > LANES ? 2 : 1;
                 __mmask16 m0 = lane_mask(nj), m1 = lane_mask(nj - LANES);
-                transpose_panel(d + j * ld + t0, ld, nj, kt, dt, next);
                 // Cout in balanced blocks of at most mrMax rows (16 → 8 + 8, not 12 + 4).
                 long mrMax = nrv == 2 ? WO_MR2 : WO_MR1;
                 long blocks = (cout + mrMax - 1) / mrMax;
+                if (prefetch) prefetch_du(out + j, (cout + blocks - 1) / blocks, nrv, cin);
+                transpose_panel(d + j * ld + t0, ld, nj, kt, dt, next);
                 for (long b = 0, i = 0; b < blocks; b++) {
                     long mr = (cout - i + (blocks - b) - 1) / (blocks - b);
+                    if (prefetch && b + 1 < blocks)
+                        prefetch_du(out + (i + mr) * cin + j, (cout - i - mr + (blocks - b - 1) - 1) / (blocks - b - 1),
+                                    nrv, cin);
                     for (long r = 0; r < mr; r++) {
                         const float *src = p + (i + r) * ld + t0;
                         float *dst = pc + r * WO_KC;
@@ -261,6 +279,18 @@ AVX512 void dro_winograd_gemm_weight_avx512(const float *products, const float *
     }
 }
 
+AVX512 void dro_winograd_gemm_weight_avx512(const float *products, const float *data, float *du,
+                                            long cout, long cin, long tiles, long ld, long xi_stride,
+                                            long components) {
+    weight_gradient(products, data, du, cout, cin, tiles, ld, xi_stride, components, 0);
+}
+
+AVX512 void dro_winograd_gemm_weight_prefetch_avx512(const float *products, const float *data, float *du,
+                                                     long cout, long cin, long tiles, long ld, long xi_stride,
+                                                     long components) {
+    weight_gradient(products, data, du, cout, cin, tiles, ld, xi_stride, components, 1);
+}
+
 #else   // not x86-64: callers check dro_cpu_has_avx512() (0 here) and never get this far.
 
 void dro_winograd_gemm_forward_avx512(const float *u, const float *data, float *products, long cout, long cin,
@@ -270,6 +300,11 @@ void dro_winograd_gemm_forward_avx512(const float *u, const float *data, float *
 }
 void dro_winograd_gemm_weight_avx512(const float *products, const float *data, float *du, long cout, long cin,
                                      long tiles, long ld, long xi_stride, long components) {
+    (void)products; (void)data; (void)du; (void)cout; (void)cin; (void)tiles; (void)ld; (void)xi_stride;
+    (void)components;
+}
+void dro_winograd_gemm_weight_prefetch_avx512(const float *products, const float *data, float *du, long cout,
+                                              long cin, long tiles, long ld, long xi_stride, long components) {
     (void)products; (void)data; (void)du; (void)cout; (void)cin; (void)tiles; (void)ld; (void)xi_stride;
     (void)components;
 }

@@ -128,6 +128,8 @@ public enum WinogradF43 {
         precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
                      "WinogradF43.backwardWeight: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
+        var tuning = tuning
+        if let tiles = weightChunkTiles { tuning.minimumChunkTiles = tiles }
         let plan = WinogradF43Plan(batch: n, d: d, h: h, w: width, channels: cin + cout, tuning: tuning)
         let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin
@@ -181,6 +183,10 @@ extension WinogradF43 {
         if row + 1 < rows.upperBound { return (channel, row + 1) }
         return channel + 1 < channels ? (channel + 1, rows.lowerBound) : nil
     }
+
+    /// DRO_WINOGRAD_F43_WEIGHT_TILES=n: fewest tiles per chunk of the weight gradient (for
+    /// measurements; nil = the tuning's).
+    static let weightChunkTiles: Int? = getenv("DRO_WINOGRAD_F43_WEIGHT_TILES").flatMap { Int(String(cString: $0)) }
 
     /// False with DRO_WINOGRAD_PREFETCH=off (same-binary measurements of the prefetch; read once).
     static let prefetches: Bool = getenv("DRO_WINOGRAD_PREFETCH").map { String(cString: $0) } != "off"

@@ -179,6 +179,14 @@ enum WinogradGEMM {
         }
     }
 
+    /// Environment variable: `off` runs the AVX-512 weight gradient without prefetching its dU
+    /// rows (the kernel before "F(4,3) backward at 96³–24³", docs/performance.md; same results).
+    static let accumulatorPrefetchVariable = "DRO_WINOGRAD_DU_PREFETCH"
+
+    /// Whether the AVX-512 weight gradient prefetches its dU rows (read once per process).
+    static let prefetchesAccumulator: Bool =
+        getenv(accumulatorPrefetchVariable).map { String(cString: $0) } != "off"
+
     /// For ξ in 0..<components: dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ
     /// (accumulates). dU_ξ row-major at du + ξ·cout·cin; P_ξ at `products`, D_ξ at `data`, laid
     /// out as in `forward`.
@@ -196,6 +204,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_weight_avx2(products, data, du, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where prefetchesAccumulator:
+            dro_winograd_gemm_weight_prefetch_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
         case .avx512:
             dro_winograd_gemm_weight_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
         case .blas:

@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 @testable import Tensor
 
 /// The C kernels of WinogradGEMM (and its OpenBLAS path) against a Double reference computed in
@@ -152,6 +153,34 @@ final class WinogradGEMMTests: XCTestCase {
         XCTAssertEqual(results[0], results[1])
         XCTAssertEqual(results[0], results[2])
         XCTAssertNotEqual(results[0], initial, "the kernel must accumulate into dU")
+    }
+
+    /// The AVX-512 weight gradient with its dU prefetch (the default) and without
+    /// (`DRO_WINOGRAD_DU_PREFETCH=off`) give the same bits on shapes around every block edge
+    /// (the prefetch covers the next Cout block's rows, the first block's before each Cin panel),
+    /// and the default path is the one the Double reference checks above
+    /// (`testAVX512WeightAtBlockEdges`).
+    func testAVX512WeightPrefetchVariantsAgree() throws {
+        try skipUnlessSupported(.avx512)
+        var seed: UInt64 = 900
+        for (cout, cin, tiles) in [(1, 1, 1), (13, 17, 50), (25, 33, 129), (32, 64, 48), (64, 128, 60), (40, 65, 257)] {
+            let l = Layout(cout: cout, cin: cin, tiles: tiles)
+            seed += 3
+            let products = floats(randomDoubles(cout * l.ld, seed: seed))
+            let data = floats(randomDoubles(cin * l.ld, seed: seed + 1))
+            let initial = floats(randomDoubles(Self.components * cout * cin, seed: seed + 2))
+            var plain = initial, prefetched = initial
+            plain.withUnsafeMutableBufferPointer {
+                dro_winograd_gemm_weight_avx512(products, data, $0.baseAddress!, cout, cin, tiles, l.ld, l.xiStride,
+                                                Self.components)
+            }
+            prefetched.withUnsafeMutableBufferPointer {
+                dro_winograd_gemm_weight_prefetch_avx512(products, data, $0.baseAddress!, cout, cin, tiles, l.ld,
+                                                         l.xiStride, Self.components)
+            }
+            XCTAssertEqual(plain, prefetched, "M \(cout) K \(cin) N \(tiles)")
+            XCTAssertNotEqual(plain, initial)
+        }
     }
 
     func testAVX2Forward() throws { try skipUnlessSupported(.avx2); checkForward(.avx2) }

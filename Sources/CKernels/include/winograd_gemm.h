@@ -39,5 +39,10 @@ void dro_winograd_gemm_weight_avx2(const float *products, const float *data, flo
 void dro_winograd_gemm_weight_avx512(const float *products, const float *data, float *du,
                                      long cout, long cin, long tiles, long ld, long xi_stride,
                                      long components);
+/// As `dro_winograd_gemm_weight_avx512` (bit-identical results), prefetching each register
+/// block's dU rows one block ahead (dU larger than the caches: F(4,3) at 32–128 channels).
+void dro_winograd_gemm_weight_prefetch_avx512(const float *products, const float *data, float *du,
+                                              long cout, long cin, long tiles, long ld, long xi_stride,
+                                              long components);
 
 #endif
