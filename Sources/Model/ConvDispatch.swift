@@ -32,9 +32,9 @@ enum ConvDispatch {
     }
 
     /// Name of the kernel used for g (for profiles).
-    static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm, backward: Bool = false) -> String {
+    static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
         if usesWinograd(g, algorithm) { return tile(g) == .f43 ? "winograd-f43" : "winograd" }
-        return usesPolyphase(g, algorithm, backward: backward) ? ConvPolyphase.kernelName(g) : Conv3d.kernelName(g)
+        return usesPolyphase(g, algorithm) ? ConvPolyphase.kernelName(g) : Conv3d.kernelName(g)
     }
 
     /// Winograd tile of a layer that `usesWinograd` (`WinogradTile.choose`; DRO_WINOGRAD_TILE overrides).
@@ -46,9 +46,8 @@ enum ConvDispatch {
     /// its products direct AVX-512 kernels on an AVX-512 CPU for Cout ≤ 64, else OpenBLAS GEMMs), except with
     /// `.im2col` (the oracle); `DRO_STRIDE2=im2col|polyphase|polyphase-sgemm` overrides the choice
     /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
-    /// The backward may take it where the forward does not (`ConvPolyphase.selectedBackward`).
-    static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm, backward: Bool = false) -> Bool {
-        algorithm != .im2col && (backward ? ConvPolyphase.selectedBackward(g) : ConvPolyphase.selected(g))
+    static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
+        algorithm != .im2col && ConvPolyphase.selected(g)
     }
 
     /// Whether Winograd forwards followed by an instance norm gather the norm's statistics in
@@ -90,7 +89,7 @@ enum ConvDispatch {
                          dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, algorithm: ConvAlgorithm,
                          workspace: Workspace, winogradWorkspace: Workspace, accumulateInput: Bool, threads: Int) {
         guard usesWinograd(g, algorithm) else {
-            if usesPolyphase(g, algorithm, backward: true) {
+            if usesPolyphase(g, algorithm) {
                 ConvPolyphase.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
                                        accumulateInput: accumulateInput, threads: threads)
                 return

@@ -51,8 +51,7 @@ public enum ConvPolyphase {
     /// It holds the phases and, in the backward, the output gradient (and the sgemm path's
     /// phase gradient) of one depth slab at a time (`ConvPolyphase+Slabs.swift`), at most
     /// `slabBudgetBytes` unless one plane alone exceeds it: layers whose slab scratch would pass
-    /// `maximumScratchBytes` stay on im2col (2 MB tiles). The backward alone takes this kernel
-    /// for more layers: `isProfitableBackward` (BackwardPathChoice.swift).
+    /// `maximumScratchBytes` stay on im2col (2 MB tiles).
     public static func isProfitable(_ g: Conv3dGeometry) -> Bool {
         applies(g) && g.outChannels <= maximumOutChannels
             && Double((g.outH + 1) * (g.outW + 1)) <= maximumColumnOverhead * Double(g.outH * g.outW)
