@@ -12,7 +12,7 @@ import XCTest
 /// blocks whose boundaries move with the row stride, so it is checked against the Double oracle
 /// in WinogradConv3dTests (tunings "default" and "one-row chunks, unpadded rows", 1e-4).
 final class WinogradUnpaddedRowsTests: XCTestCase {
-    struct Shape { let n, cin, cout, d, h, w: Int }
+    typealias Shape = WinogradConv3dTests.Shape
 
     /// tilesW 6 (12³-like), 3 (6³-like), 1, 9 and 5 with odd extents; M = 64 runs the packed
     /// AVX-512 GEMM, smaller M OpenBLAS.
