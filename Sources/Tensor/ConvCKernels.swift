@@ -47,13 +47,19 @@ enum ConvCKernels {
 
     /// Forward of the single-channel 3×3×3 stride-1 layer (`Conv3dSingleChannel.applies`).
     /// Overwrites y. Sums in a different order than im2col + sgemm (bias first, then the 27 taps
-    /// with FMA), so results agree to Float rounding, not bit for bit.
+    /// with FMA), so results agree to Float rounding, not bit for bit. `avx512`: the AVX-512 kernel
+    /// (the AVX2 kernel's values bit for bit; default on an AVX-512 CPU unless
+    /// `DRO_CONV1CH_FORWARD=avx2`).
     static func singleChannelForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                      bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                                     g: Conv3dGeometry, threads: Int) {
+                                     g: Conv3dGeometry, threads: Int, avx512: Bool = singleChannelForwardAVX512) {
         let d = dims(g), rows = g.batch * g.inD * g.inH
         Parallel.forEach(0..<rows, threads: threads) { r in
-            dro_conv1ch_forward_avx2(x, w, bias, y, d, g.outChannels, r.lowerBound, r.upperBound)
+            if avx512 {
+                dro_conv1ch_forward_avx512(x, w, bias, y, d, g.outChannels, r.lowerBound, r.upperBound)
+            } else {
+                dro_conv1ch_forward_avx2(x, w, bias, y, d, g.outChannels, r.lowerBound, r.upperBound)
+            }
         }
     }
 
@@ -61,10 +67,12 @@ enum ConvCKernels {
     /// `Conv3dSingleChannel.accumulateWeightGradient`: Float lane sums over ≤ 16 rows, then
     /// Double; one Double partial per worker, summed in worker order).
     /// `avx512`: the AVX-512 kernel (`conv_single_channel_avx512.c`; default on an AVX-512 CPU
-    /// unless `DRO_CONV1CH=avx2`), else the AVX2 one.
+    /// unless `DRO_CONV1CH=avx2`), else the AVX2 one; `rowGroups`: its groups of 4 output rows
+    /// (default; `DRO_CONV1CH=avx512-row`: one row at a time).
     static func singleChannelWeightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                             dw: UnsafeMutablePointer<Float>, g: Conv3dGeometry,
-                                            threads: Int, avx512: Bool = singleChannelAVX512) {
+                                            threads: Int, avx512: Bool = singleChannelAVX512,
+                                            rowGroups: Bool = singleChannelRowGroups) {
         let d = dims(g), rows = g.batch * g.inD * g.inH, n = g.outChannels * Conv3dSingleChannel.taps
         let workers = max(1, min(threads, rows))
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * n)
@@ -72,7 +80,10 @@ enum ConvCKernels {
         defer { partial.deallocate() }
         Parallel.forEach(0..<workers, threads: workers) { ks in
             for k in ks {
-                if avx512 {
+                if avx512 && rowGroups {
+                    dro_conv1ch_weight_grad_rows_avx512(x, dy, partial + k * n, d, g.outChannels,
+                                                        rows * k / workers, rows * (k + 1) / workers)
+                } else if avx512 {
                     dro_conv1ch_weight_grad_avx512(x, dy, partial + k * n, d, g.outChannels,
                                                    rows * k / workers, rows * (k + 1) / workers)
                 } else {
@@ -93,6 +104,11 @@ extension ConvCKernels {
     /// The first layer's weight gradient runs the AVX-512 kernel (AVX-512 CPU, `DRO_CONV1CH` not "avx2").
     static let singleChannelAVX512: Bool =
         CPUFeatures.avx512 && (getenv("DRO_CONV1CH").map { String(cString: $0) }) != "avx2"
+    /// The AVX-512 weight gradient over groups of output rows (`DRO_CONV1CH` not "avx512-row").
+    static let singleChannelRowGroups: Bool = (getenv("DRO_CONV1CH").map { String(cString: $0) }) != "avx512-row"
+    /// The first layer's forward runs the AVX-512 kernel (AVX-512 CPU, `DRO_CONV1CH_FORWARD` not "avx2").
+    static let singleChannelForwardAVX512: Bool =
+        CPUFeatures.avx512 && (getenv("DRO_CONV1CH_FORWARD").map { String(cString: $0) }) != "avx2"
 
     static func dims(_ g: ConvTranspose3dGeometry) -> dro_conv_dims {
         dro_conv_dims(inD: g.inD, inH: g.inH, inW: g.inW, outD: g.outD, outH: g.outH, outW: g.outW)

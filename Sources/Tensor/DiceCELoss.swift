@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Soft Dice + cross-entropy on softmax(logits), equal weights — nnU-Net v2's DC_and_CE_loss with
@@ -124,7 +125,8 @@ public struct DiceCELoss: Sendable {
     /// Each block of `statisticsBlock` voxels sums in Double, blocks are added in order: the same
     /// bits for any thread count.
     static func softmaxStatistics(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, p: UnsafeMutablePointer<Float>,
-                                  batch: Int, classes: Int, voxels: Int, threads: Int)
+                                  batch: Int, classes: Int, voxels: Int, threads: Int,
+                                  kernel: SoftmaxKernel? = softmaxKernel)
         -> (inter: [Double], sumP: [Double], sumY: [Double], nll: [Double]) {
         let blocks = (voxels + statisticsBlock - 1) / statisticsBlock, stride = 3 * classes + 1
         var inter = [Double](repeating: 0, count: batch * classes), sumP = inter, sumY = inter
@@ -134,7 +136,7 @@ public struct DiceCELoss: Sendable {
         defer { partials.deallocate() }
         Parallel.forEach(0..<(batch * blocks), threads: threads) { items in
             // Per run: the running max, then the sum of exponentials, per voxel.
-            let mx = UnsafeMutablePointer<Float>.allocate(capacity: 3 * tile)
+            let mx = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tile + max(tile, classes))
             defer { mx.deallocate() }
             let sum = mx + tile, inv = mx + 2 * tile
             for item in items {
@@ -145,9 +147,33 @@ public struct DiceCELoss: Sendable {
                 acc.initialize(repeating: 0, count: stride)
                 var v0 = b * statisticsBlock
                 let end = min(voxels, (b + 1) * statisticsBlock)
+                /// Σ p·y, Σ y and Σ −log p_y of a run whose p, mx and sum are computed.
+                func labelTerms(t: Int, v0: Int) {
+                    let x0 = xs + v0, p0 = ps + v0
+                    var nl = 0.0
+                    for i in 0..<t {
+                        let y = Int(ls[v0 + i])
+                        acc[y] += Double(p0[y * voxels + i])
+                        acc[2 * classes + y] += 1
+                        nl += log(Double(sum[i])) - Double(x0[y * voxels + i] - mx[i])
+                    }
+                    acc[3 * classes] += nl
+                }
                 while v0 < end {
                     let t = min(tile, end - v0)
                     let x0 = xs + v0, p0 = ps + v0
+                    if let kernel {
+                        // Vectorised exp (C kernel), per-class Σ p in lanes.
+                        let sp = inv
+                        switch kernel {
+                        case .avx512: dro_softmax_run_avx512(x0, p0, voxels, classes, t, mx, sum, sp)
+                        case .avx2: dro_softmax_run_avx2(x0, p0, voxels, classes, t, mx, sum, sp)
+                        }
+                        for c in 0..<classes { acc[classes + c] += Double(sp[c]) }
+                        labelTerms(t: t, v0: v0)
+                        v0 += t
+                        continue
+                    }
                     for i in 0..<t { mx[i] = x0[i] }
                     for c in 1..<classes {
                         let xc = x0 + c * voxels
@@ -165,14 +191,7 @@ public struct DiceCELoss: Sendable {
                         for i in 0..<t { let q = pc[i] * inv[i]; pc[i] = q; sp += q }
                         acc[classes + c] += Double(sp)
                     }
-                    var nl = 0.0
-                    for i in 0..<t {
-                        let y = Int(ls[v0 + i])
-                        acc[y] += Double(p0[y * voxels + i])
-                        acc[2 * classes + y] += 1
-                        nl += log(Double(sum[i])) - Double(x0[y * voxels + i] - mx[i])
-                    }
-                    acc[3 * classes] += nl
+                    labelTerms(t: t, v0: v0)
                     v0 += t
                 }
             }
@@ -190,6 +209,16 @@ public struct DiceCELoss: Sendable {
         }
         return (inter, sumP, sumY, nll)
     }
+
+    enum SoftmaxKernel { case avx512, avx2 }
+
+    /// The C softmax run (`dro_softmax_run_*`: vectorised exp within 2 ulp, Σ p in lanes) where the
+    /// CPU has AVX-512 or AVX2; nil: the Swift loop with libm `expf` (the portable path, also
+    /// forced by DRO_LOSS_EXP=libm for same-binary comparisons).
+    static let softmaxKernel: SoftmaxKernel? = {
+        if let v = getenv("DRO_LOSS_EXP"), String(cString: v) == "libm" { return nil }
+        return CPUFeatures.avx512 ? .avx512 : (CPUFeatures.avx2FMA ? .avx2 : nil)
+    }()
 
     /// Voxels per run of the loss passes (their per-voxel scratch stays in L1).
     static let tile = 256

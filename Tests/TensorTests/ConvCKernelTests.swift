@@ -117,6 +117,9 @@ final class ConvCKernelTests: XCTestCase {
         Conv3dGeometry(batch: 2, inChannels: 1, outChannels: 8, inD: 5, inH: 3, inW: 16, kernel: 3, stride: 1, padding: 1),
         Conv3dGeometry(batch: 1, inChannels: 1, outChannels: 11, inD: 2, inH: 6, inW: 19, kernel: 3, stride: 1, padding: 1),
         Conv3dGeometry(batch: 2, inChannels: 1, outChannels: 16, inD: 6, inH: 5, inW: 24, kernel: 3, stride: 1, padding: 1),
+        // 3 and 6 chunks of 16 lanes (the AVX-512 forward's chunk pairs and a single last chunk).
+        Conv3dGeometry(batch: 1, inChannels: 1, outChannels: 9, inD: 3, inH: 4, inW: 40, kernel: 3, stride: 1, padding: 1),
+        Conv3dGeometry(batch: 2, inChannels: 1, outChannels: 32, inD: 3, inH: 3, inW: 96, kernel: 3, stride: 1, padding: 1),
     ]
 
     func testSingleChannelForwardAgainstIm2colAndNaive() throws {
@@ -126,19 +129,24 @@ final class ConvCKernelTests: XCTestCase {
             let x = randomDoubles(g.inputCount, seed: 1400 + UInt64(k)), w = randomDoubles(g.weightCount, seed: 1500 + UInt64(k))
             let b = randomDoubles(g.outChannels, seed: 1600)
             let ref = ConvNaive.conv3d(x: x, w: w, bias: b, g: g)
-            for threads in [1, 2] {
+            var avx2Output: [Float] = []
+            // The AVX2 kernel, then the AVX-512 one where the CPU has it (its values bit for bit).
+            for (threads, avx512) in [(1, false), (2, false)] + (CPUFeatures.avx512 ? [(1, true), (2, true)] : []) {
                 var direct = [Float](repeating: .nan, count: g.outputCount), im2col = direct
                 floats(x).withPtr { xp in floats(w).withPtr { wp in floats(b).withPtr { bp in
-                    ConvCKernels.singleChannelForward(x: xp, w: wp, bias: bp, y: &direct, g: g, threads: threads)
+                    ConvCKernels.singleChannelForward(x: xp, w: wp, bias: bp, y: &direct, g: g, threads: threads,
+                                                      avx512: avx512)
                     // A tile forces the im2col + sgemm path (the oracle and fallback).
                     Conv3d.forward(x: xp, w: wp, bias: bp, y: &im2col, g: g, workspace: Workspace(),
                                    tile: g.outVoxels, threads: threads)
                 }}}
                 // 27 Float FMAs + a bias, values in [-1, 1]: ≲ 1e-6 relative to the output scale.
                 let eNaive = worstRelativeError(direct, ref), eIm2col = worstRelativeError(direct, im2col.map(Double.init))
-                report("single-channel C forward vs naive \(g) threads \(threads)", eNaive)
+                report("single-channel C forward (avx512 \(avx512)) vs naive \(g) threads \(threads)", eNaive)
                 report("single-channel C forward vs im2col", eIm2col)
                 XCTAssertLessThan(eNaive, 1e-5, "\(g)"); XCTAssertLessThan(eIm2col, 1e-5, "\(g)")
+                if avx2Output.isEmpty { avx2Output = direct }
+                XCTAssertEqual(direct.map(\.bitPattern), avx2Output.map(\.bitPattern), "\(g) avx512 \(avx512)")
             }
         }
     }
@@ -150,11 +158,14 @@ final class ConvCKernelTests: XCTestCase {
             let w = [Double](repeating: 0, count: g.weightCount)
             let (_, dwRef) = naiveGradients(x: x, w: w, dy: dy, g: g)
             // The AVX2 kernel, and the AVX-512 one where the CPU has it.
-            for (threads, avx512) in [(1, false), (2, false)] + (CPUFeatures.avx512 ? [(1, true), (2, true)] : []) {
+            // AVX-512: one row at a time and groups of 4 rows.
+            let avx512Cases = [(1, true, false), (2, true, false), (1, true, true), (2, true, true)]
+            for (threads, avx512, groups) in [(1, false, false), (2, false, false)] + (CPUFeatures.avx512 ? avx512Cases : []) {
                 // dw starts non-zero: both kernels must ADD to it.
                 var c = [Float](repeating: 0.5, count: g.weightCount), swift = c
                 floats(x).withPtr { xp in floats(dy).withPtr { dp in
-                    ConvCKernels.singleChannelWeightGradient(x: xp, dy: dp, dw: &c, g: g, threads: threads, avx512: avx512)
+                    ConvCKernels.singleChannelWeightGradient(x: xp, dy: dp, dw: &c, g: g, threads: threads, avx512: avx512,
+                                                             rowGroups: groups)
                     Conv3dSingleChannel.accumulateWeightGradient(x: xp, dy: dp, dw: &swift, g: g, threads: threads)
                 }}
                 // Per lane ≤ 16 rows × W / 8 Float terms, then Double (both kernels; FMA rounds once
@@ -163,7 +174,7 @@ final class ConvCKernelTests: XCTestCase {
                 // bounds 2e-5 and 4e-5 (= the two kernels' errors added) leave a 2× margin.
                 let eNaive = worstRelativeError(c.map { $0 - 0.5 }, dwRef)
                 let eSwift = worstRelativeError(c, swift.map(Double.init))
-                report("single-channel C dw (avx512 \(avx512)) vs naive \(g) threads \(threads)", eNaive)
+                report("single-channel C dw (avx512 \(avx512), row groups \(groups)) vs naive \(g) threads \(threads)", eNaive)
                 report("single-channel C dw vs Swift kernel", eSwift)
                 XCTAssertLessThan(eNaive, 2e-5, "\(g)"); XCTAssertLessThan(eSwift, 4e-5, "\(g)")
             }

@@ -39,9 +39,20 @@ void dro_pointwise_backward_avx512(const float *x, const float *w, const float *
                                    double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
                                    long v0, long v1);
 
+/// `dro_conv1ch_forward_avx2` (conv_kernels.h) with AVX-512 F: same contract, the same values
+/// bit for bit (bias, then one FMA per tap in tap order, per output voxel).
+void dro_conv1ch_forward_avx512(const float *x, const float *w, const float *bias, float *y,
+                                dro_conv_dims dims, long cout, long row0, long row1);
+
 /// `dro_conv1ch_weight_grad_avx2` (conv_kernels.h) with AVX-512 F: same contract, same sums per
 /// lane (Float over ≤ 16 rows of 16 lanes, then Double), results equal to Float rounding.
 void dro_conv1ch_weight_grad_avx512(const float *x, const float *dy, double *partial,
                                     dro_conv_dims dims, long cout, long row0, long row1);
+
+/// The same weight gradient over groups of up to 4 output rows of one (n, d) plane (each input
+/// vector feeds the taps of every row of the group; Float lane sums over ≤ 16 rows, then Double,
+/// in a different order than the one-row kernels: equal to Float rounding).
+void dro_conv1ch_weight_grad_rows_avx512(const float *x, const float *dy, double *partial,
+                                         dro_conv_dims dims, long cout, long row0, long row1);
 
 #endif
