@@ -215,16 +215,26 @@ void grad_group(const int NC, const int R, const float *r, long rs, const float 
 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
 void grad_group_channels(const int R, const float *rows, long rs, const float *gRow, long cout, long voxels,
                          long width, long chunks, __mmask16 tail, float *laneAcc) {
-    for (long kd = 0; kd < AX; kd++) {
-        const float *r = rows + kd * (R + 2) * rs;
-        long co = 0;
-        for (; co + 2 <= cout; co += 2)
-            grad_group(2, R, r, rs, gRow + co * voxels, gRow + (co + 1) * voxels, width, chunks, tail,
-                       laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + ((co + 1) * TAPS27 + kd * 9) * L16);
-        if (co < cout)
-            grad_group(1, R, r, rs, gRow + co * voxels, gRow + co * voxels, width, chunks, tail,
-                       laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + (co * TAPS27 + kd * 9) * L16);
+    // Channel pairs outer, kd inner: a pair's 2·R dy rows are read from memory once and stay in
+    // L1 for the three kd. (Channel planes lie a multiple of 4 KiB apart at 96³ — 96³·4 bytes =
+    // 864·4096 — so the same rows of all channels map to the same L1 and L2 sets: with the
+    // channels inner, 32 channels' rows evicted each other between kd.) The next pair's rows are
+    // prefetched.
+    long co = 0;
+    for (; co + 2 <= cout; co += 2) {
+        if (co + 2 < cout)
+            for (long q = 0; q < 2 * R; q++) {
+                const char *next = (const char *)(gRow + (co + 2 + q / R) * voxels + (q % R) * width);
+                for (long b = 0; b < width * 4; b += 64) __builtin_prefetch(next + b, 0, 3);
+            }
+        for (long kd = 0; kd < AX; kd++)
+            grad_group(2, R, rows + kd * (R + 2) * rs, rs, gRow + co * voxels, gRow + (co + 1) * voxels, width,
+                       chunks, tail, laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + ((co + 1) * TAPS27 + kd * 9) * L16);
     }
+    if (co < cout)
+        for (long kd = 0; kd < AX; kd++)
+            grad_group(1, R, rows + kd * (R + 2) * rs, rs, gRow + co * voxels, gRow + co * voxels, width, chunks, tail,
+                       laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + (co * TAPS27 + kd * 9) * L16);
 }
 
 AVX512

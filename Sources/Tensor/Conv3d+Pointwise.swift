@@ -52,19 +52,26 @@ extension Conv3d {
     static func pointwiseBackwardDirect(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                         dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry,
-                                        accumulateInput: Bool, threads: Int = Parallel.defaultThreads) {
+                                        accumulateInput: Bool, threads: Int = Parallel.defaultThreads,
+                                        packDy: Bool = pointwisePackDy) {
         let v = g.outVoxels, blocks = (v + pointwiseBlock - 1) / pointwiseBlock, items = g.batch * blocks
         guard v > 0, g.batch > 0 else { return }
         let workers = max(1, min(threads, items))
         let wn = g.outChannels * g.inChannels
         Parallel.sumWorkerPartials(workers: workers, weights: wn, bias: g.outChannels, dw: dw, dbias: dbias) { k, p in
+            let packed = packDy ? UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * pointwiseBlock) : nil
+            defer { packed?.deallocate() }
             for item in (items * k / workers)..<(items * (k + 1) / workers) {
                 let n = item / blocks, b = item % blocks
                 dro_pointwise_backward_avx512(x + n * g.inChannels * v, w, dy + n * g.outChannels * v,
                                               dx.map { $0 + n * g.inChannels * v }, accumulateInput ? 1 : 0,
                                               p, dbias == nil ? nil : p + wn, g.inChannels, g.outChannels, v,
-                                              b * pointwiseBlock, min(v, (b + 1) * pointwiseBlock))
+                                              b * pointwiseBlock, min(v, (b + 1) * pointwiseBlock), packed)
             }
         }
     }
+
+    /// The direct backward copies each chunk's dy rows to a contiguous buffer first
+    /// (`DRO_HEAD_DY=strided`: read in place; the same values bit for bit).
+    static let pointwisePackDy: Bool = (getenv("DRO_HEAD_DY").map { String(cString: $0) }) != "strided"
 }

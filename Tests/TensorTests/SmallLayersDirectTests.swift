@@ -221,6 +221,14 @@ final class SmallLayersDirectTests: XCTestCase {
                                                    accumulateInput: false, threads: threads)
                     Conv3d.pointwiseBackwardDirect(x: xp, w: wp, dy: rp, dx: &dxAcc, dw: &dwNoDx, dbias: nil, g: g,
                                                    accumulateInput: true, threads: threads)
+                    // dy read in place instead of through the packed chunk copy: the same bits.
+                    var sdx = [Float](repeating: .nan, count: g.inputCount)
+                    var sdw = [Float](repeating: 0.25, count: g.weightCount), sdb = [Float](repeating: -0.5, count: g.outChannels)
+                    Conv3d.pointwiseBackwardDirect(x: xp, w: wp, dy: rp, dx: &sdx, dw: &sdw, dbias: &sdb, g: g,
+                                                   accumulateInput: false, threads: threads, packDy: !Conv3d.pointwisePackDy)
+                    XCTAssertEqual(sdx.map(\.bitPattern), dx.map(\.bitPattern), "cout \(g.outChannels)")
+                    XCTAssertEqual(sdw.map(\.bitPattern), dw.map(\.bitPattern))
+                    XCTAssertEqual(sdb.map(\.bitPattern), db.map(\.bitPattern))
                 }}}}
                 let ey = worstRelativeError(y, yRef), ex = worstRelativeError(dx, ref.dx)
                 let ew = worstRelativeError(dw.map { $0 - 0.25 }, ref.dw), eb = worstRelativeError(db.map { $0 + 0.5 }, ref.db)

@@ -35,9 +35,12 @@ void dro_pointwise_forward_avx512(const float *x, const float *w, const float *b
 /// dx[ci, v] (= or += when accumulate; dx NULL: skipped) Σ_c w[c, ci] · dy[c, v];
 /// dwPartial[c·cin + ci] += Σ_v dy[c, v] · x[ci, v]; dbPartial[c] += Σ_v dy[c, v] (NULL: skipped)
 /// (Float lane sums over chunks of 4096 voxels, then Double).
+/// packed (cout·4096 Floats, or NULL): each 4096-voxel chunk's dy rows are first copied there,
+/// contiguous (same results bit for bit; avoids cache-set conflicts when the channel planes lie a
+/// multiple of 4 KiB apart, e.g. at 96³).
 void dro_pointwise_backward_avx512(const float *x, const float *w, const float *dy, float *dx, long accumulate,
                                    double *dwPartial, double *dbPartial, long cin, long cout, long voxels,
-                                   long v0, long v1);
+                                   long v0, long v1, float *packed);
 
 /// `dro_conv1ch_forward_avx2` (conv_kernels.h) with AVX-512 F: same contract, the same values
 /// bit for bit (bias, then one FMA per tap in tap order, per output voxel).
