@@ -181,12 +181,16 @@ static void load_group_rows16(const float *xs, dro_conv_dims dm, long d, long h,
 /// Output channels co0 (and co0 + 1 when NC = 2), one kd, R output rows; g0/g1 = the first row's
 /// dy of each channel (row r at + r·width).
 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
-void grad_group(const int NC, const int R, const float *r, long rs, const float *g0, const float *g1, long width,
-                long chunks, __mmask16 tail, float *la0, float *la1) {
-    __m512 acc[2][9];
+void grad_group(const int NC, const int R, const int BIAS, const float *r, long rs, const float *g0, const float *g1,
+                long width, long chunks, __mmask16 tail, float *la0, float *la1, float *lb0, float *lb1) {
+    __m512 acc[2][9], bacc[2];
     for (int i = 0; i < 9; i++) {
         acc[0][i] = _mm512_loadu_ps(la0 + i * L16);
         if (NC == 2) acc[1][i] = _mm512_loadu_ps(la1 + i * L16);
+    }
+    if (BIAS) {
+        bacc[0] = _mm512_loadu_ps(lb0);
+        if (NC == 2) bacc[1] = _mm512_loadu_ps(lb1);
     }
     for (long c = 0; c < chunks; c++) {
         const __mmask16 m = c + 1 < chunks ? (__mmask16)0xFFFF : tail;
@@ -194,6 +198,10 @@ void grad_group(const int NC, const int R, const float *r, long rs, const float 
         for (int q = 0; q < R; q++) {
             gv[0][q] = _mm512_maskz_loadu_ps(m, g0 + q * width + c * L16);
             if (NC == 2) gv[1][q] = _mm512_maskz_loadu_ps(m, g1 + q * width + c * L16);
+            if (BIAS) {
+                bacc[0] = _mm512_add_ps(bacc[0], gv[0][q]);
+                if (NC == 2) bacc[1] = _mm512_add_ps(bacc[1], gv[1][q]);
+            }
         }
         for (int j = 0; j < R + 2; j++)
             for (int kw = 0; kw < AX; kw++) {
@@ -210,11 +218,17 @@ void grad_group(const int NC, const int R, const float *r, long rs, const float 
         _mm512_storeu_ps(la0 + i * L16, acc[0][i]);
         if (NC == 2) _mm512_storeu_ps(la1 + i * L16, acc[1][i]);
     }
+    if (BIAS) {
+        _mm512_storeu_ps(lb0, bacc[0]);
+        if (NC == 2) _mm512_storeu_ps(lb1, bacc[1]);
+    }
 }
 
 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl")))
 void grad_group_channels(const int R, const float *rows, long rs, const float *gRow, long cout, long voxels,
-                         long width, long chunks, __mmask16 tail, float *laneAcc) {
+                         long width, long chunks, __mmask16 tail, float *laneAcc, long bias) {
+    // Bias lanes (bias ≠ 0): laneAcc[(cout·27 + co)·16 …], summed with the kd = 0 pass.
+    float *lb = laneAcc + cout * TAPS27 * L16;
     // Channel pairs outer, kd inner: a pair's 2·R dy rows are read from memory once and stay in
     // L1 for the three kd. (Channel planes lie a multiple of 4 KiB apart at 96³ — 96³·4 bytes =
     // 864·4096 — so the same rows of all channels map to the same L1 and L2 sets: with the
@@ -227,23 +241,34 @@ void grad_group_channels(const int R, const float *rows, long rs, const float *g
                 const char *next = (const char *)(gRow + (co + 2 + q / R) * voxels + (q % R) * width);
                 for (long b = 0; b < width * 4; b += 64) __builtin_prefetch(next + b, 0, 3);
             }
-        for (long kd = 0; kd < AX; kd++)
-            grad_group(2, R, rows + kd * (R + 2) * rs, rs, gRow + co * voxels, gRow + (co + 1) * voxels, width,
-                       chunks, tail, laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + ((co + 1) * TAPS27 + kd * 9) * L16);
+        for (long kd = 0; kd < AX; kd++) {
+            const float *r = rows + kd * (R + 2) * rs, *g0 = gRow + co * voxels, *g1 = g0 + voxels;
+            float *la0 = laneAcc + (co * TAPS27 + kd * 9) * L16, *la1 = laneAcc + ((co + 1) * TAPS27 + kd * 9) * L16;
+            if (bias && kd == 0)
+                grad_group(2, R, 1, r, rs, g0, g1, width, chunks, tail, la0, la1, lb + co * L16, lb + (co + 1) * L16);
+            else
+                grad_group(2, R, 0, r, rs, g0, g1, width, chunks, tail, la0, la1, 0, 0);
+        }
     }
     if (co < cout)
-        for (long kd = 0; kd < AX; kd++)
-            grad_group(1, R, rows + kd * (R + 2) * rs, rs, gRow + co * voxels, gRow + co * voxels, width, chunks, tail,
-                       laneAcc + (co * TAPS27 + kd * 9) * L16, laneAcc + (co * TAPS27 + kd * 9) * L16);
+        for (long kd = 0; kd < AX; kd++) {
+            const float *r = rows + kd * (R + 2) * rs, *g0 = gRow + co * voxels;
+            float *la0 = laneAcc + (co * TAPS27 + kd * 9) * L16;
+            if (bias && kd == 0)
+                grad_group(1, R, 1, r, rs, g0, g0, width, chunks, tail, la0, la0, lb + co * L16, lb + co * L16);
+            else
+                grad_group(1, R, 0, r, rs, g0, g0, width, chunks, tail, la0, la0, 0, 0);
+        }
 }
 
 AVX512
 void dro_conv1ch_weight_grad_rows_avx512(const float *x, const float *dy, double *partial,
-                                         dro_conv_dims dm, long cout, long row0, long row1) {
+                                         dro_conv_dims dm, long cout, long row0, long row1, long bias) {
     const long rs = stride16(dm), chunks = chunks16(dm), width = dm.inW;
     const long plane = dm.inH * width, voxels = dm.inD * plane;
+    const long sums = cout * TAPS27 + (bias ? cout : 0);
     float *rows = malloc((size_t)(AX * (GROUP + 2) * rs) * sizeof(float));
-    float *laneAcc = calloc((size_t)(cout * TAPS27 * L16), sizeof(float));
+    float *laneAcc = calloc((size_t)(sums * L16), sizeof(float));
     if (!rows || !laneAcc) abort();
     const long rem = width - (chunks - 1) * L16;
     const __mmask16 tail = (__mmask16)((1u << rem) - 1u);
@@ -256,17 +281,17 @@ void dro_conv1ch_weight_grad_rows_avx512(const float *x, const float *dy, double
         load_group_rows16(x + n * voxels, dm, d, h, R, rows, rs);
         const float *gRow = dy + n * cout * voxels + d * plane + h * width;
         switch (R) {
-        case 4: grad_group_channels(4, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc); break;
-        case 3: grad_group_channels(3, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc); break;
-        case 2: grad_group_channels(2, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc); break;
-        default: grad_group_channels(1, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc); break;
+        case 4: grad_group_channels(4, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc, bias); break;
+        case 3: grad_group_channels(3, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc, bias); break;
+        case 2: grad_group_channels(2, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc, bias); break;
+        default: grad_group_channels(1, rows, rs, gRow, cout, voxels, width, chunks, tail, laneAcc, bias); break;
         }
         row += R;
         sinceFlush += R;
         // Float lane sums over ≤ 16 rows (as the one-row kernels), then Double.
-        if (sinceFlush + GROUP > FLUSH16) { flush16(laneAcc, partial, cout * TAPS27); sinceFlush = 0; }
+        if (sinceFlush + GROUP > FLUSH16) { flush16(laneAcc, partial, sums); sinceFlush = 0; }
     }
-    flush16(laneAcc, partial, cout * TAPS27);
+    flush16(laneAcc, partial, sums);
     free(rows);
     free(laneAcc);
 }
@@ -274,7 +299,7 @@ void dro_conv1ch_weight_grad_rows_avx512(const float *x, const float *dy, double
 void dro_conv1ch_forward_avx512(const float *x, const float *w, const float *bias, float *y,
                                 dro_conv_dims dm, long cout, long row0, long row1) {}
 void dro_conv1ch_weight_grad_rows_avx512(const float *x, const float *dy, double *partial,
-                                         dro_conv_dims dm, long cout, long row0, long row1) {}
+                                         dro_conv_dims dm, long cout, long row0, long row1, long bias) {}
 void dro_conv1ch_weight_grad_avx512(const float *x, const float *dy, double *partial,
                                     dro_conv_dims dm, long cout, long row0, long row1) {}
 #endif

@@ -122,13 +122,13 @@ public enum Conv3d {
         }
         if dx == nil && tileOverride == nil && Conv3dSingleChannel.applies(g) {
             if ConvCKernels.available {
-                ConvCKernels.singleChannelWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
+                ConvCKernels.singleChannelWeightGradient(x: x, dy: dy, dw: dw, dbias: dbias, g: g, threads: threads)
             } else {
                 Conv3dSingleChannel.accumulateWeightGradient(x: x, dy: dy, dw: dw, g: g, threads: threads)
-            }
-            if let dbias {
-                accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: g.outChannels,
-                                       voxels: g.outVoxels, threads: threads)
+                if let dbias {
+                    accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: g.outChannels,
+                                           voxels: g.outVoxels, threads: threads)
+                }
             }
             return
         }

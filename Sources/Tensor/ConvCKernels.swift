@@ -69,20 +69,25 @@ enum ConvCKernels {
     /// `avx512`: the AVX-512 kernel (`conv_single_channel_avx512.c`; default on an AVX-512 CPU
     /// unless `DRO_CONV1CH=avx2`), else the AVX2 one; `rowGroups`: its groups of 4 output rows
     /// (default; `DRO_CONV1CH=avx512-row`: one row at a time).
+    /// dbias [Cout] (if given) += Σ dy per channel: in the same pass by the row-group kernel, else
+    /// by `Conv3d.accumulateBiasGradient` after it.
     static func singleChannelWeightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                                            dw: UnsafeMutablePointer<Float>, g: Conv3dGeometry,
+                                            dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>? = nil,
+                                            g: Conv3dGeometry,
                                             threads: Int, avx512: Bool = singleChannelAVX512,
                                             rowGroups: Bool = singleChannelRowGroups) {
         let d = dims(g), rows = g.batch * g.inD * g.inH, n = g.outChannels * Conv3dSingleChannel.taps
         let workers = max(1, min(threads, rows))
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * n)
-        partial.initialize(repeating: 0, count: workers * n)
+        let fusedBias = dbias != nil && avx512 && rowGroups
+        let stride = n + (fusedBias ? g.outChannels : 0)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * stride)
+        partial.initialize(repeating: 0, count: workers * stride)
         defer { partial.deallocate() }
         Parallel.forEach(0..<workers, threads: workers) { ks in
             for k in ks {
                 if avx512 && rowGroups {
-                    dro_conv1ch_weight_grad_rows_avx512(x, dy, partial + k * n, d, g.outChannels,
-                                                        rows * k / workers, rows * (k + 1) / workers)
+                    dro_conv1ch_weight_grad_rows_avx512(x, dy, partial + k * stride, d, g.outChannels,
+                                                        rows * k / workers, rows * (k + 1) / workers, fusedBias ? 1 : 0)
                 } else if avx512 {
                     dro_conv1ch_weight_grad_avx512(x, dy, partial + k * n, d, g.outChannels,
                                                    rows * k / workers, rows * (k + 1) / workers)
@@ -94,8 +99,20 @@ enum ConvCKernels {
         }
         for i in 0..<n {
             var s = 0.0
-            for k in 0..<workers { s += partial[k * n + i] }
+            for k in 0..<workers { s += partial[k * stride + i] }
             dw[i] += Float(s)
+        }
+        if let dbias {
+            if fusedBias {
+                for c in 0..<g.outChannels {
+                    var s = 0.0
+                    for k in 0..<workers { s += partial[k * stride + n + c] }
+                    dbias[c] += Float(s)
+                }
+            } else {
+                Conv3d.accumulateBiasGradient(dy: dy, dbias: dbias, batch: g.batch, channels: g.outChannels,
+                                              voxels: g.outVoxels, threads: threads)
+            }
         }
     }
 }

@@ -147,16 +147,26 @@ public struct DiceCELoss: Sendable {
                 acc.initialize(repeating: 0, count: stride)
                 var v0 = b * statisticsBlock
                 let end = min(voxels, (b + 1) * statisticsBlock)
-                /// Σ p·y, Σ y and Σ −log p_y of a run whose p, mx and sum are computed.
-                func labelTerms(t: Int, v0: Int) {
+                /// Σ p·y, Σ y and Σ −log p_y of a run whose p, mx and sum are computed. `productLog`:
+                /// Σ log sum[i] as the log of Double products of the sums (each in [1, classes], so a
+                /// product stays far from overflow until it passes 1e250; one log per ~250 voxels
+                /// at 9 classes instead of one per voxel; the Double product rounds ≤ 2^−53 per factor).
+                func labelTerms(t: Int, v0: Int, productLog: Bool) {
                     let x0 = xs + v0, p0 = ps + v0
-                    var nl = 0.0
+                    var nl = 0.0, product = 1.0
                     for i in 0..<t {
                         let y = Int(ls[v0 + i])
                         acc[y] += Double(p0[y * voxels + i])
                         acc[2 * classes + y] += 1
-                        nl += log(Double(sum[i])) - Double(x0[y * voxels + i] - mx[i])
+                        if productLog {
+                            product *= Double(sum[i])
+                            if product > 1e250 { nl += log(product); product = 1 }
+                            nl -= Double(x0[y * voxels + i] - mx[i])
+                        } else {
+                            nl += log(Double(sum[i])) - Double(x0[y * voxels + i] - mx[i])
+                        }
                     }
+                    if productLog { nl += log(product) }
                     acc[3 * classes] += nl
                 }
                 while v0 < end {
@@ -170,7 +180,7 @@ public struct DiceCELoss: Sendable {
                         case .avx2: dro_softmax_run_avx2(x0, p0, voxels, classes, t, mx, sum, sp)
                         }
                         for c in 0..<classes { acc[classes + c] += Double(sp[c]) }
-                        labelTerms(t: t, v0: v0)
+                        labelTerms(t: t, v0: v0, productLog: true)
                         v0 += t
                         continue
                     }
@@ -191,7 +201,7 @@ public struct DiceCELoss: Sendable {
                         for i in 0..<t { let q = pc[i] * inv[i]; pc[i] = q; sp += q }
                         acc[classes + c] += Double(sp)
                     }
-                    labelTerms(t: t, v0: v0)
+                    labelTerms(t: t, v0: v0, productLog: false)
                     v0 += t
                 }
             }

@@ -163,9 +163,10 @@ final class ConvCKernelTests: XCTestCase {
             for (threads, avx512, groups) in [(1, false, false), (2, false, false)] + (CPUFeatures.avx512 ? avx512Cases : []) {
                 // dw starts non-zero: both kernels must ADD to it.
                 var c = [Float](repeating: 0.5, count: g.weightCount), swift = c
+                var db = [Float](repeating: -0.25, count: g.outChannels)
                 floats(x).withPtr { xp in floats(dy).withPtr { dp in
-                    ConvCKernels.singleChannelWeightGradient(x: xp, dy: dp, dw: &c, g: g, threads: threads, avx512: avx512,
-                                                             rowGroups: groups)
+                    ConvCKernels.singleChannelWeightGradient(x: xp, dy: dp, dw: &c, dbias: &db, g: g, threads: threads,
+                                                             avx512: avx512, rowGroups: groups)
                     Conv3dSingleChannel.accumulateWeightGradient(x: xp, dy: dp, dw: &swift, g: g, threads: threads)
                 }}
                 // Per lane ≤ 16 rows × W / 8 Float terms, then Double (both kernels; FMA rounds once
@@ -177,6 +178,15 @@ final class ConvCKernelTests: XCTestCase {
                 report("single-channel C dw (avx512 \(avx512), row groups \(groups)) vs naive \(g) threads \(threads)", eNaive)
                 report("single-channel C dw vs Swift kernel", eSwift)
                 XCTAssertLessThan(eNaive, 2e-5, "\(g)"); XCTAssertLessThan(eSwift, 4e-5, "\(g)")
+                // dbias = Σ dy per channel in Double (fused into the row-group kernel, else its own pass);
+                // Float lane sums of ≤ 16·W terms: 1e-5 of the channel's Σ|dy| scale.
+                for co in 0..<g.outChannels {
+                    var ref = 0.0, scale = 0.0
+                    for n in 0..<g.batch {
+                        for i in 0..<g.outVoxels { let v = dy[(n * g.outChannels + co) * g.outVoxels + i]; ref += v; scale += abs(v) }
+                    }
+                    XCTAssertEqual(Double(db[co]) + 0.25, ref, accuracy: 1e-6 * scale + 1e-6, "\(g) bias \(co) groups \(groups)")
+                }
             }
         }
     }

@@ -54,8 +54,9 @@ void dro_conv1ch_weight_grad_avx512(const float *x, const float *dy, double *par
 
 /// The same weight gradient over groups of up to 4 output rows of one (n, d) plane (each input
 /// vector feeds the taps of every row of the group; Float lane sums over ≤ 16 rows, then Double,
-/// in a different order than the one-row kernels: equal to Float rounding).
+/// in a different order than the one-row kernels: equal to Float rounding). bias ≠ 0: also
+/// partial[cout·27 + co] += Σ dy[co] over the rows (the bias gradient, in the same pass).
 void dro_conv1ch_weight_grad_rows_avx512(const float *x, const float *dy, double *partial,
-                                         dro_conv_dims dims, long cout, long row0, long row1);
+                                         dro_conv_dims dims, long cout, long row0, long row1, long bias);
 
 #endif
