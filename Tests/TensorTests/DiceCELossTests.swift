@@ -147,6 +147,48 @@ final class DiceCELossTests: XCTestCase {
         }
     }
 
+    /// Extreme logits on 9 classes: spreads of ±40 around offsets of 0, ±3000 (Float spacing 2^−12
+    /// there), whole classes masked to −inf (never the label's), ties. Loss and per-sample values
+    /// against the Double reference; dlogits against its finite differences at finite logits and
+    /// exactly 0 at the masked ones (p = 0 there, y = 0).
+    func testExtremeAndMaskedLogits() throws {
+        let n = 2, cl = 9, v = 4096 + 300 + 7
+        var rng = SplitMix64(seed: 91)
+        var z = [Double](repeating: 0, count: n * cl * v)
+        var y = [Int32](repeating: 0, count: n * v)
+        var masked = Set<Int>()
+        for s in 0..<n { for i in 0..<v {
+            let label = Int32.random(in: 0..<Int32(cl), using: &rng)
+            y[s * v + i] = label
+            let offset = [0.0, 3000, -3000, 0][i % 4]
+            for c in 0..<cl {
+                let k = (s * cl + c) * v + i
+                z[k] = Double(Float(offset + Double.random(in: -40...40, using: &rng)))
+                if i % 13 == 4 { z[k] = offset }
+                if i % 5 == 2 && c != Int(label) && c % 3 != 0 { z[k] = -.infinity; masked.insert(k) }
+            }
+        }}
+        var grad = [Float](repeating: .nan, count: z.count)
+        let out = try floats(z).withPtr { zp in try y.withUnsafeBufferPointer { yp in
+            try DiceCELoss().evaluate(logits: zp, labels: yp.baseAddress!, batch: n, classes: cl, voxels: v,
+                                      gradient: &grad, workspace: Workspace())
+        }}
+        let (refLoss, refPer) = Self.reference(z, labels: y, n: n, cl: cl, v: v)
+        let idx = sampledIndices(z.count, every: 997).filter { !masked.contains($0) }
+        // Step 1e-3 as in the 9-class test (dlogits ~1/(N·V)); the logits are Float-exact values.
+        let fd = finiteDifferences(z, indices: idx, step: 1e-3) { Self.reference($0, labels: y, n: n, cl: cl, v: v).0 }
+        let e = worstRelativeError(analytic: grad, reference: fd)
+        report("dice+ce extreme/masked logits dlogits (\(idx.count) sampled)", e)
+        print("[FD] dice+ce extreme logits: loss \(out.loss) reference \(refLoss)")
+        // The CE terms reach ~80 per voxel here (x − max in Float: 2^−24 relative each, random signs);
+        // 1e-6 relative to the loss.
+        XCTAssertEqual(out.loss, refLoss, accuracy: 1e-6 * max(1, abs(refLoss)))
+        for s in 0..<n { XCTAssertEqual(out.perSample[s], refPer[s], accuracy: 1e-6 * max(1, abs(refPer[s]))) }
+        XCTAssertLessThan(e, 1e-4)
+        for k in masked { XCTAssertEqual(grad[k], 0, "masked logit \(k)") }
+        XCTAssertTrue(grad.allSatisfy { $0.isFinite })
+    }
+
     func testBadInputsThrowNamedErrors() {
         let z = [Float](repeating: 0, count: 2 * 3)
         let bad: [Int32] = [0, 3]
