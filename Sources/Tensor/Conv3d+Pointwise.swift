@@ -53,7 +53,8 @@ extension Conv3d {
                                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                         dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry,
                                         accumulateInput: Bool, threads: Int = Parallel.defaultThreads,
-                                        packDy: Bool = pointwisePackDy) {
+                                        packDy: Bool? = nil) {
+        let packDy = packDy ?? (pointwisePackDy && g.outChannels > pointwisePackMinimumChannels)
         let v = g.outVoxels, blocks = (v + pointwiseBlock - 1) / pointwiseBlock, items = g.batch * blocks
         guard v > 0, g.batch > 0 else { return }
         let workers = max(1, min(threads, items))
@@ -71,7 +72,12 @@ extension Conv3d {
         }
     }
 
-    /// The direct backward copies each chunk's dy rows to a contiguous buffer first
-    /// (`DRO_HEAD_DY=strided`: read in place; the same values bit for bit).
+    /// The direct backward copies each chunk's dy rows to a contiguous buffer first when it has more
+    /// output channels than `pointwisePackMinimumChannels` (`DRO_HEAD_DY=strided`: always read in
+    /// place; the same values bit for bit).
     static let pointwisePackDy: Bool = (getenv("DRO_HEAD_DY").map { String(cString: $0) }) != "strided"
+    /// More dy rows than the L2's 8 ways: packing won at 9 channels (fetal head, 96³: 0.62–0.71×)
+    /// and lost at 4 (reference head, 64³: 1.05–1.55×); 5–8 not measured (docs/performance.md,
+    /// "Loss, recompute, norm backward and the first layer at 96³").
+    static let pointwisePackMinimumChannels = 8
 }

@@ -39,13 +39,13 @@ public enum Conv3d {
 
     /// x [N, Cin, D, H, W], w [Cout, Cin, kD, kH, kW], bias [Cout] or nil → y [N, Cout, oD, oH, oW].
     /// Name of the kernel `forward` runs for g, for profiles: "direct-avx512" (1×1×1 with
-    /// ≤ 16 output channels on an AVX-512 CPU, `Conv3d+Pointwise.swift`), "sgemm" (other 1×1×1), "direct-avx2"
-    /// (Cin = 1 stride 1 on an AVX2 CPU), "im2col-avx2+sgemm" (stride 2 on an AVX2 CPU) or
-    /// "im2col+sgemm".
+    /// ≤ 16 output channels on an AVX-512 CPU, `Conv3d+Pointwise.swift`), "sgemm" (other 1×1×1),
+    /// "direct-avx512" / "direct-avx2" (Cin = 1 stride 1: its forward's kernel), "im2col-avx2+sgemm"
+    /// (stride 2 on an AVX2 CPU) or "im2col+sgemm".
     public static func kernelName(_ g: Conv3dGeometry) -> String {
         if g.isPointwise { return usesDirectPointwise(g) ? "direct-avx512" : "sgemm" }
         guard ConvCKernels.available else { return "im2col+sgemm" }
-        if Conv3dSingleChannel.applies(g) { return "direct-avx2" }
+        if Conv3dSingleChannel.applies(g) { return ConvCKernels.singleChannelForwardAVX512 ? "direct-avx512" : "direct-avx2" }
         return ConvCKernels.appliesStride2(g) ? "im2col-avx2+sgemm" : "im2col+sgemm"
     }
 

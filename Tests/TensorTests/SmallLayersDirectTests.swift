@@ -218,14 +218,14 @@ final class SmallLayersDirectTests: XCTestCase {
                 floats(x).withPtr { xp in floats(w).withPtr { wp in floats(b).withPtr { bp in floats(r).withPtr { rp in
                     Conv3d.pointwiseForwardDirect(x: xp, w: wp, bias: bp, y: &y, g: g, threads: threads)
                     Conv3d.pointwiseBackwardDirect(x: xp, w: wp, dy: rp, dx: &dx, dw: &dw, dbias: &db, g: g,
-                                                   accumulateInput: false, threads: threads)
+                                                   accumulateInput: false, threads: threads, packDy: true)
                     Conv3d.pointwiseBackwardDirect(x: xp, w: wp, dy: rp, dx: &dxAcc, dw: &dwNoDx, dbias: nil, g: g,
-                                                   accumulateInput: true, threads: threads)
+                                                   accumulateInput: true, threads: threads, packDy: true)
                     // dy read in place instead of through the packed chunk copy: the same bits.
                     var sdx = [Float](repeating: .nan, count: g.inputCount)
                     var sdw = [Float](repeating: 0.25, count: g.weightCount), sdb = [Float](repeating: -0.5, count: g.outChannels)
                     Conv3d.pointwiseBackwardDirect(x: xp, w: wp, dy: rp, dx: &sdx, dw: &sdw, dbias: &sdb, g: g,
-                                                   accumulateInput: false, threads: threads, packDy: !Conv3d.pointwisePackDy)
+                                                   accumulateInput: false, threads: threads, packDy: false)
                     XCTAssertEqual(sdx.map(\.bitPattern), dx.map(\.bitPattern), "cout \(g.outChannels)")
                     XCTAssertEqual(sdw.map(\.bitPattern), dw.map(\.bitPattern))
                     XCTAssertEqual(sdb.map(\.bitPattern), db.map(\.bitPattern))
