@@ -19,7 +19,9 @@ import Glibc
 ///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
 ///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that OpenBLAS (or
 ///   ours with AVX2) is kept (`automatic(rows:)`): ours without packing (8 × 32 blocks) was level
-///   with OpenBLAS's Cooperlake kernels there and runs only when requested;
+///   with OpenBLAS's Cooperlake kernels there and runs only when requested. Below M = 64 the
+///   direct kernel (packed weights, no panel copy, next component prefetched: `directMode`) now
+///   runs instead of OpenBLAS;
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
 ///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
 ///   component's operands.
@@ -57,7 +59,8 @@ enum WinogradGEMM {
     static func automatic(rows: Int) -> Kernel {
         chooseForRows(rows, automatic: automatic, requested: requestedForward != nil,
                       fallback: choose(requested: nil, avx2FMA: CPUFeatures.avx2FMA, avx512: false,
-                                       blasCore: BLASRuntime.coreName))
+                                       blasCore: BLASRuntime.coreName),
+                      direct: usesDirect(cout: rows))
     }
 
     private static let requestedForward = requested(overrideVariable)
@@ -69,8 +72,11 @@ enum WinogradGEMM {
     /// 96³ fetal layers (K = 32–64, 48 tiles per chunk), and the unpacked one was not measurably
     /// faster than OpenBLAS at M = 16 (docs/performance.md, "Winograd component GEMMs with
     /// weights packed once").
-    static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel) -> Kernel {
-        guard automatic == .avx512, !requested, rows < packedMinimumRows else { return automatic }
+    /// `direct`: the pass runs the direct kernel (`usesDirect`), which keeps `.avx512` below
+    /// `packedMinimumRows` too.
+    static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel,
+                              direct: Bool = false) -> Kernel {
+        guard automatic == .avx512, !requested, rows < packedMinimumRows, !direct else { return automatic }
         return fallback
     }
 
@@ -107,7 +113,31 @@ enum WinogradGEMM {
 
     /// Whether `forward(kernel, …)` with M = `cout` reads weights packed by `prepareWeights`.
     static func readsPackedWeights(_ kernel: Kernel, cout: Int) -> Bool {
-        kernel == .avx512 && cout >= packedMinimumRows
+        kernel == .avx512 && (cout >= packedMinimumRows || usesDirect(cout: cout))
+    }
+
+    /// Which AVX-512 forward / input-gradient passes run the direct kernel
+    /// (CKernels/winograd_gemm_direct_avx512.c: packed weights, the tiles loaded from the chunk
+    /// buffer with the next component prefetched, no L1 panel copy) — `DRO_WINOGRAD_DIRECT`:
+    /// `small` (default): M < `packedMinimumRows`, where OpenBLAS ran before (the 96³ fetal layers,
+    /// M = 32); `all`: every M; `off`: none (OpenBLAS below `packedMinimumRows`, the packed kernel
+    /// from there on, as before). docs/performance.md, "The 96³ F(4,3) layers' forward and input
+    /// gradient (2026-12-04)".
+    enum DirectMode: String, Sendable { case off, small, all }
+
+    /// Environment variable that sets `directMode`.
+    static let directVariable = "DRO_WINOGRAD_DIRECT"
+
+    static let directMode: DirectMode =
+        getenv(directVariable).flatMap { DirectMode(rawValue: String(cString: $0)) } ?? .small
+
+    /// Whether an AVX-512 pass with M = `cout` runs the direct kernel (`directMode`).
+    static func usesDirect(cout: Int) -> Bool {
+        switch directMode {
+        case .off: return false
+        case .small: return cout < packedMinimumRows
+        case .all: return true
+        }
     }
 
     /// Brings freshly transformed weights u ([components][cout][cin], row-major) into the layout
@@ -166,6 +196,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_forward_avx2(u, data, products, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where usesDirect(cout: cout):
+            dro_winograd_gemm_forward_direct_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .avx512 where readsPackedWeights(kernel, cout: cout):
             dro_winograd_gemm_forward_packed_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .avx512:

@@ -30,6 +30,13 @@ void dro_winograd_gemm_forward_packed_avx512(const float *packed, const float *d
                                              long cout, long cin, long tiles, long ld, long xi_stride,
                                              long components);
 
+/// As `dro_winograd_gemm_forward_packed_avx512` (same packed U, same bits), loading B's rows
+/// from the chunk buffer instead of copying blocks of them into an L1 panel, and prefetching
+/// component ξ + 1's rows while ξ runs (winograd_gemm_direct_avx512.c).
+void dro_winograd_gemm_forward_direct_avx512(const float *packed, const float *data, float *products,
+                                             long cout, long cin, long tiles, long ld, long xi_stride,
+                                             long components);
+
 /// Weight gradient: for ξ in 0..<components,
 ///   dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ   (accumulates)
 /// with dU_ξ row-major and contiguous at `du + ξ·cout·cin`, P_ξ at `products`, D_ξ at `data`.
