@@ -1,4 +1,5 @@
 import CBLAS
+import Synchronization
 import CKernels
 #if canImport(Glibc)
 import Glibc
@@ -123,13 +124,18 @@ enum WinogradGEMM {
     /// M = 32); `all`: every M; `off`: none (OpenBLAS below `packedMinimumRows`, the packed kernel
     /// from there on, as before). docs/performance.md, "The 96³ F(4,3) layers' forward and input
     /// gradient (2026-12-04)".
-    enum DirectMode: String, Sendable { case off, small, all }
+    enum DirectMode: String, CaseIterable, Sendable { case off, small, all }
 
     /// Environment variable that sets `directMode`.
     static let directVariable = "DRO_WINOGRAD_DIRECT"
 
-    static let directMode: DirectMode =
-        getenv(directVariable).flatMap { DirectMode(rawValue: String(cString: $0)) } ?? .small
+    /// `directMode` as an index into `DirectMode.allCases`: read from the environment, changed
+    /// between calls only by `WinogradPhaseClock.setDirectMode` (dro-bench's same-process pairs).
+    static let directSetting = Atomic<Int>(
+        DirectMode.allCases.firstIndex(of: getenv(directVariable).flatMap { DirectMode(rawValue: String(cString: $0)) }
+                                       ?? .small)!)
+
+    static var directMode: DirectMode { DirectMode.allCases[directSetting.load(ordering: .relaxed)] }
 
     /// Whether an AVX-512 pass with M = `cout` runs the direct kernel (`directMode`).
     static func usesDirect(cout: Int) -> Bool {

@@ -39,4 +39,13 @@ public enum WinogradPhaseClock {
         gemm.add(t2 - t1, ordering: .relaxed)
         output.add(t3 - t2, ordering: .relaxed)
     }
+
+    /// Sets `DRO_WINOGRAD_DIRECT`'s choice (off, small, all) for the calls that follow, for
+    /// alternating measurements in one process; false for an unknown name.
+    @discardableResult
+    public static func setDirectMode(_ name: String) -> Bool {
+        guard let mode = WinogradGEMM.DirectMode(rawValue: name) else { return false }
+        WinogradGEMM.directSetting.store(WinogradGEMM.DirectMode.allCases.firstIndex(of: mode)!, ordering: .relaxed)
+        return true
+    }
 }
