@@ -18,16 +18,18 @@ import Glibc
 ///   that reads the transformed weights packed once per call (`prepareWeights`: panels of 8 rows,
 ///   k-major, in place) and copies each K × ≤ 48 block of the tiles into an L1 panel, where
 ///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
-///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that OpenBLAS (or
-///   ours with AVX2) is kept (`automatic(rows:)`): ours without packing (8 × 32 blocks) was level
-///   with OpenBLAS's Cooperlake kernels there and runs only when requested. Below M = 64 the
-///   direct kernel (packed weights, no panel copy, next component prefetched: `directMode`) now
-///   runs instead of OpenBLAS;
+///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below M = 64 the panel
+///   copy cost as much as it saved (M = 32: four panels per copy), and the direct kernel runs
+///   (`directMode`: packed weights, the tiles loaded where the transform left them, the next
+///   component prefetched; 0.83–0.85× OpenBLAS's time at the fetal 96³ shapes, "The 96³ F(4,3)
+///   layers' forward and input gradient (2026-12-04)"); with `DRO_WINOGRAD_DIRECT=off` OpenBLAS
+///   (or ours with AVX2) runs there as before. Ours without packing (8 × 32 blocks) was level
+///   with OpenBLAS's Cooperlake kernels and runs only when requested (with the direct mode off);
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
 ///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
 ///   component's operands.
 /// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
-/// it (forward and input gradient from M = 64 rows on: `automatic(rows:)`); else ours with AVX2
+/// it (forward and input gradient: `automatic(rows:)`); else ours with AVX2
 /// when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families; OpenBLAS
 /// otherwise. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides all three directions, and
