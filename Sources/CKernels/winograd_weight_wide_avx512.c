@@ -1,25 +1,29 @@
-// AVX-512 weight-gradient GEMMs of a Winograd chunk with wide register blocks (see
-// winograd_gemm.h, `dro_winograd_gemm_weight_wide_avx512`).
+// AVX-512 weight-gradient GEMMs of a Winograd chunk with wide register blocks reading P in
+// place (see winograd_gemm.h, `dro_winograd_gemm_weight_wide_avx512`).
 //
 // The same outer-product scheme as `dro_winograd_gemm_weight_avx512` (winograd_gemm_avx512.c):
 // dU[i][j] += Σ_t P[i][t]·D[j][t] with dU rows as zmm vectors along j (Cin), P values broadcast,
 // D transposed once per (component, tile block, Cin block) into an aligned L1 panel `dt`
-// [kt][16·nv], P rows copied into `pc` [mr][WW_KC]. The difference is the register block: up to
-// four vectors (64 Cin columns) per row × WW_MR4 = 6 rows, where the older kernel runs two
-// vectors × 12 rows. Per tile the older block issues 12 broadcasts and 2 loads for 24 FMAs, this
-// one 6 broadcasts and 4 loads; half as many Cin blocks also halve the P row copies. The
-// prefetches are the older kernel's (dU rows one register block ahead, the next component's
-// operands into L2 while this one's are read).
-//
-// Measured (docs/performance.md, "Weight-gradient GEMM with packed operands"): 3–10 % faster
-// than the older kernel per chunk; both lose most of their time to the operands and dU coming
-// from L3 (all in cache, both run at 87–100 GFLOP/s on one core).
+// [kt][16·nv]. Two differences:
+// - register blocks of up to four vectors (64 Cin columns) × WW_MR4 = 6 rows, where the older
+//   kernel runs two vectors × 12 rows: per tile 6 broadcasts and 4 loads for 24 FMAs (12 and 2),
+//   and half as many Cin blocks;
+// - the broadcasts read P where the transform left it (row i at products + i·ld, mr rows at
+//   stride ld), where the older kernel first copies each block's P rows into an L1 buffer: the
+//   copy's stores waited on P's loads from L2 / L3 (perf annotate: 10 % of the samples), while
+//   the broadcasts inside the FMA loop are loaded far enough ahead by out-of-order execution.
+// The prefetches are the older kernel's: dU rows one register block ahead, the next component's
+// P and D rows into L2 while this one's are first read.
 //
 // Same tile blocks (WW_KC = 128 from tile 0, as the older kernel's WO_KC) and, per dU element,
 // the same sequential FMA chain over a block's tiles added into dU once per block: the results
 // are bit-identical to `dro_winograd_gemm_weight_avx512`, independent of the thread count.
 // Tile blocks of more than WW_WIDE_KC tiles (dt would outgrow L1 at four vectors) run two-vector
-// blocks of 12 rows, as the older kernel. Nothing past Cin is read or written in dU.
+// blocks of 12 rows. Nothing past Cin is read or written in dU; P and D are read only up to
+// `tiles` (the transposes' loads are masked).
+//
+// Measured (docs/performance.md, "Weight-gradient GEMM with packed operands"): 0.78–0.93× the
+// older kernel's time per chunk.
 
 #include "winograd_gemm.h"
 
@@ -93,9 +97,10 @@ AVX512_INLINE void ww_transpose_panel(const float *d, long ld, long rows, long k
 }
 
 /// du[mr rows × nv vectors] (row stride lddu; the last vector's columns masked by `mlast`) +=
-/// pc[mr × kt] (row stride WW_KC) · dt[kt × nv vectors] (row stride ldt).
-AVX512_INLINE void ww_block(int mr, int nv, const float *pc, const float *dt, long ldt, long kt, float *du,
-                            long lddu, __mmask16 mlast) {
+/// P[mr × kt] (row stride ldp) · dt[kt × nv vectors] (row stride 16·nv).
+AVX512_INLINE void ww_block(int mr, int nv, const float *p, long ldp, const float *dt, long kt, float *du, long lddu,
+                            __mmask16 mlast) {
+    const long ldt = nv * WW_LANES;   // dt row stride: the block's width in whole vectors
     __m512 acc[24][4];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
@@ -106,7 +111,7 @@ AVX512_INLINE void ww_block(int mr, int nv, const float *pc, const float *dt, lo
         __m512 d2 = nv > 2 ? _mm512_load_ps(drow + 2 * WW_LANES) : d0;
         __m512 d3 = nv > 3 ? _mm512_load_ps(drow + 3 * WW_LANES) : d0;
         for (int r = 0; r < mr; r++) {
-            __m512 b = _mm512_set1_ps(pc[r * WW_KC + t]);
+            __m512 b = _mm512_set1_ps(p[r * ldp + t]);
             acc[r][0] = _mm512_fmadd_ps(b, d0, acc[r][0]);
             if (nv > 1) acc[r][1] = _mm512_fmadd_ps(b, d1, acc[r][1]);
             if (nv > 2) acc[r][2] = _mm512_fmadd_ps(b, d2, acc[r][2]);
@@ -123,29 +128,29 @@ AVX512_INLINE void ww_block(int mr, int nv, const float *pc, const float *dt, lo
     }
 }
 
-#define WW_CASE(M, N) case M: ww_block(M, N, pc, dt, ldt, kt, du, lddu, mlast); break;
+#define WW_CASE(M, N) case M: ww_block(M, N, p, ldp, dt, kt, du, lddu, mlast); break;
 
 /// Row-count dispatch per vector count (each case inlines `ww_block` with constants).
-AVX512_INLINE void ww_rows(int mr, int nv, const float *pc, const float *dt, long ldt, long kt, float *du,
-                           long lddu, __mmask16 mlast) {
+AVX512_INLINE void ww_rows(int mr, int nv, const float *p, long ldp, const float *dt, long kt, float *du, long lddu,
+                           __mmask16 mlast) {
     switch (nv) {
     case 4:
         switch (mr) {
         WW_CASE(6, 4) WW_CASE(5, 4) WW_CASE(4, 4) WW_CASE(3, 4) WW_CASE(2, 4)
-        default: ww_block(1, 4, pc, dt, ldt, kt, du, lddu, mlast); break;
+        default: ww_block(1, 4, p, ldp, dt, kt, du, lddu, mlast); break;
         }
         break;
     case 3:
         switch (mr) {
         WW_CASE(8, 3) WW_CASE(7, 3) WW_CASE(6, 3) WW_CASE(5, 3) WW_CASE(4, 3) WW_CASE(3, 3) WW_CASE(2, 3)
-        default: ww_block(1, 3, pc, dt, ldt, kt, du, lddu, mlast); break;
+        default: ww_block(1, 3, p, ldp, dt, kt, du, lddu, mlast); break;
         }
         break;
     case 2:
         switch (mr) {
         WW_CASE(12, 2) WW_CASE(11, 2) WW_CASE(10, 2) WW_CASE(9, 2) WW_CASE(8, 2) WW_CASE(7, 2)
         WW_CASE(6, 2) WW_CASE(5, 2) WW_CASE(4, 2) WW_CASE(3, 2) WW_CASE(2, 2)
-        default: ww_block(1, 2, pc, dt, ldt, kt, du, lddu, mlast); break;
+        default: ww_block(1, 2, p, ldp, dt, kt, du, lddu, mlast); break;
         }
         break;
     default:
@@ -154,7 +159,7 @@ AVX512_INLINE void ww_rows(int mr, int nv, const float *pc, const float *dt, lon
         WW_CASE(18, 1) WW_CASE(17, 1) WW_CASE(16, 1) WW_CASE(15, 1) WW_CASE(14, 1) WW_CASE(13, 1)
         WW_CASE(12, 1) WW_CASE(11, 1) WW_CASE(10, 1) WW_CASE(9, 1) WW_CASE(8, 1) WW_CASE(7, 1)
         WW_CASE(6, 1) WW_CASE(5, 1) WW_CASE(4, 1) WW_CASE(3, 1) WW_CASE(2, 1)
-        default: ww_block(1, 1, pc, dt, ldt, kt, du, lddu, mlast); break;
+        default: ww_block(1, 1, p, ldp, dt, kt, du, lddu, mlast); break;
         }
         break;
     }
@@ -173,7 +178,6 @@ AVX512 void dro_winograd_gemm_weight_wide_avx512(const float *products, const fl
                                                  long components) {
     // dt: at most WW_WIDE_KC × 64 or WW_KC × 32 floats.
     _Alignas(64) float dt[WW_WIDE_KC * WW_NR > WW_KC * 2 * WW_LANES ? WW_WIDE_KC * WW_NR : WW_KC * 2 * WW_LANES];
-    _Alignas(64) float pc[24 * WW_KC];
     for (long xi = 0; xi < components; xi++) {
         const float *p = products + xi * xi_stride;
         const float *d = data + xi * xi_stride;
@@ -190,22 +194,18 @@ AVX512 void dro_winograd_gemm_weight_wide_avx512(const float *products, const fl
                 long mrMax = nv == 4 ? WW_MR4 : nv == 3 ? 8 : nv == 2 ? 12 : 24;
                 long blocks = (cout + mrMax - 1) / mrMax;   // balanced row blocks
                 ww_prefetch_du(out + j, (cout + blocks - 1) / blocks, nv, cin);
-                ww_transpose_panel(d + j * ld + t0, ld, nj, kt, dt, nrMax, next);
+                ww_transpose_panel(d + j * ld + t0, ld, nj, kt, dt, nv * WW_LANES, next);
                 for (long b = 0, i = 0; b < blocks; b++) {
                     long mr = (cout - i + (blocks - b) - 1) / (blocks - b);
                     if (b + 1 < blocks)
                         ww_prefetch_du(out + (i + mr) * cin + j,
                                        (cout - i - mr + (blocks - b - 1) - 1) / (blocks - b - 1), nv, cin);
-                    for (long r = 0; r < mr; r++) {
-                        const float *src = p + (i + r) * ld + t0;
-                        float *dst = pc + r * WW_KC;
-                        for (long q = 0; q < kt; q += WW_LANES) {
-                            __mmask16 m = lane_mask(kt - q);
-                            if (next && j == 0) _mm_prefetch((const char *)(src + q + next), _MM_HINT_T1);
-                            _mm512_mask_storeu_ps(dst + q, m, _mm512_maskz_loadu_ps(m, src + q));
-                        }
-                    }
-                    ww_rows((int)mr, nv, pc, dt, nrMax, kt, out + i * cin + j, cin, mlast);
+                    // The next component's P rows, once per component (the first Cin block).
+                    if (next && j == 0)
+                        for (long r = 0; r < mr; r++)
+                            for (long q = 0; q < kt; q += WW_LANES)
+                                _mm_prefetch((const char *)(p + (i + r) * ld + t0 + q + next), _MM_HINT_T1);
+                    ww_rows((int)mr, nv, p + i * ld + t0, ld, dt, kt, out + i * cin + j, cin, mlast);
                     i += mr;
                 }
             }

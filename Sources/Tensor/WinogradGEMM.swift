@@ -22,7 +22,8 @@ import Glibc
 ///   with OpenBLAS's Cooperlake kernels there and runs only when requested;
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
 ///   Cin, one transpose of D per component, no lane reductions) in register blocks of up to 4
-///   vectors × 6 rows (`weightBlocks`) and prefetches the next component's operands.
+///   vectors × 6 rows broadcasting P in place (`weightBlocks`) and prefetches the next
+///   component's operands.
 /// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
 /// it (forward and input gradient from M = 64 rows on: `automatic(rows:)`); else ours with AVX2
 /// when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families; OpenBLAS
@@ -187,8 +188,8 @@ enum WinogradGEMM {
     static let prefetchesAccumulator: Bool =
         getenv(accumulatorPrefetchVariable).map { String(cString: $0) } != "off"
 
-    /// Register blocks of the AVX-512 weight gradient: `wide` (up to 4 vectors × 6 rows,
-    /// `dro_winograd_gemm_weight_wide_avx512`, the default) or `outer` (2 vectors × 12 rows, the
+    /// Register blocks of the AVX-512 weight gradient: `wide` (up to 4 vectors × 6 rows, P read in
+    /// place, `dro_winograd_gemm_weight_wide_avx512`, the default) or `outer` (2 vectors × 12 rows, the
     /// kernel before "Weight-gradient GEMM with packed operands" in docs/performance.md, with or
     /// without its dU prefetch per `accumulatorPrefetchVariable`). Bit-identical results.
     enum WeightBlocks: String, CaseIterable, Sendable {
