@@ -26,7 +26,8 @@ import Glibc
 ///   (or ours with AVX2) runs there as before. Ours without packing (8 × 32 blocks) was level
 ///   with OpenBLAS's Cooperlake kernels and runs only when requested (with the direct mode off);
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
-///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
+///   Cin, one transpose of D per component, no lane reductions) in register blocks of up to 4
+///   vectors × 6 rows broadcasting P in place (`weightBlocks`) and prefetches the next
 ///   component's operands.
 /// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
 /// it (forward and input gradient: `automatic(rows:)`); else ours with AVX2
@@ -227,6 +228,22 @@ enum WinogradGEMM {
     static let prefetchesAccumulator: Bool =
         getenv(accumulatorPrefetchVariable).map { String(cString: $0) } != "off"
 
+    /// Register blocks of the AVX-512 weight gradient: `wide` (up to 4 vectors × 6 rows, P read in
+    /// place, `dro_winograd_gemm_weight_wide_avx512`, the default) or `outer` (2 vectors × 12 rows, the
+    /// kernel before "Weight-gradient GEMM with packed operands" in docs/performance.md, with or
+    /// without its dU prefetch per `accumulatorPrefetchVariable`). Bit-identical results.
+    enum WeightBlocks: String, CaseIterable, Sendable {
+        case wide, outer
+    }
+
+    /// Environment variable: `outer` runs the AVX-512 weight gradient on the older two-vector
+    /// blocks (same-binary comparisons; same results).
+    static let weightBlocksVariable = "DRO_WINOGRAD_WEIGHT_KERNEL"
+
+    /// The AVX-512 weight gradient's register blocks in this process (read once).
+    static let weightBlocks: WeightBlocks =
+        getenv(weightBlocksVariable).flatMap { WeightBlocks(rawValue: String(cString: $0)) } ?? .wide
+
     /// For ξ in 0..<components: dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ
     /// (accumulates). dU_ξ row-major at du + ξ·cout·cin; P_ξ at `products`, D_ξ at `data`, laid
     /// out as in `forward`.
@@ -244,6 +261,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_weight_avx2(products, data, du, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where weightBlocks == .wide:
+            dro_winograd_gemm_weight_wide_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
         case .avx512 where prefetchesAccumulator:
             dro_winograd_gemm_weight_prefetch_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
         case .avx512:

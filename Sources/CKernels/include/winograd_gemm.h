@@ -51,5 +51,12 @@ void dro_winograd_gemm_weight_avx512(const float *products, const float *data, f
 void dro_winograd_gemm_weight_prefetch_avx512(const float *products, const float *data, float *du,
                                               long cout, long cin, long tiles, long ld, long xi_stride,
                                               long components);
+/// As `dro_winograd_gemm_weight_prefetch_avx512` (bit-identical results: same tile blocks, same
+/// FMA chain per dU element), with register blocks of up to 4 vectors (64 Cin columns) × 6 rows
+/// instead of 2 × 12 and the broadcasts reading P in place (no copy of its rows)
+/// (winograd_weight_wide_avx512.c).
+void dro_winograd_gemm_weight_wide_avx512(const float *products, const float *data, float *du,
+                                          long cout, long cin, long tiles, long ld, long xi_stride,
+                                          long components);
 
 #endif
