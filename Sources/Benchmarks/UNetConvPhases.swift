@@ -64,6 +64,9 @@ public enum UNetConvPhases {
         text += "layer    tile  | fwd   = im2col + gemm   | bwd   = im2col + dW gemm + dcol gemm + col2im\n"
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "winograd" { return text + UNetWinogradPhases.report(o) }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "stride2" { return text + stride2(o) }
+        if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43direct" {
+            return text + UNetWinogradDirectGEMM.report(o) + UNetWinogradDirect.report(o)
+        }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43weight" { return text + UNetWinogradWeightGEMM.report(o) }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "convt" { return text + UNetConvTPhases.report(o) }
         var rng = SplitMix64(seed: o.seed)

@@ -70,12 +70,29 @@ enum UNetWinogradPhases {
                     tile.backwardWeight(x: x.pointer, dy: y.pointer, dweight: dw.pointer, dbias: db.pointer, n: n,
                                         cin: ci, cout: co, d: d, h: h, width: wd, workspace: ws) })
             }
+            var split = ""
+            if tiles.contains(.f43) {
+                // One more call of each pass with the phase clock on (thread CPU time per phase).
+                WinogradPhaseClock.setEnabled(true)
+                WinogradPhaseClock.reset()
+                WinogradTile.f43.forward(x: x.pointer, weight: w.pointer, bias: db.pointer, y: y.pointer, n: n, cin: ci,
+                                         cout: co, d: d, h: h, width: wd, workspace: ws)
+                let f = WinogradPhaseClock.read()
+                WinogradPhaseClock.reset()
+                WinogradTile.f43.backwardInput(dy: y.pointer, weight: w.pointer, dx: dx.pointer, n: n, cin: ci, cout: co,
+                                               d: d, h: h, width: wd, workspace: ws)
+                let b = WinogradPhaseClock.read()
+                WinogradPhaseClock.setEnabled(false)
+                split = String(format: "  F(4,3) phases, ms (one call): fwd input %.1f GEMM %.1f output %.1f"
+                               + " | dx input %.1f GEMM %.1f output %.1f\n", f.input, f.gemm, f.output,
+                               b.input, b.gemm, b.output)
+            }
             let s23 = times[0] + times[1] + times[2], s43 = times[3] + times[4] + times[5]
             let shape = "\(ci)→\(co) \(d)×\(h)×\(wd)"
             let rule = WinogradTile.automatic(cin: ci, cout: co, d: d, h: h, w: wd).rawValue
             text += String(format: "%-21@ %-18@ | %10.1f %5.1f %5.1f %5.1f | %10.1f %5.1f %5.1f %5.1f | %5.2f | %@\n",
                            name as NSString, shape as NSString, times[0], times[1], times[2], s23,
-                           times[3], times[4], times[5], s43, s43 / s23, rule as NSString)
+                           times[3], times[4], times[5], s43, s43 / s23, rule as NSString) + split
         }
         text += "ratio = F(4,3) sum / F(2,3) sum (fwd + dx + dW); rule = WinogradTile.automatic's choice\n"
         return text

@@ -9,8 +9,10 @@
 // Weight gradient: outer products (details above `weight_gradient`): dU rows
 // as zmm vectors along Cin, P values broadcast, D transposed once per component in registers;
 // no lane reductions. It replaced dot products along the tiles, which at the network's 64 tiles
-// per chunk spent much of their time in the final lane reductions and lost to OpenBLAS. Chosen
-// automatically wherever AVX-512 exists (figures: docs/performance.md, "2026-12-03 (evening)").
+// per chunk spent much of their time in the final lane reductions and lost to OpenBLAS. Since
+// "Weight-gradient GEMM with packed operands" (docs/performance.md) the default AVX-512 weight
+// kernel is the wide one of winograd_weight_wide_avx512.c (same results); this one runs with
+// DRO_WINOGRAD_WEIGHT_KERNEL=outer.
 //
 // Column tails use masked loads/stores (__mmask16): nothing past `tiles` (forward) or past Cin
 // (weight gradient) is read or written.

@@ -32,7 +32,7 @@ public enum WinogradF43 {
                                y: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
                                d: Int, h: Int, width: Int, workspace: Workspace) {
         forward(x: x, weight: weight, bias: bias, y: y, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
-                workspace: workspace, tuning: standardTuning)
+                workspace: workspace, tuning: passTuning)
     }
 
     /// dy: [N, Cout, D, H, W] → dx: [N, Cin, D, H, W]. Overwrites dx.
@@ -40,7 +40,7 @@ public enum WinogradF43 {
                                      dx: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
                                      d: Int, h: Int, width: Int, workspace: Workspace) {
         backwardInput(dy: dy, weight: weight, dx: dx, n: n, cin: cin, cout: cout, d: d, h: h, width: width,
-                      workspace: workspace, tuning: standardTuning)
+                      workspace: workspace, tuning: passTuning)
     }
 
     /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil):
@@ -56,6 +56,16 @@ public enum WinogradF43 {
     /// Defaults: F(2,3)'s chunk budget; at least 64 tiles per chunk (= 4096 outputs, F(2,3)'s
     /// 128 tiles are 1024) so the GEMMs keep a useful N.
     static var standardTuning: WinogradTuning { WinogradTuning(minimumChunkTiles: 64) }
+
+    /// The forward's and input gradient's: `standardTuning`, with `DRO_WINOGRAD_F43_TILES=n` as
+    /// the fewest tiles per chunk (for measurements; the weight gradient's: `weightChunkTiles`).
+    static var passTuning: WinogradTuning {
+        var tuning = standardTuning
+        if let tiles = chunkTiles { tuning.minimumChunkTiles = tiles }
+        return tuning
+    }
+
+    static let chunkTiles: Int? = getenv("DRO_WINOGRAD_F43_TILES").flatMap { Int(String(cString: $0)) }
 
     // MARK: - Tunable entry points
 
@@ -94,12 +104,17 @@ public enum WinogradF43 {
         let kernel = tuning.gemmKernel(rows: cout)
         let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: 0,
                                  workspace: workspace, slot: 1)
+        let timed = WinogradPhaseClock.enabled.load(ordering: .relaxed)
         plan.run(scratch: scratch, fixedAssignment: false) { rows, s in
+            let t0 = timed ? WinogradPhaseClock.now() : 0
             transformInput(input, channels: cin, rows: rows, plan: plan, out: s.data, ld: ld, xiStride: xiStride,
                            scratch: s.lines)
+            let t1 = timed ? WinogradPhaseClock.now() : 0
             WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cout, cin: cin,
                                  tiles: plan.columns(rows: rows.count), ld: ld, xiStride: xiStride,
                                  components: components)
+            let t2 = timed ? WinogradPhaseClock.now() : 0
+            defer { if timed { WinogradPhaseClock.add(t0, t1, t2, WinogradPhaseClock.now()) } }
             if plan.groupRows > 1 {
                 forEachGroup(rows: rows, channels: cout, plan: plan) { co, first, count, next in
                     WinogradF43Transforms.outputRows(

@@ -1,4 +1,5 @@
 import CBLAS
+import Synchronization
 import CKernels
 #if canImport(Glibc)
 import Glibc
@@ -17,14 +18,19 @@ import Glibc
 ///   that reads the transformed weights packed once per call (`prepareWeights`: panels of 8 rows,
 ///   k-major, in place) and copies each K × ≤ 48 block of the tiles into an L1 panel, where
 ///   OpenBLAS (SkylakeX/Cooperlake) repacks both operands on every one of the 64 / 216 calls per
-///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below that OpenBLAS (or
-///   ours with AVX2) is kept (`automatic(rows:)`): ours without packing (8 × 32 blocks) was level
-///   with OpenBLAS's Cooperlake kernels there and runs only when requested;
+///   chunk; it beats those calls at the M ≥ 64 shapes of the networks. Below M = 64 the panel
+///   copy cost as much as it saved (M = 32: four panels per copy), and the direct kernel runs
+///   (`directMode`: packed weights, the tiles loaded where the transform left them, the next
+///   component prefetched; 0.83–0.85× OpenBLAS's time at the fetal 96³ shapes, "The 96³ F(4,3)
+///   layers' forward and input gradient (2026-12-04)"); with `DRO_WINOGRAD_DIRECT=off` OpenBLAS
+///   (or ours with AVX2) runs there as before. Ours without packing (8 × 32 blocks) was level
+///   with OpenBLAS's Cooperlake kernels and runs only when requested (with the direct mode off);
 /// - the weight gradient's AVX-512 kernel works with outer products (dU rows as vectors along
-///   Cin, one transpose of D per component, no lane reductions) and prefetches the next
+///   Cin, one transpose of D per component, no lane reductions) in register blocks of up to 4
+///   vectors × 6 rows broadcasting P in place (`weightBlocks`) and prefetches the next
 ///   component's operands.
 /// So the automatic choice (`automatic`, `automaticWeight`) is ours with AVX-512 when the CPU has
-/// it (forward and input gradient from M = 64 rows on: `automatic(rows:)`); else ours with AVX2
+/// it (forward and input gradient: `automatic(rows:)`); else ours with AVX2
 /// when the CPU has AVX2 + FMA and OpenBLAS runs neither of its AVX-512 kernel families; OpenBLAS
 /// otherwise. DRO_PORTABLE_KERNELS=1 gives OpenBLAS in all three.
 /// `DRO_WINOGRAD_GEMM=blas|avx2|avx512` overrides all three directions, and
@@ -57,7 +63,8 @@ enum WinogradGEMM {
     static func automatic(rows: Int) -> Kernel {
         chooseForRows(rows, automatic: automatic, requested: requestedForward != nil,
                       fallback: choose(requested: nil, avx2FMA: CPUFeatures.avx2FMA, avx512: false,
-                                       blasCore: BLASRuntime.coreName))
+                                       blasCore: BLASRuntime.coreName),
+                      direct: usesDirect(cout: rows))
     }
 
     private static let requestedForward = requested(overrideVariable)
@@ -69,8 +76,11 @@ enum WinogradGEMM {
     /// 96³ fetal layers (K = 32–64, 48 tiles per chunk), and the unpacked one was not measurably
     /// faster than OpenBLAS at M = 16 (docs/performance.md, "Winograd component GEMMs with
     /// weights packed once").
-    static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel) -> Kernel {
-        guard automatic == .avx512, !requested, rows < packedMinimumRows else { return automatic }
+    /// `direct`: the pass runs the direct kernel (`usesDirect`), which keeps `.avx512` below
+    /// `packedMinimumRows` too.
+    static func chooseForRows(_ rows: Int, automatic: Kernel, requested: Bool, fallback: Kernel,
+                              direct: Bool = false) -> Kernel {
+        guard automatic == .avx512, !requested, rows < packedMinimumRows, !direct else { return automatic }
         return fallback
     }
 
@@ -107,7 +117,36 @@ enum WinogradGEMM {
 
     /// Whether `forward(kernel, …)` with M = `cout` reads weights packed by `prepareWeights`.
     static func readsPackedWeights(_ kernel: Kernel, cout: Int) -> Bool {
-        kernel == .avx512 && cout >= packedMinimumRows
+        kernel == .avx512 && (cout >= packedMinimumRows || usesDirect(cout: cout))
+    }
+
+    /// Which AVX-512 forward / input-gradient passes run the direct kernel
+    /// (CKernels/winograd_gemm_direct_avx512.c: packed weights, the tiles loaded from the chunk
+    /// buffer with the next component prefetched, no L1 panel copy) — `DRO_WINOGRAD_DIRECT`:
+    /// `small` (default): M < `packedMinimumRows`, where OpenBLAS ran before (the 96³ fetal layers,
+    /// M = 32); `all`: every M; `off`: none (OpenBLAS below `packedMinimumRows`, the packed kernel
+    /// from there on, as before). docs/performance.md, "The 96³ F(4,3) layers' forward and input
+    /// gradient (2026-12-04)".
+    enum DirectMode: String, CaseIterable, Sendable { case off, small, all }
+
+    /// Environment variable that sets `directMode`.
+    static let directVariable = "DRO_WINOGRAD_DIRECT"
+
+    /// `directMode` as an index into `DirectMode.allCases`: read from the environment, changed
+    /// between calls only by `WinogradPhaseClock.setDirectMode` (dro-bench's same-process pairs).
+    static let directSetting = Atomic<Int>(
+        DirectMode.allCases.firstIndex(of: getenv(directVariable).flatMap { DirectMode(rawValue: String(cString: $0)) }
+                                       ?? .small)!)
+
+    static var directMode: DirectMode { DirectMode.allCases[directSetting.load(ordering: .relaxed)] }
+
+    /// Whether an AVX-512 pass with M = `cout` runs the direct kernel (`directMode`).
+    static func usesDirect(cout: Int) -> Bool {
+        switch directMode {
+        case .off: return false
+        case .small: return cout < packedMinimumRows
+        case .all: return true
+        }
     }
 
     /// Brings freshly transformed weights u ([components][cout][cin], row-major) into the layout
@@ -166,6 +205,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_forward_avx2(u, data, products, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where usesDirect(cout: cout):
+            dro_winograd_gemm_forward_direct_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .avx512 where readsPackedWeights(kernel, cout: cout):
             dro_winograd_gemm_forward_packed_avx512(u, data, products, cout, cin, tiles, ld, xiStride, components)
         case .avx512:
@@ -187,6 +228,22 @@ enum WinogradGEMM {
     static let prefetchesAccumulator: Bool =
         getenv(accumulatorPrefetchVariable).map { String(cString: $0) } != "off"
 
+    /// Register blocks of the AVX-512 weight gradient: `wide` (up to 4 vectors × 6 rows, P read in
+    /// place, `dro_winograd_gemm_weight_wide_avx512`, the default) or `outer` (2 vectors × 12 rows, the
+    /// kernel before "Weight-gradient GEMM with packed operands" in docs/performance.md, with or
+    /// without its dU prefetch per `accumulatorPrefetchVariable`). Bit-identical results.
+    enum WeightBlocks: String, CaseIterable, Sendable {
+        case wide, outer
+    }
+
+    /// Environment variable: `outer` runs the AVX-512 weight gradient on the older two-vector
+    /// blocks (same-binary comparisons; same results).
+    static let weightBlocksVariable = "DRO_WINOGRAD_WEIGHT_KERNEL"
+
+    /// The AVX-512 weight gradient's register blocks in this process (read once).
+    static let weightBlocks: WeightBlocks =
+        getenv(weightBlocksVariable).flatMap { WeightBlocks(rawValue: String(cString: $0)) } ?? .wide
+
     /// For ξ in 0..<components: dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ
     /// (accumulates). dU_ξ row-major at du + ξ·cout·cin; P_ξ at `products`, D_ξ at `data`, laid
     /// out as in `forward`.
@@ -204,6 +261,8 @@ enum WinogradGEMM {
         switch kernel {
         case .avx2:
             dro_winograd_gemm_weight_avx2(products, data, du, cout, cin, tiles, ld, xiStride, components)
+        case .avx512 where weightBlocks == .wide:
+            dro_winograd_gemm_weight_wide_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
         case .avx512 where prefetchesAccumulator:
             dro_winograd_gemm_weight_prefetch_avx512(products, data, du, cout, cin, tiles, ld, xiStride, components)
         case .avx512:

@@ -4,8 +4,8 @@ import CKernels
 
 /// The C kernels of WinogradGEMM (and its OpenBLAS path) against a Double reference computed in
 /// this file, on shapes that are not multiples of any register block (AVX2 blocks: 6 × 16 forward,
-/// 3 × 4 weight; AVX-512: 8 × 32 forward, 12 or 24 rows × 32 or 16 Cin weight, tiles in blocks of
-/// 16 and 128), with several components and padded strides, plus the
+/// 3 × 4 weight; AVX-512: 8 × 32 forward, 6, 8, 12 or 24 rows × 64, 48, 32 or 16 Cin weight, tiles
+/// in blocks of 16 and 128), with several components and padded strides, plus the
 /// whole Winograd convolution run with each kernel.
 ///
 /// Tolerance: each result is a Float32 sum of K products (plus, for the weight gradient, the
@@ -180,6 +180,51 @@ final class WinogradGEMMTests: XCTestCase {
             }
             XCTAssertEqual(plain, prefetched, "M \(cout) K \(cin) N \(tiles)")
             XCTAssertNotEqual(plain, initial)
+        }
+    }
+
+    /// The wide AVX-512 weight kernel's own blocking (the default, `WinogradGEMM.weightBlocks`):
+    /// Cin in blocks of 64 columns (4 vectors × 6 rows; a last block of 1–4 vectors with 24, 12,
+    /// 8 or 6 rows, its last vector masked), two-vector blocks of 32 for tile blocks of more than
+    /// 80 tiles, tiles in blocks of 128. Against the Double reference (`checkWeight`), Cin, Cout
+    /// and tiles on both sides of every edge.
+    func testAVX512WideWeightAtBlockEdges() throws {
+        try skipUnlessSupported(.avx512)
+        try XCTSkipUnless(WinogradGEMM.weightBlocks == .wide, "DRO_WINOGRAD_WEIGHT_KERNEL selects another kernel")
+        checkWeight(.avx512, rows: [1, 6, 7, 13, 32], depths: [48, 49, 63, 64, 65, 96, 97, 128, 129],
+                    widths: [17, 60, 80, 81, 129])
+    }
+
+    /// The wide AVX-512 weight kernel and the older two-vector one (`DRO_WINOGRAD_WEIGHT_KERNEL=outer`,
+    /// with and without its dU prefetch) give the same bits: same tile blocks and the same FMA chain
+    /// per dU element, only the register blocks differ. Shapes around both kernels' block edges
+    /// and the network's chunk shapes (F(4,3): 32–128 channels, 48–60 tiles).
+    func testAVX512WideWeightMatchesOuterBitwise() throws {
+        try skipUnlessSupported(.avx512)
+        var seed: UInt64 = 1900
+        for (cout, cin, tiles) in [(1, 1, 1), (7, 65, 81), (13, 17, 50), (25, 97, 129), (32, 64, 48), (64, 128, 60),
+                                   (128, 128, 60), (40, 72, 257), (6, 200, 80)] {
+            let l = Layout(cout: cout, cin: cin, tiles: tiles)
+            seed += 3
+            let products = floats(randomDoubles(cout * l.ld, seed: seed))
+            let data = floats(randomDoubles(cin * l.ld, seed: seed + 1))
+            let initial = floats(randomDoubles(Self.components * cout * cin, seed: seed + 2))
+            var wide = initial, outer = initial, plain = initial
+            wide.withUnsafeMutableBufferPointer {
+                dro_winograd_gemm_weight_wide_avx512(products, data, $0.baseAddress!, cout, cin, tiles, l.ld,
+                                                     l.xiStride, Self.components)
+            }
+            outer.withUnsafeMutableBufferPointer {
+                dro_winograd_gemm_weight_prefetch_avx512(products, data, $0.baseAddress!, cout, cin, tiles, l.ld,
+                                                         l.xiStride, Self.components)
+            }
+            plain.withUnsafeMutableBufferPointer {
+                dro_winograd_gemm_weight_avx512(products, data, $0.baseAddress!, cout, cin, tiles, l.ld, l.xiStride,
+                                                Self.components)
+            }
+            XCTAssertEqual(wide, outer, "M \(cout) K \(cin) N \(tiles)")
+            XCTAssertEqual(wide, plain, "M \(cout) K \(cin) N \(tiles)")
+            XCTAssertNotEqual(wide, initial)
         }
     }
 

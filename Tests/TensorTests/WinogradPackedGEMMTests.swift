@@ -108,12 +108,15 @@ final class WinogradPackedGEMMTests: XCTestCase {
         XCTAssertEqual(WinogradTuning(gemm: .blas).gemmKernel(rows: 256), .blas)
     }
 
-    /// Which passes read packed weights: ours with AVX-512 from M = 64 rows on, never the others.
+    /// Which passes read packed weights: ours with AVX-512 from M = 64 rows on (and below where the
+    /// direct kernel runs), never the others.
     func testPackedOnlyForAVX512FromMinimumRows() throws {
         try XCTSkipIf(getenv(WinogradGEMM.packedRowsVariable) != nil, "DRO_WINOGRAD_PACKED_ROWS is set")
         XCTAssertEqual(WinogradGEMM.packedMinimumRows, 64)
         XCTAssertTrue(WinogradGEMM.readsPackedWeights(.avx512, cout: WinogradGEMM.packedMinimumRows))
-        XCTAssertFalse(WinogradGEMM.readsPackedWeights(.avx512, cout: WinogradGEMM.packedMinimumRows - 1))
+        // Below it only where the direct kernel runs (`DRO_WINOGRAD_DIRECT`, WinogradDirectGEMMTests).
+        XCTAssertEqual(WinogradGEMM.readsPackedWeights(.avx512, cout: WinogradGEMM.packedMinimumRows - 1),
+                       WinogradGEMM.usesDirect(cout: WinogradGEMM.packedMinimumRows - 1))
         XCTAssertFalse(WinogradGEMM.readsPackedWeights(.blas, cout: 256))
         XCTAssertFalse(WinogradGEMM.readsPackedWeights(.avx2, cout: 256))
     }

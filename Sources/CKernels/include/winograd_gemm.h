@@ -30,6 +30,13 @@ void dro_winograd_gemm_forward_packed_avx512(const float *packed, const float *d
                                              long cout, long cin, long tiles, long ld, long xi_stride,
                                              long components);
 
+/// As `dro_winograd_gemm_forward_packed_avx512` (same packed U, same bits), loading B's rows
+/// from the chunk buffer instead of copying blocks of them into an L1 panel, and prefetching
+/// component ξ + 1's rows while ξ runs (winograd_gemm_direct_avx512.c).
+void dro_winograd_gemm_forward_direct_avx512(const float *packed, const float *data, float *products,
+                                             long cout, long cin, long tiles, long ld, long xi_stride,
+                                             long components);
+
 /// Weight gradient: for ξ in 0..<components,
 ///   dU_ξ[cout × cin] += P_ξ[cout × tiles] · D_ξ[cin × tiles]ᵀ   (accumulates)
 /// with dU_ξ row-major and contiguous at `du + ξ·cout·cin`, P_ξ at `products`, D_ξ at `data`.
@@ -44,5 +51,12 @@ void dro_winograd_gemm_weight_avx512(const float *products, const float *data, f
 void dro_winograd_gemm_weight_prefetch_avx512(const float *products, const float *data, float *du,
                                               long cout, long cin, long tiles, long ld, long xi_stride,
                                               long components);
+/// As `dro_winograd_gemm_weight_prefetch_avx512` (bit-identical results: same tile blocks, same
+/// FMA chain per dU element), with register blocks of up to 4 vectors (64 Cin columns) × 6 rows
+/// instead of 2 × 12 and the broadcasts reading P in place (no copy of its rows)
+/// (winograd_weight_wide_avx512.c).
+void dro_winograd_gemm_weight_wide_avx512(const float *products, const float *data, float *du,
+                                          long cout, long cin, long tiles, long ld, long xi_stride,
+                                          long components);
 
 #endif
