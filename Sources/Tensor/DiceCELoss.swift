@@ -224,9 +224,11 @@ public struct DiceCELoss: Sendable {
 
     /// The C softmax run (`dro_softmax_run_*`: vectorised exp within 2 ulp, Σ p in lanes) where the
     /// CPU has AVX-512 or AVX2; nil: the Swift loop with libm `expf` (the portable path, also
-    /// forced by DRO_LOSS_EXP=libm for same-binary comparisons).
+    /// the default). Off by default: with it, a 2-rank MPI run drifted 1.7e-6 from the
+    /// one-process run with the global batch after 12 steps (scripts/interop/test_mpi_training.py,
+    /// bound 1e-6), not yet explained; DRO_LOSS_EXP=vector turns it on for measurements.
     static let softmaxKernel: SoftmaxKernel? = {
-        if let v = getenv("DRO_LOSS_EXP"), String(cString: v) == "libm" { return nil }
+        guard let v = getenv("DRO_LOSS_EXP"), String(cString: v) == "vector" else { return nil }
         return CPUFeatures.avx512 ? .avx512 : (CPUFeatures.avx2FMA ? .avx2 : nil)
     }()
 
