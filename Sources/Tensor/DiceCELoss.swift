@@ -223,12 +223,10 @@ public struct DiceCELoss: Sendable {
     enum SoftmaxKernel { case avx512, avx2 }
 
     /// The C softmax run (`dro_softmax_run_*`: vectorised exp within 2 ulp, Σ p in lanes) where the
-    /// CPU has AVX-512 or AVX2; nil: the Swift loop with libm `expf` (the portable path, also
-    /// the default). Off by default: with it, a 2-rank MPI run drifted 1.7e-6 from the
-    /// one-process run with the global batch after 12 steps (scripts/interop/test_mpi_training.py,
-    /// bound 1e-6), not yet explained; DRO_LOSS_EXP=vector turns it on for measurements.
+    /// CPU has AVX-512 or AVX2 (the default); nil: the Swift loop with libm `expf` (the portable
+    /// path: no AVX2, `DRO_PORTABLE_KERNELS=1`, or `DRO_LOSS_EXP=libm`).
     static let softmaxKernel: SoftmaxKernel? = {
-        guard let v = getenv("DRO_LOSS_EXP"), String(cString: v) == "vector" else { return nil }
+        if let v = getenv("DRO_LOSS_EXP"), String(cString: v) == "libm" { return nil }
         return CPUFeatures.avx512 ? .avx512 : (CPUFeatures.avx2FMA ? .avx2 : nil)
     }()
 
