@@ -290,7 +290,8 @@ public enum UNetBenchmark {
 
 extension UNetBenchmark {
     /// The one entry point of `dro-bench unet`: dump mode or the benchmark.
-    public static func main(_ o: UNetBenchOptions, dump: String?, dumpClasses: Int? = nil, convPhases: Bool = false,
+    public static func main(_ o: UNetBenchOptions, dump: String?, dumpClasses: Int? = nil, dumpFeatures: [Int]? = nil,
+                            convPhases: Bool = false,
                             anisotropic: Bool = false) throws -> String {
         if convPhases {
             // The phase table walks the isotropic network's layers (3×3×3, stride 2).
@@ -302,7 +303,7 @@ extension UNetBenchmark {
         }
         if let dump {
             return try UNetDump.write(to: dump, threads: o.threads, algorithm: o.algorithm, anisotropic: anisotropic,
-                                      classes: dumpClasses)
+                                      classes: dumpClasses, features: dumpFeatures)
         }
         return try run(o)
     }

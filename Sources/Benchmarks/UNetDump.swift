@@ -27,11 +27,14 @@ public enum UNetDump {
     public static let anisotropicSpatial = [6, 12, 20]
 
     public static func write(to dir: String, threads: Int, algorithm: ConvAlgorithm = .auto, seed: UInt64 = 7,
-                             anisotropic: Bool = false, classes: Int? = nil) throws -> String {
+                             anisotropic: Bool = false, classes: Int? = nil, features: [Int]? = nil) throws -> String {
         // `classes`: another head width (`dro-bench unet --dump DIR --classes 9`: the fetal
-        // network's 9 classes, the direct head's one-vector block); nil keeps 3.
+        // network's 9 classes, the direct head's one-vector block); nil keeps 3. `features`:
+        // other channels per level (`--features 16,256`: a 256-channel level, wide Winograd
+        // layers); nil keeps 8, 16, 32.
         var options = anisotropic ? anisotropicOptions : options
         if let classes { options.classes = classes }
+        if let features { options.features = features }
         let spatial = anisotropic ? anisotropicSpatial : spatial
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed)

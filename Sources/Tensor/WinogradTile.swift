@@ -6,11 +6,12 @@ import Glibc
 /// outputs per 4³ tile) or F(4,3) (`WinogradF43`, 4³ outputs per 6³ tile, 3.4 instead of 8
 /// multiplies and transformed values per output, ~30× F(2,3)'s Float rounding error).
 ///
-/// Rule (`choose`): F(4,3) where both channel counts are at most `maximumF43Channels` (its
-/// error stays a stated margin below the 1e-4 tolerance there) and the volume is at least
-/// `minimumF43Extent` on every axis (at 8³ F(4,3) is ~1.5× slower: 2 × 2 × 2 tiles per sample,
-/// half-empty 8-tile vectors, and 216·Cout·Cin transformed weights against 16 tiles);
-/// F(2,3) elsewhere. Figures: docs/performance.md, "Winograd F(4,3)".
+/// Rule (`choose`): F(4,3) where the volume is at least `minimumF43Extent` on every axis, for any
+/// channel count (its error against a Double oracle is 6e-6–3e-5 from 16 to 512 summed channels,
+/// not growing with them: a margin ≥ 3.3× to the 1e-4 tolerance); F(2,3) below (at 8³ and 6³
+/// F(4,3) is 2.2–3.4× slower: 2 × 2 × 2 tiles or fewer per sample, half-empty 8-tile vectors,
+/// and 216·Cout·Cin transformed weights against a few tiles). Figures: docs/performance.md,
+/// "Winograd F(4,3)" and "F(4,3) above 128 channels and at 12³".
 /// `DRO_WINOGRAD_TILE=f23|f43` forces one tile for every such layer (back-to-back
 /// measurements, cross-checks); unset or any other value = the rule.
 public enum WinogradTile: String, Sendable, CaseIterable {
@@ -25,16 +26,14 @@ public enum WinogradTile: String, Sendable, CaseIterable {
         return WinogradTile(rawValue: String(cString: v))
     }()
 
-    /// Largest max(Cin, Cout) run on F(4,3) by default.
-    public static let maximumF43Channels = 128
-    /// Smallest D, H and W run on F(4,3) by default: 16 since the F(4,3) weight transforms store
-    /// whole vectors (F(4,3) / F(2,3) at 16³, fwd + dx + dW, one thread: 0.84–0.94 at 64 → 64,
-    /// 0.57–0.67 at 128 → 64; docs/performance.md, "2026-12-03 (later)").
-    public static let minimumF43Extent = 16
+    /// Smallest D, H and W run on F(4,3) by default: 12 (F(4,3) / F(2,3), fwd + dx + dW, 2 threads,
+    /// 2026-12-04: 0.86–0.89 at 12³ for 128 → 128 up to 512 → 256, 0.54–0.63 at 16³ and 24³;
+    /// 2.7–2.9 at 6³; docs/performance.md, "F(4,3) above 128 channels and at 12³").
+    public static let minimumF43Extent = 12
 
     /// The rule without the override.
     public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {
-        max(cin, cout) <= maximumF43Channels && min(d, h, w) >= minimumF43Extent ? .f43 : .f23
+        min(d, h, w) >= minimumF43Extent ? .f43 : .f23
     }
 
     /// The tile this process runs for a layer (the override, else `automatic`).

@@ -9,7 +9,7 @@ struct UNetBench: ParsableCommand {
 
     @Option(help: "Take the network, patch, batch and threads from this dro-train config (the flags below override it).")
     var config: String?
-    @Option(help: "Channels per level, comma-separated (default 16,32,64,128).") var features: String?
+    @Option(help: "Channels per level, comma-separated (default 16,32,64,128; with --dump the small network's, default 8,16,32).") var features: String?
     @Option(help: "Output classes (default 4, or the config's labels; with --dump the small network's, default 3: 9 takes the fetal head's kernel).") var classes: Int?
     @Option(help: "Cubic patch size in voxels (default 64).") var patch: Int?
     @Option(help: "Batch size (default 2).") var batch: Int?
@@ -59,7 +59,7 @@ struct UNetBench: ParsableCommand {
         o.steps = steps; o.json = json
         o.mode = UNetBenchOptions.Mode(rawValue: mode)!
         o.algorithmName = algorithm
-        print(try UNetBenchmark.main(o, dump: dump, dumpClasses: classes, convPhases: convPhases,
-                                         anisotropic: anisotropic))
+        print(try UNetBenchmark.main(o, dump: dump, dumpClasses: classes, dumpFeatures: try parsedFeatures(),
+                                     convPhases: convPhases, anisotropic: anisotropic))
     }
 }

@@ -271,14 +271,14 @@ final class WinogradF43Tests: XCTestCase {
         }
     }
 
-    /// Measurement (printed for docs/performance.md), with a loose bound: the error of F(4,3) and
+    /// Measurement (printed for docs/performance.md), bounded by the network checks' 1e-4: the error of F(4,3) and
     /// F(2,3) against the Double oracle per channel count, for y (K = Cin), dx (K = Cout) and dw
     /// (K = voxels; Cin = C for the channel count), He-scaled weights, uniform activations.
     func testErrorPerChannelCount() {
         print("[f43-error] max |error| / max |reference| vs Double; C = summed channels")
         print("[f43-error]    C | y F(2,3) | y F(4,3) | dx F(2,3) | dx F(4,3) | dw F(2,3) | dw F(4,3)")
         let workspace = Workspace()
-        for c in [16, 32, 64, 128, 256, 320] {
+        for c in [16, 32, 64, 128, 256, 320, 512] {
             var rng = SplitMix64(seed: UInt64(100 + c))
             let wScale = Float((3.0 / Double(27 * c)).squareRoot())
             // y: Cin = C, Cout = 2; dx: Cin = 2, Cout = C; dw: Cin = C, Cout = 2 over 2 × 12³.
@@ -324,7 +324,9 @@ final class WinogradF43Tests: XCTestCase {
             }
             print(String(format: "[f43-error] %4d | %8.1e | %8.1e | %9.1e | %9.1e | %9.1e | %9.1e", c,
                          errors[0], errors[1], errors[2], errors[3], errors[4], errors[5]))
-            for e in errors { XCTAssertLessThan(e, 1e-3, "C \(c)") }
+            // The tile rule runs F(4,3) at any channel count because these stay below the 1e-4
+            // tolerance of the network checks (measured ≤ 3.0e-5 up to 512 channels).
+            for e in errors { XCTAssertLessThan(e, 1e-4, "C \(c)") }
         }
     }
 }
