@@ -7,8 +7,9 @@ import Glibc
 /// multiplies and transformed values per output, ~30× F(2,3)'s Float rounding error).
 ///
 /// Rule (`choose`): F(4,3) where the volume is at least `minimumF43Extent` on every axis, for any
-/// channel count (its error against a Double oracle is 6e-6–3e-5 from 16 to 512 summed channels,
-/// not growing with them: a margin ≥ 3.3× to the 1e-4 tolerance); F(2,3) below (at 8³ and 6³
+/// channel count (its error against a Double oracle, max |error| / max |reference|, is 6e-6–4.6e-5
+/// from 16 to 512 summed channels and does not grow with them: a margin ≥ 2.2× to the 1e-4
+/// tolerance of the network checks; ConvAccuracyTests, WinogradF43Tests); F(2,3) below (at 8³ and 6³
 /// F(4,3) is 2.2–3.4× slower: 2 × 2 × 2 tiles or fewer per sample, half-empty 8-tile vectors,
 /// and 216·Cout·Cin transformed weights against a few tiles). Figures: docs/performance.md,
 /// "Winograd F(4,3)" and "F(4,3) above 128 channels and at 12³".
