@@ -48,7 +48,7 @@ public enum KernelChoice {
                 "winograd_f43_transforms": WinogradF43Transforms.kernelName,
                 "gemm_threads": Parallel.blasThreading.rawValue,
                 "winograd_tile": WinogradTile.requested?.rawValue
-                    ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3, else f23"]
+                    ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and Cin*Cout <= \(WinogradTile.maximumF43ChannelProduct), else f23"]
     }
 
     /// One line: "Winograd GEMMs avx2, weight-gradient GEMMs avx2, transforms avx512, …, tile …" (the GEMM

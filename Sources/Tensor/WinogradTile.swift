@@ -6,13 +6,16 @@ import Glibc
 /// outputs per 4³ tile) or F(4,3) (`WinogradF43`, 4³ outputs per 6³ tile, 3.4 instead of 8
 /// multiplies and transformed values per output, ~30× F(2,3)'s Float rounding error).
 ///
-/// Rule (`choose`): F(4,3) where the volume is at least `minimumF43Extent` on every axis, for any
-/// channel count (its error against a Double oracle, max |error| / max |reference|, is 6e-6–4.6e-5
-/// from 16 to 512 summed channels and does not grow with them: a margin ≥ 2.2× to the 1e-4
-/// tolerance of the network checks; ConvAccuracyTests, WinogradF43Tests); F(2,3) below (at 8³ and 6³
-/// F(4,3) is 2.2–3.4× slower: 2 × 2 × 2 tiles or fewer per sample, half-empty 8-tile vectors,
-/// and 216·Cout·Cin transformed weights against a few tiles). Figures: docs/performance.md,
-/// "Winograd F(4,3)" and "F(4,3) above 128 channels and at 12³".
+/// Rule (`choose`): F(4,3) where the volume is at least `minimumF43Extent` on every axis and
+/// Cin·Cout is at most `maximumF43ChannelProduct`; F(2,3) elsewhere. The error does not limit the
+/// channel count: F(4,3)'s error against a Double oracle, max |error| / max |reference|, is
+/// 6e-6–4.6e-5 from 16 to 512 summed channels and does not grow with them (a margin ≥ 2.2× to the
+/// 1e-4 tolerance of the network checks; ConvAccuracyTests, WinogradF43Tests). Memory does: the
+/// weight gradient keeps one 216·Cin·Cout-Float accumulator per worker (and the forward one
+/// transformed weight of that size), 113 MB each at 512 → 256, which raised the fetal network's
+/// peak by 230 MB. Below 12³ F(4,3) is 2.2–3.4× slower (2 × 2 × 2 tiles or fewer per sample,
+/// half-empty 8-tile vectors, and 216·Cout·Cin transformed weights against a few tiles).
+/// Figures: docs/performance.md, "Winograd F(4,3)" and "F(4,3) above 128 channels and at 12³".
 /// `DRO_WINOGRAD_TILE=f23|f43` forces one tile for every such layer (back-to-back
 /// measurements, cross-checks); unset or any other value = the rule.
 public enum WinogradTile: String, Sendable, CaseIterable {
@@ -32,9 +35,14 @@ public enum WinogradTile: String, Sendable, CaseIterable {
     /// 2.7–2.9 at 6³; docs/performance.md, "F(4,3) above 128 channels and at 12³").
     public static let minimumF43Extent = 12
 
+    /// Largest Cin·Cout run on F(4,3) by default: 256 → 128 (216·Cin·Cout Floats = 28 MB per
+    /// weight-gradient accumulator; 256 → 256 and 512 → 256 at 12³ gained only 11–14 % of their
+    /// time for 57–113 MB more per worker).
+    public static let maximumF43ChannelProduct = 256 * 128
+
     /// The rule without the override.
     public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {
-        min(d, h, w) >= minimumF43Extent ? .f43 : .f23
+        min(d, h, w) >= minimumF43Extent && cin * cout <= maximumF43ChannelProduct ? .f43 : .f23
     }
 
     /// The tile this process runs for a layer (the override, else `automatic`).

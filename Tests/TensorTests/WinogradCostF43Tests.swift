@@ -69,8 +69,8 @@ final class WinogradCostF43Tests: XCTestCase {
     }
 }
 
-/// The tile rule at the reference and fetal networks' levels: F(4,3) from 12³ at any channel
-/// count, F(2,3) below (measurements: docs/performance.md, "F(4,3) above 128 channels and at 12³").
+/// The tile rule at the reference and fetal networks' levels: F(4,3) from 12³ up to Cin·Cout =
+/// 256·128, F(2,3) elsewhere (measurements: docs/performance.md, "F(4,3) above 128 channels and at 12³").
 final class WinogradTileRuleTests: XCTestCase {
     func testRuleAtTheReferenceLevels() {
         XCTAssertEqual(WinogradTile.automatic(cin: 16, cout: 16, d: 64, h: 64, w: 64), .f43)
@@ -79,7 +79,9 @@ final class WinogradTileRuleTests: XCTestCase {
         XCTAssertEqual(WinogradTile.automatic(cin: 128, cout: 128, d: 8, h: 8, w: 8), .f23)
         XCTAssertEqual(WinogradTile.automatic(cin: 64, cout: 64, d: 16, h: 16, w: 8), .f23)
         XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 128, d: 16, h: 16, w: 16), .f43)
-        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 12, h: 12, w: 12), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 128, d: 12, h: 12, w: 12), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 24, h: 24, w: 24), .f23)
         XCTAssertEqual(WinogradTile.automatic(cin: 320, cout: 320, d: 6, h: 6, w: 6), .f23)
         XCTAssertEqual(WinogradTile.automatic(cin: 64, cout: 64, d: 12, h: 12, w: 11), .f23)
     }
