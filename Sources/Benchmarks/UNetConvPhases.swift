@@ -67,6 +67,7 @@ public enum UNetConvPhases {
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43direct" {
             return text + UNetWinogradDirectGEMM.report(o) + UNetWinogradDirect.report(o)
         }
+        if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43act" { return text + UNetWinogradFusedActivation.report(o) }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43weight" { return text + UNetWinogradWeightGEMM.report(o) }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "convt" { return text + UNetConvTPhases.report(o) }
         var rng = SplitMix64(seed: o.seed)

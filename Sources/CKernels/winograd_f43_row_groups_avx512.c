@@ -277,6 +277,13 @@ void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h,
     (void)next; (void)ntd; (void)nth; (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th; (void)out; (void)xiStride;
     (void)scratch;
 }
+void dro_winograd_f43_input_row_activated_avx512(const float *plane, int64_t d, int64_t h, int64_t w,
+                                                 int64_t vectorTiles, int64_t td, int64_t th, float *out,
+                                                 int64_t xiStride, float *scratch, const float *next, int64_t ntd,
+                                                 int64_t nth, float scale, float shift, float slope) {
+    (void)next; (void)ntd; (void)nth; (void)plane; (void)d; (void)h; (void)w; (void)vectorTiles; (void)td; (void)th; (void)out; (void)xiStride;
+    (void)scratch; (void)scale; (void)shift; (void)slope;
+}
 void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiStride, float *plane, int64_t d, int64_t h,
                                         int64_t w, int64_t vectorTiles, int64_t td, int64_t th, float bias,
                                         float *scratch, float *next, int64_t ntd, int64_t nth) {

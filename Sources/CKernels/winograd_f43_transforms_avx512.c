@@ -44,10 +44,25 @@ F43_INLINE void input_w8(const float *line, int64_t w, int64_t t, float *base, i
     store6_8(bt8(lo[0], lo[1], lo[2], lo[3], d4, d5), base + t, rs);
 }
 
-F43_AVX512 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t rs,
-                                                  int64_t td, int64_t th, float *out, int64_t xiStride,
-                                                  float *scratch, const float *next, int64_t ntd, int64_t nth) {
-    float *wl = scratch, *hb = scratch + 216 * rs;
+/// line[0..<w] → act[0..<w] = LeakyReLU(line·scale + shift): a multiply, then an add (no FMA),
+/// then u·slope where !(u > 0) — the operations of `NormRowKernels.affineLeaky`, bit for bit.
+F43_INLINE void activate_line(const float *line, int64_t w, float *act, float scale, float shift, float slope) {
+    __m512 sc = _mm512_set1_ps(scale), sh = _mm512_set1_ps(shift), sl = _mm512_set1_ps(slope);
+    __m512 zero = _mm512_setzero_ps();
+    for (int64_t x = 0; x < w; x += 16) {
+        __mmask16 m = x + 16 <= w ? (__mmask16)0xFFFF : lanes_inside(x, w);
+        __m512 u = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, line + x), sc), sh);
+        __mmask16 neg = _mm512_cmp_ps_mask(u, zero, _CMP_NGT_UQ);
+        _mm512_mask_storeu_ps(act + x, m, _mm512_mask_mul_ps(u, neg, u, sl));
+    }
+}
+
+/// The input row transform; with `activate`, each voxel line is first replaced by
+/// LeakyReLU(line·scale + shift) in the scratch's line buffer (zero padding stays zero).
+F43_INLINE void input_row(const float *plane, int64_t d, int64_t h, int64_t w, int64_t rs, int64_t td, int64_t th,
+                          float *out, int64_t xiStride, float *scratch, const float *next, int64_t ntd, int64_t nth,
+                          int activate, float scale, float shift, float slope) {
+    float *wl = scratch, *hb = scratch + 216 * rs, *act = scratch + 432 * rs;
     for (int64_t zi = 0; zi < 6; zi++) {
         int64_t z = 4 * td - 1 + zi;
         for (int64_t yi = 0; yi < 6; yi++) {
@@ -56,6 +71,10 @@ F43_AVX512 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d,
             float *base = wl + (zi * 6 + yi) * 6 * rs;
             if (z < 0 || z >= d || y < 0 || y >= h) { memset(base, 0, (size_t)(6 * rs) * sizeof(float)); continue; }
             const float *line = plane + (z * h + y) * w;
+            if (activate) {
+                activate_line(line, w, act, scale, shift, slope);
+                line = act;
+            }
             int64_t t = 0;
             for (; t + 16 <= rs; t += 16) input_w(line, w, t, base, rs);
             if (t < rs) input_w8(line, w, t, base, rs);
@@ -77,6 +96,20 @@ F43_AVX512 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d,
         for (; t + 16 <= rs; t += 16) bt_pass(src + t, s, dst + t, o);
         if (t < rs) bt_pass8(src + t, s, dst + t, o);
     }
+}
+
+F43_AVX512 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t rs,
+                                                  int64_t td, int64_t th, float *out, int64_t xiStride,
+                                                  float *scratch, const float *next, int64_t ntd, int64_t nth) {
+    input_row(plane, d, h, w, rs, td, th, out, xiStride, scratch, next, ntd, nth, 0, 0, 0, 0);
+}
+
+F43_AVX512 void dro_winograd_f43_input_row_activated_avx512(const float *plane, int64_t d, int64_t h, int64_t w,
+                                                            int64_t rs, int64_t td, int64_t th, float *out,
+                                                            int64_t xiStride, float *scratch, const float *next,
+                                                            int64_t ntd, int64_t nth, float scale, float shift,
+                                                            float slope) {
+    input_row(plane, d, h, w, rs, td, th, out, xiStride, scratch, next, ntd, nth, 1, scale, shift, slope);
 }
 
 // MARK: - Output: Aᵀ m A

@@ -31,6 +31,14 @@ enum ConvDispatch {
         }
     }
 
+    /// Whether `backward` can take x as z with its `inputActivation` (the F(4,3) weight gradient
+    /// computing a = LeakyReLU(norm(z)) inside its input transform) instead of a written a:
+    /// F(4,3) layers with the one-row AVX-512 input transform; DRO_WINOGRAD_FUSED_ACTIVATION=off
+    /// turns it off (`WinogradF43.fusesInputActivation`).
+    static func fusesInputActivation(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
+        usesWinograd(g, algorithm) && tile(g) == .f43 && WinogradF43.fusesInputActivation(width: g.inW)
+    }
+
     /// Name of the kernel used for g (for profiles).
     static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
         if usesWinograd(g, algorithm) { return tile(g) == .f43 ? "winograd-f43" : "winograd" }
@@ -87,7 +95,10 @@ enum ConvDispatch {
     static func backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                          dbias: UnsafeMutablePointer<Float>?, g: Conv3dGeometry, algorithm: ConvAlgorithm,
-                         workspace: Workspace, winogradWorkspace: Workspace, accumulateInput: Bool, threads: Int) {
+                         workspace: Workspace, winogradWorkspace: Workspace, accumulateInput: Bool, threads: Int,
+                         inputActivation: WinogradInputActivation? = nil) {
+        precondition(inputActivation == nil || fusesInputActivation(g, algorithm),
+                     "ConvDispatch.backward: input activation given where it is not fused")
         guard usesWinograd(g, algorithm) else {
             if usesPolyphase(g, algorithm) {
                 ConvPolyphase.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
@@ -100,7 +111,7 @@ enum ConvDispatch {
         }
         let t = tile(g)
         t.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, n: g.batch, cin: g.inChannels, cout: g.outChannels,
-                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+                         d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace, activation: inputActivation)
         guard let dx else { return }
         let target = accumulateInput ? workspace.buffer(accumulateSlot, count: g.inputCount) : dx
         t.backwardInput(dy: dy, weight: w, dx: target, n: g.batch, cin: g.inChannels, cout: g.outChannels,

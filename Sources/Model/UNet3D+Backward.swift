@@ -40,6 +40,26 @@ extension UNet3D {
             }
             return dst
         }
+        /// Runs `body(x, activation)` with the input of a conv block whose input is block `blk`'s
+        /// activation: where the block's conv fuses it (`ConvDispatch.fusesInputActivation`), x is
+        /// the kept z with the activation's per-row constants (nothing written); else the
+        /// activation recomputed into `dst`.
+        func withInput(_ blk: UNet3DLayout.ConvBlock, _ buf: UNet3DActivations.Block, level l: Int, name: String,
+                       into dst: UnsafeMutablePointer<Float>, for g: Conv3dGeometry,
+                       _ body: (UnsafePointer<Float>, WinogradInputActivation?) -> Void) {
+            guard ConvDispatch.fusesInputActivation(g, convAlgorithm) else {
+                body(activation(blk, buf, level: l, name: name, into: dst), nil)
+                return
+            }
+            let rows = n * f[l]
+            let constants = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rows)
+            defer { constants.deallocate() }
+            InstanceNormLeakyReLU.rowConstants(gamma: arena.value(blk.gamma), beta: arena.value(blk.beta),
+                                               mean: buf.mean, rstd: buf.rstd, batch: n, channels: f[l],
+                                               scale: constants, shift: constants + rows)
+            body(UnsafePointer(buf.z), WinogradInputActivation(scale: constants, shift: constants + rows,
+                                                               slope: options.leakySlope))
+        }
         /// Input activation of decoder level l's transposed conv (= output of the level below).
         func upInput(_ l: Int, into dst: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
             l + 1 == levels - 1
@@ -88,9 +108,11 @@ extension UNet3D {
                 if j > 0 {
                     // Block 0 must find its dLoss/da in H: block 1 writes there, blocks above in G0/G1.
                     let dst = j == 1 ? h : (cur == g1 ? g0 : g1)
-                    let x = activation(layout.decoder[l][j - 1], s.decoder[l][j - 1], level: l, name: "dec\(l).\(j - 1)",
-                                       into: free(cur, dst))
-                    convBlockBackward(blk, name: "dec\(l).\(j)", g: geo, x: x, buffers: buf, grad: cur, dx: dst, accumulate: false)
+                    withInput(layout.decoder[l][j - 1], s.decoder[l][j - 1], level: l, name: "dec\(l).\(j - 1)",
+                              into: free(cur, dst), for: geo) { x, act in
+                        convBlockBackward(blk, name: "dec\(l).\(j)", g: geo, x: x, buffers: buf, grad: cur, dx: dst,
+                                          accumulate: false, inputActivation: act)
+                    }
                     cur = dst
                 } else {
                     precondition(cur == h && n * 2 * f[l] * v <= 2 * s.slotCount)
@@ -135,9 +157,11 @@ extension UNet3D {
                 let geo = geometry(blk, batch: n, inSpatial: j == 0 ? inDims : vox[l])
                 if j > 0 {
                     let dst = free(g)
-                    let x = activation(layout.encoder[l][j - 1], s.encoder[l][j - 1], level: l, name: "enc\(l).\(j - 1)",
-                                       into: free(g, dst))
-                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: x, buffers: buf, grad: g, dx: dst, accumulate: false)
+                    withInput(layout.encoder[l][j - 1], s.encoder[l][j - 1], level: l, name: "enc\(l).\(j - 1)",
+                              into: free(g, dst), for: geo) { x, act in
+                        convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: x, buffers: buf, grad: g, dx: dst,
+                                          accumulate: false, inputActivation: act)
+                    }
                     g = dst
                 } else if l > 0 {
                     let x = activation(layout.encoder[l - 1].last!, s.encoder[l - 1].last!, level: l - 1,
@@ -152,10 +176,12 @@ extension UNet3D {
     }
 
     /// grad holds dLoss/da on entry (overwritten with dLoss/dz); dx receives dLoss/dx. The norm
-    /// backward recomputes the leaky ReLU mask from z (a is not kept).
+    /// backward recomputes the leaky ReLU mask from z (a is not kept). With `inputActivation`, x
+    /// is the previous block's z and the conv computes its activation itself.
     private func convBlockBackward(_ b: UNet3DLayout.ConvBlock, name: String, g: Conv3dGeometry, x: UnsafePointer<Float>,
                                    buffers: UNet3DActivations.Block, grad: UnsafeMutablePointer<Float>,
-                                   dx: UnsafeMutablePointer<Float>?, accumulate: Bool) {
+                                   dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
+                                   inputActivation: WinogradInputActivation? = nil) {
         timed("\(name) norm+lrelu bwd", .norm, flops: 0) { InstanceNormLeakyReLU.backward(x: buffers.z, gamma: arena.value(b.gamma), beta: arena.value(b.beta),
                                        mean: buffers.mean, rstd: buffers.rstd, dOutput: grad, dx: grad,
                                        dgamma: arena.gradient(b.gamma), dbeta: arena.gradient(b.beta),
@@ -167,7 +193,7 @@ extension UNet3D {
             ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
                                   dbias: arena.gradient(b.bias), g: g, algorithm: convAlgorithm, workspace: workspace,
                                   winogradWorkspace: winogradWorkspace,
-                                  accumulateInput: accumulate, threads: threads)
+                                  accumulateInput: accumulate, threads: threads, inputActivation: inputActivation)
         }
         reportReady(b.weight, b.beta)
     }

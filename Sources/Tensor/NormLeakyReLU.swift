@@ -45,6 +45,19 @@ public enum InstanceNormLeakyReLU {
         }
     }
 
+    /// The per-row constants of `applyRow` (the same Float expressions): a[r] =
+    /// LeakyReLU(x·scale[r] + shift[r]) for rows r = n·C + c.
+    public static func rowConstants(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, batch: Int, channels: Int,
+                                    scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>) {
+        for r in 0..<(batch * channels) {
+            let c = r % channels
+            let sc = gamma[c] * rstd[r]
+            scale[r] = sc
+            shift[r] = beta[c] - mean[r] * sc
+        }
+    }
+
     /// Row r = (n, c) of `apply` (and of `InstanceNorm3d.statisticsAndApply`, which computes the
     /// row's statistics first): y[n, c] = LeakyReLU(γ_c·rstd·x + (β_c − mean·γ_c·rstd)), also into
     /// `copy` at row r if given.

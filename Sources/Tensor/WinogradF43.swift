@@ -1,3 +1,4 @@
+import CKernels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -45,13 +46,28 @@ public enum WinogradF43 {
 
     /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil):
     /// dU_ξ = Σ_tiles (A dy Aᵀ)_ξ (Bᵀ x B)_ξᵀ, then dweight += Gᵀ dU G.
+    /// With `activation`, x is the pre-activation z and the layer's input is
+    /// LeakyReLU(z·scale + shift) per (sample, channel), computed line by line inside the input
+    /// transform (no pass writing the activation); only where `fusesInputActivation` holds.
     public static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                       dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                                       n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
-                                      workspace: Workspace) {
+                                      workspace: Workspace, activation: WinogradInputActivation? = nil) {
         backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout, d: d, h: h,
-                       width: width, workspace: workspace, tuning: standardTuning)
+                       width: width, workspace: workspace, tuning: standardTuning, activation: activation)
     }
+
+    /// Whether `backwardWeight` takes an `activation` at this width: the AVX-512 one-row input
+    /// transform runs there (not the row groups of 16³ / 32³ rows), and DRO_WINOGRAD_FUSED_ACTIVATION
+    /// is not `off` (`off`: callers write the activation in a pass of its own, as before).
+    public static func fusesInputActivation(width: Int) -> Bool {
+        fusedActivationEnabled && WinogradF43Transforms.kernel == .avx512
+            && WinogradF43Transforms.rowGroup(tilesW: (width + 3) / 4) == nil
+    }
+
+    /// False with DRO_WINOGRAD_FUSED_ACTIVATION=off (read once; settable for tests).
+    public nonisolated(unsafe) static var fusedActivationEnabled: Bool =
+        getenv("DRO_WINOGRAD_FUSED_ACTIVATION").map { String(cString: $0) } != "off"
 
     /// Defaults: F(2,3)'s chunk budget; at least 64 tiles per chunk (= 4096 outputs, F(2,3)'s
     /// 128 tiles are 1024) so the GEMMs keep a useful N.
@@ -139,13 +155,16 @@ public enum WinogradF43 {
 
     static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
                                dbias: UnsafeMutablePointer<Float>?, n: Int, cin: Int, cout: Int,
-                               d: Int, h: Int, width: Int, workspace: Workspace, tuning: WinogradTuning) {
+                               d: Int, h: Int, width: Int, workspace: Workspace, tuning: WinogradTuning,
+                               activation: WinogradInputActivation? = nil) {
         precondition(n >= 0 && cin > 0 && cout > 0 && d >= 0 && h >= 0 && width >= 0,
                      "WinogradF43.backwardWeight: invalid shape n \(n) cin \(cin) cout \(cout) \(d)×\(h)×\(width)")
         guard n * d * h * width > 0 else { return }
         var tuning = tuning
         if let tiles = weightChunkTiles { tuning.minimumChunkTiles = tiles }
         let plan = WinogradF43Plan(batch: n, d: d, h: h, w: width, channels: cin + cout, tuning: tuning)
+        precondition(activation == nil || (plan.groupRows == 1 && WinogradF43Transforms.kernel == .avx512),
+                     "WinogradF43.backwardWeight: activation needs the AVX-512 one-row input transform (width \(width))")
         let xiStride = plan.componentStride, ld = plan.channelStride
         let matrix = cout * cin
         let kernel = tuning.weightGemmKernel
@@ -155,8 +174,13 @@ public enum WinogradF43 {
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
             // Channel by channel, rows inner (consecutive rows share voxel lines), each call
             // prefetching the next one's lines; row groups where the plan has them.
-            transformInput(x, channels: cin, rows: rows, plan: plan, out: s.data, ld: ld, xiStride: xiStride,
-                           scratch: s.lines)
+            if let activation {
+                transformActivatedInput(x, activation: activation, channels: cin, rows: rows, plan: plan,
+                                        out: s.data, ld: ld, xiStride: xiStride, scratch: s.lines)
+            } else {
+                transformInput(x, channels: cin, rows: rows, plan: plan, out: s.data, ld: ld, xiStride: xiStride,
+                               scratch: s.lines)
+            }
             if plan.groupRows > 1 {
                 forEachGroup(rows: rows, channels: cout, plan: plan) { co, first, count, next in
                     WinogradF43Transforms.gradientRows(
@@ -233,6 +257,27 @@ extension WinogradF43 {
                         scratch: scratch,
                         next: nextRow(volume, channels: channels, channel: c, row: row, rows: rows, plan: plan))
                 }
+            }
+        }
+    }
+
+    /// `transformInput` (one-row AVX-512 path) of LeakyReLU(volume·scale + shift) with the
+    /// (sample, channel) row's scale and shift: the same values as the activation written first
+    /// by `InstanceNormLeakyReLU.apply` and then transformed, bit for bit.
+    static func transformActivatedInput(_ volume: UnsafePointer<Float>, activation: WinogradInputActivation,
+                                        channels: Int, rows: Range<Int>, plan: WinogradF43Plan,
+                                        out: UnsafeMutablePointer<Float>, ld: Int, xiStride: Int,
+                                        scratch: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels {
+            for row in rows {
+                let (sample, td, th) = plan.decode(row: row)
+                let r = sample * channels + c
+                let next = nextRow(volume, channels: channels, channel: c, row: row, rows: rows, plan: plan)
+                dro_winograd_f43_input_row_activated_avx512(
+                    volume + r * plan.planeSize, Int64(plan.d), Int64(plan.h), Int64(plan.w), Int64(plan.vectorTiles),
+                    Int64(td), Int64(th), out + c * ld + (row - rows.lowerBound) * plan.rowStride, Int64(xiStride),
+                    scratch, next?.plane, Int64(next?.td ?? 0), Int64(next?.th ?? 0),
+                    activation.scale[r], activation.shift[r], activation.slope)
             }
         }
     }
@@ -377,5 +422,18 @@ struct WinogradF43Plan {
                 chunk(rowRange(chunk: index), scratch[k])
             }
         }
+    }
+}
+
+/// The input of a layer as LeakyReLU(z·scale + shift), per (sample, channel) row r = n·C + c:
+/// scale_r = γ_c·rstd_r, shift_r = β_c − mean_r·scale_r (`InstanceNormLeakyReLU.apply`'s
+/// per-row constants), for kernels that compute the activation from z where they read it.
+public struct WinogradInputActivation {
+    public let scale: UnsafePointer<Float>
+    public let shift: UnsafePointer<Float>
+    public let slope: Float
+
+    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, slope: Float) {
+        self.scale = scale; self.shift = shift; self.slope = slope
     }
 }

@@ -78,15 +78,19 @@ extension WinogradTile {
         }
     }
 
-    /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil).
+    /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil). `activation`
+    /// (F(4,3) only, where `WinogradF43.fusesInputActivation`): x is z, the input its activation.
     public func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
                                dbias: UnsafeMutablePointer<Float>?, n: Int, cin: Int, cout: Int, d: Int, h: Int,
-                               width: Int, workspace: Workspace) {
+                               width: Int, workspace: Workspace, activation: WinogradInputActivation? = nil) {
         switch self {
-        case .f23: WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin,
-                                                 cout: cout, d: d, h: h, width: width, workspace: workspace)
+        case .f23:
+            precondition(activation == nil, "WinogradTile.f23.backwardWeight: no fused input activation")
+            WinogradConv3d.backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin,
+                                          cout: cout, d: d, h: h, width: width, workspace: workspace)
         case .f43: WinogradF43.backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin,
-                                              cout: cout, d: d, h: h, width: width, workspace: workspace)
+                                              cout: cout, d: d, h: h, width: width, workspace: workspace,
+                                              activation: activation)
         }
     }
 }

@@ -35,6 +35,14 @@ void dro_winograd_f43_gradient_row_avx2(const float *plane, int64_t d, int64_t h
 void dro_winograd_f43_input_row_avx512(const float *plane, int64_t d, int64_t h, int64_t w, int64_t vectorTiles,
                                        int64_t td, int64_t th, float *out, int64_t xiStride, float *scratch,
                                        const float *next, int64_t ntd, int64_t nth);
+/// `dro_winograd_f43_input_row_avx512` of the activation LeakyReLU(plane·scale + shift) (a
+/// multiply, an add, then ·slope where the result is not > 0; zero padding stays zero) instead of
+/// the plane itself: bit-identical to the plain kernel on the activated plane. Each voxel line is
+/// activated into `scratch`'s line buffer (4·vectorTiles + 32 floats ≥ w) before its W pass.
+void dro_winograd_f43_input_row_activated_avx512(const float *plane, int64_t d, int64_t h, int64_t w,
+                                                 int64_t vectorTiles, int64_t td, int64_t th, float *out,
+                                                 int64_t xiStride, float *scratch, const float *next, int64_t ntd,
+                                                 int64_t nth, float scale, float shift, float slope);
 void dro_winograd_f43_output_row_avx512(const float *src, int64_t xiStride, float *plane, int64_t d, int64_t h,
                                         int64_t w, int64_t vectorTiles, int64_t td, int64_t th, float bias,
                                         float *scratch, float *next, int64_t ntd, int64_t nth);
