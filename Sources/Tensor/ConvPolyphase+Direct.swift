@@ -54,9 +54,11 @@ extension ConvPolyphase {
     /// Column block of the forward / input-gradient kernel (its register block is 48 columns).
     static let directColumnBlock = 48
 
-    /// Whether the forward / input-gradient kernel prefetches the B lines of its next column block /
-    /// K chunk (`dro_polyphase_rows_gemm_prefetch_avx512`, same results bit for bit);
-    /// `DRO_STRIDE2_PREFETCH=off` runs the kernel without the prefetches.
+    /// Whether the forward's products prefetch the B lines (the phases' rows) of their next column
+    /// block / K chunk (`dro_polyphase_rows_gemm_prefetch_avx512`, same results bit for bit);
+    /// `DRO_STRIDE2_PREFETCH=off` runs the kernel without the prefetches. (The input gradient runs
+    /// without them.) Measured on the fetal enc1.0 (32 → 64, 96³), thread CPU time in the training
+    /// step: forward 0.91–0.94× (3 alternating pairs; docs/performance.md, "Stride-2 layers: …").
     public static let directPrefetch: Bool = {
         guard let v = getenv("DRO_STRIDE2_PREFETCH") else { return true }
         return String(cString: v) != "off"
@@ -254,8 +256,10 @@ extension ConvPolyphase {
                             let phaseRange = 2 * (gi - 1) + 1 < g.inD ? 0..<8 : 0..<4
                             for p in phaseRange {
                                 let tr = phaseTaps[p]
+                                // Without the B prefetches: in the training step they made this
+                                // backward 0.99–1.07× slower while the forward gained 0.91–0.94×.
                                 rowsGemm(cin, tr.count * cout, a + aOffsets[p], dxrows + tr.lowerBound * cout,
-                                         i * pp + skip, (i + 1) * pp, buf + p * cin * pp + skip, pp)
+                                         i * pp + skip, (i + 1) * pp, buf + p * cin * pp + skip, pp, prefetch: false)
                             }
                             dro_polyphase_merge_plane_avx2(buf, dims, cin, gi, dxs, accumulateInput ? 1 : 0)
                         }

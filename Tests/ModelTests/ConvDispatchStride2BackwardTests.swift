@@ -8,9 +8,15 @@ import Tensor
 /// Float rounding of the im2col backward it replaces; `.im2col` (the oracle algorithm) keeps im2col.
 final class ConvDispatchStride2BackwardTests: XCTestCase {
     func testDispatchedBackwardIsTheDirectPolyphaseBackward() throws {
-        try XCTSkipUnless(CPUFeatures.avx512 && ConvPolyphase.choice == .automatic && !ConvPolyphase.backwardFollowsForward,
-                          "the backward follows the forward here (no AVX-512, DRO_STRIDE2 or DRO_STRIDE2_BACKWARD=forward)")
+        try XCTSkipUnless(ConvPolyphase.choice == .automatic, "DRO_STRIDE2 forces one path for both directions")
         let g = Conv3dGeometry(batch: 2, inChannels: 6, outChannels: 128, inD: 5, inH: 24, inW: 23, kernel: 3, stride: 2, padding: 1)
+        let direct = CPUFeatures.avx512 && !ConvPolyphase.backwardFollowsForward
+        if !direct {
+            // Without AVX-512 (DRO_PORTABLE_KERNELS=1) or with DRO_STRIDE2_BACKWARD=forward: im2col.
+            XCTAssertNil(ConvDispatch.polyphaseBackwardKernel(g, .auto))
+            XCTAssertEqual(ConvDispatch.path(g, .auto, backward: true), ConvDispatch.path(g, .auto))
+            return
+        }
         XCTAssertFalse(ConvDispatch.usesPolyphase(g, .auto), "the forward stays on im2col")
         XCTAssertEqual(ConvDispatch.polyphaseBackwardKernel(g, .auto), .direct)
         XCTAssertNil(ConvDispatch.polyphaseBackwardKernel(g, .im2col))
