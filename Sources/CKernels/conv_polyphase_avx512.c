@@ -36,7 +36,8 @@ enum { DW_NC = 1024, DW_SUB = 64 };
 
 /// c[r·ldc + j] (=, or += when accumulate) Σ_{p<k} a[p·MR + r] · rows[p][n0 + j], r < mr, j < width.
 AVX512_INLINE void rows_block(int mr, int masked, int accumulate, const float *a, const float *const *rows,
-                              long k, long n0, long width, float *c, long ldc) {
+                              long k, long n0, long width, float *c, long ldc,
+                              const float *const *pf, long pfk, long pfn) {
     __m512 acc[MR][NV];
     __mmask16 m[NV];
     for (int v = 0; v < NV; v++) m[v] = masked ? lane_mask(width - v * LANES) : (__mmask16)0xFFFF;
@@ -47,6 +48,14 @@ AVX512_INLINE void rows_block(int mr, int masked, int accumulate, const float *a
                                    : _mm512_setzero_ps();
     for (long p = 0; p < k; p++) {
         const float *row = rows[p] + n0;
+        if (pf && p < pfk) {
+            // The lines of B row p of the next (column block, K chunk) this call's caller runs.
+            const char *q = (const char *)(pf[p] + pfn);
+            _mm_prefetch(q, _MM_HINT_T0);
+            _mm_prefetch(q + 64, _MM_HINT_T0);
+            _mm_prefetch(q + 128, _MM_HINT_T0);
+            _mm_prefetch(q + NR * sizeof(float) - 1, _MM_HINT_T0);
+        }
         __m512 b[NV];
         for (int v = 0; v < NV; v++)
             b[v] = masked ? _mm512_maskz_loadu_ps(m[v], row + v * LANES) : _mm512_loadu_ps(row + v * LANES);
@@ -63,26 +72,54 @@ AVX512_INLINE void rows_block(int mr, int masked, int accumulate, const float *a
         }
 }
 
-AVX512
-void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float *const *rows,
-                                    long n0, long n1, float *c, long ldc) {
+/// The loops of `dro_polyphase_rows_gemm_avx512`; with `prefetch`, the last row block of each
+/// (column block, K chunk) also prefetches the B lines of the next (column block, K chunk) in
+/// loop order (the next K chunk of the same columns, or the first chunk of the next column block),
+/// whose rows are scattered over the phases (one short run per row: too many streams for the
+/// hardware prefetcher). The current chunk's B is not read again after its last row block, so the
+/// prefetched lines replace it in L1. Prefetches do not change any result.
+AVX512_INLINE void rows_gemm(long m, long k, const float *a, const float *const *rows, long n0, long n1, float *c,
+                             long ldc, int prefetch) {
     for (long nb = n0; nb < n1; nb += NR) {
         const long width = n1 - nb < NR ? n1 - nb : NR;
         for (long k0 = 0; k0 < k; k0 += KC) {
             const long kk = k - k0 < KC ? k - k0 : KC;
+            // Next (column block, K chunk): its rows, how many, its first column.
+            const float *const *pf = 0;
+            long pfk = 0, pfn = 0;
+            if (prefetch) {
+                if (k0 + KC < k) {
+                    pf = rows + k0 + KC; pfk = k - k0 - KC < KC ? k - k0 - KC : KC; pfn = nb;
+                } else if (nb + NR < n1 && n1 - nb - NR >= NR) {
+                    pf = rows; pfk = k < KC ? k : KC; pfn = nb + NR;
+                }
+            }
             for (long i0 = 0; i0 < m; i0 += MR) {
                 const long mr = m - i0 < MR ? m - i0 : MR;
                 const float *ab = a + i0 * k + k0 * MR;
                 float *cb = c + i0 * ldc + (nb - n0);
+                const float *const *pfb = i0 + MR >= m ? pf : 0;
                 if (mr == MR && width == NR) {
-                    if (k0 == 0) rows_block(MR, 0, 0, ab, rows + k0, kk, nb, NR, cb, ldc);
-                    else rows_block(MR, 0, 1, ab, rows + k0, kk, nb, NR, cb, ldc);
+                    if (k0 == 0) rows_block(MR, 0, 0, ab, rows + k0, kk, nb, NR, cb, ldc, pfb, pfk, pfn);
+                    else rows_block(MR, 0, 1, ab, rows + k0, kk, nb, NR, cb, ldc, pfb, pfk, pfn);
                 } else {
-                    rows_block((int)mr, 1, k0 > 0, ab, rows + k0, kk, nb, width, cb, ldc);
+                    rows_block((int)mr, 1, k0 > 0, ab, rows + k0, kk, nb, width, cb, ldc, pfb, pfk, pfn);
                 }
             }
         }
     }
+}
+
+AVX512
+void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float *const *rows,
+                                    long n0, long n1, float *c, long ldc) {
+    rows_gemm(m, k, a, rows, n0, n1, c, ldc, 0);
+}
+
+AVX512
+void dro_polyphase_rows_gemm_prefetch_avx512(long m, long k, const float *a, const float *const *rows,
+                                             long n0, long n1, float *c, long ldc) {
+    rows_gemm(m, k, a, rows, n0, n1, c, ldc, 1);
 }
 
 /// c[q·ldc + co] += Σ_{n in [n0, n1)} at[n·lda + co] · brows[q][n] for q < QR, co < 16·cv (the
@@ -162,6 +199,11 @@ void dro_polyphase_dw_avx512(long m, const float *at, long lda, const float *con
 
 void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float *const *rows,
                                     long n0, long n1, float *c, long ldc) {
+    (void)m; (void)k; (void)a; (void)rows; (void)n0; (void)n1; (void)c; (void)ldc;
+}
+
+void dro_polyphase_rows_gemm_prefetch_avx512(long m, long k, const float *a, const float *const *rows,
+                                             long n0, long n1, float *c, long ldc) {
     (void)m; (void)k; (void)a; (void)rows; (void)n0; (void)n1; (void)c; (void)ldc;
 }
 

@@ -40,8 +40,11 @@ enum ConvDispatch {
     }
 
     /// Name of the kernel used for g (for profiles).
-    static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> String {
+    static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm, backward: Bool = false) -> String {
         if usesWinograd(g, algorithm) { return tile(g) == .f43 ? "winograd-f43" : "winograd" }
+        if backward, let k = polyphaseBackwardKernel(g, algorithm) {
+            return k == .direct ? "polyphase-avx512" : "polyphase+sgemm"
+        }
         return usesPolyphase(g, algorithm) ? ConvPolyphase.kernelName(g) : Conv3d.kernelName(g)
     }
 
@@ -56,6 +59,13 @@ enum ConvDispatch {
     /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
     static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
         algorithm != .im2col && ConvPolyphase.selected(g)
+    }
+
+    /// The polyphase kernel of g's backward, or nil for im2col + sgemm: the forward's path, except
+    /// that stride-2 layers up to 128 output channels whose forward stays on im2col run the direct
+    /// products (`ConvPolyphase.selectedBackwardKernel`; `DRO_STRIDE2_BACKWARD=forward` turns that off).
+    static func polyphaseBackwardKernel(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> ConvPolyphase.Kernel? {
+        algorithm == .im2col ? nil : ConvPolyphase.selectedBackwardKernel(g)
     }
 
     /// Whether Winograd forwards followed by an instance norm gather the norm's statistics in
@@ -100,9 +110,9 @@ enum ConvDispatch {
         precondition(inputActivation == nil || fusesInputActivation(g, algorithm),
                      "ConvDispatch.backward: input activation given where it is not fused")
         guard usesWinograd(g, algorithm) else {
-            if usesPolyphase(g, algorithm) {
+            if let kernel = polyphaseBackwardKernel(g, algorithm) {
                 ConvPolyphase.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,
-                                       accumulateInput: accumulateInput, threads: threads)
+                                       accumulateInput: accumulateInput, kernel: kernel, threads: threads)
                 return
             }
             Conv3d.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,

@@ -188,7 +188,7 @@ extension UNet3D {
                                        batch: g.batch, channels: g.outChannels, voxels: g.outVoxels,
                                        slope: options.leakySlope, threads: threads) }
         // Backward = input gradient (skipped for the first layer) + weight gradient.
-        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm),
+        timed("\(name) conv bwd", .conv, flops: (dx == nil ? 1 : 2) * g.forwardFLOPs, path: ConvDispatch.path(g, convAlgorithm, backward: true),
               geometry: g, inputGradient: dx != nil) {
             ConvDispatch.backward(x: x, w: arena.value(b.weight), dy: grad, dx: dx, dw: arena.gradient(b.weight),
                                   dbias: arena.gradient(b.bias), g: g, algorithm: convAlgorithm, workspace: workspace,

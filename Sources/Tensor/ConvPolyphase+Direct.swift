@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CKernels
 
 /// The polyphase stride-2 convolution's products with the direct AVX-512 kernels of
@@ -48,6 +53,27 @@ extension ConvPolyphase {
     static let transposedGradientSlot = 12
     /// Column block of the forward / input-gradient kernel (its register block is 48 columns).
     static let directColumnBlock = 48
+
+    /// Whether the forward's products prefetch the B lines (the phases' rows) of their next column
+    /// block / K chunk (`dro_polyphase_rows_gemm_prefetch_avx512`, same results bit for bit);
+    /// `DRO_STRIDE2_PREFETCH=off` runs the kernel without the prefetches. (The input gradient runs
+    /// without them.) Measured on the fetal enc1.0 (32 → 64, 96³), thread CPU time in the training
+    /// step: forward 0.91–0.94× (3 alternating pairs; docs/performance.md, "Stride-2 layers: …").
+    public static let directPrefetch: Bool = {
+        guard let v = getenv("DRO_STRIDE2_PREFETCH") else { return true }
+        return String(cString: v) != "off"
+    }()
+
+    /// C[i, n] = Σ_p A[p, i]·rows[p][n] for n in [n0, n1) (`dro_polyphase_rows_gemm_avx512`, with the
+    /// prefetches when `prefetch`).
+    static func rowsGemm(_ m: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rows: UnsafePointer<UnsafePointer<Float>?>,
+                         _ n0: Int, _ n1: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, prefetch: Bool = directPrefetch) {
+        if prefetch {
+            dro_polyphase_rows_gemm_prefetch_avx512(m, k, a, rows, n0, n1, c, ldc)
+        } else {
+            dro_polyphase_rows_gemm_avx512(m, k, a, rows, n0, n1, c, ldc)
+        }
+    }
 
     /// Tap t = kd·9 + kh·3 + kw, its phase and its shift in the extended layout.
     struct Tap { let index: Int, phase: Int, sd: Int, sh: Int, sw: Int }
@@ -111,7 +137,7 @@ extension ConvPolyphase {
                     let t = min(tile, l.columns - e0)
                     Parallel.forEach(0..<((t + nb - 1) / nb), threads: threads) { r in
                         let n0 = e0 + r.lowerBound * nb, n1 = min(e0 + t, e0 + r.upperBound * nb)
-                        dro_polyphase_rows_gemm_avx512(cout, k, a, rows, n0, n1, ct + (n0 - e0), t)
+                        rowsGemm(cout, k, a, rows, n0, n1, ct + (n0 - e0), t)
                     }
                     crop(ct, columns: e0..<(e0 + t), l, bias: bias, into: ys, channels: cout, threads: threads)
                     e0 += t
@@ -230,9 +256,10 @@ extension ConvPolyphase {
                             let phaseRange = 2 * (gi - 1) + 1 < g.inD ? 0..<8 : 0..<4
                             for p in phaseRange {
                                 let tr = phaseTaps[p]
-                                dro_polyphase_rows_gemm_avx512(cin, tr.count * cout, a + aOffsets[p],
-                                                               dxrows + tr.lowerBound * cout, i * pp + skip, (i + 1) * pp,
-                                                               buf + p * cin * pp + skip, pp)
+                                // Without the B prefetches: in the training step they made this
+                                // backward 0.99–1.07× slower while the forward gained 0.91–0.94×.
+                                rowsGemm(cin, tr.count * cout, a + aOffsets[p], dxrows + tr.lowerBound * cout,
+                                         i * pp + skip, (i + 1) * pp, buf + p * cin * pp + skip, pp, prefetch: false)
                             }
                             dro_polyphase_merge_plane_avx2(buf, dims, cin, gi, dxs, accumulateInput ? 1 : 0)
                         }

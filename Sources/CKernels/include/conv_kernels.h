@@ -81,6 +81,10 @@ void dro_polyphase_merge_plane_avx2(const float *plane, dro_conv_dims dims, long
 /// a last, partial block padded with anything).
 void dro_polyphase_rows_gemm_avx512(long m, long k, const float *a, const float *const *rows,
                                     long n0, long n1, float *c, long ldc);
+/// The same products and results (bit for bit), prefetching the B lines of the next column block /
+/// K chunk during the last row block of the current one.
+void dro_polyphase_rows_gemm_prefetch_avx512(long m, long k, const float *a, const float *const *rows,
+                                             long n0, long n1, float *c, long ldc);
 /// dw: c[p·ldc + i] += Σ_{n in [n0, n1)} at[n·lda + i] · brows[p][n] for i < m, p in [p0, p1)
 /// (weight gradient; A given transposed: output channels contiguous per column).
 void dro_polyphase_dw_avx512(long m, const float *at, long lda, const float *const *brows, long n0, long n1,
