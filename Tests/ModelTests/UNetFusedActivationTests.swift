@@ -2,6 +2,7 @@ import Common
 import XCTest
 import Tensor
 @testable import Model
+import TestSupport
 
 /// The backward with the F(4,3) weight gradients computing their input activation from z
 /// (`ConvDispatch.fusesInputActivation`) against the backward that writes each activation first
@@ -27,14 +28,7 @@ final class UNetFusedActivationTests: XCTestCase {
             var rng = SplitMix64(seed: 50)
             let net = try UNet3D(options: opts, threads: 2, rng: &rng)
             net.convAlgorithm = .winograd
-            let logits = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: n, spatial: spatial) }
-            var dl = [Float](repeating: 0, count: n * 3 * v)
-            _ = try labels.withUnsafeBufferPointer {
-                try DiceCELoss().evaluate(logits: logits, labels: $0.baseAddress!, batch: n, classes: 3, voxels: v,
-                                          gradient: &dl, workspace: Workspace())
-            }
-            try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
-            grads.append(net.arena.gradients.array)
+            grads.append(try net.lossStep(x: x, labels: labels, batch: n, spatial: spatial).gradients)
         }
         XCTAssertTrue(grads[0].contains { $0 != 0 })
         XCTAssertEqual(grads[1].map(\.bitPattern), grads[0].map(\.bitPattern))

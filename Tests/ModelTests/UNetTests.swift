@@ -114,14 +114,8 @@ final class UNetTests: XCTestCase {
             var rng = SplitMix64(seed: 30)
             let net = try UNet3D(options: opts, threads: 2, rng: &rng)
             net.convAlgorithm = algorithm
-            let logits = try x.withUnsafeBufferPointer { try net.forward($0.baseAddress!, batch: n, spatial: spatial) }
-            var dl = [Float](repeating: 0, count: n * 3 * v)
-            _ = try labels.withUnsafeBufferPointer {
-                try DiceCELoss().evaluate(logits: logits, labels: $0.baseAddress!, batch: n, classes: 3, voxels: v,
-                                          gradient: &dl, workspace: Workspace())
-            }
-            try dl.withUnsafeBufferPointer { try net.backward($0.baseAddress!) }
-            results.append((Array(UnsafeBufferPointer(start: logits, count: n * 3 * v)), net.arena.gradients.array))
+            let step = try net.lossStep(x: x, labels: labels, batch: n, spatial: spatial)
+            results.append((step.logits, step.gradients))
         }
         func rel(_ a: [Float], _ b: [Float]) -> Double {
             let scale = b.map { abs(Double($0)) }.max()!
