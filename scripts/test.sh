@@ -7,6 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+# Tests/TestSupport is a library target, so a plain `swift build -c release` (the README's build and
+# scripts/demo.sh) compiles it without -enable-testing: a `@testable import` there breaks that build
+# although every test passes. It may use `package` declarations only.
+if grep -n '^@testable' Tests/TestSupport/*.swift; then
+    echo "test.sh: Tests/TestSupport must not use @testable imports (plain release builds compile it)" >&2
+    exit 1
+fi
+
 # One build of every target, tests included: `swift test` without --skip-build would compile
 # every module a second time.
 swift build -c release -Xswiftc -enable-testing --build-tests

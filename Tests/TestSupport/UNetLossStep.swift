@@ -1,5 +1,5 @@
 import Tensor
-@testable import Model
+import Model
 
 extension UNet3D {
     /// One forward of `x` ([batch, inChannels, spatial]), the Dice+CE loss against `labels`

@@ -1,6 +1,6 @@
 import Foundation
 import Tensor
-@testable import Model
+import Model
 
 /// A plain Double reimplementation of the U-Net forward pass and the Dice+CE loss, written from
 /// docs/method.md §4 and nnU-Net's formulas with the naive direct convolutions (ConvNaive) — the
