@@ -3,7 +3,7 @@ import Synchronization
 /// Tiling of an [n, c, d, h, w] volume into 4×4×4 output tiles and of the tile rows into chunks
 /// (a row = the tilesW tiles of one (sample, tile depth, tile height)); chunk buffers laid out
 /// [channel][ξ][tile] like F(2,3)'s `WinogradPlan`.
-struct WinogradF43Plan {
+struct WinogradF43Plan: WinogradRowTiling {
     let batch, d, h, w: Int
     let tilesD, tilesH, tilesW: Int
     /// Columns of one row in a chunk buffer: tilesW (no padding columns: a 16³ layer has 4 tiles
@@ -41,21 +41,6 @@ struct WinogradF43Plan {
         threads = max(1, min(tuning.threads, (rows + rowsPerChunk - 1) / rowsPerChunk))
     }
 
-    var rows: Int { batch * tilesD * tilesH }
-    var chunkCount: Int { (rows + rowsPerChunk - 1) / rowsPerChunk }
-    var planeSize: Int { d * h * w }
-
-    func rowRange(chunk: Int) -> Range<Int> {
-        chunk * rowsPerChunk ..< min(rows, (chunk + 1) * rowsPerChunk)
-    }
-
-    func decode(row: Int) -> (n: Int, td: Int, th: Int) {
-        let perSample = tilesD * tilesH
-        let rem = row % perSample
-        return (row / perSample, rem / tilesH, rem % tilesH)
-    }
-
-    func columns(rows: Int) -> Int { rows * rowStride }
 
     /// Columns the transforms of `rows` rows load and store (whole vectors): vectorTiles per row,
     /// or groupLanes per group of groupRows rows.

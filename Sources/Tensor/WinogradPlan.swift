@@ -71,7 +71,7 @@ struct WinogradTuning {
 
 /// Tiling of an [n, c, d, h, w] volume into 2×2×2 output tiles and of the tiles into chunks.
 /// A row = the tilesW tiles of one (sample, tile depth, tile height); a chunk = whole rows.
-struct WinogradPlan {
+struct WinogradPlan: WinogradRowTiling {
     let batch, d, h, w: Int
     let tilesD, tilesH, tilesW: Int
     /// Columns one row occupies in a chunk buffer: tilesW rounded up to whole lane vectors, so
@@ -120,23 +120,6 @@ struct WinogradPlan {
     static let unpaddedRowsByDefault: Bool =
         getenv("DRO_WINOGRAD_ROWS").map { String(cString: $0) } != "padded"
 
-    var rows: Int { batch * tilesD * tilesH }
-    var chunkCount: Int { (rows + rowsPerChunk - 1) / rowsPerChunk }
-    var planeSize: Int { d * h * w }
-
-    func rowRange(chunk: Int) -> Range<Int> {
-        chunk * rowsPerChunk ..< min(rows, (chunk + 1) * rowsPerChunk)
-    }
-
-    /// (sample, tile depth, tile height) of a row.
-    func decode(row: Int) -> (n: Int, td: Int, th: Int) {
-        let perSample = tilesD * tilesH
-        let rem = row % perSample
-        return (row / perSample, rem / tilesH, rem % tilesH)
-    }
-
-    /// GEMM columns of a chunk of `rows` rows (padding columns included).
-    func columns(rows: Int) -> Int { rows * rowStride }
 
     /// Stride between channels in a chunk buffer: the row stride (ld) of every GEMM operand.
     /// 64 component strides alone are a multiple of 4 KiB (64 × an odd number of cache lines), so
@@ -215,4 +198,37 @@ func winogradSumAccumulators(_ scratch: [WinogradWorkerScratch], count: Int, thr
             for i in range { total[i] += part[i] }
         }
     }
+}
+
+/// Tile rows and chunks of rows, shared by the F(2,3) and F(4,3) plans: a row is the tilesW tiles
+/// of one (sample, tile depth, tile height), a chunk `rowsPerChunk` consecutive rows.
+protocol WinogradRowTiling {
+    var batch: Int { get }
+    var d: Int { get }
+    var h: Int { get }
+    var w: Int { get }
+    var tilesD: Int { get }
+    var tilesH: Int { get }
+    var rowStride: Int { get }
+    var rowsPerChunk: Int { get }
+}
+
+extension WinogradRowTiling {
+    var rows: Int { batch * tilesD * tilesH }
+    var chunkCount: Int { (rows + rowsPerChunk - 1) / rowsPerChunk }
+    var planeSize: Int { d * h * w }
+
+    func rowRange(chunk: Int) -> Range<Int> {
+        chunk * rowsPerChunk ..< min(rows, (chunk + 1) * rowsPerChunk)
+    }
+
+    /// (sample, tile depth, tile height) of a row.
+    func decode(row: Int) -> (n: Int, td: Int, th: Int) {
+        let perSample = tilesD * tilesH
+        let rem = row % perSample
+        return (row / perSample, rem / tilesH, rem % tilesH)
+    }
+
+    /// GEMM columns of a chunk of `rows` rows (padding columns included, where the plan has them).
+    func columns(rows: Int) -> Int { rows * rowStride }
 }
