@@ -66,11 +66,20 @@ public enum WinogradConv3d {
 
     /// ACCUMULATES dL/dweight into dweight [Cout, Cin, 3, 3, 3] and dL/dbias into dbias [Cout]
     /// (dbias may be nil). Computed in the Winograd domain: dU_ξ = Σ_tiles (A dy Aᵀ)_ξ (Bᵀ x B)_ξᵀ,
-    /// i.e. 64 GEMMs of M = Cout, N = Cin, K = tiles, then dweight += Gᵀ dU G.
+    /// i.e. 64 GEMMs of M = Cout, N = Cin, K = tiles, then dweight += Gᵀ dU G. Layers with few
+    /// tiles run `backwardWeightFewTiles` (`WinogradFewTilesWeightGradient.applies`).
     public static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                       dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                                       n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
                                       workspace: Workspace) {
+        // Few tiles (6³, 12³ at wide channels): the weight gradient without per-worker
+        // accumulators (`WinogradFewTilesWeightGradient`, DRO_WINOGRAD_SMALL_DW).
+        let tiles = n * ((d + 1) / 2) * ((h + 1) / 2) * ((width + 1) / 2)
+        if WinogradFewTilesWeightGradient.applies(tiles: tiles, cin: cin, cout: cout, workers: Parallel.defaultThreads) {
+            backwardWeightFewTiles(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout,
+                                   d: d, h: h, width: width, workspace: workspace)
+            return
+        }
         backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout, d: d, h: h,
                        width: width, workspace: workspace, tuning: .standard)
     }

@@ -53,6 +53,14 @@ public enum WinogradF43 {
                                       dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                                       n: Int, cin: Int, cout: Int, d: Int, h: Int, width: Int,
                                       workspace: Workspace, activation: WinogradInputActivation? = nil) {
+        // Few tiles (12³ at wide channels): the weight gradient without per-worker accumulators
+        // (`WinogradFewTilesWeightGradient`, DRO_WINOGRAD_SMALL_DW).
+        let tiles = n * ((d + 3) / 4) * ((h + 3) / 4) * ((width + 3) / 4)
+        if WinogradFewTilesWeightGradient.applies(tiles: tiles, cin: cin, cout: cout, workers: Parallel.defaultThreads) {
+            backwardWeightFewTiles(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout,
+                                   d: d, h: h, width: width, workspace: workspace, activation: activation)
+            return
+        }
         backwardWeight(x: x, dy: dy, dweight: dweight, dbias: dbias, n: n, cin: cin, cout: cout, d: d, h: h,
                        width: width, workspace: workspace, tuning: standardTuning, activation: activation)
     }
@@ -237,18 +245,20 @@ extension WinogradF43 {
     /// Input transform (Bᵀ x B) of the tile rows `rows` of every channel of `volume` [n, channels,
     /// d, h, w] into out[c·ld + ξ·xiStride + column] (columns from the chunk's first row): row
     /// groups where the plan has them, else row by row, each call prefetching the next one's lines.
-    static func transformInput(_ volume: UnsafePointer<Float>, channels: Int, rows: Range<Int>, plan: WinogradF43Plan,
+    /// `channelRange`: only those channels (nil: all).
+    static func transformInput(_ volume: UnsafePointer<Float>, channels: Int, channelRange: Range<Int>? = nil,
+                               rows: Range<Int>, plan: WinogradF43Plan,
                                out: UnsafeMutablePointer<Float>, ld: Int, xiStride: Int,
                                scratch: UnsafeMutablePointer<Float>) {
         if plan.groupRows > 1 {
-            forEachGroup(rows: rows, channels: channels, plan: plan) { c, first, count, next in
+            forEachGroup(rows: rows, channels: channels, channelRange: channelRange, plan: plan) { c, first, count, next in
                 WinogradF43Transforms.inputRows(
                     volume: volume, channels: channels, channel: c, plan: plan, first: first, count: count,
                     out: out + c * ld + (first - rows.lowerBound) * plan.rowStride, xiStride: xiStride,
                     scratch: scratch, next: next)
             }
         } else {
-            for c in 0..<channels {
+            for c in channelRange ?? 0..<channels {
                 for row in rows {
                     let (sample, td, th) = plan.decode(row: row)
                     WinogradF43Transforms.inputRow(
@@ -265,10 +275,10 @@ extension WinogradF43 {
     /// (sample, channel) row's scale and shift: the same values as the activation written first
     /// by `InstanceNormLeakyReLU.apply` and then transformed, bit for bit.
     static func transformActivatedInput(_ volume: UnsafePointer<Float>, activation: WinogradInputActivation,
-                                        channels: Int, rows: Range<Int>, plan: WinogradF43Plan,
-                                        out: UnsafeMutablePointer<Float>, ld: Int, xiStride: Int,
-                                        scratch: UnsafeMutablePointer<Float>) {
-        for c in 0..<channels {
+                                        channels: Int, channelRange: Range<Int>? = nil, rows: Range<Int>,
+                                        plan: WinogradF43Plan, out: UnsafeMutablePointer<Float>, ld: Int,
+                                        xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+        for c in channelRange ?? 0..<channels {
             for row in rows {
                 let (sample, td, th) = plan.decode(row: row)
                 let r = sample * channels + c
@@ -282,10 +292,12 @@ extension WinogradF43 {
         }
     }
 
-    static func forEachGroup(rows: Range<Int>, channels: Int, plan: WinogradF43Plan,
+    /// `channelRange`: only those channels (nil: all); `next` stays within them.
+    static func forEachGroup(rows: Range<Int>, channels: Int, channelRange: Range<Int>? = nil, plan: WinogradF43Plan,
                              _ body: (Int, Int, Int, WinogradF43Transforms.NextGroup) -> Void) {
         let size = plan.groupRows
-        for c in 0..<channels {
+        let range = channelRange ?? 0..<channels
+        for c in range {
             var first = rows.lowerBound
             while first < rows.upperBound {
                 let count = min(size, rows.upperBound - first), after = first + count
@@ -293,7 +305,7 @@ extension WinogradF43 {
                 if prefetches {
                     if after < rows.upperBound {
                         next = .init(channel: c, first: after, count: min(size, rows.upperBound - after))
-                    } else if c + 1 < channels {
+                    } else if c + 1 < range.upperBound {
                         next = .init(channel: c + 1, first: rows.lowerBound, count: min(size, rows.count))
                     }
                 }

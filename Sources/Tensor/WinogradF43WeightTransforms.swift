@@ -91,12 +91,16 @@ extension WinogradF43 {
         }
     }
 
-    /// dw[co, ci] += Gᵀ dU[ξ][co][ci] G per axis.
+    /// dw[co, ci] += Gᵀ dU[ξ][co][ci] G per axis. `dwRowStride`: input channels per output
+    /// channel in dw (nil: cin; more when dU is a block of dw's columns); `threads`: nil = the
+    /// default threads from 256 pairs on.
     static func accumulateWeightGradient(du: UnsafePointer<Float>, cout: Int, cin: Int,
-                                         dw: UnsafeMutablePointer<Float>) {
+                                         dw: UnsafeMutablePointer<Float>, dwRowStride: Int? = nil,
+                                         threads: Int? = nil) {
         let matrix = cout * cin
         let blocks = (matrix + 7) / 8
-        Parallel.forEach(0..<blocks, threads: matrix >= 256 ? Parallel.defaultThreads : 1) { range in
+        let stride = dwRowStride ?? cin
+        Parallel.forEach(0..<blocks, threads: threads ?? (matrix >= 256 ? Parallel.defaultThreads : 1)) { range in
             withUnsafeTemporaryAllocation(of: D8.self, capacity: 216 + 108 + 54) { buffer in
                 let t = buffer.baseAddress!, b = t + 216, a = b + 108  // t[ξ], b[kd][ξh][ξw], a[kd][kh][ξw]
                 for block in range {
@@ -126,7 +130,8 @@ extension WinogradF43 {
                     for line in 0..<9 {
                         let r = gtApply(a + line * 6, 1)
                         for l in 0..<count {
-                            let o = dw + (pair + l) * 27 + 3 * line
+                            let q = pair + l
+                            let o = dw + (stride == cin ? q : q / cin * stride + q % cin) * 27 + 3 * line
                             o[0] += Float(r.0[l]); o[1] += Float(r.1[l]); o[2] += Float(r.2[l])
                         }
                     }

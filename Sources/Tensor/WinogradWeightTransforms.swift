@@ -111,10 +111,14 @@ enum WinogradWeightTransforms {
     /// the transformed weights) and dw is [cout, cin, 3, 3, 3]. Eight adjacent pairs per block,
     /// one per lane (contiguous 32-byte loads from each component plane); per lane the operations
     /// and the single `+=` per tap are those of the one-pair transform (bit-identical).
-    static func accumulateGradient(du: UnsafePointer<Float>, cout: Int, cin: Int, dw: UnsafeMutablePointer<Float>) {
+    /// `dwRowStride`: input channels per output channel in dw (nil: cin; more when dU is a block
+    /// of dw's columns); `threads`: nil = `Parallel.defaultThreads`.
+    static func accumulateGradient(du: UnsafePointer<Float>, cout: Int, cin: Int, dw: UnsafeMutablePointer<Float>,
+                                   dwRowStride: Int? = nil, threads: Int? = nil) {
         let matrix = cout * cin
         let blocks = (matrix + lanes - 1) / lanes
-        Parallel.forEach(0..<blocks) { range in
+        let stride = dwRowStride ?? cin
+        Parallel.forEach(0..<blocks, threads: threads ?? Parallel.defaultThreads) { range in
             withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 64 + 48 + 36) { buffer in
                 let x = buffer.baseAddress!, t1 = x + 64, t2 = t1 + 48   // t1 [z 3][ξy 4][ξw 4], t2 [z 3][y 3][ξw 4]
                 for block in range {
@@ -144,7 +148,8 @@ enum WinogradWeightTransforms {
                         let b = zy * 4
                         let r = kernelGradientTransform8(t2[b], t2[b + 1], t2[b + 2], t2[b + 3])
                         for l in 0..<count {
-                            let g = dw + (pair + l) * taps + zy * 3
+                            let q = pair + l
+                            let g = dw + (stride == cin ? q : q / cin * stride + q % cin) * taps + zy * 3
                             g[0] += r.0[l]; g[1] += r.1[l]; g[2] += r.2[l]
                         }
                     }
