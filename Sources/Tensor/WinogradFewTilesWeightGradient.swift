@@ -67,6 +67,12 @@ enum WinogradFewTilesWeightGradient {
         return (min(cout, rows), columns)
     }
 
+    /// Floats of one dU block (`block`; at least one row of up to 64 columns, even above `floats`).
+    static func blockSize(components: Int, cout: Int, cin: Int, floats: Int) -> Int {
+        let (rows, columns) = block(components: components, cout: cout, cin: cin, floats: floats)
+        return components * rows * columns
+    }
+
     /// Shared buffers of one call: the transformed input and output gradient of all tiles
     /// (`dataFloats`, `productFloats`), and per worker `linesFloats` of transform scratch and a
     /// dU block of `blockFloats`, all 64-byte aligned, from `workspace` slot `slot`.
@@ -156,7 +162,8 @@ extension WinogradConv3d {
                              8 * winogradLineLength(tilesW: plan.tilesW), 4 * WinogradLanes.scalarCount)
         let buffers = WinogradFewTilesWeightGradient.Buffers(
             dataFloats: plan.chunkFloats(channels: cin), productFloats: plan.chunkFloats(channels: cout),
-            linesFloats: lineFloats, blockFloats: min(blockFloats, components * cout * min(cin, 64)),
+            linesFloats: lineFloats, blockFloats: WinogradFewTilesWeightGradient.blockSize(components: components, cout: cout, cin: cin,
+                                                                  floats: blockFloats),
             workers: workers, workspace: workspace, slot: 1)
         let allRows = 0..<plan.rows
         WinogradFewTilesWeightGradient.run(
@@ -217,7 +224,8 @@ extension WinogradF43 {
         let workers = max(1, threads)
         let buffers = WinogradFewTilesWeightGradient.Buffers(
             dataFloats: plan.chunkFloats(channels: cin), productFloats: plan.chunkFloats(channels: cout),
-            linesFloats: plan.scratchFloats, blockFloats: min(blockFloats, components * cout * min(cin, 64)),
+            linesFloats: plan.scratchFloats, blockFloats: WinogradFewTilesWeightGradient.blockSize(components: components, cout: cout, cin: cin,
+                                                                  floats: blockFloats),
             workers: workers, workspace: workspace, slot: 1)
         let allRows = 0..<plan.rows
         WinogradFewTilesWeightGradient.run(

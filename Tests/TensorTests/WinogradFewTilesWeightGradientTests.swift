@@ -114,7 +114,7 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
                                           blockFloats: WinogradFewTilesWeightGradient.blockFloats)
                             let eC = zip(once, chunkW).map { abs(Double($0) - Double($1)) }.max()! / scaleW
                             XCTAssertLessThan(eC, 2e-5, "chunked dw \(name)")
-                            XCTAssertEqual(onceB!.map(\.bitPattern), chunkB.map(\.bitPattern), "chunked db \(name)")
+                            XCTAssertTrue(onceB!.map(\.bitPattern) == chunkB.map(\.bitPattern), "chunked db \(name)")
                             worstChunked = max(worstChunked, eC)
                         }
                     }
@@ -140,7 +140,7 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
                                                (2, components), (2, components * 7 * 64), (1, 1 << 26)] {
                     var dw = start
                     Self.fewTiles(tile, s, x: x, dy: dy, dw: &dw, db: &none, threads: threads, blockFloats: blockFloats)
-                    XCTAssertEqual(dw.map(\.bitPattern), reference.map(\.bitPattern),
+                    XCTAssertTrue(dw.map(\.bitPattern) == reference.map(\.bitPattern),
                                    "\(tile) \(s) threads \(threads) block \(blockFloats)")
                 }
             }
@@ -180,12 +180,12 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
                                       blockFloats: WinogradFewTilesWeightGradient.blockFloats, activation: act)
                     }
                 }
-                XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(s) threads \(threads): dW")
-                XCTAssertEqual(gotB!.map(\.bitPattern), wantB!.map(\.bitPattern), "\(s) threads \(threads): db")
+                XCTAssertTrue(got.map(\.bitPattern) == want.map(\.bitPattern), "\(s) threads \(threads): dW")
+                XCTAssertTrue(gotB!.map(\.bitPattern) == wantB!.map(\.bitPattern), "\(s) threads \(threads): db")
                 var plain = start, none: [Float]? = nil
                 Self.fewTiles(.f43, s, x: z, dy: dy, dw: &plain, db: &none, threads: threads,
                               blockFloats: WinogradFewTilesWeightGradient.blockFloats)
-                XCTAssertNotEqual(plain, want, "\(s): the activation is applied")
+                XCTAssertTrue(plain != want, "\(s): the activation is applied")
             }
         }
     }
@@ -205,7 +205,11 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
                           blockFloats: WinogradFewTilesWeightGradient.blockFloats)
             var chunk = start, chunkB = startB
             Self.chunked(tile, s, x: x, dy: dy, dw: &chunk, db: &chunkB)
-            XCTAssertNotEqual(few, chunk, "\(tile): the two paths round differently")
+            let differing = zip(few, chunk).filter { $0.bitPattern != $1.bitPattern }.count
+            print("\(tile) \(s): \(differing) of \(few.count) dw elements differ between the two paths")
+            // F(2,3): 432 tiles in 4 chunks, so other sums; F(4,3): 54 tiles, one chunk on one
+            // worker, the same FMA chain (equal bits).
+            if tile == .f23 { XCTAssertGreaterThan(differing, 0, "\(tile): the two paths round differently") }
             for (mode, want) in [(WinogradFewTilesWeightGradient.Mode.on, few), (.off, chunk)] {
                 WinogradFewTilesWeightGradient.mode = mode
                 var dw = start, db = startB
@@ -217,7 +221,7 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
                     WinogradF43.backwardWeight(x: x, dy: dy, dweight: &dw, dbias: &db, n: s.n, cin: s.cin,
                                                cout: s.cout, d: s.d, h: s.h, width: s.w, workspace: Workspace())
                 }
-                XCTAssertEqual(dw.map(\.bitPattern), want.map(\.bitPattern), "\(tile) \(mode)")
+                XCTAssertTrue(dw.map(\.bitPattern) == want.map(\.bitPattern), "\(tile) \(mode)")
             }
         }
     }
