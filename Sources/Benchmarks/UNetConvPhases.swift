@@ -69,6 +69,7 @@ public enum UNetConvPhases {
         }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43act" { return text + UNetWinogradFusedActivation.report(o) }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "f43weight" { return text + UNetWinogradWeightGEMM.report(o) }
+        if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "smalldw" { return text + UNetWinogradSmallDW.report(o) }
         if ProcessInfo.processInfo.environment["DRO_BENCH_PHASES"] == "convt" { return text + UNetConvTPhases.report(o) }
         var rng = SplitMix64(seed: o.seed)
         for (name, g) in layers(o) {

@@ -24,7 +24,7 @@ import Glibc
 ///
 /// `DRO_WINOGRAD_SMALL_DW`: `auto` (default) runs this path where `prefers` holds, `on` for
 /// every layer, `off` never (the chunked path, as before).
-enum WinogradFewTilesWeightGradient {
+public enum WinogradFewTilesWeightGradient {
     enum Mode: String, CaseIterable, Sendable { case auto, on, off }
 
     /// Environment variable that sets `mode`.
@@ -44,7 +44,7 @@ enum WinogradFewTilesWeightGradient {
     /// ((Cin + Cout)·tiles per component). Fetal 96³, batch 2, 2 threads: enc4.1 (6³, F(2,3),
     /// 54 tiles, 320 → 320) and the 12³ layers on F(4,3) (54 tiles) qualify, the 12³ layers on
     /// F(2,3) (432 tiles) do not.
-    static func prefers(tiles: Int, cin: Int, cout: Int, workers: Int) -> Bool {
+    public static func prefers(tiles: Int, cin: Int, cout: Int, workers: Int) -> Bool {
         max(1, workers) * cin * cout >= tiles * (cin + cout)
     }
 
@@ -281,5 +281,16 @@ extension WinogradF43 {
         tuning.threads = 1
         tuning.minimumChunkTiles = n * ((d + 3) / 4) * ((h + 3) / 4) * ((width + 3) / 4 + lanes)
         return WinogradF43Plan(batch: n, d: d, h: h, w: width, channels: cin + cout, tuning: tuning)
+    }
+}
+
+extension WinogradPhaseClock {
+    /// Sets `DRO_WINOGRAD_SMALL_DW`'s choice (auto, on, off) for the calls that follow, for
+    /// alternating measurements in one process; false for an unknown name.
+    @discardableResult
+    public static func setSmallWeightGradient(_ name: String) -> Bool {
+        guard let mode = WinogradFewTilesWeightGradient.Mode(rawValue: name) else { return false }
+        WinogradFewTilesWeightGradient.mode = mode
+        return true
     }
 }
