@@ -39,6 +39,15 @@ public enum WinogradFewTilesWeightGradient {
     static let blockFloats: Int =
         getenv("DRO_WINOGRAD_SMALL_DW_BLOCK").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 96 * 1024
 
+    /// Input channels per block: 16, one vector of the AVX-512 weight kernel, whose register
+    /// blocks then take up to 24 output rows per transposed D panel (the panel is transposed per
+    /// component and block, so short blocks of 64 columns × 6 rows spent as much on it as on
+    /// the FMAs). Fetal 12³ F(4,3) and 6³ layers, 2 threads, few-tiles / chunked time: 64 columns
+    /// 0.75–1.14, 32: 0.65–0.82, 16: 0.62–0.72 (docs/performance.md, "Winograd weight gradient
+    /// for few tiles"). `DRO_WINOGRAD_SMALL_DW_COLUMNS=n` sets it (measurements).
+    static let blockColumns: Int =
+        getenv("DRO_WINOGRAD_SMALL_DW_COLUMNS").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 16
+
     /// The automatic rule: this path where the chunked path's accumulators (`workers` of
     /// Cin·Cout per component) are at least as large as the transformed data of all tiles
     /// ((Cin + Cout)·tiles per component). Fetal 96³, batch 2, 2 threads: enc4.1 (6³, F(2,3),
@@ -58,16 +67,16 @@ public enum WinogradFewTilesWeightGradient {
     }
 
     /// Block of (output rows, input columns) whose dU over `components` fits `floats`: columns
-    /// up to 64 (the AVX-512 weight kernel's four-vector register blocks), rows filling the rest
-    /// in multiples of 6 (its register block rows) where there is room for more than 6.
+    /// up to `blockColumns`, rows filling the rest in multiples of 6 (F(4,3): 24 rows, F(2,3): 96
+    /// at 16 columns), at least one.
     static func block(components: Int, cout: Int, cin: Int, floats: Int) -> (rows: Int, columns: Int) {
-        let columns = min(cin, 64)
+        let columns = min(cin, blockColumns)
         var rows = max(1, floats / (components * columns))
         if rows > 6 { rows = rows / 6 * 6 }
         return (min(cout, rows), columns)
     }
 
-    /// Floats of one dU block (`block`; at least one row of up to 64 columns, even above `floats`).
+    /// Floats of one dU block (`block`; at least one row, even above `floats`).
     static func blockSize(components: Int, cout: Int, cin: Int, floats: Int) -> Int {
         let (rows, columns) = block(components: components, cout: cout, cin: cin, floats: floats)
         return components * rows * columns
