@@ -20,7 +20,7 @@ enum UNetWinogradFusedActivation {
         for (name, g) in UNetWinogradPhases.layers(o)
         where UNetWinogradPhases.layerFilter.map({ parts in parts.contains { name.contains($0) } }) ?? true {
             let (n, ci, co, d, h, wd) = (g.batch, g.inChannels, g.outChannels, g.inD, g.inH, g.inW)
-            guard WinogradTile.choose(cin: ci, cout: co, d: d, h: h, w: wd) == .f43,
+            guard WinogradTile.choose(cin: ci, cout: co, d: d, h: h, w: wd, batch: n) == .f43,
                   WinogradF43.fusesInputActivation(width: wd) else { continue }
             let z = FloatBuffer(count: g.inputCount), a = FloatBuffer(count: g.inputCount)
             let dy = FloatBuffer(count: g.outputCount), dw = FloatBuffer(count: g.weightCount)

@@ -89,7 +89,7 @@ enum UNetWinogradPhases {
             }
             let s23 = times[0] + times[1] + times[2], s43 = times[3] + times[4] + times[5]
             let shape = "\(ci)→\(co) \(d)×\(h)×\(wd)"
-            let rule = WinogradTile.automatic(cin: ci, cout: co, d: d, h: h, w: wd).rawValue
+            let rule = WinogradTile.automatic(cin: ci, cout: co, d: d, h: h, w: wd, batch: n).rawValue
             text += String(format: "%-21@ %-18@ | %10.1f %5.1f %5.1f %5.1f | %10.1f %5.1f %5.1f %5.1f | %5.2f | %@\n",
                            name as NSString, shape as NSString, times[0], times[1], times[2], s23,
                            times[3], times[4], times[5], s43, s43 / s23, rule as NSString) + split

@@ -50,7 +50,7 @@ enum ConvDispatch {
 
     /// Winograd tile of a layer that `usesWinograd` (`WinogradTile.choose`; DRO_WINOGRAD_TILE overrides).
     static func tile(_ g: Conv3dGeometry) -> WinogradTile {
-        WinogradTile.choose(cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW)
+        WinogradTile.choose(cin: g.inChannels, cout: g.outChannels, d: g.inD, h: g.inH, w: g.inW, batch: g.batch)
     }
 
     /// Stride-2 3×3×3 layers with outputs of ≥ ~16² per plane run `ConvPolyphase` (no im2col;

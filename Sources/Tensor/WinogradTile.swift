@@ -7,7 +7,9 @@ import Glibc
 /// multiplies and transformed values per output, ~30× F(2,3)'s Float rounding error).
 ///
 /// Rule (`choose`): F(4,3) where the volume is at least `minimumF43Extent` on every axis and
-/// Cin·Cout is at most `maximumF43ChannelProduct`; F(2,3) elsewhere. The error does not limit the
+/// Cin·Cout is at most `maximumF43ChannelProduct` (or, given the batch, at most
+/// `maximumFewTilesF43ChannelProduct` where the weight gradient runs without accumulators);
+/// F(2,3) elsewhere. The error does not limit the
 /// channel count: F(4,3)'s error against a Double oracle, max |error| / max |reference|, is
 /// 6e-6–4.6e-5 from 16 to 512 summed channels and does not grow with them (a margin ≥ 2.2× to the
 /// 1e-4 tolerance of the network checks; ConvAccuracyTests, WinogradF43Tests). Memory does: the
@@ -40,14 +42,34 @@ public enum WinogradTile: String, Sendable, CaseIterable {
     /// time for 57–113 MB more per worker).
     public static let maximumF43ChannelProduct = 256 * 128
 
-    /// The rule without the override.
-    public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {
-        min(d, h, w) >= minimumF43Extent && cin * cout <= maximumF43ChannelProduct ? .f43 : .f23
+    /// Largest Cin·Cout run on F(4,3) when its weight gradient takes the few-tiles path
+    /// (`WinogradFewTilesWeightGradient`: no per-worker 216·Cin·Cout accumulators): 512 → 256,
+    /// the widest layer measured and covered by the accuracy tests (ConvAccuracyTests, per-channel
+    /// errors to 512 summed channels).
+    public static let maximumFewTilesF43ChannelProduct = 512 * 256
+
+    /// False with `DRO_WINOGRAD_TILE_RULE=narrow`: `automatic` keeps `maximumF43ChannelProduct`
+    /// whatever the weight gradient (same-binary measurements; read once).
+    public static let widensWithFewTiles: Bool =
+        getenv("DRO_WINOGRAD_TILE_RULE").map { String(cString: $0) } != "narrow"
+
+    /// The rule without the override. With `batch` (the layer's), layers above
+    /// `maximumF43ChannelProduct` run F(4,3) too where its weight gradient takes the few-tiles
+    /// path (`WinogradFewTilesWeightGradient.applies` with F(4,3)'s tiles; the fetal 12³ layers
+    /// 256 → 256 and 512 → 256) up to `maximumFewTilesF43ChannelProduct`; without `batch`, or with
+    /// DRO_WINOGRAD_SMALL_DW=off, the rule before it (also with DRO_WINOGRAD_TILE_RULE=narrow).
+    public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int, batch: Int? = nil) -> WinogradTile {
+        guard min(d, h, w) >= minimumF43Extent else { return .f23 }
+        if cin * cout <= maximumF43ChannelProduct { return .f43 }
+        guard let batch, widensWithFewTiles, cin * cout <= maximumFewTilesF43ChannelProduct else { return .f23 }
+        let tiles = batch * ((d + 3) / 4) * ((h + 3) / 4) * ((w + 3) / 4)
+        return WinogradFewTilesWeightGradient.applies(tiles: tiles, cin: cin, cout: cout,
+                                                      workers: Parallel.defaultThreads) ? .f43 : .f23
     }
 
     /// The tile this process runs for a layer (the override, else `automatic`).
-    public static func choose(cin: Int, cout: Int, d: Int, h: Int, w: Int) -> WinogradTile {
-        requested ?? automatic(cin: cin, cout: cout, d: d, h: h, w: w)
+    public static func choose(cin: Int, cout: Int, d: Int, h: Int, w: Int, batch: Int? = nil) -> WinogradTile {
+        requested ?? automatic(cin: cin, cout: cout, d: d, h: h, w: w, batch: batch)
     }
 }
 
