@@ -233,6 +233,27 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
         }
     }
 
+    /// The tile rule given the batch: F(4,3) above 256 → 128 at 12³ where the few-tiles weight
+    /// gradient runs, up to 512 → 256; not without the batch, at 6³, above 512 → 256, at 24³
+    /// (432 tiles: chunked) or with DRO_WINOGRAD_SMALL_DW=off.
+    func testTileRuleWidensWithFewTilesWeightGradient() throws {
+        guard WinogradTile.widensWithFewTiles else { throw XCTSkip("DRO_WINOGRAD_TILE_RULE=narrow") }
+        let saved = WinogradFewTilesWeightGradient.mode
+        defer { WinogradFewTilesWeightGradient.mode = saved }
+        WinogradFewTilesWeightGradient.mode = .auto
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 320, cout: 320, d: 6, h: 6, w: 6, batch: 2), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 512, d: 12, h: 12, w: 12, batch: 2), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 128, d: 12, h: 12, w: 12, batch: 2), .f43)
+        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 24, h: 24, w: 24, batch: 2), .f23)
+        WinogradFewTilesWeightGradient.mode = .off
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 128, d: 12, h: 12, w: 12, batch: 2), .f43)
+    }
+
     /// The automatic rule on the fetal network's layers (96³ patch, batch 2, 2 workers).
     func testRuleOnFetalLayers() {
         typealias R = WinogradFewTilesWeightGradient
