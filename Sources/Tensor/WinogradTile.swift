@@ -8,7 +8,8 @@ import Glibc
 ///
 /// Rule (`choose`): F(4,3) where the volume is at least `minimumF43Extent` on every axis and
 /// Cin·Cout is at most `maximumF43ChannelProduct` (or, given the batch, at most
-/// `maximumFewTilesF43ChannelProduct` where the weight gradient runs without accumulators);
+/// `maximumFewTilesF43ChannelProduct` where the weight gradient runs without accumulators, with
+/// DRO_WINOGRAD_TILE_RULE=wide);
 /// F(2,3) elsewhere. The error does not limit the
 /// channel count: F(4,3)'s error against a Double oracle, max |error| / max |reference|, is
 /// 6e-6–4.6e-5 from 16 to 512 summed channels and does not grow with them (a margin ≥ 2.2× to the
@@ -48,16 +49,21 @@ public enum WinogradTile: String, Sendable, CaseIterable {
     /// errors to 512 summed channels).
     public static let maximumFewTilesF43ChannelProduct = 512 * 256
 
-    /// False with `DRO_WINOGRAD_TILE_RULE=narrow`: `automatic` keeps `maximumF43ChannelProduct`
-    /// whatever the weight gradient (same-binary measurements; read once).
-    public static let widensWithFewTiles: Bool =
-        getenv("DRO_WINOGRAD_TILE_RULE").map { String(cString: $0) } != "narrow"
+    /// True with `DRO_WINOGRAD_TILE_RULE=wide`: `automatic`, given the batch, runs F(4,3) above
+    /// `maximumF43ChannelProduct` where the few-tiles weight gradient applies. Off by default:
+    /// on the fetal network (96³, batch 2, 2 threads) it made the 12³ layers' fwd + bwd
+    /// 0.7–0.8× as long but raised the step's peak RSS from 2962 to 3024 MB (F(4,3)'s transformed
+    /// weights, 216·Cin·Cout Floats = 113 MB at 512 → 256; docs/performance.md, "Winograd weight
+    /// gradient for few tiles"). Read once; settable for tests.
+    public nonisolated(unsafe) static var widensWithFewTiles: Bool =
+        getenv("DRO_WINOGRAD_TILE_RULE").map { String(cString: $0) } == "wide"
 
     /// The rule without the override. With `batch` (the layer's), layers above
     /// `maximumF43ChannelProduct` run F(4,3) too where its weight gradient takes the few-tiles
     /// path (`WinogradFewTilesWeightGradient.applies` with F(4,3)'s tiles; the fetal 12³ layers
     /// 256 → 256 and 512 → 256) up to `maximumFewTilesF43ChannelProduct`; without `batch`, or with
-    /// DRO_WINOGRAD_SMALL_DW=off, the rule before it (also with DRO_WINOGRAD_TILE_RULE=narrow).
+    /// DRO_WINOGRAD_SMALL_DW=off, or without DRO_WINOGRAD_TILE_RULE=wide (`widensWithFewTiles`),
+    /// the rule before it.
     public static func automatic(cin: Int, cout: Int, d: Int, h: Int, w: Int, batch: Int? = nil) -> WinogradTile {
         guard min(d, h, w) >= minimumF43Extent else { return .f23 }
         if cin * cout <= maximumF43ChannelProduct { return .f43 }

@@ -233,14 +233,17 @@ final class WinogradFewTilesWeightGradientTests: XCTestCase {
         }
     }
 
-    /// The tile rule given the batch: F(4,3) above 256 → 128 at 12³ where the few-tiles weight
-    /// gradient runs, up to 512 → 256; not without the batch, at 6³, above 512 → 256, at 24³
+    /// The tile rule given the batch, with DRO_WINOGRAD_TILE_RULE=wide: F(4,3) above 256 → 128 at
+    /// 12³ where the few-tiles weight gradient runs, up to 512 → 256; not without the batch, at 6³, above 512 → 256, at 24³
     /// (432 tiles: chunked) or with DRO_WINOGRAD_SMALL_DW=off.
-    func testTileRuleWidensWithFewTilesWeightGradient() throws {
-        guard WinogradTile.widensWithFewTiles else { throw XCTSkip("DRO_WINOGRAD_TILE_RULE=narrow") }
-        let saved = WinogradFewTilesWeightGradient.mode
-        defer { WinogradFewTilesWeightGradient.mode = saved }
+    func testTileRuleWidensWithFewTilesWeightGradient() {
+        let saved = WinogradFewTilesWeightGradient.mode, savedWide = WinogradTile.widensWithFewTiles
+        defer { WinogradFewTilesWeightGradient.mode = saved; WinogradTile.widensWithFewTiles = savedWide }
         WinogradFewTilesWeightGradient.mode = .auto
+        WinogradTile.widensWithFewTiles = false
+        XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f23)
+        XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f23)
+        WinogradTile.widensWithFewTiles = true
         XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f43)
         XCTAssertEqual(WinogradTile.automatic(cin: 512, cout: 256, d: 12, h: 12, w: 12, batch: 2), .f43)
         XCTAssertEqual(WinogradTile.automatic(cin: 256, cout: 256, d: 12, h: 12, w: 12), .f23)
