@@ -51,8 +51,8 @@ public enum WinogradTile: String, Sendable, CaseIterable {
 
     /// True with `DRO_WINOGRAD_TILE_RULE=wide`: `automatic`, given the batch, runs F(4,3) above
     /// `maximumF43ChannelProduct` where the few-tiles weight gradient applies. Off by default:
-    /// on the fetal network (96³, batch 2, 2 threads) it made the 12³ layers' fwd + bwd
-    /// 0.7–0.8× as long but raised the step's peak RSS from 2962 to 3024 MB (F(4,3)'s transformed
+    /// on the fetal network (96³, batch 2) it made the 12³ layers' fwd + bwd 0.75–0.86× as long
+    /// (1 thread, CPU time) but raised the step's peak RSS (2 threads) from 2962 to 3024 MB (F(4,3)'s transformed
     /// weights, 216·Cin·Cout Floats = 113 MB at 512 → 256; docs/performance.md, "Winograd weight
     /// gradient for few tiles"). Read once; settable for tests.
     public nonisolated(unsafe) static var widensWithFewTiles: Bool =
