@@ -26,6 +26,7 @@ extension ConvTranspose3d {
     /// The kernel `backward` runs for g (without a tile override): the forward's, except that
     /// layers wider than `directBackwardMaximumChannelPairs` take the GEMM path.
     public static func automaticBackwardKernel(_ g: ConvTranspose3dGeometry) -> Kernel {
+        if packedBackwardEnabled(g) { return .packed }
         let forward = automaticKernel(g)
         guard forward == .direct, requested == nil, !BackwardPathChoice.followsForward else { return forward }
         return g.inChannels * g.outChannels <= directBackwardMaximumChannelPairs ? .direct : .gemm

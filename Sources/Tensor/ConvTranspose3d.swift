@@ -115,6 +115,11 @@ public enum ConvTranspose3d {
                                 path: Kernel? = nil, threads: Int = Parallel.defaultThreads) {
         let kernel = path ?? (tileOverride == nil ? automaticBackwardKernel(g) : .gemm)
         precondition(supports(kernel, g), "ConvTranspose3d.backward: \(kernel) does not serve this geometry")
+        if kernel == .packed {
+            backwardPacked(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, dySampleStride: dySampleStride,
+                           workspace: workspace, threads: threads)
+            return
+        }
         if kernel == .direct {
             backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, dySampleStride: dySampleStride,
                            threads: threads)

@@ -1,0 +1,233 @@
+// Backward of the 2×2×2 stride-2 transposed convolution with AVX-512, from a packed chunk of dy
+// (include/conv_small_avx512.h, dro_convtranspose_backward_packed_avx512).
+//
+// The direct kernel (conv_small_avx512.c) reads dy in place. At 96³ the channel planes of dy lie a
+// multiple of 128 KiB apart (8·48³ Floats), so the 4·Cout output rows of one input row all fall
+// into the same few L1 and L2 sets, and every re-read of them (once per block of input channels
+// for dx, once per block of input channels for the weight gradient) came from memory again.
+// Here each chunk of whole input rows (of one sample) is first copied into a contiguous buffer:
+//   P [Cout·8, T]: row co·8 + tap holds dy of that tap for the chunk's T input voxels (the c = 0 / 1
+//                  taps de-interleaved with two permutes per 32 Floats; the bias gradient is
+//                  summed in the same pass), rows padded with zeros to a multiple of 16 voxels;
+//   XT [T, Cin']:  the chunk's x transposed (Cin' = Cin rounded up to 16, zero padded).
+// Then two register-blocked GEMMs run from these L2-resident buffers:
+//   dx [Cin, T]       = W [Cin, Cout·8] · P   (8 input channels × 48 voxels in registers,
+//                        the weights broadcast, K = Cout·8 in order);
+//   dWᵀ [Cout·8, Cin] += P · XT               (6 rows of P × 64 input channels in registers,
+//                        P broadcast, Float sums over the chunk's voxels in order, then added into
+//                        Double partials).
+// Voxels of a chunk are contiguous across rows, so narrow rows (W = 24, 12) fill the lanes.
+
+#include "conv_small_avx512.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "avx512_common.h"
+
+enum { PK_LANES = 16, PK_DX_CI = 8, PK_DX_V = 3, PK_DW_K = 6, PK_DW_CV = 4 };
+
+static long round16(long n) { return (n + 15) / 16 * 16; }
+
+/// Row stride of P for chunks of up to `chunkVoxels` voxels: a multiple of 16 Floats, not a
+/// multiple of 1 KiB (rows that far apart would share L1 sets).
+static long packed_ldp(long chunkVoxels) {
+    long ldp = round16(chunkVoxels);
+    if ((ldp * 4) % 1024 == 0) ldp += 16;
+    return ldp;
+}
+
+long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels) {
+    return 8 * cout * packed_ldp(chunkVoxels) + round16(chunkVoxels) * round16(cin) + 64;
+}
+
+/// P and the bias gradient for the rows [c0, c1) of sample n (dy sample base dys).
+AVX512_INLINE void pack_dy(const float *dys, dro_conv_dims d, long cout, long c0, long c1, float *P, long ldp,
+                           double *db) {
+    const long W = d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * d.inD * d.inH * W, DH = d.inD * d.inH;
+    const long T = (c1 - c0) * W, Tp = round16(T);
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (long co = 0; co < cout; co++) {
+        __m512 bacc = _mm512_setzero_ps();
+        for (int a = 0; a < 2; a++) {
+            for (long row = c0; row < c1; row++) {
+                const long r = row % DH, dd = r / d.inH, h = r % d.inH;
+                const long j0 = (row - c0) * W;
+                for (int b = 0; b < 2; b++) {
+                    const float *src = dys + co * ov + (2 * dd + a) * ohw + (2 * h + b) * ow;
+                    float *e = P + (co * 8 + (a * 2 + b) * 2) * ldp + j0, *f = e + ldp;
+                    for (long w0 = 0; w0 < W; w0 += PK_LANES) {
+                        const long len = W - w0;
+                        const __mmask16 m = lane_mask(len), mlo = lane_mask(2 * len), mhi = lane_mask(2 * len - PK_LANES);
+                        const __m512 lo = _mm512_maskz_loadu_ps(mlo, src + 2 * w0);
+                        const __m512 hi = _mm512_maskz_loadu_ps(mhi, src + 2 * w0 + PK_LANES);
+                        const __m512 te = _mm512_permutex2var_ps(lo, ie, hi), to = _mm512_permutex2var_ps(lo, io, hi);
+                        _mm512_mask_storeu_ps(e + w0, m, te);
+                        _mm512_mask_storeu_ps(f + w0, m, to);
+                        if (db) bacc = _mm512_add_ps(bacc, _mm512_add_ps(te, to));
+                    }
+                }
+            }
+        }
+        if (db) db[co] += (double)_mm512_reduce_add_ps(bacc);
+        if (Tp > T) {
+            const __mmask16 pad = (__mmask16)~lane_mask(T - (Tp - PK_LANES));
+            for (int t = 0; t < 8; t++) _mm512_mask_storeu_ps(P + (co * 8 + t) * ldp + Tp - PK_LANES, pad, _mm512_setzero_ps());
+        }
+    }
+}
+
+/// XT [Tp, ldx] = the chunk's x [cin, T] (channel stride iv) transposed, zero padded.
+AVX512_INLINE void pack_x(const float *xs, long iv, long cin, long T, float *XT, long ldx) {
+    const long Tp = round16(T);
+    for (long j0 = 0; j0 < Tp; j0 += 16)
+        for (long c0 = 0; c0 < ldx; c0 += 16) {
+            float blk[16][16];
+            for (int i = 0; i < 16; i++) {
+                const long ci = c0 + i;
+                const __m512 v = ci < cin ? _mm512_maskz_loadu_ps(lane_mask(T - j0), xs + ci * iv + j0) : _mm512_setzero_ps();
+                _mm512_storeu_ps(blk[i], v);
+            }
+            for (int j = 0; j < 16; j++) {
+                const __m512i idx = _mm512_set_epi32(15 * 16 + j, 14 * 16 + j, 13 * 16 + j, 12 * 16 + j, 11 * 16 + j,
+                                                     10 * 16 + j, 9 * 16 + j, 8 * 16 + j, 7 * 16 + j, 6 * 16 + j,
+                                                     5 * 16 + j, 4 * 16 + j, 3 * 16 + j, 2 * 16 + j, 16 + j, j);
+                _mm512_storeu_ps(XT + (j0 + j) * ldx + c0, _mm512_i32gather_ps(idx, &blk[0][0], 4));
+            }
+        }
+}
+
+/// dx rows [ci0, ci0 + MR) for chunk voxels [j0, j0 + 16·nv) (the last vector masked by `last`):
+/// Σ_k w[ci, k] · P[k, j], k = 0 … K−1 in order.
+AVX512_INLINE void dx_tile(const int MR, const int NV, const float *w, long K, long ci0, const float *P, long ldp,
+                           long j0, float *dxs, long iv, __mmask16 last) {
+    __m512 acc[PK_DX_CI][PK_DX_V];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    const float *wr = w + ci0 * K;
+    const float *pr = P + j0;
+    for (long k = 0; k < K; k++) {
+        __m512 p[PK_DX_V];
+        for (int v = 0; v < NV; v++) p[v] = _mm512_loadu_ps(pr + k * ldp + 16 * v);
+        for (int i = 0; i < MR; i++) {
+            const __m512 b = _mm512_set1_ps(wr[i * K + k]);
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(b, p[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        float *out = dxs + (ci0 + i) * iv + j0;
+        for (int v = 0; v < NV; v++) {
+            if (v == NV - 1) _mm512_mask_storeu_ps(out + 16 * v, last, acc[i][v]);
+            else _mm512_storeu_ps(out + 16 * v, acc[i][v]);
+        }
+    }
+}
+
+AVX512_INLINE void dx_tiles_mr(const int MR, const float *w, long K, long ci0, const float *P, long ldp, long T,
+                               float *dxs, long iv) {
+    for (long j0 = 0; j0 < T; j0 += 16 * PK_DX_V) {
+        const long rem = T - j0;
+        const int nv = rem >= 16 * PK_DX_V ? PK_DX_V : (int)((rem + 15) / 16);
+        const __mmask16 last = lane_mask(rem - 16 * (nv - 1));
+        switch (nv) {
+        case 3: dx_tile(MR, 3, w, K, ci0, P, ldp, j0, dxs, iv, last); break;
+        case 2: dx_tile(MR, 2, w, K, ci0, P, ldp, j0, dxs, iv, last); break;
+        default: dx_tile(MR, 1, w, K, ci0, P, ldp, j0, dxs, iv, last); break;
+        }
+    }
+}
+
+/// dWᵀ rows [k0, k0 + NK), input channels [16·cv0, 16·(cv0 + CV)): Σ_j P[k, j] · XT[j, ci] over
+/// the chunk's voxels in order (Float), then added into dwT [K, cin] (Double).
+AVX512_INLINE void dw_tile(const int NK, const int CV, const float *P, long ldp, long k0, const float *XT, long ldx,
+                           long cv0, long Tp, double *dwT, long cin) {
+    __m512 acc[PK_DW_K][PK_DW_CV];
+    for (int q = 0; q < NK; q++)
+        for (int c = 0; c < CV; c++) acc[q][c] = _mm512_setzero_ps();
+    const float *pr = P + k0 * ldp;
+    const float *xr = XT + 16 * cv0;
+    for (long j = 0; j < Tp; j++) {
+        __m512 xv[PK_DW_CV];
+        for (int c = 0; c < CV; c++) xv[c] = _mm512_loadu_ps(xr + j * ldx + 16 * c);
+        for (int q = 0; q < NK; q++) {
+            const __m512 b = _mm512_set1_ps(pr[q * ldp + j]);
+            for (int c = 0; c < CV; c++) acc[q][c] = _mm512_fmadd_ps(b, xv[c], acc[q][c]);
+        }
+    }
+    for (int q = 0; q < NK; q++)
+        for (int c = 0; c < CV; c++) {
+            const long ci = 16 * (cv0 + c);
+            double *o = dwT + (k0 + q) * cin + ci;
+            const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(acc[q][c]));
+            const __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(acc[q][c], 1));
+            const long n = cin - ci;
+            const __mmask8 mlo = (__mmask8)(n >= 8 ? 0xff : (1u << (n < 0 ? 0 : n)) - 1u);
+            const __mmask8 mhi = (__mmask8)(n >= 16 ? 0xff : (n <= 8 ? 0 : (1u << (n - 8)) - 1u));
+            _mm512_mask_storeu_pd(o, mlo, _mm512_add_pd(_mm512_maskz_loadu_pd(mlo, o), lo));
+            _mm512_mask_storeu_pd(o + 8, mhi, _mm512_add_pd(_mm512_maskz_loadu_pd(mhi, o + 8), hi));
+        }
+}
+
+AVX512_INLINE void dw_tiles_nk(const int NK, const float *P, long ldp, long k0, const float *XT, long ldx, long cvs,
+                               long Tp, double *dwT, long cin) {
+    for (long cv0 = 0; cv0 < cvs; cv0 += PK_DW_CV) {
+        switch (cvs - cv0 < PK_DW_CV ? cvs - cv0 : PK_DW_CV) {
+        case 4: dw_tile(NK, 4, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
+        case 3: dw_tile(NK, 3, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
+        case 2: dw_tile(NK, 2, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
+        default: dw_tile(NK, 1, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
+        }
+    }
+}
+
+AVX512
+void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, const float *dy, float *dx,
+                                              double *dwTPartial, double *dbPartial, dro_conv_dims d,
+                                              long cin, long cout, long dySampleStride, long row0, long row1,
+                                              long chunkVoxels, float *scratch) {
+    const long W = d.inW, DH = d.inD * d.inH, iv = DH * W, K = 8 * cout;
+    const long ldp = packed_ldp(chunkVoxels), ldx = round16(cin), cvs = ldx / 16;
+    float *P = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *XT = P + K * ldp;
+    const long chunkRows = chunkVoxels / W < 1 ? 1 : chunkVoxels / W;
+    long c0 = row0;
+    while (c0 < row1) {
+        const long n = c0 / DH;
+        long c1 = c0 + chunkRows;
+        if (c1 > row1) c1 = row1;
+        if (c1 > (n + 1) * DH) c1 = (n + 1) * DH;
+        const long T = (c1 - c0) * W, Tp = round16(T), v0 = (c0 - n * DH) * W;
+        pack_dy(dy + n * dySampleStride, d, cout, c0, c1, P, ldp, dbPartial);
+        if (dx) {
+            float *dxs = dx + n * cin * iv + v0;
+            for (long ci0 = 0; ci0 < cin; ci0 += PK_DX_CI) {
+                switch (cin - ci0 < PK_DX_CI ? cin - ci0 : PK_DX_CI) {
+#define PK_DX_CASE(m) case m: dx_tiles_mr(m, w, K, ci0, P, ldp, T, dxs, iv); break;
+                    PK_DX_CASE(1) PK_DX_CASE(2) PK_DX_CASE(3) PK_DX_CASE(4)
+                    PK_DX_CASE(5) PK_DX_CASE(6) PK_DX_CASE(7) PK_DX_CASE(8)
+#undef PK_DX_CASE
+                }
+            }
+        }
+        pack_x(x + n * cin * iv + v0, iv, cin, T, XT, ldx);
+        for (long k0 = 0; k0 < K; k0 += PK_DW_K) {
+            switch (K - k0 < PK_DW_K ? K - k0 : PK_DW_K) {
+#define PK_DW_CASE(q) case q: dw_tiles_nk(q, P, ldp, k0, XT, ldx, cvs, Tp, dwTPartial, cin); break;
+                PK_DW_CASE(1) PK_DW_CASE(2) PK_DW_CASE(3) PK_DW_CASE(4) PK_DW_CASE(5) PK_DW_CASE(6)
+#undef PK_DW_CASE
+            }
+        }
+        c0 = c1;
+    }
+}
+
+#else
+long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels) { return 1; }
+void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, const float *dy, float *dx,
+                                              double *dwTPartial, double *dbPartial, dro_conv_dims dims,
+                                              long cin, long cout, long dySampleStride, long row0, long row1,
+                                              long chunkVoxels, float *scratch) {}
+#endif

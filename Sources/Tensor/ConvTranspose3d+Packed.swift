@@ -1,0 +1,90 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The backward of the 2×2×2 stride-2 transposed convolution from packed chunks of dy
+/// (`CKernels/conv_transpose_packed_avx512.c`): per chunk of whole input rows, dy's taps are copied
+/// de-interleaved into a contiguous [Cout·8, T] buffer and x transposed into [T, Cin], both
+/// L2-resident, and dx = W·P and dWᵀ += P·Xᵀ run as register-blocked AVX-512 GEMMs on them. The
+/// direct kernel read dy in place, where at 96³ its 4·Cout rows per input row share cache sets (the
+/// channel planes lie a multiple of 128 KiB apart) and each re-read came from memory.
+/// AVX-512 and stride 2 on every axis; `DRO_CONVT_BACKWARD=old` restores the rule before this
+/// kernel (direct up to `directBackwardMaximumChannelPairs`, else gather + GEMM).
+extension ConvTranspose3d {
+    /// `DRO_CONVT_BACKWARD=old`: the backward takes the previous rule (`automaticBackwardKernel`).
+    static let packedBackwardDisabled: Bool = {
+        guard let v = getenv("DRO_CONVT_BACKWARD") else { return false }
+        return String(cString: v) == "old"
+    }()
+
+    /// Input voxels per chunk for Cout·8 rows of P: P at most ~384 KiB (with Xᵀ and the dx tiles
+    /// in the 1 MiB L2), whole rows, at least one row.
+    static func packedChunkVoxels(_ g: ConvTranspose3dGeometry) -> Int {
+        let budget = 96 << 10
+        let rows = max(1, budget / max(1, 8 * g.outChannels) / max(1, g.inW))
+        return rows * g.inW
+    }
+
+    /// `backward` with the packed kernel (g.isStride2; AVX-512). dx OVERWRITTEN (nil: skipped),
+    /// dw and dbias ACCUMULATED. Worker k of `workers` owns the input rows
+    /// [rows·k/workers, rows·(k+1)/workers) and sums its weight and bias gradients in its own Double
+    /// partials, added to dw in worker order: two runs give the same bits (the result depends on
+    /// the thread count only by rounding).
+    static func backwardPacked(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                               dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+                               dbias: UnsafeMutablePointer<Float>?, g: ConvTranspose3dGeometry,
+                               dySampleStride: Int? = nil, workspace: Workspace, chunkVoxels: Int? = nil,
+                               threads: Int = Parallel.defaultThreads) {
+        precondition(g.isStride2, "the packed transposed-conv backward serves kernel = stride = 2 only")
+        let rows = g.batch * g.inD * g.inH
+        guard rows > 0, g.inW > 0 else { return }
+        let d = dims(g), dyStride = dySampleStride ?? g.outChannels * g.outVoxels
+        let workers = max(1, min(threads, rows))
+        let chunk = max(g.inW, chunkVoxels ?? packedChunkVoxels(g))
+        let scratch = dro_convtranspose_backward_packed_scratch(g.inChannels, g.outChannels, chunk)
+        let buffers = workspace.buffer(slot, count: workers * scratch)
+        let k8 = 8 * g.outChannels, wn = g.weightCount, per = wn + g.outChannels
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * per)
+        partial.initialize(repeating: 0, count: workers * per)
+        defer { partial.deallocate() }
+        Parallel.forEach(0..<workers, threads: workers) { ks in
+            for k in ks {
+                let p = partial + k * per
+                dro_convtranspose_backward_packed_avx512(x, w, dy, dx, p, dbias == nil ? nil : p + wn, d,
+                                                         g.inChannels, g.outChannels, dyStride,
+                                                         rows * k / workers, rows * (k + 1) / workers,
+                                                         chunk, buffers + k * scratch)
+            }
+        }
+        // The partials are [Cout·8, Cin]; dw is [Cin, Cout·8].
+        let cin = g.inChannels
+        Parallel.forEach(0..<cin, threads: threads) { cs in
+            for ci in cs {
+                for kk in 0..<k8 {
+                    var s = 0.0
+                    for k in 0..<workers { s += partial[k * per + kk * cin + ci] }
+                    dw[ci * k8 + kk] += Float(s)
+                }
+            }
+        }
+        if let dbias {
+            for c in 0..<g.outChannels {
+                var s = 0.0
+                for k in 0..<workers { s += partial[k * per + wn + c] }
+                dbias[c] += Float(s)
+            }
+        }
+    }
+}
+
+extension ConvTranspose3d {
+    /// Whether `automaticBackwardKernel` takes the packed kernel: AVX-512, stride 2 on every axis,
+    /// no `DRO_CONVT` forcing a path, not `DRO_CONVT_BACKWARD=old` or `DRO_BACKWARD_PATH=forward`.
+    static func packedBackwardEnabled(_ g: ConvTranspose3dGeometry) -> Bool {
+        CPUFeatures.avx512 && g.isStride2 && requested == nil && !packedBackwardDisabled
+            && !BackwardPathChoice.followsForward
+    }
+}
