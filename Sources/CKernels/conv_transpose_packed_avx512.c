@@ -44,7 +44,7 @@ long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVo
 }
 
 /// P and the bias gradient for the rows [c0, c1) of sample n (dy sample base dys).
-AVX512_INLINE void pack_dy(const float *dys, dro_conv_dims d, long cout, long c0, long c1, float *P, long ldp,
+static __attribute__((noinline, target("avx512f,avx512bw,avx512dq,avx512vl"))) void pack_dy(const float *dys, dro_conv_dims d, long cout, long c0, long c1, float *P, long ldp,
                            double *db) {
     const long W = d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * d.inD * d.inH * W, DH = d.inD * d.inH;
     const long T = (c1 - c0) * W, Tp = round16(T);
@@ -80,24 +80,44 @@ AVX512_INLINE void pack_dy(const float *dys, dro_conv_dims d, long cout, long c0
     }
 }
 
-/// XT [Tp, ldx] = the chunk's x [cin, T] (channel stride iv) transposed, zero padded.
-AVX512_INLINE void pack_x(const float *xs, long iv, long cin, long T, float *XT, long ldx) {
-    const long Tp = round16(T);
-    for (long j0 = 0; j0 < Tp; j0 += 16)
-        for (long c0 = 0; c0 < ldx; c0 += 16) {
-            float blk[16][16];
-            for (int i = 0; i < 16; i++) {
-                const long ci = c0 + i;
-                const __m512 v = ci < cin ? _mm512_maskz_loadu_ps(lane_mask(T - j0), xs + ci * iv + j0) : _mm512_setzero_ps();
-                _mm512_storeu_ps(blk[i], v);
-            }
-            for (int j = 0; j < 16; j++) {
-                const __m512i idx = _mm512_set_epi32(15 * 16 + j, 14 * 16 + j, 13 * 16 + j, 12 * 16 + j, 11 * 16 + j,
-                                                     10 * 16 + j, 9 * 16 + j, 8 * 16 + j, 7 * 16 + j, 6 * 16 + j,
-                                                     5 * 16 + j, 4 * 16 + j, 3 * 16 + j, 2 * 16 + j, 16 + j, j);
-                _mm512_storeu_ps(XT + (j0 + j) * ldx + c0, _mm512_i32gather_ps(idx, &blk[0][0], 4));
-            }
+/// r[i] := column i of the 16×16 block whose rows are r[0…15] (unpack, then 128-bit lane shuffles).
+AVX512_INLINE void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
         }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+/// XT [Tp, ldx] = the chunk's x [cin, T] (channel stride iv) transposed, zero padded.
+static __attribute__((noinline, target("avx512f,avx512bw,avx512dq,avx512vl")))
+void pack_x(const float *xs, long iv, long cin, long T, float *XT, long ldx) {
+    const long Tp = round16(T);
+    for (long j0 = 0; j0 < Tp; j0 += 16) {
+        const __mmask16 m = lane_mask(T - j0);
+        for (long c0 = 0; c0 < ldx; c0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = c0 + i < cin ? _mm512_maskz_loadu_ps(m, xs + (c0 + i) * iv + j0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int j = 0; j < 16; j++) _mm512_storeu_ps(XT + (j0 + j) * ldx + c0, r[j]);
+        }
+    }
 }
 
 /// dx rows [ci0, ci0 + MR) for chunk voxels [j0, j0 + 16·nv) (the last vector masked by `last`):
