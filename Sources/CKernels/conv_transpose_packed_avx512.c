@@ -120,16 +120,78 @@ void pack_x(const float *xs, long iv, long cin, long T, float *XT, long ldx) {
     }
 }
 
+/// Software prefetch of the next chunk's dy rows and x while the GEMMs of this chunk run (they
+/// are compute bound; the packing passes otherwise wait on memory): a cursor over the chunk's
+/// contiguous byte ranges (per output channel and a: the output rows of each (n, d) plane; per
+/// input channel: the chunk's voxels), advanced a few lines per call from the GEMM loops.
+enum { PF_MAX_SEGS = 16 };
+typedef struct {
+    const char *dy, *x;
+    long ov, ohw, cout, cin, iv, xbytes, perCall;
+    long segStart[PF_MAX_SEGS], segBytes[PF_MAX_SEGS];
+    int segs;
+    long co, a, seg, off, ci, xoff;
+} pf_cursor;
+
+/// The cursor over the rows [c0, c1) of sample n (no range when c0 ≥ c1), `calls` calls to come.
+static void pf_init(pf_cursor *s, const float *x, const float *dy, dro_conv_dims d, long cin, long cout,
+                    long dySampleStride, long c0, long c1, long calls) {
+    const long W = d.inW, DH = d.inD * d.inH, ow = 2 * W, ohw = 4 * d.inH * W, iv = DH * W;
+    s->segs = 0; s->co = 0; s->a = 0; s->seg = 0; s->off = 0; s->ci = 0; s->xoff = 0; s->perCall = 0;
+    s->cout = cout; s->cin = cin; s->ov = 4 * 8 * iv; s->ohw = 4 * ohw; s->iv = 4 * iv;
+    if (c0 >= c1) { s->cout = 0; s->cin = 0; return; }
+    const long n = c0 / DH;
+    s->dy = (const char *)(dy + n * dySampleStride);
+    s->x = (const char *)(x + n * cin * iv + (c0 - n * DH) * W);
+    s->xbytes = 4 * (c1 - c0) * W;
+    for (long row = c0; row < c1 && s->segs < PF_MAX_SEGS;) {
+        const long r = row - n * DH, dd = r / d.inH, h = r % d.inH;
+        long end = row + (d.inH - h);
+        if (end > c1) end = c1;
+        s->segStart[s->segs] = 4 * ((2 * dd) * ohw + (2 * h) * ow);
+        s->segBytes[s->segs] = 4 * (end - row) * 2 * ow;
+        s->segs++;
+        row = end;
+    }
+    long lines = 0;
+    for (int i = 0; i < s->segs; i++) lines += s->segBytes[i] / 64 + 1;
+    lines = lines * 2 * cout + cin * (s->xbytes / 64 + 1);
+    s->perCall = calls > 0 ? (lines + calls - 1) / calls : 0;
+}
+
+static __attribute__((noinline)) void pf_step(pf_cursor *s) {
+    for (long i = 0; i < s->perCall; i++) {
+        if (s->co < s->cout) {
+            __builtin_prefetch(s->dy + s->co * s->ov + s->a * s->ohw + s->segStart[s->seg] + s->off, 0, 2);
+            s->off += 64;
+            if (s->off >= s->segBytes[s->seg]) {
+                s->off = 0;
+                if (++s->seg == s->segs) { s->seg = 0; if (++s->a == 2) { s->a = 0; s->co++; } }
+            }
+        } else if (s->ci < s->cin) {
+            __builtin_prefetch(s->x + s->ci * s->iv + s->xoff, 0, 2);
+            s->xoff += 64;
+            if (s->xoff >= s->xbytes) { s->xoff = 0; s->ci++; }
+        } else {
+            return;
+        }
+    }
+}
+
+/// Calls of pf_step per K-iterations (dx) or voxels (dW).
+enum { PF_EVERY = 16 };
+
 /// dx rows [ci0, ci0 + MR) for chunk voxels [j0, j0 + 16·nv) (the last vector masked by `last`):
 /// Σ_k w[ci, k] · P[k, j], k = 0 … K−1 in order.
 AVX512_INLINE void dx_tile(const int MR, const int NV, const float *w, long K, long ci0, const float *P, long ldp,
-                           long j0, float *dxs, long iv, __mmask16 last) {
+                           long j0, float *dxs, long iv, __mmask16 last, pf_cursor *pf) {
     __m512 acc[PK_DX_CI][PK_DX_V];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     const float *wr = w + ci0 * K;
     const float *pr = P + j0;
     for (long k = 0; k < K; k++) {
+        if ((k & (PF_EVERY - 1)) == PF_EVERY - 1) pf_step(pf);
         __m512 p[PK_DX_V];
         for (int v = 0; v < NV; v++) p[v] = _mm512_loadu_ps(pr + k * ldp + 16 * v);
         for (int i = 0; i < MR; i++) {
@@ -147,15 +209,15 @@ AVX512_INLINE void dx_tile(const int MR, const int NV, const float *w, long K, l
 }
 
 AVX512_INLINE void dx_tiles_mr(const int MR, const float *w, long K, long ci0, const float *P, long ldp, long T,
-                               float *dxs, long iv) {
+                               float *dxs, long iv, pf_cursor *pf) {
     for (long j0 = 0; j0 < T; j0 += 16 * PK_DX_V) {
         const long rem = T - j0;
         const int nv = rem >= 16 * PK_DX_V ? PK_DX_V : (int)((rem + 15) / 16);
         const __mmask16 last = lane_mask(rem - 16 * (nv - 1));
         switch (nv) {
-        case 3: dx_tile(MR, 3, w, K, ci0, P, ldp, j0, dxs, iv, last); break;
-        case 2: dx_tile(MR, 2, w, K, ci0, P, ldp, j0, dxs, iv, last); break;
-        default: dx_tile(MR, 1, w, K, ci0, P, ldp, j0, dxs, iv, last); break;
+        case 3: dx_tile(MR, 3, w, K, ci0, P, ldp, j0, dxs, iv, last, pf); break;
+        case 2: dx_tile(MR, 2, w, K, ci0, P, ldp, j0, dxs, iv, last, pf); break;
+        default: dx_tile(MR, 1, w, K, ci0, P, ldp, j0, dxs, iv, last, pf); break;
         }
     }
 }
@@ -163,13 +225,14 @@ AVX512_INLINE void dx_tiles_mr(const int MR, const float *w, long K, long ci0, c
 /// dWᵀ rows [k0, k0 + NK), input channels [16·cv0, 16·(cv0 + CV)): Σ_j P[k, j] · XT[j, ci] over
 /// the chunk's voxels in order (Float), then added into dwT [K, cin] (Double).
 AVX512_INLINE void dw_tile(const int NK, const int CV, const float *P, long ldp, long k0, const float *XT, long ldx,
-                           long cv0, long Tp, double *dwT, long cin) {
+                           long cv0, long Tp, double *dwT, long cin, pf_cursor *pf) {
     __m512 acc[PK_DW_K][PK_DW_CV];
     for (int q = 0; q < NK; q++)
         for (int c = 0; c < CV; c++) acc[q][c] = _mm512_setzero_ps();
     const float *pr = P + k0 * ldp;
     const float *xr = XT + 16 * cv0;
     for (long j = 0; j < Tp; j++) {
+        if ((j & (PF_EVERY - 1)) == PF_EVERY - 1) pf_step(pf);
         __m512 xv[PK_DW_CV];
         for (int c = 0; c < CV; c++) xv[c] = _mm512_loadu_ps(xr + j * ldx + 16 * c);
         for (int q = 0; q < NK; q++) {
@@ -192,16 +255,26 @@ AVX512_INLINE void dw_tile(const int NK, const int CV, const float *P, long ldp,
 }
 
 AVX512_INLINE void dw_tiles_nk(const int NK, const float *P, long ldp, long k0, const float *XT, long ldx, long cvs,
-                               long Tp, double *dwT, long cin) {
+                               long Tp, double *dwT, long cin, pf_cursor *pf) {
     for (long cv0 = 0; cv0 < cvs; cv0 += PK_DW_CV) {
         switch (cvs - cv0 < PK_DW_CV ? cvs - cv0 : PK_DW_CV) {
-        case 4: dw_tile(NK, 4, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
-        case 3: dw_tile(NK, 3, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
-        case 2: dw_tile(NK, 2, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
-        default: dw_tile(NK, 1, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin); break;
+        case 4: dw_tile(NK, 4, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin, pf); break;
+        case 3: dw_tile(NK, 3, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin, pf); break;
+        case 2: dw_tile(NK, 2, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin, pf); break;
+        default: dw_tile(NK, 1, P, ldp, k0, XT, ldx, cv0, Tp, dwT, cin, pf); break;
         }
     }
 }
+
+/// End of the chunk starting at input row c0: at most chunkRows rows, within row1 and within c0's sample.
+static long chunk_end(long c0, long row1, long chunkRows, long DH) {
+    long c1 = c0 + chunkRows;
+    if (c1 > row1) c1 = row1;
+    const long sampleEnd = (c0 / DH + 1) * DH;
+    return c1 > sampleEnd ? sampleEnd : c1;
+}
+
+int dro_convt_packed_prefetch = 1;
 
 AVX512
 void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, const float *dy, float *dx,
@@ -213,19 +286,23 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
     float *P = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *XT = P + K * ldp;
     const long chunkRows = chunkVoxels / W < 1 ? 1 : chunkVoxels / W;
+    const int prefetch = dro_convt_packed_prefetch;
+    pf_cursor pf;
     long c0 = row0;
     while (c0 < row1) {
         const long n = c0 / DH;
-        long c1 = c0 + chunkRows;
-        if (c1 > row1) c1 = row1;
-        if (c1 > (n + 1) * DH) c1 = (n + 1) * DH;
+        const long c1 = chunk_end(c0, row1, chunkRows, DH);
         const long T = (c1 - c0) * W, Tp = round16(T), v0 = (c0 - n * DH) * W;
         pack_dy(dy + n * dySampleStride, d, cout, c0, c1, P, ldp, dbPartial);
+        // Prefetch calls to come in this chunk's GEMMs (dx: per PF_EVERY of K per tile; dW: per PF_EVERY voxels per tile).
+        const long calls = (dx ? (cin + PK_DX_CI - 1) / PK_DX_CI * ((T + 16 * PK_DX_V - 1) / (16 * PK_DX_V)) * (K / PF_EVERY) : 0)
+                         + (K + PK_DW_K - 1) / PK_DW_K * ((cvs + PK_DW_CV - 1) / PK_DW_CV) * (Tp / PF_EVERY);
+        pf_init(&pf, x, dy, d, cin, cout, dySampleStride, c1, prefetch ? chunk_end(c1, row1, chunkRows, DH) : c1, calls);
         if (dx) {
             float *dxs = dx + n * cin * iv + v0;
             for (long ci0 = 0; ci0 < cin; ci0 += PK_DX_CI) {
                 switch (cin - ci0 < PK_DX_CI ? cin - ci0 : PK_DX_CI) {
-#define PK_DX_CASE(m) case m: dx_tiles_mr(m, w, K, ci0, P, ldp, T, dxs, iv); break;
+#define PK_DX_CASE(m) case m: dx_tiles_mr(m, w, K, ci0, P, ldp, T, dxs, iv, &pf); break;
                     PK_DX_CASE(1) PK_DX_CASE(2) PK_DX_CASE(3) PK_DX_CASE(4)
                     PK_DX_CASE(5) PK_DX_CASE(6) PK_DX_CASE(7) PK_DX_CASE(8)
 #undef PK_DX_CASE
@@ -235,7 +312,7 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
         pack_x(x + n * cin * iv + v0, iv, cin, T, XT, ldx);
         for (long k0 = 0; k0 < K; k0 += PK_DW_K) {
             switch (K - k0 < PK_DW_K ? K - k0 : PK_DW_K) {
-#define PK_DW_CASE(q) case q: dw_tiles_nk(q, P, ldp, k0, XT, ldx, cvs, Tp, dwTPartial, cin); break;
+#define PK_DW_CASE(q) case q: dw_tiles_nk(q, P, ldp, k0, XT, ldx, cvs, Tp, dwTPartial, cin, &pf); break;
                 PK_DW_CASE(1) PK_DW_CASE(2) PK_DW_CASE(3) PK_DW_CASE(4) PK_DW_CASE(5) PK_DW_CASE(6)
 #undef PK_DW_CASE
             }
@@ -245,6 +322,7 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
 }
 
 #else
+int dro_convt_packed_prefetch = 1;
 long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels) { return 1; }
 void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, const float *dy, float *dx,
                                               double *dwTPartial, double *dbPartial, dro_conv_dims dims,

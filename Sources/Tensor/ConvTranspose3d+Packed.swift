@@ -20,10 +20,17 @@ extension ConvTranspose3d {
         return String(cString: v) == "old"
     }()
 
+    static let tuning: (budget: Int, prefetch: Int32) = {
+        let b = getenv("DRO_CONVT_PACKED_BUDGET").flatMap { Int(String(cString: $0)) } ?? (96 << 10)
+        let p = getenv("DRO_CONVT_PACKED_PREFETCH").flatMap { Int32(String(cString: $0)) } ?? 1
+        dro_convt_packed_prefetch = p
+        return (b, p)
+    }()
+
     /// Input voxels per chunk for Cout·8 rows of P: P at most ~384 KiB (with Xᵀ and the dx tiles
     /// in the 1 MiB L2), whole rows, at least one row.
     static func packedChunkVoxels(_ g: ConvTranspose3dGeometry) -> Int {
-        let budget = 96 << 10
+        let budget = tuning.budget
         let rows = max(1, budget / max(1, 8 * g.outChannels) / max(1, g.inW))
         return rows * g.inW
     }
@@ -43,6 +50,7 @@ extension ConvTranspose3d {
         guard rows > 0, g.inW > 0 else { return }
         let d = dims(g), dyStride = dySampleStride ?? g.outChannels * g.outVoxels
         let workers = max(1, min(threads, rows))
+        _ = tuning
         let chunk = max(g.inW, chunkVoxels ?? packedChunkVoxels(g))
         let scratch = dro_convtranspose_backward_packed_scratch(g.inChannels, g.outChannels, chunk)
         let buffers = workspace.buffer(slot, count: workers * scratch)

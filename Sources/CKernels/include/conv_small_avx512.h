@@ -38,6 +38,8 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
                                               long cin, long cout, long dySampleStride, long row0, long row1,
                                               long chunkVoxels, float *scratch);
 long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels);
+/// 1 (default): the packed backward prefetches the next chunk's dy and x during this chunk's GEMMs.
+extern int dro_convt_packed_prefetch;
 
 /// 1×1×1 convolution forward for cout ≤ 16 on ONE sample, voxels [v0, v1):
 /// y[c, v] = bias[c] + Σ_ci w[c, ci] · x[ci, v]. x [cin, voxels], y [cout, voxels].
