@@ -39,7 +39,7 @@ enum UNetConvTPhases {
             for (label, path) in paths {
                 let tile: Int? = path == .gemm ? gemmTile : nil
                 let fwd = time { ConvTranspose3d.forward(x: x.pointer, w: w.pointer, bias: b.pointer, y: y.pointer, g: g, workspace: ws,
-                                                         tile: path == .gemm ? gemmTile : nil, threads: o.threads) }
+                                                         tile: path == .gemm ? gemmTile : nil, path: path, threads: o.threads) }
                 let bwd = time { ConvTranspose3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer,
                                                           dbias: db.pointer, g: g, workspace: ws, tile: tile, path: path,
                                                           threads: o.threads) }

@@ -321,8 +321,112 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
     }
 }
 
+// MARK: forward from packed chunks
+
+/// P rows [k0, k0 + 8) for chunk voxels [j0, j0 + 16·nv): Σ_ci w[ci, k] · x[ci, j], ci = 0 … cin−1
+/// in order (x read in place, the last vector masked by `last`).
+AVX512_INLINE void fwd_tile(const int NV, const float *w, long K, long k0, const float *xs, long iv, long cin,
+                            long j0, float *P, long ldp, __mmask16 last, pf_cursor *pf) {
+    __m512 acc[8][PK_DX_V];
+    for (int i = 0; i < 8; i++)
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    const float *wr = w + k0;
+    const float *xr = xs + j0;
+    for (long ci = 0; ci < cin; ci++) {
+        if ((ci & (PF_EVERY - 1)) == PF_EVERY - 1) pf_step(pf);
+        __m512 p[PK_DX_V];
+        for (int v = 0; v < NV; v++)
+            p[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, xr + ci * iv + 16 * v) : _mm512_loadu_ps(xr + ci * iv + 16 * v);
+        for (int i = 0; i < 8; i++) {
+            const __m512 b = _mm512_set1_ps(wr[ci * K + i]);
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(b, p[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < 8; i++)
+        for (int v = 0; v < NV; v++) _mm512_storeu_ps(P + (k0 + i) * ldp + j0 + 16 * v, acc[i][v]);
+}
+
+/// y rows of the chunk [c0, c1) of sample n from P: taps c = 0 / 1 interleaved, + bias; whole
+/// 64-byte aligned lines with streaming stores.
+AVX512_INLINE void scatter_y(const float *P, long ldp, const float *bias, float *ys, dro_conv_dims d, long cout,
+                             long c0, long c1) {
+    const long W = d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * d.inD * d.inH * W, DH = d.inD * d.inH;
+    const __m512i ilo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i ihi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (long co = 0; co < cout; co++) {
+        const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
+        for (int a = 0; a < 2; a++)
+            for (long row = c0; row < c1; row++) {
+                const long r = row % DH, dd = r / d.inH, h = r % d.inH, j0 = (row - c0) * W;
+                for (int b = 0; b < 2; b++) {
+                    const float *e = P + (co * 8 + (a * 2 + b) * 2) * ldp + j0, *f = e + ldp;
+                    float *out = ys + co * ov + (2 * dd + a) * ohw + (2 * h + b) * ow;
+                    for (long w0 = 0; w0 < W; w0 += PK_LANES) {
+                        const long len = W - w0;
+                        const __mmask16 m = lane_mask(len), mlo = lane_mask(2 * len), mhi = lane_mask(2 * len - PK_LANES);
+                        const __m512 ev = _mm512_add_ps(_mm512_maskz_loadu_ps(m, e + w0), bv);
+                        const __m512 fv = _mm512_add_ps(_mm512_maskz_loadu_ps(m, f + w0), bv);
+                        float *o = out + 2 * w0;
+                        if (len >= PK_LANES && ((uintptr_t)o & 63) == 0) {
+                            _mm512_stream_ps(o, _mm512_permutex2var_ps(ev, ilo, fv));
+                            _mm512_stream_ps(o + PK_LANES, _mm512_permutex2var_ps(ev, ihi, fv));
+                        } else {
+                            _mm512_mask_storeu_ps(o, mlo, _mm512_permutex2var_ps(ev, ilo, fv));
+                            _mm512_mask_storeu_ps(o + PK_LANES, mhi, _mm512_permutex2var_ps(ev, ihi, fv));
+                        }
+                    }
+                }
+            }
+    }
+}
+
+long dro_convtranspose_forward_packed_scratch(long cin, long cout, long chunkVoxels) {
+    return 8 * cout * packed_ldp(chunkVoxels) + 64;
+}
+
+AVX512
+void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, const float *bias, float *y,
+                                             dro_conv_dims d, long cin, long cout, long ySampleStride,
+                                             long row0, long row1, long chunkVoxels, float *scratch) {
+    const long W = d.inW, DH = d.inD * d.inH, iv = DH * W, K = 8 * cout;
+    const long ldp = packed_ldp(chunkVoxels);
+    float *P = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    const long chunkRows = chunkVoxels / W < 1 ? 1 : chunkVoxels / W;
+    const int prefetch = dro_convt_packed_prefetch;
+    pf_cursor pf;
+    long c0 = row0;
+    while (c0 < row1) {
+        const long n = c0 / DH;
+        const long c1 = chunk_end(c0, row1, chunkRows, DH);
+        const long T = (c1 - c0) * W, v0 = (c0 - n * DH) * W;
+        const float *xs = x + n * cin * iv + v0;
+        const long tiles = (T + 16 * PK_DX_V - 1) / (16 * PK_DX_V);
+        pf_init(&pf, x, (const float *)0, d, cin, 0, 0, c1, prefetch ? chunk_end(c1, row1, chunkRows, DH) : c1,
+                tiles * (K / 8) * (cin / PF_EVERY));
+        for (long j0 = 0; j0 < T; j0 += 16 * PK_DX_V) {
+            const long rem = T - j0;
+            const int nv = rem >= 16 * PK_DX_V ? PK_DX_V : (int)((rem + 15) / 16);
+            const __mmask16 last = lane_mask(rem - 16 * (nv - 1));
+            for (long k0 = 0; k0 < K; k0 += 8) {
+                switch (nv) {
+                case 3: fwd_tile(3, w, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                case 2: fwd_tile(2, w, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                default: fwd_tile(1, w, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                }
+            }
+        }
+        scatter_y(P, ldp, bias, y + n * ySampleStride, d, cout, c0, c1);
+        c0 = c1;
+    }
+    _mm_sfence();
+}
+
 #else
 int dro_convt_packed_prefetch = 1;
+long dro_convtranspose_forward_packed_scratch(long cin, long cout, long chunkVoxels) { return 1; }
+void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, const float *bias, float *y,
+                                             dro_conv_dims dims, long cin, long cout, long ySampleStride,
+                                             long row0, long row1, long chunkVoxels, float *scratch) {}
 long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels) { return 1; }
 void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, const float *dy, float *dx,
                                               double *dwTPartial, double *dbPartial, dro_conv_dims dims,

@@ -16,7 +16,7 @@ import Darwin
 /// path (`automaticBackwardKernel`, BackwardPathChoice.swift).
 extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
-    /// (`packed`: the backward only, `ConvTranspose3d+Packed.swift`.)
+    /// (`packed`: `ConvTranspose3d+Packed.swift`.)
     public enum Kernel: String, Sendable, CaseIterable { case direct, gemm, packed }
 
     /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md);
@@ -47,7 +47,7 @@ extension ConvTranspose3d {
 
     /// Name for profiles: "direct-avx512" or the GEMM path's.
     public static func kernelName(_ g: ConvTranspose3dGeometry, backward: Bool) -> String {
-        let kernel = backward ? automaticBackwardKernel(g) : automaticKernel(g)
+        let kernel = backward ? automaticBackwardKernel(g) : automaticForwardKernel(g)
         if kernel == .direct { return "direct-avx512" }
         if kernel == .packed { return "packed-avx512" }
         let general = g.isStride2 ? "" : "-general"

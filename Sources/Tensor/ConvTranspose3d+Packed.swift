@@ -11,13 +11,23 @@ import Darwin
 /// L2-resident, and dx = W·P and dWᵀ += P·Xᵀ run as register-blocked AVX-512 GEMMs on them. The
 /// direct kernel read dy in place, where at 96³ its 4·Cout rows per input row share cache sets (the
 /// channel planes lie a multiple of 128 KiB apart) and each re-read came from memory.
-/// AVX-512 and stride 2 on every axis; `DRO_CONVT_BACKWARD=old` restores the rule before this
-/// kernel (direct up to `directBackwardMaximumChannelPairs`, else gather + GEMM).
+/// The forward likewise: per chunk, P = Wᵀ·X as a register-blocked GEMM into the buffer (voxels of
+/// a chunk are contiguous across rows, so rows of 24 voxels fill the 16 lanes), then y's rows from
+/// P with the taps interleaved.
+/// AVX-512 and stride 2 on every axis. `DRO_CONVT_PACKED=off` restores the paths before these
+/// kernels (forward: direct or GEMM + scatter; backward: direct up to
+/// `directBackwardMaximumChannelPairs`, else gather + GEMM); `=forward` / `=backward` keeps the
+/// packed kernel in that direction only.
 extension ConvTranspose3d {
-    /// `DRO_CONVT_BACKWARD=old`: the backward takes the previous rule (`automaticBackwardKernel`).
-    static let packedBackwardDisabled: Bool = {
-        guard let v = getenv("DRO_CONVT_BACKWARD") else { return false }
-        return String(cString: v) == "old"
+    /// `DRO_CONVT_PACKED`: unset or `on` = both directions, `off`, `forward`, `backward`.
+    static let packedSetting: (forward: Bool, backward: Bool) = {
+        guard let v = getenv("DRO_CONVT_PACKED") else { return (true, true) }
+        switch String(cString: v) {
+        case "off": return (false, false)
+        case "forward": return (true, false)
+        case "backward": return (false, true)
+        default: return (true, true)
+        }
     }()
 
     static let tuning: (budget: Int, prefetch: Int32) = {
@@ -92,7 +102,46 @@ extension ConvTranspose3d {
     /// Whether `automaticBackwardKernel` takes the packed kernel: AVX-512, stride 2 on every axis,
     /// no `DRO_CONVT` forcing a path, not `DRO_CONVT_BACKWARD=old` or `DRO_BACKWARD_PATH=forward`.
     static func packedBackwardEnabled(_ g: ConvTranspose3dGeometry) -> Bool {
-        CPUFeatures.avx512 && g.isStride2 && requested == nil && !packedBackwardDisabled
-            && !BackwardPathChoice.followsForward
+        CPUFeatures.avx512 && g.isStride2 && requested == nil && packedSetting.backward
+            && !BackwardPathChoice.followsForward && packedChunkVoxels(g) >= packedMinimumChunkVoxels
+    }
+
+    /// Whether `forward` takes the packed kernel (AVX-512, stride 2, no `DRO_CONVT`, `DRO_CONVT_PACKED`
+    /// not `off` / `backward`).
+    static func packedForwardEnabled(_ g: ConvTranspose3dGeometry) -> Bool {
+        CPUFeatures.avx512 && g.isStride2 && requested == nil && packedSetting.forward
+            && packedChunkVoxels(g) >= packedMinimumChunkVoxels
+    }
+
+    /// Shortest chunk for the packed kernels: below it the per-chunk costs (the weight gradient's
+    /// Double flush per tile, the forward's tiles of 8 rows of P) outweigh the blocking.
+    public static let packedMinimumChunkVoxels = 64
+
+    /// The kernel `forward` runs for g without a tile override.
+    public static func automaticForwardKernel(_ g: ConvTranspose3dGeometry) -> Kernel {
+        packedForwardEnabled(g) ? .packed : automaticKernel(g)
+    }
+
+    /// `forward` with the packed kernel (g.isStride2; AVX-512). Overwrites y. Parallel over input
+    /// rows; every output is written once by one worker (values do not depend on the thread count).
+    static func forwardPacked(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry, ySampleStride: Int? = nil,
+                              workspace: Workspace, threads: Int = Parallel.defaultThreads) {
+        precondition(g.isStride2, "the packed transposed conv serves kernel = stride = 2 only")
+        let rows = g.batch * g.inD * g.inH
+        guard rows > 0, g.inW > 0 else { return }
+        _ = tuning
+        let d = dims(g), yStride = ySampleStride ?? g.outChannels * g.outVoxels
+        let workers = max(1, min(threads, rows))
+        let chunk = max(g.inW, packedChunkVoxels(g))
+        let scratch = dro_convtranspose_forward_packed_scratch(g.inChannels, g.outChannels, chunk)
+        let buffers = workspace.buffer(slot, count: workers * scratch)
+        Parallel.forEach(0..<workers, threads: workers) { ks in
+            for k in ks {
+                dro_convtranspose_forward_packed_avx512(x, w, bias, y, d, g.inChannels, g.outChannels, yStride,
+                                                        rows * k / workers, rows * (k + 1) / workers, chunk,
+                                                        buffers + k * scratch)
+            }
+        }
     }
 }

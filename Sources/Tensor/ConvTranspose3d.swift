@@ -48,8 +48,15 @@ public enum ConvTranspose3d {
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry,
                                ySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
-                               threads: Int = Parallel.defaultThreads) {
-        if tileOverride == nil && automaticKernel(g) == .direct {
+                               path: Kernel? = nil, threads: Int = Parallel.defaultThreads) {
+        let kernel = path ?? (tileOverride == nil ? automaticForwardKernel(g) : .gemm)
+        precondition(supports(kernel, g), "ConvTranspose3d.forward: \(kernel) does not serve this geometry")
+        if kernel == .packed {
+            forwardPacked(x: x, w: w, bias: bias, y: y, g: g, ySampleStride: ySampleStride, workspace: workspace,
+                          threads: threads)
+            return
+        }
+        if kernel == .direct {
             forwardDirect(x: x, w: w, bias: bias, y: y, g: g, ySampleStride: ySampleStride, threads: threads)
             return
         }

@@ -38,7 +38,15 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
                                               long cin, long cout, long dySampleStride, long row0, long row1,
                                               long chunkVoxels, float *scratch);
 long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels);
-/// 1 (default): the packed backward prefetches the next chunk's dy and x during this chunk's GEMMs.
+/// The forward from packed chunks: per chunk of up to `chunkVoxels` input voxels (whole rows of one
+/// sample), P [cout·8, T] = Σ_ci w[ci, ·] · x[ci, chunk] (ci in order) in a buffer, then y's rows
+/// from P (taps c = 0 / 1 interleaved, + bias). Same contract as dro_convtranspose_forward_avx512;
+/// scratch: `dro_convtranspose_forward_packed_scratch(cin, cout, chunkVoxels)` Floats.
+void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, const float *bias, float *y,
+                                             dro_conv_dims dims, long cin, long cout, long ySampleStride,
+                                             long row0, long row1, long chunkVoxels, float *scratch);
+long dro_convtranspose_forward_packed_scratch(long cin, long cout, long chunkVoxels);
+/// 1 (default): the packed kernels prefetch the next chunk's dy and x during this chunk's GEMMs.
 extern int dro_convt_packed_prefetch;
 
 /// 1×1×1 convolution forward for cout ≤ 16 on ONE sample, voxels [v0, v1):
