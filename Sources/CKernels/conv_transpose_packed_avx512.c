@@ -324,13 +324,15 @@ void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, co
 // MARK: forward from packed chunks
 
 /// P rows [k0, k0 + 8) for chunk voxels [j0, j0 + 16·nv): Σ_ci w[ci, k] · x[ci, j], ci = 0 … cin−1
-/// in order (x read in place, the last vector masked by `last`).
+/// in order (x read in place, the last vector masked by `last`). w: the panels [K/8, cin, 8] (the
+/// 8 weights of one input channel in one line; in w's own layout they lie K Floats apart per
+/// channel, which at K = 512 puts all of a tile's lines into 2 L1 sets).
 AVX512_INLINE void fwd_tile(const int NV, const float *w, long K, long k0, const float *xs, long iv, long cin,
                             long j0, float *P, long ldp, __mmask16 last, pf_cursor *pf) {
     __m512 acc[8][PK_DX_V];
     for (int i = 0; i < 8; i++)
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-    const float *wr = w + k0;
+    const float *wr = w + k0 * cin;
     const float *xr = xs + j0;
     for (long ci = 0; ci < cin; ci++) {
         if ((ci & (PF_EVERY - 1)) == PF_EVERY - 1) pf_step(pf);
@@ -338,7 +340,7 @@ AVX512_INLINE void fwd_tile(const int NV, const float *w, long K, long k0, const
         for (int v = 0; v < NV; v++)
             p[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, xr + ci * iv + 16 * v) : _mm512_loadu_ps(xr + ci * iv + 16 * v);
         for (int i = 0; i < 8; i++) {
-            const __m512 b = _mm512_set1_ps(wr[ci * K + i]);
+            const __m512 b = _mm512_set1_ps(wr[ci * 8 + i]);
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(b, p[v], acc[i][v]);
         }
     }
@@ -346,10 +348,10 @@ AVX512_INLINE void fwd_tile(const int NV, const float *w, long K, long k0, const
         for (int v = 0; v < NV; v++) _mm512_storeu_ps(P + (k0 + i) * ldp + j0 + 16 * v, acc[i][v]);
 }
 
-/// y rows of the chunk [c0, c1) of sample n from P: taps c = 0 / 1 interleaved, + bias; whole
+/// y rows [c0, c1) of the chunk starting at row chunk0 (sample base ys) from P: taps c = 0 / 1 interleaved, + bias; whole
 /// 64-byte aligned lines with streaming stores.
 AVX512_INLINE void scatter_y(const float *P, long ldp, const float *bias, float *ys, dro_conv_dims d, long cout,
-                             long c0, long c1) {
+                             long chunk0, long c0, long c1) {
     const long W = d.inW, ow = 2 * W, ohw = 4 * d.inH * W, ov = 8 * d.inD * d.inH * W, DH = d.inD * d.inH;
     const __m512i ilo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i ihi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
@@ -357,7 +359,7 @@ AVX512_INLINE void scatter_y(const float *P, long ldp, const float *bias, float 
         const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
         for (int a = 0; a < 2; a++)
             for (long row = c0; row < c1; row++) {
-                const long r = row % DH, dd = r / d.inH, h = r % d.inH, j0 = (row - c0) * W;
+                const long r = row % DH, dd = r / d.inH, h = r % d.inH, j0 = (row - chunk0) * W;
                 for (int b = 0; b < 2; b++) {
                     const float *e = P + (co * 8 + (a * 2 + b) * 2) * ldp + j0, *f = e + ldp;
                     float *out = ys + co * ov + (2 * dd + a) * ohw + (2 * h + b) * ow;
@@ -381,7 +383,7 @@ AVX512_INLINE void scatter_y(const float *P, long ldp, const float *bias, float 
 }
 
 long dro_convtranspose_forward_packed_scratch(long cin, long cout, long chunkVoxels) {
-    return 8 * cout * packed_ldp(chunkVoxels) + 64;
+    return 8 * cout * packed_ldp(chunkVoxels) + 8 * cout * cin + 64;
 }
 
 AVX512
@@ -391,6 +393,10 @@ void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, con
     const long W = d.inW, DH = d.inD * d.inH, iv = DH * W, K = 8 * cout;
     const long ldp = packed_ldp(chunkVoxels);
     float *P = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *panels = P + K * ldp;
+    for (long k0 = 0; k0 < K; k0 += 8)
+        for (long ci = 0; ci < cin; ci++)
+            for (int i = 0; i < 8; i++) panels[k0 * cin + ci * 8 + i] = w[ci * K + k0 + i];
     const long chunkRows = chunkVoxels / W < 1 ? 1 : chunkVoxels / W;
     const int prefetch = dro_convt_packed_prefetch;
     pf_cursor pf;
@@ -403,19 +409,26 @@ void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, con
         const long tiles = (T + 16 * PK_DX_V - 1) / (16 * PK_DX_V);
         pf_init(&pf, x, (const float *)0, d, cin, 0, 0, c1, prefetch ? chunk_end(c1, row1, chunkRows, DH) : c1,
                 tiles * (K / 8) * (cin / PF_EVERY));
+        // The rows whose voxels are all in P go out after each column tile (the streaming stores
+        // drain while the next tile computes).
+        long scattered = c0;
         for (long j0 = 0; j0 < T; j0 += 16 * PK_DX_V) {
             const long rem = T - j0;
             const int nv = rem >= 16 * PK_DX_V ? PK_DX_V : (int)((rem + 15) / 16);
             const __mmask16 last = lane_mask(rem - 16 * (nv - 1));
             for (long k0 = 0; k0 < K; k0 += 8) {
                 switch (nv) {
-                case 3: fwd_tile(3, w, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
-                case 2: fwd_tile(2, w, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
-                default: fwd_tile(1, w, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                case 3: fwd_tile(3, panels, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                case 2: fwd_tile(2, panels, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                default: fwd_tile(1, panels, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
                 }
             }
+            const long complete = c0 + (j0 + 16 * nv < T ? j0 + 16 * nv : T) / W;
+            if (complete > scattered) {
+                scatter_y(P, ldp, bias, y + n * ySampleStride, d, cout, c0, scattered, complete);
+                scattered = complete;
+            }
         }
-        scatter_y(P, ldp, bias, y + n * ySampleStride, d, cout, c0, c1);
         c0 = c1;
     }
     _mm_sfence();
