@@ -383,7 +383,7 @@ AVX512_INLINE void scatter_y(const float *P, long ldp, const float *bias, float 
 }
 
 long dro_convtranspose_forward_packed_scratch(long cin, long cout, long chunkVoxels) {
-    return 8 * cout * packed_ldp(chunkVoxels) + 8 * cout * cin + 64;
+    return (8 * cout + cin) * packed_ldp(chunkVoxels) + 8 * cout * cin + 64;
 }
 
 AVX512
@@ -393,7 +393,8 @@ void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, con
     const long W = d.inW, DH = d.inD * d.inH, iv = DH * W, K = 8 * cout;
     const long ldp = packed_ldp(chunkVoxels);
     float *P = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    float *panels = P + K * ldp;
+    float *XP = P + K * ldp;
+    float *panels = XP + cin * ldp;
     for (long k0 = 0; k0 < K; k0 += 8)
         for (long ci = 0; ci < cin; ci++)
             for (int i = 0; i < 8; i++) panels[k0 * cin + ci * 8 + i] = w[ci * K + k0 + i];
@@ -405,7 +406,15 @@ void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, con
         const long n = c0 / DH;
         const long c1 = chunk_end(c0, row1, chunkRows, DH);
         const long T = (c1 - c0) * W, v0 = (c0 - n * DH) * W;
-        const float *xs = x + n * cin * iv + v0;
+        const float *xsrc = x + n * cin * iv + v0;
+        // The chunk's x rows contiguous (ldp apart, zero padded): in place they lie iv apart,
+        // which puts a column tile's lines into a few L1 sets.
+        for (long ci = 0; ci < cin; ci++) {
+            float *dst = XP + ci * ldp;
+            for (long j = 0; j < round16(T); j += PK_LANES)
+                _mm512_storeu_ps(dst + j, _mm512_maskz_loadu_ps(lane_mask(T - j), xsrc + ci * iv + j));
+        }
+        const float *xs = XP;
         const long tiles = (T + 16 * PK_DX_V - 1) / (16 * PK_DX_V);
         pf_init(&pf, x, (const float *)0, d, cin, 0, 0, c1, prefetch ? chunk_end(c1, row1, chunkRows, DH) : c1,
                 tiles * (K / 8) * (cin / PF_EVERY));
@@ -418,9 +427,9 @@ void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, con
             const __mmask16 last = lane_mask(rem - 16 * (nv - 1));
             for (long k0 = 0; k0 < K; k0 += 8) {
                 switch (nv) {
-                case 3: fwd_tile(3, panels, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
-                case 2: fwd_tile(2, panels, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
-                default: fwd_tile(1, panels, K, k0, xs, iv, cin, j0, P, ldp, last, &pf); break;
+                case 3: fwd_tile(3, panels, K, k0, xs, ldp, cin, j0, P, ldp, last, &pf); break;
+                case 2: fwd_tile(2, panels, K, k0, xs, ldp, cin, j0, P, ldp, last, &pf); break;
+                default: fwd_tile(1, panels, K, k0, xs, ldp, cin, j0, P, ldp, last, &pf); break;
                 }
             }
             const long complete = c0 + (j0 + 16 * nv < T ? j0 + 16 * nv : T) / W;
