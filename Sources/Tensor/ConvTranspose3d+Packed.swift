@@ -126,14 +126,14 @@ extension ConvTranspose3d {
     /// rows; every output is written once by one worker (values do not depend on the thread count).
     static func forwardPacked(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry, ySampleStride: Int? = nil,
-                              workspace: Workspace, threads: Int = Parallel.defaultThreads) {
+                              workspace: Workspace, chunkVoxels: Int? = nil, threads: Int = Parallel.defaultThreads) {
         precondition(g.isStride2, "the packed transposed conv serves kernel = stride = 2 only")
         let rows = g.batch * g.inD * g.inH
         guard rows > 0, g.inW > 0 else { return }
         _ = tuning
         let d = dims(g), yStride = ySampleStride ?? g.outChannels * g.outVoxels
         let workers = max(1, min(threads, rows))
-        let chunk = max(g.inW, packedChunkVoxels(g))
+        let chunk = max(g.inW, chunkVoxels ?? packedChunkVoxels(g))
         let scratch = dro_convtranspose_forward_packed_scratch(g.inChannels, g.outChannels, chunk)
         let buffers = workspace.buffer(slot, count: workers * scratch)
         Parallel.forEach(0..<workers, threads: workers) { ks in
