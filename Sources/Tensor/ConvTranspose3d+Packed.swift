@@ -30,6 +30,8 @@ extension ConvTranspose3d {
         }
     }()
 
+    /// Tuning knobs for same-binary measurements: `DRO_CONVT_PACKED_BUDGET` = Floats of P per chunk
+    /// (default 96 Ki), `DRO_CONVT_PACKED_PREFETCH=0` turns the next-chunk prefetch off.
     static let tuning: (budget: Int, prefetch: Int32) = {
         let b = getenv("DRO_CONVT_PACKED_BUDGET").flatMap { Int(String(cString: $0)) } ?? (96 << 10)
         let p = getenv("DRO_CONVT_PACKED_PREFETCH").flatMap { Int32(String(cString: $0)) } ?? 1
@@ -37,8 +39,9 @@ extension ConvTranspose3d {
         return (b, p)
     }()
 
-    /// Input voxels per chunk for Cout·8 rows of P: P at most ~384 KiB (with Xᵀ and the dx tiles
-    /// in the 1 MiB L2), whole rows, at least one row.
+    /// Input voxels per chunk for Cout·8 rows of P: P at most ~384 KiB (with Xᵀ, the next chunk's
+    /// prefetched rows and the weights in the 1 MiB L2), whole rows, at least one row (48 Ki to
+    /// 192 Ki Floats measured within noise on up0 / up1, 2026-12-04).
     static func packedChunkVoxels(_ g: ConvTranspose3dGeometry) -> Int {
         let budget = tuning.budget
         let rows = max(1, budget / max(1, 8 * g.outChannels) / max(1, g.inW))
@@ -107,10 +110,13 @@ extension ConvTranspose3d {
     }
 
     /// Whether `forward` takes the packed kernel (AVX-512, stride 2, no `DRO_CONVT`, `DRO_CONVT_PACKED`
-    /// not `off` / `backward`).
+    /// not `off` / `backward`): only for rows that are not a multiple of 16 voxels, where the direct
+    /// kernel leaves lanes empty (the fetal up1's 24: 1.0 : 0.86–0.93 at one thread, 2026-12-04);
+    /// on whole vectors (up0's 48) the direct kernel, which writes y while it computes, measured
+    /// the same (0.94–0.99) and keeps the layer.
     static func packedForwardEnabled(_ g: ConvTranspose3dGeometry) -> Bool {
         CPUFeatures.avx512 && g.isStride2 && requested == nil && packedSetting.forward
-            && packedChunkVoxels(g) >= packedMinimumChunkVoxels
+            && g.inW % 16 != 0 && packedChunkVoxels(g) >= packedMinimumChunkVoxels
     }
 
     /// Shortest chunk for the packed kernels: below it the per-chunk costs (the weight gradient's

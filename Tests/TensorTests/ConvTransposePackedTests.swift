@@ -125,15 +125,18 @@ final class ConvTransposePackedTests: XCTestCase {
         }
     }
 
-    /// The automatic choice: the fetal network's up0–up2 take the packed kernels, up3 (chunks of
-    /// 48 voxels) keeps the GEMM path; `DRO_CONVT` (tested elsewhere) and `DRO_CONVT_PACKED=off`
-    /// bypass them.
+    /// The automatic choice: the fetal network's up0–up2 backward and the up1 / up2 forward (rows
+    /// of 24 and 12 voxels) take the packed kernels, up0's forward (rows of 48) the direct one,
+    /// up3 (chunks of 48 voxels) keeps the GEMM path.
     func testAutomaticChoice() throws {
         try XCTSkipUnless(CPUFeatures.avx512 && ConvTranspose3d.requested == nil && ConvTranspose3d.packedSetting == (true, true),
                           "needs AVX-512 and no DRO_CONVT / DRO_CONVT_PACKED")
         let up0 = ConvTranspose3dGeometry(batch: 2, inChannels: 64, outChannels: 32, inD: 48, inH: 48, inW: 48)
         let up3 = ConvTranspose3dGeometry(batch: 2, inChannels: 320, outChannels: 256, inD: 6, inH: 6, inW: 6)
-        XCTAssertEqual(ConvTranspose3d.automaticForwardKernel(up0), .packed)
+        let up1 = ConvTranspose3dGeometry(batch: 2, inChannels: 128, outChannels: 64, inD: 24, inH: 24, inW: 24)
+        XCTAssertEqual(ConvTranspose3d.automaticForwardKernel(up0), .direct)
+        XCTAssertEqual(ConvTranspose3d.automaticForwardKernel(up1), .packed)
+        XCTAssertEqual(ConvTranspose3d.automaticBackwardKernel(up1), .packed)
         XCTAssertEqual(ConvTranspose3d.automaticBackwardKernel(up0), .packed)
         XCTAssertNotEqual(ConvTranspose3d.automaticBackwardKernel(up3), .packed)
         XCTAssertNotEqual(ConvTranspose3d.automaticForwardKernel(up3), .packed)
