@@ -13,7 +13,8 @@ import Darwin
 /// channel planes lie a multiple of 128 KiB apart) and each re-read came from memory.
 /// The forward likewise: per chunk, P = Wᵀ·X as a register-blocked GEMM into the buffer (voxels of
 /// a chunk are contiguous across rows, so rows of 24 voxels fill the 16 lanes), then y's rows from
-/// P with the taps interleaved.
+/// P with the taps interleaved; it runs for rows that are not a multiple of 16 voxels
+/// (`packedForwardEnabled`). Both skip chunks shorter than `packedMinimumChunkVoxels`.
 /// AVX-512 and stride 2 on every axis. `DRO_CONVT_PACKED=off` restores the paths before these
 /// kernels (forward: direct or GEMM + scatter; backward: direct up to
 /// `directBackwardMaximumChannelPairs`, else gather + GEMM); `=forward` / `=backward` keeps the

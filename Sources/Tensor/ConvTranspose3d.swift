@@ -8,7 +8,9 @@ import Synchronization
 /// overlap between taps, so the scatter is a permutation and the backward gather is exact. For
 /// stride 2 on every axis, scatter and gather run in C with AVX2 (`ConvCKernels`, same values)
 /// when the CPU has it; other strides use the general Swift scatter/gather. On an AVX-512 CPU,
-/// stride 2 runs direct kernels instead (`ConvTranspose3d+Direct.swift`; a `tile` forces GEMM).
+/// stride 2 runs direct kernels instead (`ConvTranspose3d+Direct.swift`; a `tile` forces GEMM), and
+/// the backward (and the forward of rows that are not a multiple of 16 voxels) the packed-chunk
+/// kernels of `ConvTranspose3d+Packed.swift`.
 public enum ConvTranspose3d {
     /// Largest input voxels per GEMM tile.
     public static let tileVoxels = 4096
