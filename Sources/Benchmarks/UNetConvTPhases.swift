@@ -35,11 +35,11 @@ enum UNetConvTPhases {
             let gemmTile = ConvTranspose3d.tileSize(rows: g.outChannels * g.kernelVolume, inVoxels: g.inVoxels)
             let flops = 2.0 * Double(g.batch * g.inChannels * g.outChannels * g.kernelVolume * g.inVoxels)
             var paths: [(String, ConvTranspose3d.Kernel?)] = [("auto", nil), ("gemm", .gemm)]
-            if ConvTranspose3d.supports(.direct, g) { paths.append(("direct", .direct)) }
+            if ConvTranspose3d.supports(.direct, g) { paths.append(("direct", .direct)); paths.append(("packed", .packed)) }
             for (label, path) in paths {
                 let tile: Int? = path == .gemm ? gemmTile : nil
                 let fwd = time { ConvTranspose3d.forward(x: x.pointer, w: w.pointer, bias: b.pointer, y: y.pointer, g: g, workspace: ws,
-                                                         tile: path == .gemm ? gemmTile : nil, threads: o.threads) }
+                                                         tile: path == .gemm ? gemmTile : nil, path: path, threads: o.threads) }
                 let bwd = time { ConvTranspose3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer,
                                                           dbias: db.pointer, g: g, workspace: ws, tile: tile, path: path,
                                                           threads: o.threads) }

@@ -23,9 +23,11 @@ extension ConvTranspose3d {
     /// Cin·Cout channel pairs; above it gather + two GEMMs (the GEMM path) is faster.
     public static let directBackwardMaximumChannelPairs = 64 * 32
 
-    /// The kernel `backward` runs for g (without a tile override): the forward's, except that
+    /// The kernel `backward` runs for g (without a tile override): the packed kernel where
+    /// `packedBackwardEnabled` (ConvTranspose3d+Packed.swift); else the forward's, except that
     /// layers wider than `directBackwardMaximumChannelPairs` take the GEMM path.
     public static func automaticBackwardKernel(_ g: ConvTranspose3dGeometry) -> Kernel {
+        if packedBackwardEnabled(g) { return .packed }
         let forward = automaticKernel(g)
         guard forward == .direct, requested == nil, !BackwardPathChoice.followsForward else { return forward }
         return g.inChannels * g.outChannels <= directBackwardMaximumChannelPairs ? .direct : .gemm

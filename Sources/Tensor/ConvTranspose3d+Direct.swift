@@ -16,7 +16,8 @@ import Darwin
 /// path (`automaticBackwardKernel`, BackwardPathChoice.swift).
 extension ConvTranspose3d {
     /// Which kernel `forward` / `backward` run.
-    public enum Kernel: String, Sendable, CaseIterable { case direct, gemm }
+    /// (`packed`: `ConvTranspose3d+Packed.swift`.)
+    public enum Kernel: String, Sendable, CaseIterable { case direct, gemm, packed }
 
     /// `DRO_CONVT=gemm` forces the GEMM path (the same-binary comparison in docs/performance.md);
     /// `DRO_CONVT=direct` runs the direct kernel on rows of any width (on an AVX-512 CPU), e.g. for
@@ -40,13 +41,15 @@ extension ConvTranspose3d {
     public static func supports(_ kernel: Kernel, _ g: ConvTranspose3dGeometry) -> Bool {
         switch kernel {
         case .gemm: return true
-        case .direct: return CPUFeatures.avx512 && g.isStride2
+        case .direct, .packed: return CPUFeatures.avx512 && g.isStride2
         }
     }
 
     /// Name for profiles: "direct-avx512" or the GEMM path's.
     public static func kernelName(_ g: ConvTranspose3dGeometry, backward: Bool) -> String {
-        if (backward ? automaticBackwardKernel(g) : automaticKernel(g)) == .direct { return "direct-avx512" }
+        let kernel = backward ? automaticBackwardKernel(g) : automaticForwardKernel(g)
+        if kernel == .direct { return "direct-avx512" }
+        if kernel == .packed { return "packed-avx512" }
         let general = g.isStride2 ? "" : "-general"
         return backward ? "gather\(general)+sgemm" : "sgemm+scatter\(general)"
     }

@@ -8,7 +8,9 @@ import Synchronization
 /// overlap between taps, so the scatter is a permutation and the backward gather is exact. For
 /// stride 2 on every axis, scatter and gather run in C with AVX2 (`ConvCKernels`, same values)
 /// when the CPU has it; other strides use the general Swift scatter/gather. On an AVX-512 CPU,
-/// stride 2 runs direct kernels instead (`ConvTranspose3d+Direct.swift`; a `tile` forces GEMM).
+/// stride 2 runs direct kernels instead (`ConvTranspose3d+Direct.swift`; a `tile` forces GEMM), and
+/// the backward (and the forward of rows that are not a multiple of 16 voxels) the packed-chunk
+/// kernels of `ConvTranspose3d+Packed.swift`.
 public enum ConvTranspose3d {
     /// Largest input voxels per GEMM tile.
     public static let tileVoxels = 4096
@@ -48,8 +50,15 @@ public enum ConvTranspose3d {
     public static func forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, g: ConvTranspose3dGeometry,
                                ySampleStride: Int? = nil, workspace: Workspace, tile tileOverride: Int? = nil,
-                               threads: Int = Parallel.defaultThreads) {
-        if tileOverride == nil && automaticKernel(g) == .direct {
+                               path: Kernel? = nil, threads: Int = Parallel.defaultThreads) {
+        let kernel = path ?? (tileOverride == nil ? automaticForwardKernel(g) : .gemm)
+        precondition(supports(kernel, g), "ConvTranspose3d.forward: \(kernel) does not serve this geometry")
+        if kernel == .packed {
+            forwardPacked(x: x, w: w, bias: bias, y: y, g: g, ySampleStride: ySampleStride, workspace: workspace,
+                          threads: threads)
+            return
+        }
+        if kernel == .direct {
             forwardDirect(x: x, w: w, bias: bias, y: y, g: g, ySampleStride: ySampleStride, threads: threads)
             return
         }
@@ -115,6 +124,11 @@ public enum ConvTranspose3d {
                                 path: Kernel? = nil, threads: Int = Parallel.defaultThreads) {
         let kernel = path ?? (tileOverride == nil ? automaticBackwardKernel(g) : .gemm)
         precondition(supports(kernel, g), "ConvTranspose3d.backward: \(kernel) does not serve this geometry")
+        if kernel == .packed {
+            backwardPacked(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, dySampleStride: dySampleStride,
+                           workspace: workspace, threads: threads)
+            return
+        }
         if kernel == .direct {
             backwardDirect(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, dySampleStride: dySampleStride,
                            threads: threads)

@@ -177,8 +177,8 @@ final class ParallelGEMMTests: XCTestCase {
         }, check: { r in self.checkAgainstDefinition("split polyphase", r, x: x, w: w, b: b, dy: dy, g: g) })
     }
 
-    /// A transposed conv with a single tile (its GEMMs split instead of the tiles): same bits for
-    /// 1, 2 and 3 workers, and the Double definition agrees.
+    /// A transposed conv on the GEMM path with a single tile (its GEMMs split instead of the
+    /// tiles): same bits for 1, 2 and 3 workers, and the Double definition agrees.
     func testTransposedConvSingleTileSplit() {
         let g = ConvTranspose3dGeometry(batch: 1, inChannels: 128, outChannels: 64, inD: 4, inH: 8, inW: 8)
         let rows = g.outChannels * g.kernelVolume
@@ -192,9 +192,9 @@ final class ParallelGEMMTests: XCTestCase {
             var dw = [Float](repeating: 0, count: g.weightCount), db = [Float](repeating: 0, count: g.outChannels)
             let ws = Workspace()
             floats(x).withPtr { xp in floats(w).withPtr { wp in floats(b).withPtr { bp in floats(dy).withPtr { dyp in
-                ConvTranspose3d.forward(x: xp, w: wp, bias: bp, y: &y, g: g, workspace: ws, threads: threads)
+                ConvTranspose3d.forward(x: xp, w: wp, bias: bp, y: &y, g: g, workspace: ws, path: .gemm, threads: threads)
                 ConvTranspose3d.backward(x: xp, w: wp, dy: dyp, dx: &dx, dw: &dw, dbias: &db, g: g, workspace: ws,
-                                         threads: threads)
+                                         path: .gemm, threads: threads)
             }}}}
             return (y, dx, dw)
         }, check: { r in

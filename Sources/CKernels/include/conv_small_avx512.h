@@ -26,6 +26,29 @@ void dro_convtranspose_backward_avx512(const float *x, const float *w, const flo
                                        double *dwPartial, double *dbPartial, dro_conv_dims dims,
                                        long cin, long cout, long dySampleStride, long row0, long row1);
 
+/// The same backward from packed chunks (conv_transpose_packed_avx512.c): each chunk of up to
+/// `chunkVoxels` input voxels (whole rows of one sample) of dy is copied, taps de-interleaved,
+/// into a contiguous [cout·8, T] buffer and x transposed into [T, cin]; then
+/// dx (OVERWRITTEN; NULL: skipped) = Σ_k w[ci, k] · P[k, ·] over k = co·8 + tap in order, and
+/// dwTPartial[k·cin + ci] (TRANSPOSED: [cout·8, cin]) += Σ x · dy of that tap (Float over the
+/// chunk's voxels in order, then Double); dbPartial[co] += Σ dy (NULL: skipped).
+/// scratch: `dro_convtranspose_backward_packed_scratch(cin, cout, chunkVoxels)` Floats.
+void dro_convtranspose_backward_packed_avx512(const float *x, const float *w, const float *dy, float *dx,
+                                              double *dwTPartial, double *dbPartial, dro_conv_dims dims,
+                                              long cin, long cout, long dySampleStride, long row0, long row1,
+                                              long chunkVoxels, float *scratch);
+long dro_convtranspose_backward_packed_scratch(long cin, long cout, long chunkVoxels);
+/// The forward from packed chunks: per chunk of up to `chunkVoxels` input voxels (whole rows of one
+/// sample), P [cout·8, T] = Σ_ci w[ci, ·] · x[ci, chunk] (ci in order) in a buffer, then y's rows
+/// from P (taps c = 0 / 1 interleaved, + bias). Same contract as dro_convtranspose_forward_avx512;
+/// scratch: `dro_convtranspose_forward_packed_scratch(cin, cout, chunkVoxels)` Floats.
+void dro_convtranspose_forward_packed_avx512(const float *x, const float *w, const float *bias, float *y,
+                                             dro_conv_dims dims, long cin, long cout, long ySampleStride,
+                                             long row0, long row1, long chunkVoxels, float *scratch);
+long dro_convtranspose_forward_packed_scratch(long cin, long cout, long chunkVoxels);
+/// 1 (default): the packed kernels prefetch the next chunk's dy and x during this chunk's GEMMs.
+extern int dro_convt_packed_prefetch;
+
 /// 1×1×1 convolution forward for cout ≤ 16 on ONE sample, voxels [v0, v1):
 /// y[c, v] = bias[c] + Σ_ci w[c, ci] · x[ci, v]. x [cin, voxels], y [cout, voxels].
 void dro_pointwise_forward_avx512(const float *x, const float *w, const float *bias, float *y,
