@@ -117,6 +117,15 @@ public enum WinogradConv3d {
                                  output: UnsafeMutablePointer<Float>, n: Int, cin: Int, cout: Int,
                                  d: Int, h: Int, w: Int, workspace: Workspace, tuning: WinogradTuning,
                                  statistics: WinogradNormStatistics? = nil) {
+        let tiles = n * ((d + 1) / 2) * ((h + 1) / 2) * ((w + 1) / 2)
+        if tuning.threading == .workersOwnChunks && tuning.unpaddedRows
+            && WinogradTransformsC.preferred == .avx512
+            && WinogradFewTilesForward.applies(tiles: tiles, cin: cin, cout: cout, workers: tuning.threads) {
+            convolveFewTiles(input: input, u: u, bias: bias, output: output, n: n, cin: cin, cout: cout, d: d, h: h,
+                             w: w, workspace: workspace, kernel: tuning.gemmKernel(rows: cout), workers: tuning.threads,
+                             statistics: statistics)
+            return
+        }
         let plan = WinogradPlan(batch: n, d: d, h: h, w: w, channels: cin + cout, tuning: tuning)
         let gather = statistics.map { _ -> WinogradOutputStatistics in
             let count = WinogradOutputStatistics.doubles(plan: plan, channels: cout)
