@@ -108,6 +108,16 @@ public enum WinogradFewTilesWeightGradient {
             }
             self.lines = lines; self.blocks = blocks
         }
+
+        /// Chunk buffers of `chunkFloats(cin)` and `chunkFloats(cout)` Floats, per worker `linesFloats`
+        /// and one dU block (`blockSize` for `components` at `blockFloats`), in workspace slot 1.
+        init(cin: Int, cout: Int, components: Int, chunkFloats: (Int) -> Int, linesFloats: Int, blockFloats: Int,
+             workers: Int, workspace: Workspace) {
+            self.init(dataFloats: chunkFloats(cin), productFloats: chunkFloats(cout), linesFloats: linesFloats,
+                      blockFloats: WinogradFewTilesWeightGradient.blockSize(components: components, cout: cout,
+                                                                            cin: cin, floats: blockFloats),
+                      workers: workers, workspace: workspace, slot: 1)
+        }
     }
 
     /// The two phases over `workers` (OpenBLAS held at one thread):
@@ -170,10 +180,8 @@ extension WinogradConv3d {
         let lineFloats = max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW),
                              8 * winogradLineLength(tilesW: plan.tilesW), 4 * WinogradLanes.scalarCount)
         let buffers = WinogradFewTilesWeightGradient.Buffers(
-            dataFloats: plan.chunkFloats(channels: cin), productFloats: plan.chunkFloats(channels: cout),
-            linesFloats: lineFloats, blockFloats: WinogradFewTilesWeightGradient.blockSize(components: components, cout: cout, cin: cin,
-                                                                  floats: blockFloats),
-            workers: workers, workspace: workspace, slot: 1)
+            cin: cin, cout: cout, components: components, chunkFloats: { plan.chunkFloats(channels: $0) },
+            linesFloats: lineFloats, blockFloats: blockFloats, workers: workers, workspace: workspace)
         let allRows = 0..<plan.rows
         WinogradFewTilesWeightGradient.run(
             cin: cin, cout: cout, components: components, tiles: plan.columns(rows: plan.rows), ld: ld,
@@ -232,10 +240,8 @@ extension WinogradF43 {
         let xiStride = plan.componentStride, ld = plan.channelStride
         let workers = max(1, threads)
         let buffers = WinogradFewTilesWeightGradient.Buffers(
-            dataFloats: plan.chunkFloats(channels: cin), productFloats: plan.chunkFloats(channels: cout),
-            linesFloats: plan.scratchFloats, blockFloats: WinogradFewTilesWeightGradient.blockSize(components: components, cout: cout, cin: cin,
-                                                                  floats: blockFloats),
-            workers: workers, workspace: workspace, slot: 1)
+            cin: cin, cout: cout, components: components, chunkFloats: { plan.chunkFloats(channels: $0) },
+            linesFloats: plan.scratchFloats, blockFloats: blockFloats, workers: workers, workspace: workspace)
         let allRows = 0..<plan.rows
         WinogradFewTilesWeightGradient.run(
             cin: cin, cout: cout, components: components, tiles: plan.columns(rows: plan.rows), ld: ld,
