@@ -42,6 +42,7 @@ enum ConvDispatch {
     /// Name of the kernel used for g (for profiles).
     static func path(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm, backward: Bool = false) -> String {
         if usesWinograd(g, algorithm) { return tile(g) == .f43 ? "winograd-f43" : "winograd" }
+        if usesStride2Winograd(g, algorithm) { return "winograd-s2" }
         if backward, let k = polyphaseBackwardKernel(g, algorithm) {
             return k == .direct ? "polyphase-avx512" : "polyphase+sgemm"
         }
@@ -59,6 +60,12 @@ enum ConvDispatch {
     /// (back-to-back measurements, cross-checks; `ConvPolyphase.choice`).
     static func usesPolyphase(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
         algorithm != .im2col && ConvPolyphase.selected(g)
+    }
+
+    /// Stride-2 3×3×3 layers that run the polyphase Winograd algorithm (`WinogradStride2.selected`:
+    /// large enough layers on an AVX-512 CPU; DRO_STRIDE2_WINOGRAD=auto|on|off), except with `.im2col`.
+    static func usesStride2Winograd(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
+        algorithm != .im2col && WinogradStride2.selected(g)
     }
 
     /// The polyphase kernel of g's backward, or nil for im2col + sgemm: the forward's path, except
@@ -93,6 +100,8 @@ enum ConvDispatch {
         } else if usesWinograd(g, algorithm) {
             tile(g).forward(x: x, weight: w, bias: bias, y: y, n: g.batch, cin: g.inChannels, cout: g.outChannels,
                             d: g.inD, h: g.inH, width: g.inW, workspace: winogradWorkspace)
+        } else if usesStride2Winograd(g, algorithm) {
+            WinogradStride2.forward(x: x, weight: w, bias: bias, y: y, g: g, workspace: winogradWorkspace, threads: threads)
         } else if usesPolyphase(g, algorithm) {
             ConvPolyphase.forward(x: x, w: w, bias: bias, y: y, g: g, workspace: workspace, threads: threads)
         } else {
@@ -109,6 +118,14 @@ enum ConvDispatch {
                          inputActivation: WinogradInputActivation? = nil) {
         precondition(inputActivation == nil || fusesInputActivation(g, algorithm),
                      "ConvDispatch.backward: input activation given where it is not fused")
+        if usesStride2Winograd(g, algorithm) {
+            WinogradStride2.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, g: g, workspace: winogradWorkspace,
+                                           threads: threads)
+            guard let dx else { return }
+            WinogradStride2.backwardInput(dy: dy, weight: w, dx: dx, g: g, workspace: winogradWorkspace,
+                                          accumulate: accumulateInput, threads: threads)
+            return
+        }
         guard usesWinograd(g, algorithm) else {
             if let kernel = polyphaseBackwardKernel(g, algorithm) {
                 ConvPolyphase.backward(x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias, g: g, workspace: workspace,

@@ -1,0 +1,382 @@
+// Polyphase Winograd transforms for stride-2 3×3×3 convolutions (include/winograd_s2.h).
+//
+// Per axis, y[o] = w0·x[2o−1] + w1·x[2o] + w2·x[2o+1]: the even input phase meets w1 alone (3
+// components passed through), the odd phase the two taps w0, w2 (F(3,2): 4 components). Three
+// outputs per tile and axis, 7 components, input span x[6t−1 … 6t+5].
+// The input gradient is the transposed conv: dx[2i] = w1·dy[i], dx[2i+1] = w2·dy[i] + w0·dy[i+1],
+// six dx values per tile from dy[3t … 3t+3], again 3 + 4 components.
+//
+// Each transform runs axis by axis over a zero-padded copy of the tile row's voxels (d, then h,
+// along contiguous w; then w with strided reads), so the loops vectorise over w.
+
+#include "winograd_s2.h"
+#include "avx512_common.h"
+#include <string.h>
+
+#define WS2_INLINE static inline __attribute__((always_inline))
+
+long dro_ws2_scratch_floats(long tilesW) { return 3 * 49 * (6 * tilesW + 16) + 64; }
+
+/// Prefetches the lines of rows y0…y0+rows−1 of planes z0…z0+planes−1 (inside the volume), voxels
+/// x0 … x0+count−1 (clamped): the next call's span, whose short runs in many planes the hardware
+/// prefetchers do not follow. `write`: for writing.
+WS2_INLINE void ws2_prefetch(const float *plane, long d, long h, long w, long z0, long planes, long y0, long rows,
+                             long x0, long count, int write) {
+    if (!plane) return;
+    long lo = x0 < 0 ? 0 : x0, hi = x0 + count > w ? w : x0 + count;
+    if (hi <= lo) return;
+    for (long k = 0; k < planes; k++) {
+        long z = z0 + k;
+        if (z < 0 || z >= d) continue;
+        for (long j = 0; j < rows; j++) {
+            long y = y0 + j;
+            if (y < 0 || y >= h) continue;
+            const char *p = (const char *)(plane + (z * h + y) * w + lo), *end = (const char *)(plane + (z * h + y) * w + hi);
+            for (p = (const char *)((unsigned long)p & ~63UL); p < end; p += 64) {
+                if (write) __builtin_prefetch(p, 1, 3); else __builtin_prefetch(p, 0, 3);
+            }
+        }
+    }
+}
+
+WS2_INLINE void ws2_in_geometry(int kind, long *span, long *stride, long *offset) {
+    switch (kind) {
+    case DRO_WS2_IN_X: *span = 7; *stride = 6; *offset = -1; break;
+    case DRO_WS2_IN_DY_DX: *span = 4; *stride = 3; *offset = 0; break;
+    default: *span = 3; *stride = 3; *offset = 0; break;
+    }
+}
+
+/// 7 component rows dst[k·dstStep + i] from the span rows src[j·srcStep + i], i < n.
+WS2_INLINE void ws2_axis_in(int kind, const float *restrict src, long srcStep, float *restrict dst, long dstStep,
+                            long n) {
+    switch (kind) {
+    case DRO_WS2_IN_X:
+        for (long i = 0; i < n; i++) {
+            float p0 = src[i], p1 = src[srcStep + i], p2 = src[2 * srcStep + i], p3 = src[3 * srcStep + i];
+            float p4 = src[4 * srcStep + i], p5 = src[5 * srcStep + i], p6 = src[6 * srcStep + i];
+            dst[i] = p1; dst[dstStep + i] = p3; dst[2 * dstStep + i] = p5;
+            dst[3 * dstStep + i] = p0 - p4; dst[4 * dstStep + i] = p2 + p4;
+            dst[5 * dstStep + i] = p4 - p2; dst[6 * dstStep + i] = p6 - p2;
+        }
+        break;
+    case DRO_WS2_IN_DY_DX:
+        for (long i = 0; i < n; i++) {
+            float r0 = src[i], r1 = src[srcStep + i], r2 = src[2 * srcStep + i], r3 = src[3 * srcStep + i];
+            dst[i] = r0; dst[dstStep + i] = r1; dst[2 * dstStep + i] = r2;
+            dst[3 * dstStep + i] = r0 - r2; dst[4 * dstStep + i] = r1 + r2;
+            dst[5 * dstStep + i] = r2 - r1; dst[6 * dstStep + i] = r3 - r1;
+        }
+        break;
+    default:
+        for (long i = 0; i < n; i++) {
+            float d0 = src[i], d1 = src[srcStep + i], d2 = src[2 * srcStep + i];
+            dst[i] = d0; dst[dstStep + i] = d1; dst[2 * dstStep + i] = d2; dst[3 * dstStep + i] = d0;
+            dst[4 * dstStep + i] = (d0 + d1) + d2; dst[5 * dstStep + i] = (d0 - d1) + d2;
+            dst[6 * dstStep + i] = d2;
+        }
+        break;
+    }
+}
+
+/// The w axis: tile t's span src[stride·t + j] → dst[k·dstStep + t].
+WS2_INLINE void ws2_axis_in_w(int kind, const float *restrict src, float *restrict dst, long dstStep, long tiles) {
+    switch (kind) {
+    case DRO_WS2_IN_X:
+        for (long t = 0; t < tiles; t++) {
+            const float *p = src + 6 * t;
+            float p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3], p4 = p[4], p5 = p[5], p6 = p[6];
+            dst[t] = p1; dst[dstStep + t] = p3; dst[2 * dstStep + t] = p5;
+            dst[3 * dstStep + t] = p0 - p4; dst[4 * dstStep + t] = p2 + p4;
+            dst[5 * dstStep + t] = p4 - p2; dst[6 * dstStep + t] = p6 - p2;
+        }
+        break;
+    case DRO_WS2_IN_DY_DX:
+        for (long t = 0; t < tiles; t++) {
+            const float *p = src + 3 * t;
+            float r0 = p[0], r1 = p[1], r2 = p[2], r3 = p[3];
+            dst[t] = r0; dst[dstStep + t] = r1; dst[2 * dstStep + t] = r2;
+            dst[3 * dstStep + t] = r0 - r2; dst[4 * dstStep + t] = r1 + r2;
+            dst[5 * dstStep + t] = r2 - r1; dst[6 * dstStep + t] = r3 - r1;
+        }
+        break;
+    default:
+        for (long t = 0; t < tiles; t++) {
+            const float *p = src + 3 * t;
+            float d0 = p[0], d1 = p[1], d2 = p[2];
+            dst[t] = d0; dst[dstStep + t] = d1; dst[2 * dstStep + t] = d2; dst[3 * dstStep + t] = d0;
+            dst[4 * dstStep + t] = (d0 + d1) + d2; dst[5 * dstStep + t] = (d0 - d1) + d2;
+            dst[6 * dstStep + t] = d2;
+        }
+        break;
+    }
+}
+
+#if defined(__x86_64__)
+/// ws2_axis_in_w with AVX-512 gathers: 16 tiles' span points per vector.
+AVX512_INLINE void ws2_axis_in_w_avx512(int kind, const float *src, float *dst, long dstStep, long tiles) {
+    long span, stride, offset;
+    ws2_in_geometry(kind, &span, &stride, &offset);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i base = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)stride));
+    for (long t = 0; t < tiles; t += 16) {
+        __mmask16 m = lane_mask(tiles - t);
+        const float *s = src + stride * t;
+        __m512 p[7];
+        for (long j = 0; j < span; j++)
+            p[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(base, _mm512_set1_epi32((int)j)), s, 4);
+        __m512 c[7];
+        switch (kind) {
+        case DRO_WS2_IN_X:
+            c[0] = p[1]; c[1] = p[3]; c[2] = p[5]; c[3] = _mm512_sub_ps(p[0], p[4]); c[4] = _mm512_add_ps(p[2], p[4]);
+            c[5] = _mm512_sub_ps(p[4], p[2]); c[6] = _mm512_sub_ps(p[6], p[2]);
+            break;
+        case DRO_WS2_IN_DY_DX:
+            c[0] = p[0]; c[1] = p[1]; c[2] = p[2]; c[3] = _mm512_sub_ps(p[0], p[2]); c[4] = _mm512_add_ps(p[1], p[2]);
+            c[5] = _mm512_sub_ps(p[2], p[1]); c[6] = _mm512_sub_ps(p[3], p[1]);
+            break;
+        default:
+            c[0] = p[0]; c[1] = p[1]; c[2] = p[2]; c[3] = p[0];
+            c[4] = _mm512_add_ps(_mm512_add_ps(p[0], p[1]), p[2]); c[5] = _mm512_add_ps(_mm512_sub_ps(p[0], p[1]), p[2]);
+            c[6] = p[2];
+            break;
+        }
+        for (int k = 0; k < 7; k++) _mm512_mask_storeu_ps(dst + k * dstStep + t, m, c[k]);
+    }
+}
+#endif
+
+/// The d and h axes of the tile row: returns the 49 rows c2[(cd·7 + ch)·ld + i] (ld in *ldOut)
+/// for the w axis.
+WS2_INLINE const float *ws2_input_dh(int kind, const float *plane, long d, long h, long w, long tilesW, long td,
+                                     long th, float *scratch, long *ldOut) {
+    long span, stride, offset;
+    ws2_in_geometry(kind, &span, &stride, &offset);
+    const long wp = stride * (tilesW - 1) + span;       // voxels along w the row's tiles read
+    const long ld = (wp + 15) & ~15L;
+    float *raw = scratch, *c1 = scratch + 49 * ld, *c2 = scratch + 98 * ld;
+    const long d0 = stride * td + offset, h0 = stride * th + offset, w0 = offset;
+    // Zero-padded copy raw[k][j][i] of the span planes k and rows j.
+    const long lo = w0 < 0 ? -w0 : 0;                    // first i inside the plane
+    long hi = w - w0; if (hi > wp) hi = wp;             // one past the last
+    for (long k = 0; k < span; k++) {
+        for (long j = 0; j < span; j++) {
+            float *dst = raw + (k * span + j) * ld;
+            long z = d0 + k, y = h0 + j;
+            if (z < 0 || z >= d || y < 0 || y >= h || hi <= lo) { memset(dst, 0, sizeof(float) * (size_t)wp); continue; }
+            if (lo > 0) memset(dst, 0, sizeof(float) * (size_t)lo);
+            memcpy(dst + lo, plane + (z * h + y) * w + w0 + lo, sizeof(float) * (size_t)(hi - lo));
+            if (hi < wp) memset(dst + hi, 0, sizeof(float) * (size_t)(wp - hi));
+        }
+    }
+    // d axis: c1[cd][j][i] from raw[k][j][i].
+    for (long j = 0; j < span; j++) ws2_axis_in(kind, raw + j * ld, span * ld, c1 + j * ld, span * ld, wp);
+    // h axis: c2[cd][ch][i] from c1[cd][j][i].
+    for (long cd = 0; cd < 7; cd++) ws2_axis_in(kind, c1 + cd * span * ld, ld, c2 + cd * 7 * ld, ld, wp);
+    *ldOut = ld;
+    return c2;
+}
+
+/// The w axis into the chunk: ξ = (cd·7 + ch)·7 + cw.
+WS2_INLINE void ws2_prefetch_input(int kind, const float *next, long d, long h, long w, long tilesW, long ntd,
+                                   long nth) {
+    long span, stride, offset;
+    ws2_in_geometry(kind, &span, &stride, &offset);
+    ws2_prefetch(next, d, h, w, stride * ntd + offset, span, stride * nth + offset, span, offset,
+                 stride * (tilesW - 1) + span, 0);
+}
+
+WS2_INLINE void ws2_input_row(int kind, const float *plane, long d, long h, long w, long tilesW, long td, long th,
+                              float *out, long xiStride, float *scratch, const float *next, long ntd, long nth) {
+    long ld;
+    ws2_prefetch_input(kind, next, d, h, w, tilesW, ntd, nth);
+    const float *c2 = ws2_input_dh(kind, plane, d, h, w, tilesW, td, th, scratch, &ld);
+    for (long r = 0; r < 49; r++) ws2_axis_in_w(kind, c2 + r * ld, out + r * 7 * xiStride, xiStride, tilesW);
+}
+
+#if defined(__x86_64__)
+AVX512_INLINE void ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td,
+                                        long th, float *out, long xiStride, float *scratch, const float *next,
+                                        long ntd, long nth) {
+    long ld;
+    ws2_prefetch_input(kind, next, d, h, w, tilesW, ntd, nth);
+    const float *c2 = ws2_input_dh(kind, plane, d, h, w, tilesW, td, th, scratch, &ld);
+    for (long r = 0; r < 49; r++) ws2_axis_in_w_avx512(kind, c2 + r * ld, out + r * 7 * xiStride, xiStride, tilesW);
+}
+#endif
+
+/// q output rows dst[i·dstStep + x] from the 7 component rows src[k·srcStep + x], x < n.
+WS2_INLINE void ws2_axis_out(int kind, const float *restrict src, long srcStep, float *restrict dst, long dstStep,
+                             long n) {
+    if (kind == DRO_WS2_OUT_Y) {
+        for (long x = 0; x < n; x++) {
+            float m0 = src[x], m1 = src[srcStep + x], m2 = src[2 * srcStep + x], m3 = src[3 * srcStep + x];
+            float m4 = src[4 * srcStep + x], m5 = src[5 * srcStep + x], m6 = src[6 * srcStep + x];
+            dst[x] = ((m0 + m3) + m4) + m5;
+            dst[dstStep + x] = (m1 + m4) - m5;
+            dst[2 * dstStep + x] = ((m2 + m4) + m5) + m6;
+        }
+    } else {
+        for (long x = 0; x < n; x++) {
+            float m0 = src[x], m1 = src[srcStep + x], m2 = src[2 * srcStep + x], m3 = src[3 * srcStep + x];
+            float m4 = src[4 * srcStep + x], m5 = src[5 * srcStep + x], m6 = src[6 * srcStep + x];
+            dst[x] = m0;
+            dst[dstStep + x] = (m3 + m4) + m5;
+            dst[2 * dstStep + x] = m1;
+            dst[3 * dstStep + x] = m4 - m5;
+            dst[4 * dstStep + x] = m2;
+            dst[5 * dstStep + x] = (m4 + m5) + m6;
+        }
+    }
+}
+
+/// The w axis: components src[k·srcStep + t] → dst[q·t + i].
+WS2_INLINE void ws2_axis_out_w(int kind, const float *restrict src, long srcStep, float *restrict dst, long tiles) {
+    if (kind == DRO_WS2_OUT_Y) {
+        for (long t = 0; t < tiles; t++) {
+            float m0 = src[t], m1 = src[srcStep + t], m2 = src[2 * srcStep + t], m3 = src[3 * srcStep + t];
+            float m4 = src[4 * srcStep + t], m5 = src[5 * srcStep + t], m6 = src[6 * srcStep + t];
+            dst[3 * t] = ((m0 + m3) + m4) + m5;
+            dst[3 * t + 1] = (m1 + m4) - m5;
+            dst[3 * t + 2] = ((m2 + m4) + m5) + m6;
+        }
+    } else {
+        for (long t = 0; t < tiles; t++) {
+            float m0 = src[t], m1 = src[srcStep + t], m2 = src[2 * srcStep + t], m3 = src[3 * srcStep + t];
+            float m4 = src[4 * srcStep + t], m5 = src[5 * srcStep + t], m6 = src[6 * srcStep + t];
+            dst[6 * t] = m0;
+            dst[6 * t + 1] = (m3 + m4) + m5;
+            dst[6 * t + 2] = m1;
+            dst[6 * t + 3] = m4 - m5;
+            dst[6 * t + 4] = m2;
+            dst[6 * t + 5] = (m4 + m5) + m6;
+        }
+    }
+}
+
+WS2_INLINE void ws2_output_row(int kind, const float *src, long xiStride, float *plane, long d, long h, long w,
+                               long tilesW, long td, long th, float bias, int accumulate, float *scratch, float *next,
+                               long ntd, long nth) {
+    const long q = kind == DRO_WS2_OUT_Y ? 3 : 6;
+    ws2_prefetch(next, d, h, w, q * ntd, q, q * nth, q, 0, w, 1);
+    const long wq = q * tilesW, ld = (wq + 15) & ~15L;
+    float *c1 = scratch, *c2 = scratch + 49 * ld, *c3 = scratch + 98 * ld;
+    // w axis: c1[cd][ch][x].
+    for (long r = 0; r < 49; r++) ws2_axis_out_w(kind, src + r * 7 * xiStride, xiStride, c1 + r * ld, tilesW);
+    // h axis: c2[cd][j][x].
+    for (long cd = 0; cd < 7; cd++) ws2_axis_out(kind, c1 + cd * 7 * ld, ld, c2 + cd * q * ld, ld, wq);
+    // d axis: c3[i][j][x].
+    for (long j = 0; j < q; j++) ws2_axis_out(kind, c2 + j * ld, q * ld, c3 + j * ld, q * ld, wq);
+    const long n = w < wq ? w : wq;
+    for (long i = 0; i < q; i++) {
+        long z = q * td + i;
+        if (z >= d) break;
+        for (long j = 0; j < q; j++) {
+            long y = q * th + j;
+            if (y >= h) break;
+            const float *s = c3 + (i * q + j) * ld;
+            float *o = plane + (z * h + y) * w;
+            if (accumulate) { for (long x = 0; x < n; x++) o[x] += s[x]; }
+            else { for (long x = 0; x < n; x++) o[x] = s[x] + bias; }
+        }
+    }
+}
+
+void dro_ws2_input_row(int kind, const float *plane, long d, long h, long w, long tilesW, long td, long th,
+                       float *out, long xiStride, float *scratch, const float *next, long ntd, long nth) {
+    switch (kind) {
+    case DRO_WS2_IN_X: ws2_input_row(DRO_WS2_IN_X, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    case DRO_WS2_IN_DY_DX: ws2_input_row(DRO_WS2_IN_DY_DX, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    default: ws2_input_row(DRO_WS2_IN_DY_DW, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    }
+}
+
+void dro_ws2_output_row(int kind, const float *src, long xiStride, float *plane, long d, long h, long w,
+                        long tilesW, long td, long th, float bias, int accumulate, float *scratch, float *next, long ntd,
+                        long nth) {
+    if (kind == DRO_WS2_OUT_Y) ws2_output_row(DRO_WS2_OUT_Y, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
+    else ws2_output_row(DRO_WS2_OUT_DX, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
+}
+
+#if defined(__x86_64__)
+AVX512 void dro_ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td,
+                                     long th, float *out, long xiStride, float *scratch, const float *next, long ntd,
+                                     long nth) {
+    switch (kind) {
+    case DRO_WS2_IN_X: ws2_input_row_avx512(DRO_WS2_IN_X, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    case DRO_WS2_IN_DY_DX: ws2_input_row_avx512(DRO_WS2_IN_DY_DX, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    default: ws2_input_row_avx512(DRO_WS2_IN_DY_DW, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    }
+}
+
+AVX512 void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride, float *plane, long d, long h,
+                                      long w, long tilesW, long td, long th, float bias, int accumulate,
+                                      float *scratch, float *next, long ntd, long nth) {
+    if (kind == DRO_WS2_OUT_Y) ws2_output_row(DRO_WS2_OUT_Y, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
+    else ws2_output_row(DRO_WS2_OUT_DX, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
+}
+#else
+void dro_ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td, long th,
+                              float *out, long xiStride, float *scratch) {
+    dro_ws2_input_row(kind, plane, d, h, w, tilesW, td, th, out, xiStride, scratch);
+}
+void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride, float *plane, long d, long h, long w,
+                               long tilesW, long td, long th, float bias, float *scratch) {
+    dro_ws2_output_row(kind, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
+}
+#endif
+
+// MARK: - Weights
+
+/// G per axis on (w0, w1, w2): the forward's, or the input gradient's (taps w2, w0 on the odd phase).
+static void ws2_g(int dx, const double *g, long step, double *c, long cstep) {
+    double w0 = g[0], w1 = g[step], w2 = g[2 * step];
+    c[0] = w1; c[cstep] = w1; c[2 * cstep] = w1;
+    if (!dx) { c[3 * cstep] = w0; c[4 * cstep] = 0.5 * (w0 + w2); c[5 * cstep] = 0.5 * (w0 - w2); c[6 * cstep] = w2; }
+    else { c[3 * cstep] = w2; c[4 * cstep] = 0.5 * (w2 + w0); c[5 * cstep] = 0.5 * (w2 - w0); c[6 * cstep] = w0; }
+}
+
+void dro_ws2_weights(int dx, const float *w, long cout, long cin, float *u, long m0, long m1) {
+    const long mRows = dx ? cin : cout, kCols = dx ? cout : cin, plane = mRows * kCols;
+    double g[27], a[7 * 9], b[49 * 3], c[343];
+    for (long m = m0; m < m1; m++) {
+        for (long k = 0; k < kCols; k++) {
+            const long co = dx ? k : m, ci = dx ? m : k;
+            const float *src = w + (co * cin + ci) * 27;
+            for (int i = 0; i < 27; i++) g[i] = src[i];
+            // d axis: a[cd][kh·3 + kw]; h: b[(cd·7 + ch)·3 + kw]; w: c[ξ].
+            for (int r = 0; r < 9; r++) ws2_g(dx, g + r, 9, a + r, 9);
+            for (int cd = 0; cd < 7; cd++)
+                for (int kw = 0; kw < 3; kw++) ws2_g(dx, a + cd * 9 + kw, 3, b + cd * 21 + kw, 3);
+            for (int r = 0; r < 49; r++) ws2_g(dx, b + r * 3, 1, c + r * 7, 1);
+            float *dst = u + m * kCols + k;
+            for (int xi = 0; xi < 343; xi++) dst[xi * plane] = (float)c[xi];
+        }
+    }
+}
+
+/// Gᵀ per axis of the forward's G: dw0 = c3 + (c4 + c5)/2, dw1 = c0 + c1 + c2, dw2 = (c4 − c5)/2 + c6.
+static void ws2_gt(const double *c, long step, double *g, long gstep) {
+    double c0 = c[0], c1 = c[step], c2 = c[2 * step], c3 = c[3 * step], c4 = c[4 * step], c5 = c[5 * step],
+           c6 = c[6 * step];
+    g[0] = c3 + 0.5 * (c4 + c5);
+    g[gstep] = c0 + c1 + c2;
+    g[2 * gstep] = 0.5 * (c4 - c5) + c6;
+}
+
+void dro_ws2_weight_gradient(const float *du, long cout, long cin, float *dw, long co0, long co1) {
+    const long plane = cout * cin;
+    double c[343], a[49 * 3], b[7 * 9], g[27];
+    for (long co = co0; co < co1; co++) {
+        for (long ci = 0; ci < cin; ci++) {
+            for (int xi = 0; xi < 343; xi++) c[xi] = du[xi * plane + co * cin + ci];
+            // w axis: a[(cd·7 + ch)·3 + kw]; h: b[cd·9 + kh·3 + kw]; d: g[kd·9 + kh·3 + kw].
+            for (int r = 0; r < 49; r++) ws2_gt(c + r * 7, 1, a + r * 3, 1);
+            for (int cd = 0; cd < 7; cd++)
+                for (int kw = 0; kw < 3; kw++) ws2_gt(a + cd * 21 + kw, 3, b + cd * 9 + kw, 3);
+            for (int r = 0; r < 9; r++) ws2_gt(b + r, 9, g + r, 9);
+            float *dst = dw + (co * cin + ci) * 27;
+            for (int i = 0; i < 27; i++) dst[i] += (float)g[i];
+        }
+    }
+}
