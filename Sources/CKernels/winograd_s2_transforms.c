@@ -113,18 +113,147 @@ WS2_INLINE void ws2_axis_in_w(int kind, const float *restrict src, float *restri
 }
 
 #if defined(__x86_64__)
-/// ws2_axis_in_w with AVX-512 gathers: 16 tiles' span points per vector.
-AVX512_INLINE void ws2_axis_in_w_avx512(int kind, const float *src, float *dst, long dstStep, long tiles) {
+/// Which lanes of 16 tiles' span point j (position stride·t + j of a block) lie in each 32-float
+/// pair of registers (R₂ₐ, R₂ₐ₊₁), and where: the permutes that replace a stride-`stride` gather.
+typedef struct { __m512i index[7][4]; __mmask16 mask[7][4]; } ws2_lanes;
+
+AVX512_INLINE void ws2_lanes_init(ws2_lanes *l, long span, long stride) {
+    for (long j = 0; j < span; j++) {
+        for (int a = 0; a < 4; a++) {
+            int idx[16]; __mmask16 m = 0;
+            for (int t = 0; t < 16; t++) {
+                long pos = stride * t + j - 32 * a;
+                idx[t] = (int)(pos & 31);
+                if (pos >= 0 && pos < 32) m |= (__mmask16)(1u << t);
+            }
+            l->index[j][a] = _mm512_loadu_si512(idx);
+            l->mask[j][a] = m;
+        }
+    }
+}
+
+/// The 7 components of the span vectors p (AVX-512 registers): ws2_axis_in's formulas.
+AVX512_INLINE void ws2_t_in(int kind, const __m512 *p, __m512 *c) {
+    switch (kind) {
+    case DRO_WS2_IN_X:
+        c[0] = p[1]; c[1] = p[3]; c[2] = p[5]; c[3] = _mm512_sub_ps(p[0], p[4]); c[4] = _mm512_add_ps(p[2], p[4]);
+        c[5] = _mm512_sub_ps(p[4], p[2]); c[6] = _mm512_sub_ps(p[6], p[2]);
+        break;
+    case DRO_WS2_IN_DY_DX:
+        c[0] = p[0]; c[1] = p[1]; c[2] = p[2]; c[3] = _mm512_sub_ps(p[0], p[2]); c[4] = _mm512_add_ps(p[1], p[2]);
+        c[5] = _mm512_sub_ps(p[2], p[1]); c[6] = _mm512_sub_ps(p[3], p[1]);
+        break;
+    default:
+        c[0] = p[0]; c[1] = p[1]; c[2] = p[2]; c[3] = p[0];
+        c[4] = _mm512_add_ps(_mm512_add_ps(p[0], p[1]), p[2]); c[5] = _mm512_add_ps(_mm512_sub_ps(p[0], p[1]), p[2]);
+        c[6] = p[2];
+        break;
+    }
+}
+
+/// Masked load of voxels x … x+15 of a row (0 where a lane is masked off).
+AVX512_INLINE __m512 ws2_load(const float *row, __mmask16 m, long x) {
+    return _mm512_maskz_loadu_ps(m, row + x);
+}
+
+/// Component `cd` of ws2_t_in from the span rows col[k], loading only the rows it reads.
+AVX512_INLINE __m512 ws2_component(int kind, int cd, const float *const *col, __mmask16 m, long x) {
+#define L(k) ws2_load(col[k], m, x)
+    switch (kind) {
+    case DRO_WS2_IN_X:
+        switch (cd) {
+        case 0: return L(1);
+        case 1: return L(3);
+        case 2: return L(5);
+        case 3: return _mm512_sub_ps(L(0), L(4));
+        case 4: return _mm512_add_ps(L(2), L(4));
+        case 5: return _mm512_sub_ps(L(4), L(2));
+        default: return _mm512_sub_ps(L(6), L(2));
+        }
+    case DRO_WS2_IN_DY_DX:
+        switch (cd) {
+        case 0: return L(0);
+        case 1: return L(1);
+        case 2: return L(2);
+        case 3: return _mm512_sub_ps(L(0), L(2));
+        case 4: return _mm512_add_ps(L(1), L(2));
+        case 5: return _mm512_sub_ps(L(2), L(1));
+        default: return _mm512_sub_ps(L(3), L(1));
+        }
+    default:
+        switch (cd) {
+        case 0: case 3: return L(0);
+        case 1: return L(1);
+        case 2: case 6: return L(2);
+        case 4: return _mm512_add_ps(_mm512_add_ps(L(0), L(1)), L(2));
+        default: return _mm512_add_ps(_mm512_sub_ps(L(0), L(1)), L(2));
+        }
+    }
+#undef L
+}
+
+/// ws2_input_dh without the copy and with the d and h axes in registers: per 16 voxels along w,
+/// masked loads straight from the plane's rows (zero outside it), component c_d of every span row,
+/// then the 7 c_h of those, stored once. The same operations as ws2_input_dh, so the same values.
+AVX512_INLINE const float *ws2_input_dh_avx512(int kind, const float *plane, long d, long h, long w, long tilesW,
+                                              long td, long th, float *scratch, long *ldOut) {
     long span, stride, offset;
     ws2_in_geometry(kind, &span, &stride, &offset);
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i base = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)stride));
+    const long wp = stride * (tilesW - 1) + span, ld = (wp + 15) & ~15L;
+    float *c2 = scratch + 98 * ld;
+    const long d0 = stride * td + offset, h0 = stride * th + offset, w0 = offset;
+    // Rows outside the volume read a zero row (the start of scratch, unused on this path).
+    float *zero = scratch;
+    memset(zero, 0, sizeof(float) * (size_t)(ld + 48));
+    const float *rows[7][7];
+    for (long k = 0; k < span; k++)
+        for (long j = 0; j < span; j++) {
+            long z = d0 + k, y = h0 + j;
+            rows[k][j] = (z < 0 || z >= d || y < 0 || y >= h) ? zero + 16 - w0 : plane + (z * h + y) * w;
+        }
+    for (long i = 0; i < wp; i += 16) {
+        const long x = w0 + i;
+        long lo = x < 0 ? -x : 0, hi = 16;
+        if (w - x < hi) hi = w - x;
+        if (wp - i < hi) hi = wp - i;
+        const __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0;
+#pragma clang loop unroll(full)
+        for (int cd = 0; cd < 7; cd++) {
+            __m512 c1[7], c[7];
+            for (long j = 0; j < span; j++) {
+                const float *col[7];
+                for (long k = 0; k < span; k++) col[k] = rows[k][j];
+                c1[j] = ws2_component(kind, cd, col, m, x);
+            }
+            ws2_t_in(kind, c1, c);
+            for (int ch = 0; ch < 7; ch++) _mm512_storeu_ps(c2 + (cd * 7 + ch) * ld + i, c[ch]);
+        }
+    }
+    *ldOut = ld;
+    return c2;
+}
+
+/// ws2_axis_in_w with AVX-512: per block of 16 tiles, the span points gathered from 8 loaded
+/// registers by permutes (a gather of 16 lanes costs several times more).
+AVX512_INLINE void ws2_axis_in_w_avx512(int kind, const ws2_lanes *l, const float *src, float *dst, long dstStep,
+                                        long tiles) {
+    long span, stride, offset;
+    ws2_in_geometry(kind, &span, &stride, &offset);
     for (long t = 0; t < tiles; t += 16) {
         __mmask16 m = lane_mask(tiles - t);
         const float *s = src + stride * t;
+        const long n = tiles - t < 16 ? tiles - t : 16;
+        const long regs = (stride * (n - 1) + span + 15) / 16;  // registers the block's spans touch (within ld)
+        __m512 r[8];
+        for (long i = 0; i < 8; i++) r[i] = i < regs ? _mm512_loadu_ps(s + 16 * i) : _mm512_setzero_ps();
         __m512 p[7];
-        for (long j = 0; j < span; j++)
-            p[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(base, _mm512_set1_epi32((int)j)), s, 4);
+        for (long j = 0; j < span; j++) {
+            __m512 v = _mm512_permutex2var_ps(r[0], l->index[j][0], r[1]);
+            for (int a = 1; a < 4; a++)
+                if (l->mask[j][a])
+                    v = _mm512_mask_mov_ps(v, l->mask[j][a], _mm512_permutex2var_ps(r[2 * a], l->index[j][a], r[2 * a + 1]));
+            p[j] = v;
+        }
         __m512 c[7];
         switch (kind) {
         case DRO_WS2_IN_X:
@@ -198,10 +327,14 @@ WS2_INLINE void ws2_input_row(int kind, const float *plane, long d, long h, long
 AVX512_INLINE void ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td,
                                         long th, float *out, long xiStride, float *scratch, const float *next,
                                         long ntd, long nth) {
-    long ld;
+    long ld, span, stride, offset;
     ws2_prefetch_input(kind, next, d, h, w, tilesW, ntd, nth);
-    const float *c2 = ws2_input_dh(kind, plane, d, h, w, tilesW, td, th, scratch, &ld);
-    for (long r = 0; r < 49; r++) ws2_axis_in_w_avx512(kind, c2 + r * ld, out + r * 7 * xiStride, xiStride, tilesW);
+    const float *c2 = ws2_input_dh_avx512(kind, plane, d, h, w, tilesW, td, th, scratch, &ld);
+    ws2_in_geometry(kind, &span, &stride, &offset);
+    ws2_lanes lanes;
+    ws2_lanes_init(&lanes, span, stride);
+    for (long r = 0; r < 49; r++)
+        ws2_axis_in_w_avx512(kind, &lanes, c2 + r * ld, out + r * 7 * xiStride, xiStride, tilesW);
 }
 #endif
 

@@ -63,7 +63,7 @@ public enum WinogradStride2 {
     }
 
     /// Fewest tiles per chunk (`DRO_STRIDE2_WINOGRAD_TILES` for measurements).
-    static let minimumChunkTiles: Int = getenv("DRO_STRIDE2_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 64
+    static let minimumChunkTiles: Int = getenv("DRO_STRIDE2_WINOGRAD_TILES").flatMap { Int(String(cString: $0)) } ?? 32
 
     /// Whether the transforms run their AVX-512 build (the CPU has it and DRO_PORTABLE_KERNELS is unset);
     /// settable for tests of the portable build.
