@@ -461,55 +461,128 @@ void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride, float 
 
 // MARK: - Weights
 
-/// G per axis on (w0, w1, w2): the forward's, or the input gradient's (taps w2, w0 on the odd phase).
-static void ws2_g(int dx, const double *g, long step, double *c, long cstep) {
-    double w0 = g[0], w1 = g[step], w2 = g[2 * step];
-    c[0] = w1; c[cstep] = w1; c[2 * cstep] = w1;
-    if (!dx) { c[3 * cstep] = w0; c[4 * cstep] = 0.5 * (w0 + w2); c[5 * cstep] = 0.5 * (w0 - w2); c[6 * cstep] = w2; }
-    else { c[3 * cstep] = w2; c[4 * cstep] = 0.5 * (w2 + w0); c[5 * cstep] = 0.5 * (w2 - w0); c[6 * cstep] = w0; }
+#include <stdlib.h>
+
+/// G per axis on rows (w0, w1, w2) of n values each, into 7 rows: the forward's, or the input
+/// gradient's (taps w2, w0 on the odd phase).
+WS2_INLINE void ws2_g_rows(int dx, const float *restrict w0, const float *restrict w1, const float *restrict w2,
+                           float *const *c, long n) {
+    float *restrict c0 = c[0], *restrict c1 = c[1], *restrict c2 = c[2], *restrict c3 = c[3], *restrict c4 = c[4],
+          *restrict c5 = c[5], *restrict c6 = c[6];
+    for (long k = 0; k < n; k++) {
+        float a = w0[k], b = w1[k], e = w2[k];
+        c0[k] = b; c1[k] = b; c2[k] = b;
+        c3[k] = dx ? e : a;
+        c4[k] = 0.5f * (a + e);
+        c5[k] = dx ? 0.5f * (e - a) : 0.5f * (a - e);
+        c6[k] = dx ? a : e;
+    }
+}
+
+/// Gᵀ of the forward's G per axis on 7 rows of n values: dw0 = c3 + (c4 + c5)/2,
+/// dw1 = (c0 + c1) + c2, dw2 = (c4 − c5)/2 + c6.
+WS2_INLINE void ws2_gt_rows(const float *const *c, float *restrict g0, float *restrict g1, float *restrict g2, long n) {
+    const float *restrict c0 = c[0], *restrict c1 = c[1], *restrict c2 = c[2], *restrict c3 = c[3],
+                *restrict c4 = c[4], *restrict c5 = c[5], *restrict c6 = c[6];
+    for (long k = 0; k < n; k++) {
+        g0[k] = c3[k] + 0.5f * (c4[k] + c5[k]);
+        g1[k] = (c0[k] + c1[k]) + c2[k];
+        g2[k] = 0.5f * (c4[k] - c5[k]) + c6[k];
+    }
+}
+
+/// Rows m0..<m1 of u, vectorised along K: per row the 27 taps of its K pairs are gathered into
+/// t[tap][k], then the d, h and w axes run over whole K-rows, the last one storing into u.
+WS2_INLINE void ws2_weights(int dx, const float *w, long cout, long cin, float *u, long m0, long m1) {
+    const long mRows = dx ? cin : cout, kCols = dx ? cout : cin, plane = mRows * kCols;
+    (void)mRows;
+    float *buffer = malloc(sizeof(float) * (size_t)((27 + 63 + 147) * kCols));
+    if (!buffer) return;
+    float *t = buffer, *a = t + 27 * kCols, *b = a + 63 * kCols;
+    for (long m = m0; m < m1; m++) {
+        for (long k = 0; k < kCols; k++) {
+            const float *src = w + ((dx ? k : m) * cin + (dx ? m : k)) * 27;
+            for (int tap = 0; tap < 27; tap++) t[tap * kCols + k] = src[tap];
+        }
+        float *rows[7];
+        // d axis: a[(cd·9 + kh·3 + kw)][k].
+        for (int r = 0; r < 9; r++) {
+            for (int cd = 0; cd < 7; cd++) rows[cd] = a + (cd * 9 + r) * kCols;
+            ws2_g_rows(dx, t + r * kCols, t + (9 + r) * kCols, t + (18 + r) * kCols, rows, kCols);
+        }
+        // h axis: b[((cd·7 + ch)·3 + kw)][k].
+        for (int cd = 0; cd < 7; cd++)
+            for (int kw = 0; kw < 3; kw++) {
+                for (int ch = 0; ch < 7; ch++) rows[ch] = b + ((cd * 7 + ch) * 3 + kw) * kCols;
+                const float *base = a + cd * 9 * kCols;
+                ws2_g_rows(dx, base + kw * kCols, base + (3 + kw) * kCols, base + (6 + kw) * kCols, rows, kCols);
+            }
+        // w axis into u[ξ][m][k].
+        for (int r = 0; r < 49; r++) {
+            for (int cw = 0; cw < 7; cw++) rows[cw] = u + (r * 7 + cw) * plane + m * kCols;
+            const float *base = b + r * 3 * kCols;
+            ws2_g_rows(dx, base, base + kCols, base + 2 * kCols, rows, kCols);
+        }
+    }
+    free(buffer);
+}
+
+/// dw[co][ci] += Gᵀ dU G per axis for co in co0..<co1, vectorised along ci.
+WS2_INLINE void ws2_weight_gradient(const float *du, long cout, long cin, float *dw, long co0, long co1) {
+    const long plane = cout * cin;
+    float *buffer = malloc(sizeof(float) * (size_t)((147 + 63 + 27) * cin));
+    if (!buffer) return;
+    float *a = buffer, *b = a + 147 * cin, *g = b + 63 * cin;
+    for (long co = co0; co < co1; co++) {
+        const float *rows[7];
+        // w axis: a[((cd·7 + ch)·3 + kw)][ci].
+        for (int r = 0; r < 49; r++) {
+            for (int cw = 0; cw < 7; cw++) rows[cw] = du + (r * 7 + cw) * plane + co * cin;
+            float *o = a + r * 3 * cin;
+            ws2_gt_rows(rows, o, o + cin, o + 2 * cin, cin);
+        }
+        // h axis: b[(cd·9 + kh·3 + kw)][ci].
+        for (int cd = 0; cd < 7; cd++)
+            for (int kw = 0; kw < 3; kw++) {
+                for (int ch = 0; ch < 7; ch++) rows[ch] = a + ((cd * 7 + ch) * 3 + kw) * cin;
+                float *o = b + (cd * 9 + kw) * cin;
+                ws2_gt_rows(rows, o, o + 3 * cin, o + 6 * cin, cin);
+            }
+        // d axis: g[(kd·9 + r)][ci].
+        for (int r = 0; r < 9; r++) {
+            for (int cd = 0; cd < 7; cd++) rows[cd] = b + (cd * 9 + r) * cin;
+            ws2_gt_rows(rows, g + r * cin, g + (9 + r) * cin, g + (18 + r) * cin, cin);
+        }
+        for (long ci = 0; ci < cin; ci++) {
+            float *dst = dw + (co * cin + ci) * 27;
+            for (int tap = 0; tap < 27; tap++) dst[tap] += g[tap * cin + ci];
+        }
+    }
+    free(buffer);
 }
 
 void dro_ws2_weights(int dx, const float *w, long cout, long cin, float *u, long m0, long m1) {
-    const long mRows = dx ? cin : cout, kCols = dx ? cout : cin, plane = mRows * kCols;
-    double g[27], a[7 * 9], b[49 * 3], c[343];
-    for (long m = m0; m < m1; m++) {
-        for (long k = 0; k < kCols; k++) {
-            const long co = dx ? k : m, ci = dx ? m : k;
-            const float *src = w + (co * cin + ci) * 27;
-            for (int i = 0; i < 27; i++) g[i] = src[i];
-            // d axis: a[cd][kh·3 + kw]; h: b[(cd·7 + ch)·3 + kw]; w: c[ξ].
-            for (int r = 0; r < 9; r++) ws2_g(dx, g + r, 9, a + r, 9);
-            for (int cd = 0; cd < 7; cd++)
-                for (int kw = 0; kw < 3; kw++) ws2_g(dx, a + cd * 9 + kw, 3, b + cd * 21 + kw, 3);
-            for (int r = 0; r < 49; r++) ws2_g(dx, b + r * 3, 1, c + r * 7, 1);
-            float *dst = u + m * kCols + k;
-            for (int xi = 0; xi < 343; xi++) dst[xi * plane] = (float)c[xi];
-        }
-    }
-}
-
-/// Gᵀ per axis of the forward's G: dw0 = c3 + (c4 + c5)/2, dw1 = c0 + c1 + c2, dw2 = (c4 − c5)/2 + c6.
-static void ws2_gt(const double *c, long step, double *g, long gstep) {
-    double c0 = c[0], c1 = c[step], c2 = c[2 * step], c3 = c[3 * step], c4 = c[4 * step], c5 = c[5 * step],
-           c6 = c[6 * step];
-    g[0] = c3 + 0.5 * (c4 + c5);
-    g[gstep] = c0 + c1 + c2;
-    g[2 * gstep] = 0.5 * (c4 - c5) + c6;
+    ws2_weights(dx, w, cout, cin, u, m0, m1);
 }
 
 void dro_ws2_weight_gradient(const float *du, long cout, long cin, float *dw, long co0, long co1) {
-    const long plane = cout * cin;
-    double c[343], a[49 * 3], b[7 * 9], g[27];
-    for (long co = co0; co < co1; co++) {
-        for (long ci = 0; ci < cin; ci++) {
-            for (int xi = 0; xi < 343; xi++) c[xi] = du[xi * plane + co * cin + ci];
-            // w axis: a[(cd·7 + ch)·3 + kw]; h: b[cd·9 + kh·3 + kw]; d: g[kd·9 + kh·3 + kw].
-            for (int r = 0; r < 49; r++) ws2_gt(c + r * 7, 1, a + r * 3, 1);
-            for (int cd = 0; cd < 7; cd++)
-                for (int kw = 0; kw < 3; kw++) ws2_gt(a + cd * 21 + kw, 3, b + cd * 9 + kw, 3);
-            for (int r = 0; r < 9; r++) ws2_gt(b + r, 9, g + r, 9);
-            float *dst = dw + (co * cin + ci) * 27;
-            for (int i = 0; i < 27; i++) dst[i] += (float)g[i];
-        }
-    }
+    ws2_weight_gradient(du, cout, cin, dw, co0, co1);
 }
+
+#if defined(__x86_64__)
+AVX512 void dro_ws2_weights_avx512(int dx, const float *w, long cout, long cin, float *u, long m0, long m1) {
+    ws2_weights(dx, w, cout, cin, u, m0, m1);
+}
+
+AVX512 void dro_ws2_weight_gradient_avx512(const float *du, long cout, long cin, float *dw, long co0, long co1) {
+    ws2_weight_gradient(du, cout, cin, dw, co0, co1);
+}
+#else
+void dro_ws2_weights_avx512(int dx, const float *w, long cout, long cin, float *u, long m0, long m1) {
+    ws2_weights(dx, w, cout, cin, u, m0, m1);
+}
+
+void dro_ws2_weight_gradient_avx512(const float *du, long cout, long cin, float *dw, long co0, long co1) {
+    ws2_weight_gradient(du, cout, cin, dw, co0, co1);
+}
+#endif

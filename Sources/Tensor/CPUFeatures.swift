@@ -30,7 +30,8 @@ public enum KernelChoice {
     /// backward of layers above 64·32 channel pairs runs gemm: `BackwardPathChoice.swift`),
     /// "pointwise_head" (1×1×1 convs of ≤ 16 output channels: avx512 direct | gemm; `DRO_HEAD`),
     /// "first_layer_weight_gradient" (Cin = 1 layer's dW: avx512 | avx2 | swift; `DRO_CONV1CH`),
-    /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds).
+    /// "winograd_tile" (f23 | f43 when DRO_WINOGRAD_TILE forces one, else the per-layer rule with its bounds),
+    /// "stride2_winograd" (off | on | the automatic rule: `WinogradStride2.summary`; `DRO_STRIDE2_WINOGRAD`).
     public static var summary: [String: String] {
         let transforms: String
         switch WinogradTransformsC.preferred {
@@ -47,6 +48,7 @@ public enum KernelChoice {
                     : (ConvCKernels.available ? "avx2" : "swift"),
                 "winograd_f43_transforms": WinogradF43Transforms.kernelName,
                 "gemm_threads": Parallel.blasThreading.rawValue,
+                "stride2_winograd": WinogradStride2.summary,
                 "winograd_tile": WinogradTile.requested?.rawValue
                     ?? "f43 at >= \(WinogradTile.minimumF43Extent)^3 and Cin*Cout <= \(WinogradTile.maximumF43ChannelProduct), else f23"]
     }
@@ -60,7 +62,7 @@ public enum KernelChoice {
                 ("winograd_f43_transforms", "F(4,3) transforms"), ("conv_kernels", "conv kernels"),
                 ("conv_transpose", "transposed convs"), ("pointwise_head", "1×1 heads"),
                 ("first_layer_weight_gradient", "first-layer dW"),
-                ("winograd_tile", "tile")]
+                ("winograd_tile", "tile"), ("stride2_winograd", "stride-2 Winograd")]
             .map { key, label in "\(label) \(s[key] ?? "?")" }
             .joined(separator: ", ")
     }

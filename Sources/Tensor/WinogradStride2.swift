@@ -57,6 +57,16 @@ public enum WinogradStride2 {
         }
     }
 
+    /// For `CPUFeatures.summary`: "off", "on", or the automatic rule in force on this CPU.
+    static var summary: String {
+        switch mode {
+        case .off: return "off"
+        case .on: return "on"
+        case .automatic:
+            return CPUFeatures.avx512 ? "at >= \(minimumTiles) tiles and 343*Cin*Cout <= \(maximumWeightFloats)" : "off (no AVX-512)"
+        }
+    }
+
     /// Output tiles of the forward (3³ each).
     static func tiles(_ g: Conv3dGeometry) -> Int {
         g.batch * ((g.outD + 2) / 3) * ((g.outH + 2) / 3) * ((g.outW + 2) / 3)
@@ -160,8 +170,13 @@ public enum WinogradStride2 {
         }
         winogradSumAccumulators(scratch, count: components * matrix, threads: threads)
         let du = UnsafePointer(scratch[0].accumulator)
+        let avx512 = avx512Transforms
         Parallel.forEach(0..<cout, threads: matrix >= 256 ? threads : 1) { range in
-            dro_ws2_weight_gradient(du, cout, cin, dweight, range.lowerBound, range.upperBound)
+            if avx512 {
+                dro_ws2_weight_gradient_avx512(du, cout, cin, dweight, range.lowerBound, range.upperBound)
+            } else {
+                dro_ws2_weight_gradient(du, cout, cin, dweight, range.lowerBound, range.upperBound)
+            }
         }
         if let dbias {
             WinogradConv3d.accumulateBiasGradient(dy: dy, dbias: dbias, n: g.batch, cout: cout, planeSize: outVolume,
@@ -176,8 +191,13 @@ public enum WinogradStride2 {
     static func prepareWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, inputGradient: Bool,
                                kernel: WinogradGEMM.Kernel, u: UnsafeMutablePointer<Float>, threads: Int) {
         let m = inputGradient ? cin : cout, k = inputGradient ? cout : cin
+        let avx512 = avx512Transforms
         Parallel.forEach(0..<m, threads: m * k >= 256 ? threads : 1) { range in
-            dro_ws2_weights(inputGradient ? 1 : 0, w, cout, cin, u, range.lowerBound, range.upperBound)
+            if avx512 {
+                dro_ws2_weights_avx512(inputGradient ? 1 : 0, w, cout, cin, u, range.lowerBound, range.upperBound)
+            } else {
+                dro_ws2_weights(inputGradient ? 1 : 0, w, cout, cin, u, range.lowerBound, range.upperBound)
+            }
         }
         WinogradGEMM.prepareWeights(kernel, u: u, cout: m, cin: k, components: components)
     }

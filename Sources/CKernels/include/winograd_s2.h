@@ -45,10 +45,12 @@ void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride, float 
 /// Transformed weights of w [cout][cin][3][3][3] for output rows co0..<co1 (the GEMM's M rows):
 /// forward (dx = 0): u[ξ][co][ci] (M = cout, K = cin) with the forward's G;
 /// input gradient (dx = 1): u[ξ][ci][co] (M = cin, K = cout) with its own G; rows are then ci.
-/// Computed in double, rounded once.
+/// In Float, axis by axis (entries 0, 1, ½: a rounding per addition).
 void dro_ws2_weights(int dx, const float *w, long cout, long cin, float *u, long m0, long m1);
+void dro_ws2_weights_avx512(int dx, const float *w, long cout, long cin, float *u, long m0, long m1);
 
-/// dw[co][ci][3][3][3] += Gᵀ dU G per axis, dU [343][cout][cin], for co in co0..<co1 (double).
+/// dw[co][ci][3][3][3] += Gᵀ dU G per axis, dU [343][cout][cin], for co in co0..<co1 (Float).
 void dro_ws2_weight_gradient(const float *du, long cout, long cin, float *dw, long co0, long co1);
+void dro_ws2_weight_gradient_avx512(const float *du, long cout, long cin, float *dw, long co0, long co1);
 
 #endif
