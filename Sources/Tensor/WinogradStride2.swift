@@ -187,7 +187,7 @@ public enum WinogradStride2 {
     // MARK: - Pieces
 
     /// u [343][M][K] (forward: M = Cout, K = Cin; input gradient: M = Cin, K = Cout), then packed
-    /// where the GEMM kernel reads packed weights.
+    /// where the GEMM kernel reads packed weights (`WinogradGEMM.prepareWeights`' layout).
     static func prepareWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, inputGradient: Bool,
                                kernel: WinogradGEMM.Kernel, u: UnsafeMutablePointer<Float>, threads: Int) {
         let m = inputGradient ? cin : cout, k = inputGradient ? cout : cin
@@ -199,7 +199,11 @@ public enum WinogradStride2 {
                 dro_ws2_weights(inputGradient ? 1 : 0, w, cout, cin, u, range.lowerBound, range.upperBound)
             }
         }
-        WinogradGEMM.prepareWeights(kernel, u: u, cout: m, cin: k, components: components)
+        // The packed order, per component (in place), split over the workers.
+        guard WinogradGEMM.readsPackedWeights(kernel, cout: m) else { return }
+        Parallel.forEach(0..<components, threads: m * k >= 256 ? threads : 1) { range in
+            dro_winograd_pack_weights(u + range.lowerBound * m * k, m, k, range.count)
+        }
     }
 
     /// Input-style transform of every channel's tile rows `rows` into out[c·ld + ξ·xiStride + column].

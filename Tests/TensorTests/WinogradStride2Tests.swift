@@ -18,6 +18,9 @@ final class WinogradStride2Tests: XCTestCase {
         Conv3dGeometry(batch: 1, inChannels: 5, outChannels: 6, inD: 12, inH: 12, inW: 12, kernel: 3, stride: 2, padding: 1),
         Conv3dGeometry(batch: 2, inChannels: 8, outChannels: 16, inD: 14, inH: 22, inW: 36, kernel: 3, stride: 2, padding: 1),
         Conv3dGeometry(batch: 1, inChannels: 16, outChannels: 8, inD: 19, inH: 13, inW: 25, kernel: 3, stride: 2, padding: 1),
+        // M = 64 rows: the forward's (Cout) and the input gradient's (Cin) GEMMs read packed weights on AVX-512.
+        Conv3dGeometry(batch: 1, inChannels: 8, outChannels: 64, inD: 12, inH: 10, inW: 14, kernel: 3, stride: 2, padding: 1),
+        Conv3dGeometry(batch: 1, inChannels: 64, outChannels: 8, inD: 8, inH: 10, inW: 12, kernel: 3, stride: 2, padding: 1),
     ]
 
     /// dx[n, ci, 2o + k − 1] += w[co, ci, k]·dy[n, co, o], dw[co, ci, k] += dy·x, db[co] += dy, per axis, in Double.
