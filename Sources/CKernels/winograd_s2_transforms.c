@@ -11,6 +11,7 @@
 
 #include "winograd_s2.h"
 #include "avx512_common.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define WS2_INLINE static inline __attribute__((always_inline))
@@ -151,14 +152,24 @@ AVX512_INLINE void ws2_t_in(int kind, const __m512 *p, __m512 *c) {
     }
 }
 
-/// Masked load of voxels x … x+15 of a row (0 where a lane is masked off).
-AVX512_INLINE __m512 ws2_load(const float *row, __mmask16 m, long x) {
-    return _mm512_maskz_loadu_ps(m, row + x);
+/// The voxels a transform reads, with the input activation LeakyReLU(v·scale + shift) where `act`.
+typedef struct { int act; __m512 scale, shift, slope; } ws2_activation;
+
+/// Masked load of voxels x … x+15 of a row (0 where a lane is masked off: `m` is 0 for rows
+/// outside the volume). With the activation: a multiply, then an add (no FMA), then u·slope where
+/// !(u > 0) — `NormRowKernels.affineLeaky`'s operations, bit for bit — and 0 outside again.
+AVX512_INLINE __m512 ws2_load(const float *row, __mmask16 m, long x, const ws2_activation *a) {
+    __m512 v = _mm512_maskz_loadu_ps(m, row + x);
+    if (!a->act) return v;
+    __m512 u = _mm512_add_ps(_mm512_mul_ps(v, a->scale), a->shift);
+    __mmask16 neg = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_NGT_UQ);
+    return _mm512_maskz_mov_ps(m, _mm512_mask_mul_ps(u, neg, u, a->slope));
 }
 
 /// Component `cd` of ws2_t_in from the span rows col[k], loading only the rows it reads.
-AVX512_INLINE __m512 ws2_component(int kind, int cd, const float *const *col, __mmask16 m, long x) {
-#define L(k) ws2_load(col[k], m, x)
+AVX512_INLINE __m512 ws2_component(int kind, int cd, const float *const *col, const __mmask16 *cm, long x,
+                                   const ws2_activation *a) {
+#define L(k) ws2_load(col[k], cm[k], x, a)
     switch (kind) {
     case DRO_WS2_IN_X:
         switch (cd) {
@@ -196,7 +207,7 @@ AVX512_INLINE __m512 ws2_component(int kind, int cd, const float *const *col, __
 /// masked loads straight from the plane's rows (zero outside it), component c_d of every span row,
 /// then the 7 c_h of those, stored once. The same operations as ws2_input_dh, so the same values.
 AVX512_INLINE const float *ws2_input_dh_avx512(int kind, const float *plane, long d, long h, long w, long tilesW,
-                                              long td, long th, float *scratch, long *ldOut) {
+                                              long td, long th, float *scratch, long *ldOut, const ws2_activation *a) {
     long span, stride, offset;
     ws2_in_geometry(kind, &span, &stride, &offset);
     const long wp = stride * (tilesW - 1) + span, ld = (wp + 15) & ~15L;
@@ -206,10 +217,12 @@ AVX512_INLINE const float *ws2_input_dh_avx512(int kind, const float *plane, lon
     float *zero = scratch;
     memset(zero, 0, sizeof(float) * (size_t)(ld + 48));
     const float *rows[7][7];
+    int inside[7][7];
     for (long k = 0; k < span; k++)
         for (long j = 0; j < span; j++) {
             long z = d0 + k, y = h0 + j;
-            rows[k][j] = (z < 0 || z >= d || y < 0 || y >= h) ? zero + 16 - w0 : plane + (z * h + y) * w;
+            inside[k][j] = !(z < 0 || z >= d || y < 0 || y >= h);
+            rows[k][j] = inside[k][j] ? plane + (z * h + y) * w : zero + 16 - w0;
         }
     for (long i = 0; i < wp; i += 16) {
         const long x = w0 + i;
@@ -222,8 +235,9 @@ AVX512_INLINE const float *ws2_input_dh_avx512(int kind, const float *plane, lon
             __m512 c1[7], c[7];
             for (long j = 0; j < span; j++) {
                 const float *col[7];
-                for (long k = 0; k < span; k++) col[k] = rows[k][j];
-                c1[j] = ws2_component(kind, cd, col, m, x);
+                __mmask16 cm[7];
+                for (long k = 0; k < span; k++) { col[k] = rows[k][j]; cm[k] = inside[k][j] ? m : 0; }
+                c1[j] = ws2_component(kind, cd, col, cm, x, a);
             }
             ws2_t_in(kind, c1, c);
             for (int ch = 0; ch < 7; ch++) _mm512_storeu_ps(c2 + (cd * 7 + ch) * ld + i, c[ch]);
@@ -326,10 +340,10 @@ WS2_INLINE void ws2_input_row(int kind, const float *plane, long d, long h, long
 #if defined(__x86_64__)
 AVX512_INLINE void ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td,
                                         long th, float *out, long xiStride, float *scratch, const float *next,
-                                        long ntd, long nth) {
+                                        long ntd, long nth, const ws2_activation *a) {
     long ld, span, stride, offset;
     ws2_prefetch_input(kind, next, d, h, w, tilesW, ntd, nth);
-    const float *c2 = ws2_input_dh_avx512(kind, plane, d, h, w, tilesW, td, th, scratch, &ld);
+    const float *c2 = ws2_input_dh_avx512(kind, plane, d, h, w, tilesW, td, th, scratch, &ld, a);
     ws2_in_geometry(kind, &span, &stride, &offset);
     ws2_lanes lanes;
     ws2_lanes_init(&lanes, span, stride);
@@ -435,11 +449,19 @@ void dro_ws2_output_row(int kind, const float *src, long xiStride, float *plane,
 AVX512 void dro_ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td,
                                      long th, float *out, long xiStride, float *scratch, const float *next, long ntd,
                                      long nth) {
+    const ws2_activation none = { 0, _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
     switch (kind) {
-    case DRO_WS2_IN_X: ws2_input_row_avx512(DRO_WS2_IN_X, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
-    case DRO_WS2_IN_DY_DX: ws2_input_row_avx512(DRO_WS2_IN_DY_DX, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
-    default: ws2_input_row_avx512(DRO_WS2_IN_DY_DW, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth); break;
+    case DRO_WS2_IN_X: ws2_input_row_avx512(DRO_WS2_IN_X, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth, &none); break;
+    case DRO_WS2_IN_DY_DX: ws2_input_row_avx512(DRO_WS2_IN_DY_DX, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth, &none); break;
+    default: ws2_input_row_avx512(DRO_WS2_IN_DY_DW, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth, &none); break;
     }
+}
+
+AVX512 void dro_ws2_input_row_activated_avx512(const float *plane, long d, long h, long w, long tilesW, long td,
+                                               long th, float *out, long xiStride, float *scratch, const float *next,
+                                               long ntd, long nth, float scale, float shift, float slope) {
+    const ws2_activation act = { 1, _mm512_set1_ps(scale), _mm512_set1_ps(shift), _mm512_set1_ps(slope) };
+    ws2_input_row_avx512(DRO_WS2_IN_X, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth, &act);
 }
 
 AVX512 void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride, float *plane, long d, long h,
@@ -449,19 +471,25 @@ AVX512 void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride,
     else ws2_output_row(DRO_WS2_OUT_DX, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
 }
 #else
+void dro_ws2_input_row_activated_avx512(const float *plane, long d, long h, long w, long tilesW, long td,
+                                        long th, float *out, long xiStride, float *scratch, const float *next,
+                                        long ntd, long nth, float scale, float shift, float slope) {
+    (void)plane; (void)d; (void)h; (void)w; (void)tilesW; (void)td; (void)th; (void)out; (void)xiStride;
+    (void)scratch; (void)next; (void)ntd; (void)nth; (void)scale; (void)shift; (void)slope;
+    abort();   // callers check for AVX-512 first
+}
 void dro_ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td, long th,
-                              float *out, long xiStride, float *scratch) {
-    dro_ws2_input_row(kind, plane, d, h, w, tilesW, td, th, out, xiStride, scratch);
+                              float *out, long xiStride, float *scratch, const float *next, long ntd, long nth) {
+    dro_ws2_input_row(kind, plane, d, h, w, tilesW, td, th, out, xiStride, scratch, next, ntd, nth);
 }
 void dro_ws2_output_row_avx512(int kind, const float *src, long xiStride, float *plane, long d, long h, long w,
-                               long tilesW, long td, long th, float bias, float *scratch) {
+                               long tilesW, long td, long th, float bias, int accumulate, float *scratch, float *next,
+                               long ntd, long nth) {
     dro_ws2_output_row(kind, src, xiStride, plane, d, h, w, tilesW, td, th, bias, accumulate, scratch, next, ntd, nth);
 }
 #endif
 
 // MARK: - Weights
-
-#include <stdlib.h>
 
 /// G per axis on rows (w0, w1, w2) of n values each, into 7 rows: the forward's, or the input
 /// gradient's (taps w2, w0 on the odd phase).

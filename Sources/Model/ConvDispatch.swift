@@ -31,12 +31,14 @@ enum ConvDispatch {
         }
     }
 
-    /// Whether `backward` can take x as z with its `inputActivation` (the F(4,3) weight gradient
-    /// computing a = LeakyReLU(norm(z)) inside its input transform) instead of a written a:
-    /// F(4,3) layers with the one-row AVX-512 input transform; DRO_WINOGRAD_FUSED_ACTIVATION=off
+    /// Whether `backward` can take x as z with its `inputActivation` (the F(4,3) or stride-2 Winograd
+    /// weight gradient computing a = LeakyReLU(norm(z)) inside its input transform) instead of a
+    /// written a: F(4,3) layers with the one-row AVX-512 input transform and stride-2 Winograd layers
+    /// with the AVX-512 transforms; DRO_WINOGRAD_FUSED_ACTIVATION=off
     /// turns it off (`WinogradF43.fusesInputActivation`).
     static func fusesInputActivation(_ g: Conv3dGeometry, _ algorithm: ConvAlgorithm) -> Bool {
-        usesWinograd(g, algorithm) && tile(g) == .f43 && WinogradF43.fusesInputActivation(width: g.inW)
+        if usesStride2Winograd(g, algorithm) { return WinogradStride2.fusesInputActivation }
+        return usesWinograd(g, algorithm) && tile(g) == .f43 && WinogradF43.fusesInputActivation(width: g.inW)
     }
 
     /// Name of the kernel used for g (for profiles).
@@ -120,7 +122,7 @@ enum ConvDispatch {
                      "ConvDispatch.backward: input activation given where it is not fused")
         if usesStride2Winograd(g, algorithm) {
             WinogradStride2.backwardWeight(x: x, dy: dy, dweight: dw, dbias: dbias, g: g, workspace: winogradWorkspace,
-                                           threads: threads)
+                                           threads: threads, activation: inputActivation)
             guard let dx else { return }
             WinogradStride2.backwardInput(dy: dy, weight: w, dx: dx, g: g, workspace: winogradWorkspace,
                                           accumulate: accumulateInput, threads: threads)

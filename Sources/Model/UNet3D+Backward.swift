@@ -164,10 +164,11 @@ extension UNet3D {
                     }
                     g = dst
                 } else if l > 0 {
-                    let x = activation(layout.encoder[l - 1].last!, s.encoder[l - 1].last!, level: l - 1,
-                                       name: "enc\(l - 1).\(layout.encoder[l - 1].count - 1)", into: free(g))
-                    convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: x, buffers: buf, grad: g,
-                                      dx: s.concat[l - 1], accumulate: true)
+                    withInput(layout.encoder[l - 1].last!, s.encoder[l - 1].last!, level: l - 1,
+                              name: "enc\(l - 1).\(layout.encoder[l - 1].count - 1)", into: free(g), for: geo) { x, act in
+                        convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: x, buffers: buf, grad: g,
+                                          dx: s.concat[l - 1], accumulate: true, inputActivation: act)
+                    }
                 } else {
                     convBlockBackward(blk, name: "enc\(l).\(j)", g: geo, x: s.input, buffers: buf, grad: g, dx: nil, accumulate: false)
                 }

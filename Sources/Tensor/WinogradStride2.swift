@@ -140,11 +140,22 @@ public enum WinogradStride2 {
         }
     }
 
+    /// Whether `backwardWeight` takes an `activation` (the AVX-512 transforms run, and
+    /// DRO_WINOGRAD_FUSED_ACTIVATION is not `off`).
+    public static var fusesInputActivation: Bool { avx512Transforms && WinogradF43.fusedActivationEnabled }
+
     /// ACCUMULATES dL/dweight into dweight and dL/dbias into dbias (may be nil).
+    /// With `activation`, x is the pre-activation z and the layer's input is
+    /// LeakyReLU(z·scale + shift) per (sample, channel), computed inside the input transform (the
+    /// same values as the activation written by `InstanceNormLeakyReLU.apply`, bit for bit); only
+    /// where `fusesInputActivation`.
     public static func backwardWeight(x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                       dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                                      g: Conv3dGeometry, workspace: Workspace, threads: Int = Parallel.defaultThreads) {
+                                      g: Conv3dGeometry, workspace: Workspace, threads: Int = Parallel.defaultThreads,
+                                      activation: WinogradInputActivation? = nil) {
         precondition(applies(g), "WinogradStride2.backwardWeight: not a 3×3×3 stride-2 padding-1 conv: \(g)")
+        precondition(activation == nil || fusesInputActivation,
+                     "WinogradStride2.backwardWeight: the input activation needs the AVX-512 transforms")
         let cin = g.inChannels, cout = g.outChannels, matrix = cout * cin
         let plan = Plan(batch: g.batch, outD: g.outD, outH: g.outH, outW: g.outW, tile: 3, channels: cin + cout,
                         threads: threads)
@@ -157,7 +168,7 @@ public enum WinogradStride2 {
         plan.run(scratch: scratch, fixedAssignment: true) { rows, s in
             let t0 = timed ? WinogradPhaseClock.now() : 0
             transform(DRO_WS2_IN_X, x, channels: cin, volume: inVolume, d: g.inD, h: g.inH, w: g.inW, rows: rows,
-                      plan: plan, out: s.data, scratch: s.lines)
+                      plan: plan, out: s.data, scratch: s.lines, activation: activation)
             let t1 = timed ? WinogradPhaseClock.now() : 0
             transform(DRO_WS2_IN_DY_DW, dy, channels: cout, volume: outVolume, d: g.outD, h: g.outH, w: g.outW,
                       rows: rows, plan: plan, out: s.products, scratch: s.lines)
@@ -206,10 +217,11 @@ public enum WinogradStride2 {
         }
     }
 
-    /// Input-style transform of every channel's tile rows `rows` into out[c·ld + ξ·xiStride + column].
+    /// Input-style transform of every channel's tile rows `rows` into out[c·ld + ξ·xiStride + column]
+    /// (`activation`: of LeakyReLU(volume·scale + shift) per (sample, channel); DRO_WS2_IN_X only).
     static func transform(_ kind: Int, _ volume: UnsafePointer<Float>, channels: Int, volume planeSize: Int,
                           d: Int, h: Int, w: Int, rows: Range<Int>, plan: Plan, out: UnsafeMutablePointer<Float>,
-                          scratch: UnsafeMutablePointer<Float>) {
+                          scratch: UnsafeMutablePointer<Float>, activation: WinogradInputActivation? = nil) {
         let avx512 = avx512Transforms
         for c in 0..<channels {
             for row in rows {
@@ -218,7 +230,12 @@ public enum WinogradStride2 {
                 let dst = out + c * plan.channelStride + (row - rows.lowerBound) * plan.rowStride
                 let n = plan.following(channel: c, row: row, rows: rows, channels: channels)
                 let next = n.map { volume + ($0.sample * channels + $0.channel) * planeSize }
-                if avx512 {
+                if let activation {
+                    let r = sample * channels + c
+                    dro_ws2_input_row_activated_avx512(plane, d, h, w, plan.tilesW, td, th, dst, plan.componentStride,
+                                                       scratch, next, n?.td ?? 0, n?.th ?? 0, activation.scale[r],
+                                                       activation.shift[r], activation.slope)
+                } else if avx512 {
                     dro_ws2_input_row_avx512(Int32(kind), plane, d, h, w, plan.tilesW, td, th, dst, plan.componentStride,
                                              scratch, next, n?.td ?? 0, n?.th ?? 0)
                 } else {

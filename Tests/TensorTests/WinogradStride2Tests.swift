@@ -126,6 +126,45 @@ final class WinogradStride2Tests: XCTestCase {
         for i in 0..<g.inputCount { XCTAssertEqual(sum[i], start[i] + dx[i], "element \(i)") }
     }
 
+    /// With an input activation, the weight gradient from z equals the one from the activation
+    /// written by `InstanceNormLeakyReLU.apply`, bit for bit (both branches of the leaky ReLU taken).
+    func testActivatedInputIsBitIdenticalToWrittenActivation() throws {
+        guard WinogradStride2.fusesInputActivation else {
+            throw XCTSkip("no AVX-512 transforms (or DRO_PORTABLE_KERNELS=1 / DRO_WINOGRAD_FUSED_ACTIVATION=off)")
+        }
+        let slope: Float = 0.01
+        for g in [Self.shapes[1], Self.shapes[4], Self.shapes[5]] {
+            let voxels = g.inD * g.inH * g.inW, rows = g.batch * g.inChannels
+            let z = floats(randomDoubles(g.inputCount, seed: 21)).map { 3 * $0 + 0.25 }
+            let dy = floats(randomDoubles(g.outputCount, seed: 22))
+            let gamma = floats(randomDoubles(g.inChannels, seed: 23)).map { 0.5 + abs($0) }
+            let beta = floats(randomDoubles(g.inChannels, seed: 24))
+            let mean = floats(randomDoubles(rows, seed: 25)).map { 0.2 * $0 }
+            let rstd = floats(randomDoubles(rows, seed: 26)).map { 0.3 + abs($0) }
+            var a = [Float](repeating: .nan, count: g.inputCount)
+            InstanceNormLeakyReLU.apply(x: z, gamma: gamma, beta: beta, mean: mean, rstd: rstd, y: &a, batch: g.batch,
+                                        channels: g.inChannels, voxels: voxels, slope: slope, threads: 1)
+            XCTAssertTrue(a.contains { $0 < 0 } && a.contains { $0 > 0 })
+            var scale = [Float](repeating: 0, count: rows), shift = [Float](repeating: 0, count: rows)
+            InstanceNormLeakyReLU.rowConstants(gamma: gamma, beta: beta, mean: mean, rstd: rstd, batch: g.batch,
+                                               channels: g.inChannels, scale: &scale, shift: &shift)
+            let start = (0..<g.weightCount).map { Float($0 % 7) * 0.125 }
+            var want = start, got = start, plain = start
+            a.withPtr { ap in z.withPtr { zp in dy.withPtr { dyp in scale.withPtr { sc in shift.withPtr { sh in
+                WinogradStride2.backwardWeight(x: ap, dy: dyp, dweight: &want, dbias: nil, g: g, workspace: Workspace(),
+                                               threads: 2)
+                WinogradStride2.backwardWeight(x: zp, dy: dyp, dweight: &got, dbias: nil, g: g, workspace: Workspace(),
+                                               threads: 2,
+                                               activation: WinogradInputActivation(scale: sc, shift: sh, slope: slope))
+                WinogradStride2.backwardWeight(x: zp, dy: dyp, dweight: &plain, dbias: nil, g: g,
+                                               workspace: Workspace(), threads: 2)
+            }}}}}
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(g)")
+            // Without the activation the result differs (the test sees whether it is applied).
+            XCTAssertNotEqual(plain, want, "\(g)")
+        }
+    }
+
     /// The portable build of the transforms gives the AVX-512 build's values bit for bit.
     func testPortableTransformsMatchAVX512() throws {
         guard CPUFeatures.avx512 else { throw XCTSkip("no AVX-512 on this CPU: only the portable build runs") }

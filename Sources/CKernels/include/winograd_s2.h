@@ -31,6 +31,12 @@ void dro_ws2_input_row(int kind, const float *plane, long d, long h, long w, lon
 void dro_ws2_input_row_avx512(int kind, const float *plane, long d, long h, long w, long tilesW, long td, long th,
                               float *out, long xiStride, float *scratch, const float *next, long ntd, long nth);
 
+/// The forward's input transform (DRO_WS2_IN_X) of LeakyReLU(v·scale + shift) (a multiply, an add,
+/// u·slope where !(u > 0); 0 outside the plane): the activation computed where it is read. AVX-512 only.
+void dro_ws2_input_row_activated_avx512(const float *plane, long d, long h, long w, long tilesW, long td,
+                                        long th, float *out, long xiStride, float *scratch, const float *next,
+                                        long ntd, long nth, float scale, float shift, float slope);
+
 /// Inverse-transforms src[ξ·xiStride + t] into the q×q×(q·tilesW) outputs of tile row (td, th)
 /// of one [d, h, w] plane, cropped to the plane, plus `bias`; overwrites them, or with
 /// `accumulate` adds the values to them (bias unused). `next` (may be
