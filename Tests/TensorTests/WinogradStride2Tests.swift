@@ -97,6 +97,40 @@ final class WinogradStride2Tests: XCTestCase {
         }
     }
 
+    /// The error at the fetal network's channel counts (enc1.0: 32 → 64; enc2.0: 64 → 128) on a
+    /// smaller volume, as max|ours − ref| / max|ref| against the Double definition (the metric of
+    /// scripts/check_against_torch.py), next to the direct polyphase kernels' (Float, 27·Cin-term
+    /// sums) on the same data. Reported in docs/performance.md ("Stride-2 layers as a polyphase
+    /// Winograd algorithm").
+    func testErrorAtNetworkChannelCounts() {
+        func maxNormError(_ a: [Float], _ r: [Double]) -> Double {
+            let scale = r.map(abs).max() ?? 1
+            return zip(a, r).map { abs(Double($0) - $1) }.max()! / scale
+        }
+        for (cin, cout, size) in [(32, 64, 18), (64, 128, 12)] {
+            let g = Conv3dGeometry(batch: 1, inChannels: cin, outChannels: cout, inD: size, inH: size, inW: size,
+                                   kernel: 3, stride: 2, padding: 1)
+            let x = randomDoubles(g.inputCount, seed: 31), w = randomDoubles(g.weightCount, seed: 32, scale: 1 / Double(27 * cin).squareRoot())
+            let dy = randomDoubles(g.outputCount, seed: 33)
+            let yRef = ConvNaive.conv3d(x: x, w: w, bias: nil, g: g), ref = Self.naiveGradients(x: x, w: w, dy: dy, g: g)
+            let out = Self.run(g, x: floats(x), w: floats(w), b: [Float](repeating: 0, count: cout), dy: floats(dy), threads: 2)
+            var y = [Float](repeating: 0, count: g.outputCount), dx = [Float](repeating: 0, count: g.inputCount)
+            var dw = [Float](repeating: 0, count: g.weightCount)
+            let ws = Workspace()
+            floats(x).withPtr { xp in floats(w).withPtr { wp in floats(dy).withPtr { dyp in
+                ConvPolyphase.forward(x: xp, w: wp, bias: nil, y: &y, g: g, workspace: ws, threads: 2)
+                ConvPolyphase.backward(x: xp, w: wp, dy: dyp, dx: &dx, dw: &dw, dbias: nil, g: g, workspace: ws, threads: 2)
+            }}}
+            let e = [maxNormError(out.y, yRef), maxNormError(out.dx, ref.dx), maxNormError(out.dw, ref.dw)]
+            let d = [maxNormError(y, yRef), maxNormError(dx, ref.dx), maxNormError(dw, ref.dw)]
+            print(String(format: "stride-2 %d→%d %d³: winograd-s2 y %.2e dx %.2e dw %.2e | polyphase y %.2e dx %.2e dw %.2e",
+                         cin, cout, size, e[0], e[1], e[2], d[0], d[1], d[2]))
+            // Float rounding of sums of 27·Cin (y), 27·Cout/8 (dx) and 729–6 000 (dw) terms: a few
+            // 1e-7 to 1e-6; the bound is the project's 1e-4, a wrong term gives O(1e-2) or more.
+            for (name, v) in zip(["y", "dx", "dw"], e) { XCTAssertLessThan(v, 1e-4, "\(name) \(cin)→\(cout)") }
+        }
+    }
+
     /// dw and db accumulate; the weight gradient is the same bit for bit on a second run.
     func testWeightGradientAccumulatesAndIsReproducible() {
         let g = Self.shapes[4]
