@@ -269,21 +269,7 @@ AVX512_INLINE void ws2_axis_in_w_avx512(int kind, const ws2_lanes *l, const floa
             p[j] = v;
         }
         __m512 c[7];
-        switch (kind) {
-        case DRO_WS2_IN_X:
-            c[0] = p[1]; c[1] = p[3]; c[2] = p[5]; c[3] = _mm512_sub_ps(p[0], p[4]); c[4] = _mm512_add_ps(p[2], p[4]);
-            c[5] = _mm512_sub_ps(p[4], p[2]); c[6] = _mm512_sub_ps(p[6], p[2]);
-            break;
-        case DRO_WS2_IN_DY_DX:
-            c[0] = p[0]; c[1] = p[1]; c[2] = p[2]; c[3] = _mm512_sub_ps(p[0], p[2]); c[4] = _mm512_add_ps(p[1], p[2]);
-            c[5] = _mm512_sub_ps(p[2], p[1]); c[6] = _mm512_sub_ps(p[3], p[1]);
-            break;
-        default:
-            c[0] = p[0]; c[1] = p[1]; c[2] = p[2]; c[3] = p[0];
-            c[4] = _mm512_add_ps(_mm512_add_ps(p[0], p[1]), p[2]); c[5] = _mm512_add_ps(_mm512_sub_ps(p[0], p[1]), p[2]);
-            c[6] = p[2];
-            break;
-        }
+        ws2_t_in(kind, p, c);
         for (int k = 0; k < 7; k++) _mm512_mask_storeu_ps(dst + k * dstStep + t, m, c[k]);
     }
 }

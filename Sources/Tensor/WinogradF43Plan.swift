@@ -60,22 +60,13 @@ struct WinogradF43Plan: WinogradRowTiling {
     /// Per-worker chunk buffers from `workspace` slot `slot` (64-byte aligned).
     func carve(dataChannels: Int, productChannels: Int, accumulatorFloats: Int, workspace: Workspace,
                slot: Int) -> [WinogradWorkerScratch] {
-        @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }
-        let sizes = [chunkFloats(channels: dataChannels), chunkFloats(channels: productChannels), scratchFloats,
-                     16, accumulatorFloats].map(round)
-        let perWorker = sizes.reduce(0, +)
-        let base = workspace.buffer(slot, count: perWorker * threads + 16)
-        let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
-        let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
-        return (0..<threads).map { k in
-            var p = aligned + k * perWorker
-            func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
-            let data = take(0), products = take(1), lines = take(2), edge = take(3)
-            return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge,
-                                         accumulator: take(4))
-        }
+        winogradCarveScratch(data: chunkFloats(channels: dataChannels), products: chunkFloats(channels: productChannels),
+                             lines: scratchFloats, accumulator: accumulatorFloats, threads: threads,
+                             workspace: workspace, slot: slot)
     }
+}
 
+extension WinogradRowTiling {
     /// Runs `chunk(rows, scratch)` for every chunk, each worker owning whole chunks with OpenBLAS
     /// held at one thread. `fixedAssignment`: worker k takes chunks k, k + workers, … (per-worker
     /// sums independent of timing); otherwise the next unclaimed chunk.
@@ -92,6 +83,25 @@ struct WinogradF43Plan: WinogradRowTiling {
                 chunk(rowRange(chunk: index), scratch[k])
             }
         }
+    }
+}
+
+/// `threads` sets of per-worker buffers (data, products, transform lines, edge, accumulator;
+/// Floats each, rounded up to 64-byte multiples) from `workspace` slot `slot`, aligned to 64 bytes
+/// so the GEMM operands and every row of a chunk start on cache lines.
+func winogradCarveScratch(data: Int, products: Int, lines: Int, accumulator: Int, threads: Int,
+                          workspace: Workspace, slot: Int, edge: Int = 16) -> [WinogradWorkerScratch] {
+    @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }
+    let sizes = [data, products, lines, edge, accumulator].map(round)
+    let perWorker = sizes.reduce(0, +)
+    let base = workspace.buffer(slot, count: perWorker * threads + 16)
+    let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
+    let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
+    return (0..<threads).map { k in
+        var p = aligned + k * perWorker
+        func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
+        let data = take(0), products = take(1), lines = take(2), edge = take(3)
+        return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge, accumulator: take(4))
     }
 }
 

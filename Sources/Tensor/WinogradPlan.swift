@@ -147,23 +147,12 @@ struct WinogradWorkerScratch {
     /// Carves `count` workers' scratch from `workspace` slot `slot`.
     static func carve(plan: WinogradPlan, dataChannels: Int, productChannels: Int, accumulatorFloats: Int,
                       count: Int, workspace: Workspace, slot: Int) -> [WinogradWorkerScratch] {
-        @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }   // 64-byte multiples
         let lineLength = winogradLineLength(tilesW: plan.tilesW)
-        let sizes = [plan.chunkFloats(channels: dataChannels), plan.chunkFloats(channels: productChannels),
-                     max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength),
-                     4 * WinogradLanes.scalarCount, accumulatorFloats].map(round)
-        let perWorker = sizes.reduce(0, +)
-        let base = workspace.buffer(slot, count: perWorker * count + 16)
-        // Align to 64 bytes so the GEMM operands and every row of a chunk start on cache lines.
-        let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
-        let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
-        return (0..<count).map { k in
-            var p = aligned + k * perWorker
-            func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
-            let data = take(0), products = take(1), lines = take(2), edge = take(3)
-            return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge,
-                                         accumulator: take(4))
-        }
+        return winogradCarveScratch(data: plan.chunkFloats(channels: dataChannels),
+                                    products: plan.chunkFloats(channels: productChannels),
+                                    lines: max(WinogradInputTransform.scratchFloats(tilesW: plan.tilesW), 8 * lineLength),
+                                    accumulator: accumulatorFloats, threads: count, workspace: workspace, slot: slot,
+                                    edge: 4 * WinogradLanes.scalarCount)
     }
 }
 

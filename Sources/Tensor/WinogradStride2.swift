@@ -1,5 +1,4 @@
 import CKernels
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,28 +85,8 @@ public enum WinogradStride2 {
                                y: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
                                threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "WinogradStride2.forward: not a 3×3×3 stride-2 padding-1 conv: \(g)")
-        let cin = g.inChannels, cout = g.outChannels
-        let plan = Plan(batch: g.batch, outD: g.outD, outH: g.outH, outW: g.outW, tile: 3, channels: cin + cout,
-                        threads: threads)
-        let kernel = WinogradGEMM.automatic(rows: cout)
-        let u = workspace.buffer(0, count: components * cout * cin)
-        prepareWeights(weight, cout: cout, cin: cin, inputGradient: false, kernel: kernel, u: u, threads: threads)
-        let scratch = plan.carve(dataChannels: cin, productChannels: cout, accumulatorFloats: 0, workspace: workspace)
-        let inVolume = g.inD * g.inH * g.inW, outVolume = g.outVoxels
-        let timed = WinogradPhaseClock.enabled.load(ordering: .relaxed)
-        plan.run(scratch: scratch, fixedAssignment: false) { rows, s in
-            let t0 = timed ? WinogradPhaseClock.now() : 0
-            transform(DRO_WS2_IN_X, x, channels: cin, volume: inVolume, d: g.inD, h: g.inH, w: g.inW, rows: rows,
-                      plan: plan, out: s.data, scratch: s.lines)
-            let t1 = timed ? WinogradPhaseClock.now() : 0
-            WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cout, cin: cin,
-                                 tiles: plan.columns(rows: rows.count), ld: plan.channelStride,
-                                 xiStride: plan.componentStride, components: components)
-            let t2 = timed ? WinogradPhaseClock.now() : 0
-            defer { if timed { WinogradPhaseClock.add(t0, t1, t2, WinogradPhaseClock.now()) } }
-            inverse(DRO_WS2_OUT_Y, s.products, channels: cout, rows: rows, plan: plan, output: y, volume: outVolume,
-                    d: g.outD, h: g.outH, w: g.outW, bias: bias, scratch: s.lines)
-        }
+        convolve(inputGradient: false, input: x, weight: weight, bias: bias, output: y, accumulate: false, g: g,
+                 workspace: workspace, threads: threads)
     }
 
     /// dy [N, Cout, oD, oH, oW] → dx [N, Cin, D, H, W]. Overwrites dx, or adds to it with `accumulate`.
@@ -115,28 +94,41 @@ public enum WinogradStride2 {
                                      dx: UnsafeMutablePointer<Float>, g: Conv3dGeometry, workspace: Workspace,
                                      accumulate: Bool = false, threads: Int = Parallel.defaultThreads) {
         precondition(applies(g), "WinogradStride2.backwardInput: not a 3×3×3 stride-2 padding-1 conv: \(g)")
-        let cin = g.inChannels, cout = g.outChannels
-        // Tiles of dx: 6 voxels per axis.
-        let plan = Plan(batch: g.batch, outD: g.inD, outH: g.inH, outW: g.inW, tile: 6, channels: cin + cout,
-                        threads: threads)
-        let kernel = WinogradGEMM.automatic(rows: cin)
-        let u = workspace.buffer(0, count: components * cout * cin)
-        prepareWeights(weight, cout: cout, cin: cin, inputGradient: true, kernel: kernel, u: u, threads: threads)
-        let scratch = plan.carve(dataChannels: cout, productChannels: cin, accumulatorFloats: 0, workspace: workspace)
-        let inVolume = g.inD * g.inH * g.inW, outVolume = g.outVoxels
+        convolve(inputGradient: true, input: dy, weight: weight, bias: nil, output: dx, accumulate: accumulate, g: g,
+                 workspace: workspace, threads: threads)
+    }
+
+    /// The forward (x → y, tiles of 3 output voxels per axis) or the input gradient (dy → dx, tiles
+    /// of 6 dx voxels): input transform → 343 GEMMs → output transform, chunk by chunk.
+    private static func convolve(inputGradient: Bool, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                 g: Conv3dGeometry, workspace: Workspace, threads: Int) {
+        let x = (channels: g.inChannels, d: g.inD, h: g.inH, w: g.inW)
+        let y = (channels: g.outChannels, d: g.outD, h: g.outH, w: g.outW)
+        let (src, dst) = inputGradient ? (y, x) : (x, y)
+        let plan = Plan(batch: g.batch, outD: dst.d, outH: dst.h, outW: dst.w, tile: inputGradient ? 6 : 3,
+                        channels: src.channels + dst.channels, threads: threads)
+        let kernel = WinogradGEMM.automatic(rows: dst.channels)
+        let u = workspace.buffer(0, count: components * src.channels * dst.channels)
+        prepareWeights(weight, cout: g.outChannels, cin: g.inChannels, inputGradient: inputGradient, kernel: kernel,
+                       u: u, threads: threads)
+        let scratch = plan.carve(dataChannels: src.channels, productChannels: dst.channels, accumulatorFloats: 0,
+                                 workspace: workspace)
+        let inKind = inputGradient ? DRO_WS2_IN_DY_DX : DRO_WS2_IN_X, outKind = inputGradient ? DRO_WS2_OUT_DX : DRO_WS2_OUT_Y
         let timed = WinogradPhaseClock.enabled.load(ordering: .relaxed)
         plan.run(scratch: scratch, fixedAssignment: false) { rows, s in
             let t0 = timed ? WinogradPhaseClock.now() : 0
-            transform(DRO_WS2_IN_DY_DX, dy, channels: cout, volume: outVolume, d: g.outD, h: g.outH, w: g.outW,
-                      rows: rows, plan: plan, out: s.data, scratch: s.lines)
+            transform(inKind, input, channels: src.channels, volume: src.d * src.h * src.w, d: src.d, h: src.h,
+                      w: src.w, rows: rows, plan: plan, out: s.data, scratch: s.lines)
             let t1 = timed ? WinogradPhaseClock.now() : 0
-            WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: cin, cin: cout,
-                                 tiles: plan.columns(rows: rows.count), ld: plan.channelStride,
+            WinogradGEMM.forward(kernel, u: u, data: s.data, products: s.products, cout: dst.channels,
+                                 cin: src.channels, tiles: plan.columns(rows: rows.count), ld: plan.channelStride,
                                  xiStride: plan.componentStride, components: components)
             let t2 = timed ? WinogradPhaseClock.now() : 0
             defer { if timed { WinogradPhaseClock.add(t0, t1, t2, WinogradPhaseClock.now()) } }
-            inverse(DRO_WS2_OUT_DX, s.products, channels: cin, rows: rows, plan: plan, output: dx, volume: inVolume,
-                    d: g.inD, h: g.inH, w: g.inW, bias: nil, accumulate: accumulate, scratch: s.lines)
+            inverse(outKind, s.products, channels: dst.channels, rows: rows, plan: plan, output: output,
+                    volume: dst.d * dst.h * dst.w, d: dst.d, h: dst.h, w: dst.w, bias: bias, accumulate: accumulate,
+                    scratch: s.lines)
         }
     }
 
@@ -311,37 +303,9 @@ public enum WinogradStride2 {
         /// transform scratch, and `accumulatorFloats` for the weight gradient.
         func carve(dataChannels: Int, productChannels: Int, accumulatorFloats: Int,
                    workspace: Workspace) -> [WinogradWorkerScratch] {
-            @inline(__always) func round(_ x: Int) -> Int { (x + 15) / 16 * 16 }
-            let sizes = [dataChannels * channelStride + 16, productChannels * channelStride + 16,
-                         dro_ws2_scratch_floats(tilesW), 16, accumulatorFloats].map(round)
-            let perWorker = sizes.reduce(0, +)
-            let base = workspace.buffer(1, count: perWorker * threads + 16)
-            let misalignment = Int(bitPattern: UnsafeRawPointer(base)) & 63
-            let aligned = base + (misalignment == 0 ? 0 : (64 - misalignment) / MemoryLayout<Float>.size)
-            return (0..<threads).map { k in
-                var p = aligned + k * perWorker
-                func take(_ i: Int) -> UnsafeMutablePointer<Float> { defer { p += sizes[i] }; return p }
-                let data = take(0), products = take(1), lines = take(2), edge = take(3)
-                return WinogradWorkerScratch(data: data, products: products, lines: lines, edge: edge,
-                                             accumulator: take(4))
-            }
-        }
-
-        /// Runs `chunk(rows, scratch)` for every chunk, each worker owning whole chunks (OpenBLAS
-        /// at one thread); `fixedAssignment`: worker k takes chunks k, k + workers, ….
-        func run(scratch: [WinogradWorkerScratch], fixedAssignment: Bool,
-                 _ chunk: (Range<Int>, WinogradWorkerScratch) -> Void) {
-            let workers = scratch.count
-            let next = Atomic<Int>(0)
-            winogradRunWorkers(workers, threading: .workersOwnChunks) { k in
-                var claimed = 0
-                while true {
-                    let index = fixedAssignment ? k + claimed * workers : next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    claimed += 1
-                    if index >= chunkCount { break }
-                    chunk(rowRange(chunk: index), scratch[k])
-                }
-            }
+            winogradCarveScratch(data: dataChannels * channelStride + 16, products: productChannels * channelStride + 16,
+                                 lines: dro_ws2_scratch_floats(tilesW), accumulator: accumulatorFloats,
+                                 threads: threads, workspace: workspace, slot: 1)
         }
     }
 }
