@@ -25,7 +25,8 @@ pytestmark = needs("dro-bench")
 PRE_AVX = {"unknown", "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",
            "penryn", "dunnington", "nehalem"}
 VARIABLES = ("OPENBLAS_CORETYPE", "DRO_KEEP_OPENBLAS_CORE", "DRO_BLAS_REEXEC", "DRO_PORTABLE_KERNELS", "DRO_BLAS_THREADS",
-             "DRO_CONVT", "DRO_HEAD", "DRO_CONV1CH", "DRO_WINOGRAD_TILE", "DRO_WINOGRAD_GEMM", "DRO_WINOGRAD_TRANSFORMS")
+             "DRO_CONVT", "DRO_HEAD", "DRO_CONV1CH", "DRO_WINOGRAD_TILE", "DRO_WINOGRAD_GEMM", "DRO_WINOGRAD_TRANSFORMS",
+             "DRO_STRIDE2_WINOGRAD")
 # A small sgemm keeps each run well under a second even with the SSE3 kernels.
 SIZE = 256
 
@@ -145,9 +146,17 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
     assert kernels["gemm_threads"] == "workers"
     assert core_report(DRO_BLAS_THREADS="openblas")["kernels"]["gemm_threads"] == "openblas"
 
+    # Stride-2 layers take the polyphase Winograd algorithm by a per-layer rule on AVX-512 CPUs
+    # only; DRO_STRIDE2_WINOGRAD=off|on overrides it.
+    assert kernels["stride2_winograd"] == ("at >= 512 tiles and 343*Cin*Cout <= 4194304" if avx512
+                                           else "off (no AVX-512)"), kernels
+    for mode in ("off", "on"):
+        assert core_report(DRO_STRIDE2_WINOGRAD=mode)["kernels"]["stride2_winograd"] == mode
+
     portable = core_report(DRO_PORTABLE_KERNELS="1")["kernels"]
     assert portable == {"conv_kernels": "swift", "winograd_transforms": "swift", "winograd_gemm": "blas",
                         "winograd_gemm_weight": "blas",
                         "winograd_f43_transforms": "swift", "winograd_tile": kernels["winograd_tile"],
                         "conv_transpose": "gemm", "pointwise_head": "gemm",
-                        "first_layer_weight_gradient": "swift", "gemm_threads": "workers"}
+                        "first_layer_weight_gradient": "swift", "gemm_threads": "workers",
+                        "stride2_winograd": "off (no AVX-512)"}
