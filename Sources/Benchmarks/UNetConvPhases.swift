@@ -115,6 +115,7 @@ public enum UNetConvPhases {
     }
 
     /// `DRO_BENCH_PHASES=stride2`: every stride-2 layer on every path at its own tile — im2col,
+    /// the polyphase Winograd algorithm (`WinogradStride2`; bwd = its dx and dW passes timed apart),
     /// polyphase with the 14 GEMMs, polyphase with the direct AVX-512 products (when the CPU has
     /// them) — forward, backward (dx + dW) and the weight gradient alone (dx skipped), plus the
     /// phase split alone; ms per call, best of `repeats`.
@@ -125,7 +126,8 @@ public enum UNetConvPhases {
             let ws = Workspace()
             let split = time { for n in 0..<g.batch { ConvPolyphase.splitSample(x.pointer + n * g.inChannels * g.inVoxels, g: g,
                                                                                 workspace: ws, threads: o.threads) } }
-            let chosen = ConvPolyphase.isProfitable(g) ? ConvPolyphase.automaticKernel(g).rawValue : "im2col"
+            let chosen = WinogradStride2.selected(g) ? "winograd-s2"
+                : ConvPolyphase.isProfitable(g) ? ConvPolyphase.automaticKernel(g).rawValue : "im2col"
             let fwdI = time { Conv3d.forward(x: x.pointer, w: w.pointer, bias: nil, y: y.pointer, g: g, workspace: ws, threads: o.threads) }
             let bwdI = time { Conv3d.backward(x: x.pointer, w: w.pointer, dy: y.pointer, dx: dx.pointer, dw: dw.pointer, dbias: nil,
                                               g: g, workspace: ws, threads: o.threads) }
@@ -133,6 +135,18 @@ public enum UNetConvPhases {
                                              g: g, workspace: ws, threads: o.threads) }
             text += String(format: "%-7@ %-13@%@ | %6.1f | %6.1f | %6.1f |\n", name as NSString, "im2col" as NSString,
                            chosen == "im2col" ? "*" : " ", fwdI, bwdI, dwI)
+            if WinogradStride2.applies(g) {
+                // The polyphase Winograd algorithm (its own workspace, as in the U-Net's Winograd slots).
+                let wws = Workspace()
+                let fwd = time { WinogradStride2.forward(x: x.pointer, weight: w.pointer, bias: nil, y: y.pointer, g: g,
+                                                         workspace: wws, threads: o.threads) }
+                let dwOnly = time { WinogradStride2.backwardWeight(x: x.pointer, dy: y.pointer, dweight: dw.pointer, dbias: nil,
+                                                                   g: g, workspace: wws, threads: o.threads) }
+                let dxOnly = time { WinogradStride2.backwardInput(dy: y.pointer, weight: w.pointer, dx: dx.pointer, g: g,
+                                                                  workspace: wws, threads: o.threads) }
+                text += String(format: "%-7@ %-13@%@ | %6.1f | %6.1f | %6.1f |\n", name as NSString, "winograd-s2" as NSString,
+                               chosen == "winograd-s2" ? "*" : " ", fwd, dwOnly + dxOnly, dwOnly)
+            }
             var kernels: [ConvPolyphase.Kernel] = [.sgemm]
             if CPUFeatures.avx512 { kernels.append(.direct) }
             for k in kernels {
