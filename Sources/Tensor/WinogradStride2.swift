@@ -37,15 +37,24 @@ public enum WinogradStride2 {
             && g.paddingD == 1 && g.paddingH == 1 && g.paddingW == 1 && g.outVoxels > 0
     }
 
-    /// Where it beats the direct polyphase kernels (measured: docs/performance.md): an AVX-512 CPU
-    /// (the transforms and GEMMs are vectorised for it), at least `minimumTiles` output tiles
-    /// (the GEMMs' N), and transformed weights of at most `maximumWeightFloats`.
+    /// Where it beats the direct polyphase kernels and im2col (measured: docs/performance.md,
+    /// "Stride-2 layers as a polyphase Winograd algorithm"): an AVX-512 CPU (the transforms are
+    /// vectorised for it), at least `minimumTiles` output tiles (the GEMMs' N), tiles at least
+    /// `minimumFill` full (outputs that are not a multiple of 3 per axis pay for whole tiles: the
+    /// reference network's 16³ output, 70 % full, was 1.5× slower than the polyphase kernels), and
+    /// transformed weights of at most `maximumWeightFloats` (their memory and per-pass transform).
     public static func isProfitable(_ g: Conv3dGeometry) -> Bool {
-        applies(g) && CPUFeatures.avx512 && tiles(g) >= minimumTiles
+        applies(g) && CPUFeatures.avx512 && tiles(g) >= minimumTiles && fill(g) >= minimumFill
             && components * g.inChannels * g.outChannels <= maximumWeightFloats
     }
-    static let minimumTiles = 512
-    static let maximumWeightFloats = 4 << 20
+    static let minimumTiles = 128
+    static let minimumFill = 0.9
+    static let maximumWeightFloats = 12 << 20
+
+    /// Outputs per output-tile voxel: 1 where every output extent is a multiple of 3.
+    static func fill(_ g: Conv3dGeometry) -> Double {
+        Double(g.batch * g.outVoxels) / Double(tiles(g) * 27)
+    }
 
     /// Whether the U-Net runs g on this algorithm (`mode`).
     public static func selected(_ g: Conv3dGeometry) -> Bool {
@@ -62,7 +71,9 @@ public enum WinogradStride2 {
         case .off: return "off"
         case .on: return "on"
         case .automatic:
-            return CPUFeatures.avx512 ? "at >= \(minimumTiles) tiles and 343*Cin*Cout <= \(maximumWeightFloats)" : "off (no AVX-512)"
+            return CPUFeatures.avx512
+                ? "at >= \(minimumTiles) tiles, >= \(Int(minimumFill * 100))% full, 343*Cin*Cout <= \(maximumWeightFloats)"
+                : "off (no AVX-512)"
         }
     }
 

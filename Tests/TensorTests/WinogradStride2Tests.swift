@@ -223,7 +223,20 @@ final class WinogradStride2Tests: XCTestCase {
                                   stride: 2, padding: 1)
         XCTAssertTrue(WinogradStride2.applies(enc1))
         XCTAssertEqual(WinogradStride2.tiles(enc1), 2 * 16 * 16 * 16)
+        XCTAssertEqual(WinogradStride2.fill(enc1), 1)
         XCTAssertEqual(WinogradStride2.isProfitable(enc1), CPUFeatures.avx512)
+        // The fetal network's enc3.0 (128 tiles, 11 Mi transformed weights) takes it; its enc4.0
+        // (16 tiles, 28 Mi) and the reference network's enc2.0 (16³ output: 6³ tiles 70 % full) do not.
+        let enc3 = Conv3dGeometry(batch: 2, inChannels: 128, outChannels: 256, inD: 24, inH: 24, inW: 24, kernel: 3,
+                                  stride: 2, padding: 1)
+        XCTAssertEqual(WinogradStride2.isProfitable(enc3), CPUFeatures.avx512)
+        let enc4 = Conv3dGeometry(batch: 2, inChannels: 256, outChannels: 320, inD: 12, inH: 12, inW: 12, kernel: 3,
+                                  stride: 2, padding: 1)
+        XCTAssertFalse(WinogradStride2.isProfitable(enc4))
+        let reference2 = Conv3dGeometry(batch: 2, inChannels: 32, outChannels: 64, inD: 32, inH: 32, inW: 32, kernel: 3,
+                                        stride: 2, padding: 1)
+        XCTAssertEqual(WinogradStride2.fill(reference2), 4096.0 / 5832.0, accuracy: 1e-12)
+        XCTAssertFalse(WinogradStride2.isProfitable(reference2))
     }
 
     /// Opt-in speed comparison with the direct polyphase kernels on the fetal network's stride-2

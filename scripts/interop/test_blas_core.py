@@ -148,7 +148,7 @@ def test_c_kernels_follow_cpu_flags_and_portable_switch():
 
     # Stride-2 layers take the polyphase Winograd algorithm by a per-layer rule on AVX-512 CPUs
     # only; DRO_STRIDE2_WINOGRAD=off|on overrides it.
-    assert kernels["stride2_winograd"] == ("at >= 512 tiles and 343*Cin*Cout <= 4194304" if avx512
+    assert kernels["stride2_winograd"] == ("at >= 128 tiles, >= 90% full, 343*Cin*Cout <= 12582912" if avx512
                                            else "off (no AVX-512)"), kernels
     for mode in ("off", "on"):
         assert core_report(DRO_STRIDE2_WINOGRAD=mode)["kernels"]["stride2_winograd"] == mode
